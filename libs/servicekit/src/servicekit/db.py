@@ -1,0 +1,108 @@
+"""Database plumbing every service shares: the naming convention, the engine, and the tables of the kit
+(outbox, inbox, audit) that live in each service's own database beside its business tables.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import INET, JSONB, UUID
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
+
+from servicekit.settings import DatabaseSettings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+OUTBOX_CHANNEL = "tms_outbox"
+
+
+def new_metadata() -> MetaData:
+    """A service's metadata, with the kit's tables already in it."""
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    add_kit_tables(metadata)
+    return metadata
+
+
+def add_kit_tables(metadata: MetaData) -> None:
+    Table(
+        "outbox",
+        metadata,
+        Column("id", UUID(as_uuid=True), primary_key=True),  # UUIDv7: time-ordered, the CloudEvents id
+        Column("exchange", String(128), nullable=False),
+        Column("routing_key", String(200), nullable=False),
+        Column("subject", String(200)),
+        Column("payload", JSONB, nullable=False),
+        Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),  # traceparent, ...
+        Column("occurred_at", DateTime(timezone=True), nullable=False),  # platform clock
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("published_at", DateTime(timezone=True)),
+        Column("attempts", Integer, nullable=False, server_default=text("0")),
+        Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("last_error", Text),
+        Index(
+            "ix_outbox_pending",
+            "next_attempt_at",
+            postgresql_where=text("published_at IS NULL"),
+        ),
+    )
+    Table(
+        "inbox",
+        metadata,
+        Column("message_id", UUID(as_uuid=True), primary_key=True),
+        Column("handler", String(128), primary_key=True),
+        Column("message_type", String(200), nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+    Table(
+        "audit_log",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("at", DateTime(timezone=True), nullable=False),  # platform clock
+        Column("actor", String(100), nullable=False),  # account id, staff number or system client id
+        Column("role", String(40), nullable=False),
+        Column("action", String(100), nullable=False),
+        Column("target", String(200), nullable=False),
+        Column("source_ip", INET),
+        Column("request_id", String(64)),
+        Column("before", JSONB),
+        Column("after", JSONB),
+        Index("ix_audit_log_target_at", "target", "at"),
+        Index("ix_audit_log_actor_at", "actor", "at"),
+    )
+
+
+def create_engine(settings: DatabaseSettings) -> AsyncEngine:
+    return create_async_engine(
+        settings.url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_pre_ping=True,
+        echo=settings.echo,
+    )
+
+
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def psycopg_dsn(sqlalchemy_url: str) -> str:
+    """The plain libpq URL psycopg wants for its own connections (LISTEN, bootstrap)."""
+    return sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)

@@ -1,0 +1,54 @@
+"""The resources one process of a service holds, built once at start-up by its composition root
+(main.py for the api, worker.py for the worker) and closed at shutdown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from servicekit.clock import Clock, clock_for
+from servicekit.db import create_engine, sessionmaker
+from servicekit.settings import ServiceSettings
+from servicekit.uow import Translator, UnitOfWork
+
+
+@dataclass
+class Runtime:
+    settings: ServiceSettings
+    metadata: MetaData
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    redis: Redis
+    clock: Clock
+    translate: Translator | None = field(default=None)
+
+    @classmethod
+    def open(
+        cls,
+        settings: ServiceSettings,
+        metadata: MetaData,
+        translate: Translator | None = None,
+        clock: Clock | None = None,
+    ) -> Runtime:
+        engine = create_engine(settings.database)
+        redis = Redis.from_url(settings.redis.url)
+        return cls(
+            settings=settings,
+            metadata=metadata,
+            engine=engine,
+            sessions=sessionmaker(engine),
+            redis=redis,
+            clock=clock or clock_for(settings.is_test_env, redis),
+            translate=translate,
+        )
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions, self.metadata, self.clock, self.translate)
+
+    async def aclose(self) -> None:
+        await self.engine.dispose()
+        await self.redis.aclose()

@@ -1,0 +1,110 @@
+"""Settings: one pydantic-settings model per service, nested blocks for each server it talks to.
+
+Every service subclasses `ServiceSettings` and gives it its own prefix, so that one environment can
+hold the settings of every process: `TMS_PLATE_POOL__DATABASE__URL=...`. `TMS_ENV` is shared by all.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    dev = "dev"
+    test = "test"
+    prod = "prod"
+
+
+class DatabaseSettings(BaseModel):
+    url: str = ""
+    pool_size: int = 10
+    max_overflow: int = 10
+    echo: bool = False
+
+
+class BrokerSettings(BaseModel):
+    url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
+    prefetch: int = 32
+    publish_timeout_s: float = 5.0
+    # Consumers retry a transient failure this many times before the message goes to `<queue>.dlq`.
+    max_attempts: int = 5
+    retry_base_ms: int = 1000
+    retry_max_ms: int = 60_000
+
+
+class RedisSettings(BaseModel):
+    url: str = "redis://127.0.0.1:6379/0"
+
+
+class TelemetrySettings(BaseModel):
+    # No endpoint, no export: spans are still made (the trace id goes in logs) but sent nowhere.
+    otlp_endpoint: str | None = None
+    log_level: str = "INFO"
+    log_json: bool = True
+
+
+class AuthSettings(BaseModel):
+    # Where services fetch the identity service's public keys; verified locally, never trusted from the edge.
+    jwks_url: str = "http://127.0.0.1:8010/api/v1/auth/jwks.json"
+    issuer: str = "tms-identity"
+    audience: str = "tms"
+    leeway_s: int = 10
+
+
+class ServiceSettings(BaseSettings):
+    """Base of every service's settings. Subclasses set `service_name` and `model_config` prefix."""
+
+    service_name: ClassVar[str] = "service"
+
+    model_config = SettingsConfigDict(env_nested_delimiter="__", extra="ignore")
+
+    env: Environment = Field(default=Environment.dev, validation_alias="TMS_ENV")
+    office_code: str = "130100"  # the office this deployment serves by default (石家庄)
+    database: DatabaseSettings = DatabaseSettings()
+    broker: BrokerSettings = BrokerSettings()
+    redis: RedisSettings = RedisSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
+    auth: AuthSettings = AuthSettings()
+    # Pepper for hashes of verification codes and idempotency keys; must be set in prod.
+    secret_key: SecretStr = SecretStr("dev-only-not-a-secret")
+    http_port: int = 8000
+
+    def model_post_init(self, __context: Any) -> None:
+        if not self.database.url:
+            self.database.url = default_database_url(self.service_name, self.env)
+        if self.env is Environment.prod and self.secret_key.get_secret_value() == "dev-only-not-a-secret":
+            raise ValueError("secret_key must be set in prod")
+
+    @property
+    def is_test_env(self) -> bool:
+        """dev and test expose /api/v1/_test/* and the movable clock; prod never does."""
+        return self.env is not Environment.prod
+
+    @classmethod
+    def env_prefix_for(cls, service_name: str) -> str:
+        return "TMS_" + service_name.upper().replace("-", "_") + "__"
+
+
+def database_name(service_name: str, env: Environment | str) -> str:
+    """`plate-pool` → `plate_pool`; the test environment gets its own databases beside dev's demo data."""
+    base = service_name.replace("-", "_")
+    return f"{base}_test" if str(env) == "test" else base
+
+
+def default_database_url(service_name: str, env: Environment | str) -> str:
+    host = os.environ.get("TMS_PGHOST", "127.0.0.1")
+    port = os.environ.get("TMS_PGPORT", "5432")
+    role = service_name.replace("-", "_")
+    return f"postgresql+psycopg://{role}@{host}:{port}/{database_name(service_name, env)}"
+
+
+def settings_config(service_name: str) -> SettingsConfigDict:
+    """The `model_config` a service's settings class uses: its own prefix, nested with `__`."""
+    return SettingsConfigDict(
+        env_prefix=ServiceSettings.env_prefix_for(service_name), env_nested_delimiter="__", extra="ignore"
+    )

@@ -1,0 +1,168 @@
+"""The unit of work: one request, one transaction. Whatever the business change records (integration
+events, commands, audit entries) is written in the same transaction, so an outbox row exists if and
+only if its business change committed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from sqlalchemy import MetaData, Table, insert, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from uuid6 import uuid7
+
+from servicekit.clock import Clock
+from servicekit.db import OUTBOX_CHANNEL
+from servicekit.messages import Message
+from servicekit.tracecontext import current_trace_headers
+
+
+class HasEvents(Protocol):
+    """An aggregate that records domain events as it changes (pure, no I/O)."""
+
+    def pull_events(self) -> list[Any]: ...
+
+
+Translator = Callable[[Any], Iterable[Message]]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, for the audit trail (AU-01)."""
+
+    id: str
+    role: str
+    source_ip: str | None = None
+    request_id: str | None = None
+
+
+SYSTEM_ACTOR = Actor(id="system", role="system")
+
+
+class UnitOfWork:
+    """Use as `async with uow_factory() as uow: ...; await uow.commit()`. Leaving without commit rolls back."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        metadata: MetaData,
+        clock: Clock,
+        translate: Translator | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._outbox: Table = metadata.tables["outbox"]
+        self._audit: Table = metadata.tables["audit_log"]
+        self._clock = clock
+        self._translate = translate
+        self._messages: list[Message] = []
+        self._tracked: list[HasEvents] = []
+        self._audits: list[dict[str, Any]] = []
+        self._session: AsyncSession | None = None
+        self.now: datetime | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("the unit of work is not open")
+        return self._session
+
+    async def __aenter__(self) -> Self:
+        self._session = self._sessions()
+        await self._session.begin()
+        # One reading of the clock per unit of work: every rule in it sees the same instant.
+        self.now = await self._clock.now()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        session = self.session
+        try:
+            if session.in_transaction():
+                await session.rollback()
+        finally:
+            await session.close()
+            self._session = None
+
+    def emit(self, *messages: Message) -> None:
+        """Record integration events or commands to publish if, and only if, this unit commits."""
+        self._messages.extend(messages)
+
+    def track(self, aggregate: HasEvents) -> None:
+        """Collect an aggregate's domain events at commit; the service's translator maps them to messages."""
+        self._tracked.append(aggregate)
+
+    def audit(
+        self,
+        actor: Actor,
+        action: str,
+        target: str,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+    ) -> None:
+        self._audits.append(
+            {
+                "actor": actor.id,
+                "role": actor.role,
+                "action": action,
+                "target": target,
+                "source_ip": actor.source_ip,
+                "request_id": actor.request_id,
+                "before": before,
+                "after": after,
+            }
+        )
+
+    def _collect(self) -> list[Message]:
+        collected = list(self._messages)
+        for aggregate in self._tracked:
+            events = aggregate.pull_events()
+            if events and self._translate is None:
+                raise RuntimeError("an aggregate recorded events but this unit of work has no translator")
+            for event in events:
+                assert self._translate is not None
+                collected.extend(self._translate(event))
+        return collected
+
+    async def commit(self) -> Sequence[uuid.UUID]:
+        """Write outbox rows and audit entries, wake the relay, commit. Returns the new message ids."""
+        session = self.session
+        messages = self._collect()
+        assert self.now is not None
+        ids = await write_outbox(session, self._outbox, messages, self.now)
+        if self._audits:
+            await session.execute(insert(self._audit), [{"at": self.now, **row} for row in self._audits])
+        await session.commit()
+        self._messages.clear()
+        self._tracked.clear()
+        self._audits.clear()
+        return ids
+
+
+async def write_outbox(
+    session: AsyncSession, outbox: Table, messages: Sequence[Message], occurred_at: datetime
+) -> list[uuid.UUID]:
+    if not messages:
+        return []
+    headers = current_trace_headers()
+    rows = [
+        {
+            "id": uuid.UUID(str(uuid7())),
+            "exchange": message.exchange(),
+            "routing_key": message.message_type,
+            "subject": message.subject(),
+            "payload": message.model_dump(mode="json"),
+            "headers": headers,
+            "occurred_at": occurred_at,
+        }
+        for message in messages
+    ]
+    await session.execute(insert(outbox), rows)
+    # NOTIFY is delivered at commit, and not at all on rollback: the relay wakes only for real rows.
+    await session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
+    return [row["id"] for row in rows]
