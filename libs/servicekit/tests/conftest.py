@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import psycopg
 import pytest
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from redis.asyncio import Redis
+
+from servicekit.settings import TelemetrySettings
+from servicekit.telemetry import setup_telemetry, tracer_provider
+from servicekit.testing import TokenFactory
 
 PG_ADMIN = os.environ.get("TMS_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_URL = os.environ.get("TMS_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -22,6 +28,30 @@ REDIS_TEST_URL = os.environ.get("TMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/14
 @pytest.fixture
 def amqp_url() -> str:
     return AMQP_URL
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis database the `redis` fixture flushes, for apps under test to use."""
+    return REDIS_TEST_URL
+
+
+@pytest.fixture(scope="session")
+def tokens() -> TokenFactory:
+    """One RSA key for the session: key generation is the slow part of minting tokens."""
+    return TokenFactory()
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """The spans finished during one test (telemetry is set up for the process if it was not yet)."""
+    setup_telemetry("servicekit-tests", TelemetrySettings())
+    provider = tracer_provider()
+    assert provider is not None
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    yield exporter
+    exporter.shutdown()  # the processor stays on the provider; a stopped exporter keeps nothing
 
 
 @pytest.fixture

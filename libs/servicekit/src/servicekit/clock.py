@@ -46,7 +46,7 @@ class FixedClock:
 
 
 class RedisOffsetClock:
-    """Real time plus the platform offset read from Redis on every call (one GET, well under a millisecond)."""
+    """Real time plus the platform offset read from Redis on every call (one GET, far under a millisecond)."""
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis

@@ -10,7 +10,9 @@ from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict
 
-TYPE_PATTERN = re.compile(r"^(?P<service>[a-z][a-z-]*)\.(?P<aggregate>[a-z][a-z_]*)\.(?P<name>[a-z][a-z_]*)\.v(?P<version>\d+)$")
+TYPE_PATTERN = re.compile(
+    r"^(?P<service>[a-z][a-z-]*)\.(?P<aggregate>[a-z][a-z_]*)\.(?P<name>[a-z][a-z_]*)\.v(?P<version>\d+)$"
+)
 
 
 def service_of(message_type: str) -> str:
@@ -42,7 +44,9 @@ class Message(BaseModel):
         super().__init_subclass__(**kwargs)
         declared = cls.__dict__.get("message_type")
         if declared is not None and not TYPE_PATTERN.match(declared):
-            raise TypeError(f"{cls.__name__}.message_type {declared!r} is not <service>.<aggregate>.<name>.v<N>")
+            raise TypeError(
+                f"{cls.__name__}.message_type {declared!r} is not <service>.<aggregate>.<name>.v<N>"
+            )
 
     @classmethod
     def exchange(cls) -> str:

@@ -45,7 +45,7 @@ SYSTEM_ACTOR = Actor(id="system", role="system")
 
 
 class UnitOfWork:
-    """Use as `async with uow_factory() as uow: ...; await uow.commit()`. Leaving without commit rolls back."""
+    """`async with runtime.uow() as uow: ...; await uow.commit()`. Leaving without commit rolls back."""
 
     def __init__(
         self,
@@ -165,4 +165,4 @@ async def write_outbox(
     await session.execute(insert(outbox), rows)
     # NOTIFY is delivered at commit, and not at all on rollback: the relay wakes only for real rows.
     await session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
-    return [row["id"] for row in rows]
+    return [message_id for message_id in (row["id"] for row in rows) if isinstance(message_id, uuid.UUID)]

@@ -1,0 +1,40 @@
+"""Alembic, the same way in every service: each service's `migrations/env.py` is two lines that call
+`run_env(SPEC)`, and its first revision calls `create_kit_tables(op)` for the outbox, inbox and audit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic import context
+from sqlalchemy import MetaData, create_engine, pool
+
+from servicekit.db import add_kit_tables
+from servicekit.service import ServiceSpec
+
+KIT_TABLES = ("outbox", "inbox", "audit_log")
+
+
+def run_env(spec: ServiceSpec) -> None:
+    """The body of every service's migrations/env.py (online mode, psycopg 3 sync driver)."""
+    url = context.config.get_main_option("sqlalchemy.url") or spec.settings().database.url
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=spec.metadata, compare_type=True)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+def create_kit_tables(op: Any) -> None:
+    """Revision one of every service. The kit tables as servicekit defines them now: a later change to
+    them comes as a new servicekit function that each service's next revision calls, never by editing
+    this one's effect."""
+    metadata = MetaData(naming_convention=dict(op.get_context().opts["target_metadata"].naming_convention))
+    add_kit_tables(metadata)
+    metadata.create_all(op.get_bind(), tables=[metadata.tables[name] for name in KIT_TABLES])
+
+
+def drop_kit_tables(op: Any) -> None:
+    for name in reversed(KIT_TABLES):
+        op.drop_table(name)

@@ -1,0 +1,256 @@
+"""The outbox relay: moves committed outbox rows to RabbitMQ, at least once, never dropping one.
+
+Rows are claimed in batches with `FOR UPDATE SKIP LOCKED`, so any number of worker replicas relay side
+by side without publishing a row twice at the same time. Each message is published persistent and
+`mandatory` on a publisher-confirm channel; a row is marked published only when the broker acks it.
+A nack, a return (no queue for a command), a timeout or a lost connection leaves the row pending with
+a later `next_attempt_at` (exponential backoff with jitter) and the error noted.
+
+The relay sleeps on PostgreSQL `LISTEN` (the unit of work sends `NOTIFY` in the committing transaction)
+and polls as a fallback, so a lost notification delays a row by one poll interval at most.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import aio_pika
+import psycopg
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+from opentelemetry import trace
+from sqlalchemy import Row, Table, bindparam, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from servicekit.db import OUTBOX_CHANNEL, psycopg_dsn
+from servicekit.envelope import Envelope
+from servicekit.settings import BrokerSettings
+from servicekit.topology import declare_commands_exchange, declare_events_exchange
+from servicekit.tracecontext import context_from, current_trace_headers
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
+
+
+@dataclass
+class RelayStats:
+    published: int = 0
+    failed_attempts: int = 0
+    purged: int = 0
+    last_errors: list[str] = field(default_factory=list)
+
+
+def backoff(attempts: int, base_ms: int, max_ms: int) -> timedelta:
+    """Full jitter: spread retries of many rows so a recovering broker is not hit all at once."""
+    ceiling = min(max_ms, base_ms * 2 ** min(attempts, 20))
+    return timedelta(milliseconds=random.uniform(base_ms / 2, ceiling))  # jitter, not security
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        outbox: Table,
+        connection: AbstractRobustConnection,
+        service: str,
+        broker: BrokerSettings,
+        *,
+        batch_size: int = 200,
+        poll_interval_s: float = 1.0,
+        retention: timedelta = timedelta(days=7),
+    ) -> None:
+        self._engine = engine
+        self._outbox = outbox
+        self._connection = connection
+        self._source = f"/{service}"
+        self._broker = broker
+        self._batch_size = batch_size
+        self._poll_interval_s = poll_interval_s
+        self._retention = retention
+        self._channel: AbstractChannel | None = None
+        self._exchanges: dict[str, AbstractExchange] = {}
+        self._wake = asyncio.Event()
+        self.stats = RelayStats()
+
+    async def _exchange(self, name: str) -> AbstractExchange:
+        """Called once per exchange per batch, before the concurrent publishes (one channel, not many)."""
+        if self._channel is None or self._channel.is_closed:
+            # Bounded: during a reconnect the channel would otherwise wait while the batch holds its rows.
+            self._channel = await asyncio.wait_for(
+                self._connection.channel(publisher_confirms=True, on_return_raises=True),
+                timeout=self._broker.publish_timeout_s,
+            )
+            self._exchanges.clear()
+        exchange = self._exchanges.get(name)
+        if exchange is None:
+            # Declaring here (idempotently, with the same arguments as everyone) means a command to a
+            # service that has not started yet bounces and is retried instead of closing the channel.
+            service, _, kind = name.rpartition(".")
+            if kind == "events":
+                exchange = await declare_events_exchange(self._channel, service)
+            elif kind == "commands":
+                exchange = await declare_commands_exchange(self._channel, service)
+            else:
+                raise ValueError(f"unknown exchange kind: {name}")
+            self._exchanges[name] = exchange
+        return exchange
+
+    async def _publish(self, row: Row[Any], exchange: AbstractExchange) -> None:
+        with tracer.start_as_current_span(
+            f"{row.routing_key} publish",
+            context=context_from(row.headers),
+            kind=trace.SpanKind.PRODUCER,
+            attributes={"messaging.system": "rabbitmq", "messaging.message.id": str(row.id)},
+        ):
+            envelope = Envelope(
+                id=row.id,
+                type=row.routing_key,
+                source=self._source,
+                time=row.occurred_at,
+                subject=row.subject,
+                data=row.payload,
+                trace_headers=current_trace_headers(),
+            )
+            await exchange.publish(
+                envelope.to_amqp(), row.routing_key, mandatory=True, timeout=self._broker.publish_timeout_s
+            )
+
+    async def relay_once(self) -> int:
+        """Publish one batch of due rows. Returns how many were published."""
+        outbox = self._outbox
+        async with self._engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    select(outbox)
+                    .where(outbox.c.published_at.is_(None), outbox.c.next_attempt_at <= func.now())
+                    .order_by(outbox.c.id)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            results: list[BaseException | None]
+            try:
+                exchanges = {
+                    name: await self._exchange(name) for name in sorted({row.exchange for row in rows})
+                }
+            except Exception as exc:  # no channel: every row of the batch waits for the next try
+                results = [exc] * len(rows)
+            else:
+                # Confirms are awaited concurrently: one round trip per batch rather than per row.
+                results = await asyncio.gather(
+                    *(self._publish(row, exchanges[row.exchange]) for row in rows), return_exceptions=True
+                )
+            done = [row.id for row, result in zip(rows, results, strict=True) if result is None]
+            failed = [(row, result) for row, result in zip(rows, results, strict=True) if result is not None]
+            if done:
+                await conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id.in_(done))
+                    .values(published_at=func.now(), last_error=None)
+                )
+            if failed:
+                await conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id == bindparam("row_id"))
+                    .values(
+                        attempts=outbox.c.attempts + 1,
+                        next_attempt_at=func.now() + bindparam("delay"),
+                        last_error=bindparam("error"),
+                    ),
+                    [
+                        {
+                            "row_id": row.id,
+                            "delay": backoff(
+                                row.attempts, self._broker.retry_base_ms, self._broker.retry_max_ms
+                            ),
+                            "error": repr(exc)[:500],
+                        }
+                        for row, exc in failed
+                    ],
+                )
+                self._note_failures([exc for _, exc in failed])
+        self.stats.published += len(done)
+        return len(done)
+
+    def _note_failures(self, errors: list[BaseException]) -> None:
+        self.stats.failed_attempts += len(errors)
+        self.stats.last_errors = [repr(e)[:200] for e in errors[:5]]
+        log.warning(
+            "outbox publish failed for %d rows, will retry: %s", len(errors), self.stats.last_errors[0]
+        )
+        # A broken channel is replaced on the next batch.
+        if self._channel is not None and self._channel.is_closed:
+            self._channel = None
+
+    async def purge_published(self) -> int:
+        """Published rows are kept a while for inspection, then removed so the table stays small."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                delete(self._outbox).where(
+                    self._outbox.c.published_at.is_not(None),
+                    self._outbox.c.published_at < func.now() - self._retention,
+                )
+            )
+        self.stats.purged += result.rowcount
+        return result.rowcount
+
+    async def _listen(self, stop: asyncio.Event) -> None:
+        dsn = psycopg_dsn(self._engine.url.render_as_string(hide_password=False))
+        while not stop.is_set():
+            try:
+                async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {OUTBOX_CHANNEL}")
+                    self._wake.set()  # rows may have been committed while we were not listening
+                    async for _ in conn.notifies():
+                        self._wake.set()
+            except (psycopg.Error, OSError) as exc:
+                log.warning("outbox LISTEN connection lost, reconnecting: %r", exc)
+                await asyncio.sleep(self._poll_interval_s)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        listener = asyncio.create_task(self._listen(stop), name="outbox-listen")
+        purge_every = 600.0
+        last_purge = 0.0
+        loop = asyncio.get_running_loop()
+        try:
+            while not stop.is_set():
+                # Cleared before the batch, so a NOTIFY arriving during it is not lost.
+                self._wake.clear()
+                try:
+                    published = await self.relay_once()
+                except Exception:  # the database or broker is away: keep going, rows stay pending
+                    log.exception("outbox relay batch failed")
+                    published = 0
+                if loop.time() - last_purge > purge_every:
+                    with contextlib.suppress(Exception):
+                        await self.purge_published()
+                    last_purge = loop.time()
+                if published >= self._batch_size:
+                    continue  # more waiting: no sleep
+                with contextlib.suppress(TimeoutError):
+                    stop_wait = asyncio.ensure_future(stop.wait())
+                    wake_wait = asyncio.ensure_future(self._wake.wait())
+                    try:
+                        await asyncio.wait(
+                            {stop_wait, wake_wait},
+                            timeout=self._poll_interval_s,
+                            return_when=asyncio.FIRST_COMPLETED,
+                        )
+                    finally:
+                        stop_wait.cancel()
+                        wake_wait.cancel()
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+
+async def connect_broker(broker: BrokerSettings) -> AbstractRobustConnection:
+    return await aio_pika.connect_robust(broker.url.get_secret_value(), timeout=10)

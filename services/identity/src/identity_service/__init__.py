@@ -1,0 +1,1 @@
+"""The identity service: Accounts, counter registration, bindings and tokens."""

@@ -1,0 +1,18 @@
+"""The api process: `uvicorn --factory identity_service.main:create_app`."""
+
+from fastapi import FastAPI
+from servicekit.runtime import Runtime
+from servicekit.web import create_service_app
+
+from identity_service.api import router
+from identity_service.service import SPEC
+
+
+def create_app() -> FastAPI:
+    settings = SPEC.settings()
+    return create_service_app(
+        settings,
+        title="identity",
+        routers=[router],
+        runtime_factory=lambda: Runtime.open(settings, SPEC.metadata, SPEC.translate),
+    )

@@ -1,0 +1,15 @@
+from servicekit.service import ServiceSpec
+
+from identity_service.published import PUBLISHED
+from identity_service.settings import IdentitySettings
+from identity_service.subscriptions import SUBSCRIPTIONS
+from identity_service.tables import metadata
+
+SPEC = ServiceSpec(
+    name="identity",
+    summary="Accounts, counter registration, bindings and tokens.",
+    settings_cls=IdentitySettings,
+    metadata=metadata,
+    published=PUBLISHED,
+    subscriptions=SUBSCRIPTIONS,
+)

@@ -1,0 +1,5 @@
+"""Tables of the identity database (outbox, inbox and audit_log come from servicekit)."""
+
+from servicekit.db import new_metadata
+
+metadata = new_metadata()

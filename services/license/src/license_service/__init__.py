@@ -1,0 +1,1 @@
+"""The license service: Driving licences, renewals, deferrals, medical certificates, exams and points."""

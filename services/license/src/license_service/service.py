@@ -1,0 +1,15 @@
+from servicekit.service import ServiceSpec
+
+from license_service.published import PUBLISHED
+from license_service.settings import LicenseSettings
+from license_service.subscriptions import SUBSCRIPTIONS
+from license_service.tables import metadata
+
+SPEC = ServiceSpec(
+    name="license",
+    summary="Driving licences, renewals, deferrals, medical certificates, exams and points.",
+    settings_cls=LicenseSettings,
+    metadata=metadata,
+    published=PUBLISHED,
+    subscriptions=SUBSCRIPTIONS,
+)

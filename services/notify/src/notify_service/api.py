@@ -1,0 +1,5 @@
+"""The notify service's HTTP API, mounted under /api/v1."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1")

@@ -1,0 +1,10 @@
+from typing import ClassVar
+
+from servicekit.settings import ServiceSettings, settings_config
+
+
+class NotifySettings(ServiceSettings):
+    service_name: ClassVar[str] = "notify"
+    model_config = settings_config("notify")
+
+    http_port: int = 8060

@@ -1,0 +1,1 @@
+"""The plate-pool rules: pure functions and aggregates, no I/O; each rule's ID in its docstring."""

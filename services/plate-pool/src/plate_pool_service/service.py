@@ -1,0 +1,15 @@
+from servicekit.service import ServiceSpec
+
+from plate_pool_service.published import PUBLISHED
+from plate_pool_service.settings import PlatePoolSettings
+from plate_pool_service.subscriptions import SUBSCRIPTIONS
+from plate_pool_service.tables import metadata
+
+SPEC = ServiceSpec(
+    name="plate-pool",
+    summary="Number-plate pre-selection: segments, pools, holds and the allocation ledger.",
+    settings_cls=PlatePoolSettings,
+    metadata=metadata,
+    published=PUBLISHED,
+    subscriptions=SUBSCRIPTIONS,
+)

@@ -1,0 +1,1 @@
+"""The vehicle service: Vehicle records, first registration, reissues, inspections and temporary plates."""

@@ -1,0 +1,1 @@
+"""The vehicle rules: pure functions and aggregates, no I/O; each rule's ID in its docstring."""

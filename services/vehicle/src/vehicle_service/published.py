@@ -1,0 +1,5 @@
+"""The messages the vehicle service owns: its events, and the commands addressed to it."""
+
+from servicekit.messages import Message
+
+PUBLISHED: list[type[Message]] = []

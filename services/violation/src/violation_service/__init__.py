@@ -1,0 +1,1 @@
+"""The violation service: Camera-recorded violations, penalty decisions and fine payments."""
