@@ -1,0 +1,53 @@
+# The platform's commands. `make run` brings everything up with demo data; `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export PATH := $(HOME)/.local/bin:$(PATH)
+UV := uv
+PYTEST_ARGS ?=
+
+.PHONY: help tools install infra migrate run test test-unit lint format contracts bench-gateway bench-plates clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+tools: ## uv when missing (nginx and the servers come with `make infra`)
+	@command -v $(UV) >/dev/null || python3 -m pip install --quiet --disable-pip-version-check uv
+
+install: tools ## every package of the workspace into .venv, from uv.lock
+	$(UV) sync --all-packages --frozen
+
+infra: tools ## find, start or install PostgreSQL, RabbitMQ and Redis; create each service's database and role
+	python3 scripts/bootstrap_infra.py --env all
+
+migrate: install infra ## bring every service's dev database to its newest revision
+	TMS_ENV=dev $(UV) run python -m servicekit.migrate
+
+run: install infra ## run the whole platform with demo data: gateway on http://localhost:8000
+	$(UV) run python scripts/run_platform.py
+
+test: install infra ## unit, integration (real servers) and contract tests
+	$(UV) run pytest -q $(PYTEST_ARGS)
+
+test-unit: install ## the tests that need no server
+	$(UV) run pytest -q -m "not integration and not fault" $(PYTEST_ARGS)
+
+lint: install ## ruff and mypy (strict on servicekit)
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy libs/servicekit/src gateway/src services/*/src scripts
+
+format: install ## apply ruff's fixes and formatting
+	$(UV) run ruff check --fix .
+	$(UV) run ruff format .
+
+contracts: install ## regenerate each service's contracts/asyncapi.yaml and the catalogue in docs/events/
+	$(UV) run python -m servicekit.asyncapi
+
+bench-gateway: install infra ## gateway against direct throughput (JSON on the last line)
+	$(UV) run python bench/gateway.py
+
+bench-plates: install infra ## plate-pool hot path (JSON on the last line)
+	$(UV) run python bench/plates.py
+
+clean: ## remove generated runtime files (var/)
+	rm -rf var/
