@@ -63,12 +63,12 @@ formatter = generic
 [formatter_generic]
 format = {name} migrate %(levelname)s %(message)s
 """,
-        "migrations/env.py": f'''from servicekit.migrations import run_env
+        "migrations/env.py": f"""from servicekit.migrations import run_env
 
 from {pkg}.service import SPEC
 
 run_env(SPEC)
-''',
+""",
         "migrations/script.py.mako": '''"""${message}
 
 Revision ID: ${up_revision}
@@ -219,7 +219,9 @@ See `contracts/asyncapi.yaml`.
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("name")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--summary", required=True)

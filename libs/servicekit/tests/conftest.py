@@ -70,7 +70,7 @@ async def redis() -> AsyncIterator[Redis]:
 
 
 @pytest.fixture
-def pg_database() -> str:
+def pg_database() -> Iterator[str]:
     """A fresh, empty database for one test; dropped afterwards. Returns its SQLAlchemy URL."""
     name = f"sk_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:

@@ -16,7 +16,7 @@ from servicekit.relay import connect_broker
 from servicekit.runtime import Runtime
 
 sys.path.insert(0, os.path.dirname(__file__))
-from messaging_kit import demo_metadata, demo_settings, demo_subscription  # noqa: E402
+from messaging_kit import demo_metadata, demo_settings, demo_subscription
 
 
 async def main(db_url: str, amqp_url: str, producer: str, consumer_service: str) -> None:

@@ -22,7 +22,7 @@ from servicekit.uow import UnitOfWork
 
 def letters(n: int = 8) -> str:
     """Message types allow letters and dashes only in the service part."""
-    return "".join(random.choices(string.ascii_lowercase, k=n))  # noqa: S311 - a name, not a secret
+    return "".join(random.choices(string.ascii_lowercase, k=n))
 
 
 class DemoSettings(ServiceSettings):

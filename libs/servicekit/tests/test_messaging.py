@@ -113,10 +113,14 @@ async def open_pipe(db_url: str, amqp_url: str, *, consume: bool = True) -> Asyn
 
 async def test_rolled_back_unit_of_work_publishes_nothing(pg_database: str, amqp_url: str) -> None:
     async with open_pipe(pg_database, amqp_url) as pipe:
-        with pytest.raises(RuntimeError):
+
+        async def failing_change() -> None:
             async with pipe.runtime.uow() as uow:
                 uow.emit(pipe.event(n=1))
                 raise RuntimeError("the business change failed")
+
+        with pytest.raises(RuntimeError):
+            await failing_change()
         async with pipe.runtime.uow() as uow:
             uow.emit(pipe.event(n=2))  # left without commit: rolled back
         assert await pipe.pending() == 0

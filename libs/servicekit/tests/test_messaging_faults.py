@@ -25,7 +25,8 @@ async def test_consumer_killed_between_commit_and_ack_causes_no_second_effect(
     async with open_pipe(pg_database, amqp_url, consume=False) as pipe:
         await pipe.emit(41)
         assert await pipe.relay.relay_once() == 1
-        child = subprocess.run(  # noqa: S603 - our own helper script
+        child = await asyncio.to_thread(
+            subprocess.run,
             [
                 sys.executable,
                 str(Path(__file__).with_name("consume_and_die.py")),

@@ -6,6 +6,7 @@ import base64
 
 import pytest
 from pydantic import ValidationError
+
 from servicekit.pagination import (
     MAX_CURSOR_LENGTH,
     InvalidCursor,

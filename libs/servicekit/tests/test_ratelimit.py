@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
+
 from servicekit.ratelimit import RateLimiter
 
 pytestmark = pytest.mark.integration

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from stdnum.cn import ric
+
 from servicekit import validators as v
 from servicekit.validators import InvalidValue
-from stdnum.cn import ric
 
 # The two examples printed in GB 11643-1999.
 ID_FEMALE = "11010519491231002X"

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from redis.asyncio import Redis
+
 from servicekit.clock import SHANGHAI, FixedClock
 from servicekit.validators import InvalidValue
 from servicekit.verification import (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 
 import pytest
+
 from servicekit.clock import SHANGHAI
 from servicekit.workdays import WorkdayCalendar
 

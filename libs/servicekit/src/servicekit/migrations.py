@@ -7,12 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from alembic import context
-from sqlalchemy import MetaData, create_engine, pool
+from sqlalchemy import MetaData, create_engine, pool, text
 
 from servicekit.db import add_kit_tables
 from servicekit.service import ServiceSpec
 
 KIT_TABLES = ("outbox", "inbox", "audit_log")
+MIGRATION_LOCK_KEY = 7_311_122  # any fixed number: the lock is per database
 
 
 def run_env(spec: ServiceSpec) -> None:
@@ -20,9 +21,17 @@ def run_env(spec: ServiceSpec) -> None:
     url = context.config.get_main_option("sqlalchemy.url") or spec.settings().database.url
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=spec.metadata, compare_type=True)
-        with context.begin_transaction():
-            context.run_migrations()
+        # Several api pods start at once, each migrating first: one migrates, the others wait, then find
+        # the schema current (instead of failing on a duplicate and restarting).
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        connection.commit()
+        try:
+            context.configure(connection=connection, target_metadata=spec.metadata, compare_type=True)
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            connection.commit()
     engine.dispose()
 
 

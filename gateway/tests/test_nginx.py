@@ -1,0 +1,417 @@
+"""nginx.conf: rendered, checked by `nginx -t`, then run for real against fake upstreams."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway_service.nginx import NginxOptions, main, render
+from gateway_service.routes import GATEWAY, PUBLIC_PREFIXES, RouteTable, route_table
+from servicekit.settings import Environment
+
+NGINX = shutil.which("nginx") or next(
+    (p for p in ("/usr/sbin/nginx", "/sbin/nginx") if Path(p).exists()), None
+)
+needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install -y nginx)")
+
+
+def nginx_test(conf: Path, prefix: Path) -> subprocess.CompletedProcess[str]:
+    assert NGINX is not None
+    return subprocess.run(
+        [NGINX, "-t", "-c", str(conf), "-p", str(prefix), "-e", "stderr"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+# -- the rendered text ------------------------------------------------------------------------------
+
+
+def test_every_api_md_prefix_has_a_location() -> None:
+    conf = render(route_table(), NginxOptions())
+    for prefix, upstream in PUBLIC_PREFIXES:
+        target = f"proxy_pass http://{upstream.replace('-', '_')};"
+        if prefix.endswith("-"):
+            assert f"location ^~ {prefix} {{\n            {target}" in conf
+        else:
+            assert f"location = {prefix} {{\n            {target}" in conf
+            assert f"location ^~ {prefix}/ {{\n            {target}" in conf
+
+
+def test_render_shape() -> None:
+    conf = render(
+        route_table(), NginxOptions(prefix=Path("/srv/gw"), cors_origins=("https://122.example.cn",))
+    )
+    assert "daemon off;" in conf
+    assert "pid /srv/gw/nginx.pid;" in conf
+    assert "client_body_temp_path /srv/gw/tmp/client_body;" in conf
+    assert "error_log stderr" in conf
+    assert "client_max_body_size 8m;" in conf
+    assert "upstream plate_pool {\n        least_conn;" in conf
+    assert conf.count("keepalive 64;") == 6
+    assert 'proxy_set_header Connection "";' in conf
+    assert "proxy_http_version 1.1;" in conf
+    assert "location = /healthz" in conf
+    assert "location = /readyz {\n            proxy_pass http://gateway;" in conf
+    assert "location = /api/v1/openapi.json {\n            proxy_pass http://gateway;" in conf
+    assert "'https://122.example.cn' $http_origin;" in conf
+    assert "127\\\\.0\\\\.0\\\\.1" in conf  # dev allows local web clients
+
+
+def test_prod_render_has_no_test_proxy_and_no_local_origins() -> None:
+    conf = render(route_table(), NginxOptions(env=Environment.prod))
+    test_block = conf.split("location ^~ /api/v1/_test/ {", 1)[1].split("}", 1)[0]
+    assert "proxy_pass" not in test_block
+    assert "return 404" in test_block
+    assert "localhost" not in conf
+    assert "127.0.0.1/32 1;" not in conf  # nobody exempt from the rate limit
+
+
+@needs_nginx
+@pytest.mark.parametrize("env", ["dev", "test", "prod"])
+def test_cli_output_passes_nginx_t(tmp_path: Path, env: str) -> None:
+    out = tmp_path / "gw" / "nginx.conf"
+    assert main(["--out", str(out), "--env", env, "--listen", "127.0.0.1:18000"]) == 0
+    result = nginx_test(out, out.parent)
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
+
+
+# -- a live nginx ----------------------------------------------------------------------------------
+
+
+class FakeUpstream(http.server.ThreadingHTTPServer):
+    """Answers everything with JSON describing what it received; `?status=N` sets the status."""
+
+    daemon_threads = True
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(("127.0.0.1", 0), _Echo)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+
+class _Echo(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as nginx's upstream keepalive expects
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        server = self.server
+        assert isinstance(server, FakeUpstream)
+        status = 200
+        if "status=" in self.path:
+            status = int(self.path.rsplit("status=", 1)[1][:3])
+        body = json.dumps(
+            {
+                "upstream": server.name,
+                "port": server.port,
+                "path": self.path,
+                "version": self.request_version,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+            }
+        ).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Access-Control-Allow-Origin", "*")  # the edge must hide this
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _answer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveNginx:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path  # nginx's stderr
+    access: Path | None  # the access log, when it goes to a file
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, trust_env=False, timeout=10)
+
+
+def start_nginx(table: RouteTable, opts: NginxOptions) -> LiveNginx:
+    assert NGINX is not None
+    conf = opts.prefix / "nginx.conf"
+    (opts.prefix / "tmp").mkdir(parents=True, exist_ok=True)
+    conf.write_text(render(table, opts))
+    log = opts.prefix / "stderr.log"
+    process = subprocess.Popen(
+        [NGINX, "-c", str(conf), "-p", str(opts.prefix), "-e", "stderr"],
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+    )
+    host, port = opts.listen.rsplit(":", 1)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"nginx exited: {log.read_text()}")
+        try:
+            socket.create_connection((host, int(port)), timeout=0.2).close()
+            access = None if opts.access_log in ("stdout", "off") else Path(opts.access_log)
+            return LiveNginx(f"http://{opts.listen}", process, log, access)
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise AssertionError(f"nginx did not listen within 10 s: {log.read_text()}")
+
+
+def stop_nginx(live: LiveNginx) -> None:
+    live.process.send_signal(signal.SIGQUIT)  # graceful: finish requests, then exit
+    try:
+        live.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        live.process.kill()
+        live.process.wait()
+
+
+@pytest.fixture(scope="module")
+def fakes() -> Iterator[dict[str, list[FakeUpstream]]]:
+    base = route_table()
+    servers = {name: [FakeUpstream(name) for _ in up.servers] for name, up in base.upstreams.items()} | {
+        GATEWAY: [FakeUpstream(GATEWAY)]
+    }
+    yield servers
+    for group in servers.values():
+        for server in group:
+            server.shutdown()
+            server.server_close()
+
+
+def table_for(fakes: dict[str, list[FakeUpstream]], dead: str | None = None) -> RouteTable:
+    overrides = {name: ",".join(f"127.0.0.1:{s.port}" for s in group) for name, group in fakes.items()}
+    if dead:
+        overrides[dead] = f"127.0.0.1:{free_port()}"  # nothing listens there
+    return route_table(overrides)
+
+
+@pytest.fixture(scope="module")
+def dev_nginx(
+    fakes: dict[str, list[FakeUpstream]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveNginx]:
+    if NGINX is None:
+        pytest.skip("nginx is not installed (apt-get install -y nginx)")
+    # Started as root, nginx's workers run as `nobody` and buffer large bodies under <prefix>/tmp, so the
+    # prefix must be traversable by them (pytest's own tmp dirs are root-only); var/ in the repo is.
+    prefix = Path(tempfile.mkdtemp(prefix="tms-nginx-"))
+    prefix.chmod(0o755)
+    opts = NginxOptions(
+        env=Environment.dev,
+        listen=f"127.0.0.1:{free_port()}",
+        prefix=prefix,
+        access_log=str(tmp_path_factory.mktemp("nginx-dev-log") / "access.log"),
+    )
+    live = start_nginx(table_for(fakes), opts)
+    yield live
+    stop_nginx(live)
+    shutil.rmtree(prefix, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def prod_nginx(
+    fakes: dict[str, list[FakeUpstream]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveNginx]:
+    """prod, a strict rate limit, a tiny body limit and notify down."""
+    if NGINX is None:
+        pytest.skip("nginx is not installed (apt-get install -y nginx)")
+    opts = NginxOptions(
+        env=Environment.prod,
+        listen=f"127.0.0.1:{free_port()}",
+        prefix=tmp_path_factory.mktemp("nginx-prod"),
+        access_log="off",
+        cors_origins=("https://122.example.cn",),
+        rate_per_s=1,
+        burst=3,
+        client_max_body_size="1k",
+    )
+    live = start_nginx(table_for(fakes, dead="notify"), opts)
+    yield live
+    stop_nginx(live)
+
+
+def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["code"] == code
+    assert body["status"] == status
+    assert body["request_id"] == response.headers["x-request-id"]
+    return body
+
+
+def test_live_routes_every_prefix_to_its_upstream(dev_nginx: LiveNginx) -> None:
+    with dev_nginx.client() as c:
+        for prefix, upstream in PUBLIC_PREFIXES:
+            paths = [prefix + "stations/3"] if prefix.endswith("-") else [prefix, prefix + "/42?x=1"]
+            for path in paths:
+                response = c.get(path)
+                assert response.status_code == 200, (path, response.text)
+                seen = response.json()
+                assert seen["upstream"] == upstream, path
+                assert seen["path"] == path
+                assert seen["version"] == "HTTP/1.1"
+                assert "close" not in seen["headers"].get("connection", "")
+        for path in ("/readyz", "/api/v1/openapi.json", "/api/v1/_test/clock", "/api/v1/_test/sms?phone=1"):
+            assert c.get(path).json()["upstream"] == GATEWAY, path
+
+
+def test_live_health_and_unknown_paths(dev_nginx: LiveNginx) -> None:
+    with dev_nginx.client() as c:
+        health = c.get("/healthz")
+        assert health.status_code == 200
+        assert health.json() == {"status": "ok"}
+        assert len(health.headers["x-request-id"]) == 32
+        for path in ("/api/v1/usersx", "/api/v1/nothing", "/", "/api/v2/users", "/api/v1/_test"):
+            problem(c.get(path), 404, "ROUTE_NOT_FOUND")
+
+
+def test_live_request_id_forwarding_and_trace_headers(dev_nginx: LiveNginx) -> None:
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    with dev_nginx.client() as c:
+        response = c.get("/api/v1/vehicles", headers={"X-Request-ID": "req-123", "traceparent": traceparent})
+        seen = response.json()["headers"]
+        assert seen["x-request-id"] == "req-123"
+        assert response.headers["x-request-id"] == "req-123"
+        assert seen["traceparent"] == traceparent
+        assert seen["x-forwarded-for"] == "127.0.0.1"
+        assert seen["x-real-ip"] == "127.0.0.1"
+
+        generated = c.get("/api/v1/vehicles", headers={"X-Request-ID": "<script>"})
+        assert generated.json()["headers"]["x-request-id"] == generated.headers["x-request-id"]
+        assert len(generated.headers["x-request-id"]) == 32  # replaced, not trusted
+
+        chained = c.get("/api/v1/vehicles", headers={"X-Forwarded-For": "203.0.113.7"}).json()
+        assert chained["headers"]["x-forwarded-for"] == "203.0.113.7, 127.0.0.1"
+
+
+def test_live_plate_pool_balances_both_replicas(dev_nginx: LiveNginx, fakes: Any) -> None:
+    with dev_nginx.client() as c:
+        ports = {c.get("/api/v1/plate-selections").json()["port"] for _ in range(20)}
+    assert ports == {s.port for s in fakes["plate-pool"]}
+
+
+def test_live_upstream_errors_pass_through(dev_nginx: LiveNginx) -> None:
+    with dev_nginx.client() as c:
+        response = c.get("/api/v1/violations/1?status=503")
+        assert response.status_code == 503
+        assert response.json()["upstream"] == "violation"  # the service's own body, not nginx's
+        assert c.post("/api/v1/licences?status=409", json={}).status_code == 409
+
+
+def test_live_large_bodies_reach_the_upstream(dev_nginx: LiveNginx) -> None:
+    """A base64 invoice photo (a few MB) is buffered to <prefix>/tmp by nginx and passed on whole."""
+    photo = b"A" * (5 * 1024 * 1024)
+    with dev_nginx.client() as c:
+        response = c.post("/api/v1/payments", content=photo, headers={"Content-Type": "application/json"})
+        assert response.status_code == 200, response.text
+        assert response.json()["headers"]["content-length"] == str(len(photo))
+        too_big = c.post("/api/v1/payments", content=b"A" * (9 * 1024 * 1024))
+        problem(too_big, 413, "PAYLOAD_TOO_LARGE")
+
+
+def test_live_cors(dev_nginx: LiveNginx, prod_nginx: LiveNginx) -> None:
+    with dev_nginx.client() as c:
+        allowed = c.get("/api/v1/vehicles", headers={"Origin": "http://localhost:5173"})
+        assert allowed.headers["access-control-allow-origin"] == "http://localhost:5173"
+        assert "X-Request-ID" in allowed.headers["access-control-expose-headers"]
+        assert "access-control-allow-methods" not in allowed.headers  # only on preflight
+        foreign = c.get("/api/v1/vehicles", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in foreign.headers  # and the upstream's "*" is hidden
+        preflight = c.options(
+            "/api/v1/plate-selections",
+            headers={
+                "Origin": "http://127.0.0.1:3000",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, idempotency-key",
+            },
+        )
+        assert preflight.status_code == 204
+        assert preflight.headers["access-control-allow-origin"] == "http://127.0.0.1:3000"
+        assert "POST" in preflight.headers["access-control-allow-methods"]
+        assert "Idempotency-Key" in preflight.headers["access-control-allow-headers"]
+    with prod_nginx.client() as c:
+        local = c.get("/healthz", headers={"Origin": "http://localhost:5173"})
+        assert "access-control-allow-origin" not in local.headers
+        site = c.get("/healthz", headers={"Origin": "https://122.example.cn"})
+        assert site.headers["access-control-allow-origin"] == "https://122.example.cn"
+
+
+def test_live_prod_hides_test_endpoints_and_reports_down_upstreams(prod_nginx: LiveNginx) -> None:
+    time.sleep(2.1)  # refill the strict rate limit bucket (1 r/s, burst 3)
+    with prod_nginx.client() as c:
+        problem(
+            c.post("/api/v1/_test/clock", json={"now": "2027-03-01T09:00:00+08:00"}), 404, "ROUTE_NOT_FOUND"
+        )
+        problem(c.get("/api/v1/messages"), 502, "UPSTREAM_UNAVAILABLE")
+        time.sleep(2.1)
+        problem(c.post("/api/v1/vehicles", content=b"x" * 4096), 413, "PAYLOAD_TOO_LARGE")
+
+
+def test_live_rate_limit_answers_429_problem(prod_nginx: LiveNginx) -> None:
+    time.sleep(3.1)
+    with prod_nginx.client() as c:
+        responses = [
+            c.get("/api/v1/vehicles", headers={"Origin": "https://122.example.cn"}) for _ in range(10)
+        ]
+    statuses = [r.status_code for r in responses]
+    assert statuses[:4] == [200] * 4  # one plus a burst of three
+    limited = [r for r in responses if r.status_code == 429]
+    assert limited, statuses
+    body = problem(limited[0], 429, "RATE_LIMITED")
+    assert body["type"] == "https://errors.tms.example/rate-limited"
+    assert limited[0].headers["retry-after"] == "1"
+    assert limited[0].headers["access-control-allow-origin"] == "https://122.example.cn"
+
+
+def test_live_dev_does_not_limit_loopback(dev_nginx: LiveNginx) -> None:
+    with dev_nginx.client() as c:
+        assert {c.get("/api/v1/exams").status_code for _ in range(300)} == {200}
+
+
+def test_live_access_log_is_json_without_query_strings(dev_nginx: LiveNginx) -> None:
+    with dev_nginx.client() as c:
+        c.get("/api/v1/messages/1?phone=13800138000", headers={"X-Request-ID": "log-check"})
+    assert dev_nginx.access is not None
+    entry: dict[str, Any] | None = None
+    deadline = time.monotonic() + 5
+    while entry is None and time.monotonic() < deadline:
+        records = [json.loads(line) for line in dev_nginx.access.read_text().splitlines()]
+        entry = next((r for r in records if r["request_id"] == "log-check"), None)
+        time.sleep(0.05)
+    assert entry is not None
+    assert entry["path"] == "/api/v1/messages/1"
+    assert "13800138000" not in json.dumps(entry)
+    assert entry["status"] == 200
+    assert entry["upstream_status"] == "200"
+    assert isinstance(entry["duration_s"], float | int)

@@ -1,0 +1,144 @@
+"""Helpers for every service's tests: tokens as identity issues them, and a started app to call.
+
+tokens = TokenFactory()
+app = create_service_app(...)
+app.state.verifier = tokens.verifier()          # before start-up: the lifespan keeps it
+async with service_client(app) as client:
+    r = await client.get("/api/v1/vehicles", headers=tokens.headers(tokens.citizen()))
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any, Literal
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from fastapi import FastAPI
+from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
+
+from servicekit.clock import FixedClock
+from servicekit.web.auth import Channel, JwksVerifier, access_token_claims
+
+__all__ = ["FixedClock", "TokenFactory", "service_client"]
+
+Algorithm = Literal["RS256", "EdDSA"]
+
+
+class TokenFactory:
+    """An in-memory signing key and access tokens in identity's exact format (see `access_token_claims`)."""
+
+    def __init__(
+        self,
+        *,
+        issuer: str = "tms-identity",
+        audience: str = "tms",
+        algorithm: Algorithm = "RS256",
+        kid: str | None = None,
+    ) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self.algorithm: Algorithm = algorithm
+        self.kid = kid or f"test-{uuid.uuid4().hex[:8]}"
+        self._private_key: rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+        if algorithm == "RS256":
+            self._private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        else:
+            self._private_key = ed25519.Ed25519PrivateKey.generate()
+
+    def jwk(self) -> dict[str, Any]:
+        """The public key as identity publishes it."""
+        public = self._private_key.public_key()
+        if isinstance(public, rsa.RSAPublicKey):
+            jwk = dict(RSAAlgorithm.to_jwk(public, as_dict=True))
+        else:
+            jwk = dict(OKPAlgorithm.to_jwk(public, as_dict=True))
+        jwk.update({"kid": self.kid, "use": "sig", "alg": self.algorithm})
+        return jwk
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [self.jwk()]}
+
+    def verifier(self, *, leeway_s: float = 0) -> JwksVerifier:
+        """A verifier that knows this factory's key and never fetches over HTTP."""
+        return JwksVerifier(None, self.issuer, self.audience, leeway_s, jwks=self.jwks())
+
+    def mint(
+        self,
+        subject: str = "person-1",
+        *,
+        kind: str = "person",
+        channel: Channel = "online",
+        roles: Iterable[str] = ("citizen",),
+        office: str | None = None,
+        id_number: str | None = None,
+        ttl_s: int = 900,
+        exp: datetime | int | None = None,
+        iat: datetime | int | None = None,
+        jti: str | None = None,
+        extra_claims: dict[str, Any] | None = None,
+        issuer: str | None = None,
+        audience: str | None = None,
+    ) -> str:
+        """A signed access token. `exp` in the past makes an expired one; claims default to a citizen."""
+        issued_at = _epoch(iat) if iat is not None else int(time.time())
+        expires_at = _epoch(exp) if exp is not None else issued_at + ttl_s
+        claims = access_token_claims(
+            issuer=issuer or self.issuer,
+            audience=audience or self.audience,
+            subject=subject,
+            kind=kind,
+            channel=channel,
+            roles=roles,
+            issued_at=issued_at,
+            expires_at=expires_at,
+            office=office,
+            id_number=id_number,
+            jti=jti,
+        )
+        claims.update(extra_claims or {})
+        return jwt.encode(claims, self._private_key, algorithm=self.algorithm, headers={"kid": self.kid})
+
+    def citizen(self, subject: str = "person-1", id_number: str = "130102199003071234", **kw: Any) -> str:
+        return self.mint(subject, kind="person", roles=("citizen",), id_number=id_number, **kw)
+
+    def clerk(
+        self,
+        subject: str = "staff-1",
+        roles: Iterable[str] = ("clerk.intake",),
+        office: str = "130100",
+        **kw: Any,
+    ) -> str:
+        return self.mint(subject, kind="staff", channel="counter", roles=roles, office=office, **kw)
+
+    def system(self, subject: str = "system-client", **kw: Any) -> str:
+        return self.mint(subject, kind="system", roles=("system",), **kw)
+
+    @staticmethod
+    def headers(token: str, **more: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}", **more}
+
+
+def _epoch(moment: datetime | int) -> int:
+    if isinstance(moment, datetime):
+        if moment.tzinfo is None:
+            raise ValueError("token times need an aware datetime")
+        return int(moment.timestamp())
+    return int(moment)
+
+
+@asynccontextmanager
+async def service_client(
+    app: FastAPI, base_url: str = "http://testserver"
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Run the app's lifespan and yield an httpx client calling it in-process."""
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url) as client,
+    ):
+        yield client

@@ -1,0 +1,413 @@
+"""The app factory every service's `main.py` calls: one shape for start-up, health, errors, tracing, logs.
+
+    app = create_service_app(settings, title="plate-pool", routers=[api.router],
+                             runtime_factory=lambda: Runtime.open(settings, tables.metadata))
+
+What it gives every service:
+- a lifespan that sets up telemetry, opens the `Runtime` into `app.state.runtime`, the JWKS verifier into
+  `app.state.verifier` (unless a test put one there first) and the idempotency store into
+  `app.state.idempotency`, and closes them in reverse order;
+- `GET /healthz` (the process runs) and `GET /readyz` (database, Redis and broker answer, plus the
+  service's own checks), both outside the OpenAPI document;
+- problem+json for every error (`servicekit.web.problems`);
+- a pure-ASGI middleware (cheap enough for the plate-pool hot path) that runs each request in a SERVER
+  span continuing the caller's `traceparent`, gives it a request id (`X-Request-ID`, echoed), answers an
+  unhandled exception with a generic 500 problem, and writes one masked access line.
+- `/openapi.json` always (the gateway merges them); `/docs` outside prod only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import aio_pika
+from aio_pika.abc import AbstractConnection
+from fastapi import APIRouter, Depends, FastAPI, Request
+from opentelemetry import propagate
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from sqlalchemy import text
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from servicekit.clock import Clock
+from servicekit.runtime import Runtime
+from servicekit.settings import Environment, ServiceSettings
+from servicekit.telemetry import REQUEST_ID, flush_telemetry, get_meter, get_tracer, setup_telemetry
+from servicekit.uow import UnitOfWork
+from servicekit.web.auth import JwksVerifier
+from servicekit.web.context import (
+    DEFAULT_TRUSTED_PROXIES,
+    IPNetwork,
+    accept_or_new_request_id,
+    parse_networks,
+    resolve_client_ip,
+)
+from servicekit.web.idempotency import IdempotencyStore
+from servicekit.web.problems import install_problem_handlers, internal_error, problem_from_rule_error
+
+log = logging.getLogger("servicekit.web")
+access_log = logging.getLogger("servicekit.access")
+
+Hook = Callable[[FastAPI], Awaitable[None]]
+PROBE_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+@dataclass(frozen=True)
+class ReadinessCheck:
+    """One line of /readyz: `probe` raises (or overruns `timeout_s`) when the dependency is not usable."""
+
+    name: str
+    probe: Callable[[FastAPI], Awaitable[object]]
+    timeout_s: float = 2.0
+
+
+class BrokerProbe:
+    """One AMQP connection for /readyz, opened at the first check and reopened after it drops.
+
+    Opening a channel is a round trip to the broker: an open socket to a hung broker would pass a mere
+    `is_closed` check.
+    """
+
+    def __init__(self, url: str, timeout_s: float = 2.0) -> None:
+        self._url = url
+        self._timeout_s = timeout_s
+        self._connection: AbstractConnection | None = None
+        self._lock = asyncio.Lock()
+
+    async def check(self) -> None:
+        async with self._lock:
+            if self._connection is None or self._connection.is_closed:
+                self._connection = await aio_pika.connect(self._url, timeout=self._timeout_s)
+            channel = await self._connection.channel()
+            await channel.close()
+
+    async def aclose(self) -> None:
+        if self._connection is not None and not self._connection.is_closed:
+            await self._connection.close()
+        self._connection = None
+
+
+async def _database_probe(app: FastAPI) -> None:
+    async with get_runtime_of(app).engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+async def _redis_probe(app: FastAPI) -> None:
+    await get_runtime_of(app).redis.ping()
+
+
+async def _broker_probe(app: FastAPI) -> None:
+    probe = app.state.broker_probe
+    assert isinstance(probe, BrokerProbe)
+    await probe.check()
+
+
+async def _run_check(app: FastAPI, check: ReadinessCheck) -> str:
+    try:
+        async with asyncio.timeout(check.timeout_s):
+            await check.probe(app)
+    except TimeoutError:
+        log.warning("readiness check timed out", extra={"check": check.name, "timeout_s": check.timeout_s})
+        return "timeout"
+    except Exception as exc:
+        log.warning("readiness check failed", extra={"check": check.name, "error": repr(exc)})
+        # The class only: messages can carry hosts and credentials, and /readyz is unauthenticated.
+        return f"error: {type(exc).__name__}"
+    return "ok"
+
+
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+async def readyz(request: Request) -> JSONResponse:
+    app: FastAPI = request.app
+    checks: Sequence[ReadinessCheck] = app.state.readiness_checks
+    results = await asyncio.gather(*(_run_check(app, check) for check in checks))
+    detail = {check.name: result for check, result in zip(checks, results, strict=True)}
+    ready = all(result == "ok" for result in results)
+    return JSONResponse(
+        {"status": "ok" if ready else "unavailable", "checks": detail},
+        status_code=200 if ready else 503,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+class RequestMiddleware:
+    """Pure ASGI (no BaseHTTPMiddleware: no extra task, no body buffering) around every HTTP request."""
+
+    def __init__(self, app: ASGIApp, *, trusted_proxies: Sequence[IPNetwork]) -> None:
+        self.app = app
+        self._trusted = tuple(trusted_proxies)
+        # Proxies until setup_telemetry installs the providers; they then forward to them.
+        self._tracer = get_tracer("servicekit.web")
+        self._duration = get_meter("servicekit.web").create_histogram(
+            "http.server.request.duration", unit="s", description="Duration of HTTP server requests"
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started_at = time.perf_counter()
+        carrier: dict[str, str] = {}
+        incoming_id: str | None = None
+        forwarded_for: str | None = None
+        for name, value in scope["headers"]:
+            if name == b"traceparent" or name == b"tracestate":
+                carrier[name.decode()] = value.decode("latin-1")
+            elif name == b"x-request-id":
+                incoming_id = value.decode("latin-1")
+            elif name == b"x-forwarded-for":
+                forwarded_for = value.decode("latin-1")
+        request_id = accept_or_new_request_id(incoming_id)
+        peer = scope["client"][0] if scope.get("client") else None
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        client_ip = resolve_client_ip(peer, forwarded_for, self._trusted)
+        if client_ip is not None:
+            state["client_ip"] = client_ip
+        exchange = _Exchange(send, request_id.encode("latin-1"))
+        method: str = scope["method"]
+        path: str = scope["path"]
+        token = REQUEST_ID.set(request_id)
+        try:
+            if path in PROBE_PATHS:  # probes every few seconds: no span, and a log line only when unwell
+                try:
+                    await self._serve(scope, receive, exchange, None)
+                finally:
+                    if exchange.status >= 400:
+                        self._log_access(scope, exchange, started_at, client_ip)
+                return
+            with self._tracer.start_as_current_span(
+                method,
+                context=propagate.extract(carrier),
+                kind=SpanKind.SERVER,
+                attributes={"http.request.method": method, "url.path": path, "url.scheme": scope["scheme"]},
+                record_exception=False,
+                set_status_on_exception=False,
+            ) as span:
+                try:
+                    await self._serve(scope, receive, exchange, span)
+                finally:
+                    route = _route_template(scope)
+                    if route is not None:
+                        span.update_name(f"{method} {route}")
+                        span.set_attribute("http.route", route)
+                    span.set_attribute("http.response.status_code", exchange.status)
+                    if exchange.status >= 500:
+                        span.set_status(Status(StatusCode.ERROR))
+                    elapsed = time.perf_counter() - started_at
+                    self._duration.record(
+                        elapsed,
+                        {
+                            "http.request.method": method,
+                            "http.route": route or "",
+                            "http.response.status_code": exchange.status,
+                        },
+                    )
+                    self._log_access(scope, exchange, started_at, client_ip)
+        finally:
+            REQUEST_ID.reset(token)
+
+    async def _serve(self, scope: Scope, receive: Receive, exchange: _Exchange, span: Span | None) -> None:
+        try:
+            await self.app(scope, receive, exchange.send)
+        except Exception as exc:
+            problem = problem_from_rule_error(exc)
+            if problem is None:
+                log.error("unhandled error", exc_info=exc)
+                if span is not None:
+                    span.record_exception(exc)
+                problem = internal_error()
+            if exchange.started:
+                raise  # too late for a problem body: let the server drop the connection
+            state = scope.get("state", {})
+            response = problem.response(scope["path"], state.get("request_id"))
+            await response(scope, receive, exchange.send)
+
+    @staticmethod
+    def _log_access(scope: Scope, exchange: _Exchange, started_at: float, client_ip: str | None) -> None:
+        status = exchange.status
+        level = logging.ERROR if status >= 500 else logging.INFO
+        if not access_log.isEnabledFor(level):
+            return
+        state = scope.get("state", {})
+        principal = state.get("principal")
+        query = scope.get("query_string", b"")
+        fields: dict[str, Any] = {
+            "http_method": scope["method"],
+            "path": scope["path"],  # masked by the formatter, like every field
+            "route": _route_template(scope),
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started_at) * 1000, 2),
+            "client_ip": client_ip,
+            "subject": getattr(principal, "subject", None),
+            "response_bytes": exchange.bytes_sent,
+        }
+        if query:
+            fields["query"] = query.decode("latin-1")
+        access_log.log(level, "%s %s %s", scope["method"], scope["path"], status, extra=fields)
+
+
+class _Exchange:
+    """Wraps `send`: notes status and size, and adds X-Request-ID to the response."""
+
+    __slots__ = ("_request_id", "_send", "bytes_sent", "started", "status")
+
+    def __init__(self, send: Send, request_id: bytes) -> None:
+        self._send = send
+        self._request_id = request_id
+        self.status = 500  # if nothing is ever sent, the server answers 500
+        self.started = False
+        self.bytes_sent = 0
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+            self.status = message["status"]
+            message["headers"] = [*message.get("headers", ()), (b"x-request-id", self._request_id)]
+        elif message["type"] == "http.response.body":
+            self.bytes_sent += len(message.get("body", b""))
+        await self._send(message)
+
+
+def _route_template(scope: Scope) -> str | None:
+    """`/api/v1/vehicles/{vehicle_id}`: low-cardinality span names and metrics, no ids in them."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else None
+
+
+def get_runtime_of(app: FastAPI) -> Runtime:
+    runtime = getattr(app.state, "runtime", None)
+    if not isinstance(runtime, Runtime):
+        raise RuntimeError("app.state.runtime is not open (is the lifespan running?)")
+    return runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    """Dependency: the process's `Runtime`."""
+    return get_runtime_of(request.app)
+
+
+def get_uow(request: Request) -> UnitOfWork:
+    """Dependency: a fresh, unopened unit of work (`async with uow: ...; await uow.commit()`)."""
+    return get_runtime_of(request.app).uow()
+
+
+def get_clock(request: Request) -> Clock:
+    return get_runtime_of(request.app).clock
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+UowDep = Annotated[UnitOfWork, Depends(get_uow)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+
+# FastAPI's own OpenTelemetry instrumentation (newer releases) would make a second SERVER span around
+# ours and send validation inputs to the log pipeline unmasked: the middleware above owns both.
+_FASTAPI_TELEMETRY_OFF = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+    "auto_configure": False,
+}
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    routers: Sequence[APIRouter],
+    runtime_factory: Callable[[], Runtime],
+    readiness: Sequence[ReadinessCheck] = (),
+    on_startup: Sequence[Hook] = (),
+    on_shutdown: Sequence[Hook] = (),
+    version: str = "1.0.0",
+    description: str = "",
+    trusted_proxies: Sequence[str] = DEFAULT_TRUSTED_PROXIES,
+    check_timeout_s: float = 2.0,
+) -> FastAPI:
+    """Build a service's API app. `on_startup` hooks run after the runtime is open, `on_shutdown` hooks
+    before it closes (in reverse order)."""
+    service = settings.service_name
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        setup_telemetry(service, settings.telemetry)
+        async with contextlib.AsyncExitStack() as stack:
+            runtime = runtime_factory()
+            app.state.runtime = runtime
+            stack.push_async_callback(_clear_state, app, "runtime")
+            stack.push_async_callback(runtime.aclose)
+            if getattr(app.state, "verifier", None) is None:
+                verifier = JwksVerifier(
+                    settings.auth.jwks_url,
+                    settings.auth.issuer,
+                    settings.auth.audience,
+                    settings.auth.leeway_s,
+                )
+                app.state.verifier = verifier
+                stack.push_async_callback(_clear_state, app, "verifier")
+                stack.push_async_callback(verifier.aclose)
+            app.state.idempotency = IdempotencyStore(
+                runtime.redis, service, settings.secret_key.get_secret_value().encode()
+            )
+            probe = BrokerProbe(settings.broker.url.get_secret_value(), timeout_s=check_timeout_s)
+            app.state.broker_probe = probe
+            stack.push_async_callback(probe.aclose)
+            for hook in on_startup:
+                await hook(app)
+            for hook in on_shutdown:
+                stack.push_async_callback(hook, app)
+            log.info("service started", extra={"env": str(settings.env), "version": version})
+            try:
+                yield
+            finally:
+                log.info("service stopping")
+        flush_telemetry()
+
+    fastapi_kwargs: dict[str, Any] = {}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters:  # FastAPI >= 0.16x
+        fastapi_kwargs["telemetry"] = _FASTAPI_TELEMETRY_OFF
+    prod = settings.env is Environment.prod
+    app = FastAPI(
+        title=title,
+        version=version,
+        description=description,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url=None if prod else "/docs",
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None if prod else "/docs/oauth2-redirect",
+        **fastapi_kwargs,
+    )
+    app.state.settings = settings
+    app.state.trusted_proxies = parse_networks(trusted_proxies)
+    app.state.readiness_checks = (
+        ReadinessCheck("database", _database_probe, check_timeout_s),
+        ReadinessCheck("redis", _redis_probe, check_timeout_s),
+        ReadinessCheck("broker", _broker_probe, check_timeout_s),
+        *readiness,
+    )
+    install_problem_handlers(app)
+    app.add_middleware(RequestMiddleware, trusted_proxies=app.state.trusted_proxies)
+    app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+async def _clear_state(app: FastAPI, name: str) -> None:
+    """Lifespan-owned objects leave `app.state` at shutdown, so a restart (tests) builds fresh ones."""
+    with contextlib.suppress(AttributeError):
+        delattr(app.state, name)

@@ -1,0 +1,311 @@
+"""Errors as RFC 9457 `application/problem+json`, the one error shape of every service.
+
+Body: `type`, `title`, `status`, `detail`, `code` (stable, UPPER_SNAKE), `rule` (catalogue ID such as
+`PP-05`, only where a business rule refused), `instance` (the request path), `request_id`, plus the
+problem's extension members (e.g. `attempts_left`, `errors`).
+
+`type` scheme: every code has its own URI, `https://errors.tms.example/<code in lower case, "_" → "-">`
+(`CUSTOM_ATTEMPTS_EXHAUSTED` → `https://errors.tms.example/custom-attempts-exhausted`). It is an
+identifier, not a promise that the URL resolves; clients switch on `code`, which carries the same
+information. `about:blank` is not used because RFC 9457 ties it to a bare HTTP status, and every problem
+here has a more precise code.
+
+Status use (api.md): 404 for "not yours or not there" (object-level authorisation never says 403), 409 a
+rule refused because of state, 422 a rule refused the input, 429 with `Retry-After`. A 5xx means our
+fault: its body is generic and the cause goes to the log, never to the client.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+
+from servicekit.masking import mask_text
+from servicekit.telemetry import REQUEST_ID
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+TYPE_BASE = "https://errors.tms.example/"
+
+_RESERVED = frozenset({"type", "title", "status", "detail", "code", "rule", "instance", "request_id"})
+
+log = logging.getLogger("servicekit.web.problems")
+
+
+def type_uri(code: str) -> str:
+    return TYPE_BASE + code.lower().replace("_", "-")
+
+
+# RFC 9110 names; Python 3.11's HTTPStatus still has the older ones ("Unprocessable Entity").
+_TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
+
+
+def _title_of(status: int) -> str:
+    if status in _TITLES:
+        return _TITLES[status]
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def code_for_status(status: int) -> str:
+    """The code of a problem that only has a status: `404` → `NOT_FOUND`, `401` → `UNAUTHENTICATED`."""
+    special = {401: "UNAUTHENTICATED", 403: "FORBIDDEN", 422: "VALIDATION_FAILED", 500: "INTERNAL_ERROR"}
+    if status in special:
+        return special[status]
+    try:
+        return HTTPStatus(status).phrase.upper().replace(" ", "_").replace("-", "_").replace("'", "")
+    except ValueError:
+        return f"HTTP_{status}"
+
+
+class Problem(Exception):
+    """Raise from anywhere in a request to answer with this problem."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str | None = None,
+        *,
+        title: str | None = None,
+        rule: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or code)
+        self.status = status
+        self.code = code
+        self.title = title or _title_of(status)
+        self.detail = detail
+        self.rule = rule
+        clash = _RESERVED.intersection(extra or {})
+        if clash:
+            raise ValueError(f"extension members may not replace standard ones: {sorted(clash)}")
+        self.extra: dict[str, Any] = dict(extra or {})
+        self.headers: dict[str, str] = dict(headers or {})
+
+    def body(self, instance: str | None = None, request_id: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"type": type_uri(self.code), "title": self.title, "status": self.status}
+        if self.detail is not None:
+            body["detail"] = self.detail
+        body["code"] = self.code
+        if self.rule is not None:
+            body["rule"] = self.rule
+        if instance is not None:
+            body["instance"] = instance
+        if request_id is not None:
+            body["request_id"] = request_id
+        body.update(self.extra)
+        return body
+
+    def response(self, instance: str | None = None, request_id: str | None = None) -> JSONResponse:
+        return JSONResponse(
+            self.body(instance, request_id),
+            status_code=self.status,
+            headers=self.headers or None,
+            media_type=PROBLEM_CONTENT_TYPE,
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.status}, {self.code!r}, rule={self.rule!r})"
+
+
+class NotFound(Problem):
+    """404. Also the answer for another person's record, so that its existence does not leak."""
+
+    def __init__(self, what: str = "resource", *, detail: str | None = None) -> None:
+        super().__init__(404, "NOT_FOUND", detail or f"{what} not found")
+
+
+class Conflict(Problem):
+    """409: a rule refused the request because of the current state."""
+
+    def __init__(
+        self,
+        code: str,
+        detail: str | None = None,
+        *,
+        rule: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(409, code, detail, rule=rule, extra=extra, headers=headers)
+
+
+class Unprocessable(Problem):
+    """422: a rule refused the input."""
+
+    def __init__(
+        self,
+        code: str,
+        detail: str | None = None,
+        *,
+        rule: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(422, code, detail, rule=rule, extra=extra, headers=headers)
+
+
+class TooManyRequests(Problem):
+    """429 with `Retry-After` (whole seconds, rounded up, at least 1)."""
+
+    def __init__(
+        self,
+        retry_after_s: float,
+        code: str = "RATE_LIMITED",
+        detail: str | None = None,
+        *,
+        rule: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        seconds = max(1, int(-(-retry_after_s // 1)))
+        super().__init__(
+            429,
+            code,
+            detail or f"too many requests; retry after {seconds} s",
+            rule=rule,
+            extra={"retry_after_s": seconds, **(extra or {})},
+            headers={"Retry-After": str(seconds)},
+        )
+
+
+class Unauthenticated(Problem):
+    """401 with the `WWW-Authenticate: Bearer` challenge (RFC 6750)."""
+
+    def __init__(
+        self, detail: str = "a valid bearer token is required", *, invalid_token: bool = False
+    ) -> None:
+        challenge = 'Bearer error="invalid_token"' if invalid_token else "Bearer"
+        super().__init__(401, "UNAUTHENTICATED", detail, headers={"WWW-Authenticate": challenge})
+
+
+class Forbidden(Problem):
+    """403: authenticated, but no role allows this. Not for someone else's record: that is NotFound."""
+
+    def __init__(self, detail: str = "your roles do not allow this") -> None:
+        super().__init__(403, "FORBIDDEN", detail)
+
+
+_NOT_EXTENSIONS = _RESERVED | {"http_status", "headers", "extra"}
+
+
+def problem_from_rule_error(exc: BaseException) -> Problem | None:
+    """Map a refusal of the domain layer to a problem by duck typing, so that domain code stays free of
+    web imports. Any exception whose class has `code` and `rule` attributes qualifies (e.g.
+    `servicekit.verification.VerificationError`):
+    - status: its `http_status`; else 429 when it has `retry_after_s` (a rate limit); else 422;
+    - detail: `str(exc)`, masked;
+    - extension members: its `extra` mapping if it has one, otherwise its public instance attributes
+      of plain types (`tries_left`, `retry_after_s`, ...), strings masked;
+    - `Retry-After` from `retry_after_s`, plus any `headers` mapping it carries.
+    """
+    cls = type(exc)
+    code = getattr(exc, "code", None)
+    if (
+        not isinstance(getattr(cls, "code", None), str)
+        or not hasattr(cls, "rule")
+        or not isinstance(code, str)
+    ):
+        return None
+    rule = getattr(exc, "rule", None)
+    declared = getattr(exc, "extra", None)
+    if isinstance(declared, Mapping):
+        extra = {str(k): v for k, v in declared.items() if k not in _RESERVED}
+    else:
+        extra = {
+            k: mask_text(v) if isinstance(v, str) else v
+            for k, v in vars(exc).items()
+            if not k.startswith("_") and k not in _NOT_EXTENSIONS and isinstance(v, bool | int | float | str)
+        }
+    retry_after = extra.get("retry_after_s", getattr(exc, "retry_after_s", None))
+    if isinstance(retry_after, bool) or not isinstance(retry_after, int | float):
+        retry_after = None
+    status = getattr(exc, "http_status", 422 if retry_after is None else 429)
+    headers = dict(getattr(exc, "headers", None) or {})
+    if retry_after is not None:
+        headers.setdefault("Retry-After", str(max(1, math.ceil(retry_after))))
+    detail = str(exc) or None
+    return Problem(
+        status if isinstance(status, int) and 400 <= status < 600 else 422,
+        code,
+        mask_text(detail) if detail else None,
+        rule=rule if isinstance(rule, str) else None,
+        extra=extra,
+        headers=headers,
+    )
+
+
+def internal_error() -> Problem:
+    return Problem(
+        500,
+        "INTERNAL_ERROR",
+        "an unexpected error occurred; quote the request_id when reporting it",
+    )
+
+
+def _request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None) or REQUEST_ID.get()
+
+
+def problem_response(request: Request, problem: Problem) -> JSONResponse:
+    return problem.response(request.url.path, _request_id(request))
+
+
+async def _on_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Problem)
+    return problem_response(request, exc)
+
+
+async def _on_validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "field": ".".join(str(part) for part in err.get("loc", ())),
+            # Messages, not inputs: the input may be an identity number; a custom message is masked too.
+            "message": mask_text(str(err.get("msg", "invalid"))),
+            "type": str(err.get("type", "value_error")),
+        }
+        for err in exc.errors()
+    ]
+    problem = Problem(
+        422,
+        "VALIDATION_FAILED",
+        "the request has invalid fields" if len(errors) != 1 else f"invalid field {errors[0]['field']}",
+        extra={"errors": errors},
+    )
+    return problem_response(request, problem)
+
+
+async def _on_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != _title_of(exc.status_code) else None
+    problem = Problem(exc.status_code, code_for_status(exc.status_code), detail, headers=exc.headers)
+    if exc.status_code in (204, 304):  # no body allowed
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    return problem_response(request, problem)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    """Last resort (Starlette's ServerErrorMiddleware): the web middleware normally answers first."""
+    rule_problem = problem_from_rule_error(exc)
+    if rule_problem is not None:
+        return problem_response(request, rule_problem)
+    log.error("unhandled error", exc_info=exc)
+    return problem_response(request, internal_error())
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http_exception)
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,185 @@
+"""JwksVerifier: RS256 and EdDSA, key fetch and rotation, rate-limited refetch, the verified-token cache."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from servicekit.testing import TokenFactory
+from servicekit.web.auth import InvalidToken, JwksUnavailable, JwksVerifier, Principal, access_token_claims
+
+IDN = "130102199003071234"
+
+
+@pytest.fixture(scope="module")
+def ed_tokens() -> TokenFactory:
+    return TokenFactory(algorithm="EdDSA")
+
+
+class FakeIdentity:
+    """Serves a JWKS document and counts fetches."""
+
+    def __init__(self, *factories: TokenFactory) -> None:
+        self.factories = list(factories)
+        self.fetches = 0
+        self.fail = False
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.fetches += 1
+        if self.fail:
+            return httpx.Response(503)
+        return httpx.Response(200, json={"keys": [f.jwk() for f in self.factories]})
+
+    def verifier(self, **kw: Any) -> JwksVerifier:
+        client = httpx.AsyncClient(transport=httpx.MockTransport(self.handler))
+        return JwksVerifier("http://identity/api/v1/auth/jwks.json", "tms-identity", "tms", 0, client, **kw)
+
+
+async def test_rs256_token_gives_the_principal(tokens: TokenFactory) -> None:
+    token = tokens.mint("p-1", roles=["citizen"], id_number=IDN, office="130100")
+    principal = await tokens.verifier().verify(token)
+    assert principal.subject == "p-1"
+    assert principal.account_kind == "person"
+    assert principal.channel == "online"
+    assert principal.roles == frozenset({"citizen"})
+    assert principal.office == "130100"
+    assert principal.id_number == IDN
+    assert IDN not in repr(principal)
+
+
+async def test_eddsa_token_is_accepted(ed_tokens: TokenFactory) -> None:
+    principal = await ed_tokens.verifier().verify(ed_tokens.clerk("s-1", roles=["clerk.review"]))
+    assert principal.channel == "counter"
+    assert principal.is_staff
+
+
+def test_token_claims_are_identitys_format(tokens: TokenFactory) -> None:
+    claims = jwt.decode(tokens.citizen(id_number=IDN), options={"verify_signature": False})
+    assert set(claims) == {
+        "iss",
+        "aud",
+        "sub",
+        "iat",
+        "exp",
+        "jti",
+        "kind",
+        "channel",
+        "roles",
+        "office",
+        "idn",
+    }
+    assert jwt.get_unverified_header(tokens.citizen())["kid"] == tokens.kid
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"audience": "someone-else"},
+        {"issuer": "not-identity"},
+        {"exp": 1_000_000_000},
+        {"iat": int(time.time()) + 3600, "ttl_s": 7200},
+        {"channel": "carrier-pigeon"},
+    ],
+)
+async def test_bad_claims_are_refused(tokens: TokenFactory, change: dict[str, Any]) -> None:
+    with pytest.raises(InvalidToken):
+        await tokens.verifier().verify(tokens.mint(**change))
+
+
+async def test_a_token_signed_by_another_key_with_our_kid_is_refused(tokens: TokenFactory) -> None:
+    impostor = TokenFactory(kid=tokens.kid)
+    with pytest.raises(InvalidToken):
+        await tokens.verifier().verify(impostor.mint())
+
+
+async def test_hs256_with_the_public_key_as_secret_is_refused(tokens: TokenFactory) -> None:
+    """Algorithm confusion: the key decides the algorithm, not the token's header."""
+    claims = access_token_claims(
+        issuer="tms-identity",
+        audience="tms",
+        subject="evil",
+        kind="person",
+        channel="online",
+        roles=["clerk.admin"],
+        issued_at=int(time.time()),
+        expires_at=int(time.time()) + 60,
+    )
+    forged = jwt.encode(claims, "s" * 32, algorithm="HS256", headers={"kid": tokens.kid})
+    with pytest.raises(InvalidToken):
+        await tokens.verifier().verify(forged)
+
+
+async def test_keys_are_fetched_once_and_cached(tokens: TokenFactory) -> None:
+    identity = FakeIdentity(tokens)
+    verifier = identity.verifier()
+    for i in range(3):
+        await verifier.verify(tokens.mint(f"p-{i}"))
+    assert identity.fetches == 1
+    await verifier.aclose()
+
+
+async def test_unknown_kid_refetches_at_most_once_per_interval(tokens: TokenFactory) -> None:
+    rotated = TokenFactory()
+    identity = FakeIdentity(tokens)
+    verifier = identity.verifier(refetch_interval_s=0.2)
+    await verifier.verify(tokens.mint())
+    identity.factories.append(rotated)  # identity rotates its key
+    with pytest.raises(InvalidToken, match="unknown kid"):
+        await verifier.verify(rotated.mint())  # too soon after the last fetch: no request
+    with pytest.raises(InvalidToken, match="unknown kid"):
+        await verifier.verify(TokenFactory(kid="made-up").mint())
+    assert identity.fetches == 1
+    await asyncio.sleep(0.25)
+    assert (await verifier.verify(rotated.mint("p-2"))).subject == "p-2"
+    assert identity.fetches == 2
+
+
+async def test_concurrent_unknown_kids_make_one_fetch(tokens: TokenFactory) -> None:
+    identity = FakeIdentity(tokens)
+    verifier = identity.verifier()
+    principals = await asyncio.gather(*(verifier.verify(tokens.mint(f"p-{i}")) for i in range(20)))
+    assert len(principals) == 20
+    assert identity.fetches == 1
+
+
+async def test_identity_down_with_no_keys_is_unavailable_not_invalid(tokens: TokenFactory) -> None:
+    identity = FakeIdentity(tokens)
+    identity.fail = True
+    verifier = identity.verifier()
+    with pytest.raises(JwksUnavailable):
+        await verifier.verify(tokens.mint())
+
+
+async def test_verified_tokens_are_cached_until_exp(
+    tokens: TokenFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier = tokens.verifier()
+    token = tokens.mint(ttl_s=60)
+    first = await verifier.verify(token)
+
+    def no_decode(*args: object, **kwargs: object) -> dict[str, Any]:
+        raise AssertionError("a cached token must not be decoded again")
+
+    monkeypatch.setattr(jwt, "decode", no_decode)
+    assert await verifier.verify(token) is first
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 120)  # past exp: the cache honours it
+    with pytest.raises(InvalidToken, match="expired"):
+        await verifier.verify(token)
+
+
+async def test_cache_is_bounded(tokens: TokenFactory) -> None:
+    verifier = JwksVerifier(None, tokens.issuer, tokens.audience, jwks=tokens.jwks(), cache_size=3)
+    for i in range(5):
+        await verifier.verify(tokens.mint(f"p-{i}"))
+    assert len(verifier._cache) == 3
+
+
+def test_principal_from_claims_needs_the_right_shapes() -> None:
+    with pytest.raises(ValueError, match="roles"):
+        Principal.from_claims({"sub": "x", "kind": "person", "channel": "online", "roles": "citizen"})

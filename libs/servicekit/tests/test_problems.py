@@ -1,0 +1,97 @@
+"""Problem bodies, and domain refusals mapped by duck typing (no I/O)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import pytest
+
+from servicekit.web.problems import (
+    NotFound,
+    Problem,
+    TooManyRequests,
+    code_for_status,
+    problem_from_rule_error,
+    type_uri,
+)
+
+
+class RuleError(Exception):
+    """The shape of servicekit.verification.VerificationError."""
+
+    code: ClassVar[str] = "SMS_CODE_ERROR"
+    rule: ClassVar[str] = "NT-02"
+
+
+class SendTooSoon(RuleError):
+    code = "SMS_CODE_SEND_TOO_SOON"
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"retry in {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+class Mismatch(RuleError):
+    code = "SMS_CODE_MISMATCH"
+
+    def __init__(self, tries_left: int, phone: str) -> None:
+        super().__init__(f"wrong code sent to {phone}; {tries_left} tries left")
+        self.tries_left = tries_left
+        self.phone = phone
+        self._secret = "not exposed"
+
+
+class StateRefusal(RuleError):
+    code = "PLATE_TAKEN"
+    rule = "PP-05"
+    http_status = 409
+
+
+def test_type_uri_scheme() -> None:
+    assert type_uri("CUSTOM_ATTEMPTS_EXHAUSTED") == "https://errors.tms.example/custom-attempts-exhausted"
+
+
+def test_codes_for_bare_statuses() -> None:
+    assert code_for_status(404) == "NOT_FOUND"
+    assert code_for_status(405) == "METHOD_NOT_ALLOWED"
+    assert code_for_status(401) == "UNAUTHENTICATED"
+    assert code_for_status(599) == "HTTP_599"
+
+
+def test_not_found_and_too_many_requests() -> None:
+    assert NotFound("vehicle").body()["detail"] == "vehicle not found"
+    limited = TooManyRequests(2.2)
+    assert limited.status == 429
+    assert limited.headers == {"Retry-After": "3"}
+    assert limited.body()["retry_after_s"] == 3
+
+
+def test_extensions_cannot_replace_standard_members() -> None:
+    with pytest.raises(ValueError, match="status"):
+        Problem(409, "X", extra={"status": 200})
+
+
+def test_rate_limit_refusal_is_429_with_retry_after() -> None:
+    problem = problem_from_rule_error(SendTooSoon(42))
+    assert problem is not None
+    assert (problem.status, problem.code, problem.rule) == (429, "SMS_CODE_SEND_TOO_SOON", "NT-02")
+    assert problem.headers["Retry-After"] == "42"
+    assert problem.extra == {"retry_after_s": 42}
+
+
+def test_input_refusal_is_422_with_its_public_fields_masked() -> None:
+    problem = problem_from_rule_error(Mismatch(2, "13812345678"))
+    assert problem is not None
+    assert problem.status == 422
+    assert problem.extra == {"tries_left": 2, "phone": "138****5678"}
+    assert problem.detail == "wrong code sent to 138****5678; 2 tries left"
+
+
+def test_declared_status_wins() -> None:
+    problem = problem_from_rule_error(StateRefusal("taken"))
+    assert problem is not None
+    assert (problem.status, problem.rule) == (409, "PP-05")
+
+
+def test_other_exceptions_are_not_rule_errors() -> None:
+    assert problem_from_rule_error(ValueError("x")) is None

@@ -1,0 +1,67 @@
+"""`make run`: the whole platform on this machine, with demo data, under honcho.
+
+Steps, each printed as it goes: migrate every service's dev database, load each service's demo data
+(a service that has some provides `<package>.demo` with an idempotent `main()`), write var/Procfile from
+the topology, then hand over to honcho, which starts every api and worker, plate-pool's two replicas, the
+gateway app and nginx, and stops them all on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TOPOLOGY = ROOT / "gateway" / "src" / "gateway_service" / "topology.json"
+
+
+def step(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+def run(*args: str, env: dict[str, str]) -> None:
+    subprocess.run(args, check=True, cwd=ROOT, env=env)  # noqa: S603 - our own fixed commands
+
+
+def main() -> int:
+    env = {**os.environ, "TMS_ENV": os.environ.get("TMS_ENV", "dev")}
+    if env["TMS_ENV"] == "test":
+        print("make run uses the dev environment; the test environment belongs to make test", file=sys.stderr)
+        return 2
+    topology = json.loads(TOPOLOGY.read_text(encoding="utf-8"))
+    services = [service["name"] for service in topology["services"]]
+    step(f"migrating {len(services)} databases ({env['TMS_ENV']})")
+    run(sys.executable, "-m", "servicekit.migrate", *services, env=env)
+    for service in topology["services"]:
+        module = f"{service['package']}.demo"
+        if importlib.util.find_spec(module) is None:
+            continue
+        step(f"demo data: {service['name']}")
+        run(sys.executable, "-m", module, env=env)
+    step("writing var/Procfile")
+    procfile = ROOT / "var" / "Procfile"
+    run(sys.executable, str(ROOT / "scripts" / "procfile.py"), "--out", str(procfile), env=env)
+    edge = topology["edge"]["port"]
+    print(
+        f"""
+    The platform is starting. In a few seconds:
+      gateway        http://localhost:{edge}/api/v1/...
+      readiness      curl http://localhost:{edge}/readyz
+      API document   http://localhost:{edge}/api/v1/openapi.json
+      move the clock curl -X POST localhost:{edge}/api/v1/_test/clock \\
+                       -H 'content-type: application/json' -d '{{"now": "2027-03-01T09:00:00+08:00"}}'
+    Ctrl-C stops every process.
+""",
+        flush=True,
+    )
+    honcho = Path(sys.executable).with_name("honcho")
+    # Replaced by honcho, so Ctrl-C reaches it directly and it stops every child cleanly.
+    os.execve(str(honcho), [str(honcho), "-f", str(procfile), "-d", str(ROOT), "start"], env)  # noqa: S606
+
+
+if __name__ == "__main__":
+    sys.exit(main())
