@@ -311,6 +311,9 @@ def ensure_redis(report: Report, timeout: float) -> None:
 # -- RabbitMQ --------------------------------------------------------------------------------------
 
 
+TEST_VHOST = "tms-test"
+
+
 def rabbit_ready() -> bool:
     return port_open(AMQP_PORT) and run(["rabbitmqctl", "-q", "status"], timeout=60).returncode == 0
 
@@ -355,6 +358,18 @@ def ensure_rabbitmq(report: Report, timeout: float) -> None:
         run(["rabbitmqctl", "add_user", "guest", "guest"], check=True)
         run(["rabbitmqctl", "set_permissions", "-p", "/", "guest", ".*", ".*", ".*"], check=True)
         report.step("rabbitmq user guest", "created", "loopback only, as RabbitMQ allows guest")
+
+    # The test environment gets a virtual host of its own, so `make test` never takes messages from the
+    # queues of a `make run` on the same machine (and the reverse).
+    vhosts = run(["rabbitmqctl", "-q", "list_vhosts", "name"], check=True).stdout.split()
+    if TEST_VHOST in vhosts:
+        report.step(f"rabbitmq vhost {TEST_VHOST}", "present")
+    else:
+        run(["rabbitmqctl", "add_vhost", TEST_VHOST], check=True)
+        report.step(f"rabbitmq vhost {TEST_VHOST}", "created", "for the test environment")
+    permissions = run(["rabbitmqctl", "-q", "list_permissions", "-p", TEST_VHOST], check=True).stdout
+    if not re.search(r"^guest\s", permissions, re.M):
+        run(["rabbitmqctl", "set_permissions", "-p", TEST_VHOST, "guest", ".*", ".*", ".*"], check=True)
 
 
 # -- main ------------------------------------------------------------------------------------------

@@ -27,24 +27,20 @@ CONSUMED = [
 SENT = [(spec, command) for spec in SPECS for command in spec.sends]
 
 
-def _id(message: type[Message]) -> str:
-    return message.message_type
-
-
 def test_there_are_messages_to_check() -> None:
     """Guards the parametrised tests below against passing by having nothing to check."""
     assert PUBLISHED, "no service publishes anything"
     assert CONSUMED or SENT, "no message crosses between services"
 
 
-@pytest.mark.parametrize(("spec", "message"), PUBLISHED, ids=lambda v: _id(v) if isinstance(v, type) else v.name)
+@pytest.mark.parametrize(("spec", "message"), PUBLISHED, ids=[m.message_type for _, m in PUBLISHED])
 def test_published_example_validates_against_its_schema(spec: ServiceSpec, message: type[Message]) -> None:
     example = message.example().model_dump(mode="json")
     jsonschema.validate(example, message.model_json_schema())
     assert message.model_validate(example) == message.example()
 
 
-@pytest.mark.parametrize(("spec", "message"), PUBLISHED, ids=lambda v: _id(v) if isinstance(v, type) else v.name)
+@pytest.mark.parametrize(("spec", "message"), PUBLISHED, ids=[m.message_type for _, m in PUBLISHED])
 def test_message_type_is_named_after_its_owner(spec: ServiceSpec, message: type[Message]) -> None:
     assert TYPE_PATTERN.match(message.message_type)
     assert service_of(message.message_type) == spec.name
@@ -63,10 +59,14 @@ def test_every_message_type_has_exactly_one_owner() -> None:
 )
 def test_consumer_reads_the_producer_example(spec, subscription, message_type, model) -> None:  # type: ignore[no-untyped-def]
     producers = PRODUCERS.get(message_type, [])
-    assert len(producers) == 1, f"{message_type} consumed by {spec.name} is published by {len(producers)} services"
+    assert len(producers) == 1, (
+        f"{message_type} consumed by {spec.name} is published by {len(producers)} services"
+    )
     producer_message = next(m for m in producers[0].published if m.message_type == message_type)
     if subscription.kind == "command":
-        assert producers[0].name == spec.name, "a command queue takes only commands addressed to its own service"
+        assert producers[0].name == spec.name, (
+            "a command queue takes only commands addressed to its own service"
+        )
     else:
         assert producer_message.kind == "event", f"{message_type} is a command; bind it with kind='command'"
     model.model_validate(producer_message.example().model_dump(mode="json"))

@@ -7,14 +7,14 @@ blocks it uses (Redis for the test clock) and the upstream address overrides.
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 
 from gateway_service.routes import RouteTable, route_table
 from servicekit.settings import Environment, RedisSettings, settings_config
 
 
 class GatewaySettings(BaseSettings):
-    model_config = SettingsConfigDict(**settings_config("gateway"), populate_by_name=True)
+    model_config = settings_config("gateway")
 
     env: Environment = Field(default=Environment.dev, validation_alias="TMS_ENV")
     redis: RedisSettings = RedisSettings()

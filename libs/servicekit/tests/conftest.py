@@ -21,7 +21,7 @@ from servicekit.telemetry import setup_telemetry, tracer_provider
 from servicekit.testing import TokenFactory
 
 PG_ADMIN = os.environ.get("TMS_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
-AMQP_URL = os.environ.get("TMS_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+AMQP_URL = os.environ.get("TMS_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/tms-test")
 REDIS_TEST_URL = os.environ.get("TMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import ClassVar
 
 import aio_pika
 import pytest
@@ -17,6 +18,7 @@ from sqlalchemy import MetaData, func, select
 
 from servicekit.clock import FixedClock
 from servicekit.consumer import Consumer
+from servicekit.messages import Command
 from servicekit.relay import OutboxRelay, connect_broker
 from servicekit.runtime import Runtime
 
@@ -225,3 +227,30 @@ async def test_duplicate_delivery_takes_effect_once(pg_database: str, amqp_url: 
         assert await pipe.relay.relay_once() == 1
         await wait_for(lambda: _true(pipe.consumer.stats.duplicates == 1))
         assert await pipe.effects() == [31]
+
+
+async def test_unroutable_command_stays_pending_with_backoff(pg_database: str, amqp_url: str) -> None:
+    """A command bounces (no alternate exchange) until its receiver has declared its queue: the row is kept,
+    its attempt counted, its error noted and its next attempt pushed out; nothing is dropped."""
+
+    class Ping(Command):
+        message_type: ClassVar[str] = f"{letters()}.ping.send.v1"
+        n: int
+
+    async with open_pipe(pg_database, amqp_url, consume=False) as pipe:
+        async with pipe.runtime.uow() as uow:
+            uow.emit(Ping(n=1))
+            await uow.commit()
+        assert await pipe.relay.relay_once() == 0
+        outbox = pipe.metadata.tables["outbox"]
+        async with pipe.runtime.engine.connect() as conn:
+            row = (await conn.execute(select(outbox))).one()
+            db_now = await conn.scalar(select(func.now()))
+        assert row.published_at is None
+        assert row.attempts == 1
+        assert "NO_ROUTE" in (row.last_error or "") or "DeliveryError" in (row.last_error or "")
+        assert row.next_attempt_at > db_now
+        assert await pipe.relay.relay_once() == 0  # not due yet: not retried at once
+        assert pipe.relay.stats.failed_attempts == 1
+        channel = await pipe.connection.channel()
+        await channel.exchange_delete(Ping.exchange())

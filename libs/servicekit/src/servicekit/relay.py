@@ -24,7 +24,7 @@ import aio_pika
 import psycopg
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
 from opentelemetry import trace
-from sqlalchemy import Row, Table, bindparam, delete, func, select, update
+from sqlalchemy import Interval, Row, Table, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from servicekit.db import OUTBOX_CHANNEL, psycopg_dsn
@@ -161,7 +161,8 @@ class OutboxRelay:
                     .where(outbox.c.id == bindparam("row_id"))
                     .values(
                         attempts=outbox.c.attempts + 1,
-                        next_attempt_at=func.now() + bindparam("delay"),
+                        # Typed, or SQLAlchemy binds the delay as a timestamp and the UPDATE fails.
+                        next_attempt_at=func.now() + bindparam("delay", type_=Interval()),
                         last_error=bindparam("error"),
                     ),
                     [

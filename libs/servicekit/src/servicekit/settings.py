@@ -61,7 +61,7 @@ class ServiceSettings(BaseSettings):
 
     service_name: ClassVar[str] = "service"
 
-    model_config = SettingsConfigDict(env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(env_nested_delimiter="__", extra="ignore", populate_by_name=True)
 
     env: Environment = Field(default=Environment.dev, validation_alias="TMS_ENV")
     office_code: str = "130100"  # the office this deployment serves by default (石家庄)
@@ -106,5 +106,8 @@ def default_database_url(service_name: str, env: Environment | str) -> str:
 def settings_config(service_name: str) -> SettingsConfigDict:
     """The `model_config` a service's settings class uses: its own prefix, nested with `__`."""
     return SettingsConfigDict(
-        env_prefix=ServiceSettings.env_prefix_for(service_name), env_nested_delimiter="__", extra="ignore"
+        env_prefix=ServiceSettings.env_prefix_for(service_name),
+        env_nested_delimiter="__",
+        extra="ignore",
+        populate_by_name=True,  # `Settings(env="prod")` in code, `TMS_ENV=prod` in the environment
     )

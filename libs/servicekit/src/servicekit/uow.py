@@ -14,10 +14,10 @@ from typing import Any, Protocol, Self
 
 from sqlalchemy import MetaData, Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from uuid6 import uuid7
 
 from servicekit.clock import Clock
 from servicekit.db import OUTBOX_CHANNEL
+from servicekit.ids import new_id
 from servicekit.messages import Message
 from servicekit.tracecontext import current_trace_headers
 
@@ -152,7 +152,7 @@ async def write_outbox(
     headers = current_trace_headers()
     rows = [
         {
-            "id": uuid.UUID(str(uuid7())),
+            "id": new_id(),
             "exchange": message.exchange(),
             "routing_key": message.message_type,
             "subject": message.subject(),

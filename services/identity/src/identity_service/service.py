@@ -1,9 +1,9 @@
-from servicekit.service import ServiceSpec
-
+from identity_service.commands import SENDS
 from identity_service.published import PUBLISHED
 from identity_service.settings import IdentitySettings
 from identity_service.subscriptions import SUBSCRIPTIONS
 from identity_service.tables import metadata
+from servicekit.service import ServiceSpec
 
 SPEC = ServiceSpec(
     name="identity",
@@ -12,4 +12,5 @@ SPEC = ServiceSpec(
     metadata=metadata,
     published=PUBLISHED,
     subscriptions=SUBSCRIPTIONS,
+    sends=SENDS,
 )

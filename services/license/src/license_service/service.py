@@ -1,9 +1,8 @@
-from servicekit.service import ServiceSpec
-
 from license_service.published import PUBLISHED
 from license_service.settings import LicenseSettings
 from license_service.subscriptions import SUBSCRIPTIONS
 from license_service.tables import metadata
+from servicekit.service import ServiceSpec
 
 SPEC = ServiceSpec(
     name="license",

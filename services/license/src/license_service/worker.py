@@ -1,8 +1,7 @@
 """The worker process: `python -m license_service.worker` (outbox relay, consumers, sweeps)."""
 
-from servicekit.worker import main
-
 from license_service.service import SPEC
+from servicekit.worker import main
 
 if __name__ == "__main__":
     main(SPEC)

@@ -1,18 +1,22 @@
 """The api process: `uvicorn --factory notify_service.main:create_app`."""
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+
+from notify_service.api import router, test_router
+from notify_service.service import SPEC
 from servicekit.runtime import Runtime
+from servicekit.settings import ServiceSettings
 from servicekit.web import create_service_app
 
-from notify_service.api import router
-from notify_service.service import SPEC
 
-
-def create_app() -> FastAPI:
-    settings = SPEC.settings()
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    resolved = settings or SPEC.settings()
+    routers: list[APIRouter] = [router]
+    if resolved.is_test_env:  # /api/v1/_test/* exists in dev and test only: 404 in prod
+        routers.append(test_router)
     return create_service_app(
-        settings,
+        resolved,
         title="notify",
-        routers=[router],
-        runtime_factory=lambda: Runtime.open(settings, SPEC.metadata, SPEC.translate),
+        routers=routers,
+        runtime_factory=lambda: Runtime.open(resolved, SPEC.metadata, SPEC.translate),
     )

@@ -1,9 +1,8 @@
-from servicekit.service import ServiceSpec
-
 from notify_service.published import PUBLISHED
 from notify_service.settings import NotifySettings
 from notify_service.subscriptions import SUBSCRIPTIONS
 from notify_service.tables import metadata
+from servicekit.service import ServiceSpec
 
 SPEC = ServiceSpec(
     name="notify",

@@ -1,9 +1,8 @@
-from servicekit.service import ServiceSpec
-
 from plate_pool_service.published import PUBLISHED
 from plate_pool_service.settings import PlatePoolSettings
 from plate_pool_service.subscriptions import SUBSCRIPTIONS
 from plate_pool_service.tables import metadata
+from servicekit.service import ServiceSpec
 
 SPEC = ServiceSpec(
     name="plate-pool",

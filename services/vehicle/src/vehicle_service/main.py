@@ -1,9 +1,9 @@
 """The api process: `uvicorn --factory vehicle_service.main:create_app`."""
 
 from fastapi import FastAPI
+
 from servicekit.runtime import Runtime
 from servicekit.web import create_service_app
-
 from vehicle_service.api import router
 from vehicle_service.service import SPEC
 

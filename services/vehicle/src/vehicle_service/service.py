@@ -1,5 +1,4 @@
 from servicekit.service import ServiceSpec
-
 from vehicle_service.published import PUBLISHED
 from vehicle_service.settings import VehicleSettings
 from vehicle_service.subscriptions import SUBSCRIPTIONS

@@ -1,9 +1,9 @@
 """The api process: `uvicorn --factory violation_service.main:create_app`."""
 
 from fastapi import FastAPI
+
 from servicekit.runtime import Runtime
 from servicekit.web import create_service_app
-
 from violation_service.api import router
 from violation_service.service import SPEC
 

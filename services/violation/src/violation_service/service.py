@@ -1,5 +1,4 @@
 from servicekit.service import ServiceSpec
-
 from violation_service.published import PUBLISHED
 from violation_service.settings import ViolationSettings
 from violation_service.subscriptions import SUBSCRIPTIONS

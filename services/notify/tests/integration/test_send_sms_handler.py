@@ -1,0 +1,210 @@
+"""NT-01 inside notify: the send-sms handler records every send with its state, once per template and case,
+and the dev/test sink lists what it received. Real PostgreSQL; no broker (the pipe is tests/e2e's)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from notify_service.main import create_app
+from notify_service.sms import LOCAL_SINK, LocalSink, OutgoingSms, Receipt
+from notify_service.subscriptions import SmsRequested, send_sms_subscription
+from notify_service.tables import sms_messages
+from servicekit.envelope import Envelope
+from servicekit.runtime import Runtime
+from servicekit.testing import service_client
+
+pytestmark = pytest.mark.integration
+
+
+def envelope(data: dict[str, Any]) -> Envelope:
+    return Envelope(
+        id=uuid.uuid4(),
+        type="notify.sms.send.v1",
+        source="/identity",
+        time=datetime.now(UTC),
+        subject=None,
+        data=data,
+        trace_headers={},
+    )
+
+
+async def deliver(runtime: Runtime, data: dict[str, Any], provider: Any = None) -> None:
+    """What the consumer does after claiming the inbox row: handler in a unit of work, then commit."""
+    subscription = send_sms_subscription(provider or LocalSink)
+    command = SmsRequested.model_validate(data)
+    async with runtime.uow() as uow:
+        await subscription.handler(uow, command, envelope(data))
+        await uow.commit()
+
+
+async def rows(runtime: Runtime, phone: str) -> list[Any]:
+    async with runtime.engine.connect() as conn:
+        result = await conn.execute(
+            select(sms_messages).where(sms_messages.c.phone == phone).order_by(sms_messages.c.id)
+        )
+        return list(result.all())
+
+
+def code_in(body: str) -> str:
+    match = re.search(r"验证码为(\d{6})", body)
+    assert match is not None, body
+    return match[1]
+
+
+def code_sms(phone: str, code: str = "482913", case_id: str | None = None) -> dict[str, Any]:
+    return {
+        "phone": phone,
+        "template": "verification_code",
+        "params": {"code": code, "minutes": "5"},
+        "case_id": case_id,
+    }
+
+
+@pytest.fixture
+async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    async with service_client(create_app()) as c:
+        yield c
+
+
+async def test_nt01_a_send_is_rendered_recorded_and_delivered_by_the_local_sink(
+    runtime: Runtime, phone: str
+) -> None:
+    account_id = str(uuid.uuid4())
+    await deliver(
+        runtime,
+        {
+            "phone": f"+86 {phone[:3]}-{phone[3:7]}-{phone[7:]}",
+            "template": "registration_approved",
+            "params": {"name": "张三", "account": f"{phone[:3]}****{phone[-4:]}"},
+            "case_id": f"reg-{uuid.uuid4()}",
+            "account_id": account_id,
+        },
+    )
+    (row,) = await rows(runtime, phone)
+    assert row.phone == phone
+    assert row.body.startswith("【交管12123】张三，您好！")
+    assert row.params == {"name": "张三", "account": f"{phone[:3]}****{phone[-4:]}"}
+    assert (row.state, row.provider, row.provider_ref) == ("delivered", LOCAL_SINK, f"{LOCAL_SINK}:{row.id}")
+    assert row.account_id == account_id
+    assert row.failure_reason is None
+    assert row.created_at == row.updated_at
+
+
+async def test_nt01_one_message_per_template_and_case_however_often_the_command_comes(
+    runtime: Runtime, phone: str
+) -> None:
+    case_id = f"reg-{uuid.uuid4()}"
+    data = {
+        "phone": phone,
+        "template": "registration_rejected",
+        "params": {"name": "李四", "reason": "身份证件已过有效期"},
+        "case_id": case_id,
+    }
+    await deliver(runtime, data)
+    await deliver(runtime, data)  # sent again by its producer: a new message id, the same case
+    await deliver(
+        runtime, data | {"template": "registration_approved", "params": {"name": "李四", "account": "x"}}
+    )
+    assert [(r.template, r.case_id) for r in await rows(runtime, phone)] == [
+        ("registration_rejected", case_id),
+        ("registration_approved", case_id),
+    ]
+
+
+async def test_nt01_messages_without_a_case_are_each_sent(runtime: Runtime, phone: str) -> None:
+    await deliver(runtime, code_sms(phone, "111111"))
+    await deliver(runtime, code_sms(phone, "222222"))
+    assert [r.params["code"] for r in await rows(runtime, phone)] == ["111111", "222222"]
+
+
+class Refusing:
+    name = "refusing"
+
+    async def send(self, sms: OutgoingSms) -> Receipt:
+        return Receipt(state="failed", provider_ref="r-1", failure_reason="number not in service")
+
+
+class Unreachable:
+    name = "unreachable"
+
+    async def send(self, sms: OutgoingSms) -> Receipt:
+        raise ConnectionError("provider unreachable")
+
+
+async def test_nt01_a_refused_send_is_recorded_as_failed_with_the_reason(
+    runtime: Runtime, phone: str
+) -> None:
+    await deliver(runtime, code_sms(phone), provider=Refusing)
+    (row,) = await rows(runtime, phone)
+    assert (row.state, row.provider, row.failure_reason) == ("failed", "refusing", "number not in service")
+
+
+async def test_nt01_a_transient_provider_failure_leaves_no_record_so_the_retry_sends(
+    runtime: Runtime, phone: str
+) -> None:
+    case_id = f"code-{uuid.uuid4()}"
+    with pytest.raises(ConnectionError):
+        await deliver(runtime, code_sms(phone, case_id=case_id), provider=Unreachable)
+    assert await rows(runtime, phone) == []
+    await deliver(runtime, code_sms(phone, case_id=case_id))  # the consumer's retry
+    assert [r.state for r in await rows(runtime, phone)] == ["delivered"]
+
+
+async def test_nt01_the_test_sink_lists_a_phones_messages_newest_first(
+    runtime: Runtime, client: httpx.AsyncClient, phone: str
+) -> None:
+    for code in ("111111", "222222", "333333"):
+        await deliver(runtime, code_sms(phone, code))
+    await deliver(runtime, code_sms("139" + phone[3:][::-1]))  # someone else's
+    r = await client.get("/api/v1/_test/sms", params={"phone": f"+86{phone}"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["next_cursor"] is None
+    assert [code_in(item["body"]) for item in body["items"]] == ["333333", "222222", "111111"]
+    item = body["items"][0]
+    assert set(item) == {"id", "phone", "template", "body", "state", "created_at", "case_id"}
+    assert (item["phone"], item["template"], item["state"], item["case_id"]) == (
+        phone,
+        "verification_code",
+        "delivered",
+        None,
+    )
+    assert item["created_at"].endswith("+08:00")
+
+
+async def test_nt01_the_test_sink_pages_with_a_cursor(
+    runtime: Runtime, client: httpx.AsyncClient, phone: str
+) -> None:
+    for code in ("111111", "222222", "333333"):
+        await deliver(runtime, code_sms(phone, code))
+    first = (await client.get("/api/v1/_test/sms", params={"phone": phone, "limit": 2})).json()
+    assert len(first["items"]) == 2
+    assert first["next_cursor"]
+    rest = (
+        await client.get(
+            "/api/v1/_test/sms", params={"phone": phone, "limit": 2, "cursor": first["next_cursor"]}
+        )
+    ).json()
+    assert [code_in(i["body"]) for i in first["items"] + rest["items"]] == ["333333", "222222", "111111"]
+    assert rest["next_cursor"] is None
+    bad = await client.get("/api/v1/_test/sms", params={"phone": phone, "cursor": "not-a-cursor"})
+    assert (bad.status_code, bad.json()["code"]) == (422, "INVALID_CURSOR")
+
+
+@pytest.mark.parametrize(
+    "query", [{}, {"phone": "010-12345678"}, {"phone": "abc"}, {"phone": "13800138000", "limit": 0}]
+)
+async def test_nt01_the_test_sink_validates_its_query(
+    client: httpx.AsyncClient, query: dict[str, Any]
+) -> None:
+    r = await client.get("/api/v1/_test/sms", params=query)
+    assert r.status_code == 422
+    assert r.json()["code"] == "VALIDATION_FAILED"

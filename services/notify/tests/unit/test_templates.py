@@ -1,0 +1,159 @@
+"""NT-01: one template per message kind, under the platform signature, parameters checked exactly."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from notify_service import templates
+from notify_service.templates import (
+    SIGNATURE,
+    TEMPLATES,
+    IdentityNumberInMessage,
+    Template,
+    TemplateError,
+    TemplateParamsMismatch,
+    UnknownTemplate,
+)
+from servicekit.web.problems import problem_from_rule_error
+
+GOOD_PARAMS: dict[str, dict[str, str]] = {
+    "verification_code": {"code": "482913", "minutes": "5"},
+    "registration_approved": {"name": "张三", "account": "138****8000"},
+    "registration_rejected": {"name": "李四", "reason": "现场照片与身份证件照片不一致"},
+}
+
+
+def test_nt01_the_foundation_templates_exist() -> None:
+    assert set(GOOD_PARAMS) <= set(TEMPLATES)
+
+
+@pytest.mark.parametrize("key", sorted(TEMPLATES))
+def test_nt01_every_template_renders_under_the_signature_with_all_its_params(key: str) -> None:
+    template = TEMPLATES[key]
+    params = GOOD_PARAMS[key]
+    assert set(params) == template.params
+    body = template.render(params)
+    assert body.startswith(SIGNATURE)
+    assert body.count(SIGNATURE) == 1
+    assert "{" not in body
+    assert "}" not in body
+    for value in params.values():
+        assert value in body
+    assert template.rule in {"NT-01", "NT-02", "ID-09"}
+
+
+def test_nt02_verification_code_text() -> None:
+    assert templates.render("verification_code", {"code": "482913", "minutes": "5"}) == (
+        "【交管12123】您的验证码为482913，5分钟内有效。请勿将验证码告知他人，如非本人操作请忽略本短信。"
+    )
+
+
+def test_nt01_registration_outcomes_name_the_person_and_the_account_or_reason() -> None:
+    approved = templates.render("registration_approved", {"name": "张三", "account": "138****8000"})
+    assert approved == (
+        "【交管12123】张三，您好！您在互联网交通安全综合服务管理平台的注册申请已审核通过，账号为138****8000。"
+        "请使用交管12123 App或网页登录办理业务。"
+    )
+    rejected = templates.render("registration_rejected", {"name": "李四", "reason": "身份证件已过有效期"})
+    assert "未通过审核，原因：身份证件已过有效期。" in rejected
+
+
+def test_nt01_unknown_template_is_refused() -> None:
+    with pytest.raises(UnknownTemplate):
+        templates.render("no_such_template", {})
+
+
+def test_nt01_missing_parameter_is_refused() -> None:
+    with pytest.raises(TemplateParamsMismatch, match=r"missing \['minutes'\]"):
+        templates.render("verification_code", {"code": "482913"})
+
+
+def test_nt01_extra_parameter_is_refused() -> None:
+    with pytest.raises(TemplateParamsMismatch, match=r"unexpected \['plate'\]"):
+        templates.render(
+            "registration_approved", {"name": "张三", "account": "138****8000", "plate": "冀A12345"}
+        )
+
+
+@pytest.mark.parametrize("value", ["", "   ", "x" * (templates.MAX_PARAM_LENGTH + 1), "张三\n【中国银行】"])
+def test_nt01_empty_overlong_or_signature_faking_parameters_are_refused(value: str) -> None:
+    with pytest.raises(TemplateParamsMismatch):
+        templates.render("registration_rejected", {"name": "李四", "reason": value})
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "130102199003071234",
+        "13010219900307123X",
+        "13010219900307123x",
+        "证件号130102199003071234有误",
+        "１３０１０２１９９００３０７１２３４",  # full-width digits
+        "1301 0219 9003 0712 34",
+        "130102-19900307-1234",
+    ],
+)
+def test_nt01_a_full_identity_number_never_goes_into_a_message(value: str) -> None:
+    with pytest.raises(IdentityNumberInMessage):
+        templates.render("registration_approved", {"name": "张三", "account": value})
+
+
+@pytest.mark.parametrize("value", ["1301**********1234", "138****8000", "13800138000", "1234567890123456789"])
+def test_nt01_masked_numbers_phones_and_longer_digit_runs_pass(value: str) -> None:
+    templates.render("registration_approved", {"name": "张三", "account": value})
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"code": "48291", "minutes": "5"},
+        {"code": "4829134", "minutes": "5"},
+        {"code": "48291a", "minutes": "5"},
+        {"code": "482913", "minutes": "0"},
+        {"code": "482913", "minutes": "五"},
+    ],
+)
+def test_nt02_verification_code_is_six_digits_and_minutes_a_number(params: dict[str, str]) -> None:
+    with pytest.raises(TemplateParamsMismatch, match="expected form"):
+        templates.render("verification_code", params)
+
+
+def test_nt01_check_validates_without_rendering() -> None:
+    assert templates.check("verification_code", GOOD_PARAMS["verification_code"]).key == "verification_code"
+    with pytest.raises(TemplateParamsMismatch):
+        templates.check("verification_code", {})
+
+
+def test_nt01_template_errors_are_value_errors_that_become_422_problems() -> None:
+    with pytest.raises(TemplateError) as caught:
+        templates.render("registration_approved", {"name": "张三", "account": "130102199003071234"})
+    assert isinstance(caught.value, ValueError)
+    problem = problem_from_rule_error(caught.value)
+    assert problem is not None
+    assert (problem.status, problem.code, problem.rule) == (422, "SMS_IDENTITY_NUMBER", "NT-01")
+    assert problem.detail is not None
+    assert "130102199003071234" not in problem.detail
+
+
+@pytest.mark.parametrize(
+    ("text", "shapes"),
+    [
+        ("【交管12123】{name}", {}),  # the signature is render()'s job
+        ("{name!r}", {}),  # conversions
+        ("{amount:>10}", {}),  # format specs
+        ("{person.name}", {}),  # attribute access
+        ("{name}", {"other": re.compile(r"\d")}),  # a shape for a parameter the text does not have
+    ],
+)
+def test_nt01_malformed_template_definitions_are_refused(
+    text: str, shapes: dict[str, re.Pattern[str]]
+) -> None:
+    with pytest.raises(ValueError, match="template"):
+        Template(key="bad", title="坏模板", rule="NT-01", text=text, shapes=shapes)
+
+
+def test_nt01_template_keys_are_lower_snake_case() -> None:
+    with pytest.raises(ValueError, match="snake"):
+        Template(key="Bad-Key", title="坏模板", rule="NT-01", text="{name}")
