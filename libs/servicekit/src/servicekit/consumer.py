@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
-from opentelemetry import trace
+from opentelemetry import metrics, trace
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.dialects.postgresql import insert
 
@@ -40,6 +40,10 @@ from servicekit.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
+# One counter, the outcome as an attribute: delivered, effect, duplicate, retried, dead_lettered.
+_outcomes = metrics.get_meter(__name__).create_counter(
+    "consumer.messages", description="deliveries by outcome"
+)
 
 Handler = Callable[[UnitOfWork, Any, Envelope], Awaitable[None]]
 
@@ -142,7 +146,7 @@ class Consumer:
 
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
         await self._forward(message, self._names.dlq, {ERROR_HEADER: reason[:1000]})
-        self.stats.dead_lettered += 1
+        self._count("dead_lettered")
         log.error("message %s dead-lettered to %s: %s", message.message_id, self._names.dlq, reason[:300])
 
     async def _retry(self, message: AbstractIncomingMessage, attempt: int, reason: str) -> None:
@@ -153,7 +157,11 @@ class Consumer:
             {ATTEMPT_HEADER: attempt + 1, ERROR_HEADER: reason[:1000]},
             expiration_ms=max(1, int(delay.total_seconds() * 1000)),
         )
-        self.stats.retried += 1
+        self._count("retried")
+
+    def _count(self, outcome: str) -> None:
+        setattr(self.stats, outcome, getattr(self.stats, outcome) + 1)
+        _outcomes.add(1, {"queue": self._names.main, "outcome": outcome})
 
     async def _ack(self, message: AbstractIncomingMessage) -> None:
         try:
@@ -165,7 +173,7 @@ class Consumer:
             )
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        self.stats.delivered += 1
+        self._count("delivered")
         try:
             envelope = from_amqp(message)
             model = self._subscription.handles.get(envelope.type)
@@ -194,11 +202,11 @@ class Consumer:
                 await self._settle_failure(message, repr(exc), poison=False, attempt=envelope.attempt)
                 return
         if took_effect:
-            self.stats.effects += 1
+            self._count("effects")
             if self._on_committed is not None:
                 self._on_committed(envelope)
         else:
-            self.stats.duplicates += 1
+            self._count("duplicates")
         await self._ack(message)
 
     async def _settle_failure(

@@ -23,7 +23,7 @@ from typing import Any
 import aio_pika
 import psycopg
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
-from opentelemetry import trace
+from opentelemetry import metrics, trace
 from sqlalchemy import Interval, Row, Table, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -35,6 +35,9 @@ from servicekit.tracecontext import context_from, current_trace_headers
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
+_meter = metrics.get_meter(__name__)
+_published = _meter.create_counter("outbox.published", description="outbox rows acked by the broker")
+_failed = _meter.create_counter("outbox.publish_failures", description="publish attempts to retry later")
 
 
 @dataclass
@@ -178,10 +181,12 @@ class OutboxRelay:
                 )
                 self._note_failures([exc for _, exc in failed])
         self.stats.published += len(done)
+        _published.add(len(done), {"service": self._source})
         return len(done)
 
     def _note_failures(self, errors: list[BaseException]) -> None:
         self.stats.failed_attempts += len(errors)
+        _failed.add(len(errors), {"service": self._source})
         self.stats.last_errors = [repr(e)[:200] for e in errors[:5]]
         log.warning(
             "outbox publish failed for %d rows, will retry: %s", len(errors), self.stats.last_errors[0]
