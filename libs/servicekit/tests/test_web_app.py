@@ -9,6 +9,7 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, ClassVar
 
+import aio_pika
 import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -28,6 +29,7 @@ from servicekit.settings import (
     settings_config,
 )
 from servicekit.testing import TokenFactory, service_client
+from servicekit.topology import declare_handler_queues, queue_names
 from servicekit.tracecontext import current_trace_headers
 from servicekit.web import (
     CurrentPrincipal,
@@ -40,6 +42,7 @@ from servicekit.web import (
     idempotent,
     require_roles,
 )
+from servicekit.web.app import BrokerProbe
 
 pytestmark = pytest.mark.integration
 
@@ -414,3 +417,23 @@ async def test_method_not_allowed_is_a_problem_with_allow(client: httpx.AsyncCli
     assert r.status_code == 405
     assert r.json()["code"] == "METHOD_NOT_ALLOWED"
     assert "GET" in r.headers["allow"]
+
+
+async def test_readiness_checks_the_services_own_queues_answer(amqp_url: str, unique: str) -> None:
+    """A queue that answers passes; one not declared yet is not a failure (the worker declares it); a
+    broker that does not answer fails the check (a leaderless quorum queue does not answer either)."""
+    names = queue_names(f"ready-{unique}", "probe")
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        await declare_handler_queues(await connection.channel(), names, [])
+        probe = BrokerProbe(amqp_url, timeout_s=2, queues=[names.main, f"never-declared-{unique}"])
+        try:
+            await probe.check()
+        finally:
+            await probe.aclose()
+        channel = await connection.channel()
+        for name in (names.main, names.retry, names.dlq):
+            await channel.queue_delete(name)
+    unreachable = BrokerProbe("amqp://guest:guest@127.0.0.1:1/", timeout_s=0.5, queues=[names.main])
+    with pytest.raises((OSError, aio_pika.exceptions.AMQPConnectionError, TimeoutError)):
+        await unreachable.check()

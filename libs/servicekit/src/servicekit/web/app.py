@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import aio_pika
+import aiormq.exceptions
 from aio_pika.abc import AbstractConnection
 from fastapi import APIRouter, Depends, FastAPI, Request
 from opentelemetry import propagate
@@ -38,6 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit.clock import Clock
 from servicekit.runtime import Runtime
+from servicekit.service import SERVICE_NAMES, load_spec
 from servicekit.settings import Environment, ServiceSettings
 from servicekit.telemetry import REQUEST_ID, flush_telemetry, get_meter, get_tracer, setup_telemetry
 from servicekit.uow import UnitOfWork
@@ -75,9 +77,10 @@ class BrokerProbe:
     `is_closed` check.
     """
 
-    def __init__(self, url: str, timeout_s: float = 2.0) -> None:
+    def __init__(self, url: str, timeout_s: float = 2.0, queues: Sequence[str] = ()) -> None:
         self._url = url
         self._timeout_s = timeout_s
+        self._queues = tuple(queues)
         self._connection: AbstractConnection | None = None
         self._lock = asyncio.Lock()
 
@@ -87,6 +90,19 @@ class BrokerProbe:
                 self._connection = await aio_pika.connect(self._url, timeout=self._timeout_s)
             channel = await self._connection.channel()
             await channel.close()
+            for queue in self._queues:
+                await self._check_queue(queue)
+
+    async def _check_queue(self, name: str) -> None:
+        """A quorum queue without a leader answers nothing: the passive declare times out and the check
+        fails (architecture.md, traps). A queue the worker has not declared yet is not a failure."""
+        assert self._connection is not None
+        channel = await self._connection.channel()
+        try:
+            await channel.declare_queue(name, passive=True)
+        except aiormq.exceptions.ChannelNotFoundEntity:
+            return  # the channel is closed by the broker with the 404
+        await channel.close()
 
     async def aclose(self) -> None:
         if self._connection is not None and not self._connection.is_closed:
@@ -322,6 +338,14 @@ _FASTAPI_TELEMETRY_OFF = {
 }
 
 
+def _own_queues(settings: ServiceSettings) -> list[str]:
+    """The consumer queues of the service these settings belong to (none for an app that is no service)."""
+    if settings.service_name not in SERVICE_NAMES:
+        return []
+    spec = load_spec(settings.service_name)
+    return [subscription.queue(spec.name).main for subscription in spec.subscriptions]
+
+
 def create_service_app(
     settings: ServiceSettings,
     *,
@@ -361,7 +385,8 @@ def create_service_app(
             app.state.idempotency = IdempotencyStore(
                 runtime.redis, service, settings.secret_key.get_secret_value().encode()
             )
-            probe = BrokerProbe(settings.broker.url.get_secret_value(), timeout_s=check_timeout_s)
+            broker_url = settings.broker.url.get_secret_value()
+            probe = BrokerProbe(broker_url, timeout_s=check_timeout_s, queues=_own_queues(settings))
             app.state.broker_probe = probe
             stack.push_async_callback(probe.aclose)
             for hook in on_startup:
