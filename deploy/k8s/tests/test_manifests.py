@@ -405,6 +405,12 @@ def problems_services(docs: list[Doc]) -> list[str]:
             found.append(f"{svc}-api: command is not the api contract: {api_c.get('command')}")
         if worker_c.get("command") != ["python", "-m", f"{package(svc)}.worker"]:
             found.append(f"{svc}-worker: command is not the worker contract: {worker_c.get('command')}")
+        # servicekit.worker.WorkerHealth: the port setting and the liveness probe go together.
+        health_port = (env_of(worker_c).get(f"{prefix(svc)}WORKER_HEALTH_PORT") or {}).get("value")
+        liveness = (worker_c.get("livenessProbe") or {}).get("httpGet") or {}
+        probe_port = port_numbers(worker_c).get(liveness.get("port", -1), liveness.get("port"))
+        if health_port is None or liveness.get("path") != "/healthz" or str(probe_port) != str(health_port):
+            found.append(f"{svc}-worker: needs {prefix(svc)}WORKER_HEALTH_PORT and a liveness probe on it")
         migrate = [
             c
             for c in pod_spec(api).get("initContainers") or []
@@ -857,6 +863,10 @@ BREAKAGES: dict[str, tuple[Callable[[list[Doc]], None], Callable[[list[Doc]], li
         lambda ds: _container(ds, "violation-api", "api")["readinessProbe"]["httpGet"].update(
             path="/healthz"
         ),
+        problems_services,
+    ),
+    "worker without liveness": (
+        lambda ds: _container(ds, "vehicle-worker", "worker").pop("livenessProbe"),
         problems_services,
     ),
     "worker missing": (

@@ -79,6 +79,8 @@ class OutboxRelay:
         self._exchanges: dict[str, AbstractExchange] = {}
         self._wake = asyncio.Event()
         self.stats = RelayStats()
+        # The event-loop time the relay last went round: a stuck relay stops moving it.
+        self.last_loop: float | None = None
 
     async def _exchange(self, name: str) -> AbstractExchange:
         """Called once per exchange per batch, before the concurrent publishes (one channel, not many)."""
@@ -229,6 +231,7 @@ class OutboxRelay:
             while not stop.is_set():
                 # Cleared before the batch, so a NOTIFY arriving during it is not lost.
                 self._wake.clear()
+                self.last_loop = loop.time()
                 try:
                     published = await self.relay_once()
                 except Exception:  # the database or broker is away: keep going, rows stay pending

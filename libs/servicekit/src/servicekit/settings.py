@@ -73,6 +73,8 @@ class ServiceSettings(BaseSettings):
     # Pepper for hashes of verification codes and idempotency keys; must be set in prod.
     secret_key: SecretStr = SecretStr("dev-only-not-a-secret")
     http_port: int = 8000
+    # The worker answers GET /healthz here for a liveness probe; 0 (the default in dev) serves nothing.
+    worker_health_port: int = 0
 
     def model_post_init(self, __context: Any) -> None:
         if not self.database.url:

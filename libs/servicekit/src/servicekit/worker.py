@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 import zlib
 
+from aio_pika.abc import AbstractRobustConnection
 from sqlalchemy import text
 
 from servicekit.consumer import Consumer
 from servicekit.relay import OutboxRelay, connect_broker
 from servicekit.runtime import Runtime
 from servicekit.service import ServiceSpec, Sweep
+from servicekit.settings import ServiceSettings
 from servicekit.telemetry import setup_telemetry
 from servicekit.topology import declare_commands_exchange, declare_events_exchange
 
@@ -44,16 +47,69 @@ async def _sweep_loop(runtime: Runtime, sweep: Sweep, stop: asyncio.Event) -> No
             await asyncio.wait_for(stop.wait(), timeout=sweep.every_s)
 
 
+LIVENESS_STALE_S = 60.0
+
+
+class WorkerHealth:
+    """`GET /healthz` on a port of its own, for the worker's liveness probe: 200 while the relay keeps going
+    round and the broker connection is open, 503 otherwise. Plain asyncio: the worker serves nothing else."""
+
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
+
+    def status(self) -> tuple[int, dict[str, object]]:
+        relay = self._worker.relay
+        connection = self._worker.connection
+        now = asyncio.get_running_loop().time()
+        relay_age = None if relay is None or relay.last_loop is None else round(now - relay.last_loop, 1)
+        broker_open = connection is not None and not connection.is_closed
+        healthy = relay_age is not None and relay_age < LIVENESS_STALE_S and broker_open
+        body: dict[str, object] = {
+            "status": "ok" if healthy else "unhealthy",
+            "relay_loop_age_s": relay_age,
+            "broker": "open" if broker_open else "closed",
+            "consumers": len(self._worker.consumers),
+        }
+        return (200 if healthy else 503), body
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request_line = await asyncio.wait_for(reader.readline(), timeout=5)
+            status, body = self.status() if request_line.startswith(b"GET /healthz") else (404, {})
+            payload = json.dumps(body).encode()
+            reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[status]
+            writer.write(
+                f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
+                f"content-length: {len(payload)}\r\nconnection: close\r\n\r\n".encode()
+                + payload
+            )
+            await writer.drain()
+        except (TimeoutError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def start(self, port: int, host: str = "0.0.0.0") -> asyncio.Server:  # noqa: S104 - a pod's probe
+        return await asyncio.start_server(self._serve, host, port)
+
+
 class Worker:
-    def __init__(self, spec: ServiceSpec, runtime: Runtime | None = None) -> None:
+    def __init__(
+        self, spec: ServiceSpec, runtime: Runtime | None = None, settings: ServiceSettings | None = None
+    ) -> None:
         self.spec = spec
-        self.settings = spec.settings()
+        self.settings = settings or spec.settings()
         self.runtime = runtime or Runtime.open(self.settings, spec.metadata, spec.translate)
         self.consumers: list[Consumer] = []
         self.relay: OutboxRelay | None = None
+        self.connection: AbstractRobustConnection | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         connection = await connect_broker(self.settings.broker)
+        self.connection = connection
+        health = None
+        if self.settings.worker_health_port:
+            health = await WorkerHealth(self).start(self.settings.worker_health_port)
         try:
             channel = await connection.channel()
             # Declared at start-up, so queues exist (and settle) before anything is published to them.
@@ -88,6 +144,8 @@ class Worker:
             await stop.wait()
             await asyncio.gather(*tasks, return_exceptions=True)
         finally:
+            if health is not None:
+                health.close()
             await connection.close()
             await self.runtime.aclose()
 
