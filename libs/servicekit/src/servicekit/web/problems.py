@@ -21,7 +21,7 @@ import logging
 import math
 from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -126,34 +126,33 @@ class NotFound(Problem):
         super().__init__(404, "NOT_FOUND", detail or f"{what} not found")
 
 
-class Conflict(Problem):
+class RuleRefusal(Problem):
+    """A business rule refused the request; subclasses fix the status."""
+
+    status_code: ClassVar[int]
+
+    def __init__(
+        self,
+        code: str,
+        detail: str | None = None,
+        *,
+        rule: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(self.status_code, code, detail, rule=rule, extra=extra, headers=headers)
+
+
+class Conflict(RuleRefusal):
     """409: a rule refused the request because of the current state."""
 
-    def __init__(
-        self,
-        code: str,
-        detail: str | None = None,
-        *,
-        rule: str | None = None,
-        extra: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(409, code, detail, rule=rule, extra=extra, headers=headers)
+    status_code = 409
 
 
-class Unprocessable(Problem):
+class Unprocessable(RuleRefusal):
     """422: a rule refused the input."""
 
-    def __init__(
-        self,
-        code: str,
-        detail: str | None = None,
-        *,
-        rule: str | None = None,
-        extra: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(422, code, detail, rule=rule, extra=extra, headers=headers)
+    status_code = 422
 
 
 class TooManyRequests(Problem):
