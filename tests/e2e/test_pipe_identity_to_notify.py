@@ -47,7 +47,7 @@ class Platform:
 
     @property
     def send_sms_consumer(self) -> Consumer:
-        (consumer,) = self.notify.consumers
+        (consumer,) = [c for c in self.notify.consumers if c.queue and c.queue.name == "notify.send-sms"]
         return consumer
 
 
@@ -113,8 +113,7 @@ async def platform(databases: None) -> AsyncIterator[Platform]:
         running_workers(IDENTITY, NOTIFY) as (identity, notify),
         service_client(create_notify_app()) as notify_api,
     ):
-        queue = notify.consumers[0].queue
-        assert queue is not None
+        queue = platform_send_sms_queue(notify)
         others = await consumers_on(queue.name, notify.settings.broker.url.get_secret_value()) - 1
         if others:
             pytest.fail(
@@ -122,6 +121,11 @@ async def platform(databases: None) -> AsyncIterator[Platform]:
                 "test's commands into another database; the test environment needs a broker of its own"
             )
         yield Platform(identity, notify, notify_api)
+
+
+def platform_send_sms_queue(notify: Worker) -> Any:
+    (queue,) = [c.queue for c in notify.consumers if c.queue and c.queue.name == "notify.send-sms"]
+    return queue
 
 
 def new_phone() -> str:
@@ -231,6 +235,11 @@ async def test_nt01_the_same_case_sent_twice_by_identity_is_one_sms(platform: Pl
         return stats.effects >= effects + 2
 
     await eventually(both_handled, "notify handled both commands")
+
+    async def delivered() -> bool:
+        return all(i["state"] == "delivered" for i in await sink(platform, phone))
+
+    await eventually(delivered, "notify's dispatcher handed the SMS to the sink")
     items = await sink(platform, phone)
     assert [(i["template"], i["case_id"], i["state"]) for i in items] == [
         ("registration_rejected", case_id, "delivered")

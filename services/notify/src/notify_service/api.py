@@ -1,24 +1,33 @@
 """The notify service's HTTP API, mounted under /api/v1.
 
-`router` is the public API; `test_router` (`/api/v1/_test/*`) is mounted in dev and test only (see
-main.py), so in prod its paths answer 404.
+`router` is the public API: the signed-in user's in-app inbox (`/api/v1/messages`, NT-01) and the SMS
+provider's delivery-report callback. `test_router` (`/api/v1/_test/*`) is mounted in dev and test only
+(see main.py), so in prod its paths answer 404.
 """
 
 from __future__ import annotations
 
+import hmac
+import logging
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from pydantic import AfterValidator, BaseModel
-from sqlalchemy import select
+from fastapi import APIRouter, Body, Path, Query, Request
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from sqlalchemy import select, update
 
+from notify_service import templates
+from notify_service.delivery import CODE_TEMPLATE, apply_receipt
+from notify_service.settings import NotifySettings
+from notify_service.sms import ALIYUN
 from notify_service.tables import sms_messages
 from servicekit.clock import SHANGHAI
 from servicekit.pagination import InvalidCursor, clamp_limit, decode_cursor, encode_cursor
 from servicekit.validators import mobile_phone
-from servicekit.web import RuntimeDep, Unprocessable
+from servicekit.web import CurrentPrincipal, NotFound, RuntimeDep, Unprocessable, actor_from
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1")
 
@@ -92,3 +101,188 @@ async def list_sink_messages(
     ]
     next_cursor = encode_cursor({"id": str(items[-1].id)}) if len(rows) > page_size else None
     return SinkMessages(items=items, next_cursor=next_cursor)
+
+
+# --- the in-app inbox (NT-01) ---------------------------------------------------------------------------
+
+
+class InboxMessage(BaseModel):
+    id: uuid.UUID
+    kind: str  # the template key: one per message kind
+    title: str
+    body: str
+    case_id: str | None
+    created_at: datetime
+    read: bool
+    read_at: datetime | None
+
+
+class InboxPage(BaseModel):
+    items: list[InboxMessage]
+    next_cursor: str | None = None
+
+
+_INBOX_COLUMNS = (
+    sms_messages.c.id,
+    sms_messages.c.template,
+    sms_messages.c.body,
+    sms_messages.c.case_id,
+    sms_messages.c.created_at,
+    sms_messages.c.read_at,
+)
+
+
+def _inbox_item(row: Any) -> InboxMessage:
+    template = templates.TEMPLATES.get(row.template)
+    return InboxMessage(
+        id=row.id,
+        kind=row.template,
+        title=template.title if template is not None else row.template,
+        body=row.body,
+        case_id=row.case_id,
+        created_at=row.created_at.astimezone(SHANGHAI),
+        read=row.read_at is not None,
+        read_at=None if row.read_at is None else row.read_at.astimezone(SHANGHAI),
+    )
+
+
+def _mine(account_id: str) -> Any:
+    """The caller's messages. Verification codes are one-time secrets, never kept in an inbox."""
+    return (sms_messages.c.account_id == account_id) & (sms_messages.c.template != CODE_TEMPLATE)
+
+
+@router.get("/messages", response_model=InboxPage, summary="The signed-in user's messages, newest first")
+async def list_messages(
+    runtime: RuntimeDep,
+    principal: CurrentPrincipal,
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    unread: Annotated[bool, Query(description="only messages not read yet")] = False,
+) -> InboxPage:
+    """NT-01: every message the platform sent this account, newest first, with its read state."""
+    page_size = clamp_limit(limit)
+    query = select(*_INBOX_COLUMNS).where(_mine(principal.subject))
+    if unread:
+        query = query.where(sms_messages.c.read_at.is_(None))
+    if cursor is not None:
+        try:
+            after = uuid.UUID(str(decode_cursor(cursor)["id"]))
+        except (InvalidCursor, KeyError, ValueError):
+            raise Unprocessable("INVALID_CURSOR", "the cursor is not one this list returned") from None
+        query = query.where(sms_messages.c.id < after)
+    query = query.order_by(sms_messages.c.id.desc()).limit(page_size + 1)
+    async with runtime.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    items = [_inbox_item(row) for row in rows[:page_size]]
+    next_cursor = encode_cursor({"id": str(items[-1].id)}) if len(rows) > page_size else None
+    return InboxPage(items=items, next_cursor=next_cursor)
+
+
+MessageId = Annotated[uuid.UUID, Path(description="The message's id")]
+
+
+@router.get("/messages/{message_id}", response_model=InboxMessage, summary="One of the user's messages")
+async def get_message(
+    runtime: RuntimeDep, principal: CurrentPrincipal, message_id: MessageId
+) -> InboxMessage:
+    """Another account's message answers 404, as one that does not exist."""
+    async with runtime.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(*_INBOX_COLUMNS).where(sms_messages.c.id == message_id, _mine(principal.subject))
+            )
+        ).first()
+    if row is None:
+        raise NotFound("message")
+    return _inbox_item(row)
+
+
+@router.post("/messages/{message_id}/read", response_model=InboxMessage, summary="Mark a message read")
+async def mark_read(
+    request: Request, runtime: RuntimeDep, principal: CurrentPrincipal, message_id: MessageId
+) -> InboxMessage:
+    """Idempotent: a message read before keeps its first read time. Another account's: 404."""
+    async with runtime.uow() as uow:
+        row = (
+            await uow.session.execute(
+                select(*_INBOX_COLUMNS)
+                .where(sms_messages.c.id == message_id, _mine(principal.subject))
+                .with_for_update()
+            )
+        ).first()
+        if row is None:
+            raise NotFound("message")
+        if row.read_at is None:
+            await uow.session.execute(
+                update(sms_messages).where(sms_messages.c.id == message_id).values(read_at=uow.now)
+            )
+            uow.audit(
+                actor_from(request, principal),
+                "notify.message.read",
+                f"sms_message:{message_id}",
+                before={"read_at": None},
+                after={"read_at": uow.now.isoformat() if uow.now else None},
+            )
+            await uow.commit()
+            row = row._replace(read_at=uow.now)
+    return _inbox_item(row)
+
+
+# --- the provider's delivery reports --------------------------------------------------------------------
+
+
+class AliyunReport(BaseModel):
+    """One item of Alibaba Cloud SMS's HTTP batch push of delivery reports (SmsReport)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    phone_number: str | None = None
+    success: bool
+    err_code: str | None = None
+    err_msg: str | None = None
+    biz_id: str | None = Field(default=None, max_length=100)
+    out_id: str | None = Field(default=None, max_length=256)
+
+
+class ReceiptAnswer(BaseModel):
+    code: int
+    msg: str
+
+
+@router.post(
+    "/messages/sms-receipts/aliyun/{token}",
+    response_model=ReceiptAnswer,
+    summary="Delivery reports pushed by Alibaba Cloud SMS",
+    include_in_schema=False,  # the provider's, not a client's
+)
+async def aliyun_receipts(
+    runtime: RuntimeDep,
+    token: Annotated[str, Path(max_length=200)],
+    reports: Annotated[list[AliyunReport], Body(max_length=1000)],
+) -> ReceiptAnswer:
+    """NT-01: `sent` becomes `delivered` or `failed` (with the operator's code). Authenticated by the
+    secret in the URL configured at the provider (ADR 0030); a wrong one answers 404. Unknown or repeated
+    reports change nothing and are still acknowledged, so the provider does not push them again."""
+    settings = runtime.settings
+    assert isinstance(settings, NotifySettings)
+    expected = settings.receipt_token.get_secret_value()
+    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise NotFound()
+    changed = 0
+    for report in reports:
+        message_id: uuid.UUID | None
+        try:
+            message_id = uuid.UUID(report.out_id) if report.out_id else None
+        except ValueError:
+            message_id = None
+        reason = None if report.success else f"{report.err_code or 'UNKNOWN'}: {report.err_msg or ''}"
+        changed += await apply_receipt(
+            runtime,
+            provider=ALIYUN,
+            message_id=message_id,
+            provider_ref=report.biz_id,
+            delivered=report.success,
+            reason=reason,
+        )
+    log.info("aliyun receipts: %d reports, %d messages changed", len(reports), changed)
+    return ReceiptAnswer(code=0, msg="接收成功")

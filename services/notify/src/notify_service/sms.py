@@ -1,17 +1,19 @@
 """The SMS provider behind an adapter (NT-01): notify renders and records a message, a provider carries
-it. The only adapter so far is the local sink of dev and test, which delivers nothing and keeps every
-message in `sms_messages` (read back through `GET /api/v1/_test/sms`).
+it. Adapters: the local sink of dev and test, which delivers nothing and keeps every message in
+`sms_messages` (read back through `GET /api/v1/_test/sms`), and Alibaba Cloud SMS (`aliyun.py`).
 
-A provider answers with a receipt: `sent` (accepted; a delivery report comes later), `delivered`, or
-`failed` (refused for good, with the reason: the record says so and nothing is retried). A transient
-failure (provider unreachable, timeout) is an exception: the unit of work rolls back and the command is
-retried by the consumer, so the record and the hand-over commit together or not at all.
+A provider answers a hand-over with a receipt: `sent` (accepted; the delivery report comes later through
+the receipt callback), `delivered`, or `failed` (refused for good, e.g. a number that does not exist: the
+record keeps the provider's reason and nothing is retried). A transient failure (provider unreachable,
+timeout, flow control, an outage) raises `TransientSmsError` (or any exception): the dispatcher tries
+again with backoff and dead-letters the message after its last attempt (see `delivery.py`).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from servicekit.settings import ServiceSettings
@@ -19,6 +21,7 @@ from servicekit.settings import ServiceSettings
 ReceiptState = Literal["sent", "delivered", "failed"]
 
 LOCAL_SINK = "local-sink"
+ALIYUN = "aliyun"
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,8 @@ class OutgoingSms:
     id: uuid.UUID  # notify's record id: providers that take a client reference get this one
     phone: str  # 11 digits
     body: str  # rendered, signature included
+    template: str = ""  # notify's template key (providers with filed templates send key and params)
+    params: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,10 @@ class Receipt:
     state: ReceiptState
     provider_ref: str | None = None
     failure_reason: str | None = None
+
+
+class TransientSmsError(RuntimeError):
+    """The provider could not take the message now; it may later (retried with backoff)."""
 
 
 class SmsProvider(Protocol):
@@ -63,10 +72,17 @@ class ProviderNotConfigured(RuntimeError):
 
 def provider_for(settings: ServiceSettings, name: str) -> SmsProvider:
     """The provider a deployment is configured with. The local sink only outside prod: in prod it would
-    record messages as delivered that nobody received, so a command fails (and is retried, then parked
-    in the dead-letter queue) until a real provider is configured."""
+    record messages as delivered that nobody received, so sends fail (retried, then dead-lettered, never
+    dropped) until a real provider is configured."""
     if name == LOCAL_SINK:
         if not settings.is_test_env:
             raise ProviderNotConfigured("the local SMS sink is for dev and test; configure a provider")
         return LocalSink()
+    if name == ALIYUN:
+        from notify_service.aliyun import AliyunSms
+        from notify_service.settings import NotifySettings
+
+        if not isinstance(settings, NotifySettings):
+            raise ProviderNotConfigured("the aliyun adapter needs notify's settings")
+        return AliyunSms.from_settings(settings.aliyun)
     raise ProviderNotConfigured(f"unknown SMS provider {name!r}")

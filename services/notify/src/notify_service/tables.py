@@ -1,16 +1,20 @@
 """Tables of the notify database (outbox, inbox and audit_log come from servicekit)."""
 
-from sqlalchemy import CheckConstraint, Column, DateTime, Index, String, Table, Text, text
+from sqlalchemy import CheckConstraint, Column, DateTime, Index, Integer, String, Table, Text, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from servicekit.db import new_metadata
 
 metadata = new_metadata()
 
-SMS_STATES = ("queued", "sent", "delivered", "failed")
+# queued: waiting for (another) hand-over; sent: the provider accepted it, its receipt is awaited;
+# delivered: the provider's receipt says the phone got it; failed: refused for good, with the provider's
+# reason; dead_lettered: every attempt failed transiently: kept, never dropped, requeued by an operator.
+SMS_STATES = ("queued", "sent", "delivered", "failed", "dead_lettered")
 
 # Every SMS notify sends, with its delivery state (NT-01). One row per template and case: a command that
-# comes again (redelivered, or sent twice by its producer) finds the row and sends nothing.
+# comes again (redelivered, or sent twice by its producer) finds the row and sends nothing. The row is also
+# the dispatcher's queue (state queued, next_attempt_at due) and the in-app inbox (account_id, read_at).
 sms_messages = Table(
     "sms_messages",
     metadata,
@@ -27,6 +31,14 @@ sms_messages = Table(
     Column("failure_reason", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),  # platform clock
     Column("updated_at", DateTime(timezone=True), nullable=False),  # platform clock
+    # When the sender asked (the message's CloudEvents time): NT-02's per-phone windows count from it.
+    Column("requested_at", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", DateTime(timezone=True)),  # platform clock; due when state is queued
+    Column("last_error", Text),  # the latest transient failure
+    Column("sent_at", DateTime(timezone=True)),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("read_at", DateTime(timezone=True)),  # the in-app inbox's read state
     CheckConstraint(
         "state IN (" + ", ".join(f"'{state}'" for state in SMS_STATES) + ")",
         name="state",
@@ -39,4 +51,16 @@ sms_messages = Table(
         postgresql_where=text("case_id IS NOT NULL"),
     ),
     Index("ix_sms_messages_phone_id", "phone", "id"),
+    Index(
+        "ix_sms_messages_due",
+        "next_attempt_at",
+        postgresql_where=text("state = 'queued'"),
+    ),
+    Index(
+        "ix_sms_messages_account_id_id",
+        "account_id",
+        "id",
+        postgresql_where=text("account_id IS NOT NULL"),
+    ),
+    Index("ix_sms_messages_provider_ref", "provider", "provider_ref"),
 )

@@ -129,6 +129,9 @@ def _registry(*templates: Template) -> Mapping[str, Template]:
     return MappingProxyType(registry)
 
 
+_DATE = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日")
+_PLATE = re.compile(r"[\u4e00-\u9fa5][A-HJ-NP-Z][A-HJ-NP-Z0-9]{5,6}|（未选定）")
+
 TEMPLATES: Mapping[str, Template] = _registry(
     Template(
         key="verification_code",
@@ -137,6 +140,7 @@ TEMPLATES: Mapping[str, Template] = _registry(
         text="您的验证码为{code}，{minutes}分钟内有效。请勿将验证码告知他人，如非本人操作请忽略本短信。",
         shapes={"code": re.compile(r"\d{6}"), "minutes": re.compile(r"[1-9]\d{0,2}")},
     ),
+    # ID-09: counter registration reviewed (seed §12(二)5-6).
     Template(
         key="registration_approved",
         title="注册审核通过",
@@ -154,6 +158,111 @@ TEMPLATES: Mapping[str, Template] = _registry(
             "{name}，您好！您在互联网交通安全综合服务管理平台的注册申请未通过审核，原因：{reason}。"
             "如有疑问，请携带身份证明到车辆管理所窗口咨询。"
         ),
+    ),
+    # ID-13: counter change reviewed (seed §19(二)5-6).
+    Template(
+        key="change_approved",
+        title="用户变更审核通过",
+        rule="ID-13",
+        text=(
+            "{name}，您好！您在互联网交通安全综合服务管理平台办理的用户信息变更已审核通过，"
+            "变更事项：{items}。"
+        ),
+    ),
+    Template(
+        key="change_rejected",
+        title="用户变更审核未通过",
+        rule="ID-13",
+        text=(
+            "{name}，您好！您在互联网交通安全综合服务管理平台办理的用户信息变更未通过审核，原因：{reason}。"
+            "如有疑问，请到车辆管理所窗口咨询。"
+        ),
+    ),
+    # ID-05/ID-16: an account cancelled by the platform is told why.
+    Template(
+        key="account_cancelled",
+        title="用户账号注销",
+        rule="ID-16",
+        text="您在互联网交通安全综合服务管理平台的账号{account}已注销，原因：{reason}。",
+    ),
+    # PP-08: the pre-selection success SMS the seed promises (seed 000: 选号成功的提示短信).
+    Template(
+        key="selection_confirmed",
+        title="预选号牌成功",
+        rule="PP-08",
+        text=(
+            "您已成功预选机动车号牌{plate}，预选号凭证编号{certificate}。请于{register_by}前"
+            "（3个工作日内）到车辆管理所办理注册登记；逾期未办理或登记信息与预选信息不一致的，"
+            "预选号牌作废，2年内不得通过互联网预选号牌。"
+        ),
+        shapes={"plate": _PLATE, "register_by": _DATE},
+    ),
+    # PP-09: cancelled without a ban (abandoned, an appeal decided) and with the 2-year ban.
+    Template(
+        key="selection_cancelled",
+        title="预选号牌作废",
+        rule="PP-09",
+        text="您为车辆（识别代号后六位{vin_tail}）预选的机动车号牌{plate}已作废，原因：{reason}。",
+        shapes={"plate": _PLATE, "vin_tail": re.compile(r"[A-HJ-NPR-Z0-9]{6}")},
+    ),
+    Template(
+        key="selection_cancelled_banned",
+        title="预选号牌作废并限制预选",
+        rule="PP-09",
+        text=(
+            "您为车辆（识别代号后六位{vin_tail}）预选的机动车号牌{plate}已作废，原因：{reason}。"
+            "{ban_until}前不得通过互联网预选号牌，可到车辆管理所现场选号。"
+        ),
+        shapes={
+            "plate": _PLATE,
+            "vin_tail": re.compile(r"[A-HJ-NPR-Z0-9]{6}"),
+            "ban_until": _DATE,
+        },
+    ),
+    # VH-13/VH-14, DL-11: appointments made, changed or cancelled by a station.
+    Template(
+        key="appointment_made",
+        title="预约成功",
+        rule="NT-01",
+        text="您已成功预约{business}：{place}，{slot}。如需取消，请在预约日前通过交管12123办理。",
+    ),
+    Template(
+        key="appointment_changed",
+        title="预约变更",
+        rule="VH-14",
+        text="因{station}服务调整，您预约的{business}已变更为：{place}，{slot}。原因：{reason}。",
+    ),
+    Template(
+        key="appointment_cancelled",
+        title="预约取消",
+        rule="VH-14",
+        text="因{station}暂停或停止服务，您预约的{business}（{slot}）已取消，原因：{reason}。请重新预约。",
+    ),
+    # VH-05/VH-09, DL-02/03: deliveries by mail or self pickup.
+    Template(
+        key="delivery_mailed",
+        title="证件邮寄",
+        rule="VH-05",
+        text="您申请的{item}已交邮政寄出，邮件号{tracking}，请注意查收。拒收或一个月内未领取的，一年内不得网上补换领。",
+        shapes={"tracking": re.compile(r"[A-Z0-9]{8,20}")},
+    ),
+    Template(
+        key="delivery_ready_for_pickup",
+        title="证件待领取",
+        rule="VH-05",
+        text="您申请的{item}已制作完成，请于{pickup_by}前到{place}领取。一个月内未领取的，一年内不得网上补换领。",
+        shapes={"pickup_by": _DATE},
+    ),
+    # VI-03: a penalty decision issued after an online handling.
+    Template(
+        key="penalty_decision_issued",
+        title="处罚决定",
+        rule="VI-03",
+        text=(
+            "您处理的{plate}交通违法已作出处罚决定，决定书编号{decision}，罚款{fine}元，记{points}分。"
+            "请于15日内缴纳罚款，逾期每日加处罚款额3%的罚款。"
+        ),
+        shapes={"fine": re.compile(r"\d{1,6}(\.\d{2})?"), "points": re.compile(r"\d{1,2}")},
     ),
 )
 

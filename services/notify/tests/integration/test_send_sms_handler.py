@@ -1,48 +1,69 @@
-"""NT-01 inside notify: the send-sms handler records every send with its state, once per template and case,
-and the dev/test sink lists what it received. Real PostgreSQL; no broker (the pipe is tests/e2e's)."""
+"""NT-01 inside notify: the send-sms handler records every message (queued), once per template and case;
+the dispatcher hands it to the provider and records the outcome; the dev/test sink lists what it got.
+Real PostgreSQL; no broker (the pipe is tests/e2e's). Time is a FixedClock: retries are due when the test
+moves it, never by sleeping."""
 
 from __future__ import annotations
 
 import re
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
 
+from notify_service.delivery import DispatchPolicy, DispatchResult, dispatch_due, requeue_dead_letters
 from notify_service.main import create_app
-from notify_service.sms import LOCAL_SINK, LocalSink, OutgoingSms, Receipt
-from notify_service.subscriptions import SmsRequested, send_sms_subscription
+from notify_service.sms import LOCAL_SINK, LocalSink, OutgoingSms, Receipt, SmsProvider, TransientSmsError
+from notify_service.subscriptions import SmsRequested, send_sms
 from notify_service.tables import sms_messages
+from servicekit.clock import FixedClock
 from servicekit.envelope import Envelope
 from servicekit.runtime import Runtime
 from servicekit.testing import service_client
+from servicekit.validators import mobile_phone
 
 pytestmark = pytest.mark.integration
 
+POLICY = DispatchPolicy(
+    retry_base=timedelta(seconds=5),
+    retry_max=timedelta(seconds=60),
+    max_attempts=3,
+    lease=timedelta(seconds=120),
+)
 
-def envelope(data: dict[str, Any]) -> Envelope:
+
+def envelope(data: dict[str, Any], time: datetime) -> Envelope:
     return Envelope(
         id=uuid.uuid4(),
         type="notify.sms.send.v1",
         source="/identity",
-        time=datetime.now(UTC),
+        time=time,
         subject=None,
         data=data,
         trace_headers={},
     )
 
 
-async def deliver(runtime: Runtime, data: dict[str, Any], provider: Any = None) -> None:
+async def record(runtime: Runtime, data: dict[str, Any]) -> None:
     """What the consumer does after claiming the inbox row: handler in a unit of work, then commit."""
-    subscription = send_sms_subscription(provider or LocalSink)
     command = SmsRequested.model_validate(data)
     async with runtime.uow() as uow:
-        await subscription.handler(uow, command, envelope(data))
+        assert uow.now is not None
+        await send_sms(uow, command, envelope(data, uow.now))
         await uow.commit()
+
+
+async def dispatch(runtime: Runtime, phone: str, provider: SmsProvider | None = None) -> DispatchResult:
+    return await dispatch_due(runtime, provider or LocalSink(), POLICY, phones=[phone])
+
+
+async def deliver(runtime: Runtime, data: dict[str, Any], provider: SmsProvider | None = None) -> None:
+    await record(runtime, data)
+    await dispatch(runtime, mobile_phone(data["phone"]), provider)
 
 
 async def rows(runtime: Runtime, phone: str) -> list[Any]:
@@ -74,11 +95,11 @@ async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-async def test_nt01_a_send_is_rendered_recorded_and_delivered_by_the_local_sink(
-    runtime: Runtime, phone: str
+async def test_nt01_a_send_is_recorded_queued_then_delivered_by_the_local_sink(
+    runtime: Runtime, phone: str, clock: FixedClock
 ) -> None:
     account_id = str(uuid.uuid4())
-    await deliver(
+    await record(
         runtime,
         {
             "phone": f"+86 {phone[:3]}-{phone[3:7]}-{phone[7:]}",
@@ -89,13 +110,24 @@ async def test_nt01_a_send_is_rendered_recorded_and_delivered_by_the_local_sink(
         },
     )
     (row,) = await rows(runtime, phone)
+    assert (row.state, row.attempts, row.provider) == ("queued", 0, None)
+    assert row.next_attempt_at == row.created_at == await clock.now()
+    assert row.requested_at == await clock.now()
+
+    clock.advance(timedelta(seconds=1))
+    result = await dispatch(runtime, phone)
+    assert (result.claimed, result.handed_over) == (1, 1)
+    (row,) = await rows(runtime, phone)
     assert row.phone == phone
     assert row.body.startswith("【交管12123】张三，您好！")
     assert row.params == {"name": "张三", "account": f"{phone[:3]}****{phone[-4:]}"}
     assert (row.state, row.provider, row.provider_ref) == ("delivered", LOCAL_SINK, f"{LOCAL_SINK}:{row.id}")
     assert row.account_id == account_id
     assert row.failure_reason is None
-    assert row.created_at == row.updated_at
+    assert row.attempts == 1
+    assert row.sent_at == row.delivered_at == row.updated_at == await clock.now()
+    assert row.next_attempt_at is None
+    assert (await dispatch(runtime, phone)).claimed == 0  # delivered: never handed over again
 
 
 async def test_nt01_one_message_per_template_and_case_however_often_the_command_comes(
@@ -113,9 +145,9 @@ async def test_nt01_one_message_per_template_and_case_however_often_the_command_
     await deliver(
         runtime, data | {"template": "registration_approved", "params": {"name": "李四", "account": "x"}}
     )
-    assert [(r.template, r.case_id) for r in await rows(runtime, phone)] == [
-        ("registration_rejected", case_id),
-        ("registration_approved", case_id),
+    assert [(r.template, r.case_id, r.state) for r in await rows(runtime, phone)] == [
+        ("registration_rejected", case_id, "delivered"),
+        ("registration_approved", case_id, "delivered"),
     ]
 
 
@@ -135,27 +167,78 @@ class Refusing:
 class Unreachable:
     name = "unreachable"
 
+    def __init__(self) -> None:
+        self.calls = 0
+
     async def send(self, sms: OutgoingSms) -> Receipt:
-        raise ConnectionError("provider unreachable")
+        self.calls += 1
+        raise TransientSmsError("provider unreachable")
 
 
 async def test_nt01_a_refused_send_is_recorded_as_failed_with_the_reason(
     runtime: Runtime, phone: str
 ) -> None:
-    await deliver(runtime, code_sms(phone), provider=Refusing)
+    await deliver(runtime, code_sms(phone), provider=Refusing())
     (row,) = await rows(runtime, phone)
     assert (row.state, row.provider, row.failure_reason) == ("failed", "refusing", "number not in service")
+    assert (await dispatch(runtime, phone)).claimed == 0  # a permanent refusal is not retried
 
 
-async def test_nt01_a_transient_provider_failure_leaves_no_record_so_the_retry_sends(
-    runtime: Runtime, phone: str
+async def test_nt01_a_transient_failure_is_retried_with_backoff_on_the_platform_clock(
+    runtime: Runtime, phone: str, clock: FixedClock
 ) -> None:
-    case_id = f"code-{uuid.uuid4()}"
-    with pytest.raises(ConnectionError):
-        await deliver(runtime, code_sms(phone, case_id=case_id), provider=Unreachable)
-    assert await rows(runtime, phone) == []
-    await deliver(runtime, code_sms(phone, case_id=case_id))  # the consumer's retry
-    assert [r.state for r in await rows(runtime, phone)] == ["delivered"]
+    down = Unreachable()
+    await deliver(runtime, code_sms(phone, case_id=f"code-{uuid.uuid4()}"), provider=down)
+    (row,) = await rows(runtime, phone)
+    now = await clock.now()
+    assert (row.state, row.attempts, row.provider) == ("queued", 1, "unreachable")
+    assert "provider unreachable" in row.last_error
+    # Backoff with full jitter: between half the base and the base for the first retry.
+    assert now + POLICY.retry_base / 2 <= row.next_attempt_at <= now + POLICY.retry_base
+    assert (await dispatch(runtime, phone, down)).claimed == 0  # not due yet: nothing is retried early
+    assert down.calls == 1
+
+    clock.advance(POLICY.retry_base)
+    result = await dispatch(runtime, phone)  # the provider is back
+    assert (result.claimed, result.handed_over) == (1, 1)
+    (row,) = await rows(runtime, phone)
+    assert (row.state, row.attempts, row.provider) == ("delivered", 2, LOCAL_SINK)
+
+
+async def test_nt01_after_the_last_attempt_a_message_is_dead_lettered_kept_and_requeueable(
+    runtime: Runtime, phone: str, clock: FixedClock
+) -> None:
+    down = Unreachable()
+    await record(runtime, code_sms(phone))
+    for _ in range(POLICY.max_attempts):
+        assert (await dispatch(runtime, phone, down)).claimed == 1
+        clock.advance(POLICY.retry_max)
+    (row,) = await rows(runtime, phone)
+    assert (row.state, row.attempts, row.next_attempt_at) == ("dead_lettered", POLICY.max_attempts, None)
+    assert "provider unreachable" in row.last_error
+    assert (await dispatch(runtime, phone, down)).claimed == 0
+    assert down.calls == POLICY.max_attempts
+
+    assert await requeue_dead_letters(runtime, [row.id]) == 1
+    assert (await dispatch(runtime, phone)).handed_over == 1
+    (row,) = await rows(runtime, phone)
+    assert (row.state, row.attempts) == ("delivered", 1)
+
+
+async def test_nt02_notify_refuses_an_eleventh_code_a_day_to_one_phone(
+    runtime: Runtime, phone: str, clock: FixedClock
+) -> None:
+    """NT-02's daily limit is the issuer's (servicekit.verification); notify is the backstop (ADR 0030)."""
+    for n in range(11):
+        await record(runtime, code_sms(phone, f"{n:06d}"))
+        clock.advance(timedelta(seconds=61))
+    await dispatch(runtime, phone)
+    states = [(r.params["code"], r.state) for r in await rows(runtime, phone)]
+    assert [s for _, s in states[:10]] == ["delivered"] * 10
+    assert states[10] == ("000010", "failed")
+    (eleventh,) = [r for r in await rows(runtime, phone) if r.params["code"] == "000010"]
+    assert eleventh.failure_reason.startswith("NT-02")
+    assert eleventh.attempts == 0  # never handed to the provider
 
 
 async def test_nt01_the_test_sink_lists_a_phones_messages_newest_first(

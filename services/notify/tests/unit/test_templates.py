@@ -22,11 +22,81 @@ GOOD_PARAMS: dict[str, dict[str, str]] = {
     "verification_code": {"code": "482913", "minutes": "5"},
     "registration_approved": {"name": "张三", "account": "138****8000"},
     "registration_rejected": {"name": "李四", "reason": "现场照片与身份证件照片不一致"},
+    "change_approved": {"name": "张三", "items": "绑定非本人机动车冀A12345"},
+    "change_rejected": {"name": "李四", "reason": "未提交机动车所有人身份证明"},
+    "account_cancelled": {"account": "1301**********1234", "reason": "注册后24小时内未预选号牌"},
+    "selection_confirmed": {
+        "plate": "冀A8K2M7",
+        "certificate": "YX1301202700012",
+        "register_by": "2027年3月4日",
+    },
+    "selection_cancelled": {"plate": "冀AD12345", "vin_tail": "123456", "reason": "您已放弃该预选号牌"},
+    "selection_cancelled_banned": {
+        "plate": "（未选定）",
+        "vin_tail": "A12345",
+        "reason": "未在3个工作日内办理注册登记",
+        "ban_until": "2029年3月4日",
+    },
+    "appointment_made": {
+        "business": "机动车安全技术检验",
+        "place": "石家庄市第一检测站",
+        "slot": "2027年3月5日9:00-10:00",
+    },
+    "appointment_changed": {
+        "station": "石家庄市第一检测站",
+        "business": "机动车安全技术检验",
+        "place": "石家庄市第二检测站",
+        "slot": "2027年3月5日9:00-10:00",
+        "reason": "设备检修",
+    },
+    "appointment_cancelled": {
+        "station": "石家庄市第一检测站",
+        "business": "机动车安全技术检验",
+        "slot": "2027年3月5日9:00-10:00",
+        "reason": "停止检验服务",
+    },
+    "delivery_mailed": {"item": "机动车号牌", "tracking": "EMS1234567890CN"},
+    "delivery_ready_for_pickup": {
+        "item": "机动车行驶证",
+        "pickup_by": "2027年4月5日",
+        "place": "石家庄市车辆管理所",
+    },
+    "penalty_decision_issued": {
+        "plate": "冀A12345",
+        "decision": "1301002027000123",
+        "fine": "150",
+        "points": "3",
+    },
+}
+
+# The outcomes NT-01 names, each with its template (appointments, deliveries and decisions are sent
+# with notify.sms.send.v1 until their events exist).
+NT01_OUTCOMES = {
+    "registration approved": "registration_approved",
+    "registration rejected with the reason": "registration_rejected",
+    "change approved": "change_approved",
+    "change rejected with the reason": "change_rejected",
+    "pre-selection success": "selection_confirmed",
+    "pre-selection cancelled": "selection_cancelled",
+    "pre-selection cancelled and banned": "selection_cancelled_banned",
+    "appointment made": "appointment_made",
+    "appointment changed by a station": "appointment_changed",
+    "appointment cancelled by a station": "appointment_cancelled",
+    "delivery by mail": "delivery_mailed",
+    "delivery for pickup": "delivery_ready_for_pickup",
+    "decision": "penalty_decision_issued",
 }
 
 
 def test_nt01_the_foundation_templates_exist() -> None:
-    assert set(GOOD_PARAMS) <= set(TEMPLATES)
+    assert set(GOOD_PARAMS) == set(TEMPLATES)
+
+
+def test_nt01_every_outcome_the_rules_name_has_its_own_template() -> None:
+    assert set(NT01_OUTCOMES.values()) <= set(TEMPLATES)
+    assert len(set(NT01_OUTCOMES.values())) == len(NT01_OUTCOMES)  # one template per message kind
+    titles = [t.title for t in TEMPLATES.values()]
+    assert len(set(titles)) == len(titles)
 
 
 @pytest.mark.parametrize("key", sorted(TEMPLATES))
@@ -41,7 +111,7 @@ def test_nt01_every_template_renders_under_the_signature_with_all_its_params(key
     assert "}" not in body
     for value in params.values():
         assert value in body
-    assert template.rule in {"NT-01", "NT-02", "ID-09"}
+    assert re.fullmatch(r"(NT|ID|PP|VH|DL|VI)-\d\d", template.rule)
 
 
 def test_nt02_verification_code_text() -> None:
