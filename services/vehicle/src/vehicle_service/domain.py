@@ -1,1 +1,333 @@
-"""The vehicle rules: pure functions and aggregates, no I/O; each rule's ID in its docstring."""
+"""The vehicle rules: pure functions and small values, no I/O; each rule's ID in its docstring.
+
+The time always comes in as an argument (the unit of work's `now`, read once from the platform clock).
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import ClassVar, Literal
+
+from servicekit.clock import SHANGHAI
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` calendar months later (or earlier); the 31st falls back to the month's end."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+# --- VH-01: the record's vocabulary --------------------------------------------------------------
+
+IdKind = Literal["resident_id", "uscc", "passport", "military_id", "residence_permit"]
+ID_KINDS: tuple[str, ...] = ("resident_id", "uscc", "passport", "military_id", "residence_permit")
+Use = Literal["commercial", "non_commercial"]
+# Lifecycle states: one at a time.
+STATES: tuple[str, ...] = ("registered", "transferred_out", "deregistered", "force_deregistered")
+# Police markers that may stack on a registered vehicle.
+FLAGS: tuple[str, ...] = ("stolen", "suspended", "suspect", "detained", "seized", "hit_and_run", "locked")
+# GA 24.7 plate kinds the platform deals with: 01 large, 02 small, 51 large new-energy, 52 small new-energy.
+PLATE_KINDS: tuple[str, ...] = ("01", "02", "51", "52", "07", "15", "16")
+
+
+class RuleError(Exception):
+    """A refusal by a rule. `code`, `rule` and `http_status` make the web layer answer a problem."""
+
+    code: ClassVar[str] = "RULE_REFUSED"
+    rule: ClassVar[str | None] = None
+    http_status: ClassVar[int] = 409
+
+    def __init__(self, detail: str, **extra: object) -> None:
+        super().__init__(detail)
+        self.extra = dict(extra)
+
+
+def refusal(code: str, rule: str, status: int = 409) -> type[RuleError]:
+    return type(
+        code.title().replace("_", ""), (RuleError,), {"code": code, "rule": rule, "http_status": status}
+    )
+
+
+VehicleBlocked = refusal("VEHICLE_STATE_BLOCKS", "VH-03")
+LicencePhotoMissing = refusal("LICENCE_PHOTO_MISSING", "VH-04")
+MailNotAllowed = refusal("SECOND_PLATE_REISSUE_NOT_BY_MAIL", "VH-05", 422)
+DeliveryBanned = refusal("DELIVERY_BAN", "VH-07")
+CounterUsersOnly = refusal("COUNTER_REGISTERED_USERS_ONLY", "VH-02")
+PlateKindNotOnline = refusal("PLATE_KIND_NOT_ONLINE", "VH-08", 422)
+InspectionNotPassed = refusal("INSPECTION_NOT_VALID", "VH-09")
+InsuranceNotValid = refusal("INSURANCE_NOT_VALID", "VH-09")
+InsurancePhotoMissing = refusal("INSURANCE_PHOTO_MISSING", "VH-09", 422)
+InspectionBlocked = refusal("VEHICLE_STATE_BLOCKS_INSPECTION", "VH-13")
+OutsideInspectionWindow = refusal("OUTSIDE_INSPECTION_WINDOW", "VH-13")
+StationNotInReach = refusal("STATION_NOT_IN_PLAN", "VH-13")
+NotBeforeInspectionDay = refusal("CANCEL_ONLY_BEFORE_INSPECTION_DAY", "VH-13")
+StationNotOpen = refusal("STATION_NOT_TAKING_BOOKINGS", "VH-14")
+SlotFull = refusal("SLOT_FULL", "VH-14")
+WrongState = refusal("WRONG_STATE", "VH-01")
+
+
+BLOCKING_REISSUE: frozenset[str] = frozenset(
+    {
+        "transferred_out",
+        "stolen",
+        "suspended",
+        "deregistered",
+        "suspect",
+        "detained",
+        "force_deregistered",
+        "hit_and_run",
+        "locked",
+    }
+)
+# §35(2) names 暂扣 (seized) where §27(2) names 扣留 (detained); both stop an inspection appointment.
+BLOCKING_INSPECTION: frozenset[str] = BLOCKING_REISSUE | {"seized"}
+
+
+def conditions(state: str, flags: Iterable[str]) -> frozenset[str]:
+    """The state and the markers of a vehicle, as one set the blocking rules compare with."""
+    return frozenset({state, *flags})
+
+
+def check_reissue_allowed(state: str, flags: Iterable[str]) -> None:
+    """VH-03: no reissue or replacement for a vehicle transferred out, stolen, suspended, deregistered,
+    suspect, detained, force-deregistered, in a hit-and-run or locked."""
+    blocking = sorted(conditions(state, flags) & BLOCKING_REISSUE)
+    if blocking:
+        raise VehicleBlocked(f"the vehicle is {', '.join(blocking)}", conditions=blocking)
+
+
+def check_inspection_allowed(state: str, flags: Iterable[str]) -> None:
+    """VH-13: the VH-03 states, and a temporarily seized (暂扣) vehicle, cannot book an inspection."""
+    blocking = sorted(conditions(state, flags) & BLOCKING_INSPECTION)
+    if blocking:
+        raise InspectionBlocked(f"the vehicle is {', '.join(blocking)}", conditions=blocking)
+
+
+# --- VH-15: first registration against the pre-selection (PP-09) ---------------------------------
+
+
+@dataclass(frozen=True)
+class Owner:
+    id_kind: str
+    id_number: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Preselection:
+    selection_id: str
+    office_code: str
+    plate_number: str
+    vin: str
+    owner: Owner
+    phone: str
+    register_by: datetime
+    state: str
+
+
+SelectionUnknown = refusal("SELECTION_UNKNOWN", "PP-09")
+SelectionNotUsable = refusal("SELECTION_NOT_USABLE", "PP-09")
+SelectionExpired = refusal("SELECTION_NOT_REGISTERED_IN_TIME", "PP-09")
+SelectionMismatch = refusal("SELECTION_MISMATCH", "PP-09")
+SelectionOtherOffice = refusal("SELECTION_OF_ANOTHER_OFFICE", "PP-09")
+
+
+def selection_mismatches(selection: Preselection, vin: str, owner: Owner, phone: str) -> list[str]:
+    """PP-09: the fields of the registration that differ from the pre-selection (VIN, owner's identity
+    kind, number, name, phone). Names compare after trimming spaces; everything else exactly."""
+    wrong: list[str] = []
+    if selection.vin != vin:
+        wrong.append("vin")
+    if selection.owner.id_kind != owner.id_kind:
+        wrong.append("owner.id_kind")
+    if selection.owner.id_number != owner.id_number:
+        wrong.append("owner.id_number")
+    if "".join(selection.owner.name.split()) != "".join(owner.name.split()):
+        wrong.append("owner.name")
+    if selection.phone != phone:
+        wrong.append("phone")
+    return wrong
+
+
+def check_selection_usable(selection: Preselection | None, office_code: str, now: datetime) -> Preselection:
+    """VH-15/PP-09: the counter registers with a confirmed selection of its own office, not after its
+    register-by deadline (plate-pool cancels it then, but its event may not have arrived yet)."""
+    if selection is None:
+        raise SelectionUnknown("no confirmed pre-selection with this id is known here")
+    if selection.state != "confirmed":
+        raise SelectionNotUsable(f"the pre-selection is {selection.state}", selection_state=selection.state)
+    if selection.office_code != office_code:
+        raise SelectionOtherOffice("the pre-selection was made for another registration office")
+    if now > selection.register_by:
+        raise SelectionExpired(
+            "the pre-selected number was not registered within 3 working days",
+            register_by=selection.register_by.isoformat(),
+        )
+    return selection
+
+
+# --- VH-02..VH-10: reissue and replacement ---------------------------------------------------------
+
+Item = Literal["plate", "licence", "mark"]
+Kind = Literal["reissue", "replace"]
+Delivery = Literal["mail", "pickup"]
+
+# The application's life. `accepted` is the intake (VH-09), `produced` the office made the items, then
+# mailed -> delivered | refused, or ready (for pickup) -> picked_up | not_collected; rejected at intake;
+# `withdrawn` (退办) by the archive when a refused or missed case was not yet archived (VH-10).
+APPLICATION_STATES: tuple[str, ...] = (
+    "submitted",
+    "accepted",
+    "rejected",
+    "produced",
+    "mailed",
+    "ready",
+    "delivered",
+    "picked_up",
+    "refused",
+    "not_collected",
+    "withdrawn",
+)
+OPEN_APPLICATION_STATES: frozenset[str] = frozenset({"submitted", "accepted", "produced", "mailed", "ready"})
+
+# VH-08: the plate kinds an office lets citizens reissue online (default: the ordinary small and large
+# plates and their new-energy forms). An office setting; the default serves every office here.
+ONLINE_PLATE_KINDS: frozenset[str] = frozenset({"01", "02", "51", "52"})
+
+
+@dataclass(frozen=True)
+class VehicleFacts:
+    """What the reissue rules read from the vehicle record."""
+
+    plate_kind: str
+    state: str
+    flags: tuple[str, ...]
+    licence_photo_stored: bool
+    plate_reissue_count: int
+    inspection_valid_until: date | None
+    insurance_valid_until: date | None
+
+
+def check_application(
+    vehicle: VehicleFacts,
+    *,
+    channel: str,
+    item: str,
+    delivery: str,
+    insurance_photo_ref: str | None,
+    ban_until: date | None,
+    today: date,
+    online_plate_kinds: frozenset[str] = ONLINE_PLATE_KINDS,
+) -> None:
+    """VH-02..VH-09 as the citizen applies, in the order the office checks them, each with its rule:
+    VH-02 counter-registered users only; VH-07 no online reissue during a ban; VH-03 blocking states;
+    VH-08 plate kinds offered online; VH-04 licence only with a stored photo; VH-05 a second or later
+    plate reissue is not mailed; VH-09 a mark only with inspection passed, insurance valid and its photo.
+    """
+    if channel != "counter":
+        raise CounterUsersOnly("reissue and replacement are for users registered at a counter")
+    if ban_until is not None and today <= ban_until:
+        raise DeliveryBanned(
+            f"online reissue and replacement are barred until {ban_until.isoformat()}",
+            until=ban_until.isoformat(),
+        )
+    check_reissue_allowed(vehicle.state, vehicle.flags)
+    if item == "plate" and vehicle.plate_kind not in online_plate_kinds:
+        raise PlateKindNotOnline(f"plates of kind {vehicle.plate_kind} are reissued at the counter only")
+    if item == "licence" and not vehicle.licence_photo_stored:
+        raise LicencePhotoMissing("no vehicle licence photo is stored for this vehicle")
+    if item == "plate" and delivery == "mail" and vehicle.plate_reissue_count >= 1:
+        raise MailNotAllowed("a second or later plate reissue of a vehicle is collected in person")
+    if item == "mark":
+        if vehicle.inspection_valid_until is None or vehicle.inspection_valid_until < today:
+            raise InspectionNotPassed("the vehicle has no valid inspection")
+        if vehicle.insurance_valid_until is None or vehicle.insurance_valid_until < today:
+            raise InsuranceNotValid("the compulsory insurance is not valid")
+        if not insurance_photo_ref:
+            raise InsurancePhotoMissing("an inspection mark needs a photo of the insurance certificate")
+
+
+# Where each state may go, and who moves it (VH-09, VH-10).
+TRANSITIONS: Mapping[str, frozenset[str]] = {
+    "submitted": frozenset({"accepted", "rejected"}),
+    "accepted": frozenset({"produced"}),
+    "produced": frozenset({"mailed", "ready"}),
+    "mailed": frozenset({"delivered", "refused"}),
+    "ready": frozenset({"picked_up", "not_collected"}),
+    "refused": frozenset({"withdrawn"}),
+    "not_collected": frozenset({"withdrawn"}),
+}
+
+
+def check_transition(current: str, target: str) -> None:
+    """VH-09: the office's steps in order; anything else is a 409."""
+    if target not in TRANSITIONS.get(current, frozenset()):
+        raise WrongState(f"an application that is {current} cannot become {target}", state=current)
+
+
+def pickup_due(ready_at: datetime) -> datetime:
+    """VH-07: items not picked up within one month of being ready (calendar month, Shanghai time)."""
+    local = ready_at.astimezone(SHANGHAI)
+    day = add_months(local.date(), 1)
+    return datetime.combine(day, local.timetz())
+
+
+def ban_until(imposed_at: datetime) -> date:
+    """VH-07: one year from the refusal or missed pickup; the last barred day is the day before the
+    anniversary (a ban imposed on 2027-03-10 ends after 2028-03-09)."""
+    local = imposed_at.astimezone(SHANGHAI).date()
+    return add_months(local, 12) - timedelta(days=1)
+
+
+# --- VH-13: inspection window ------------------------------------------------------------------
+
+
+def inspection_window_opens(valid_until: date) -> date:
+    """VH-13: an appointment may be made from 3 calendar months before the inspection's valid-until."""
+    return add_months(valid_until, -3)
+
+
+def check_inspection_window(valid_until: date | None, today: date, slot_day: date) -> None:
+    """VH-13: book only within the 3 months before the inspection expires (ADR 0041: an overdue vehicle
+    may still book, since it must be inspected); the slot must be today or later."""
+    if slot_day < today:
+        raise OutsideInspectionWindow("the slot is in the past")
+    if valid_until is None:
+        return  # never inspected (new vehicle moved in): nothing to wait for
+    opens = inspection_window_opens(valid_until)
+    if today < opens:
+        raise OutsideInspectionWindow(
+            f"appointments open on {opens.isoformat()}, 3 months before the inspection expires",
+            opens_on=opens.isoformat(),
+        )
+
+
+def city_of(office_code: str) -> str:
+    """The city (地市) an office or station belongs to: the first 4 digits of the division code."""
+    return office_code[:4] + "00"
+
+
+def province_of(code: str) -> str:
+    return code[:2] + "0000"
+
+
+def check_station_reachable(vehicle_office: str, station_city: str, other_cities: bool) -> None:
+    """VH-13: at the registration city, or another city of the same province where the province
+    has published a plan that opens the station's slots to other cities."""
+    if city_of(vehicle_office) == city_of(station_city):
+        return
+    if province_of(vehicle_office) != province_of(station_city):
+        raise StationNotInReach("inspections are booked within the province of registration")
+    if not other_cities:
+        raise StationNotInReach("this station's published plan does not take vehicles of other cities")
+
+
+def check_cancellable(slot_day: date, today: date) -> None:
+    """VH-13: a booking is cancelled before the inspection day, not on it or after."""
+    if today >= slot_day:
+        raise NotBeforeInspectionDay("a booking can be cancelled only before the inspection day")

@@ -1,5 +1,122 @@
-"""The messages the vehicle service consumes: a local tolerant model, a handler and a queue each."""
+"""The messages the vehicle service consumes: a local tolerant model, a handler and a queue each.
+
+Built and tested here: identity's `identity.person.phone_changed.v1` (ID-06) and plate-pool's
+`plate-pool.selection.confirmed.v1` / `cancelled.v1` / `registered.v1` (the PP-09 projection). A subscription
+is registered in `SUBSCRIPTIONS` only once its producer's `published.py` publishes the type (the contract
+tests refuse a consumed type with no producer); `READY` lists the ones whose producers exist today.
+Meanwhile `system` clients feed the projection through `PUT /api/v1/vehicles/preselections/{id}`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
 
 from servicekit.consumer import Subscription
+from servicekit.envelope import Envelope
+from servicekit.uow import SYSTEM_ACTOR, UnitOfWork
+from vehicle_service import records
 
+log = logging.getLogger(__name__)
+
+
+class _Tolerant(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class PhoneChanged(_Tolerant):
+    id_kind: str
+    id_number: str
+    phone: str
+    changed_at: datetime
+
+
+class OwnerIn(_Tolerant):
+    id_kind: str
+    id_number: str
+    name: str
+
+
+class SelectionConfirmed(_Tolerant):
+    selection_id: str
+    office_code: str
+    plate_number: str
+    vin: str
+    owner: OwnerIn
+    phone: str
+    register_by: datetime
+
+
+class SelectionEnded(_Tolerant):
+    selection_id: str
+
+
+async def apply_phone_changed(uow: UnitOfWork, event: PhoneChanged, envelope: Envelope) -> None:
+    """ID-06: a counter registration replaces the phone on the person's vehicle records (and each changed
+    record publishes its contact change, VH-11, for identity's ID-03 projection)."""
+    changed = await records.replace_owner_phone(uow, SYSTEM_ACTOR, event.id_number, event.phone)
+    log.info("ID-06: phone replaced on %d vehicle records", changed)
+
+
+async def project_selection_confirmed(uow: UnitOfWork, event: SelectionConfirmed, envelope: Envelope) -> None:
+    """PP-08: keep the confirmed pre-selection so the counter can check PP-09 without a call."""
+    await records.upsert_preselection(
+        uow,
+        selection_id=event.selection_id,
+        office_code=event.office_code,
+        plate_number=event.plate_number,
+        vin=event.vin,
+        owner_id_kind=event.owner.id_kind,
+        owner_id_number=event.owner.id_number,
+        owner_name=event.owner.name,
+        phone=event.phone,
+        register_by=event.register_by,
+        state="confirmed",
+    )
+
+
+async def project_selection_cancelled(uow: UnitOfWork, event: SelectionEnded, envelope: Envelope) -> None:
+    """PP-09: a cancelled pre-selection can no longer be registered."""
+    await records.end_preselection(uow, event.selection_id, "cancelled")
+
+
+async def project_selection_registered(uow: UnitOfWork, event: SelectionEnded, envelope: Envelope) -> None:
+    """PP-09: plate-pool settled the selection as registered."""
+    await records.end_preselection(uow, event.selection_id, "registered")
+
+
+PHONE_CHANGED = Subscription(
+    name="apply-phone-changed",
+    handles={"identity.person.phone_changed.v1": PhoneChanged},
+    handler=apply_phone_changed,
+    summary="ID-06: replace the phone on the person's vehicle records.",
+)
+SELECTION_CONFIRMED = Subscription(
+    name="project-selection-confirmed",
+    handles={"plate-pool.selection.confirmed.v1": SelectionConfirmed},
+    handler=project_selection_confirmed,
+    summary="PP-08/PP-09: project confirmed pre-selections for the counter's check.",
+)
+SELECTION_CANCELLED = Subscription(
+    name="project-selection-cancelled",
+    handles={"plate-pool.selection.cancelled.v1": SelectionEnded},
+    handler=project_selection_cancelled,
+    summary="PP-09: a cancelled pre-selection can no longer be registered.",
+)
+SELECTION_REGISTERED = Subscription(
+    name="project-selection-registered",
+    handles={"plate-pool.selection.registered.v1": SelectionEnded},
+    handler=project_selection_registered,
+    summary="PP-09: plate-pool settled the selection as registered.",
+)
+
+# Every handler built; SUBSCRIPTIONS holds those whose producer publishes the type today.
+BUILT: list[Subscription] = [
+    PHONE_CHANGED,
+    SELECTION_CONFIRMED,
+    SELECTION_CANCELLED,
+    SELECTION_REGISTERED,
+]
 SUBSCRIPTIONS: list[Subscription] = []

@@ -1,5 +1,188 @@
 """Tables of the vehicle database (outbox, inbox and audit_log come from servicekit)."""
 
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+
 from servicekit.db import new_metadata
 
 metadata = new_metadata()
+
+# VH-01: the vehicle record. `state` is the lifecycle (registered, transferred_out, deregistered,
+# force_deregistered); `flags` the police markers that may stack (stolen, suspended, suspect, detained,
+# seized, hit_and_run, locked). `version` grows with every change, so consumers can order events.
+vehicles = Table(
+    "vehicles",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("office_code", String(6), nullable=False),
+    Column("plate_kind", String(2), nullable=False),
+    Column("plate_number", String(10), nullable=False),
+    Column("vin", String(17), nullable=False, unique=True),
+    Column("vehicle_kind", String(32), nullable=False, server_default=text("'small_car'")),
+    Column("owner_id_kind", String(20), nullable=False),
+    Column("owner_id_number", String(32), nullable=False),
+    Column("owner_name", String(100), nullable=False),
+    Column("phone", String(11), nullable=False),
+    Column("use", String(20), nullable=False),
+    Column("state", String(24), nullable=False),
+    Column("flags", ARRAY(String(24)), nullable=False, server_default=text("'{}'")),
+    Column("inspection_valid_until", Date),
+    Column("insurance_valid_until", Date),
+    Column("licence_photo_stored", Boolean, nullable=False, server_default=text("false")),
+    Column("plate_reissue_count", Integer, nullable=False, server_default=text("0")),
+    Column("selection_id", String(64)),
+    Column("registered_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    UniqueConstraint("plate_kind", "plate_number", name="uq_vehicles_plate"),
+    CheckConstraint("use IN ('commercial', 'non_commercial')", name="use"),
+    Index("ix_vehicles_owner_id_number", "owner_id_number"),
+)
+
+# A projection of plate-pool's confirmed pre-selections (PP-08), so the counter checks PP-09 locally.
+preselections = Table(
+    "preselections",
+    metadata,
+    Column("selection_id", String(64), primary_key=True),
+    Column("office_code", String(6), nullable=False),
+    Column("plate_number", String(10), nullable=False),
+    Column("vin", String(17), nullable=False),
+    Column("owner_id_kind", String(20), nullable=False),
+    Column("owner_id_number", String(32), nullable=False),
+    Column("owner_name", String(100), nullable=False),
+    Column("phone", String(11), nullable=False),
+    Column("register_by", DateTime(timezone=True), nullable=False),
+    Column("state", String(16), nullable=False),  # confirmed | registered | cancelled
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# VH-14: inspection stations and the plans their city files with the province.
+inspection_stations = Table(
+    "inspection_stations",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("address", String(300), nullable=False),
+    Column("city_code", String(6), nullable=False),
+    Column("vehicle_kinds", ARRAY(String(32)), nullable=False),
+    Column("max_axle_load_kg", Integer),
+    Column("brake_kinds", ARRAY(String(32)), nullable=False, server_default=text("'{}'")),
+    Column("state", String(16), nullable=False),  # open | suspended | closed
+    Column("state_reason", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+inspection_plans = Table(
+    "inspection_plans",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("station_id", UUID(as_uuid=True), ForeignKey("inspection_stations.id"), nullable=False),
+    Column("first_day", Date, nullable=False),
+    Column("last_day", Date, nullable=False),
+    Column("times", JSONB, nullable=False),  # [{"start": "09:00", "end": "10:00", "capacity": 20}]
+    Column("other_cities", Boolean, nullable=False),  # bookable from other cities of the province
+    Column("state", String(16), nullable=False),  # filed | published
+    Column("published_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+inspection_slots = Table(
+    "inspection_slots",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("station_id", UUID(as_uuid=True), ForeignKey("inspection_stations.id"), nullable=False),
+    Column("plan_id", UUID(as_uuid=True), ForeignKey("inspection_plans.id"), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=False),
+    Column("capacity", Integer, nullable=False),
+    Column("booked", Integer, nullable=False, server_default=text("0")),
+    Column("other_cities", Boolean, nullable=False),
+    # The database itself refuses an overbooking, whatever the code above it does (VH-14).
+    CheckConstraint("booked >= 0 AND booked <= capacity", name="capacity"),
+    UniqueConstraint("station_id", "starts_at", name="uq_inspection_slots_station_start"),
+    Index("ix_inspection_slots_station_day", "station_id", "day"),
+)
+
+inspection_bookings = Table(
+    "inspection_bookings",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("slot_id", UUID(as_uuid=True), ForeignKey("inspection_slots.id"), nullable=False),
+    Column("station_id", UUID(as_uuid=True), ForeignKey("inspection_stations.id"), nullable=False),
+    Column("vehicle_id", UUID(as_uuid=True), ForeignKey("vehicles.id"), nullable=False),
+    Column("holder_id_number", String(32), nullable=False),
+    Column("holder_subject", String(100), nullable=False),
+    Column("phone", String(11), nullable=False),
+    Column("state", String(24), nullable=False),  # booked | cancelled | cancelled_by_station
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    # One live booking per vehicle.
+    Index(
+        "uq_inspection_bookings_vehicle_live",
+        "vehicle_id",
+        unique=True,
+        postgresql_where=text("state = 'booked'"),
+    ),
+    Index("ix_inspection_bookings_holder", "holder_id_number"),
+    Index("ix_inspection_bookings_slot", "slot_id"),
+)
+
+# VH-02..VH-10: reissue and replacement applications and their office workflow.
+applications = Table(
+    "applications",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("vehicle_id", UUID(as_uuid=True), ForeignKey("vehicles.id"), nullable=False),
+    Column("office_code", String(6), nullable=False),
+    Column("applicant_id_number", String(32), nullable=False),
+    Column("applicant_subject", String(100), nullable=False),
+    Column("item", String(16), nullable=False),  # plate | licence | mark
+    Column("kind", String(16), nullable=False),  # reissue (lost) | replace (damaged)
+    Column("delivery", String(16), nullable=False),  # mail | pickup
+    Column("address", Text),
+    Column("phone", String(11), nullable=False),
+    Column("temp_plate", Boolean, nullable=False, server_default=text("false")),
+    Column("insurance_photo_ref", String(200)),
+    Column("state", String(24), nullable=False),
+    Column("intake_due", DateTime(timezone=True), nullable=False),
+    Column("ready_at", DateTime(timezone=True)),
+    Column("pickup_due", DateTime(timezone=True)),
+    Column("tracking_number", String(64)),
+    Column("archived", Boolean, nullable=False, server_default=text("false")),
+    Column("returned_item_destroyed", Boolean, nullable=False, server_default=text("false")),
+    Column("refusal_reason", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_applications_applicant", "applicant_id_number"),
+    Index("ix_applications_state_office", "state", "office_code"),
+)
+
+# VH-07: one-year bans on online reissue/replace after a refused delivery or a missed pickup.
+delivery_bans = Table(
+    "delivery_bans",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("id_kind", String(20), nullable=False),
+    Column("id_number", String(32), nullable=False),
+    Column("until", Date, nullable=False),
+    Column("reason", String(20), nullable=False),
+    Column("case_id", String(64), nullable=False, unique=True),
+    Column("imposed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_delivery_bans_id_number", "id_number"),
+)

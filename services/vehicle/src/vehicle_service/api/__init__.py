@@ -1,0 +1,12 @@
+"""The vehicle service's HTTP API, mounted under /api/v1 (vehicles, vehicle-applications,
+inspection-*, temp-plates)."""
+
+from fastapi import APIRouter
+
+from vehicle_service.api.vehicles import preselection_router
+from vehicle_service.api.vehicles import router as vehicles_router
+
+router = APIRouter()
+# The static /vehicles/preselections paths first, before /vehicles/{vehicle_id}.
+router.include_router(preselection_router)
+router.include_router(vehicles_router)

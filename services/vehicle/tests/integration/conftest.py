@@ -1,0 +1,125 @@
+"""vehicle against its real `vehicle_test` database (TMS_ENV=test, set by the root conftest)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from servicekit.clock import SHANGHAI, FixedClock
+from servicekit.migrate import migrate
+from servicekit.runtime import Runtime
+from servicekit.testing import TokenFactory, service_client
+from servicekit.web import create_service_app
+from vehicle_service.api import router
+from vehicle_service.service import SPEC
+from vehicle_service.tables import metadata
+
+from .factories import new_owner_id, new_phone, new_plate, new_vin
+
+START = datetime(2027, 3, 1, 9, 0, tzinfo=SHANGHAI)  # a Monday
+
+
+@pytest.fixture(scope="session")
+def vehicle_database() -> str:
+    settings = SPEC.settings()
+    assert settings.env.value == "test", "the tests run with TMS_ENV=test (root conftest.py)"
+    migrate("vehicle")
+    return settings.database.url
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(START)
+
+
+@pytest.fixture
+async def runtime(vehicle_database: str, clock: FixedClock) -> AsyncIterator[Runtime]:
+    rt = Runtime.open(SPEC.settings(), SPEC.metadata, SPEC.translate, clock=clock)
+    yield rt
+    await rt.aclose()
+
+
+@pytest.fixture(scope="session")
+def tokens() -> TokenFactory:
+    return TokenFactory()
+
+
+def build_app(tokens: TokenFactory, clock: FixedClock) -> FastAPI:
+    settings = SPEC.settings()
+    app = create_service_app(
+        settings,
+        title="vehicle",
+        routers=[router],
+        runtime_factory=lambda: Runtime.open(settings, SPEC.metadata, SPEC.translate, clock=clock),
+    )
+    app.state.verifier = tokens.verifier()
+    return app
+
+
+@pytest.fixture
+async def client(
+    vehicle_database: str, tokens: TokenFactory, clock: FixedClock
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with service_client(build_app(tokens, clock)) as c:
+        yield c
+
+
+class Actors:
+    """Tokens for the callers of one test, each with its own identity."""
+
+    def __init__(self, tokens: TokenFactory, office: str = "130100") -> None:
+        self.tokens = tokens
+        self.office = office
+        self.clerk = tokens.headers(
+            tokens.clerk(roles=("clerk.intake", "clerk.review", "clerk.archive"), office=office)
+        )
+        self.system = tokens.headers(tokens.system())
+
+    def citizen(self, id_number: str, channel: str = "counter") -> dict[str, str]:
+        return self.tokens.headers(
+            self.tokens.citizen(subject=f"person-{id_number}", id_number=id_number, channel=channel)  # type: ignore[arg-type]
+        )
+
+
+@pytest.fixture
+def actors(tokens: TokenFactory) -> Actors:
+    return Actors(tokens)
+
+
+def registration(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "plate_kind": "02",
+        "plate_number": new_plate(),
+        "vin": new_vin(),
+        "owner": {"id_kind": "resident_id", "id_number": new_owner_id(), "name": "张三"},
+        "phone": new_phone(),
+        "use": "non_commercial",
+        "inspection_valid_until": "2027-05-31",
+        "insurance_valid_until": "2027-12-31",
+    }
+    body.update(overrides)
+    return body
+
+
+async def register(client: httpx.AsyncClient, actors: Actors, **overrides: Any) -> dict[str, Any]:
+    r = await client.post("/api/v1/vehicles", json=registration(**overrides), headers=actors.clerk)
+    assert r.status_code == 201, r.text
+    data: dict[str, Any] = r.json()
+    return data
+
+
+async def events_about(runtime: Runtime, subject: str) -> list[tuple[str, dict[str, Any]]]:
+    outbox = metadata.tables["outbox"]
+    async with runtime.engine.connect() as conn:
+        rows = await conn.execute(
+            select(outbox.c.routing_key, outbox.c.payload)
+            .where(outbox.c.subject == subject)
+            .order_by(outbox.c.id)
+        )
+        return [(r.routing_key, r.payload) for r in rows]
