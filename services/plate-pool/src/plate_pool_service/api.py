@@ -1,5 +1,9 @@
-"""The plate-pool service's HTTP API, mounted under /api/v1."""
+"""The plate-pool service's HTTP API, mounted under /api/v1: selections and segments."""
 
 from fastapi import APIRouter
 
-router = APIRouter(prefix="/api/v1")
+from plate_pool_service import segments_api, selections_api
+
+router = APIRouter()
+router.include_router(selections_api.router)
+router.include_router(segments_api.router)

@@ -1,18 +1,26 @@
 """The api process: `uvicorn --factory plate_pool_service.main:create_app`."""
 
+from __future__ import annotations
+
 from fastapi import FastAPI
 
 from plate_pool_service.api import router
+from plate_pool_service.context import close_context, open_context
 from plate_pool_service.service import SPEC
+from servicekit.clock import Clock
 from servicekit.runtime import Runtime
+from servicekit.settings import ServiceSettings
 from servicekit.web import create_service_app
 
 
-def create_app() -> FastAPI:
-    settings = SPEC.settings()
+def create_app(settings: ServiceSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    """`clock`: tests inject a FixedClock (WD-02); otherwise the platform clock."""
+    resolved = settings or SPEC.settings()
     return create_service_app(
-        settings,
+        resolved,
         title="plate-pool",
         routers=[router],
-        runtime_factory=lambda: Runtime.open(settings, SPEC.metadata, SPEC.translate),
+        runtime_factory=lambda: Runtime.open(resolved, SPEC.metadata, SPEC.translate, clock=clock),
+        on_startup=[open_context],
+        on_shutdown=[close_context],
     )

@@ -1,6 +1,8 @@
+from plate_pool_service.commands import SENDS
 from plate_pool_service.published import PUBLISHED
 from plate_pool_service.settings import PlatePoolSettings
 from plate_pool_service.subscriptions import SUBSCRIPTIONS
+from plate_pool_service.sweeps import SWEEPS
 from plate_pool_service.tables import metadata
 from servicekit.service import ServiceSpec
 
@@ -11,4 +13,6 @@ SPEC = ServiceSpec(
     metadata=metadata,
     published=PUBLISHED,
     subscriptions=SUBSCRIPTIONS,
+    sweeps=SWEEPS,
+    sends=SENDS,
 )

@@ -8,3 +8,7 @@ class PlatePoolSettings(ServiceSettings):
     model_config = settings_config("plate-pool")
 
     http_port: int = 8040
+    # Prefix of every hot-state key in Redis (hot.py); a test or a bench may use its own.
+    hot_prefix: str = "pp"
+    # How long a replica trusts its cached office settings and segment list (seconds).
+    cache_ttl_s: float = 10.0

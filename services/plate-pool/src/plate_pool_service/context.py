@@ -1,0 +1,73 @@
+"""What the api and the worker of plate-pool build once per process beside the servicekit `Runtime`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+
+from plate_pool_service.catalog import Catalog
+from plate_pool_service.hot import HotPool
+from plate_pool_service.settings import PlatePoolSettings
+from servicekit.runtime import Runtime
+from servicekit.verification import VerificationCodes
+from servicekit.workdays import WorkdayCalendar
+
+
+@dataclass
+class PlateContext:
+    runtime: Runtime
+    hot: HotPool
+    catalog: Catalog
+    codes: VerificationCodes
+    calendar: WorkdayCalendar
+    # selection id -> segment id: immutable once made, so a replica never asks twice (hot path).
+    segment_of: dict[str, str]
+
+
+_BY_RUNTIME: dict[int, PlateContext] = {}
+
+
+def context_for(runtime: Runtime) -> PlateContext:
+    found = _BY_RUNTIME.get(id(runtime))
+    if found is not None and found.runtime is runtime:
+        return found
+    settings = runtime.settings
+    prefix = settings.hot_prefix if isinstance(settings, PlatePoolSettings) else "pp"
+    ttl = settings.cache_ttl_s if isinstance(settings, PlatePoolSettings) else 10.0
+    ctx = PlateContext(
+        runtime=runtime,
+        hot=HotPool(runtime.redis, runtime.clock, prefix),
+        catalog=Catalog(runtime.engine, ttl),
+        codes=VerificationCodes(
+            runtime.redis,
+            runtime.clock,
+            settings.secret_key.get_secret_value().encode(),
+            key_prefix="pp:vc",
+        ),
+        calendar=WorkdayCalendar(),
+        segment_of={},
+    )
+    _BY_RUNTIME[id(runtime)] = ctx
+    return ctx
+
+
+async def open_context(app: FastAPI) -> None:
+    app.state.plate = context_for(app.state.runtime)
+
+
+async def close_context(app: FastAPI) -> None:
+    ctx = getattr(app.state, "plate", None)
+    if ctx is not None:
+        _BY_RUNTIME.pop(id(ctx.runtime), None)
+        del app.state.plate
+
+
+def get_context(request: Request) -> PlateContext:
+    ctx = request.app.state.plate
+    assert isinstance(ctx, PlateContext)
+    return ctx
+
+
+ContextDep = Annotated[PlateContext, Depends(get_context)]

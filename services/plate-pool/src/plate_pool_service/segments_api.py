@@ -1,0 +1,305 @@
+"""`/api/v1/plate-segments`: segments planned, approved, published and their pools built (PP-10), public
+pool statistics (PP-13), and each office's settings (PP-06a)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
+
+from plate_pool_service.context import ContextDep, PlateContext
+from plate_pool_service.domain import OfficeSettings, RuleError
+from plate_pool_service.numbers import InvalidPattern, NumberSpace, alphabets
+from plate_pool_service.tables import allocations, office_settings, segments
+from servicekit import validators
+from servicekit.clock import SHANGHAI
+from servicekit.ids import new_id
+from servicekit.web import NotFound, Principal, RuntimeDep, actor_from, require_roles
+
+router = APIRouter(prefix="/api/v1/plate-segments", tags=["plate-segments"])
+
+Admin = Annotated[Principal, Depends(require_roles("clerk.admin"))]
+MIN_SEGMENT_SIZE = 1_000
+PUBLISH_WORKING_DAYS = 3
+
+
+class PlanSegment(BaseModel):
+    office_code: Annotated[str, Field(pattern=r"^\d{6}$")]
+    prefix: Annotated[str, Field(min_length=2, max_length=2, examples=["冀A"])]
+    pattern: Annotated[str, Field(min_length=5, max_length=5, examples=["3####"])]
+    custom_patterns: Annotated[list[str], Field(min_length=1, max_length=20)]
+    opens_at: datetime
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(SHANGHAI).isoformat() if moment is not None else None
+
+
+async def segment_view(ctx: PlateContext, row: Any) -> dict[str, Any]:
+    counts = await ctx.hot.counts(row.id) if row.pool_built_at is not None else None
+    return {
+        "id": row.id,
+        "office_code": row.office_code,
+        "prefix": row.prefix,
+        "pattern": row.pattern,
+        "first_number": NumberSpace(row.prefix, row.pattern).number(0),
+        "last_number": NumberSpace(row.prefix, row.pattern).number(row.size - 1),
+        "size": row.size,
+        "custom_patterns": list(row.custom_patterns),
+        "opens_at": _iso(row.opens_at),
+        "state": row.state,
+        "published_at": _iso(row.published_at),
+        "statistics": None
+        if counts is None
+        else {"available": counts.available, "held": counts.held, "allocated": counts.allocated},
+    }
+
+
+def _check_office_admin(principal: Principal, office_code: str) -> None:
+    if principal.office != office_code:
+        raise NotFound("office")
+
+
+async def plan_segment(
+    ctx: PlateContext,
+    body: PlanSegment,
+    planned_by: str,
+    now: datetime,
+    segment_id: str | None = None,
+) -> str:
+    """PP-10: a segment of at least 1,000 numbers whose custom patterns are its own shapes."""
+    try:
+        validators.plate_prefix(body.prefix + "12345")
+        space = NumberSpace(body.prefix, body.pattern)
+        size = space.size
+        for custom in body.custom_patterns:
+            alphabets(custom)
+    except (InvalidPattern, validators.InvalidValue) as exc:
+        raise RuleError("SEGMENT_INVALID", str(exc), "PP-10", status=422) from None
+    if size < MIN_SEGMENT_SIZE:
+        raise RuleError(
+            "SEGMENT_TOO_SMALL",
+            f"a segment has at least {MIN_SEGMENT_SIZE} numbers",
+            "PP-10",
+            status=422,
+        )
+    new = segment_id or f"seg-{new_id()}"
+    async with ctx.runtime.uow() as uow:
+        try:
+            await uow.session.execute(
+                insert(segments).values(
+                    id=new,
+                    office_code=body.office_code,
+                    prefix=body.prefix,
+                    pattern=body.pattern,
+                    size=size,
+                    custom_patterns=body.custom_patterns,
+                    opens_at=body.opens_at,
+                    state="planned",
+                    planned_by=planned_by,
+                    created_at=now,
+                )
+            )
+            await uow.commit()
+        except IntegrityError:
+            raise RuleError("SEGMENT_EXISTS", "this office already has that segment", "PP-10") from None
+    return new
+
+
+async def build_pool(ctx: PlateContext, segment_id: str) -> int:
+    """PP-10/PP-12: the pool from the segment's definition minus the ledger's active allocations (also the
+    rebuild after Redis lost it). Returns the numbers available."""
+    async with ctx.runtime.engine.connect() as conn:
+        row = (await conn.execute(select(segments).where(segments.c.id == segment_id))).one()
+        taken = (
+            await conn.execute(
+                select(allocations.c.number_index)
+                .where(allocations.c.segment_id == segment_id)
+                .where(allocations.c.released_at.is_(None))
+            )
+        ).scalars()
+        allocated = list(taken)
+    await ctx.hot.build(segment_id, row.size, allocated)
+    if row.pool_built_at is None:
+        async with ctx.runtime.uow() as uow:
+            assert uow.now is not None
+            await uow.session.execute(
+                update(segments).where(segments.c.id == segment_id).values(pool_built_at=uow.now)
+            )
+            await uow.commit()
+    return int(row.size - len(set(allocated)))
+
+
+@router.get("", summary="Segments and their pool statistics (public, PP-10/PP-13)")
+async def list_segments(ctx: ContextDep, office_code: str | None = None) -> dict[str, Any]:
+    query = (
+        select(segments).where(segments.c.state.in_(("published", "closed"))).order_by(segments.c.opens_at)
+    )
+    if office_code is not None:
+        query = query.where(segments.c.office_code == office_code)
+    async with ctx.runtime.engine.connect() as conn:
+        rows = (await conn.execute(query.limit(200))).all()
+    return {"items": [await segment_view(ctx, row) for row in rows], "next_cursor": None}
+
+
+@router.post("", status_code=201, summary="Plan a segment (office admin, PP-10)")
+async def create_segment(
+    body: PlanSegment, request: Request, principal: Admin, ctx: ContextDep
+) -> JSONResponse:
+    _check_office_admin(principal, body.office_code)
+    now = await ctx.runtime.clock.now()
+    segment_id = await plan_segment(ctx, body, principal.subject, now)
+    async with ctx.runtime.engine.connect() as conn:
+        row = (await conn.execute(select(segments).where(segments.c.id == segment_id))).one()
+    return JSONResponse(await segment_view(ctx, row), status_code=201)
+
+
+async def _segment_row(ctx: PlateContext, segment_id: str) -> Any:
+    async with ctx.runtime.engine.connect() as conn:
+        row = (await conn.execute(select(segments).where(segments.c.id == segment_id))).first()
+    if row is None:
+        raise NotFound("segment")
+    return row
+
+
+async def _superior_of(ctx: PlateContext, office_code: str) -> str | None:
+    async with ctx.runtime.engine.connect() as conn:
+        value = (
+            await conn.execute(
+                select(office_settings.c.superior_office_code).where(
+                    office_settings.c.office_code == office_code
+                )
+            )
+        ).scalar()
+    return value if isinstance(value, str) else None
+
+
+@router.post("/{segment_id}/approval", summary="Approve a planned segment (superior office's admin, PP-10)")
+async def approve_segment(
+    segment_id: str, request: Request, principal: Admin, ctx: ContextDep, runtime: RuntimeDep
+) -> dict[str, Any]:
+    row = await _segment_row(ctx, segment_id)
+    superior = await _superior_of(ctx, row.office_code)
+    if superior is None or principal.office != superior:
+        raise RuleError(
+            "NOT_SUPERIOR_OFFICE",
+            "only the superior office approves a segment plan",
+            "PP-10",
+            status=403,
+        )
+    if row.state != "planned":
+        raise RuleError("SEGMENT_NOT_PLANNED", f"the segment is {row.state}", "PP-10")
+    async with runtime.uow() as uow:
+        await uow.session.execute(
+            update(segments)
+            .where(segments.c.id == segment_id)
+            .values(state="approved", approved_by=principal.subject, approved_at=uow.now)
+        )
+        uow.audit(actor_from(request, principal), "plate_segment.approved", f"plate-segment:{segment_id}")
+        await uow.commit()
+    return await segment_view(ctx, await _segment_row(ctx, segment_id))
+
+
+@router.post("/{segment_id}/publication", summary="Publish an approved segment and build its pool (PP-10)")
+async def publish_segment(
+    segment_id: str, request: Request, principal: Admin, ctx: ContextDep, runtime: RuntimeDep
+) -> dict[str, Any]:
+    row = await _segment_row(ctx, segment_id)
+    _check_office_admin(principal, row.office_code)
+    if row.state != "approved":
+        raise RuleError("SEGMENT_NOT_APPROVED", "the superior office has not approved this segment", "PP-10")
+    async with runtime.uow() as uow:
+        now = uow.now
+        assert now is not None
+        earliest = ctx.calendar.add_working_days(now.astimezone(SHANGHAI).date(), PUBLISH_WORKING_DAYS)
+        if row.opens_at.astimezone(SHANGHAI).date() < earliest:
+            raise RuleError(
+                "PUBLICATION_TOO_LATE",
+                f"a segment is published at least {PUBLISH_WORKING_DAYS} working days before it opens",
+                "PP-10",
+                extra={"earliest_opening": earliest.isoformat()},
+            )
+        await uow.session.execute(
+            update(segments).where(segments.c.id == segment_id).values(state="published", published_at=now)
+        )
+        uow.audit(actor_from(request, principal), "plate_segment.published", f"plate-segment:{segment_id}")
+        await uow.commit()
+    await build_pool(ctx, segment_id)
+    return await segment_view(ctx, await _segment_row(ctx, segment_id))
+
+
+@router.get("/offices/{office_code}/settings", summary="An office's counts and windows (PP-06a)")
+async def get_office_settings(office_code: str, ctx: ContextDep) -> dict[str, Any]:
+    return (await ctx.catalog.settings(office_code)).to_json()
+
+
+@router.put("/offices/{office_code}/settings", summary="Change an office's counts and windows (PP-06a)")
+async def put_office_settings(
+    office_code: str,
+    body: dict[str, Any],
+    request: Request,
+    principal: Admin,
+    ctx: ContextDep,
+    runtime: RuntimeDep,
+) -> dict[str, Any]:
+    _check_office_admin(principal, office_code)
+    unknown = set(body) - set(OfficeSettings().to_json())
+    if unknown:
+        raise RuleError("INVALID_SETTINGS", f"unknown settings: {sorted(unknown)}", "PP-06a", status=422)
+    try:
+        new = OfficeSettings.from_json({**(await ctx.catalog.settings(office_code)).to_json(), **body})
+    except TypeError:
+        raise RuleError("INVALID_SETTINGS", "settings of the wrong type", "PP-06a", status=422) from None
+    new.check()
+    await save_office_settings(runtime, office_code, new, actor=actor_from(request, principal))
+    ctx.catalog.forget_settings(office_code)
+    return new.to_json()
+
+
+async def save_office_settings(
+    runtime: Any,
+    office_code: str,
+    settings: OfficeSettings,
+    *,
+    actor: Any = None,
+    superior: str | None = None,
+    name: str | None = None,
+) -> None:
+    async with runtime.uow() as uow:
+        values: dict[str, Any] = {
+            "office_code": office_code,
+            "settings": settings.to_json(),
+            "updated_at": uow.now,
+        }
+        if superior is not None:
+            values["superior_office_code"] = superior
+        if name is not None:
+            values["name"] = name
+        stmt = pg_insert(office_settings).values(**values)
+        await uow.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[office_settings.c.office_code],
+                set_={k: stmt.excluded[k] for k in values if k != "office_code"},
+            )
+        )
+        if actor is not None:
+            uow.audit(
+                actor,
+                "plate_office.settings_changed",
+                f"office:{office_code}",
+                after=settings.to_json(),
+            )
+        await uow.commit()
+
+
+async def office_available(ctx: PlateContext, office_code: str, now: datetime) -> int:
+    total = 0
+    for segment in await ctx.catalog.open_segments(office_code, now):
+        total += (await ctx.hot.counts(segment.id)).available
+    return total

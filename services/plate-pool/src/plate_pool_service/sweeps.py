@@ -1,0 +1,256 @@
+"""The worker's sweeps: every deadline of plate-pool, on the platform clock (WD-02), never by sleeping.
+
+- lapse-holds: holds past their 180 s (or the SMS window) go back to the pool (PP-05, PP-06, PP-12);
+- end-sessions: sessions past 60 minutes end, their holds go back (PP-04);
+- sms-windows: a choice not confirmed by SMS in 30 minutes goes back to the step the chances allow (PP-07);
+- register-deadlines: a number not registered within 3 working days is cancelled with a 2-year ban (PP-09);
+- fairness-log: the Redis stream of draws, verifies, holds and releases drained into Postgres (PP-13);
+- pools: pools Redis lost are rebuilt from the ledger; an office under its floor raises an alert (PP-10).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from plate_pool_service import domain
+from plate_pool_service.context import context_for
+from plate_pool_service.hot import from_us
+from plate_pool_service.published import PoolLow
+from plate_pool_service.segments_api import build_pool, office_available
+from plate_pool_service.selections_api import cancel_selection
+from plate_pool_service.tables import fairness_log, segments, selections
+from servicekit.clock import SHANGHAI
+from servicekit.runtime import Runtime
+from servicekit.service import Sweep
+from servicekit.uow import SYSTEM_ACTOR
+
+log = logging.getLogger(__name__)
+BATCH = 500
+
+
+async def _published_segments(runtime: Runtime) -> list[Any]:
+    async with runtime.engine.connect() as conn:
+        return list(
+            (
+                await conn.execute(
+                    select(segments.c.id, segments.c.office_code, segments.c.pool_built_at).where(
+                        segments.c.state == "published"
+                    )
+                )
+            ).all()
+        )
+
+
+async def lapse_holds(runtime: Runtime) -> int:
+    ctx = context_for(runtime)
+    total = 0
+    for row in await _published_segments(runtime):
+        if row.pool_built_at is not None:
+            total += await ctx.hot.lapse(row.id)
+    return total
+
+
+async def end_sessions(runtime: Runtime) -> int:
+    """PP-04: a session ends at 60 minutes; its holds go back, its chances stay with the vehicle."""
+    ctx = context_for(runtime)
+    now = await runtime.clock.now()
+    async with runtime.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(selections.c.id, selections.c.segment_id)
+                .where(selections.c.state == "selecting")
+                .where(selections.c.session_expires_at <= now)
+                .limit(BATCH)
+            )
+        ).all()
+    for row in rows:
+        sid = str(row.id)
+        await ctx.hot.release(sid, row.segment_id, "session_expired", "session_end")
+        counters = await ctx.hot.counters(sid)
+        values: dict[str, Any] = {"state": "session_expired", "updated_at": now}
+        if counters is not None:
+            values["custom_left"], values["draws_left"] = counters
+        async with runtime.uow() as uow:
+            await uow.session.execute(
+                update(selections)
+                .where(selections.c.id == row.id)
+                .where(selections.c.state == "selecting")
+                .values(**values)
+            )
+            await uow.commit()
+    return len(rows)
+
+
+async def sms_windows(runtime: Runtime) -> int:
+    """PP-07: not confirmed in 30 minutes → back to custom or random by the chances left, or exhausted."""
+    ctx = context_for(runtime)
+    now = await runtime.clock.now()
+    async with runtime.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(selections)
+                .where(selections.c.state == "awaiting_sms")
+                .where(selections.c.sms_deadline <= now)
+                .limit(BATCH)
+            )
+        ).all()
+    for row in rows:
+        state = domain.after_sms_lapse(row.custom_left, row.draws_left)
+        await ctx.hot.release(str(row.id), row.segment_id, state, "sms_lapse")
+        if state == "selecting" and row.session_expires_at <= now:
+            state = "session_expired"
+            await ctx.hot.set_state(str(row.id), state=state)
+        async with runtime.uow() as uow:
+            await uow.session.execute(
+                update(selections)
+                .where(selections.c.id == row.id)
+                .where(selections.c.state == "awaiting_sms")
+                .values(state=state, plate_number=None, sms_deadline=None, updated_at=now)
+            )
+            uow.audit(
+                SYSTEM_ACTOR,
+                "plate_selection.sms_lapsed",
+                f"plate-selection:{row.id}",
+                before={"state": "awaiting_sms"},
+                after={"state": state},
+            )
+            await uow.commit()
+    return len(rows)
+
+
+async def register_deadlines(runtime: Runtime) -> int:
+    """PP-09: a selected number not registered by its deadline is cancelled; 2-year ban."""
+    ctx = context_for(runtime)
+    now = await runtime.clock.now()
+    async with runtime.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(selections)
+                .where(selections.c.state == "selected")
+                .where(selections.c.register_by < now)
+                .limit(BATCH)
+            )
+        ).all()
+    for row in rows:
+        await cancel_selection(ctx, runtime, row, "not_registered_in_time", SYSTEM_ACTOR, ban=True)
+    return len(rows)
+
+
+async def drain_fairness_log(runtime: Runtime) -> int:
+    """PP-13: copy the stream into the append-only table, then trim what was copied (idempotent by id)."""
+    ctx = context_for(runtime)
+    entries = await runtime.redis.xrange(ctx.hot.log_key, count=BATCH)
+    if not entries:
+        return 0
+    rows: list[dict[str, Any]] = []
+    for stream_id, raw in entries:
+        fields = {_text(k): _text(v) for k, v in (raw or {}).items()}
+        segment = await ctx.catalog.segment(fields.get("seg", "")) if fields.get("seg") else None
+
+        def numbers(csv: str | None, segment: Any = segment) -> list[str]:
+            if not csv:
+                return []
+            return [segment.space.number(int(i)) if segment else i for i in csv.split(",") if i]
+
+        rows.append(
+            {
+                "stream_id": _text(stream_id),
+                "at": from_us(fields.get("at", "0")),
+                "op": fields.get("op", "?")[:16],
+                "selection_id": fields.get("sel"),
+                "segment_id": fields.get("seg"),
+                "held": numbers(fields.get("held")) + numbers(fields.get("allocated")),
+                "released": numbers(fields.get("released")),
+                "detail": {
+                    k: v
+                    for k, v in fields.items()
+                    if k not in ("op", "at", "sel", "seg", "held", "released", "allocated")
+                },
+            }
+        )
+    async with runtime.uow() as uow:
+        await uow.session.execute(
+            pg_insert(fairness_log)
+            .values(rows)
+            .on_conflict_do_nothing(
+                index_elements=[fairness_log.c.stream_id],
+                index_where=fairness_log.c.stream_id.is_not(None),
+            )
+        )
+        await uow.commit()
+    # PP-13 counters: the durable row never shows more chances than the log says are left.
+    for row in rows:
+        detail: dict[str, str] = row["detail"]
+        if row["selection_id"] and ("dl" in detail or "cl" in detail):
+            values: dict[str, Any] = {}
+            if "dl" in detail:
+                values["draws_left"] = int(detail["dl"])
+            if "cl" in detail:
+                values["custom_left"] = int(detail["cl"])
+            async with runtime.engine.begin() as conn:
+                await conn.execute(
+                    update(selections)
+                    .where(selections.c.id == row["selection_id"])
+                    .where(selections.c.state == "selecting")
+                    .values(**values)
+                )
+    await runtime.redis.xdel(ctx.hot.log_key, *[_text(e[0]) for e in entries])
+    return len(rows)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+async def pools(runtime: Runtime) -> int:
+    """PP-10/PP-12: rebuild pools Redis lost (from the segment minus the ledger); alert on a low office."""
+    ctx = context_for(runtime)
+    now = await runtime.clock.now()
+    rebuilt = 0
+    offices: set[str] = set()
+    for row in await _published_segments(runtime):
+        offices.add(row.office_code)
+        if row.pool_built_at is None or not await ctx.hot.is_built(row.id):
+            await build_pool(ctx, row.id)
+            rebuilt += 1
+    for office in offices:
+        settings = await ctx.catalog.settings(office)
+        available = await office_available(ctx, office, now)
+        if available < settings.low_pool_threshold and await runtime.redis.set(
+            f"{ctx.hot.prefix}:alert:{office}",
+            "1",
+            nx=True,
+            ex=int(timedelta(hours=1).total_seconds()),
+        ):
+            async with runtime.uow() as uow:
+                uow.emit(
+                    PoolLow(
+                        office_code=office,
+                        available=available,
+                        threshold=settings.low_pool_threshold,
+                        detected_at=now.astimezone(SHANGHAI),
+                    )
+                )
+                await uow.commit()
+            log.warning(
+                "office %s: %d numbers available, under %d",
+                office,
+                available,
+                settings.low_pool_threshold,
+            )
+    return rebuilt
+
+
+SWEEPS = [
+    Sweep("plate-pool.lapse-holds", 1.0, lapse_holds),
+    Sweep("plate-pool.end-sessions", 5.0, end_sessions),
+    Sweep("plate-pool.sms-windows", 5.0, sms_windows),
+    Sweep("plate-pool.register-deadlines", 60.0, register_deadlines),
+    Sweep("plate-pool.fairness-log", 1.0, drain_fairness_log),
+    Sweep("plate-pool.pools", 10.0, pools),
+]

@@ -1,0 +1,172 @@
+"""plate-pool against its real `plate_pool_test` database and Redis db 15 (TMS_ENV=test, root conftest).
+
+Every test gets its own office code (so segments, ledger rows and settings never meet another test's),
+its own hot-state key prefix, its own VINs, identity numbers and phones, and a FixedClock it moves.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import update
+from stdnum.cn import ric
+
+from plate_pool_service.context import PlateContext
+from plate_pool_service.domain import OfficeSettings
+from plate_pool_service.main import create_app
+from plate_pool_service.segments_api import (
+    PlanSegment,
+    build_pool,
+    plan_segment,
+    save_office_settings,
+)
+from plate_pool_service.service import SPEC
+from plate_pool_service.settings import PlatePoolSettings
+from plate_pool_service.tables import segments
+from servicekit.clock import SHANGHAI, FixedClock
+from servicekit.migrate import migrate
+from servicekit.testing import TokenFactory, service_client
+from servicekit.validators import vin_check_digit
+
+MONDAY_10AM = datetime(2027, 3, 1, 10, 0, tzinfo=SHANGHAI)
+JPEG = base64.b64encode(b"\xff\xd8\xff\xe0" + b"0" * 64).decode()
+
+
+@pytest.fixture(scope="session")
+def plate_pool_database() -> str:
+    settings = SPEC.settings()
+    assert settings.env.value == "test", "the tests run with TMS_ENV=test (root conftest.py)"
+    migrate("plate-pool")
+    return settings.database.url
+
+
+def new_vin() -> str:
+    alphabet = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
+    body = "LFV" + "".join(secrets.choice(alphabet) for _ in range(14))
+    return body[:8] + vin_check_digit(body[:8] + "0" + body[9:]) + body[9:]
+
+
+def new_resident_id(region: str) -> str:
+    base = region + "19900307" + f"{secrets.randbelow(1000):03d}"
+    return base + ric.calc_check_digit(base + "0")
+
+
+def new_phone() -> str:
+    return "139" + "".join(secrets.choice("0123456789") for _ in range(8))
+
+
+@dataclass
+class Applicant:
+    subject: str
+    id_number: str
+    phone: str
+    vin: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return TokenFactory.headers(self.token)
+
+
+@dataclass
+class Platform:
+    """One test's world: its office, its clock, its app and a client through it."""
+
+    office: str
+    clock: FixedClock
+    tokens: TokenFactory
+    client: httpx.AsyncClient
+    ctx: PlateContext
+    applicants: list[Applicant] = field(default_factory=list)
+
+    def applicant(self, *, local: bool = True) -> Applicant:
+        region = self.office if local else "110101"
+        idn = new_resident_id(region)
+        subject = f"person-{secrets.token_hex(6)}"
+        token = self.tokens.citizen(subject, id_number=idn, ttl_s=7200)
+        return Applicant(subject, idn, new_phone(), new_vin(), token)
+
+    def start_body(self, who: Applicant, **overrides: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "vin": who.vin,
+            "vehicle_kind": "small_car",
+            "invoice": {
+                "number": "12345678",
+                "code": "113001900111",
+                "date": "2027-02-27",
+                "amount_fen": 15_800_000,
+                "photo": JPEG,
+            },
+            "certificate_number": "WAC" + secrets.token_hex(6).upper(),
+            "owner": {"id_kind": "resident_id", "id_number": who.id_number, "name": "张三"},
+            "phone": who.phone,
+            "office_code": self.office,
+        }
+        body.update(overrides)
+        return body
+
+    async def start(self, who: Applicant | None = None) -> tuple[Applicant, dict[str, Any]]:
+        who = who or self.applicant()
+        r = await self.client.post("/api/v1/plate-selections", json=self.start_body(who), headers=who.headers)
+        assert r.status_code == 201, r.text
+        return who, r.json()
+
+    async def open_segment(
+        self,
+        pattern: str = "3####",
+        custom: tuple[str, ...] = ("#####", "3*###"),
+        prefix: str = "冀A",
+    ) -> str:
+        now = await self.clock.now()
+        segment_id = await plan_segment(
+            self.ctx,
+            PlanSegment(
+                office_code=self.office,
+                prefix=prefix,
+                pattern=pattern,
+                custom_patterns=list(custom),
+                opens_at=now - timedelta(days=1),
+            ),
+            "test",
+            now,
+        )
+        async with self.ctx.runtime.uow() as uow:
+            await uow.session.execute(
+                update(segments)
+                .where(segments.c.id == segment_id)
+                .values(state="published", published_at=now)
+            )
+            await uow.commit()
+        await build_pool(self.ctx, segment_id)
+        return segment_id
+
+
+@pytest.fixture
+def office() -> str:
+    return "13" + f"{secrets.randbelow(10_000):04d}"
+
+
+@pytest.fixture
+async def platform(plate_pool_database: str, office: str) -> AsyncIterator[Platform]:
+    clock = FixedClock(MONDAY_10AM)
+    tokens = TokenFactory()
+    settings = PlatePoolSettings(hot_prefix=f"pptest:{secrets.token_hex(4)}", cache_ttl_s=0)
+    app = create_app(settings, clock=clock)
+    app.state.verifier = tokens.verifier()
+    async with service_client(app) as client:
+        ctx = app.state.plate
+        await save_office_settings(
+            ctx.runtime, office, OfficeSettings(), superior="130000", name="test office"
+        )
+        yield Platform(office, clock, tokens, client, ctx)
+        redis = ctx.runtime.redis
+        keys = [k async for k in redis.scan_iter(match=f"{settings.hot_prefix}:*", count=1000)]
+        if keys:
+            await redis.delete(*keys)
