@@ -1,5 +1,131 @@
-"""The messages the identity service owns: its events, and the commands addressed to it."""
+"""The messages the identity service owns: its events (fixed by ADR 0003), and the commands addressed to it.
 
-from servicekit.messages import Message
+An event's subject is the aggregate's id (registration or account), never an identity number or a phone.
+"""
 
-PUBLISHED: list[type[Message]] = []
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar, Literal
+
+from servicekit.clock import SHANGHAI
+from servicekit.messages import Event, Message
+
+_EXAMPLE_TIME = datetime(2027, 3, 1, 9, 30, tzinfo=SHANGHAI)
+
+
+class PersonPhoneChanged(Event):
+    """ID-06: a counter registration replaced the phone on the person's vehicle and licence records."""
+
+    message_type: ClassVar[str] = "identity.person.phone_changed.v1"
+    summary: ClassVar[str] = (
+        "A counter registration replaced the person's phone: vehicle and license apply it to their records "
+        "(ID-06)."
+    )
+
+    id_kind: str
+    id_number: str
+    name: str
+    phone: str
+    registration_id: str
+    changed_at: datetime
+
+    def subject(self) -> str:
+        return self.registration_id
+
+    @classmethod
+    def example(cls) -> PersonPhoneChanged:
+        return cls(
+            id_kind="resident_id",
+            id_number="130102199003071234",
+            name="张三",
+            phone="13800138000",
+            registration_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e60",
+            changed_at=_EXAMPLE_TIME,
+        )
+
+
+class RegistrationApproved(Event):
+    """ID-09 / ID-11: a counter registration was approved and its account created (notify sends the SMS)."""
+
+    message_type: ClassVar[str] = "identity.registration.approved.v1"
+    summary: ClassVar[str] = "A counter registration was approved and the account created (ID-09, ID-11)."
+
+    registration_id: str
+    account_id: str
+    account_kind: Literal["personal", "unit"]
+    name: str
+    phone: str
+    username: str
+    approved_at: datetime
+
+    def subject(self) -> str:
+        return self.registration_id
+
+    @classmethod
+    def example(cls) -> RegistrationApproved:
+        return cls(
+            registration_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e60",
+            account_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e61",
+            account_kind="personal",
+            name="张三",
+            phone="13800138000",
+            username="138****8000",
+            approved_at=_EXAMPLE_TIME,
+        )
+
+
+class RegistrationRejected(Event):
+    """ID-09: the review post rejected a counter registration; the reason goes to the person by SMS."""
+
+    message_type: ClassVar[str] = "identity.registration.rejected.v1"
+    summary: ClassVar[str] = "The review post rejected a counter registration, with the reason (ID-09)."
+
+    registration_id: str
+    name: str
+    phone: str
+    reason: str
+    rejected_at: datetime
+
+    def subject(self) -> str:
+        return self.registration_id
+
+    @classmethod
+    def example(cls) -> RegistrationRejected:
+        return cls(
+            registration_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e60",
+            name="张三",
+            phone="13800138000",
+            reason="现场照片与人口信息库照片不符",
+            rejected_at=_EXAMPLE_TIME,
+        )
+
+
+class AccountCancelled(Event):
+    """ID-16 / ID-05: an account was cancelled, on request or by force."""
+
+    message_type: ClassVar[str] = "identity.account.cancelled.v1"
+    summary: ClassVar[str] = "An account was cancelled, on request or by force (ID-05, ID-16)."
+
+    account_id: str
+    reason: str
+    cancelled_at: datetime
+
+    def subject(self) -> str:
+        return self.account_id
+
+    @classmethod
+    def example(cls) -> AccountCancelled:
+        return cls(
+            account_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e61",
+            reason="self_service",
+            cancelled_at=_EXAMPLE_TIME,
+        )
+
+
+PUBLISHED: list[type[Message]] = [
+    PersonPhoneChanged,
+    RegistrationApproved,
+    RegistrationRejected,
+    AccountCancelled,
+]

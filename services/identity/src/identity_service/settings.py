@@ -1,6 +1,8 @@
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from servicekit.settings import ServiceSettings, settings_config
+from pydantic import SecretStr
+
+from servicekit.settings import Environment, ServiceSettings, settings_config
 
 
 class IdentitySettings(ServiceSettings):
@@ -8,3 +10,19 @@ class IdentitySettings(ServiceSettings):
     model_config = settings_config("identity")
 
     http_port: int = 8010
+    # ADR 0010: Ed25519 private key (PKCS#8 PEM) from the secrets; required in prod. Without it (dev, test)
+    # a key is generated once and kept in identity's own database.
+    signing_key_pem: SecretStr | None = None
+    access_ttl_s: int = 900
+    refresh_ttl_days: int = 30
+    # Sign-in lockout: this many failures in a row lock the account for lockout_minutes.
+    max_failed_logins: int = 5
+    lockout_minutes: int = 15
+    # Per-IP and per-username limits on sign-in and SMS-code requests (real time, Redis).
+    login_rate_per_ip: str = "30/minute"
+    sms_rate_per_ip: str = "20/minute"
+
+    def model_post_init(self, __context: Any) -> None:
+        super().model_post_init(__context)
+        if self.env is Environment.prod and self.signing_key_pem is None:
+            raise ValueError("signing_key_pem must be set in prod (ADR 0010)")

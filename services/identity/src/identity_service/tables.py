@@ -1,5 +1,184 @@
 """Tables of the identity database (outbox, inbox and audit_log come from servicekit)."""
 
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
 from servicekit.db import new_metadata
 
 metadata = new_metadata()
+
+# Signing keys of access tokens (ADR 0010). In dev and test the private key is generated once and kept
+# here so every identity process signs with the same key; in prod it comes from the secrets instead.
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("algorithm", String(16), nullable=False),
+    Column("private_pem", Text),  # null when the private half lives in the secrets (prod)
+    Column("public_jwk", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("retired_at", DateTime(timezone=True)),  # still published until tokens it signed expired
+)
+
+# One row per account: personal (owner_driver, learner, new_car_owner), unit, staff (clerks) or system.
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("category", String(16), nullable=False),  # personal | unit | staff | system
+    Column("kind", String(32), nullable=False),  # ID-01 kind, or unit kind, or staff / system
+    Column("channel", String(16), nullable=False),  # online | counter (ID-02)
+    Column("id_kind", String(32)),
+    Column("id_number", String(32)),  # personal: identity number; unit: agent's
+    Column("credit_code", String(32)),  # unit: unified social credit code
+    Column("username", String(64)),  # staff number, system client id
+    Column("name", String(100), nullable=False),
+    Column("phone", String(11)),
+    Column("email", String(200)),
+    Column("password_hash", Text, nullable=False),
+    Column("roles", JSONB, nullable=False),
+    Column("office", String(16)),
+    Column("status", String(16), nullable=False),  # active | suspended | cancelled
+    Column("failed_logins", Integer, nullable=False, server_default=text("0")),
+    Column("locked_until", DateTime(timezone=True)),
+    Column("details", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("registration_id", UUID(as_uuid=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("cancelled_at", DateTime(timezone=True)),
+    Column("cancel_reason", String(64)),
+    Column("plate_selected_at", DateTime(timezone=True)),  # ID-05: the new-car owner's pre-selection
+    Column("register_by", DateTime(timezone=True)),  # ID-05: 3 working days after the pre-selection
+    # One live account per person, per unit, per staff number, per client id.
+    Index(
+        "uq_accounts_personal_id_number",
+        "id_number",
+        unique=True,
+        postgresql_where=text("category = 'personal' AND status <> 'cancelled'"),
+    ),
+    Index(
+        "uq_accounts_unit_credit_code",
+        "credit_code",
+        unique=True,
+        postgresql_where=text("category = 'unit' AND status <> 'cancelled'"),
+    ),
+    Index(
+        "uq_accounts_username",
+        "username",
+        unique=True,
+        postgresql_where=text("username IS NOT NULL AND status <> 'cancelled'"),
+    ),
+    Index("ix_accounts_phone", "phone"),
+)
+
+# Refresh tokens: only a hash is kept; each use rotates the token inside its family, and a second use
+# of a rotated token revokes the whole family (reuse detection).
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("family_id", UUID(as_uuid=True), nullable=False),
+    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("channel", String(16), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    Index("ix_refresh_tokens_family", "family_id"),
+    Index("ix_refresh_tokens_account", "account_id"),
+)
+
+# The population registry (人口信息库) as the dev/test adapter sees it: another police system in prod.
+population = Table(
+    "population",
+    metadata,
+    Column("id_number", String(18), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("sex", String(1), nullable=False),
+    Column("birth_date", Date, nullable=False),
+    Column("status", String(16), nullable=False),  # normal | deceased | emigrated
+    # ID-10: disqualifying conditions (licence regulation art. 12 items 3, 4, 9) recorded for the person.
+    Column("disqualifications", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("photo_ref", String(200)),
+)
+
+# ID-03 projection: the vehicles, licences and licence applications recorded for each identity number,
+# fed by vehicle and license events (or a `system` client until they publish). Never asked synchronously.
+person_records = Table(
+    "person_records",
+    metadata,
+    Column("record_kind", String(24), primary_key=True),  # vehicle | licence | licence_application
+    Column("ref", String(64), primary_key=True),  # vehicle id, licence number, application id
+    Column("id_number", String(32), nullable=False),  # the owner / holder / applicant
+    Column("phone", String(11)),
+    Column("state", String(24), nullable=False),  # vehicle: registered | transferred | deregistered ...
+    Column("plate_number", String(16)),
+    Column("vin", String(17)),
+    Column("use", String(16)),  # commercial | non_commercial (vehicles)
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_person_records_id_number", "id_number"),
+)
+
+# Bindings (ID-07, ID-12 to ID-14): what an account has bound, own or not, and to which unit a licence is.
+bindings = Table(
+    "bindings",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False),
+    Column("record_kind", String(24), nullable=False),  # vehicle | licence
+    Column("ref", String(64), nullable=False),
+    Column("owned", Boolean, nullable=False),
+    Column("channel", String(16), nullable=False),  # online | counter
+    Column("unit_account_id", UUID(as_uuid=True)),  # ID-07: a licence bound to a unit
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("unbound_at", DateTime(timezone=True)),
+    Column("unbind_reason", String(64)),
+    Index(
+        "uq_bindings_live",
+        "account_id",
+        "record_kind",
+        "ref",
+        unique=True,
+        postgresql_where=text("unbound_at IS NULL"),
+    ),
+    Index("ix_bindings_ref", "record_kind", "ref"),
+)
+
+# Counter registrations (ID-09, ID-11): one case through intake, review and archive.
+registrations = Table(
+    "registrations",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("category", String(16), nullable=False),  # personal | unit
+    Column("stage", String(16), nullable=False),  # intake | review | archive | filed | rejected
+    Column("office", String(16), nullable=False),
+    Column("id_number", String(32), nullable=False),  # the person, or the unit's agent
+    Column("name", String(100), nullable=False),
+    Column("phone", String(11), nullable=False),
+    Column("data", JSONB, nullable=False),  # the form's entries
+    Column("scans", JSONB, nullable=False),  # photo and scans: [{"kind", "ref"}]
+    Column("password_hash", Text, nullable=False),  # set by the person on the counter's keypad
+    Column("registry_check", String(16), nullable=False),  # passed | pending (registry unreachable)
+    Column("deadline", DateTime(timezone=True)),  # the current stage's working-day deadline (WD-01)
+    Column("return_reason", Text),
+    Column("reject_reason", Text),
+    Column("account_id", UUID(as_uuid=True)),
+    Column("filed_items", JSONB),
+    Column("history", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_registrations_stage", "office", "stage", "created_at"),
+)

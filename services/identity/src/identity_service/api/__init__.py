@@ -1,0 +1,8 @@
+"""identity's HTTP API: `routers` are public; `test_router` is mounted in dev and test only."""
+
+from fastapi import APIRouter
+
+from identity_service.api import auth, system, testing, users
+
+routers: list[APIRouter] = [auth.router, system.router, users.router]
+test_router = testing.router

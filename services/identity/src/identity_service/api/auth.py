@@ -1,0 +1,230 @@
+"""`/api/v1/auth/*`: SMS codes, sign-in, refresh, sign-out, client credentials, the JWKS."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Request, Response
+from pydantic import AfterValidator, BaseModel, Field
+from sqlalchemy import select, update
+from stdnum.cn import uscc
+
+from identity_service.api.common import CtxDep, load_account, token_account
+from identity_service.commands import SendSms
+from identity_service.tables import accounts
+from identity_service.tokens import (
+    RefreshRefused,
+    issue_access_token,
+    new_refresh_token,
+    revoke_by_token,
+    rotate_refresh_token,
+    verify_password,
+)
+from servicekit.validators import InvalidValue, mobile_phone, resident_id
+from servicekit.web import Conflict, Problem, UowDep, actor_from
+from servicekit.web.limits import enforce_limit
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+SMS_PURPOSES = ("register", "reset_password", "change_phone", "cancel_account", "reactivate")
+Phone = Annotated[str, AfterValidator(mobile_phone)]
+
+
+class SmsCodeIn(BaseModel):
+    phone: Phone
+    purpose: Literal["register", "reset_password", "change_phone", "cancel_account", "reactivate"]
+
+
+class TokensOut(BaseModel):
+    access_token: str
+    refresh_token: str | None = None
+    token_type: str = "bearer"  # noqa: S105 (the OAuth token type, not a secret)
+    expires_in: int
+
+
+class LoginIn(BaseModel):
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class RefreshIn(BaseModel):
+    refresh_token: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ClientCredentialsIn(BaseModel):
+    grant_type: Literal["client_credentials"]
+    client_id: Annotated[str, Field(min_length=1, max_length=64)]
+    client_secret: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _invalid_credentials() -> Problem:
+    return Problem(401, "INVALID_CREDENTIALS", "the username or password is wrong")
+
+
+@router.post("/sms-codes", status_code=202, summary="Send an SMS verification code (NT-02)")
+async def send_sms_code(body: SmsCodeIn, request: Request, ctx: CtxDep, uow: UowDep) -> dict[str, Any]:
+    """NT-02: a 6-digit code for one purpose, sent with notify's `verification_code` template. The
+    per-phone limits (one a minute, ten a day) are NT-02's; a per-IP limit guards against a flood."""
+    await enforce_limit(request, ctx.settings.sms_rate_per_ip, "sms-codes", "ip", _ip(request))
+    issued = await ctx.codes.issue(body.phone, body.purpose)
+    async with uow:
+        uow.emit(
+            SendSms(
+                phone=body.phone,
+                template="verification_code",
+                params={"code": issued.code, "minutes": "5"},
+            )
+        )
+        await uow.commit()
+    return {"phone": body.phone[:3] + "****" + body.phone[-4:], "expires_at": issued.expires_at.isoformat()}
+
+
+def _ip(request: Request) -> str:
+    from servicekit.web import client_ip
+
+    return client_ip(request) or "unknown"
+
+
+def _username_filter(username: str) -> Any:
+    """ID-01 / api.md: identity number or phone (personal), credit code (unit), staff number or client id."""
+    value = username.strip()
+    live = accounts.c.status != "cancelled"
+    try:
+        return (accounts.c.category == "personal") & (accounts.c.id_number == resident_id(value)) & live
+    except InvalidValue:
+        pass
+    try:
+        return (accounts.c.category == "personal") & (accounts.c.phone == mobile_phone(value)) & live
+    except InvalidValue:
+        pass
+    if uscc.is_valid(value.upper()):
+        return (accounts.c.category == "unit") & (accounts.c.credit_code == value.upper()) & live
+    return (accounts.c.username == value) & accounts.c.category.in_(("staff", "unit")) & live
+
+
+@router.post("/login", response_model=TokensOut, summary="Sign in")
+async def login(body: LoginIn, request: Request, ctx: CtxDep, uow: UowDep) -> TokensOut:
+    """Sign in with identity number or phone (personal), credit code (unit) or staff number. After
+    `max_failed_logins` wrong passwords in a row the account is locked for `lockout_minutes`."""
+    settings = ctx.settings
+    await enforce_limit(request, settings.login_rate_per_ip, "login", "ip", _ip(request))
+    async with uow:
+        rows = (
+            await uow.session.execute(
+                select(accounts).where(_username_filter(body.username)).with_for_update()
+            )
+        ).all()
+        if len(rows) != 1:
+            verify_password(None, body.password)  # the same cost as a real check: no account enumeration
+            raise _invalid_credentials()
+        row = rows[0]
+        now = uow.now
+        assert now is not None
+        if row.locked_until is not None and row.locked_until > now:
+            retry = max(1, int((row.locked_until - now).total_seconds()))
+            raise Conflict(
+                "ACCOUNT_LOCKED",
+                "too many wrong passwords; the account is locked for a while",
+                extra={"retry_after_s": retry},
+                headers={"Retry-After": str(retry)},
+            )
+        if not verify_password(row.password_hash, body.password):
+            failures = row.failed_logins + 1
+            values: dict[str, Any] = {"failed_logins": failures}
+            if failures >= settings.max_failed_logins:
+                values = {
+                    "failed_logins": 0,
+                    "locked_until": now + timedelta(minutes=settings.lockout_minutes),
+                }
+            await uow.session.execute(update(accounts).where(accounts.c.id == row.id).values(**values))
+            uow.audit(
+                actor_from(request, None), "login_failed", f"account:{row.id}", after={"failures": failures}
+            )
+            await uow.commit()
+            raise _invalid_credentials()
+        if row.status == "suspended":
+            raise Conflict(
+                "ACCOUNT_SUSPENDED",
+                "the account is suspended; reactivate it with an SMS code",
+                rule="ID-12",
+            )
+        await uow.session.execute(
+            update(accounts).where(accounts.c.id == row.id).values(failed_logins=0, locked_until=None)
+        )
+        refresh = await new_refresh_token(
+            uow.session, row.id, row.channel, now, timedelta(days=settings.refresh_ttl_days)
+        )
+        uow.audit(actor_from(request, None), "login", f"account:{row.id}")
+        await uow.commit()
+    access = await issue_access_token(ctx.keys, settings.auth, token_account(row), settings.access_ttl_s)
+    return TokensOut(access_token=access, refresh_token=refresh, expires_in=settings.access_ttl_s)
+
+
+@router.post("/refresh", response_model=TokensOut, summary="Rotate a refresh token")
+async def refresh(body: RefreshIn, ctx: CtxDep, uow: UowDep) -> TokensOut:
+    """Each refresh token works once; a second use revokes its whole family (reuse detection)."""
+    settings = ctx.settings
+    async with uow:
+        now = uow.now
+        assert now is not None
+        try:
+            account_id, new = await rotate_refresh_token(
+                uow.session, body.refresh_token, now, timedelta(days=settings.refresh_ttl_days)
+            )
+        except RefreshRefused as exc:
+            await uow.commit()  # a reuse revoked the family: keep that
+            raise Problem(
+                401,
+                "INVALID_REFRESH_TOKEN",
+                f"the refresh token cannot be used ({exc.reason}); sign in again",
+            ) from None
+        row = await load_account(uow.session, account_id)
+        if row.status != "active":
+            raise Problem(401, "INVALID_REFRESH_TOKEN", "the account is not active; sign in again")
+        await uow.commit()
+    access = await issue_access_token(ctx.keys, settings.auth, token_account(row), settings.access_ttl_s)
+    return TokensOut(access_token=access, refresh_token=new, expires_in=settings.access_ttl_s)
+
+
+@router.post("/logout", status_code=204, summary="Sign out (revoke the refresh token's family)")
+async def logout(body: RefreshIn, request: Request, uow: UowDep) -> Response:
+    async with uow:
+        now = uow.now
+        assert now is not None
+        account_id = await revoke_by_token(uow.session, body.refresh_token, now)
+        if account_id is not None:
+            uow.audit(actor_from(request, None), "logout", f"account:{account_id}")
+        await uow.commit()
+    return Response(status_code=204)
+
+
+@router.post("/token", response_model=TokensOut, summary="Client credentials for `system` clients")
+async def client_credentials(
+    body: ClientCredentialsIn, request: Request, ctx: CtxDep, uow: UowDep
+) -> TokensOut:
+    """Other police systems (role `system`) get an access token, no refresh token."""
+    await enforce_limit(request, ctx.settings.login_rate_per_ip, "login", "ip", _ip(request))
+    async with uow:
+        row = (
+            await uow.session.execute(
+                select(accounts).where(
+                    accounts.c.category == "system",
+                    accounts.c.username == body.client_id,
+                    accounts.c.status == "active",
+                )
+            )
+        ).first()
+        if row is None or not verify_password(row.password_hash, body.client_secret):
+            if row is None:
+                verify_password(None, body.client_secret)
+            raise Problem(401, "INVALID_CLIENT", "the client id or secret is wrong")
+    settings = ctx.settings
+    access = await issue_access_token(ctx.keys, settings.auth, token_account(row), settings.access_ttl_s)
+    return TokensOut(access_token=access, expires_in=settings.access_ttl_s)
+
+
+@router.get("/jwks.json", summary="The public keys of access tokens (JWKS)")
+async def jwks(ctx: CtxDep, response: Response) -> dict[str, Any]:
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return await ctx.keys.jwks()

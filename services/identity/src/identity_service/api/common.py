@@ -1,0 +1,71 @@
+"""Helpers the identity routes share: the context dependency, account lookups and views."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import Depends
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity_service.context import IdentityContext, get_context
+from identity_service.domain import capabilities
+from identity_service.tables import accounts
+from identity_service.tokens import TokenAccount
+from servicekit.masking import mask_id_number, mask_phone
+from servicekit.web import NotFound
+
+CtxDep = Annotated[IdentityContext, Depends(get_context)]
+
+
+def parse_uuid(value: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound(what) from None
+
+
+async def load_account(session: AsyncSession, account_id: uuid.UUID | str, *, lock: bool = False) -> Any:
+    query = select(accounts).where(
+        accounts.c.id
+        == (account_id if isinstance(account_id, uuid.UUID) else parse_uuid(account_id, "account"))
+    )
+    if lock:
+        query = query.with_for_update()
+    row = (await session.execute(query)).first()
+    if row is None or row.status == "cancelled":
+        raise NotFound("account")
+    return row
+
+
+def token_account(row: Any) -> TokenAccount:
+    return TokenAccount(
+        id=row.id,
+        category=row.category,
+        roles=list(row.roles),
+        office=row.office,
+        id_number=row.id_number,
+        channel=row.channel,
+    )
+
+
+def account_view(row: Any) -> dict[str, Any]:
+    """The account as its owner sees it (identity number and phone masked, as everywhere)."""
+    return {
+        "id": str(row.id),
+        "category": row.category,
+        "kind": row.kind,
+        "channel": row.channel,
+        "name": row.name,
+        "id_kind": row.id_kind,
+        "id_number": mask_id_number(row.id_number) if row.id_number else None,
+        "credit_code": row.credit_code,
+        "phone": mask_phone(row.phone) if row.phone else None,
+        "email": row.email,
+        "roles": sorted(row.roles),
+        "office": row.office,
+        "status": row.status,
+        "created_at": row.created_at.isoformat(),
+        "capabilities": capabilities(row.category, row.kind, row.channel, row.roles),
+    }

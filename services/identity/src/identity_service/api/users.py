@@ -1,0 +1,119 @@
+"""`/api/v1/users/*`: online registration (ID-01 to ID-05), the caller's account and capabilities (ID-07)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import AfterValidator, BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from identity_service import domain
+from identity_service.api.common import CtxDep, account_view, load_account
+from identity_service.records import records_of
+from identity_service.tables import accounts
+from identity_service.tokens import hash_password
+from servicekit.ids import new_id
+from servicekit.validators import mobile_phone, resident_id
+from servicekit.web import CurrentPrincipal, IdempotencyKeyHeader, UowDep, actor_from, idempotent
+
+router = APIRouter(prefix="/api/v1/users", tags=["users"])
+
+Phone = Annotated[str, AfterValidator(mobile_phone)]
+IdNumber = Annotated[str, AfterValidator(lambda v: resident_id(v, field="id_number"))]
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class RegistrationIn(BaseModel):
+    kind: str = Field(
+        description="owner_driver | learner | new_car_owner (ID-01); units register at a counter"
+    )
+    id_kind: Literal["resident_id"] = "resident_id"
+    id_number: IdNumber
+    name: Name
+    phone: Phone
+    password: Annotated[str, Field(min_length=1, max_length=128)]
+    sms_code: Annotated[str, Field(min_length=4, max_length=10)]
+
+
+@router.post("", status_code=201, summary="Register online (ID-01 to ID-05)")
+async def register(
+    body: RegistrationIn,
+    request: Request,
+    ctx: CtxDep,
+    uow: UowDep,
+    _key: IdempotencyKeyHeader = None,
+) -> Any:
+    return await idempotent(
+        request, f"register:{body.phone}", lambda: _register(body, request, ctx, uow), status_code=201
+    )
+
+
+async def _register(body: RegistrationIn, request: Request, ctx: CtxDep, uow: UowDep) -> dict[str, Any]:
+    """ID-01 the three personal kinds; ID-02 units only at a counter, and the identity checked against the
+    population registry; ID-03 owner/driver: a vehicle or licence with this phone; ID-04 learner: an
+    accepted licence application; ID-05 new-car owner (its deadlines run from now)."""
+    if body.kind in domain.UNIT_KINDS or body.kind == "unit":
+        raise domain.UnitOnlineRegistration("units register at a vehicle registration office counter")
+    if body.kind not in domain.PERSONAL_KINDS:
+        raise domain.refusal("UNKNOWN_ACCOUNT_KIND", "ID-01", 422)(
+            "kind must be one of owner_driver, learner, new_car_owner"
+        )
+    domain.check_password_strength(body.password)
+    person = await ctx.registry.lookup(body.id_number)
+    domain.check_registry_match(person, body.id_number, body.name)
+    async with uow:
+        existing = await uow.session.execute(
+            select(accounts.c.id).where(
+                accounts.c.category == "personal",
+                accounts.c.id_number == body.id_number,
+                accounts.c.status != "cancelled",
+            )
+        )
+        if existing.first() is not None:
+            raise domain.AccountExists("an account is already registered for this identity number")
+        domain.check_online_eligibility(body.kind, body.phone, await records_of(uow.session, body.id_number))
+    # The code is consumed only once every other check passed: a refused registration keeps it usable.
+    await ctx.codes.verify(body.phone, "register", body.sms_code)
+    password_hash = hash_password(body.password)
+    async with uow:
+        now = uow.now
+        assert now is not None
+        account_id = new_id()
+        values = {
+            "id": account_id,
+            "category": "personal",
+            "kind": body.kind,
+            "channel": "online",
+            "id_kind": body.id_kind,
+            "id_number": body.id_number,
+            "name": body.name.strip(),
+            "phone": body.phone,
+            "password_hash": password_hash,
+            "roles": domain.roles_for("personal"),
+            "office": ctx.settings.office_code,
+            "status": "active",
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            await uow.session.execute(accounts.insert().values(**values))
+            uow.audit(
+                actor_from(request, None),
+                "register_online",
+                f"account:{account_id}",
+                after={"kind": body.kind, "channel": "online"},
+            )
+            await uow.commit()
+        except IntegrityError:
+            raise domain.AccountExists("an account is already registered for this identity number") from None
+        row = await load_account(uow.session, account_id)
+    return account_view(row)
+
+
+@router.get("/me", summary="The caller's account and capabilities (ID-07)")
+async def me(principal: CurrentPrincipal, uow: UowDep) -> dict[str, Any]:
+    async with uow:
+        row = await load_account(uow.session, principal.subject)
+    return account_view(row)

@@ -1,0 +1,56 @@
+"""What identity's routes share, built once per process at start-up: `app.state.identity`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from fastapi import FastAPI, Request
+
+from identity_service.keys import KeyRing
+from identity_service.population import LocalPopulationRegistry, PopulationRegistry
+from identity_service.settings import IdentitySettings
+from servicekit.ratelimit import RateLimiter
+from servicekit.runtime import Runtime
+from servicekit.verification import VerificationCodes
+from servicekit.workdays import WorkdayCalendar
+
+
+@dataclass
+class IdentityContext:
+    settings: IdentitySettings
+    keys: KeyRing
+    registry: PopulationRegistry
+    codes: VerificationCodes
+    limiter: RateLimiter
+    calendar: WorkdayCalendar
+
+
+def build_context(settings: IdentitySettings, runtime: Runtime) -> IdentityContext:
+    secret = settings.signing_key_pem.get_secret_value() if settings.signing_key_pem else None
+    return IdentityContext(
+        settings=settings,
+        keys=KeyRing(runtime.engine, secret_pem=secret, publish_retired_for=_retired_grace(settings)),
+        registry=LocalPopulationRegistry(runtime.engine),
+        codes=VerificationCodes(
+            runtime.redis, runtime.clock, settings.secret_key.get_secret_value().encode()
+        ),
+        limiter=RateLimiter.from_url(settings.redis.url, key_prefix="tms:identity:rl"),
+        calendar=WorkdayCalendar(),
+    )
+
+
+def _retired_grace(settings: IdentitySettings) -> timedelta:
+    # A retired key stays published until the last token it signed has expired (plus the leeway).
+    return timedelta(seconds=settings.access_ttl_s + settings.auth.leeway_s + 60)
+
+
+def context_of_app(app: FastAPI) -> IdentityContext:
+    ctx = getattr(app.state, "identity", None)
+    if not isinstance(ctx, IdentityContext):
+        raise RuntimeError("app.state.identity is not set (the start-up hook sets it)")
+    return ctx
+
+
+def get_context(request: Request) -> IdentityContext:
+    return context_of_app(request.app)

@@ -1,0 +1,209 @@
+"""Demo data for `make run` (dev only): `python -m identity_service.demo`. Idempotent: run at every start.
+
+Demo passwords are documented in the service README; they exist only in the dev database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity_service import domain
+from identity_service.records import RecordChange, apply_record
+from identity_service.tables import accounts, population
+from identity_service.tokens import hash_password
+from servicekit.ids import new_id
+from servicekit.validators import birth_date_of, sex_of
+
+DEMO_PASSWORD = "Demo2027pass"  # noqa: S105 (dev demo data, documented in the README)
+DEMO_CLIENT_SECRET = "demo-system-secret-2027"  # noqa: S105 (dev demo data)
+
+
+async def ensure_account(
+    session: AsyncSession,
+    *,
+    category: str,
+    kind: str,
+    name: str,
+    password: str,
+    roles: list[str],
+    now: datetime,
+    channel: str = "counter",
+    username: str | None = None,
+    id_number: str | None = None,
+    phone: str | None = None,
+    credit_code: str | None = None,
+    office: str | None = "130100",
+    details: dict[str, Any] | None = None,
+) -> uuid.UUID:
+    """The live account with this username / identity number / credit code, made if missing."""
+    live = accounts.c.status != "cancelled"
+    if username is not None:
+        where = (accounts.c.username == username) & live
+    elif category == "unit":
+        where = (accounts.c.credit_code == credit_code) & (accounts.c.category == "unit") & live
+    else:
+        where = (accounts.c.id_number == id_number) & (accounts.c.category == "personal") & live
+    found = (await session.execute(select(accounts.c.id).where(where))).first()
+    if found is not None:
+        return uuid.UUID(str(found.id))
+    account_id = new_id()
+    await session.execute(
+        accounts.insert().values(
+            id=account_id,
+            category=category,
+            kind=kind,
+            channel=channel,
+            id_kind="resident_id" if id_number else None,
+            id_number=id_number,
+            credit_code=credit_code,
+            username=username,
+            name=name,
+            phone=phone,
+            password_hash=hash_password(password),
+            roles=roles,
+            office=office,
+            status="active",
+            details=details or {},
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return account_id
+
+
+async def ensure_person(session: AsyncSession, id_number: str, name: str, status: str = "normal") -> None:
+    await session.execute(
+        insert(population)
+        .values(
+            id_number=id_number,
+            name=name,
+            sex=sex_of(id_number),
+            birth_date=birth_date_of(id_number),
+            status=status,
+            disqualifications=[],
+        )
+        .on_conflict_do_nothing(index_elements=[population.c.id_number])
+    )
+
+
+# (identity number, name, phone, kind): valid GB 11643 numbers, 石家庄 address codes, made up.
+DEMO_CITIZENS = [
+    ("130102199003071234", "张三", "13800138000", "owner_driver"),
+    ("130102199512120027", "李四", "13800138001", "learner"),
+    ("130104198806060047", "王五", "13800138002", "new_car_owner"),
+    ("130105197701010049", "赵六", "13800138003", "owner_driver"),  # counter-registered
+]
+DEMO_UNPLACED = [("130102200001010023", "陈七"), ("130102198001010030", "周八")]  # registry only
+DEMO_UNITS = [
+    # (credit code, name, unit kind, delegated roles, agent identity number)
+    ("91130100MA0CXXXX1K", "石家庄示例物流有限公司", "enterprise", [], "130105197701010049"),
+    ("91130100MA0DEALE7Q", "石家庄示例汽车销售服务有限公司", "enterprise", ["dealer"], "130102199003071234"),
+    ("12130100MA0HOSPI3M", "石家庄示例医院", "public_institution", ["hospital"], "130104198806060047"),
+]
+DEMO_STAFF = [
+    ("S130100001", "受理岗 孙一", ["clerk.intake"]),
+    ("S130100002", "管理岗 钱二", ["clerk.review"]),
+    ("S130100003", "档案岗 吴三", ["clerk.archive"]),
+    ("S130100009", "管理员 郑九", ["clerk.admin"]),
+]
+
+
+async def load(session: AsyncSession, now: datetime) -> None:
+    from stdnum.cn import uscc
+
+    for id_number, name, phone, kind in DEMO_CITIZENS:
+        await ensure_person(session, id_number, name)
+        if kind == "owner_driver":
+            await apply_record(
+                session,
+                RecordChange("vehicle", f"demo-{id_number[-4:]}", id_number, "registered", phone, "冀A12345"),
+                now,
+            )
+        if kind == "learner":
+            await apply_record(
+                session,
+                RecordChange("licence_application", f"demo-la-{id_number[-4:]}", id_number, "accepted"),
+                now,
+            )
+        channel = "counter" if id_number == "130105197701010049" else "online"
+        await ensure_account(
+            session,
+            category="personal",
+            kind=kind,
+            name=name,
+            password=DEMO_PASSWORD,
+            roles=domain.roles_for("personal"),
+            now=now,
+            channel=channel,
+            id_number=id_number,
+            phone=phone,
+        )
+    for id_number, name in DEMO_UNPLACED:
+        await ensure_person(session, id_number, name)
+    for code, name, unit_kind, delegated, agent in DEMO_UNITS:
+        credit_code = code[:17] + uscc.calc_check_digit(code[:17])
+        await ensure_account(
+            session,
+            category="unit",
+            kind=unit_kind,
+            name=name,
+            password=DEMO_PASSWORD,
+            roles=domain.roles_for("unit", delegated),
+            now=now,
+            credit_code=credit_code,
+            id_number=agent,
+            phone="13900139000",
+        )
+    for staff_no, name, roles in DEMO_STAFF:
+        await ensure_account(
+            session,
+            category="staff",
+            kind="staff",
+            name=name,
+            password=DEMO_PASSWORD,
+            roles=roles,
+            now=now,
+            username=staff_no,
+        )
+    await ensure_account(
+        session,
+        category="system",
+        kind="system",
+        name="示例外部公安系统",
+        password=DEMO_CLIENT_SECRET,
+        roles=["system"],
+        now=now,
+        username="demo-system",
+    )
+
+
+async def main() -> int:
+    from identity_service.service import SPEC
+    from servicekit.runtime import Runtime
+
+    settings = SPEC.settings()
+    if not settings.is_test_env:
+        print("identity demo data is for dev and test only", file=sys.stderr)
+        return 2
+    runtime = Runtime.open(settings, SPEC.metadata, SPEC.translate)
+    try:
+        async with runtime.uow() as uow:
+            assert uow.now is not None
+            await load(uow.session, uow.now)
+            await uow.commit()
+    finally:
+        await runtime.aclose()
+    print("identity: demo data loaded")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -1,0 +1,162 @@
+"""The ID-03 projection of vehicles, licences and licence applications per identity number, and what a
+change of one does to accounts and bindings: kind conversions (ID-07) and automatic unbinding (ID-14).
+
+Fed by vehicle and license events (subscriptions.py) and, until they publish, by a `system` client
+(`PUT /api/v1/users/person-records/{record_kind}/{ref}`). Both paths call `apply_record`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity_service import domain
+from identity_service.domain import PersonRecord
+from identity_service.tables import accounts, bindings, person_records
+
+
+@dataclass(frozen=True)
+class RecordChange:
+    record_kind: str  # vehicle | licence | licence_application
+    ref: str
+    id_number: str  # the current owner / holder / applicant
+    state: str
+    phone: str | None = None
+    plate_number: str | None = None
+    vin: str | None = None
+    use: str | None = None
+    # For vehicles: what happened (registered, transferred, deregistered, use_changed, contact_changed).
+    change: str | None = None
+    from_use: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordEffects:
+    unbound_accounts: list[str]
+    converted_accounts: list[str]
+
+
+async def records_of(session: AsyncSession, id_number: str) -> list[PersonRecord]:
+    rows = (
+        await session.execute(select(person_records).where(person_records.c.id_number == id_number))
+    ).all()
+    return [
+        PersonRecord(
+            record_kind=row.record_kind,
+            ref=row.ref,
+            id_number=row.id_number,
+            phone=row.phone,
+            state=row.state,
+            use=row.use,
+        )
+        for row in rows
+    ]
+
+
+async def apply_record(session: AsyncSession, change: RecordChange, now: datetime) -> RecordEffects:
+    previous = (
+        await session.execute(
+            select(person_records).where(
+                person_records.c.record_kind == change.record_kind, person_records.c.ref == change.ref
+            )
+        )
+    ).first()
+    values = {
+        "id_number": change.id_number,
+        "phone": change.phone if change.phone is not None else (previous.phone if previous else None),
+        "state": change.state,
+        "plate_number": change.plate_number or (previous.plate_number if previous else None),
+        "vin": change.vin or (previous.vin if previous else None),
+        "use": change.use or (previous.use if previous else None),
+        "updated_at": now,
+    }
+    await session.execute(
+        insert(person_records)
+        .values(record_kind=change.record_kind, ref=change.ref, **values)
+        .on_conflict_do_update(
+            index_elements=[person_records.c.record_kind, person_records.c.ref], set_=values
+        )
+    )
+    unbound: list[str] = []
+    converted: list[str] = []
+    if change.record_kind == "vehicle":
+        kind_of_change = change.change
+        if kind_of_change is None and previous is not None:
+            if previous.id_number != change.id_number:
+                kind_of_change = "transferred"
+            elif change.state == "deregistered" and previous.state != "deregistered":
+                kind_of_change = "deregistered"
+            elif previous.use != change.use and change.use is not None:
+                kind_of_change = "use_changed"
+        from_use = change.from_use or (previous.use if previous else None)
+        if kind_of_change and domain.unbinds_on_vehicle_change(kind_of_change, from_use, change.use):
+            unbound = await _unbind_all_but_owner(session, change.ref, change.id_number, now, kind_of_change)
+        if change.state in domain.LIVE_VEHICLE_STATES and (
+            kind_of_change in (None, "registered", "transferred")
+        ):
+            converted = await _convert(session, change.id_number, "vehicle_registered", now)
+    elif change.record_kind == "licence":
+        if change.state == "cancelled":
+            unbound = await _unbind(session, "licence", change.ref, now, "licence_cancelled")
+        elif change.state in domain.LIVE_LICENCE_STATES:
+            converted = await _convert(session, change.id_number, "licence_issued", now)
+    return RecordEffects(unbound_accounts=unbound, converted_accounts=converted)
+
+
+async def _unbind_all_but_owner(
+    session: AsyncSession, vehicle_ref: str, owner_id_number: str, now: datetime, reason: str
+) -> list[str]:
+    """ID-14: every binding of the vehicle ends except the current owner's."""
+    owner_accounts = select(accounts.c.id).where(accounts.c.id_number == owner_id_number)
+    result = await session.execute(
+        update(bindings)
+        .where(
+            bindings.c.record_kind == "vehicle",
+            bindings.c.ref == vehicle_ref,
+            bindings.c.unbound_at.is_(None),
+            bindings.c.account_id.not_in(owner_accounts),
+        )
+        .values(unbound_at=now, unbind_reason=reason)
+        .returning(bindings.c.account_id)
+    )
+    return [str(r.account_id) for r in result]
+
+
+async def _unbind(session: AsyncSession, record_kind: str, ref: str, now: datetime, reason: str) -> list[str]:
+    """ID-14 / DL-13: a cancelled licence is unbound from its user."""
+    result = await session.execute(
+        update(bindings)
+        .where(bindings.c.record_kind == record_kind, bindings.c.ref == ref, bindings.c.unbound_at.is_(None))
+        .values(unbound_at=now, unbind_reason=reason)
+        .returning(bindings.c.account_id)
+    )
+    return [str(r.account_id) for r in result]
+
+
+async def _convert(session: AsyncSession, id_number: str, event: str, now: datetime) -> list[str]:
+    """ID-07: learners and new-car owners become owner/driver users when a licence or a vehicle arrives."""
+    rows = (
+        await session.execute(
+            select(accounts.c.id, accounts.c.kind).where(
+                accounts.c.category == "personal",
+                accounts.c.id_number == id_number,
+                accounts.c.status != "cancelled",
+                accounts.c.kind.in_(("learner", "new_car_owner")),
+            )
+        )
+    ).all()
+    changed = []
+    for row in rows:
+        new_kind = domain.converted_kind(
+            row.kind, "licence_issued" if event == "licence_issued" else "vehicle_registered"
+        )
+        if new_kind != row.kind:
+            await session.execute(
+                update(accounts).where(accounts.c.id == row.id).values(kind=new_kind, updated_at=now)
+            )
+            changed.append(str(row.id))
+    return changed

@@ -1,0 +1,191 @@
+"""Passwords (argon2id), access tokens (EdDSA JWTs in servicekit's one format) and refresh tokens.
+
+Refresh tokens are opaque random strings; only their SHA-256 is stored. Each use rotates the token within
+its family; presenting a token that was already rotated (a stolen copy, or the legitimate one after the
+thief used it) revokes the whole family, so both sides must sign in again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity_service.keys import ALGORITHM, KeyRing
+from identity_service.tables import refresh_tokens
+from servicekit.ids import new_id
+from servicekit.settings import AuthSettings
+from servicekit.web.auth import Channel, JwksVerifier, Principal, access_token_claims
+
+_hasher = PasswordHasher()
+# A hash to verify against when the username is unknown, so both paths cost one argon2 verification.
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True)
+class TokenAccount:
+    """What an access token says about its account."""
+
+    id: uuid.UUID
+    category: str
+    roles: list[str]
+    office: str | None
+    id_number: str | None
+    channel: str
+
+
+TOKEN_KIND = {"personal": "person", "unit": "unit", "staff": "staff", "system": "system"}
+
+
+async def issue_access_token(keys: KeyRing, auth: AuthSettings, account: TokenAccount, ttl_s: int) -> str:
+    signer = await keys.signer()
+    issued_at = int(time.time())  # real time, as servicekit.web.auth requires
+    channel: Channel = "counter" if account.channel == "counter" else "online"
+    claims = access_token_claims(
+        issuer=auth.issuer,
+        audience=auth.audience,
+        subject=str(account.id),
+        kind=TOKEN_KIND[account.category],
+        channel=channel,
+        roles=account.roles,
+        issued_at=issued_at,
+        expires_at=issued_at + ttl_s,
+        office=account.office,
+        id_number=account.id_number if account.category == "personal" else None,
+    )
+    return jwt.encode(claims, signer.private_key, algorithm=ALGORITHM, headers={"kid": signer.kid})
+
+
+def _hash_refresh(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def new_refresh_token(
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    channel: str,
+    now: datetime,
+    ttl: timedelta,
+    family_id: uuid.UUID | None = None,
+) -> str:
+    token = secrets.token_urlsafe(32)
+    await session.execute(
+        refresh_tokens.insert().values(
+            id=new_id(),
+            family_id=family_id or new_id(),
+            account_id=account_id,
+            token_hash=_hash_refresh(token),
+            channel=channel,
+            issued_at=now,
+            expires_at=now + ttl,
+        )
+    )
+    return token
+
+
+class RefreshRefused(Exception):
+    """The refresh token is unknown, expired, revoked or reused."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+async def rotate_refresh_token(
+    session: AsyncSession, token: str, now: datetime, ttl: timedelta
+) -> tuple[uuid.UUID, str]:
+    """Use a refresh token: returns (account id, the new token). A reused token revokes its family."""
+    row = (
+        await session.execute(
+            select(refresh_tokens)
+            .where(refresh_tokens.c.token_hash == _hash_refresh(token))
+            .with_for_update()
+        )
+    ).first()
+    if row is None:
+        raise RefreshRefused("unknown")
+    if row.revoked_at is not None:
+        raise RefreshRefused("revoked")
+    if row.used_at is not None:
+        await revoke_family(session, row.family_id, now)
+        raise RefreshRefused("reused")
+    if now >= row.expires_at:
+        raise RefreshRefused("expired")
+    await session.execute(update(refresh_tokens).where(refresh_tokens.c.id == row.id).values(used_at=now))
+    new = await new_refresh_token(session, row.account_id, row.channel, now, ttl, family_id=row.family_id)
+    return row.account_id, new
+
+
+async def revoke_family(session: AsyncSession, family_id: uuid.UUID, now: datetime) -> None:
+    await session.execute(
+        update(refresh_tokens)
+        .where(refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+async def revoke_by_token(session: AsyncSession, token: str, now: datetime) -> uuid.UUID | None:
+    """Logout: revoke the family of this refresh token. Returns its account id, or None if unknown."""
+    row = (
+        await session.execute(
+            select(refresh_tokens).where(refresh_tokens.c.token_hash == _hash_refresh(token))
+        )
+    ).first()
+    if row is None:
+        return None
+    await revoke_family(session, row.family_id, now)
+    return uuid.UUID(str(row.account_id))
+
+
+async def revoke_all(session: AsyncSession, account_id: uuid.UUID, now: datetime) -> None:
+    """Password change, suspension, cancellation: every session of the account ends."""
+    await session.execute(
+        update(refresh_tokens)
+        .where(refresh_tokens.c.account_id == account_id, refresh_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+class OwnKeysVerifier:
+    """identity verifies its own access tokens against its own key table, not over HTTP to itself."""
+
+    def __init__(self, keys_of: Any, auth: AuthSettings) -> None:
+        self._keys_of = keys_of  # () -> KeyRing, resolved at first use (the runtime opens later)
+        self._auth = auth
+        self._verifier: JwksVerifier | None = None
+        self._kids: frozenset[str] = frozenset()
+
+    async def verify(self, token: str) -> Principal:
+        keys: KeyRing = self._keys_of()
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.PyJWTError:
+            kid = None
+        if self._verifier is None or (isinstance(kid, str) and kid not in self._kids):
+            jwks = await keys.jwks(force=self._verifier is not None)
+            self._verifier = JwksVerifier(
+                None, self._auth.issuer, self._auth.audience, self._auth.leeway_s, jwks=jwks
+            )
+            self._kids = self._verifier.key_ids
+        return await self._verifier.verify(token)

@@ -1,0 +1,203 @@
+"""identity's API against its real `identity_test` database and Redis db 15 (TMS_ENV=test, root conftest).
+
+Every test makes its own people: identity numbers, phones and IPs are random, so tests never share an
+account, an SMS limit or a rate-limit window, and reruns never collide.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from identity_service.main import create_app
+from identity_service.service import SPEC
+from identity_service.settings import IdentitySettings
+from servicekit.clock import SHANGHAI, FixedClock
+from servicekit.migrate import migrate
+from servicekit.runtime import Runtime
+from servicekit.testing import TokenFactory, service_client
+from servicekit.validators import resident_id
+
+pytestmark = pytest.mark.integration
+
+START = datetime(2027, 3, 1, 9, 0, tzinfo=SHANGHAI)  # a Monday
+
+
+@pytest.fixture(scope="session")
+def identity_database() -> str:
+    settings = SPEC.settings()
+    assert settings.env.value == "test", "the tests run with TMS_ENV=test (root conftest.py)"
+    migrate("identity")
+    return settings.database.url
+
+
+def new_id_number(birth: date | None = None) -> str:
+    """A valid resident identity number nobody else in this run has."""
+    born = birth or date(random.randint(1960, 2000), random.randint(1, 12), random.randint(1, 28))
+    body = f"130102{born:%Y%m%d}{secrets.randbelow(1000):03d}"
+    from stdnum.cn import ric
+
+    return resident_id(body + ric.calc_check_digit(body + "0"))
+
+
+def new_phone() -> str:
+    return "13" + str(secrets.randbelow(10)) + "".join(secrets.choice("0123456789") for _ in range(8))
+
+
+def new_ip() -> str:
+    return f"10.{secrets.randbelow(256)}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient
+    clock: FixedClock
+    app: Any
+    system_token: str
+    tokens: TokenFactory
+
+    @property
+    def runtime(self) -> Runtime:
+        runtime: Runtime = self.app.state.runtime
+        return runtime
+
+    async def last_code(self, phone: str) -> str:
+        """The code identity asked notify to send (the command in identity's outbox)."""
+        async with self.runtime.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        "SELECT payload FROM outbox WHERE routing_key = 'notify.sms.send.v1' "
+                        "AND payload->>'phone' = :phone ORDER BY id DESC LIMIT 1"
+                    ),
+                    {"phone": phone},
+                )
+            ).first()
+        assert row is not None, "no SMS code was sent"
+        return str(row.payload["params"]["code"])
+
+    @staticmethod
+    def new_ip() -> str:
+        return new_ip()
+
+    @staticmethod
+    def new_phone() -> str:
+        return new_phone()
+
+    @staticmethod
+    def new_id_number(birth: date | None = None) -> str:
+        return new_id_number(birth)
+
+    async def person(self, name: str = "张三", **extra: Any) -> str:
+        id_number = extra.pop("id_number", None) or new_id_number()
+        r = await self.client.post(
+            "/api/v1/_test/population", json={"id_number": id_number, "name": name, **extra}
+        )
+        assert r.status_code == 201, r.text
+        return id_number
+
+    async def record(self, record_kind: str, ref: str, **body: Any) -> httpx.Response:
+        return await self.client.put(
+            f"/api/v1/users/person-records/{record_kind}/{ref}",
+            json=body,
+            headers=TokenFactory.headers(self.system_token),
+        )
+
+    async def register(
+        self, kind: str, id_number: str, phone: str, name: str = "张三", **over: Any
+    ) -> httpx.Response:
+        r = await self.client.post("/api/v1/auth/sms-codes", json={"phone": phone, "purpose": "register"})
+        assert r.status_code == 202, r.text
+        body = {
+            "kind": kind,
+            "id_kind": "resident_id",
+            "id_number": id_number,
+            "name": name,
+            "phone": phone,
+            "password": "Passw0rd2027",
+            "sms_code": await self.last_code(phone),
+            **over,
+        }
+        return await self.client.post("/api/v1/users", json=body)
+
+    async def owner_driver(self, name: str = "张三") -> tuple[str, str]:
+        """A registered owner/driver with a vehicle: returns (identity number, phone)."""
+        id_number = await self.person(name)
+        phone = new_phone()
+        r = await self.record(
+            "vehicle", "veh-" + secrets.token_hex(6), id_number=id_number, phone=phone, state="registered"
+        )
+        assert r.status_code == 200, r.text
+        r = await self.register("owner_driver", id_number, phone, name)
+        assert r.status_code == 201, r.text
+        return id_number, phone
+
+    async def login(self, username: str, password: str = "Passw0rd2027") -> dict[str, Any]:
+        r = await self.client.post("/api/v1/auth/login", json={"username": username, "password": password})
+        assert r.status_code == 200, r.text
+        result: dict[str, Any] = r.json()
+        return result
+
+    async def bearer(self, username: str, password: str = "Passw0rd2027") -> dict[str, str]:
+        return TokenFactory.headers((await self.login(username, password))["access_token"])
+
+
+def test_settings(**over: Any) -> IdentitySettings:
+    values: dict[str, Any] = {
+        "login_rate_per_ip": "100000/minute",
+        "sms_rate_per_ip": "100000/minute",
+        **over,
+    }
+    return IdentitySettings(**values)
+
+
+@pytest.fixture
+async def api(identity_database: str) -> AsyncIterator[Api]:
+    clock = FixedClock(START)
+    settings = test_settings()
+    app = create_app(
+        settings, runtime_factory=lambda: Runtime.open(settings, SPEC.metadata, SPEC.translate, clock=clock)
+    )
+    tokens = TokenFactory()
+    async with service_client(app) as client:
+        client.headers["X-Forwarded-For"] = new_ip()
+        system_token = await _system_token(app, client)
+        yield Api(client=client, clock=clock, app=app, system_token=system_token, tokens=tokens)
+
+
+async def _system_token(app: Any, client: httpx.AsyncClient) -> str:
+    """A `system` client made for this test, signed in with client credentials."""
+    from identity_service.demo import ensure_account
+
+    client_id = "sys-" + secrets.token_hex(4)
+    async with app.state.runtime.uow() as uow:
+        await ensure_account(
+            uow.session,
+            category="system",
+            kind="system",
+            username=client_id,
+            name="test system",
+            password="s3cret-client-" + client_id,
+            roles=["system"],
+            now=await app.state.runtime.clock.now(),
+        )
+        await uow.commit()
+    r = await client.post(
+        "/api/v1/auth/token",
+        json={
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": "s3cret-client-" + client_id,
+        },
+    )
+    assert r.status_code == 200, r.text
+    token: str = r.json()["access_token"]
+    return token
