@@ -3,6 +3,7 @@ inspection-*, temp-plates)."""
 
 from fastapi import APIRouter
 
+from vehicle_service.api.inspections import router as inspections_router
 from vehicle_service.api.vehicles import preselection_router
 from vehicle_service.api.vehicles import router as vehicles_router
 
@@ -10,3 +11,4 @@ router = APIRouter()
 # The static /vehicles/preselections paths first, before /vehicles/{vehicle_id}.
 router.include_router(preselection_router)
 router.include_router(vehicles_router)
+router.include_router(inspections_router)
