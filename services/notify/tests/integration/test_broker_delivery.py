@@ -1,0 +1,377 @@
+"""NT-01 against the real broker: events and commands reach notify's worker through RabbitMQ, a redelivered
+or republished event sends one SMS, and a provider outage during 200 sends ends with all 200 delivered once
+the provider recovers. The provider is the Alibaba Cloud adapter against its local fake (127.0.0.1).
+
+The worker runs in this process with a FixedClock years ahead of the real one (so no other notify worker
+finds these messages due) and without its dispatch sweep: the test runs the dispatcher and moves the clock,
+so retries come due without sleeping. The event subscriptions are added here even where their producers
+do not publish yet (they are registered in SUBSCRIPTIONS only once they do, ADR 0003).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import aio_pika
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from notify_service.delivery import DispatchPolicy, dispatch_all_due
+from notify_service.fake_aliyun import FakeAliyun
+from notify_service.main import create_app
+from notify_service.published import SendSms
+from notify_service.service import SPEC
+from notify_service.settings import NotifySettings
+from notify_service.subscriptions import EVENT_SUBSCRIPTIONS
+from notify_service.tables import sms_messages
+from servicekit.clock import SHANGHAI, FixedClock
+from servicekit.consumer import Consumer
+from servicekit.envelope import Envelope
+from servicekit.runtime import Runtime
+from servicekit.testing import service_client
+from servicekit.topology import declare_events_exchange
+from servicekit.worker import Worker
+
+from ..conftest import adapter_for
+
+pytestmark = pytest.mark.integration
+
+TIMEOUT_S = 30.0
+POLICY = DispatchPolicy(
+    batch=100,
+    concurrency=20,
+    retry_base=timedelta(seconds=5),
+    retry_max=timedelta(seconds=60),
+    max_attempts=15,
+)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TIMEOUT_S
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError(f"not within {TIMEOUT_S:.0f} s: {what}")
+        await asyncio.sleep(0.05)
+
+
+@dataclasses.dataclass
+class Notify:
+    worker: Worker
+    clock: FixedClock
+    api: httpx.AsyncClient
+    events: aio_pika.abc.AbstractChannel
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.worker.runtime
+
+    def consumer(self, name: str) -> Consumer:
+        (consumer,) = [c for c in self.worker.consumers if c.queue and c.queue.name == f"notify.{name}"]
+        return consumer
+
+    async def publish(
+        self, producer: str, message_type: str, data: dict[str, Any], message_id: uuid.UUID
+    ) -> None:
+        exchange = await declare_events_exchange(self.events, producer)
+        envelope = Envelope(
+            id=message_id,
+            type=message_type,
+            source=f"/{producer}",
+            time=await self.clock.now(),
+            subject=None,
+            data=data,
+            trace_headers={},
+        )
+        await exchange.publish(envelope.to_amqp(), routing_key=message_type, mandatory=True)
+
+    async def rows(self, *phones: str) -> list[Any]:
+        async with self.runtime.engine.connect() as conn:
+            result = await conn.execute(
+                select(sms_messages).where(sms_messages.c.phone.in_(phones)).order_by(sms_messages.c.id)
+            )
+            return list(result.all())
+
+    async def push_receipts(self, fake: FakeAliyun) -> dict[str, Any]:
+        token = NotifySettings().receipt_token.get_secret_value()
+        r = await self.api.post(f"/api/v1/messages/sms-receipts/aliyun/{token}", json=fake.reports())
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+
+@pytest.fixture(scope="module")
+async def notify() -> AsyncIterator[Notify]:
+    from servicekit.migrate import migrate
+
+    migrate("notify")
+    spec = dataclasses.replace(
+        SPEC, subscriptions=[*SPEC.subscriptions[:1], *EVENT_SUBSCRIPTIONS.values()], sweeps=()
+    )
+    clock = FixedClock(datetime.now(SHANGHAI) + timedelta(days=365 * 6 + secrets.randbelow(300)))
+    settings = spec.settings()
+    worker = Worker(spec, Runtime.open(settings, spec.metadata, spec.translate, clock=clock))
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop), name="notify-worker")
+    connection = await aio_pika.connect(settings.broker.url.get_secret_value())
+    try:
+
+        async def started() -> bool:
+            if task.done():
+                task.result()
+            return worker.relay is not None and len(worker.consumers) == len(spec.subscriptions)
+
+        await eventually(started, "notify's worker started")
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        queue = await channel.declare_queue("notify.send-sms", passive=True)
+        if int(queue.declaration_result.consumer_count or 0) > 1:
+            pytest.fail(
+                "another notify worker consumes notify.send-sms on this broker: the test needs it alone"
+            )
+        async with service_client(create_app()) as api:
+            yield Notify(worker, clock, api, channel)
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, TIMEOUT_S)
+        await connection.close()
+
+
+def new_phone() -> str:
+    return "137" + "".join(secrets.choice("0123456789") for _ in range(8))
+
+
+async def settled(consumer: Consumer, before: int, count: int) -> None:
+    async def done() -> bool:
+        return consumer.stats.effects + consumer.stats.duplicates >= before + count
+
+    await eventually(done, f"{consumer.queue.name if consumer.queue else '?'} took {count} deliveries")
+
+
+def taken(consumer: Consumer) -> int:
+    return consumer.stats.effects + consumer.stats.duplicates
+
+
+async def test_nt01_a_redelivered_and_a_republished_event_send_one_sms(
+    notify: Notify, fake_aliyun: FakeAliyun
+) -> None:
+    """ID-09: identity.registration.approved.v1 delivered twice (same id) and published again (new id)."""
+    phone, registration_id, account_id = new_phone(), str(uuid.uuid4()), str(uuid.uuid4())
+    data = {
+        "registration_id": registration_id,
+        "account_id": account_id,
+        "account_kind": "personal",
+        "name": "王五",
+        "phone": phone,
+        "username": "130102199003071234",
+        "approved_at": (await notify.clock.now()).isoformat(),
+        "added_later_by_identity": "ignored",
+    }
+    consumer = notify.consumer("registration-approved")
+    before, duplicates = taken(consumer), consumer.stats.duplicates
+    first = uuid.uuid4()
+    await notify.publish("identity", "identity.registration.approved.v1", data, first)
+    await notify.publish("identity", "identity.registration.approved.v1", data, first)  # redelivered
+    await notify.publish("identity", "identity.registration.approved.v1", data, uuid.uuid4())  # republished
+    await settled(consumer, before, 3)
+    assert consumer.stats.duplicates == duplicates + 1  # the inbox absorbed the redelivery
+
+    aliyun = adapter_for(fake_aliyun)
+    await dispatch_all_due(notify.runtime, aliyun, POLICY, phones=[phone])
+    await aliyun.aclose()
+    assert [a.phone for a in fake_aliyun.accepted] == [phone]  # one SMS reached the provider
+    assert (await notify.push_receipts(fake_aliyun)) == {"code": 0, "msg": "接收成功"}
+    (row,) = await notify.rows(phone)
+    assert (row.state, row.template, row.case_id, row.account_id) == (
+        "delivered",
+        "registration_approved",
+        f"registration:{registration_id}",
+        account_id,
+    )
+    assert "130102199003071234" not in row.body
+    assert "账号为1301**********1234" in row.body  # masked: never a full identity number
+    assert fake_aliyun.accepted[0].params == {"name": "王五", "account": "1301**********1234"}
+
+
+async def test_id09_a_rejection_tells_the_reason(notify: Notify) -> None:
+    phone = new_phone()
+    consumer = notify.consumer("registration-rejected")
+    before = taken(consumer)
+    await notify.publish(
+        "identity",
+        "identity.registration.rejected.v1",
+        {
+            "registration_id": str(uuid.uuid4()),
+            "name": "赵六",
+            "phone": phone,
+            "reason": "现场照片与身份证件照片不一致",
+            "rejected_at": (await notify.clock.now()).isoformat(),
+        },
+        uuid.uuid4(),
+    )
+    await settled(consumer, before, 1)
+    (row,) = await notify.rows(phone)
+    assert row.template == "registration_rejected"
+    assert "未通过审核，原因：现场照片与身份证件照片不一致。" in row.body
+    assert row.account_id is None
+
+
+async def test_pp08_the_pre_selection_success_sms_names_plate_certificate_and_deadline(
+    notify: Notify,
+) -> None:
+    phone, account_id = new_phone(), str(uuid.uuid4())
+    consumer = notify.consumer("selection-confirmed")
+    before = taken(consumer)
+    await notify.publish(
+        "plate-pool",
+        "plate-pool.selection.confirmed.v1",
+        {
+            "selection_id": str(uuid.uuid4()),
+            "office_code": "130100",
+            "plate_number": "冀A8K2M7",
+            "vin": "LSVAM4187C2184756",
+            "owner": {"id_kind": "resident_id", "id_number": "130102199003071234", "name": "张三"},
+            "phone": phone,
+            "account_id": account_id,
+            "certificate_number": "YX130100202700012",
+            "confirmed_at": (await notify.clock.now()).isoformat(),
+            "register_by": "2032-03-04",
+        },
+        uuid.uuid4(),
+    )
+    await settled(consumer, before, 1)
+    (row,) = await notify.rows(phone)
+    assert row.template == "selection_confirmed"
+    assert row.account_id == account_id
+    assert "成功预选机动车号牌冀A8K2M7，预选号凭证编号YX130100202700012。请于2032年3月4日前" in row.body
+
+
+@pytest.mark.parametrize(
+    ("reason", "ban_until", "template", "says"),
+    [
+        (
+            "not_registered_in_time",
+            "2034-03-04",
+            "selection_cancelled_banned",
+            "2034年3月4日前不得通过互联网预选号牌",
+        ),
+        ("abandoned", None, "selection_cancelled", "原因：您已放弃该预选号牌。"),
+    ],
+)
+async def test_pp09_a_cancellation_sms_gives_the_reason_and_any_ban(
+    notify: Notify, reason: str, ban_until: str | None, template: str, says: str
+) -> None:
+    phone, selection_id = new_phone(), str(uuid.uuid4())
+    consumer = notify.consumer("selection-cancelled")
+    before = taken(consumer)
+    data = {
+        "selection_id": selection_id,
+        "plate_number": "冀A8K2M7",
+        "vin": "LSVAM4187C2184756",
+        "account_id": str(uuid.uuid4()),
+        "phone": phone,
+        "reason": reason,
+        "ban_until": ban_until,
+        "cancelled_at": (await notify.clock.now()).isoformat(),
+    }
+    await notify.publish("plate-pool", "plate-pool.selection.cancelled.v1", data, uuid.uuid4())
+    await notify.publish("plate-pool", "plate-pool.selection.cancelled.v1", data, uuid.uuid4())  # again
+    await settled(consumer, before, 2)
+    (row,) = await notify.rows(phone)
+    assert row.template == template
+    assert row.case_id == f"selection-cancelled:{selection_id}"
+    assert "识别代号后六位184756" in row.body
+    assert says in row.body
+
+
+async def test_nt01_a_provider_outage_during_200_sends_ends_with_all_200_delivered_once(
+    notify: Notify, fake_aliyun: FakeAliyun
+) -> None:
+    base = "136" + "".join(secrets.choice("0123456789") for _ in range(5))
+    phones = [f"{base}{n:03d}" for n in range(200)]
+    consumer = notify.consumer("send-sms")
+    before = taken(consumer)
+    fake_aliyun.mode = "outage"
+    async with notify.runtime.uow() as uow:
+        uow.emit(
+            *(
+                SendSms(
+                    phone=phone,
+                    template="delivery_mailed",
+                    params={"item": "机动车号牌", "tracking": f"EMS{n:010d}CN"},
+                    case_id=f"delivery-{base}-{n}",
+                )
+                for n, phone in enumerate(phones)
+            )
+        )
+        await uow.commit()
+    await settled(consumer, before, 200)  # through notify.commands on the real broker
+    aliyun = adapter_for(fake_aliyun)
+    rounds: list[dict[str, int]] = []
+
+    async def dispatch_round() -> None:
+        claimed = await dispatch_all_due(notify.runtime, aliyun, POLICY, phones=phones)
+        states = await state_counts(notify, phones)
+        rounds.append({"claimed": claimed, **states})
+
+    await dispatch_round()  # the provider is down: every hand-over fails, nothing is lost
+    notify.clock.advance(POLICY.retry_base)
+    await dispatch_round()  # still down
+    outage_answers = fake_aliyun.answers["isp.SYSTEM_ERROR"]
+    assert rounds[0] == {"claimed": 200, "queued": 200}
+    assert rounds[1] == {"claimed": 200, "queued": 200}
+    assert fake_aliyun.accepted == []
+
+    fake_aliyun.mode = "up"  # recovered
+    for _ in range(5):  # a hand-over lost on the way (a reset connection) is one more retry, no more
+        notify.clock.advance(POLICY.retry_max)
+        await dispatch_round()
+        if rounds[-1].get("sent") == 200:
+            break
+    assert rounds[2]["claimed"] == 200
+    assert rounds[-1] == {"claimed": rounds[-1]["claimed"], "sent": 200}
+    receipts = await notify.push_receipts(fake_aliyun)
+    assert receipts["code"] == 0
+    await dispatch_round()  # nothing left to do
+    await aliyun.aclose()
+
+    rows = await notify.rows(*phones)
+    assert len(rows) == 200
+    assert {r.state for r in rows} == {"delivered"}
+    assert min(r.attempts for r in rows) == 3
+    out_ids = [a.out_id for a in fake_aliyun.accepted]
+    assert len(out_ids) == 200
+    assert sorted(out_ids) == sorted(str(r.id) for r in rows)  # each message accepted exactly once
+    assert {r.provider_ref for r in rows} == {a.biz_id for a in fake_aliyun.accepted}
+    print(
+        json.dumps(
+            {
+                "test": "nt01_outage_200",
+                "messages": 200,
+                "provider_outage_answers": outage_answers,
+                "accepted_by_provider": len(out_ids),
+                "distinct_accepted": len(set(out_ids)),
+                "delivered": sum(r.state == "delivered" for r in rows),
+                "rounds": rounds,
+            }
+        )
+    )
+
+
+async def state_counts(notify: Notify, phones: list[str]) -> dict[str, int]:
+    async with notify.runtime.engine.connect() as conn:
+        result = await conn.execute(
+            select(sms_messages.c.state, func.count())
+            .where(sms_messages.c.phone.in_(phones))
+            .group_by(sms_messages.c.state)
+        )
+        return {state: int(n) for state, n in result.all()}
