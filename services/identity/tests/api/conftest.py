@@ -146,6 +146,27 @@ class Api:
         result: dict[str, Any] = r.json()
         return result
 
+    async def staff(self, *roles: str, office: str = "130100") -> dict[str, str]:
+        """A clerk of this test alone, signed in: the Authorization header."""
+        from identity_service.demo import ensure_account
+
+        staff_no = "S" + secrets.token_hex(5)
+        async with self.runtime.uow() as uow:
+            assert uow.now is not None
+            await ensure_account(
+                uow.session,
+                category="staff",
+                kind="staff",
+                username=staff_no,
+                name="clerk",
+                password="Passw0rd2027",
+                roles=list(roles),
+                now=uow.now,
+                office=office,
+            )
+            await uow.commit()
+        return await self.bearer(staff_no)
+
     async def bearer(self, username: str, password: str = "Passw0rd2027") -> dict[str, str]:
         return TokenFactory.headers((await self.login(username, password))["access_token"])
 

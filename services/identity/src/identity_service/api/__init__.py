@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from identity_service.api import auth, system, testing, users
+from identity_service.api import auth, counter, system, testing, users
 
-routers: list[APIRouter] = [auth.router, system.router, users.router]
+routers: list[APIRouter] = [auth.router, system.router, users.router, counter.router]
 test_router = testing.router

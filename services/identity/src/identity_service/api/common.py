@@ -13,6 +13,7 @@ from identity_service.context import IdentityContext, get_context
 from identity_service.domain import capabilities
 from identity_service.tables import accounts
 from identity_service.tokens import TokenAccount
+from servicekit.clock import SHANGHAI
 from servicekit.masking import mask_id_number, mask_phone
 from servicekit.web import NotFound
 
@@ -66,6 +67,6 @@ def account_view(row: Any) -> dict[str, Any]:
         "roles": sorted(row.roles),
         "office": row.office,
         "status": row.status,
-        "created_at": row.created_at.isoformat(),
+        "created_at": row.created_at.astimezone(SHANGHAI).isoformat(),
         "capabilities": capabilities(row.category, row.kind, row.channel, row.roles),
     }
