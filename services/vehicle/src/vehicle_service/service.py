@@ -1,4 +1,5 @@
-from servicekit.service import ServiceSpec
+from servicekit.service import ServiceSpec, Sweep
+from vehicle_service.applications import sweep_missed_pickups
 from vehicle_service.published import PUBLISHED
 from vehicle_service.settings import VehicleSettings
 from vehicle_service.subscriptions import SUBSCRIPTIONS
@@ -11,4 +12,5 @@ SPEC = ServiceSpec(
     metadata=metadata,
     published=PUBLISHED,
     subscriptions=SUBSCRIPTIONS,
+    sweeps=[Sweep(name="vehicle.missed-pickups", every_s=60.0, run=sweep_missed_pickups)],
 )

@@ -166,6 +166,11 @@ applications = Table(
     Column("tracking_number", String(64)),
     Column("archived", Boolean, nullable=False, server_default=text("false")),
     Column("returned_item_destroyed", Boolean, nullable=False, server_default=text("false")),
+    # VH-06: the damaged plate or licence was handed over (to the postman or the counter).
+    Column("returned_item_received", Boolean, nullable=False, server_default=text("false")),
+    # VH-10: after a refusal or missed pickup, an archived case has its certificate core number restored.
+    Column("core_number_restored", Boolean, nullable=False, server_default=text("false")),
+    Column("decided_by", String(100)),
     Column("refusal_reason", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),

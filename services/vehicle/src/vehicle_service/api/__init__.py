@@ -3,6 +3,8 @@ inspection-*, temp-plates)."""
 
 from fastapi import APIRouter
 
+from vehicle_service.api.applications import post_router
+from vehicle_service.api.applications import router as applications_router
 from vehicle_service.api.inspections import router as inspections_router
 from vehicle_service.api.vehicles import preselection_router
 from vehicle_service.api.vehicles import router as vehicles_router
@@ -12,3 +14,5 @@ router = APIRouter()
 router.include_router(preselection_router)
 router.include_router(vehicles_router)
 router.include_router(inspections_router)
+router.include_router(post_router)
+router.include_router(applications_router)

@@ -1,0 +1,140 @@
+"""Reissue and replacement cases in the database (VH-02..VH-10): each step writes the case, its event and
+its audit entry in the caller's unit of work. Used by the API and by the missed-pickup sweep."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import RowMapping
+
+from servicekit.ids import new_id
+from servicekit.runtime import Runtime
+from servicekit.uow import SYSTEM_ACTOR, Actor, UnitOfWork
+from vehicle_service import domain
+from vehicle_service import published as ev
+from vehicle_service.tables import applications, delivery_bans, vehicles
+
+
+async def load(uow: UnitOfWork, application_id: Any, *, lock: bool = False) -> RowMapping | None:
+    query = (
+        select(applications, vehicles.c.plate_number, vehicles.c.owner_id_kind)
+        .join(vehicles, vehicles.c.id == applications.c.vehicle_id)
+        .where(applications.c.id == application_id)
+    )
+    if lock:
+        query = query.with_for_update(of=applications)
+    return (await uow.session.execute(query)).mappings().first()
+
+
+async def active_ban(uow: UnitOfWork, id_number: str) -> Any:
+    """VH-07: the last day of the person's longest ban, or None."""
+    return (
+        await uow.session.execute(
+            select(func.max(delivery_bans.c.until)).where(delivery_bans.c.id_number == id_number)
+        )
+    ).scalar_one()
+
+
+def state_event(
+    row: RowMapping, state: str, now: Any, reason: str | None = None
+) -> ev.ApplicationStateChanged:
+    return ev.ApplicationStateChanged(
+        application_id=str(row["id"]),
+        vehicle_id=str(row["vehicle_id"]),
+        plate_number=row["plate_number"],
+        item=row["item"],
+        application_kind=row["kind"],
+        delivery=row["delivery"],
+        state=state,
+        phone=row["phone"],
+        tracking_number=row["tracking_number"],
+        reason=reason,
+        changed_at=now,
+    )
+
+
+async def move(
+    uow: UnitOfWork, actor: Actor, row: RowMapping, target: str, *, reason: str | None = None, **values: Any
+) -> RowMapping:
+    """VH-09: one step of the office's workflow, checked against the allowed transitions, published."""
+    assert uow.now is not None
+    domain.check_transition(row["state"], target)
+    await uow.session.execute(
+        update(applications)
+        .where(applications.c.id == row["id"])
+        .values(state=target, updated_at=uow.now, **values)
+    )
+    after = await load(uow, row["id"])
+    assert after is not None
+    uow.emit(state_event(after, target, uow.now, reason))
+    uow.audit(
+        actor,
+        f"application.{target}",
+        f"application:{row['id']}",
+        {"state": row["state"]},
+        {"state": target, **{k: v for k, v in values.items() if isinstance(v, str | bool | int)}},
+    )
+    if target in ("refused", "not_collected"):
+        await impose_ban(uow, after, "refused" if target == "refused" else "not_collected")
+    return after
+
+
+async def impose_ban(uow: UnitOfWork, row: RowMapping, reason: str) -> None:
+    """VH-07: a refused delivery or a missed pickup bars the applicant from online reissue and replacement
+    (plates, vehicle licence, inspection mark, driving licence) for one year; published for license."""
+    assert uow.now is not None
+    until = domain.ban_until(uow.now)
+    inserted = (
+        await uow.session.execute(
+            insert(delivery_bans)
+            .values(
+                id=new_id(),
+                id_kind=row["owner_id_kind"],
+                id_number=row["applicant_id_number"],
+                until=until,
+                reason=reason,
+                case_id=str(row["id"]),
+                imposed_at=uow.now,
+            )
+            .on_conflict_do_nothing(index_elements=[delivery_bans.c.case_id])
+            .returning(delivery_bans.c.id)
+        )
+    ).first()
+    if inserted is None:
+        return
+    uow.emit(
+        ev.DeliveryBanImposed(
+            id_kind=row["owner_id_kind"],
+            id_number=row["applicant_id_number"],
+            until=until,
+            reason=reason,
+            case_id=str(row["id"]),
+            imposed_at=uow.now,
+        )
+    )
+
+
+async def sweep_missed_pickups(runtime: Runtime) -> int:
+    """VH-07/VH-09: items ready for pickup and not collected within one month become `not_collected`
+    (with the ban). Runs in the worker; the platform clock decides."""
+    done = 0
+    async with runtime.uow() as uow:
+        assert uow.now is not None
+        rows = (
+            await uow.session.execute(
+                select(applications.c.id)
+                .where(applications.c.state == "ready", applications.c.pickup_due < uow.now)
+                .order_by(applications.c.pickup_due)
+                .limit(500)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        for (application_id,) in rows:
+            row = await load(uow, application_id)
+            assert row is not None
+            await move(uow, SYSTEM_ACTOR, row, "not_collected", reason="not collected within one month")
+            done += 1
+        await uow.commit()
+    return done
