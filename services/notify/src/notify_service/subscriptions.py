@@ -8,7 +8,7 @@ again under a new id, so an outcome is never told twice.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -205,6 +205,116 @@ async def selection_cancelled(uow: UnitOfWork, event: SelectionCancelled, envelo
     )
 
 
+def chinese_slot(moment: datetime) -> str:
+    local = moment.astimezone(SHANGHAI)
+    return f"{chinese_date(local)} {local:%H:%M}"
+
+
+class InspectionBooked(_Tolerant):
+    """vehicle.inspection_booking.booked.v1, as notify reads it."""
+
+    booking_id: str = Field(min_length=1, max_length=80)
+    plate_number: str = Field(min_length=1, max_length=16)
+    station_name: str = Field(min_length=1, max_length=100)
+    starts_at: datetime
+    phone: Phone
+
+
+class InspectionCancelled(InspectionBooked):
+    """vehicle.inspection_booking.cancelled.v1, as notify reads it."""
+
+    by: str = Field(min_length=1, max_length=16)
+    reason: str | None = Field(default=None, max_length=200)
+
+
+async def inspection_booked(uow: UnitOfWork, event: InspectionBooked, envelope: Envelope) -> None:
+    """VH-13, NT-01: an appointment made."""
+    await enqueue(
+        uow,
+        phone=event.phone,
+        template="appointment_made",
+        params={
+            "business": f"机动车安全技术检验（{event.plate_number}）",
+            "place": event.station_name,
+            "slot": chinese_slot(event.starts_at),
+        },
+        case_id=f"inspection-booking:{event.booking_id}",
+        account_id=None,
+        requested_at=envelope.time,
+    )
+
+
+async def inspection_cancelled(uow: UnitOfWork, event: InspectionCancelled, envelope: Envelope) -> None:
+    """VH-14, NT-01: an appointment cancelled because its station suspended or stopped service. A holder's
+    own cancellation is not told back to them."""
+    if event.by != "station":
+        return
+    await enqueue(
+        uow,
+        phone=event.phone,
+        template="appointment_cancelled",
+        params={
+            "station": event.station_name,
+            "business": f"机动车安全技术检验（{event.plate_number}）",
+            "slot": chinese_slot(event.starts_at),
+            "reason": event.reason or "检验站暂停或停止服务",
+        },
+        case_id=f"inspection-booking-cancelled:{event.booking_id}",
+        account_id=None,
+        requested_at=envelope.time,
+    )
+
+
+ITEMS = {"plate": "机动车号牌", "licence": "机动车行驶证", "mark": "检验合格标志"}
+BUSINESS = {"reissue": "补领", "replace": "换领"}
+PICKUP_WINDOW = timedelta(days=30)  # VH-07: not picked up within one month
+
+
+class ApplicationStateChanged(_Tolerant):
+    """vehicle.application.state_changed.v1, as notify reads it."""
+
+    application_id: str = Field(min_length=1, max_length=80)
+    item: str = Field(min_length=1, max_length=16)
+    application_kind: str = Field(min_length=1, max_length=16)
+    state: str = Field(min_length=1, max_length=32)
+    phone: Phone
+    tracking_number: str | None = Field(default=None, max_length=40)
+    reason: str | None = Field(default=None, max_length=200)
+    changed_at: datetime
+
+
+async def application_state_changed(
+    uow: UnitOfWork, event: ApplicationStateChanged, envelope: Envelope
+) -> None:
+    """VH-05, VH-09, NT-01: a reissue/replacement mailed (with the tracking number), ready for pickup (with
+    the VH-07 deadline), or refused at intake (with the reason). Other states are not told by SMS."""
+    item = ITEMS.get(event.item, event.item)
+    case_id = f"vehicle-application:{event.application_id}"
+    if event.state == "mailed" and event.tracking_number:
+        template, params = "delivery_mailed", {"item": item, "tracking": event.tracking_number.upper()}
+    elif event.state == "ready":
+        deadline = chinese_date(event.changed_at + PICKUP_WINDOW)
+        template, params = "delivery_ready_for_pickup", {"item": item, "pickup_by": deadline}
+    elif event.state == "rejected":
+        template = "application_rejected"
+        params = {
+            "item": item,
+            "business": BUSINESS.get(event.application_kind, event.application_kind),
+            "reason": event.reason or "申请材料不符合规定",
+        }
+    else:
+        return
+    await enqueue(
+        uow,
+        phone=event.phone,
+        template=template,
+        params=params,
+        case_id=case_id,
+        account_id=None,
+        requested_at=envelope.time,
+    )
+
+
 EVENT_SUBSCRIPTIONS: dict[str, Subscription] = {
     "identity.registration.approved.v1": Subscription(
         name="registration-approved",
@@ -230,11 +340,29 @@ EVENT_SUBSCRIPTIONS: dict[str, Subscription] = {
         handler=selection_cancelled,
         summary="Tell the user a pre-selected number was cancelled, and of any ban (PP-09, NT-01).",
     ),
+    "vehicle.inspection_booking.booked.v1": Subscription(
+        name="inspection-booked",
+        handles={"vehicle.inspection_booking.booked.v1": InspectionBooked},
+        handler=inspection_booked,
+        summary="Tell the holder an inspection appointment was made (VH-13, NT-01).",
+    ),
+    "vehicle.inspection_booking.cancelled.v1": Subscription(
+        name="inspection-cancelled",
+        handles={"vehicle.inspection_booking.cancelled.v1": InspectionCancelled},
+        handler=inspection_cancelled,
+        summary="Tell the holder a station cancelled their inspection appointment (VH-14, NT-01).",
+    ),
+    "vehicle.application.state_changed.v1": Subscription(
+        name="vehicle-application",
+        handles={"vehicle.application.state_changed.v1": ApplicationStateChanged},
+        handler=application_state_changed,
+        summary="Tell the applicant a reissue was mailed, is ready, or was refused (VH-05, VH-09, NT-01).",
+    ),
 }
 
 # The contract tests refuse a consumed type that no service publishes: an event subscription is listed
-# here only once its producer's published.py publishes the type (ADR 0003). None does yet.
-PRODUCED: tuple[str, ...] = ()
+# here only once its producer's published.py publishes the type (ADR 0003). All of them do now.
+PRODUCED: tuple[str, ...] = tuple(EVENT_SUBSCRIPTIONS)
 
 SUBSCRIPTIONS: list[Subscription] = [
     send_sms_subscription(),

@@ -250,8 +250,18 @@ TEMPLATES: Mapping[str, Template] = _registry(
         key="delivery_ready_for_pickup",
         title="证件待领取",
         rule="VH-05",
-        text="您申请的{item}已制作完成，请于{pickup_by}前到{place}领取。一个月内未领取的，一年内不得网上补换领。",
+        text=(
+            "您申请的{item}已制作完成，请于{pickup_by}前到车辆管理所领取。"
+            "逾期未领取的，一年内不得网上补换领。"
+        ),
         shapes={"pickup_by": _DATE},
+    ),
+    # VH-09: an application the office refused at intake, with the reason.
+    Template(
+        key="application_rejected",
+        title="业务申请未通过",
+        rule="VH-09",
+        text="您申请的{item}{business}业务未予受理，原因：{reason}。如有疑问，请到车辆管理所咨询。",
     ),
     # VI-03: a penalty decision issued after an online handling.
     Template(

@@ -114,9 +114,8 @@ async def notify() -> AsyncIterator[Notify]:
     from servicekit.migrate import migrate
 
     migrate("notify")
-    spec = dataclasses.replace(
-        SPEC, subscriptions=[*SPEC.subscriptions[:1], *EVENT_SUBSCRIPTIONS.values()], sweeps=()
-    )
+    spec = dataclasses.replace(SPEC, sweeps=())
+    assert {s.name for s in EVENT_SUBSCRIPTIONS.values()} <= {s.name for s in spec.subscriptions}
     clock = FixedClock(datetime.now(SHANGHAI) + timedelta(days=365 * 6 + secrets.randbelow(300)))
     settings = spec.settings()
     worker = Worker(spec, Runtime.open(settings, spec.metadata, spec.translate, clock=clock))
@@ -375,3 +374,98 @@ async def state_counts(notify: Notify, phones: list[str]) -> dict[str, int]:
             .group_by(sms_messages.c.state)
         )
         return {state: int(n) for state, n in result.all()}
+
+
+def booking(phone: str, **more: Any) -> dict[str, Any]:
+    return {
+        "booking_id": str(uuid.uuid4()),
+        "vehicle_id": str(uuid.uuid4()),
+        "plate_number": "冀A12345",
+        "station_id": str(uuid.uuid4()),
+        "station_name": "石家庄市第一机动车检测站",
+        "starts_at": "2032-03-08T09:00:00+08:00",
+        "phone": phone,
+        "booked_at": "2032-03-01T10:00:00+08:00",
+        **more,
+    }
+
+
+async def test_vh13_an_inspection_appointment_made_is_told(notify: Notify) -> None:
+    phone = new_phone()
+    consumer = notify.consumer("inspection-booked")
+    before = taken(consumer)
+    await notify.publish("vehicle", "vehicle.inspection_booking.booked.v1", booking(phone), uuid.uuid4())
+    await settled(consumer, before, 1)
+    (row,) = await notify.rows(phone)
+    assert row.template == "appointment_made"
+    assert (
+        "您已成功预约机动车安全技术检验（冀A12345）：石家庄市第一机动车检测站，2032年3月8日 09:00。"
+        in row.body
+    )
+
+
+async def test_vh14_a_station_cancellation_is_told_a_holders_own_is_not(notify: Notify) -> None:
+    by_station, by_holder = new_phone(), new_phone()
+    consumer = notify.consumer("inspection-cancelled")
+    before = taken(consumer)
+    cancelled = {"by": "station", "reason": "设备故障", "cancelled_at": "2032-03-02T10:00:00+08:00"}
+    await notify.publish(
+        "vehicle", "vehicle.inspection_booking.cancelled.v1", booking(by_station, **cancelled), uuid.uuid4()
+    )
+    await notify.publish(
+        "vehicle",
+        "vehicle.inspection_booking.cancelled.v1",
+        booking(by_holder, **cancelled | {"by": "holder", "reason": None}),
+        uuid.uuid4(),
+    )
+    await settled(consumer, before, 2)
+    (row,) = await notify.rows(by_station)
+    assert row.template == "appointment_cancelled"
+    assert "因石家庄市第一机动车检测站暂停或停止服务" in row.body
+    assert "原因：设备故障。" in row.body
+    assert await notify.rows(by_holder) == []
+
+
+@pytest.mark.parametrize(
+    ("state", "more", "template", "says"),
+    [
+        ("mailed", {"tracking_number": "EMS1234567890"}, "delivery_mailed", "邮件号EMS1234567890"),
+        ("ready", {"delivery": "pickup"}, "delivery_ready_for_pickup", "请于2032年3月31日前到车辆管理所领取"),
+        (
+            "rejected",
+            {"reason": "号牌未列入网上补领范围"},
+            "application_rejected",
+            "机动车号牌补领业务未予受理，原因：号牌未列入网上补领范围。",
+        ),
+        ("accepted", {}, None, None),
+    ],
+)
+async def test_vh05_deliveries_and_refusals_of_reissues_are_told(
+    notify: Notify, state: str, more: dict[str, Any], template: str | None, says: str | None
+) -> None:
+    phone = new_phone()
+    consumer = notify.consumer("vehicle-application")
+    before = taken(consumer)
+    data = {
+        "application_id": str(uuid.uuid4()),
+        "vehicle_id": str(uuid.uuid4()),
+        "plate_number": "冀A12345",
+        "item": "plate",
+        "application_kind": "reissue",
+        "delivery": "mail",
+        "state": state,
+        "phone": phone,
+        "tracking_number": None,
+        "reason": None,
+        "changed_at": "2032-03-01T10:00:00+08:00",
+    } | more
+    await notify.publish("vehicle", "vehicle.application.state_changed.v1", data, uuid.uuid4())
+    await settled(consumer, before, 1)
+    rows = await notify.rows(phone)
+    if template is None:
+        assert rows == []
+        return
+    (row,) = rows
+    assert row.template == template
+    assert says is not None
+    assert says in row.body

@@ -63,7 +63,7 @@ def test_nt01_notify_reads_the_command_tolerantly_but_checks_what_it_uses() -> N
 
 
 def test_nt01_the_send_sms_queue_takes_the_command() -> None:
-    (subscription,) = SUBSCRIPTIONS
+    (subscription,) = [s for s in SUBSCRIPTIONS if s.kind == "command"]
     assert subscription.name == "send-sms"
     assert subscription.kind == "command"
     assert subscription.queue("notify").main == "notify.send-sms"
@@ -113,3 +113,16 @@ async def test_nt01_the_test_sink_route_is_absent_in_prod() -> None:
         response = await client.get("/api/v1/_test/sms", params={"phone": "13800138000"})
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_nt01_notify_consumes_every_outcome_event_adr_0003_and_vehicle_address_to_it() -> None:
+    consumed = {t: s.name for s in SUBSCRIPTIONS if s.kind == "event" for t in s.handles}
+    assert consumed == {
+        "identity.registration.approved.v1": "registration-approved",
+        "identity.registration.rejected.v1": "registration-rejected",
+        "plate-pool.selection.confirmed.v1": "selection-confirmed",
+        "plate-pool.selection.cancelled.v1": "selection-cancelled",
+        "vehicle.inspection_booking.booked.v1": "inspection-booked",
+        "vehicle.inspection_booking.cancelled.v1": "inspection-cancelled",
+        "vehicle.application.state_changed.v1": "vehicle-application",
+    }

@@ -56,11 +56,8 @@ GOOD_PARAMS: dict[str, dict[str, str]] = {
         "reason": "停止检验服务",
     },
     "delivery_mailed": {"item": "机动车号牌", "tracking": "EMS1234567890CN"},
-    "delivery_ready_for_pickup": {
-        "item": "机动车行驶证",
-        "pickup_by": "2027年4月5日",
-        "place": "石家庄市车辆管理所",
-    },
+    "delivery_ready_for_pickup": {"item": "机动车行驶证", "pickup_by": "2027年4月5日"},
+    "application_rejected": {"item": "机动车号牌", "business": "补领", "reason": "号牌未列入网上补领范围"},
     "penalty_decision_issued": {
         "plate": "冀A12345",
         "decision": "1301002027000123",
@@ -84,6 +81,7 @@ NT01_OUTCOMES = {
     "appointment cancelled by a station": "appointment_cancelled",
     "delivery by mail": "delivery_mailed",
     "delivery for pickup": "delivery_ready_for_pickup",
+    "application refused": "application_rejected",
     "decision": "penalty_decision_issued",
 }
 
