@@ -273,6 +273,9 @@ async def start_selection(
     domain.check_vehicle_kind(body.vehicle_kind)
     domain.check_owner_is_caller(id_number, principal.id_number, principal.has_any("unit"))
     photo, photo_type = domain.decode_invoice_photo(body.invoice.photo)
+    # Read before the unit of work opens: it holds one connection, and asking for a second inside it
+    # would deadlock the pool under a rush of starts.
+    open_segments = await ctx.catalog.open_segments(body.office_code, await runtime.clock.now())
     async with runtime.uow() as uow:
         now = uow.now
         assert now is not None
@@ -305,7 +308,6 @@ async def start_selection(
         if existing is not None:
             return await _resume(ctx, uow, existing, principal, settings, now)
         session_expires_at = domain.session_end(now, settings)
-        open_segments = await ctx.catalog.open_segments(body.office_code, now)
         if not open_segments:
             raise RuleError("NO_OPEN_SEGMENT", "this office has no segment open for selection", "PP-10")
         best = open_segments[0]
@@ -658,13 +660,20 @@ async def confirm(
             )
             await uow.session.execute(
                 insert(fairness_log).values(
-                    at=now, op="confirm", selection_id=sid, segment_id=segment.id, held=[plate]
+                    at=now, op="allocate", selection_id=sid, segment_id=segment.id, held=[plate]
                 )
             )
             await uow.commit()
     except IntegrityError:
         # The ledger refuses: the number is someone else's already (Redis was wrong). PP-12.
         await ctx.hot.unconfirm(sid, segment.id, index, row.sms_deadline, ledger_refused=True)
+        async with runtime.uow() as uow:
+            await uow.session.execute(
+                update(selections)
+                .where(selections.c.id == row.id)
+                .values(state="selecting", plate_number=None, sms_deadline=None, updated_at=uow.now)
+            )
+            await uow.commit()
         raise RuleError(
             "NUMBER_ALREADY_ALLOCATED", "that number was allocated to someone else", "PP-12"
         ) from None

@@ -10,12 +10,12 @@ import base64
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from stdnum.cn import ric
 
 from plate_pool_service.context import PlateContext
@@ -31,6 +31,7 @@ from plate_pool_service.service import SPEC
 from plate_pool_service.settings import PlatePoolSettings
 from plate_pool_service.tables import segments
 from servicekit.clock import SHANGHAI, FixedClock
+from servicekit.db import new_metadata
 from servicekit.migrate import migrate
 from servicekit.testing import TokenFactory, service_client
 from servicekit.validators import vin_check_digit
@@ -47,6 +48,14 @@ def plate_pool_database() -> str:
     return settings.database.url
 
 
+async def drain(sweep: Any, runtime: Any) -> int:
+    """Run a sweep until it finds nothing more (the shared test database holds other tests' rows too)."""
+    total = 0
+    while done := await sweep(runtime):
+        total += done
+    return total
+
+
 def new_vin() -> str:
     alphabet = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
     body = "LFV" + "".join(secrets.choice(alphabet) for _ in range(14))
@@ -54,7 +63,8 @@ def new_vin() -> str:
 
 
 def new_resident_id(region: str) -> str:
-    base = region + "19900307" + f"{secrets.randbelow(1000):03d}"
+    born = date(1950, 1, 1) + timedelta(days=secrets.randbelow(18_000))
+    base = region + born.strftime("%Y%m%d") + f"{secrets.randbelow(1000):03d}"
     return base + ric.calc_check_digit(base + "0")
 
 
@@ -117,6 +127,55 @@ class Platform:
         r = await self.client.post("/api/v1/plate-selections", json=self.start_body(who), headers=who.headers)
         assert r.status_code == 201, r.text
         return who, r.json()
+
+    def url(self, selection: dict[str, Any], tail: str = "") -> str:
+        return f"/api/v1/plate-selections/{selection['id']}{tail}"
+
+    async def draw(self, who: Applicant, selection: dict[str, Any]) -> httpx.Response:
+        return await self.client.post(self.url(selection, "/random-draws"), headers=who.headers)
+
+    async def verify(self, who: Applicant, selection: dict[str, Any], number: str) -> httpx.Response:
+        return await self.client.post(
+            self.url(selection, "/custom-verifications"), json={"number": number}, headers=who.headers
+        )
+
+    async def choose(self, who: Applicant, selection: dict[str, Any], number: str) -> httpx.Response:
+        return await self.client.post(
+            self.url(selection, "/choice"), json={"number": number}, headers=who.headers
+        )
+
+    async def sms_code(self, phone: str) -> str:
+        outbox = new_metadata().tables["outbox"]
+        async with self.ctx.runtime.engine.connect() as conn:
+            payloads = (
+                await conn.execute(
+                    select(outbox.c.payload)
+                    .where(outbox.c.routing_key == "notify.sms.send.v1")
+                    .where(outbox.c.payload["phone"].astext == phone)
+                    .order_by(outbox.c.id.desc())
+                    .limit(1)
+                )
+            ).scalars()
+            for payload in payloads:
+                return str(payload["params"]["code"])
+        raise AssertionError("no code sent")
+
+    async def confirm(self, who: Applicant, selection: dict[str, Any]) -> httpx.Response:
+        r = await self.client.post(self.url(selection, "/sms-code"), headers=who.headers)
+        assert r.status_code == 202, r.text
+        code = await self.sms_code(who.phone)
+        return await self.client.post(
+            self.url(selection, "/confirmation"), json={"code": code}, headers=who.headers
+        )
+
+    async def get(self, who: Applicant, selection: dict[str, Any]) -> dict[str, Any]:
+        r = await self.client.get(self.url(selection), headers=who.headers)
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    async def segment_id(self) -> str:
+        return (await self.ctx.catalog.open_segments(self.office, await self.clock.now()))[0].id
 
     async def open_segment(
         self,

@@ -1,0 +1,186 @@
+"""PP-09 deadlines and bans, PP-10 segments and pool statistics, PP-13 the fairness log."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
+from plate_pool_service import sweeps
+from plate_pool_service.tables import fairness_log
+from servicekit.clock import SHANGHAI
+from servicekit.db import new_metadata
+
+from .conftest import Platform, drain
+
+pytestmark = pytest.mark.integration
+
+
+async def selected(p: Platform) -> tuple[Any, dict[str, Any], str]:
+    who, sel = await p.start()
+    drawn = (await p.draw(who, sel)).json()
+    await p.choose(who, sel, drawn["numbers"][0])
+    r = await p.confirm(who, sel)
+    assert r.status_code == 200, r.text
+    return who, sel, drawn["numbers"][0]
+
+
+async def test_pp09_not_registered_within_3_working_days_cancels_and_bans_2_years(platform: Platform) -> None:
+    p = platform
+    segment = await p.open_segment()
+    who, sel, number = await selected(p)
+    p.clock.set(datetime(2027, 3, 4, 23, 59, tzinfo=SHANGHAI))
+    await drain(sweeps.register_deadlines, p.ctx.runtime)
+    assert (await p.get(who, sel))["state"] == "selected"  # still Thursday: within the deadline
+    p.clock.advance(timedelta(hours=1))  # Friday 00:59
+    assert await drain(sweeps.register_deadlines, p.ctx.runtime) >= 1
+    view = await p.get(who, sel)
+    assert (view["state"], view["cancel_reason"]) == ("cancelled", "not_registered_in_time")
+    # The number goes back to the pool; the ledger row is released.
+    assert (await p.ctx.hot.counts(segment)).allocated == 0
+    outbox = new_metadata().tables["outbox"]
+    async with p.ctx.runtime.engine.connect() as conn:
+        payloads = (
+            await conn.execute(
+                select(outbox.c.payload).where(outbox.c.routing_key == "plate-pool.selection.cancelled.v1")
+            )
+        ).scalars()
+        mine = [x for x in payloads if x["selection_id"] == sel["id"]]
+    assert [(x["reason"], x["plate_number"], x["ban_until"]) for x in mine] == [
+        ("not_registered_in_time", number, "2029-03-05")
+    ]
+    # The ban: no online pre-selection for this owner for 2 years (another car, same person).
+    p.clock.advance(timedelta(hours=9))
+    again = p.applicant()
+    again.id_number, again.token, again.subject = who.id_number, who.token, who.subject
+    r = await p.client.post("/api/v1/plate-selections", json=p.start_body(again), headers=again.headers)
+    assert (r.status_code, r.json()["code"], r.json()["rule"], r.json()["ban_until"]) == (
+        409,
+        "PRESELECTION_BANNED",
+        "PP-09",
+        "2029-03-05",
+    )
+
+
+async def test_pp13_every_draw_verify_hold_and_confirmation_is_logged_append_only(platform: Platform) -> None:
+    p = platform
+    await p.open_segment()
+    who, sel = await p.start()
+    await p.verify(who, sel, "冀A41234")  # refused: not allowed
+    first = (await p.draw(who, sel)).json()
+    second = (await p.draw(who, sel)).json()
+    await p.choose(who, sel, second["numbers"][1])
+    await p.confirm(who, sel)
+    while await sweeps.drain_fairness_log(p.ctx.runtime):
+        pass
+    async with p.ctx.runtime.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(fairness_log)
+                .where(fairness_log.c.selection_id == sel["id"])
+                .order_by(fairness_log.c.id)
+            )
+        ).all()
+    # The ledger's own row, written in the confirmation's transaction; then the stream's, in order.
+    assert [(r.op, r.held) for r in rows if r.stream_id is None] == [("allocate", [second["numbers"][1]])]
+    streamed = sorted(
+        (r for r in rows if r.stream_id is not None),
+        key=lambda r: tuple(int(x) for x in r.stream_id.split("-")),
+    )
+    rows = streamed
+    ops = [(r.op, r.held, r.released) for r in rows]
+    assert ops[0][0] == "verify"
+    assert rows[0].detail["refused"] == "not_allowed"
+    assert ops[1] == ("draw", first["numbers"], [])
+    assert ops[2] == ("draw", second["numbers"], first["numbers"])
+    assert ops[3] == (
+        "choose",
+        [second["numbers"][1]],
+        [n for n in second["numbers"] if n != second["numbers"][1]],
+    )
+    assert ops[4:] == [("confirm", [second["numbers"][1]], [])]
+    async with p.ctx.runtime.engine.connect() as conn:
+        with pytest.raises(DBAPIError, match="append-only"):
+            await conn.execute(text("DELETE FROM fairness_log WHERE selection_id = :s"), {"s": sel["id"]})
+
+
+async def test_pp10_segments_are_planned_approved_by_the_superior_and_published_3_working_days_ahead(
+    platform: Platform,
+) -> None:
+    p = platform
+    admin = p.tokens.headers(p.tokens.clerk(roles=("clerk.admin",), office=p.office))
+    superior = p.tokens.headers(p.tokens.clerk(roles=("clerk.admin",), office="130000"))
+    body = {
+        "office_code": p.office,
+        "prefix": "冀A",
+        "pattern": "5####",
+        "custom_patterns": ["#####"],
+        "opens_at": "2027-03-04T08:00:00+08:00",
+    }
+    r = await p.client.post("/api/v1/plate-segments", json={**body, "pattern": "512##"}, headers=admin)
+    assert (r.status_code, r.json()["code"], r.json()["rule"]) == (422, "SEGMENT_TOO_SMALL", "PP-10")
+    r = await p.client.post("/api/v1/plate-segments", json={**body, "pattern": "5I###"}, headers=admin)
+    assert (r.status_code, r.json()["code"]) == (422, "SEGMENT_INVALID")
+    r = await p.client.post("/api/v1/plate-segments", json=body, headers=admin)
+    assert r.status_code == 201, r.text
+    segment = r.json()
+    assert (segment["size"], segment["first_number"], segment["last_number"]) == (
+        10_000,
+        "冀A50000",
+        "冀A59999",
+    )
+    r = await p.client.post(f"/api/v1/plate-segments/{segment['id']}/publication", headers=admin)
+    assert (r.status_code, r.json()["code"]) == (409, "SEGMENT_NOT_APPROVED")
+    r = await p.client.post(f"/api/v1/plate-segments/{segment['id']}/approval", headers=admin)
+    assert r.json()["code"] == "NOT_SUPERIOR_OFFICE"
+    r = await p.client.post(f"/api/v1/plate-segments/{segment['id']}/approval", headers=superior)
+    assert r.json()["state"] == "approved"
+    # Monday: opening on Thursday is 3 working days ahead... but the 3rd working day after Monday is Thursday.
+    r = await p.client.post(f"/api/v1/plate-segments/{segment['id']}/publication", headers=admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["statistics"] == {"available": 10_000, "held": 0, "allocated": 0}
+    listed = (await p.client.get("/api/v1/plate-segments", params={"office_code": p.office})).json()
+    assert [s["id"] for s in listed["items"]] == [segment["id"]]
+
+
+async def test_pp10_publication_less_than_3_working_days_ahead_is_refused(platform: Platform) -> None:
+    p = platform
+    admin = p.tokens.headers(p.tokens.clerk(roles=("clerk.admin",), office=p.office))
+    superior = p.tokens.headers(p.tokens.clerk(roles=("clerk.admin",), office="130000"))
+    body = {
+        "office_code": p.office,
+        "prefix": "冀A",
+        "pattern": "6####",
+        "custom_patterns": ["#####"],
+        "opens_at": "2027-03-03T08:00:00+08:00",
+    }
+    segment = (await p.client.post("/api/v1/plate-segments", json=body, headers=admin)).json()
+    await p.client.post(f"/api/v1/plate-segments/{segment['id']}/approval", headers=superior)
+    r = await p.client.post(f"/api/v1/plate-segments/{segment['id']}/publication", headers=admin)
+    assert (r.status_code, r.json()["code"], r.json()["earliest_opening"]) == (
+        409,
+        "PUBLICATION_TOO_LATE",
+        "2027-03-04",
+    )
+
+
+async def test_pp10_an_office_under_50000_available_raises_an_alert(platform: Platform) -> None:
+    p = platform
+    await p.open_segment()  # 10,000 numbers: under the floor
+    await sweeps.pools(p.ctx.runtime)
+    await sweeps.pools(p.ctx.runtime)  # once an hour at most
+    outbox = new_metadata().tables["outbox"]
+    async with p.ctx.runtime.engine.connect() as conn:
+        alerts = [
+            x
+            for x in (
+                await conn.execute(
+                    select(outbox.c.payload).where(outbox.c.routing_key == "plate-pool.pool.low.v1")
+                )
+            ).scalars()
+            if x["office_code"] == p.office
+        ]
+    assert [(a["available"], a["threshold"]) for a in alerts] == [(10_000, 50_000)]
