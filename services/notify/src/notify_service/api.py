@@ -213,18 +213,22 @@ async def mark_read(
         if row is None:
             raise NotFound("message")
         if row.read_at is None:
-            await uow.session.execute(
-                update(sms_messages).where(sms_messages.c.id == message_id).values(read_at=uow.now)
-            )
+            row = (
+                await uow.session.execute(
+                    update(sms_messages)
+                    .where(sms_messages.c.id == message_id)
+                    .values(read_at=uow.now)
+                    .returning(*_INBOX_COLUMNS)
+                )
+            ).one()
             uow.audit(
                 actor_from(request, principal),
                 "notify.message.read",
                 f"sms_message:{message_id}",
                 before={"read_at": None},
-                after={"read_at": uow.now.isoformat() if uow.now else None},
+                after={"read_at": row.read_at.isoformat()},
             )
             await uow.commit()
-            row = row._replace(read_at=uow.now)
     return _inbox_item(row)
 
 
