@@ -197,7 +197,9 @@ from {pkg}.service import SPEC
 if __name__ == "__main__":
     main(SPEC)
 ''',
-        "tests/__init__.py": "",
+        # No __init__.py under tests/: pytest's importlib mode names each service's test modules by path,
+        # so conftest modules of different services never collide.
+        "tests/unit/.gitkeep": "",
         "README.md": f"""# {name}
 
 {summary}
