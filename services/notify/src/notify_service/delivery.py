@@ -328,18 +328,23 @@ async def apply_receipt(
 async def requeue_dead_letters(runtime: Runtime, ids: list[uuid.UUID] | None = None) -> int:
     """Put dead-lettered messages (all, or those named) back in the queue, due now, attempts reset."""
     async with runtime.uow() as uow:
-        now = uow.now
-        query = update(sms_messages).where(sms_messages.c.state == "dead_lettered")
-        if ids is not None:
-            query = query.where(sms_messages.c.id.in_(ids))
-        changed = await uow.session.execute(
-            query.values(state="queued", attempts=0, next_attempt_at=now, updated_at=now).returning(
-                sms_messages.c.id
-            )
-        )
-        count = len(changed.scalars().all())
-        await uow.session.commit()
+        count = await requeue_in(uow, ids)
+        await uow.commit()
     return count
+
+
+async def requeue_in(uow: UnitOfWork, ids: list[uuid.UUID] | None) -> int:
+    """`requeue_dead_letters` inside the caller's unit of work (so its audit entry commits with it)."""
+    now = uow.now
+    query = update(sms_messages).where(sms_messages.c.state == "dead_lettered")
+    if ids is not None:
+        query = query.where(sms_messages.c.id.in_(ids))
+    changed = await uow.session.execute(
+        query.values(state="queued", attempts=0, next_attempt_at=now, updated_at=now).returning(
+            sms_messages.c.id
+        )
+    )
+    return len(changed.scalars().all())
 
 
 ProviderFactory = Callable[[], SmsProvider]
