@@ -71,7 +71,8 @@ class _Tolerant(BaseModel):
 
 
 def masked_account(username: str) -> str:
-    """The account as the SMS names it: never a full identity number (NT-01), a phone masked."""
+    """The account as the SMS names it: never a full identity number (NT-01), a phone masked; a unit's
+    unified social credit code as it is (it names an organisation, not a person)."""
     if templates.looks_like_identity_number(username):
         return mask_id_number(username)
     if username.isdigit() and len(username) == 11:
@@ -95,7 +96,7 @@ class RegistrationApproved(_Tolerant):
     account_id: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=100)
     phone: Phone
-    username: str = Field(min_length=1, max_length=64)
+    username: str = Field(default="", max_length=64)
 
 
 class RegistrationRejected(_Tolerant):
@@ -113,7 +114,8 @@ async def registration_approved(uow: UnitOfWork, event: RegistrationApproved, en
         uow,
         phone=event.phone,
         template="registration_approved",
-        params={"name": event.name, "account": masked_account(event.username)},
+        # A unit's account is its credit code; without one the SMS names the phone it logs in with.
+        params={"name": event.name, "account": masked_account(event.username or event.phone)},
         case_id=f"registration:{event.registration_id}",
         account_id=event.account_id,
         requested_at=envelope.time,

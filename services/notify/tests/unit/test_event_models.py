@@ -1,0 +1,66 @@
+"""NT-01: how notify reads the outcome events and words their SMS (no I/O)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from notify_service.subscriptions import (
+    CANCELLATION_REASONS,
+    RegistrationApproved,
+    SelectionConfirmed,
+    chinese_date,
+    chinese_slot,
+    masked_account,
+)
+from notify_service.templates import looks_like_identity_number
+from servicekit.clock import SHANGHAI
+
+
+@pytest.mark.parametrize(
+    ("username", "shown"),
+    [
+        ("130102199003071234", "1301**********1234"),
+        ("13800138000", "138****8000"),
+        ("138****8000", "138****8000"),
+        ("91130100MA0CXY1X2B", "91130100MA0CXY1X2B"),
+    ],
+)
+def test_nt01_the_account_named_in_an_sms_is_never_a_full_identity_number(username: str, shown: str) -> None:
+    assert masked_account(username) == shown
+    assert not looks_like_identity_number(masked_account(username))
+
+
+def test_id09_a_unit_approved_without_a_credit_code_is_still_read() -> None:
+    event = RegistrationApproved.model_validate(
+        {"registration_id": "r", "account_id": "a", "name": "某公司", "phone": "13800138000", "username": ""}
+    )
+    assert event.username == ""
+
+
+def test_pp08_register_by_is_read_as_a_date_or_a_shanghai_instant() -> None:
+    base = {
+        "selection_id": "s",
+        "plate_number": "冀A12345",
+        "phone": "13800138000",
+        "certificate_number": "c",
+    }
+    for value in ("2027-03-04", "2027-03-04T23:59:59.999999+08:00", "2027-03-04T15:59:59Z"):
+        event = SelectionConfirmed.model_validate(base | {"register_by": value})
+        assert chinese_date(event.register_by) == "2027年3月4日"
+
+
+def test_nt01_dates_and_slots_are_written_the_chinese_way_in_shanghai_time() -> None:
+    assert chinese_date(date(2027, 10, 1)) == "2027年10月1日"
+    assert chinese_slot(datetime(2027, 3, 8, 1, 0, tzinfo=SHANGHAI)) == "2027年3月8日 01:00"
+    assert chinese_slot(datetime.fromisoformat("2027-03-07T17:30:00+00:00")) == "2027年3月8日 01:30"
+
+
+def test_pp09_every_cancellation_reason_adr_0003_names_has_its_wording() -> None:
+    assert set(CANCELLATION_REASONS) == {
+        "not_registered_in_time",
+        "registration_mismatch",
+        "abandoned",
+        "appeal_decided",
+    }
