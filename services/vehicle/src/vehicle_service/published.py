@@ -476,6 +476,70 @@ class DeliveryBanImposed(Event):
         )
 
 
+class DealerStateChanged(Event):
+    message_type: ClassVar[str] = "vehicle.temp_plate_dealer.state_changed.v1"
+    summary: ClassVar[str] = (
+        "A car dealer's temporary-plate qualification was granted, renewed, suspended or cancelled (VH-12)."
+    )
+    dealer_id: str
+    uscc: str
+    name: str
+    state: Literal["active", "suspended", "cancelled"]
+    change: Literal["qualified", "renewed", "suspended", "reinstated", "cancelled"]
+    reason: str | None
+    valid_until: date
+    changed_at: datetime
+
+    def subject(self) -> str:
+        return self.dealer_id
+
+    @classmethod
+    def example(cls) -> DealerStateChanged:
+        return cls(
+            dealer_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e76",
+            uscc="91130100MA0CB7YW10",
+            name="石家庄某某汽车销售服务有限公司",
+            state="cancelled",
+            change="cancelled",
+            reason="review_missed",
+            valid_until=date(2028, 2, 29),
+            changed_at=_AT,
+        )
+
+
+class TempPlateIssued(Event):
+    message_type: ClassVar[str] = "vehicle.temp_plate.issued.v1"
+    summary: ClassVar[str] = (
+        "A dealer issued a temporary plate for a new car within its authorisation (VH-12)."
+    )
+    temp_plate_id: str
+    dealer_id: str
+    number: str
+    vin: str
+    brand: str
+    model: str
+    owner: OwnerRef
+    valid_until: date
+    issued_at: datetime
+
+    def subject(self) -> str:
+        return self.temp_plate_id
+
+    @classmethod
+    def example(cls) -> TempPlateIssued:
+        return cls(
+            temp_plate_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e77",
+            dealer_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e76",
+            number="冀A·T12345",
+            vin="LSVAU218XN2183294",
+            brand="大众",
+            model="朗逸",
+            owner=_OWNER,
+            valid_until=date(2027, 3, 15),
+            issued_at=_AT,
+        )
+
+
 PUBLISHED: list[type[Message]] = [
     VehicleRegistered,
     VehicleImported,
@@ -492,4 +556,6 @@ PUBLISHED: list[type[Message]] = [
     InspectionPlanPublished,
     ApplicationStateChanged,
     DeliveryBanImposed,
+    DealerStateChanged,
+    TempPlateIssued,
 ]

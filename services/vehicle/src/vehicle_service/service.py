@@ -1,4 +1,5 @@
 from servicekit.service import ServiceSpec, Sweep
+from vehicle_service.api.temp_plates import sweep_missed_reviews
 from vehicle_service.applications import sweep_missed_pickups
 from vehicle_service.published import PUBLISHED
 from vehicle_service.settings import VehicleSettings
@@ -12,5 +13,8 @@ SPEC = ServiceSpec(
     metadata=metadata,
     published=PUBLISHED,
     subscriptions=SUBSCRIPTIONS,
-    sweeps=[Sweep(name="vehicle.missed-pickups", every_s=60.0, run=sweep_missed_pickups)],
+    sweeps=[
+        Sweep(name="vehicle.missed-pickups", every_s=60.0, run=sweep_missed_pickups),
+        Sweep(name="vehicle.missed-dealer-reviews", every_s=300.0, run=sweep_missed_reviews),
+    ],
 )

@@ -191,3 +191,64 @@ delivery_bans = Table(
     Column("imposed_at", DateTime(timezone=True), nullable=False),
     Index("ix_delivery_bans_id_number", "id_number"),
 )
+
+# VH-12: car dealers delegated to issue temporary plates, the blanks they collect, the plates they issue.
+temp_plate_dealers = Table(
+    "temp_plate_dealers",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("account_subject", String(100), nullable=False),  # the dealer's unit account (token subject)
+    Column("office_code", String(6), nullable=False),
+    Column("uscc", String(18), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("legal_rep_name", String(100), nullable=False),
+    Column("legal_rep_phone", String(11), nullable=False),
+    Column("authorised", ARRAY(String(100)), nullable=False),  # "品牌" or "品牌/型号"
+    Column("documents", JSONB, nullable=False),
+    Column("quota", Integer, nullable=False),
+    Column("state", String(16), nullable=False),  # active | suspended | cancelled
+    Column("valid_from", Date, nullable=False),
+    Column("valid_until", Date, nullable=False),
+    Column("mismatch_count", Integer, nullable=False, server_default=text("0")),
+    Column("damaged_count", Integer, nullable=False, server_default=text("0")),
+    Column("damaged_outstanding", Integer, nullable=False, server_default=text("0")),
+    Column("state_reason", Text),
+    Column("cancelled_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_temp_plate_dealers_uscc", "uscc"),
+    Index("ix_temp_plate_dealers_account", "account_subject"),
+)
+
+temp_plate_collections = Table(
+    "temp_plate_collections",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("dealer_id", UUID(as_uuid=True), ForeignKey("temp_plate_dealers.id"), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("damaged_returned", Integer, nullable=False),
+    Column("check_state", String(16), nullable=False),  # passed | pending | failed
+    Column("recalled", Integer, nullable=False, server_default=text("0")),
+    Column("collected_at", DateTime(timezone=True), nullable=False),
+    Column("checked_at", DateTime(timezone=True)),
+    CheckConstraint("quantity > 0 AND damaged_returned >= 0", name="quantities"),
+)
+
+temp_plates = Table(
+    "temp_plates",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("dealer_id", UUID(as_uuid=True), ForeignKey("temp_plate_dealers.id"), nullable=False),
+    Column("number", String(16), nullable=False, unique=True),
+    Column("vin", String(17), nullable=False),
+    Column("brand", String(60), nullable=False),
+    Column("model", String(60), nullable=False),
+    Column("owner_id_kind", String(20), nullable=False),
+    Column("owner_id_number", String(32), nullable=False),
+    Column("owner_name", String(100), nullable=False),
+    Column("phone", String(11), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("valid_until", Date, nullable=False),
+    Column("state", String(16), nullable=False),  # issued | registered | mismatch
+    Index("ix_temp_plates_vin", "vin"),
+)

@@ -31,3 +31,11 @@ def new_owner_id(region: str = "130102") -> str:
 
 def new_phone() -> str:
     return "139" + "".join(secrets.choice("0123456789") for _ in range(8))
+
+
+def new_uscc() -> str:
+    from stdnum.cn import uscc
+
+    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+    body = "91130100" + "".join(secrets.choice(alphabet) for _ in range(9))
+    return body + str(uscc.calc_check_digit(body))

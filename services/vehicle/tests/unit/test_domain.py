@@ -190,3 +190,33 @@ def test_pp09_selection_must_be_confirmed_same_office_and_in_time() -> None:
         domain.check_selection_usable(_selection(), "130200", NOW)
     with pytest.raises(domain.SelectionExpired):
         domain.check_selection_usable(_selection(), "130100", datetime(2027, 3, 5, 0, 0, tzinfo=SHANGHAI))
+
+
+def test_vh12_authorisation_by_brand_or_brand_and_model() -> None:
+    authorised = ["大众", "丰田/卡罗拉"]
+    assert domain.is_authorised(authorised, "大众", "帕萨特")
+    assert domain.is_authorised(authorised, "丰田", "卡罗拉")
+    assert not domain.is_authorised(authorised, "丰田", "凯美瑞")
+    assert not domain.is_authorised(authorised, "本田", "雅阁")
+
+
+def test_vh12_qualification_one_year_review_in_the_last_month() -> None:
+    assert domain.qualification_until(date(2027, 3, 1)) == date(2028, 2, 29)
+    with pytest.raises(domain.RenewalOutsideWindow):
+        domain.check_renewal_window(date(2028, 2, 29), date(2028, 1, 28))
+    domain.check_renewal_window(date(2028, 2, 29), date(2028, 1, 29))
+    domain.check_renewal_window(date(2028, 2, 29), date(2028, 2, 29))
+    with pytest.raises(domain.RenewalOutsideWindow):
+        domain.check_renewal_window(date(2028, 2, 29), date(2028, 3, 1))
+
+
+def test_vh12_reapply_bar_lasts_one_year() -> None:
+    cancelled = datetime(2027, 3, 1, 10, 0, tzinfo=SHANGHAI)
+    with pytest.raises(domain.DealerBarred):
+        domain.check_reapply_bar(cancelled, datetime(2028, 2, 29, 10, 0, tzinfo=SHANGHAI))
+    domain.check_reapply_bar(cancelled, datetime(2028, 3, 1, 10, 0, tzinfo=SHANGHAI))
+
+
+def test_vh12_every_document_is_required() -> None:
+    with pytest.raises(domain.DealerDocumentsMissing):
+        domain.check_dealer_documents({"organisation_certificate": "x"})
