@@ -43,7 +43,7 @@ def segment_from_row(row: object) -> Segment:
     return Segment(
         id=row.id,  # type: ignore[attr-defined]
         office_code=row.office_code,  # type: ignore[attr-defined]
-        space=NumberSpace(row.prefix, row.pattern),  # type: ignore[attr-defined]
+        space=NumberSpace(row.prefix, row.pattern, row.size),  # type: ignore[attr-defined]
         custom_patterns=tuple(row.custom_patterns),  # type: ignore[attr-defined]
         opens_at=row.opens_at,  # type: ignore[attr-defined]
         state=row.state,  # type: ignore[attr-defined]

@@ -42,10 +42,12 @@ def matches(pattern: str, tail: str) -> bool:
 
 @dataclass(frozen=True)
 class NumberSpace:
-    """The numbers of one segment: `prefix` + every expansion of `pattern`, in index order."""
+    """The numbers of one segment: `prefix` + the expansions of `pattern` in index order; with `limit`,
+    only the first `limit` of them (a segment of 50,000 numbers need not fill a whole pattern)."""
 
     prefix: str
     pattern: str
+    limit: int | None = None
 
     @cached_property
     def _alphabets(self) -> tuple[str, ...]:
@@ -56,7 +58,7 @@ class NumberSpace:
         total = 1
         for alphabet in self._alphabets:
             total *= len(alphabet)
-        return total
+        return total if self.limit is None else min(total, self.limit)
 
     def number(self, index: int) -> str:
         if not 0 <= index < self.size:
@@ -77,4 +79,4 @@ class NumberSpace:
             if position < 0:
                 return None
             index = index * len(alphabet) + position
-        return index
+        return index if index < self.size else None

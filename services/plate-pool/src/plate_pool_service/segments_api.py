@@ -35,6 +35,7 @@ class PlanSegment(BaseModel):
     pattern: Annotated[str, Field(min_length=5, max_length=5, examples=["3####"])]
     custom_patterns: Annotated[list[str], Field(min_length=1, max_length=20)]
     opens_at: datetime
+    size: Annotated[int | None, Field(ge=1, description="only the pattern's first `size` numbers")] = None
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -48,8 +49,8 @@ async def segment_view(ctx: PlateContext, row: Any) -> dict[str, Any]:
         "office_code": row.office_code,
         "prefix": row.prefix,
         "pattern": row.pattern,
-        "first_number": NumberSpace(row.prefix, row.pattern).number(0),
-        "last_number": NumberSpace(row.prefix, row.pattern).number(row.size - 1),
+        "first_number": NumberSpace(row.prefix, row.pattern, row.size).number(0),
+        "last_number": NumberSpace(row.prefix, row.pattern, row.size).number(row.size - 1),
         "size": row.size,
         "custom_patterns": list(row.custom_patterns),
         "opens_at": _iso(row.opens_at),
@@ -76,7 +77,7 @@ async def plan_segment(
     """PP-10: a segment of at least 1,000 numbers whose custom patterns are its own shapes."""
     try:
         validators.plate_prefix(body.prefix + "12345")
-        space = NumberSpace(body.prefix, body.pattern)
+        space = NumberSpace(body.prefix, body.pattern, body.size)
         size = space.size
         for custom in body.custom_patterns:
             alphabets(custom)

@@ -418,6 +418,11 @@ async def _resume(
     return JSONResponse(selection_view(fresh), status_code=200)
 
 
+@router.get("/whoami", summary="The caller as plate-pool sees them (a trivial authenticated endpoint)")
+async def whoami(principal: Applicant) -> JSONResponse:
+    return JSONResponse({"subject": principal.subject, "roles": sorted(principal.roles)})
+
+
 @router.get("/{selection_id}", summary="One selection (yours; clerks see any)")
 async def get_selection(
     selection_id: uuid.UUID,

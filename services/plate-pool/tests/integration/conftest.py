@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from stdnum.cn import ric
 
 from plate_pool_service.context import PlateContext
@@ -29,7 +29,7 @@ from plate_pool_service.segments_api import (
 )
 from plate_pool_service.service import SPEC
 from plate_pool_service.settings import PlatePoolSettings
-from plate_pool_service.tables import segments
+from plate_pool_service.tables import allocations, segments, selections
 from servicekit.clock import SHANGHAI, FixedClock
 from servicekit.db import new_metadata
 from servicekit.migrate import migrate
@@ -221,6 +221,10 @@ async def platform(plate_pool_database: str, office: str) -> AsyncIterator[Platf
     app.state.verifier = tokens.verifier()
     async with service_client(app) as client:
         ctx = app.state.plate
+        # Office codes are six digits, so an earlier run may have used this one: start it empty.
+        async with ctx.runtime.engine.begin() as conn:
+            for table in (allocations, selections, segments):
+                await conn.execute(delete(table).where(table.c.office_code == office))
         await save_office_settings(
             ctx.runtime, office, OfficeSettings(), superior="130000", name="test office"
         )
