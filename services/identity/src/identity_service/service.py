@@ -1,9 +1,10 @@
 from identity_service.commands import SENDS
+from identity_service.lifecycle import sweep_new_car_owners
 from identity_service.published import PUBLISHED
 from identity_service.settings import IdentitySettings
 from identity_service.subscriptions import SUBSCRIPTIONS
 from identity_service.tables import metadata
-from servicekit.service import ServiceSpec
+from servicekit.service import ServiceSpec, Sweep
 
 SPEC = ServiceSpec(
     name="identity",
@@ -13,4 +14,5 @@ SPEC = ServiceSpec(
     published=PUBLISHED,
     subscriptions=SUBSCRIPTIONS,
     sends=SENDS,
+    sweeps=[Sweep(name="new-car-owner-deadlines", every_s=60.0, run=sweep_new_car_owners)],
 )

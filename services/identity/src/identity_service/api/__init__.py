@@ -2,7 +2,14 @@
 
 from fastapi import APIRouter
 
-from identity_service.api import auth, counter, system, testing, users
+from identity_service.api import account, auth, bindings, counter, system, testing, users
 
-routers: list[APIRouter] = [auth.router, system.router, users.router, counter.router]
+routers: list[APIRouter] = [
+    auth.router,
+    system.router,
+    users.router,
+    bindings.router,
+    account.router,
+    counter.router,
+]
 test_router = testing.router

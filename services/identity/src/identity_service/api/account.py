@@ -1,0 +1,175 @@
+"""Account life (ID-12, ID-16): password, details, suspension and reactivation, self-service and forced
+cancellation."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import AfterValidator, BaseModel, Field
+from sqlalchemy import select, update
+
+from identity_service import domain
+from identity_service.api.auth import _username_filter
+from identity_service.api.common import CtxDep, account_view, load_account
+from identity_service.lifecycle import cancel_account
+from identity_service.tables import accounts
+from identity_service.tokens import hash_password, revoke_all, verify_password
+from servicekit.validators import mobile_phone
+from servicekit.web import CurrentPrincipal, Principal, Problem, UowDep, actor_from, require_roles
+
+router = APIRouter(prefix="/api/v1/users", tags=["account"])
+
+Phone = Annotated[str, AfterValidator(mobile_phone)]
+Password = Annotated[str, Field(min_length=1, max_length=128)]
+WrongPassword = domain.refusal("WRONG_PASSWORD", "ID-12", 422)
+Canceller = Annotated[Principal, Depends(require_roles("clerk.admin", "clerk.intake", "system"))]
+
+
+class PasswordChange(BaseModel):
+    old_password: Password
+    new_password: Password
+
+
+class DetailsChange(BaseModel):
+    email: Annotated[str, Field(max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    phone: Phone | None = None
+    sms_code: Annotated[str, Field(min_length=4, max_length=10)] | None = None  # sent to the new phone
+
+
+class PasswordConfirm(BaseModel):
+    password: Password
+
+
+class Reactivation(BaseModel):
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Password
+    sms_code: Annotated[str, Field(min_length=4, max_length=10)]
+
+
+class ForcedCancellation(BaseModel):
+    reason: Literal["deceased", "unit_dissolved", "false_registration_data", "counter_request"]
+
+
+@router.put("/me/password", status_code=204, summary="Change the password (ID-12)")
+async def change_password(
+    body: PasswordChange, request: Request, principal: CurrentPrincipal, uow: UowDep
+) -> Response:
+    domain.check_password_strength(body.new_password)
+    async with uow:
+        now = uow.now
+        assert now is not None
+        row = await load_account(uow.session, principal.subject, lock=True)
+        if not verify_password(row.password_hash, body.old_password):
+            raise WrongPassword("the current password is wrong")
+        await uow.session.execute(
+            update(accounts)
+            .where(accounts.c.id == row.id)
+            .values(password_hash=hash_password(body.new_password), updated_at=now)
+        )
+        await revoke_all(uow.session, row.id, now)  # every other session signs in again
+        uow.audit(actor_from(request, principal), "password_changed", f"account:{row.id}")
+        await uow.commit()
+    return Response(status_code=204)
+
+
+@router.patch("/me", summary="Change own contact details (ID-12)")
+async def change_details(
+    body: DetailsChange, request: Request, principal: CurrentPrincipal, ctx: CtxDep, uow: UowDep
+) -> dict[str, Any]:
+    """The e-mail, or the phone with a code sent to the new phone (purpose `change_phone`)."""
+    if body.phone is not None:
+        if body.sms_code is None:
+            raise Problem(422, "SMS_CODE_REQUIRED", "a new phone needs the code sent to it", rule="ID-12")
+        await ctx.codes.verify(body.phone, "change_phone", body.sms_code)
+    async with uow:
+        now = uow.now
+        assert now is not None
+        row = await load_account(uow.session, principal.subject, lock=True)
+        values: dict[str, Any] = {"updated_at": now}
+        if body.email is not None:
+            values["email"] = body.email
+        if body.phone is not None:
+            values["phone"] = body.phone
+        await uow.session.execute(update(accounts).where(accounts.c.id == row.id).values(**values))
+        uow.audit(
+            actor_from(request, principal),
+            "details_changed",
+            f"account:{row.id}",
+            before={"email": row.email, "phone": row.phone},
+            after={k: v for k, v in values.items() if k != "updated_at"},
+        )
+        await uow.commit()
+        row = await load_account(uow.session, row.id)
+    return account_view(row)
+
+
+@router.post("/me/suspension", status_code=204, summary="Suspend the own account (ID-12)")
+async def suspend(
+    body: PasswordConfirm, request: Request, principal: CurrentPrincipal, uow: UowDep
+) -> Response:
+    async with uow:
+        now = uow.now
+        assert now is not None
+        row = await load_account(uow.session, principal.subject, lock=True)
+        if not verify_password(row.password_hash, body.password):
+            raise WrongPassword("the password is wrong")
+        await uow.session.execute(
+            update(accounts).where(accounts.c.id == row.id).values(status="suspended", updated_at=now)
+        )
+        await revoke_all(uow.session, row.id, now)
+        uow.audit(actor_from(request, principal), "suspended", f"account:{row.id}")
+        await uow.commit()
+    return Response(status_code=204)
+
+
+@router.post("/reactivation", summary="Reactivate a suspended account with password and SMS code (ID-12)")
+async def reactivate(body: Reactivation, request: Request, ctx: CtxDep, uow: UowDep) -> dict[str, Any]:
+    async with uow:
+        rows = (await uow.session.execute(select(accounts).where(_username_filter(body.username)))).all()
+    if len(rows) != 1 or not verify_password(rows[0].password_hash, body.password) or rows[0].phone is None:
+        raise Problem(401, "INVALID_CREDENTIALS", "the username or password is wrong")
+    row = rows[0]
+    if row.status != "suspended":
+        raise domain.refusal("NOT_SUSPENDED", "ID-12")("the account is not suspended")
+    await ctx.codes.verify(row.phone, "reactivate", body.sms_code)
+    async with uow:
+        now = uow.now
+        assert now is not None
+        await uow.session.execute(
+            update(accounts).where(accounts.c.id == row.id).values(status="active", updated_at=now)
+        )
+        uow.audit(actor_from(request, None), "reactivated", f"account:{row.id}")
+        await uow.commit()
+        row = await load_account(uow.session, row.id)
+    return account_view(row)
+
+
+@router.post("/me/cancellation", status_code=204, summary="Self-service cancellation (ID-16)")
+async def cancel_own(
+    body: PasswordConfirm, request: Request, principal: CurrentPrincipal, uow: UowDep
+) -> Response:
+    async with uow:
+        row = await load_account(uow.session, principal.subject, lock=True)
+        if not verify_password(row.password_hash, body.password):
+            raise WrongPassword("the password is wrong")
+        await cancel_account(uow, row.id, "self_service", actor_from(request, principal))
+        await uow.commit()
+    return Response(status_code=204)
+
+
+@router.post("/{account_id}/cancellation", status_code=204, summary="Forced or counter cancellation (ID-16)")
+async def cancel_by_force(
+    account_id: str, body: ForcedCancellation, request: Request, principal: Canceller, uow: UowDep
+) -> Response:
+    """ID-16: a dead person or dissolved unit, false registration data (clerk.admin or a `system` client),
+    or the user's request at a counter (clerk.intake)."""
+    if body.reason == "counter_request" and "clerk.intake" not in principal.roles:
+        raise Problem(403, "FORBIDDEN", "a counter request is taken by the intake post")
+    if body.reason != "counter_request" and principal.roles.isdisjoint({"clerk.admin", "system"}):
+        raise Problem(403, "FORBIDDEN", "forced cancellation is for clerk.admin or a system client")
+    async with uow:
+        row = await load_account(uow.session, account_id, lock=True)
+        await cancel_account(uow, row.id, body.reason, actor_from(request, principal))
+        await uow.commit()
+    return Response(status_code=204)

@@ -1,0 +1,272 @@
+"""Bindings (ID-07, ID-08, ID-12 to ID-14) and kind conversions (ID-07), through the system feed."""
+
+import secrets
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from tests.api.conftest import Api
+
+pytestmark = pytest.mark.integration
+
+
+def _ref() -> str:
+    return "veh-" + secrets.token_hex(6)
+
+
+async def _bind(api: "Api", headers: dict[str, str], kind: str, ref: str) -> Any:
+    return await api.client.post(
+        "/api/v1/users/me/bindings", json={"record_kind": kind, "ref": ref}, headers=headers
+    )
+
+
+async def test_id12_owner_binds_and_unbinds_own_vehicle_and_licence(api: "Api") -> None:
+    id_number, phone = await api.owner_driver()
+    vehicle = _ref()
+    await api.record(
+        "vehicle", vehicle, id_number=id_number, phone=phone, state="registered", plate_number="冀A1B2C3"
+    )
+    await api.record("licence", id_number, id_number=id_number, phone=phone, state="valid")
+    me = await api.bearer(phone)
+    r = await _bind(api, me, "vehicle", vehicle)
+    assert r.status_code == 201, r.text
+    assert r.json()["owned"] is True
+    assert (await _bind(api, me, "licence", id_number)).status_code == 201
+    assert (await _bind(api, me, "vehicle", vehicle)).status_code == 409  # already bound
+    listed = (await api.client.get("/api/v1/users/me/bindings", headers=me)).json()["items"]
+    assert {b["ref"] for b in listed} == {vehicle, id_number}
+    binding = next(b for b in listed if b["ref"] == vehicle)
+    assert binding["plate_number"] == "冀A1B2C3"
+    assert (
+        await api.client.delete(f"/api/v1/users/me/bindings/{binding['id']}", headers=me)
+    ).status_code == 204
+    listed = (await api.client.get("/api/v1/users/me/bindings", headers=me)).json()["items"]
+    assert {b["ref"] for b in listed} == {id_number}
+
+
+async def test_id12_another_persons_vehicle_and_binding_answer_404(api: "Api") -> None:
+    _, alice_phone = await api.owner_driver("甲")
+    bob_id, bob_phone = await api.owner_driver("乙")
+    bob_vehicle = _ref()
+    await api.record("vehicle", bob_vehicle, id_number=bob_id, phone=bob_phone, state="registered")
+    alice, bob = await api.bearer(alice_phone), await api.bearer(bob_phone)
+    assert (await _bind(api, alice, "vehicle", bob_vehicle)).status_code == 404
+    assert (await _bind(api, alice, "vehicle", "no-such-vehicle")).status_code == 404
+    bob_binding = (await _bind(api, bob, "vehicle", bob_vehicle)).json()
+    assert (
+        await api.client.delete(f"/api/v1/users/me/bindings/{bob_binding['id']}", headers=alice)
+    ).status_code == 404
+    bob_items = (await api.client.get("/api/v1/users/me/bindings", headers=bob)).json()["items"]
+    alice_items = (await api.client.get("/api/v1/users/me/bindings", headers=alice)).json()["items"]
+    assert bob_binding["id"] in {b["id"] for b in bob_items}
+    assert bob_binding["id"] not in {b["id"] for b in alice_items}
+
+
+async def test_id07_new_car_owner_may_not_bind_vehicles_online(api: "Api") -> None:
+    id_number = await api.person()
+    phone = api.new_phone()
+    assert (await api.register("new_car_owner", id_number, phone)).status_code == 201
+    r = await _bind(api, await api.bearer(phone), "licence", id_number)
+    assert r.status_code == 409
+    assert (r.json()["code"], r.json()["rule"]) == ("NOT_ALLOWED_FOR_ACCOUNT_KIND", "ID-07")
+
+
+async def test_id13_counter_binds_at_most_three_vehicles_that_are_not_the_users(api: "Api") -> None:
+    _, phone = await api.owner_driver()
+    account_id = (await api.client.get("/api/v1/users/me", headers=await api.bearer(phone))).json()["id"]
+    intake = await api.staff("clerk.intake")
+    others = []
+    for _ in range(4):
+        ref = _ref()
+        await api.record(
+            "vehicle", ref, id_number=api.new_id_number(), phone=api.new_phone(), state="registered"
+        )
+        others.append(ref)
+    missing_docs = await api.client.post(
+        f"/api/v1/users/{account_id}/bindings",
+        json={"ref": others[0], "owner_documents_checked": False},
+        headers=intake,
+    )
+    assert missing_docs.status_code == 422
+    assert missing_docs.json()["rule"] == "ID-13"
+    for ref in others[:3]:
+        r = await api.client.post(
+            f"/api/v1/users/{account_id}/bindings",
+            json={"ref": ref, "owner_documents_checked": True},
+            headers=intake,
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["owned"] is False
+    r = await api.client.post(
+        f"/api/v1/users/{account_id}/bindings",
+        json={"ref": others[3], "owner_documents_checked": True},
+        headers=intake,
+    )
+    assert r.status_code == 409
+    assert (r.json()["code"], r.json()["rule"]) == ("NON_OWNED_VEHICLE_LIMIT", "ID-13")
+    # a citizen cannot use the counter route
+    citizen = await api.bearer(phone)
+    r = await api.client.post(
+        f"/api/v1/users/{account_id}/bindings",
+        json={"ref": others[3], "owner_documents_checked": True},
+        headers=citizen,
+    )
+    assert r.status_code == 403
+
+
+async def _counter_bound(api: "Api", account_id: str, ref: str) -> None:
+    intake = await api.staff("clerk.intake")
+    r = await api.client.post(
+        f"/api/v1/users/{account_id}/bindings",
+        json={"ref": ref, "owner_documents_checked": True},
+        headers=intake,
+    )
+    assert r.status_code == 201, r.text
+
+
+@pytest.mark.parametrize(
+    ("change", "unbinds_owner"),
+    [
+        ({"change": "transferred", "new_owner": True}, True),
+        ({"change": "deregistered", "state": "deregistered"}, False),
+        ({"change": "use_changed", "use": "non_commercial", "from_use": "commercial"}, False),
+    ],
+)
+async def test_id14_vehicle_change_unbinds_everyone_but_its_owner(
+    api: "Api", change: dict[str, Any], unbinds_owner: bool
+) -> None:
+    owner_id, owner_phone = await api.owner_driver("车主")
+    _, friend_phone = await api.owner_driver("朋友")
+    vehicle = _ref()
+    await api.record(
+        "vehicle", vehicle, id_number=owner_id, phone=owner_phone, state="registered", use="commercial"
+    )
+    owner, friend = await api.bearer(owner_phone), await api.bearer(friend_phone)
+    assert (await _bind(api, owner, "vehicle", vehicle)).status_code == 201
+    friend_id = (await api.client.get("/api/v1/users/me", headers=friend)).json()["id"]
+    await _counter_bound(api, friend_id, vehicle)
+    new_owner = api.new_id_number() if change.get("new_owner") else owner_id
+    r = await api.record(
+        "vehicle",
+        vehicle,
+        id_number=new_owner,
+        state=change.get("state", "registered"),
+        use=change.get("use", "commercial"),
+        change=change["change"],
+    )
+    assert r.status_code == 200, r.text
+    friend_refs = {
+        b["ref"] for b in (await api.client.get("/api/v1/users/me/bindings", headers=friend)).json()["items"]
+    }
+    owner_refs = {
+        b["ref"] for b in (await api.client.get("/api/v1/users/me/bindings", headers=owner)).json()["items"]
+    }
+    assert vehicle not in friend_refs
+    assert (vehicle not in owner_refs) is unbinds_owner
+
+
+async def test_id14_non_commercial_to_commercial_keeps_bindings(api: "Api") -> None:
+    owner_id, owner_phone = await api.owner_driver()
+    _, friend_phone = await api.owner_driver()
+    vehicle = _ref()
+    await api.record(
+        "vehicle", vehicle, id_number=owner_id, phone=owner_phone, state="registered", use="non_commercial"
+    )
+    friend = await api.bearer(friend_phone)
+    friend_id = (await api.client.get("/api/v1/users/me", headers=friend)).json()["id"]
+    await _counter_bound(api, friend_id, vehicle)
+    await api.record(
+        "vehicle",
+        vehicle,
+        id_number=owner_id,
+        state="registered",
+        use="commercial",
+        change="use_changed",
+        from_use="non_commercial",
+    )
+    assert vehicle in {
+        b["ref"] for b in (await api.client.get("/api/v1/users/me/bindings", headers=friend)).json()["items"]
+    }
+
+
+async def test_id14_cancelled_licence_is_unbound_from_its_user(api: "Api") -> None:
+    id_number, phone = await api.owner_driver()
+    await api.record("licence", id_number, id_number=id_number, phone=phone, state="valid")
+    me = await api.bearer(phone)
+    assert (await _bind(api, me, "licence", id_number)).status_code == 201
+    await api.record("licence", id_number, id_number=id_number, state="cancelled")
+    assert (await api.client.get("/api/v1/users/me/bindings", headers=me)).json()["items"] == []
+
+
+async def test_id07_learner_becomes_owner_driver_when_the_first_licence_is_issued(api: "Api") -> None:
+    id_number = await api.person()
+    phone = api.new_phone()
+    await api.record(
+        "licence_application", "la-" + secrets.token_hex(5), id_number=id_number, state="accepted"
+    )
+    assert (await api.register("learner", id_number, phone)).status_code == 201
+    r = await api.record("licence", id_number, id_number=id_number, phone=phone, state="valid")
+    assert len(r.json()["converted_accounts"]) == 1
+    me = (await api.client.get("/api/v1/users/me", headers=await api.bearer(phone))).json()
+    assert me["kind"] == "owner_driver"
+    assert "bind_own_licence" in me["capabilities"]
+
+
+async def test_id07_new_car_owner_becomes_owner_driver_when_the_car_is_registered(api: "Api") -> None:
+    id_number = await api.person()
+    phone = api.new_phone()
+    assert (await api.register("new_car_owner", id_number, phone)).status_code == 201
+    await api.record(
+        "vehicle", _ref(), id_number=id_number, phone=phone, state="registered", change="registered"
+    )
+    me = (await api.client.get("/api/v1/users/me", headers=await api.bearer(phone))).json()
+    assert me["kind"] == "owner_driver"
+
+
+async def test_id07_licence_bound_to_a_unit_and_unbound(api: "Api") -> None:
+    from stdnum.cn import uscc
+
+    from identity_service.demo import ensure_account
+
+    base = "91130100MA" + secrets.token_hex(4).upper()[:7]
+    credit_code = base + uscc.calc_check_digit(base)
+    async with api.runtime.uow() as uow:
+        assert uow.now is not None
+        await ensure_account(
+            uow.session,
+            category="unit",
+            kind="enterprise",
+            name="某运输公司",
+            password="Passw0rd2027",
+            roles=["unit"],
+            now=uow.now,
+            credit_code=credit_code,
+            phone=api.new_phone(),
+        )
+        await uow.commit()
+    id_number, phone = await api.owner_driver()
+    await api.record("licence", id_number, id_number=id_number, phone=phone, state="valid")
+    me = await api.bearer(phone)
+    binding = (await _bind(api, me, "licence", id_number)).json()
+    r = await api.client.put(
+        f"/api/v1/users/me/bindings/{binding['id']}/unit", json={"credit_code": credit_code}, headers=me
+    )
+    assert r.status_code == 200, r.text
+    unit = await api.bearer(credit_code)
+    items = (await api.client.get("/api/v1/units/me/licences", headers=unit)).json()["items"]
+    assert [b["ref"] for b in items] == [id_number]  # ID-08: the unit queries licences bound to it
+    assert (
+        await api.client.delete(f"/api/v1/users/me/bindings/{binding['id']}/unit", headers=me)
+    ).status_code == 204
+    assert (await api.client.get("/api/v1/units/me/licences", headers=unit)).json()["items"] == []
+
+
+async def test_id03_projection_feed_needs_the_system_role(api: "Api") -> None:
+    _, phone = await api.owner_driver()
+    r = await api.client.put(
+        "/api/v1/users/person-records/vehicle/x1",
+        json={"id_number": "130102199003071234", "state": "registered"},
+        headers=await api.bearer(phone),
+    )
+    assert r.status_code == 403
