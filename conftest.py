@@ -15,3 +15,11 @@ for _name in (*SERVICE_NAMES, "gateway"):
     _prefix = ServiceSettings.env_prefix_for(_name)
     os.environ.setdefault(_prefix + "REDIS__URL", "redis://127.0.0.1:6379/15")
     os.environ.setdefault(_prefix + "BROKER__URL", TEST_AMQP_URL)
+
+
+def pytest_sessionstart(session: object) -> None:
+    """A test database left at a revision this checkout does not know is dropped and made anew."""
+    from servicekit.migrate import reset_if_revision_unknown
+
+    for name in SERVICE_NAMES:
+        reset_if_revision_unknown(name)

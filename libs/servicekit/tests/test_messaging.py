@@ -83,11 +83,15 @@ async def wait_for(check: Callable[[], Awaitable[bool]], timeout_s: float = 30) 
 
 
 @contextlib.asynccontextmanager
-async def open_pipe(db_url: str, amqp_url: str, *, consume: bool = True) -> AsyncIterator[Pipe]:
+async def open_pipe(
+    db_url: str, amqp_url: str, *, consume: bool = True, retry_base_ms: int = 50
+) -> AsyncIterator[Pipe]:
     producer, consumer_service = letters(), letters()
     metadata = demo_metadata()
     create_tables(db_url, metadata)
     settings = demo_settings(db_url, amqp_url)
+    settings.broker.retry_base_ms = retry_base_ms
+    settings.broker.retry_max_ms = max(settings.broker.retry_max_ms, retry_base_ms * 4)
     runtime = Runtime.open(settings, metadata, clock=FixedClock(datetime(2027, 3, 1, 9, 0, tzinfo=UTC)))
     attempts: Counter[int] = Counter()
     connection = await connect_broker(settings.broker)
@@ -237,7 +241,7 @@ async def test_unroutable_command_stays_pending_with_backoff(pg_database: str, a
         message_type: ClassVar[str] = f"{letters()}.ping.send.v1"
         n: int
 
-    async with open_pipe(pg_database, amqp_url, consume=False) as pipe:
+    async with open_pipe(pg_database, amqp_url, consume=False, retry_base_ms=10_000) as pipe:
         async with pipe.runtime.uow() as uow:
             uow.emit(Ping(n=1))
             await uow.commit()
