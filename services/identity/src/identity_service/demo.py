@@ -96,17 +96,17 @@ async def ensure_person(session: AsyncSession, id_number: str, name: str, status
 
 # (identity number, name, phone, kind): valid GB 11643 numbers, 石家庄 address codes, made up.
 DEMO_CITIZENS = [
-    ("130102199003071234", "张三", "13800138000", "owner_driver"),
-    ("130102199512120027", "李四", "13800138001", "learner"),
-    ("130104198806060047", "王五", "13800138002", "new_car_owner"),
-    ("130105197701010049", "赵六", "13800138003", "owner_driver"),  # counter-registered
+    ("130102199003071233", "张三", "13800138000", "owner_driver"),
+    ("130102199512120021", "李四", "13800138001", "learner"),
+    ("130104198806060042", "王五", "13800138002", "new_car_owner"),
+    ("130105197701010040", "赵六", "13800138003", "owner_driver"),  # counter-registered
 ]
-DEMO_UNPLACED = [("130102200001010023", "陈七"), ("130102198001010030", "周八")]  # registry only
+DEMO_UNPLACED = [("130102200001010029", "陈七"), ("130102198001010037", "周八")]  # registry only
 DEMO_UNITS = [
     # (credit code, name, unit kind, delegated roles, agent identity number)
-    ("91130100MA0CXXXX1K", "石家庄示例物流有限公司", "enterprise", [], "130105197701010049"),
-    ("91130100MA0DEALE7Q", "石家庄示例汽车销售服务有限公司", "enterprise", ["dealer"], "130102199003071234"),
-    ("12130100MA0HOSPI3M", "石家庄示例医院", "public_institution", ["hospital"], "130104198806060047"),
+    ("91130100MA0CXXXX1K", "石家庄示例物流有限公司", "enterprise", [], "130105197701010040"),
+    ("91130100MA0DEALE7Q", "石家庄示例汽车销售服务有限公司", "enterprise", ["dealer"], "130102199003071233"),
+    ("12130100MA0HQ8PT3A", "石家庄示例医院", "public_institution", ["hospital"], "130104198806060042"),
 ]
 DEMO_STAFF = [
     ("S130100001", "受理岗 孙一", ["clerk.intake"]),
@@ -133,7 +133,7 @@ async def load(session: AsyncSession, now: datetime) -> None:
                 RecordChange("licence_application", f"demo-la-{id_number[-4:]}", id_number, "accepted"),
                 now,
             )
-        channel = "counter" if id_number == "130105197701010049" else "online"
+        channel = "counter" if id_number == "130105197701010040" else "online"
         await ensure_account(
             session,
             category="personal",

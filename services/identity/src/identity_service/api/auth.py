@@ -22,7 +22,7 @@ from identity_service.tokens import (
     verify_password,
 )
 from servicekit.validators import InvalidValue, mobile_phone, resident_id
-from servicekit.web import Conflict, Problem, UowDep, actor_from
+from servicekit.web import Conflict, CurrentPrincipal, Problem, UowDep, actor_from
 from servicekit.web.limits import enforce_limit
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -228,3 +228,17 @@ async def client_credentials(
 async def jwks(ctx: CtxDep, response: Response) -> dict[str, Any]:
     response.headers["Cache-Control"] = "public, max-age=60"
     return await ctx.keys.jwks()
+
+
+@router.get(
+    "/whoami", summary="The verified caller of this request (no database: a cheap authenticated call)"
+)
+async def whoami(principal: CurrentPrincipal) -> dict[str, Any]:
+    return {
+        "subject": principal.subject,
+        "kind": principal.account_kind,
+        "channel": principal.channel,
+        "roles": sorted(principal.roles),
+        "office": principal.office,
+        "expires_at": principal.expires_at,
+    }
