@@ -1,0 +1,483 @@
+"""`make bench-plates`: plate-pool's hot path through the gateway, all figures from one run.
+
+It starts what it needs beside the running infra (PostgreSQL, Redis): its own database `plate_pool_bench`,
+its own Redis key prefix (deleted at the end; nothing else in Redis is touched), a tiny JWKS server for
+tokens signed like identity's, plate-pool replicas (uvicorn, the real app with auth, tracing and the rules)
+and nginx rendered from the gateway's route table, then drives them with wrk (C, Lua script in
+bench/plates/). The last line of output is one JSON object:
+
+- draws_per_s, p50_ms, p99_ms: random draws (PP-06) through the gateway, 64 connections, 1 replica, a
+  pool of 50,000; hello_per_s: GET /plate-selections/whoami (authenticated, trivial) the same way;
+  draw_to_hello_ratio;
+- cpu_ms_per_1000_draws: the replica's own CPU time (utime + stime from /proc) per 1,000 draws;
+- replicas_2_to_1_ratio: draws/s with 2 replicas over draws/s with 1;
+- throughput_ratio_5m_to_50k, p99_ratio_5m_to_50k: the same draws against a pool of 5,000,000;
+- race_confirmed, race_double_allocations, race_leaked: 2,000 selections fighting over 100 numbers
+  (draw, choose, SMS code, confirm) through the gateway and 2 replicas.
+
+The bench offices open 00:00-24:00 and allow unlimited draws per vehicle (office settings, PP-06a), so
+that the measure runs at any hour and is not cut short by the 10-draw rule; every other rule applies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from contextlib import suppress
+from datetime import date, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import delete, func, select
+from stdnum.cn import ric
+
+ROOT = Path(__file__).resolve().parents[1]
+LUA = ROOT / "bench" / "plates" / "draw.lua"
+VAR = ROOT / "var" / "bench-plates"
+EDGE_PORT = 18100
+REPLICA_PORTS = (18140, 18141)
+JWKS_PORT = 18199
+DURATION_S = int(os.environ.get("PLATES_BENCH_SECONDS", "10"))
+CONNECTIONS = 64
+SELECTIONS_PER_POOL = 512
+RACE_CONTENDERS = 2_000
+RACE_FREE = 100
+RUN = secrets.token_hex(4)
+DB_URL = os.environ.get("PLATES_BENCH_DB", "postgresql+psycopg://plate_pool@127.0.0.1:5432/plate_pool_bench")
+REDIS_URL = os.environ.get("PLATES_BENCH_REDIS", "redis://127.0.0.1:6379/0")
+PREFIX = f"ppbench:{RUN}"
+OFFICES = {"50k": "139101", "5m": "139102", "race": "139103"}
+
+os.environ.update(
+    {
+        "TMS_ENV": "dev",
+        "TMS_PLATE_POOL__DATABASE__URL": DB_URL,
+        "TMS_PLATE_POOL__REDIS__URL": REDIS_URL,
+        "TMS_PLATE_POOL__HOT_PREFIX": PREFIX,
+        "TMS_PLATE_POOL__AUTH__JWKS_URL": f"http://127.0.0.1:{JWKS_PORT}/jwks.json",
+        "TMS_PLATE_POOL__TELEMETRY__LOG_LEVEL": os.environ.get("PLATES_BENCH_LOG_LEVEL", "WARNING"),
+    }
+)
+
+from plate_pool_service.context import context_for  # noqa: E402  (settings come from the env above)
+from plate_pool_service.domain import OfficeSettings  # noqa: E402
+from plate_pool_service.segments_api import (  # noqa: E402
+    PlanSegment,
+    build_pool,
+    plan_segment,
+    save_office_settings,
+)
+from plate_pool_service.service import SPEC  # noqa: E402
+from plate_pool_service.tables import allocations, segments, selections  # noqa: E402
+from servicekit.db import new_metadata  # noqa: E402
+from servicekit.migrate import migrate  # noqa: E402
+from servicekit.runtime import Runtime  # noqa: E402
+from servicekit.testing import TokenFactory  # noqa: E402
+from servicekit.validators import vin_check_digit  # noqa: E402
+
+JPEG = "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAMCAgICAgMCAgIDAwMDBAYEBAQEBAgGBgUGBwcH"
+
+
+def log(message: str) -> None:
+    print(f"[bench-plates] {message}", file=sys.stderr, flush=True)
+
+
+# --- fixtures ---------------------------------------------------------------------------------------
+
+
+def new_vin() -> str:
+    alphabet = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
+    body = "LFV" + "".join(secrets.choice(alphabet) for _ in range(14))
+    return body[:8] + vin_check_digit(body[:8] + "0" + body[9:]) + body[9:]
+
+
+def new_resident_id(region: str) -> str:
+    born = date(1950, 1, 1) + timedelta(days=secrets.randbelow(18_000))
+    base = region + born.strftime("%Y%m%d") + f"{secrets.randbelow(1000):03d}"
+    return base + ric.calc_check_digit(base + "0")
+
+
+def new_phone() -> str:
+    return "13" + "".join(secrets.choice("0123456789") for _ in range(9))
+
+
+class Jwks(BaseHTTPRequestHandler):
+    body = b"{}"
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+async def prepare(tokens: TokenFactory) -> dict[str, str]:
+    """Offices, segments and pools of this run (earlier bench rows of these offices are removed)."""
+    migrate("plate-pool", DB_URL)
+    runtime = Runtime.open(SPEC.settings(), SPEC.metadata, SPEC.translate)
+    ctx = context_for(runtime)
+    try:
+        async with runtime.engine.begin() as conn:
+            for table in (allocations, selections, segments):
+                await conn.execute(delete(table).where(table.c.office_code.in_(OFFICES.values())))
+        settings = OfficeSettings(opens_at="00:00", closes_at="23:59:59.999999", random_draws=10**9)
+        now = await runtime.clock.now()
+        made: dict[str, str] = {}
+        shapes = {"50k": ("#####", 50_000), "5m": ("&&&&#", 5_000_000), "race": ("#####", 1_000)}
+        for key, office in OFFICES.items():
+            await save_office_settings(runtime, office, settings, superior="130000", name=f"bench {key}")
+            pattern, size = shapes[key]
+            segment_id = await plan_segment(
+                ctx,
+                PlanSegment(
+                    office_code=office,
+                    prefix="冀A",
+                    pattern=pattern,
+                    custom_patterns=[pattern],
+                    opens_at=now - timedelta(days=3),
+                    size=size,
+                ),
+                "bench",
+                now,
+            )
+            async with runtime.engine.begin() as conn:
+                await conn.execute(
+                    segments.update()
+                    .where(segments.c.id == segment_id)
+                    .values(state="published", approved_by="bench", published_at=now)
+                )
+            started = time.perf_counter()
+            await build_pool(ctx, segment_id)
+            log(f"pool {key}: {size} numbers built in {time.perf_counter() - started:.2f} s")
+            made[key] = segment_id
+        # The race: 100 numbers free; the other 900 of its 1,000 stand for earlier allocations.
+        await ctx.hot.build(made["race"], 1_000, list(range(RACE_FREE, 1_000)))
+        return made
+    finally:
+        await runtime.aclose()
+
+
+# --- processes --------------------------------------------------------------------------------------
+
+
+def start_replica(port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(  # noqa: S603  (our own interpreter and module)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "plate_pool_service.main:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def start_nginx(ports: tuple[int, ...]) -> subprocess.Popen[bytes]:
+    VAR.mkdir(parents=True, exist_ok=True)
+    conf = VAR / "nginx.conf"
+    env = dict(os.environ, TMS_GATEWAY__UPSTREAMS__PLATE_POOL=",".join(f"127.0.0.1:{p}" for p in ports))
+    subprocess.run(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "gateway_service.nginx",
+            "--out",
+            str(conf),
+            "--prefix",
+            str(VAR),
+            "--listen",
+            str(EDGE_PORT),
+            "--access-log",
+            "off",
+            "--env",
+            "dev",
+        ],
+        check=True,
+        env=env,
+        cwd=ROOT,
+        stderr=subprocess.DEVNULL,
+    )
+    nginx = ["/usr/sbin/nginx", "-c", str(conf), "-p", str(VAR), "-e", "stderr"]
+    return subprocess.Popen(nginx, cwd=ROOT)  # noqa: S603
+
+
+def stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def wait_ready(url: str, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} not ready after {timeout_s} s")
+
+
+def cpu_ms(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(rows_file: Path, mode: str = "draw", duration_s: int = DURATION_S) -> dict[str, Any]:
+    env = dict(os.environ, PLATES_SELECTIONS=str(rows_file), PLATES_MODE=mode)
+    out = subprocess.run(  # noqa: S603
+        [
+            "/usr/bin/wrk",
+            "-t2",
+            f"-c{CONNECTIONS}",
+            f"-d{duration_s}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(LUA),
+            f"http://127.0.0.1:{EDGE_PORT}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    result["per_s"] = result["requests"] / (result["duration_us"] / 1e6)
+    log(f"wrk {mode} {rows_file.name}: {result}")
+    return result
+
+
+# --- selections through the API ---------------------------------------------------------------------
+
+
+def start_body(office: str, idn: str, phone: str) -> dict[str, Any]:
+    return {
+        "vin": new_vin(),
+        "vehicle_kind": "small_car",
+        "invoice": {
+            "number": "1",
+            "code": "1",
+            "date": "2026-01-05",
+            "amount_fen": 10_000_000,
+            "photo": JPEG,
+        },
+        "certificate_number": "WAC" + secrets.token_hex(6).upper(),
+        "owner": {"id_kind": "resident_id", "id_number": idn, "name": "张三"},
+        "phone": phone,
+        "office_code": office,
+    }
+
+
+async def make_selections(
+    client: httpx.AsyncClient, tokens: TokenFactory, office: str, count: int
+) -> list[tuple[str, str, str]]:
+    """`count` selections of `office`: (selection id, token, phone) each, its own person and car."""
+    gate = asyncio.Semaphore(CONNECTIONS)
+
+    async def one() -> tuple[str, str, str]:
+        idn, phone = new_resident_id(office), new_phone()
+        token = tokens.citizen(f"bench-{secrets.token_hex(6)}", id_number=idn, ttl_s=7200)
+        async with gate:
+            r = await client.post(
+                "/api/v1/plate-selections",
+                json=start_body(office, idn, phone),
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        r.raise_for_status()
+        return r.json()["id"], token, phone
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+def rows_file(rows: list[tuple[str, str, str]], name: str) -> Path:
+    path = VAR / f"{name}.txt"
+    path.write_text("".join(f"{sid} {token}\n" for sid, token, _ in rows), encoding="utf-8")
+    return path
+
+
+async def race(segment_id: str, tokens: TokenFactory) -> dict[str, int]:
+    """2,000 selections over 100 numbers: draw, choose, SMS code, confirm; then count the ledger and Redis."""
+    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{EDGE_PORT}", limits=limits, timeout=60.0
+    ) as client:
+        started = time.perf_counter()
+        rows = await make_selections(client, tokens, OFFICES["race"], RACE_CONTENDERS)
+        log(f"race: {len(rows)} selections made in {time.perf_counter() - started:.1f} s")
+        runtime = Runtime.open(SPEC.settings(), SPEC.metadata, SPEC.translate)
+        outbox = new_metadata().tables["outbox"]
+        confirmed = 0
+
+        async def code_for(phone: str) -> str:
+            async with runtime.engine.connect() as conn:
+                payload = (
+                    await conn.execute(
+                        select(outbox.c.payload)
+                        .where(outbox.c.routing_key == "notify.sms.send.v1")
+                        .where(outbox.c.payload["phone"].astext == phone)
+                        .order_by(outbox.c.id.desc())
+                        .limit(1)
+                    )
+                ).scalar_one()
+            return str(payload["params"]["code"])
+
+        async def contend(sid: str, token: str, phone: str) -> None:
+            nonlocal confirmed
+            headers = {"Authorization": f"Bearer {token}"}
+            r = await client.post(f"/api/v1/plate-selections/{sid}/random-draws", headers=headers)
+            if r.status_code != 201:
+                return
+            for number in r.json()["numbers"]:
+                c = await client.post(
+                    f"/api/v1/plate-selections/{sid}/choice",
+                    json={"number": number},
+                    headers=headers,
+                )
+                if c.status_code == 200:
+                    break
+            else:
+                return
+            if (
+                await client.post(f"/api/v1/plate-selections/{sid}/sms-code", headers=headers)
+            ).status_code != 202:
+                return
+            code = await code_for(phone)
+            done = await client.post(
+                f"/api/v1/plate-selections/{sid}/confirmation", json={"code": code}, headers=headers
+            )
+            if done.status_code == 200:
+                confirmed += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(contend(*row) for row in rows))
+        log(f"race: contended in {time.perf_counter() - started:.1f} s, {confirmed} confirmed")
+        try:
+            ctx = context_for(runtime)
+            async with runtime.engine.connect() as conn:
+                total, distinct = (
+                    await conn.execute(
+                        select(func.count(), func.count(func.distinct(allocations.c.plate_number)))
+                        .where(allocations.c.segment_id == segment_id)
+                        .where(allocations.c.released_at.is_(None))
+                    )
+                ).one()
+            bits = await ctx.hot.redis.bitcount(ctx.hot.seg_key(segment_id, "bits"))
+            counts = await ctx.hot.counts(segment_id)
+            leaked = 1_000 - bits - counts.held - counts.allocated
+            # Allocated in Redis must be the ledger's plus the 900 standing for earlier allocations.
+            leaked += abs(counts.allocated - (1_000 - RACE_FREE) - int(total))
+            return {
+                "race_confirmed": int(total),
+                "race_double_allocations": int(total) - int(distinct) + max(0, confirmed - int(total)),
+                "race_leaked": leaked,
+            }
+        finally:
+            await runtime.aclose()
+
+
+async def cleanup_redis() -> None:
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        keys = [k async for k in redis.scan_iter(match=f"{PREFIX}:*", count=1000)]
+        for i in range(0, len(keys), 1000):
+            await redis.delete(*keys[i : i + 1000])
+    finally:
+        await redis.aclose()
+
+
+def main() -> int:
+    tokens = TokenFactory()
+    Jwks.body = json.dumps(tokens.jwks()).encode()
+    jwks = ThreadingHTTPServer(("127.0.0.1", JWKS_PORT), Jwks)
+    threading.Thread(target=jwks.serve_forever, daemon=True).start()
+    VAR.mkdir(parents=True, exist_ok=True)
+    replicas: list[subprocess.Popen[bytes]] = []
+    nginx: subprocess.Popen[bytes] | None = None
+    try:
+        segment_ids = asyncio.run(prepare(tokens))
+        replicas.append(start_replica(REPLICA_PORTS[0]))
+        wait_ready(f"http://127.0.0.1:{REPLICA_PORTS[0]}/readyz")
+        nginx = start_nginx(REPLICA_PORTS[:1])
+        wait_ready(f"http://127.0.0.1:{EDGE_PORT}/healthz")
+
+        async def selections_for(key: str) -> list[tuple[str, str, str]]:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{EDGE_PORT}", timeout=60.0) as client:
+                return await make_selections(client, tokens, OFFICES[key], SELECTIONS_PER_POOL)
+
+        file_50k = rows_file(asyncio.run(selections_for("50k")), "selections-50k")
+        file_5m = rows_file(asyncio.run(selections_for("5m")), "selections-5m")
+        wrk(file_50k, "draw", 3)  # warm-up: token cache, script cache, connection pools
+        wrk(file_50k, "hello", 2)
+        hello = wrk(file_50k, "hello")
+        pid = replicas[0].pid
+        cpu_before = cpu_ms(pid)
+        draws = wrk(file_50k, "draw")
+        cpu_used = cpu_ms(pid) - cpu_before
+        draws_5m = wrk(file_5m, "draw")
+
+        replicas.append(start_replica(REPLICA_PORTS[1]))
+        wait_ready(f"http://127.0.0.1:{REPLICA_PORTS[1]}/readyz")
+        stop(nginx)
+        nginx = start_nginx(REPLICA_PORTS)
+        wait_ready(f"http://127.0.0.1:{EDGE_PORT}/healthz")
+        wrk(file_50k, "draw", 2)
+        draws_2 = wrk(file_50k, "draw")
+        race_result = asyncio.run(race(segment_ids["race"], tokens))
+
+        ok_draws = draws["requests"] - draws["non_2xx"]
+        result = {
+            "draws_per_s": round(draws["per_s"], 1),
+            "p50_ms": round(draws["p50_ms"], 2),
+            "p99_ms": round(draws["p99_ms"], 2),
+            "hello_per_s": round(hello["per_s"], 1),
+            "draw_to_hello_ratio": round(draws["per_s"] / hello["per_s"], 3),
+            "cpu_ms_per_1000_draws": round(cpu_used / max(1, draws["requests"]) * 1000, 1),
+            "replicas_2_to_1_ratio": round(draws_2["per_s"] / draws["per_s"], 3),
+            "throughput_ratio_5m_to_50k": round(draws_5m["per_s"] / draws["per_s"], 3),
+            "p99_ratio_5m_to_50k": round(draws_5m["p99_ms"] / draws["p99_ms"], 3),
+            **race_result,
+        }
+        failures = draws["non_2xx"] + draws_5m["non_2xx"] + draws_2["non_2xx"] + hello["non_2xx"]
+        log(f"non-2xx answers in the measured runs: {failures} (of {ok_draws} successful 1-replica draws)")
+        print(json.dumps(result), flush=True)
+        return 0
+    finally:
+        stop(nginx)
+        for proc in replicas:
+            stop(proc)
+        jwks.shutdown()
+        asyncio.run(cleanup_redis())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
