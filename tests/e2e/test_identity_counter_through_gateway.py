@@ -1,0 +1,228 @@
+"""ID-09 end to end through the gateway: clerks take a counter registration from intake through review to
+archive, then the citizen signs in through nginx and sees the capabilities of a counter-registered user
+(ID-07); another citizen reaches neither the case nor the account (404).
+
+Real processes: identity's api (uvicorn, TMS_ENV=test, `identity_test`) and nginx with the configuration
+generated from the gateway's route table, each on a free port. Clerks are made in the database the way the
+demo data makes them; people are new on every run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pytest
+from stdnum.cn import ric
+
+from gateway_service.nginx import NginxOptions, render
+from gateway_service.routes import route_table
+from identity_service.demo import ensure_account
+from identity_service.service import SPEC
+from servicekit.migrate import migrate
+from servicekit.runtime import Runtime
+from servicekit.settings import Environment
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+PASSWORD = "Passw0rd2027"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"{process.args!r} exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1, trust_env=False).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer within {timeout_s:.0f} s")
+
+
+@pytest.fixture(scope="module")
+def edge() -> Iterator[tuple[str, str]]:
+    """(gateway URL, identity's own URL): identity behind nginx, both started for this module."""
+    if NGINX is None:
+        pytest.skip("nginx is not installed")
+    migrate("identity")
+    service_port, edge_port = _free_port(), _free_port()
+    prefix = Path(tempfile.mkdtemp(prefix="tms-e2e-identity-"))
+    prefix.chmod(0o755)
+    (prefix / "tmp").mkdir()
+    opts = NginxOptions(
+        env=Environment.test, listen=f"127.0.0.1:{edge_port}", prefix=prefix, access_log="off"
+    )
+    (prefix / "nginx.conf").write_text(render(route_table({"identity": f"127.0.0.1:{service_port}"}), opts))
+    env = {**os.environ, "TMS_IDENTITY__TELEMETRY__LOG_LEVEL": "WARNING"}
+    identity = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "identity_service.main:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(service_port),
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    nginx = subprocess.Popen(
+        [NGINX, "-c", str(prefix / "nginx.conf"), "-p", str(prefix), "-e", "stderr"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        _wait(f"http://127.0.0.1:{service_port}/healthz", identity)
+        _wait(f"http://127.0.0.1:{edge_port}/healthz", nginx)
+        yield f"http://127.0.0.1:{edge_port}", f"http://127.0.0.1:{service_port}"
+    finally:
+        identity.send_signal(signal.SIGTERM)
+        nginx.send_signal(signal.SIGQUIT)
+        for process in (identity, nginx):
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(prefix, ignore_errors=True)
+
+
+def _id_number() -> str:
+    body = f"130102{date(1985, 5, 5):%Y%m%d}{secrets.randbelow(1000):03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+def _phone() -> str:
+    return "137" + "".join(secrets.choice("0123456789") for _ in range(8))
+
+
+def _make_clerks() -> dict[str, str]:
+    """One clerk per post, made in identity's database as the demo data makes them."""
+
+    async def make() -> dict[str, str]:
+        settings = SPEC.settings()
+        runtime = Runtime.open(settings, SPEC.metadata)
+        staff = {post: "E2E" + secrets.token_hex(4) for post in ("intake", "review", "archive")}
+        try:
+            async with runtime.uow() as uow:
+                assert uow.now is not None
+                for post, staff_no in staff.items():
+                    await ensure_account(
+                        uow.session,
+                        category="staff",
+                        kind="staff",
+                        name=f"{post} clerk",
+                        password=PASSWORD,
+                        roles=[f"clerk.{post}"],
+                        now=uow.now,
+                        username=staff_no,
+                    )
+                await uow.commit()
+        finally:
+            await runtime.aclose()
+        return staff
+
+    return asyncio.run(make())
+
+
+def _bearer(client: httpx.Client, username: str) -> dict[str, str]:
+    r = client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def test_id09_counter_registration_intake_review_archive_then_login_through_the_gateway(
+    edge: tuple[str, str],
+) -> None:
+    gateway_url, identity_url = edge
+    staff = _make_clerks()
+    id_number, phone = _id_number(), _phone()
+    with httpx.Client(base_url=identity_url, trust_env=False, timeout=30) as direct:
+        r = direct.post("/api/v1/_test/population", json={"id_number": id_number, "name": "沙悟净"})
+        assert r.status_code == 201, r.text
+    with httpx.Client(base_url=gateway_url, trust_env=False, timeout=30) as gw:
+        intake, review, archive = (_bearer(gw, staff[p]) for p in ("intake", "review", "archive"))
+        r = gw.post(
+            "/api/v1/counter/registrations",
+            headers=intake,
+            json={
+                "id_number": id_number,
+                "name": "沙悟净",
+                "phone": phone,
+                "password": PASSWORD,
+                "scans": [
+                    {"kind": k, "ref": f"scan://{k}"}
+                    for k in ("onsite_photo", "registration_form", "identity_document")
+                ],
+            },
+        )
+        assert r.status_code == 201, r.text
+        case_id = r.json()["id"]
+        assert r.headers["x-request-id"]
+        # each post sees the case only while it is theirs
+        assert gw.get(f"/api/v1/counter/registrations/{case_id}", headers=archive).status_code == 404
+        assert gw.post(f"/api/v1/counter/registrations/{case_id}/approve", headers=review).status_code == 200
+        r = gw.post(
+            f"/api/v1/counter/registrations/{case_id}/archive",
+            headers=archive,
+            json={"filed": ["registration_form_original", "identity_document_copy"]},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["stage"] == "filed"
+
+        citizen = _bearer(gw, phone)
+        me = gw.get("/api/v1/users/me", headers=citizen)
+        assert me.status_code == 200, me.text
+        assert me.json()["channel"] == "counter"
+        assert {"reissue_replace_driving_licence", "licence_photo_submission", "deferrals"} <= set(
+            me.json()["capabilities"]
+        )
+        # another citizen reaches neither the case nor anything of this account
+        stranger_id, stranger_phone = _id_number(), _phone()
+        with httpx.Client(base_url=identity_url, trust_env=False, timeout=30) as direct:
+            direct.post("/api/v1/_test/population", json={"id_number": stranger_id, "name": "白龙马"})
+        r = gw.post(
+            "/api/v1/counter/registrations",
+            headers=intake,
+            json={
+                "id_number": stranger_id,
+                "name": "白龙马",
+                "phone": stranger_phone,
+                "password": PASSWORD,
+                "scans": [
+                    {"kind": k, "ref": "scan://x"}
+                    for k in ("onsite_photo", "registration_form", "identity_document")
+                ],
+            },
+        )
+        other_case = r.json()["id"]
+        assert gw.get(f"/api/v1/counter/registrations/{other_case}", headers=citizen).status_code == 404
+        assert (
+            gw.get(f"/api/v1/counter/registrations/{case_id}", headers=citizen).status_code == 200
+        )  # own case
+        assert gw.get("/api/v1/counter/registrations?queue=review", headers=citizen).status_code == 403
