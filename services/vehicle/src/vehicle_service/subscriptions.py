@@ -1,10 +1,9 @@
 """The messages the vehicle service consumes: a local tolerant model, a handler and a queue each.
 
 Built and tested here: identity's `identity.person.phone_changed.v1` (ID-06) and plate-pool's
-`plate-pool.selection.confirmed.v1` / `cancelled.v1` / `registered.v1` (the PP-09 projection). A subscription
-is registered in `SUBSCRIPTIONS` only once its producer's `published.py` publishes the type (the contract
-tests refuse a consumed type with no producer); `READY` lists the ones whose producers exist today.
-Meanwhile `system` clients feed the projection through `PUT /api/v1/vehicles/preselections/{id}`.
+`plate-pool.selection.confirmed.v1` / `cancelled.v1` / `registered.v1` (the PP-09 projection). All four
+producers publish these types now, so every handler is subscribed. A `system` client may still feed the
+projection through `PUT /api/v1/vehicles/preselections/{id}` (ADR 0040).
 """
 
 from __future__ import annotations
@@ -112,11 +111,10 @@ SELECTION_REGISTERED = Subscription(
     summary="PP-09: plate-pool settled the selection as registered.",
 )
 
-# Every handler built; SUBSCRIPTIONS holds those whose producer publishes the type today.
 BUILT: list[Subscription] = [
     PHONE_CHANGED,
     SELECTION_CONFIRMED,
     SELECTION_CANCELLED,
     SELECTION_REGISTERED,
 ]
-SUBSCRIPTIONS: list[Subscription] = []
+SUBSCRIPTIONS: list[Subscription] = list(BUILT)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from servicekit.validators import vin_check_digit
+from servicekit.validators import PROVINCES, vin_check_digit
 
 _VIN_CHARS = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
 _PLATE_CHARS = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
@@ -16,7 +16,11 @@ def new_vin() -> str:
     return body[:8] + vin_check_digit(body[:8] + "0" + body[9:]) + body[9:]
 
 
-def new_plate(prefix: str = "冀A") -> str:
+def new_plate(prefix: str | None = None) -> str:
+    """A random mainland plate; the province and authority letter vary too, so that the test database,
+    which keeps every run's vehicles (and the demo's 冀A ones), practically never repeats one."""
+    if prefix is None:
+        prefix = secrets.choice(PROVINCES) + secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ")
     return prefix + "".join(secrets.choice(_PLATE_CHARS) for _ in range(5))
 
 
