@@ -1,0 +1,241 @@
+"""NT-01 across services: identity's and plate-pool's own event classes, emitted in their units of work and
+published by their real outbox relays, reach notify's real worker through RabbitMQ; notify's dispatch sweep
+hands each SMS to the local sink; the dev/test sink and the account's inbox show it, once.
+
+The producers run relay-only workers (no consumers, no sweeps), so this test never takes messages meant for
+their own tests. Phones, ids and accounts are new on every run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date, timedelta
+from typing import Any
+
+import aio_pika
+import httpx
+import pytest
+from sqlalchemy import func, text, update
+
+from identity_service.published import RegistrationApproved, RegistrationRejected
+from identity_service.service import SPEC as IDENTITY
+from notify_service.main import create_app as create_notify_app
+from notify_service.service import SPEC as NOTIFY
+from plate_pool_service.published import Owner, SelectionCancelled, SelectionConfirmed
+from plate_pool_service.service import SPEC as PLATE_POOL
+from servicekit.clock import SHANGHAI
+from servicekit.db import OUTBOX_CHANNEL
+from servicekit.messages import Message
+from servicekit.migrate import migrate
+from servicekit.service import ServiceSpec
+from servicekit.testing import TokenFactory, service_client
+from servicekit.worker import Worker
+
+pytestmark = pytest.mark.integration
+
+TIMEOUT_S = 60.0  # a backlog left in the queues by other suites is worked off first
+TOKENS = TokenFactory()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TIMEOUT_S
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError(f"not within {TIMEOUT_S:.0f} s: {what}")
+        await asyncio.sleep(0.05)
+
+
+@dataclasses.dataclass
+class Platform:
+    identity: Worker
+    plate_pool: Worker
+    notify: Worker
+    api: httpx.AsyncClient
+
+    async def emit(self, producer: Worker, *events: Message) -> list[uuid.UUID]:
+        async with producer.runtime.uow() as uow:
+            uow.emit(*events)
+            return list(await uow.commit())
+
+    async def sink(self, phone: str) -> list[dict[str, Any]]:
+        r = await self.api.get("/api/v1/_test/sms", params={"phone": phone})
+        assert r.status_code == 200, r.text
+        items: list[dict[str, Any]] = r.json()["items"]
+        return items
+
+    async def inbox(self, account_id: str) -> list[dict[str, Any]]:
+        r = await self.api.get("/api/v1/messages", headers=TOKENS.headers(TOKENS.citizen(account_id)))
+        assert r.status_code == 200, r.text
+        items: list[dict[str, Any]] = r.json()["items"]
+        return items
+
+    async def delivered(self, phone: str, count: int) -> list[dict[str, Any]]:
+        async def done() -> bool:
+            items = await self.sink(phone)
+            return len(items) >= count and all(i["state"] == "delivered" for i in items)
+
+        await eventually(done, f"{count} SMS delivered to {phone[:3]}****{phone[-4:]}")
+        return await self.sink(phone)
+
+
+def relay_only(spec: ServiceSpec) -> ServiceSpec:
+    return dataclasses.replace(spec, subscriptions=(), sweeps=())
+
+
+@contextlib.asynccontextmanager
+async def running(*specs: ServiceSpec) -> AsyncIterator[list[Worker]]:
+    stop = asyncio.Event()
+    workers = [Worker(spec) for spec in specs]
+    tasks = [asyncio.create_task(w.run(stop), name=f"{w.spec.name}-worker") for w in workers]
+    try:
+
+        async def started() -> bool:
+            for task in tasks:
+                if task.done():
+                    task.result()
+                    raise AssertionError(f"{task.get_name()} stopped while starting")
+            return all(w.relay is not None and len(w.consumers) == len(w.spec.subscriptions) for w in workers)
+
+        await eventually(started, "the workers started")
+        yield workers
+    finally:
+        stop.set()
+        _, pending = await asyncio.wait(tasks, timeout=TIMEOUT_S)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@pytest.fixture(scope="module")
+async def platform() -> AsyncIterator[Platform]:
+    for spec in (IDENTITY, PLATE_POOL, NOTIFY):
+        migrate(spec.name)
+    app = create_notify_app()
+    app.state.verifier = TOKENS.verifier()
+    async with (
+        running(relay_only(IDENTITY), relay_only(PLATE_POOL), NOTIFY) as (identity, plate_pool, notify),
+        service_client(app) as api,
+    ):
+        connection = await aio_pika.connect(notify.settings.broker.url.get_secret_value())
+        async with connection:
+            channel = await connection.channel()
+            for consumer in notify.consumers:
+                assert consumer.queue is not None
+                queue = await channel.declare_queue(consumer.queue.name, passive=True)
+                if int(queue.declaration_result.consumer_count or 0) > 1:
+                    pytest.fail(f"another worker consumes {consumer.queue.name}: this test needs it alone")
+        yield Platform(identity, plate_pool, notify, api)
+
+
+def new_phone() -> str:
+    return "135" + "".join(secrets.choice("0123456789") for _ in range(8))
+
+
+async def test_nt01_identity_approval_reaches_the_phone_and_the_inbox_once(platform: Platform) -> None:
+    """ID-09: the approval event published twice by identity's relay and once more as a new event."""
+    phone, account_id, registration_id = new_phone(), str(uuid.uuid4()), str(uuid.uuid4())
+    approved = RegistrationApproved(
+        registration_id=registration_id,
+        account_id=account_id,
+        account_kind="personal",
+        name="王五",
+        phone=phone,
+        username=phone,
+        approved_at=await platform.identity.runtime.clock.now(),
+    )
+    (message_id,) = await platform.emit(platform.identity, approved)
+    (item,) = await platform.delivered(phone, 1)
+    assert item["template"] == "registration_approved"
+    assert f"账号为{phone[:3]}****{phone[-4:]}。" in item["body"]
+
+    # The same outbox row published again (a relay crash between the broker's ack and its update), and
+    # the same approval emitted again as a new event: still one SMS.
+    consumer = next(c for c in platform.notify.consumers if c.queue and c.queue.name.endswith("approved"))
+    taken = consumer.stats.effects + consumer.stats.duplicates
+    outbox = IDENTITY.metadata.tables["outbox"]
+    async with platform.identity.runtime.engine.begin() as conn:
+        await conn.execute(
+            update(outbox)
+            .where(outbox.c.id == message_id)
+            .values(published_at=None, next_attempt_at=func.now())
+        )
+        await conn.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
+    await platform.emit(platform.identity, approved)
+
+    async def both_taken() -> bool:
+        return consumer.stats.effects + consumer.stats.duplicates >= taken + 2
+
+    await eventually(both_taken, "notify took the republished and the repeated approval")
+    assert [i["id"] for i in await platform.sink(phone)] == [item["id"]]
+    inbox = await platform.inbox(account_id)
+    assert [(i["id"], i["kind"], i["read"]) for i in inbox] == [(item["id"], "registration_approved", False)]
+
+
+async def test_id09_identity_rejection_tells_the_reason(platform: Platform) -> None:
+    phone = new_phone()
+    await platform.emit(
+        platform.identity,
+        RegistrationRejected(
+            registration_id=str(uuid.uuid4()),
+            name="赵六",
+            phone=phone,
+            reason="身份证件已过有效期",
+            rejected_at=await platform.identity.runtime.clock.now(),
+        ),
+    )
+    (item,) = await platform.delivered(phone, 1)
+    assert "未通过审核，原因：身份证件已过有效期。" in item["body"]
+
+
+async def test_pp08_pp09_plate_pool_confirmation_then_cancellation_are_both_told(platform: Platform) -> None:
+    phone, account_id, selection_id = new_phone(), str(uuid.uuid4()), str(uuid.uuid4())
+    now = await platform.plate_pool.runtime.clock.now()
+    register_by = (now + timedelta(days=5)).astimezone(SHANGHAI)
+    await platform.emit(
+        platform.plate_pool,
+        SelectionConfirmed(
+            selection_id=selection_id,
+            office_code="130100",
+            plate_number="冀A3K7Q9",
+            vin="LFV2A21K8A3043116",
+            owner=Owner(id_kind="resident_id", id_number="130102199003071234", name="张三"),
+            phone=phone,
+            account_id=account_id,
+            certificate_number="WAC123456789012",
+            confirmed_at=now,
+            register_by=register_by,
+        ),
+    )
+    await platform.delivered(phone, 1)
+    ban_until = date(register_by.year + 2, register_by.month, min(register_by.day, 28))
+    await platform.emit(
+        platform.plate_pool,
+        SelectionCancelled(
+            selection_id=selection_id,
+            plate_number="冀A3K7Q9",
+            vin="LFV2A21K8A3043116",
+            account_id=account_id,
+            phone=phone,
+            reason="not_registered_in_time",
+            ban_until=ban_until,
+            cancelled_at=now + timedelta(days=6),
+        ),
+    )
+    cancelled, confirmed = await platform.delivered(phone, 2)
+    assert confirmed["template"] == "selection_confirmed"
+    assert f"请于{register_by.year}年{register_by.month}月{register_by.day}日前" in confirmed["body"]
+    assert "130102199003071234" not in confirmed["body"]
+    assert cancelled["template"] == "selection_cancelled_banned"
+    assert (
+        f"{ban_until.year}年{ban_until.month}月{ban_until.day}日前不得通过互联网预选号牌" in cancelled["body"]
+    )
+    assert [i["kind"] for i in await platform.inbox(account_id)] == [
+        "selection_cancelled_banned",
+        "selection_confirmed",
+    ]
