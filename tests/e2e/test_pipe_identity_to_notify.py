@@ -14,7 +14,7 @@ import contextlib
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aio_pika
@@ -110,7 +110,8 @@ def databases() -> None:
 @pytest.fixture(scope="module")
 async def platform(databases: None) -> AsyncIterator[Platform]:
     async with (
-        running_workers(IDENTITY, NOTIFY) as (identity, notify),
+        # identity relay-only: its consumers would take messages meant for identity's own tests.
+        running_workers(replace(IDENTITY, subscriptions=(), sweeps=()), NOTIFY) as (identity, notify),
         service_client(create_notify_app()) as notify_api,
     ):
         queue = platform_send_sms_queue(notify)

@@ -24,6 +24,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from opentelemetry import metrics
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
@@ -39,6 +40,11 @@ from servicekit.runtime import Runtime
 from servicekit.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
+# One counter, the outcome as an attribute: sent, delivered, failed, retrying, dead_lettered (hand-overs),
+# receipt_delivered, receipt_failed (provider reports). Dead letters are what an operator alerts on.
+_outcomes = metrics.get_meter(__name__).create_counter(
+    "notify.sms", description="SMS hand-overs and delivery reports by outcome"
+)
 
 CODE_TEMPLATE = "verification_code"
 CODES_PER_DAY = 10  # NT-02
@@ -265,6 +271,14 @@ async def dispatch_due(
                 .values(**values)
             )
         await uow.session.commit()
+    for kind, count in (
+        ("sent", result.handed_over),
+        ("failed", result.failed),
+        ("retrying", result.retrying),
+        ("dead_lettered", result.dead_lettered),
+    ):
+        if count:
+            _outcomes.add(count, {"provider": provider.name, "outcome": kind})
     if result.retrying or result.dead_lettered:
         log.warning("sms dispatch: %s", result)
     return result
@@ -322,6 +336,10 @@ async def apply_receipt(
         )
         ids = changed.scalars().all()
         await uow.session.commit()
+    if ids:
+        _outcomes.add(
+            1, {"provider": provider, "outcome": "receipt_" + ("delivered" if delivered else "failed")}
+        )
     return bool(ids)
 
 
