@@ -300,6 +300,12 @@ async def dispatch_all_due(
             return total
 
 
+# A report is the provider's word on what reached the phone: it settles a message we still think is on its
+# way (sent), or whose acceptance we never heard (queued for a retry, or dead-lettered after timeouts), so a
+# message the phone got is never sent again. A final state (delivered, failed) is not reopened.
+RECEIPTABLE = ("sent", "queued", "dead_lettered")
+
+
 async def apply_receipt(
     runtime: Runtime,
     *,
@@ -309,7 +315,8 @@ async def apply_receipt(
     delivered: bool,
     reason: str | None,
 ) -> bool:
-    """A delivery report: `sent` (or still `queued` after a lost answer) becomes `delivered` or `failed`.
+    """A delivery report: `sent` (or `queued`/`dead_lettered` after lost answers) becomes `delivered` or
+    `failed`.
     Found by notify's own id (the provider's OutId) or else by the provider's reference. Returns whether
     a message changed; a repeated or unknown report changes nothing."""
     if message_id is None and not provider_ref:
@@ -330,7 +337,7 @@ async def apply_receipt(
             values["provider_ref"] = provider_ref[:100]
         changed = await uow.session.execute(
             update(sms_messages)
-            .where(match, sms_messages.c.state.in_(("sent", "queued")))
+            .where(match, sms_messages.c.state.in_(RECEIPTABLE))
             .values(**values)
             .returning(sms_messages.c.id)
         )

@@ -234,3 +234,24 @@ async def test_nt01_a_report_with_the_wrong_secret_answers_404_and_changes_nothi
         RECEIPTS + NotifySettings().receipt_token.get_secret_value(), json={"not": "a list"}
     )
     assert malformed.status_code == 422
+
+
+async def test_nt01_a_report_settles_a_message_whose_acceptance_was_never_heard(
+    runtime: Runtime, client: httpx.AsyncClient, phone: str
+) -> None:
+    """The provider accepted, every answer to notify was lost (timeouts), notify dead-lettered it: the
+    report says the phone got it, so it is delivered and never requeued into a second SMS."""
+    token = NotifySettings().receipt_token.get_secret_value()
+    sms_id = await message(runtime, phone, None)
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            sms_messages.update()
+            .where(sms_messages.c.id == sms_id)
+            .values(state="dead_lettered", provider=ALIYUN, next_attempt_at=None)
+        )
+    r = await client.post(RECEIPTS + token, json=[report(sms_id, "biz-late")])
+    assert r.status_code == 200
+    assert await states(runtime, sms_id) == [("delivered", None)]
+    async with runtime.engine.connect() as conn:
+        ref = await conn.scalar(select(sms_messages.c.provider_ref).where(sms_messages.c.id == sms_id))
+    assert ref == "biz-late"
