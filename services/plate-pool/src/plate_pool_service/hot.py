@@ -74,7 +74,7 @@ end
 """
 
 # KEYS: sel, bits, n, holds, hexp, alloc, log, offset.
-# ARGV: now, owner, selid, seg, fallback start, candidate indexes (cryptographically random)...
+# ARGV: now, owner, selid, seg, fallback start, candidate indexes (cryptographically random, comma list).
 _DRAW = (
     _PRELUDE
     + """
@@ -89,9 +89,8 @@ lapse(now, ARGV[4])
 local released = release_own(ARGV[3], s[9], nil)
 local want = tonumber(s[7])
 local got = {}
-for i = 6, #ARGV do
+for idx in string.gmatch(ARGV[6], '[^,]+') do
   if #got >= want then break end
-  local idx = ARGV[i]
   if redis.call('GETBIT', KEYS[2], idx) == 1 then
     redis.call('SETBIT', KEYS[2], idx, 0)
     got[#got + 1] = idx
@@ -459,17 +458,11 @@ class HotPool:
 
     async def draw(self, selection_id: str, owner: str, segment_id: str, size: int, want: int = 5) -> Draw:
         """PP-06: hold `want` available numbers, chosen with a cryptographic source (PP-13)."""
-        candidates = [secrets.randbelow(size) for _ in range(want * self._probes)]
+        below = secrets.randbelow
+        candidates = ",".join([str(below(size)) for _ in range(want * self._probes)])
         result = await self._draw(
             keys=self._keys(selection_id, segment_id),
-            args=[
-                await self._now_arg(),
-                owner,
-                selection_id,
-                segment_id,
-                secrets.randbelow(size),
-                *candidates,
-            ],
+            args=[await self._now_arg(), owner, selection_id, segment_id, below(size), candidates],
         )
         status = int(result[0])
         if status != 0:
