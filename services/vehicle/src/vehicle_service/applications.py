@@ -52,6 +52,7 @@ def state_event(
         tracking_number=row["tracking_number"],
         reason=reason,
         changed_at=now,
+        pickup_due=row["pickup_due"] if state == "ready" else None,
     )
 
 

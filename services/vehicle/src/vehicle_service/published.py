@@ -427,6 +427,8 @@ class ApplicationStateChanged(Event):
     tracking_number: str | None
     reason: str | None
     changed_at: datetime
+    # When `ready`: the end of the one-month pickup window (VH-07), as vehicle computes it.
+    pickup_due: datetime | None = None
 
     def subject(self) -> str:
         return self.application_id

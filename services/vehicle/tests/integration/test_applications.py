@@ -219,6 +219,8 @@ async def test_vh07_missed_pickup_after_one_month_is_swept_and_banned(
     await step(client, intake, case["id"], "production")
     ready = await step(client, intake, case["id"], "handoff")
     assert datetime.fromisoformat(ready["pickup_due"]) == datetime(2027, 4, 1, 9, 0, tzinfo=SHANGHAI)
+    ready_event = next(p for t, p in await events_about(runtime, case["id"]) if p.get("state") == "ready")
+    assert datetime.fromisoformat(ready_event["pickup_due"]) == datetime(2027, 4, 1, 9, 0, tzinfo=SHANGHAI)
     r = await client.post(f"/api/v1/vehicle-applications/{case['id']}/missed-pickup", headers=intake)
     assert (r.status_code, r.json()["code"]) == (409, "PICKUP_NOT_YET_MISSED")
     clock.advance(timedelta(days=31, minutes=1))

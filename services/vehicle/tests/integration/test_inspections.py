@@ -119,6 +119,24 @@ async def test_vh13_owner_books_within_the_window_and_it_is_published(
     assert r.json()["code"] == "ALREADY_BOOKED"
 
 
+async def test_vh13_a_repeated_booking_with_the_same_idempotency_key_books_once(
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime
+) -> None:
+    _, slots = await station_with_slots(client, actors)
+    vehicle = await register(client, actors)
+    headers = actors.citizen(vehicle["owner_id_number"]) | {"Idempotency-Key": "book-" + new_vin()}
+    body = {"vehicle_id": vehicle["id"], "slot_id": slots[0]["id"]}
+    first = await client.post("/api/v1/inspection-bookings", json=body, headers=headers)
+    again = await client.post("/api/v1/inspection-bookings", json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    r = await client.get(
+        "/api/v1/inspection-slots", params={"station_id": slots[0]["station_id"]}, headers=actors.system
+    )
+    assert next(s for s in r.json() if s["id"] == slots[0]["id"])["booked"] == 1
+
+
 async def test_vh13_before_the_three_month_window_is_refused(
     client: httpx.AsyncClient, actors: Actors
 ) -> None:

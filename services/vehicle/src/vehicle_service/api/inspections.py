@@ -49,7 +49,7 @@ MAX_PLAN_DAYS = 92
 
 
 class StationIn(Input):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Annotated[str, Field(min_length=1, max_length=100)]
     address: Annotated[str, Field(min_length=1, max_length=300)]
     city_code: OfficeCode
     vehicle_kinds: Annotated[list[Annotated[str, Field(min_length=1, max_length=32)]], Field(min_length=1)]
