@@ -283,6 +283,7 @@ class ApplicationStateChanged(_Tolerant):
     tracking_number: str | None = Field(default=None, max_length=40)
     reason: str | None = Field(default=None, max_length=200)
     changed_at: datetime
+    pickup_due: datetime | None = None  # vehicle's own deadline when it sends one
 
 
 async def application_state_changed(
@@ -295,7 +296,7 @@ async def application_state_changed(
     if event.state == "mailed" and event.tracking_number:
         template, params = "delivery_mailed", {"item": item, "tracking": event.tracking_number.upper()}
     elif event.state == "ready":
-        deadline = chinese_date(event.changed_at + PICKUP_WINDOW)
+        deadline = chinese_date(event.pickup_due or event.changed_at + PICKUP_WINDOW)
         template, params = "delivery_ready_for_pickup", {"item": item, "pickup_by": deadline}
     elif event.state == "rejected":
         template = "application_rejected"

@@ -432,6 +432,12 @@ async def test_vh14_a_station_cancellation_is_told_a_holders_own_is_not(notify: 
         ("mailed", {"tracking_number": "EMS1234567890"}, "delivery_mailed", "邮件号EMS1234567890"),
         ("ready", {"delivery": "pickup"}, "delivery_ready_for_pickup", "请于2032年3月31日前到车辆管理所领取"),
         (
+            "ready",
+            {"delivery": "pickup", "pickup_due": "2032-04-01T17:00:00+08:00"},
+            "delivery_ready_for_pickup",
+            "请于2032年4月1日前到车辆管理所领取",
+        ),
+        (
             "rejected",
             {"reason": "号牌未列入网上补领范围"},
             "application_rejected",
