@@ -124,7 +124,14 @@ async def load(session: AsyncSession, now: datetime) -> None:
         if kind == "owner_driver":
             await apply_record(
                 session,
-                RecordChange("vehicle", f"demo-{id_number[-4:]}", id_number, "registered", phone, "冀A12345"),
+                RecordChange(
+                    "vehicle",
+                    f"demo-{id_number[-4:]}",
+                    id_number,
+                    "registered",
+                    phone,
+                    f"冀A1{id_number[-4:]}",
+                ),
                 now,
             )
         if kind == "learner":

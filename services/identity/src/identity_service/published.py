@@ -123,9 +123,42 @@ class AccountCancelled(Event):
         )
 
 
+class LicencePhotoApproved(Event):
+    """ID-15 / DL-05: the review post approved a licence photo; license stores it with the licence."""
+
+    message_type: ClassVar[str] = "identity.licence_photo.approved.v1"
+    summary: ClassVar[str] = (
+        "The review post approved a licence photo submitted online; license stores it (ID-15, DL-05)."
+    )
+
+    photo_id: str
+    account_id: str
+    id_kind: str
+    id_number: str
+    photo_ref: str
+    format: str
+    approved_at: datetime
+
+    def subject(self) -> str:
+        return self.photo_id
+
+    @classmethod
+    def example(cls) -> LicencePhotoApproved:
+        return cls(
+            photo_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e62",
+            account_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e61",
+            id_kind="resident_id",
+            id_number="130102199003071233",
+            photo_ref="photos/0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e62.jpg",
+            format="jpeg",
+            approved_at=_EXAMPLE_TIME,
+        )
+
+
 PUBLISHED: list[type[Message]] = [
     PersonPhoneChanged,
     RegistrationApproved,
     RegistrationRejected,
     AccountCancelled,
+    LicencePhotoApproved,
 ]

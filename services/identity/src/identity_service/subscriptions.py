@@ -75,7 +75,7 @@ VehicleEvent = (
 )
 
 
-def change_for(event: VehicleEvent, message_type: str) -> RecordChange:
+def change_for(event: VehicleEvent, message_type: str = "") -> RecordChange:
     """The projection change a vehicle event makes (ID-03), with what happened for ID-14."""
     if isinstance(event, VehicleRegistered):
         state = "registered" if event.state in ("registered", "normal") else event.state
@@ -136,7 +136,7 @@ async def project_vehicle(uow: UnitOfWork, event: VehicleEvent, envelope: Envelo
     """ID-03 projection; ID-14 unbinding; ID-07 conversion of learners and new-car owners."""
     now = uow.now
     assert now is not None
-    await apply_record(uow.session, change_for(event, envelope.type), now)
+    await apply_record(uow.session, change_for(event), now)
 
 
 class SelectionConfirmed(_Tolerant):

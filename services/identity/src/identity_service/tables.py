@@ -182,3 +182,23 @@ registrations = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_registrations_stage", "office", "stage", "created_at"),
 )
+
+# ID-15: licence photos submitted online (DL-05) and their review by the review post within 1 working day.
+licence_photos = Table(
+    "licence_photos",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False),
+    Column("id_number", String(32), nullable=False),
+    Column("office", String(16), nullable=False),
+    Column("photo_ref", String(200), nullable=False),
+    Column("format", String(8), nullable=False),
+    Column("state", String(16), nullable=False),  # pending | approved | rejected
+    Column("submitted_at", DateTime(timezone=True), nullable=False),
+    Column("deadline", DateTime(timezone=True), nullable=False),
+    Column("reviewed_by", String(64)),
+    Column("reviewed_at", DateTime(timezone=True)),
+    Column("reject_reason", Text),
+    Index("ix_licence_photos_queue", "office", "state", "submitted_at"),
+    Index("ix_licence_photos_account", "account_id"),
+)

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from identity_service.api import account, auth, bindings, counter, system, testing, users
+from identity_service.api import account, auth, bindings, counter, photos, system, testing, users
 
 routers: list[APIRouter] = [
     auth.router,
@@ -10,6 +10,7 @@ routers: list[APIRouter] = [
     users.router,
     bindings.router,
     account.router,
+    photos.router,
     counter.router,
 ]
 test_router = testing.router

@@ -1,0 +1,185 @@
+"""The identity rules as pure functions (no servers)."""
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from identity_service import domain
+from identity_service.domain import PersonRecord, RegistryPerson
+from identity_service.subscriptions import (
+    VehicleContactChanged,
+    VehicleDeregistered,
+    VehicleRegistered,
+    VehicleTransferred,
+    VehicleUseChanged,
+    change_for,
+)
+from servicekit.clock import SHANGHAI
+from servicekit.workdays import WorkdayCalendar
+
+T0 = datetime(2027, 3, 1, 9, 0, tzinfo=SHANGHAI)
+IDN = "130102199003071233"
+
+
+def _rec(kind: str, state: str, phone: str | None = "13800138000") -> PersonRecord:
+    return PersonRecord(kind, "r1", IDN, phone, state)
+
+
+def test_id01_personal_and_unit_kinds() -> None:
+    assert domain.PERSONAL_KINDS == ("owner_driver", "learner", "new_car_owner")
+    assert set(domain.UNIT_KINDS) == {
+        "state_agency",
+        "enterprise",
+        "public_institution",
+        "social_group",
+        "other_organisation",
+    }
+
+
+def test_id03_vehicle_or_licence_with_the_same_phone() -> None:
+    domain.check_online_eligibility("owner_driver", "13800138000", [_rec("licence", "valid")])
+    with pytest.raises(domain.NoVehicleOrLicence):
+        domain.check_online_eligibility("owner_driver", "13800138000", [_rec("vehicle", "deregistered")])
+    with pytest.raises(domain.PhoneMismatch):
+        domain.check_online_eligibility("owner_driver", "13900139000", [_rec("vehicle", "registered")])
+
+
+def test_id04_learner_needs_an_accepted_application() -> None:
+    with pytest.raises(domain.NoAcceptedApplication):
+        domain.check_online_eligibility("learner", "13800138000", [_rec("licence_application", "submitted")])
+    domain.check_online_eligibility("learner", "13800138000", [_rec("licence_application", "accepted")])
+
+
+def test_id02_registry_match_and_deceased() -> None:
+    person = RegistryPerson(IDN, "张三", "M", T0.date(), "normal")
+    assert domain.check_registry_match(person, IDN, " 张三 ") is person
+    with pytest.raises(domain.NotInRegistry):
+        domain.check_registry_match(person, IDN, "李四")
+    with pytest.raises(domain.NotInRegistry):
+        domain.check_registry_match(None, IDN, "张三")
+    with pytest.raises(domain.PersonDeceased):
+        domain.check_registry_match(RegistryPerson(IDN, "张三", "M", T0.date(), "deceased"), IDN, "张三")
+
+
+def test_id10_disqualifications_refused_at_intake() -> None:
+    domain.check_disqualifications(RegistryPerson(IDN, "张三", "M", T0.date(), "normal"))
+    for item in ("drug_use_unrecovered", "drug_rehab_in_progress", "licence_revoked_ban"):
+        with pytest.raises(domain.Disqualified):
+            domain.check_disqualifications(RegistryPerson(IDN, "张三", "M", T0.date(), "normal", (item,)))
+
+
+def test_id05_deadlines() -> None:
+    overdue = domain.new_car_owner_overdue
+    assert overdue("new_car_owner", T0, None, None, T0 + timedelta(hours=24)) is None
+    assert (
+        overdue("new_car_owner", T0, None, None, T0 + timedelta(hours=24, seconds=1))
+        == "no_preselection_within_24h"
+    )
+    register_by = domain.register_by_for(T0, WorkdayCalendar())
+    assert register_by == datetime(2027, 3, 4, 23, 59, 59, 999999, tzinfo=SHANGHAI)
+    assert overdue("new_car_owner", T0, T0, register_by, register_by) is None
+    assert overdue("new_car_owner", T0, T0, register_by, register_by + timedelta(seconds=1)) == (
+        "not_registered_within_3_working_days"
+    )
+    assert overdue("owner_driver", T0, None, None, T0 + timedelta(days=9)) is None
+
+
+def test_id07_capabilities_by_kind_and_channel() -> None:
+    caps = domain.capabilities
+    online = set(caps("personal", "owner_driver", "online"))
+    counter = set(caps("personal", "owner_driver", "counter"))
+    assert {"bind_own_vehicle", "pay_fines", "bind_licence_to_unit"} <= online
+    assert "reissue_replace_plates" not in online
+    assert counter - online >= {"reissue_replace_plates", "licence_photo_submission", "deferrals"}
+    assert {"exam_appointment", "plate_preselection"} <= set(caps("personal", "learner", "online"))
+    assert "bind_own_vehicle" not in caps("personal", "learner", "online")
+    assert set(caps("personal", "new_car_owner", "online")) & {"plate_preselection", "bind_own_vehicle"} == {
+        "plate_preselection"
+    }
+    assert domain.converted_kind("learner", "licence_issued") == "owner_driver"
+    assert domain.converted_kind("new_car_owner", "vehicle_registered") == "owner_driver"
+
+
+def test_id08_unit_capabilities_and_delegations() -> None:
+    unit = set(domain.capabilities("unit", "enterprise", "counter", ["unit"]))
+    assert {"bind_own_vehicle", "query_licences", "plate_preselection", "inspection_appointment"} <= unit
+    assert "temporary_plates" in domain.capabilities("unit", "enterprise", "counter", ["unit", "dealer"])
+    assert "medical_certificates" in domain.capabilities(
+        "unit", "public_institution", "counter", ["hospital"]
+    )
+    assert "temporary_plates" not in unit
+
+
+def test_id13_at_most_three_non_owned_vehicles() -> None:
+    domain.check_non_owned_limit(2)
+    with pytest.raises(domain.TooManyNonOwned):
+        domain.check_non_owned_limit(3)
+
+
+def test_id14_which_vehicle_changes_unbind() -> None:
+    assert domain.unbinds_on_vehicle_change("transferred")
+    assert domain.unbinds_on_vehicle_change("deregistered")
+    assert domain.unbinds_on_vehicle_change("use_changed", "commercial", "non_commercial")
+    assert not domain.unbinds_on_vehicle_change("use_changed", "non_commercial", "commercial")
+    assert not domain.unbinds_on_vehicle_change("contact_changed")
+
+
+def test_id09_working_day_review_deadline_skips_the_holiday() -> None:
+    # Friday 27 Sep 2024: the next working day is Sunday 29 Sep (调休), ADR 0002
+    friday = datetime(2024, 9, 27, 16, 0, tzinfo=SHANGHAI)
+    assert domain.review_deadline(friday, WorkdayCalendar()).date().isoformat() == "2024-09-29"
+
+
+def test_id09_scans_and_originals() -> None:
+    with pytest.raises(domain.MissingScans):
+        domain.check_scans("personal", ["onsite_photo"])
+    domain.check_scans("unit", domain.UNIT_SCANS)
+    with pytest.raises(domain.MissingOriginals):
+        domain.check_originals("unit", domain.PERSONAL_ORIGINALS)
+
+
+def test_id12_password_strength() -> None:
+    domain.check_password_strength("abc12345")
+    for weak in ("short1", "onlyletters", "1234567890", "a1" * 11):
+        with pytest.raises(domain.WeakPassword):
+            domain.check_password_strength(weak)
+
+
+def test_id14_vehicle_events_become_projection_changes() -> None:
+    owner = {"id_kind": "resident_id", "id_number": IDN, "name": "张三"}
+    registered = change_for(
+        VehicleRegistered(
+            vehicle_id="v1", plate_number="冀A1", vin="V", owner=owner, phone="13800138000", use="commercial"
+        ),  # type: ignore[arg-type]
+        "vehicle.vehicle.registered.v1",
+    )
+    assert (registered.id_number, registered.state, registered.change) == (IDN, "registered", "registered")
+    moved = change_for(
+        VehicleTransferred(
+            vehicle_id="v1",
+            plate_number="冀A1",
+            vin="V",
+            owner={**owner, "id_number": "X"},
+            phone="13900139000",
+        ),  # type: ignore[arg-type]
+        "vehicle.vehicle.transferred.v1",
+    )
+    assert (moved.id_number, moved.change) == ("X", "transferred")
+    gone = change_for(VehicleDeregistered(vehicle_id="v1", plate_number="冀A1", owner_id_number=IDN), "")
+    assert (gone.state, gone.change) == ("deregistered", "deregistered")
+    use = change_for(
+        VehicleUseChanged(
+            vehicle_id="v1",
+            plate_number="冀A1",
+            owner_id_number=IDN,
+            from_use="commercial",
+            to_use="non_commercial",
+        ),
+        "",
+    )
+    assert (use.from_use, use.use, use.change) == ("commercial", "non_commercial", "use_changed")
+    contact = change_for(
+        VehicleContactChanged(vehicle_id="v1", plate_number="冀A1", owner_id_number=IDN, phone="13700137000"),
+        "",
+    )
+    assert contact.phone == "13700137000"
