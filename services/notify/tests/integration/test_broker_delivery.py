@@ -300,6 +300,8 @@ async def test_nt01_a_provider_outage_during_200_sends_ends_with_all_200_deliver
     consumer = notify.consumer("send-sms")
     before = taken(consumer)
     fake_aliyun.mode = "outage"
+    loop = asyncio.get_running_loop()
+    started = loop.time()  # figures only, never asserted (timing belongs to bench/)
     async with notify.runtime.uow() as uow:
         uow.emit(
             *(
@@ -314,6 +316,7 @@ async def test_nt01_a_provider_outage_during_200_sends_ends_with_all_200_deliver
         )
         await uow.commit()
     await settled(consumer, before, 200)  # through notify.commands on the real broker
+    queued_s = loop.time() - started
     aliyun = adapter_for(fake_aliyun)
     rounds: list[dict[str, int]] = []
 
@@ -321,6 +324,9 @@ async def test_nt01_a_provider_outage_during_200_sends_ends_with_all_200_deliver
         claimed = await dispatch_all_due(notify.runtime, aliyun, POLICY, phones=phones)
         states = await state_counts(notify, phones)
         rounds.append({"claimed": claimed, **states})
+        seconds.append(round(loop.time() - started, 3))
+
+    seconds: list[float] = []
 
     await dispatch_round()  # the provider is down: every hand-over fails, nothing is lost
     notify.clock.advance(POLICY.retry_base)
@@ -361,6 +367,8 @@ async def test_nt01_a_provider_outage_during_200_sends_ends_with_all_200_deliver
                 "distinct_accepted": len(set(out_ids)),
                 "delivered": sum(r.state == "delivered" for r in rows),
                 "rounds": rounds,
+                "s_commands_recorded": round(queued_s, 3),
+                "s_after_each_round": seconds,
             }
         )
     )
