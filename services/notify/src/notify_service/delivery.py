@@ -241,7 +241,7 @@ async def dispatch_due(
                     "provider_ref": outcome.provider_ref,
                     "failure_reason": outcome.failure_reason,
                     "next_attempt_at": None,
-                    "sent_at": now,
+                    "sent_at": None if outcome.state == "failed" else now,
                 }
                 if outcome.state == "delivered":
                     values["delivered_at"] = now

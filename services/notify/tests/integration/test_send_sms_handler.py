@@ -181,6 +181,7 @@ async def test_nt01_a_refused_send_is_recorded_as_failed_with_the_reason(
     await deliver(runtime, code_sms(phone), provider=Refusing())
     (row,) = await rows(runtime, phone)
     assert (row.state, row.provider, row.failure_reason) == ("failed", "refusing", "number not in service")
+    assert row.sent_at is None
     assert (await dispatch(runtime, phone)).claimed == 0  # a permanent refusal is not retried
 
 
