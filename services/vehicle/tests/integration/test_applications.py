@@ -3,6 +3,7 @@ post and the archive, against the real vehicle_test database."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from servicekit.clock import SHANGHAI, FixedClock
 from servicekit.runtime import Runtime
+from servicekit.testing import TokenFactory
 from vehicle_service.applications import sweep_missed_pickups
 from vehicle_service.post import LOCAL_POST
 from vehicle_service.tables import applications
@@ -20,6 +22,13 @@ from .conftest import Actors, events_about, register
 from .factories import new_owner_id
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def actors(tokens: TokenFactory) -> Actors:
+    """An office of this test alone: the queue it reads holds only this test's applications."""
+    return Actors(tokens, office="13" + "".join(secrets.choice("0123456789") for _ in range(4)))
+
 
 ADDRESS = "河北省石家庄市长安区建设北大街1号"
 
@@ -283,6 +292,23 @@ async def test_vh09_mark_needs_the_insurance_photo_and_its_check_at_intake(
         client, clerk(actors), case["id"], "intake", decision="accept", insurance_photo_valid=True
     )
     assert done["state"] == "accepted"
+
+
+async def test_vh09_queue_shows_applications_past_their_intake_day(
+    client: httpx.AsyncClient, actors: Actors, clock: FixedClock
+) -> None:
+    vehicle = await register(client, actors)
+    case = (await apply(client, actors, vehicle)).json()  # Monday: due by the end of Tuesday
+    intake = clerk(actors)
+    r = await client.get(f"/api/v1/vehicle-applications/{case['id']}", headers=intake)
+    assert r.json()["intake_overdue"] is False
+    clock.set(datetime(2027, 3, 3, 0, 1, tzinfo=SHANGHAI))
+    queue = (
+        await client.get(
+            "/api/v1/vehicle-applications", params={"state": "submitted", "limit": 200}, headers=intake
+        )
+    ).json()
+    assert next(c for c in queue if c["id"] == case["id"])["intake_overdue"] is True
 
 
 async def test_vh09_office_steps_only_in_order(client: httpx.AsyncClient, actors: Actors) -> None:

@@ -307,3 +307,26 @@ async def test_vh01_clerk_of_another_office_does_not_see_the_vehicle(
     vehicle = await register(client, actors)
     other = Actors(actors.tokens, office="130200")
     assert (await client.get(f"/api/v1/vehicles/{vehicle['id']}", headers=other.clerk)).status_code == 404
+
+
+async def test_vh01_clerk_searches_by_owner_and_pages_through_with_a_cursor(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    owner = {"id_kind": "resident_id", "id_number": new_owner_id(), "name": "陈十五"}
+    made = {(await register(client, actors, owner=owner))["id"] for _ in range(5)}
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"owner_id_number": owner["id_number"], "limit": 2} | ({"cursor": cursor} if cursor else {})
+        r = await client.get("/api/v1/vehicles", params=params, headers=actors.clerk)
+        assert r.status_code == 200
+        page = r.json()
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(made)
+    r = await client.get("/api/v1/vehicles", headers=actors.clerk)
+    assert (r.status_code, r.json()["code"]) == (422, "SEARCH_NEEDS_A_KEY")
+    r = await client.get("/api/v1/vehicles", params={"vin": new_vin(), "cursor": "!!"}, headers=actors.clerk)
+    assert r.status_code == 422

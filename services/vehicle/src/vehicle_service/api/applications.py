@@ -93,10 +93,14 @@ class ApplicationOut(BaseModel):
     refusal_reason: str | None
     created_at: datetime
     updated_at: datetime
+    intake_overdue: bool = Field(
+        default=False, description="VH-09: still submitted after its 1-working-day intake deadline"
+    )
 
 
-def _out(row: RowMapping, *, masked: bool = False) -> ApplicationOut:
-    data = {k: row[k] for k in ApplicationOut.model_fields}
+def _out(row: RowMapping, *, masked: bool = False, now: datetime | None = None) -> ApplicationOut:
+    data = {k: row[k] for k in ApplicationOut.model_fields if k != "intake_overdue"}
+    data["intake_overdue"] = now is not None and row["state"] == "submitted" and now > row["intake_due"]
     if masked:
         data["phone"] = mask_phone(data["phone"])
     return ApplicationOut.model_validate(data)
@@ -232,14 +236,14 @@ async def list_applications(
         query = query.where(applications.c.state == state)
     async with uow:
         rows = (await uow.session.execute(query.limit(limit))).mappings().all()
-    return [_out(r, masked=True) for r in rows]
+    return [_out(r, masked=True, now=uow.now) for r in rows]
 
 
 @router.get("/{application_id}", response_model=ApplicationOut, summary="One application")
 async def get_application(application_id: uuid.UUID, uow: UowDep, principal: AnyCaller) -> ApplicationOut:
     async with uow:
         row = await _case(uow, principal, application_id)
-    return _out(row)
+    return _out(row, now=uow.now)
 
 
 class IntakeIn(Input):
