@@ -29,9 +29,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 CONNECTIONS = 64
-THREADS = 2
+THREADS = int(os.environ.get("BENCH_WRK_THREADS", "1"))  # one wrk thread leaves the CPUs to the servers
 DURATION_S = int(os.environ.get("BENCH_DURATION_S", "8"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 ENDPOINT = "/api/v1/auth/whoami"
 DEMO_USER = (
     "130102199003071233",
@@ -155,9 +155,14 @@ def main() -> int:
         wrk(gateway + ENDPOINT, token)
         DURATION_S = measured
         direct_runs, gateway_runs = [], []
-        for _ in range(ROUNDS):
-            direct_runs.append(wrk(direct + ENDPOINT, token))
-            gateway_runs.append(wrk(gateway + ENDPOINT, token))
+        for i in range(ROUNDS):
+            # Alternate which side goes first, so a trend in the machine's load favours neither.
+            if i % 2 == 0:
+                direct_runs.append(wrk(direct + ENDPOINT, token))
+                gateway_runs.append(wrk(gateway + ENDPOINT, token))
+            else:
+                gateway_runs.append(wrk(gateway + ENDPOINT, token))
+                direct_runs.append(wrk(direct + ENDPOINT, token))
             print(f"round: direct {direct_runs[-1]:.0f} rps, gateway {gateway_runs[-1]:.0f} rps", flush=True)
     finally:
         for process in reversed(processes):
@@ -181,6 +186,10 @@ def main() -> int:
                 "threads": THREADS,
                 "duration_s": DURATION_S,
                 "rounds": ROUNDS,
+                "round_ratios_median": round(
+                    statistics.median(g / d for g, d in zip(gateway_runs, direct_runs, strict=True)), 3
+                ),
+                "load_average_1m": round(os.getloadavg()[0], 2),
                 "statistic": "median of rounds",
                 "direct_runs": [round(x, 1) for x in direct_runs],
                 "gateway_runs": [round(x, 1) for x in gateway_runs],
