@@ -292,3 +292,20 @@ async def test_nt01_the_test_sink_validates_its_query(
     r = await client.get("/api/v1/_test/sms", params=query)
     assert r.status_code == 422
     assert r.json()["code"] == "VALIDATION_FAILED"
+
+
+async def test_nt01_a_dispatcher_that_dies_mid_send_loses_nothing(
+    runtime: Runtime, phone: str, clock: FixedClock
+) -> None:
+    """Claimed (attempts + 1, leased) and never recorded, as when the worker is killed during the
+    provider call: after the lease the message is due again and goes out."""
+    from notify_service.delivery import _claim
+
+    await record(runtime, code_sms(phone))
+    _, claimed = await _claim(runtime, POLICY, [phone])  # ... and the process dies here
+    assert len(claimed) == 1
+    assert (await dispatch(runtime, phone)).claimed == 0  # leased: no second dispatcher takes it
+    clock.advance(POLICY.lease)
+    assert (await dispatch(runtime, phone)).handed_over == 1
+    (row,) = await rows(runtime, phone)
+    assert (row.state, row.attempts) == ("delivered", 2)
