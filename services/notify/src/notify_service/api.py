@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from notify_service import templates
 from notify_service.delivery import CODE_TEMPLATE, apply_receipt
@@ -176,6 +176,49 @@ async def list_messages(
     items = [_inbox_item(row) for row in rows[:page_size]]
     next_cursor = encode_cursor({"id": str(items[-1].id)}) if len(rows) > page_size else None
     return InboxPage(items=items, next_cursor=next_cursor)
+
+
+class UnreadCount(BaseModel):
+    unread: int
+
+
+# The static paths before /messages/{message_id}, which would read them as (invalid) ids.
+@router.get("/messages/unread-count", response_model=UnreadCount, summary="How many messages are unread")
+async def unread_count(runtime: RuntimeDep, principal: CurrentPrincipal) -> UnreadCount:
+    """The app's badge."""
+    async with runtime.engine.connect() as conn:
+        count = await conn.scalar(
+            select(func.count())
+            .select_from(sms_messages)
+            .where(_mine(principal.subject), sms_messages.c.read_at.is_(None))
+        )
+    return UnreadCount(unread=int(count or 0))
+
+
+class MarkedRead(BaseModel):
+    marked: int
+
+
+@router.post("/messages/read-all", response_model=MarkedRead, summary="Mark every message read")
+async def mark_all_read(request: Request, runtime: RuntimeDep, principal: CurrentPrincipal) -> MarkedRead:
+    """Every unread message of the caller, read now; audited as one change."""
+    async with runtime.uow() as uow:
+        changed = await uow.session.execute(
+            update(sms_messages)
+            .where(_mine(principal.subject), sms_messages.c.read_at.is_(None))
+            .values(read_at=uow.now)
+            .returning(sms_messages.c.id)
+        )
+        count = len(changed.scalars().all())
+        if count:
+            uow.audit(
+                actor_from(request, principal),
+                "notify.messages.read_all",
+                f"account:{principal.subject}",
+                after={"marked": count},
+            )
+            await uow.commit()
+    return MarkedRead(marked=count)
 
 
 MessageId = Annotated[uuid.UUID, Path(description="The message's id")]

@@ -147,6 +147,25 @@ async def test_nt01_another_accounts_message_answers_404_like_a_missing_one(
         assert await conn.scalar(select(sms_messages.c.read_at).where(sms_messages.c.id == sms_id)) is None
 
 
+async def test_nt01_the_unread_badge_and_mark_all_read_count_only_the_accounts_own(
+    runtime: Runtime, client: httpx.AsyncClient, phone: str
+) -> None:
+    me, someone = str(uuid.uuid4()), str(uuid.uuid4())
+    for _ in range(3):
+        await message(runtime, phone, me)
+    theirs = await message(runtime, phone, someone)
+    await message(runtime, phone, me, "verification_code", {"code": "654321", "minutes": "5"})
+    badge = await client.get("/api/v1/messages/unread-count", headers=as_user(me))
+    assert (badge.status_code, badge.json()) == (200, {"unread": 3})
+    marked = await client.post("/api/v1/messages/read-all", headers=as_user(me))
+    assert (marked.status_code, marked.json()) == (200, {"marked": 3})
+    assert (await client.get("/api/v1/messages/unread-count", headers=as_user(me))).json() == {"unread": 0}
+    assert all(i["read"] for i in (await client.get("/api/v1/messages", headers=as_user(me))).json()["items"])
+    assert (await client.post("/api/v1/messages/read-all", headers=as_user(me))).json() == {"marked": 0}
+    other = await client.get(f"/api/v1/messages/{theirs}", headers=as_user(someone))
+    assert other.json()["read"] is False
+
+
 async def test_nt01_the_inbox_needs_a_signed_in_user(client: httpx.AsyncClient) -> None:
     r = await client.get("/api/v1/messages")
     assert (r.status_code, r.json()["code"]) == (401, "UNAUTHENTICATED")
