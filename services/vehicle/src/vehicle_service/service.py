@@ -1,6 +1,6 @@
 from servicekit.service import ServiceSpec, Sweep
-from vehicle_service.api.temp_plates import sweep_missed_reviews
 from vehicle_service.applications import sweep_missed_pickups
+from vehicle_service.dealers import sweep_missed_reviews
 from vehicle_service.published import PUBLISHED
 from vehicle_service.settings import VehicleSettings
 from vehicle_service.subscriptions import SUBSCRIPTIONS

@@ -10,7 +10,7 @@ import pytest
 
 from servicekit.clock import SHANGHAI, FixedClock
 from servicekit.runtime import Runtime
-from vehicle_service.api.temp_plates import sweep_missed_reviews
+from vehicle_service.dealers import sweep_missed_reviews
 
 from .conftest import Actors, events_about, registration
 from .factories import new_owner_id, new_phone, new_uscc, new_vin

@@ -14,16 +14,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import AfterValidator, BaseModel, Field
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import RowMapping
 
 from servicekit.clock import SHANGHAI
 from servicekit.ids import new_id
-from servicekit.runtime import Runtime
-from servicekit.uow import SYSTEM_ACTOR, Actor, UnitOfWork
+from servicekit.uow import UnitOfWork
 from servicekit.validators import social_credit_code
 from servicekit.web import Conflict, NotFound, Principal, UowDep, actor_from, require_roles
-from vehicle_service import domain
+from vehicle_service import dealers, domain
 from vehicle_service import published as ev
 from vehicle_service.api.common import Input, Intake, OwnerIn, Phone, Vin
 from vehicle_service.tables import temp_plate_collections, temp_plate_dealers, temp_plates
@@ -55,28 +54,6 @@ class DealerOut(BaseModel):
     blanks_in_stock: int = 0
 
 
-async def _stock(uow: UnitOfWork, dealer_id: uuid.UUID) -> int:
-    """Blanks the dealer holds: collected − recalled − issued − reported damaged."""
-    collected = (
-        await uow.session.execute(
-            select(
-                func.coalesce(
-                    func.sum(temp_plate_collections.c.quantity - temp_plate_collections.c.recalled), 0
-                )
-            ).where(temp_plate_collections.c.dealer_id == dealer_id)
-        )
-    ).scalar_one()
-    issued = (
-        await uow.session.execute(select(func.count()).where(temp_plates.c.dealer_id == dealer_id))
-    ).scalar_one()
-    damaged = (
-        await uow.session.execute(
-            select(temp_plate_dealers.c.damaged_count).where(temp_plate_dealers.c.id == dealer_id)
-        )
-    ).scalar_one()
-    return int(collected) - int(issued) - int(damaged)
-
-
 async def _out(uow: UnitOfWork, row: RowMapping) -> DealerOut:
     data = {k: row[k] for k in DealerOut.model_fields if k not in ("explanation_required", "blanks_in_stock")}
     data["authorised"] = list(row["authorised"])
@@ -85,62 +62,9 @@ async def _out(uow: UnitOfWork, row: RowMapping) -> DealerOut:
         | {
             "explanation_required": row["mismatch_count"] >= domain.REPEATED
             or row["damaged_count"] >= domain.REPEATED,
-            "blanks_in_stock": await _stock(uow, row["id"]),
+            "blanks_in_stock": await dealers.stock(uow, row["id"]),
         }
     )
-
-
-async def _dealer(uow: UnitOfWork, dealer_id: uuid.UUID, *, lock: bool = True) -> RowMapping:
-    query = select(temp_plate_dealers).where(temp_plate_dealers.c.id == dealer_id)
-    row = (await uow.session.execute(query.with_for_update() if lock else query)).mappings().first()
-    if row is None:
-        raise NotFound("dealer")
-    return row
-
-
-async def _change(
-    uow: UnitOfWork,
-    actor: Actor,
-    row: RowMapping,
-    change: str,
-    *,
-    reason: str | None = None,
-    **values: object,
-) -> RowMapping:
-    assert uow.now is not None
-    after = (
-        (
-            await uow.session.execute(
-                update(temp_plate_dealers)
-                .where(temp_plate_dealers.c.id == row["id"])
-                .values(updated_at=uow.now, **values)
-                .returning(temp_plate_dealers)
-            )
-        )
-        .mappings()
-        .one()
-    )
-    uow.emit(
-        ev.DealerStateChanged(
-            dealer_id=str(row["id"]),
-            uscc=row["uscc"],
-            name=row["name"],
-            state=after["state"],
-            change=change,
-            reason=reason,
-            valid_until=after["valid_until"],
-            changed_at=uow.now,
-        )
-    )
-    uow.audit(
-        actor,
-        f"temp_plate_dealer.{change}",
-        f"dealer:{row['id']}",
-        {"state": row["state"], "valid_until": row["valid_until"].isoformat()},
-        {"state": after["state"], "valid_until": after["valid_until"].isoformat(), "reason": reason},
-    )
-    changed: RowMapping = after
-    return changed
 
 
 class QualificationIn(Input):
@@ -227,7 +151,7 @@ async def get_dealer(
     ],
 ) -> DealerOut:
     async with uow:
-        row = await _dealer(uow, dealer_id, lock=False)
+        row = await dealers.load(uow, dealer_id, lock=False)
         if (
             "dealer" in principal.roles
             and not principal.is_staff
@@ -251,7 +175,7 @@ async def renew(
     domain.check_dealer_documents(body.documents)
     async with uow:
         assert uow.now is not None
-        row = await _dealer(uow, dealer_id)
+        row = await dealers.load(uow, dealer_id)
         domain.check_dealer_can_issue(row["state"], row["valid_until"], uow.now.astimezone(SHANGHAI).date())
         domain.check_renewal_window(row["valid_until"], uow.now.astimezone(SHANGHAI).date())
         values: dict[str, Any] = {
@@ -260,7 +184,7 @@ async def renew(
         }
         if body.authorised:
             values["authorised"] = body.authorised
-        after = await _change(uow, actor_from(request, principal), row, "renewed", **values)
+        after = await dealers.change(uow, actor_from(request, principal), row, "renewed", **values)
         out = await _out(uow, after)
         await uow.commit()
     return out
@@ -279,10 +203,10 @@ async def cancel(
     the dealer may not apply again for a year."""
     async with uow:
         assert uow.now is not None
-        row = await _dealer(uow, dealer_id)
+        row = await dealers.load(uow, dealer_id)
         if row["state"] == "cancelled":
             raise Conflict("DEALER_ALREADY_CANCELLED", "the qualification is cancelled", rule="VH-12")
-        after = await _change(
+        after = await dealers.change(
             uow,
             actor_from(request, principal),
             row,
@@ -326,7 +250,7 @@ async def collect(
     run, the blanks go out and the check is completed later (`/collections/{id}/check`)."""
     async with uow:
         assert uow.now is not None
-        row = await _dealer(uow, dealer_id)
+        row = await dealers.load(uow, dealer_id)
         domain.check_dealer_can_issue(row["state"], row["valid_until"], uow.now.astimezone(SHANGHAI).date())
         if body.quantity > row["quota"]:
             raise domain.QuotaExceeded(f"at most {row['quota']} blanks per collection", quota=row["quota"])
@@ -400,13 +324,13 @@ async def late_check(
             raise NotFound("collection")
         if row["check_state"] != "pending":
             raise Conflict("ALREADY_CHECKED", f"the collection's check {row['check_state']}", rule="VH-12")
-        dealer = await _dealer(uow, row["dealer_id"])
+        dealer = await dealers.load(uow, row["dealer_id"])
         recalled = 0
         actor = actor_from(request, principal)
         if not body.passed:
-            recalled = max(0, min(row["quantity"], await _stock(uow, dealer["id"])))
+            recalled = max(0, min(row["quantity"], await dealers.stock(uow, dealer["id"])))
             if dealer["state"] == "active":
-                await _change(
+                await dealers.change(
                     uow,
                     actor,
                     dealer,
@@ -469,7 +393,7 @@ async def report_damaged(body: DamagedIn, request: Request, uow: UowDep, princip
     collection; repeated damage makes the review post ask for an explanation."""
     async with uow:
         dealer = await _my_dealer(uow, principal)
-        if await _stock(uow, dealer["id"]) < body.count:
+        if await dealers.stock(uow, dealer["id"]) < body.count:
             raise domain.NoBlanksLeft("more damaged blanks than blanks held")
         after = (
             (
@@ -531,7 +455,7 @@ async def issue(body: IssueIn, request: Request, uow: UowDep, principal: Dealer)
             raise domain.BrandNotAuthorised(
                 f"{body.brand} {body.model} is outside the dealer's authorisation"
             )
-        if await _stock(uow, dealer["id"]) < 1:
+        if await dealers.stock(uow, dealer["id"]) < 1:
             raise domain.NoBlanksLeft("no blank temporary plates left; collect more at the office")
         plate_id = new_id()
         number = f"{dealer['office_code'][:2]}T{secrets.randbelow(10**8):08d}"
@@ -587,72 +511,3 @@ async def issue(body: IssueIn, request: Request, uow: UowDep, principal: Dealer)
         issued_at=uow.now,
         state="issued",
     )
-
-
-async def note_registration(uow: UnitOfWork, vin: str, owner: domain.Owner) -> None:
-    """VH-12: at first registration, a temporary plate issued for this VIN with other owner data counts
-    against its dealer (which must then explain; repeated without good reason cancels the qualification)."""
-    plate = (
-        (
-            await uow.session.execute(
-                select(temp_plates)
-                .where(temp_plates.c.vin == vin, temp_plates.c.state == "issued")
-                .with_for_update()
-            )
-        )
-        .mappings()
-        .first()
-    )
-    if plate is None:
-        return
-    same = plate["owner_id_number"] == owner.id_number and "".join(plate["owner_name"].split()) == "".join(
-        owner.name.split()
-    )
-    await uow.session.execute(
-        update(temp_plates)
-        .where(temp_plates.c.id == plate["id"])
-        .values(state="registered" if same else "mismatch")
-    )
-    if not same:
-        await uow.session.execute(
-            update(temp_plate_dealers)
-            .where(temp_plate_dealers.c.id == plate["dealer_id"])
-            .values(mismatch_count=temp_plate_dealers.c.mismatch_count + 1)
-        )
-
-
-async def sweep_missed_reviews(runtime: Runtime) -> int:
-    """VH-12: a qualification whose yearly review was missed is cancelled the day after it ends."""
-    done = 0
-    async with runtime.uow() as uow:
-        assert uow.now is not None
-        today = uow.now.astimezone(SHANGHAI).date()
-        rows = (
-            (
-                await uow.session.execute(
-                    select(temp_plate_dealers)
-                    .where(
-                        temp_plate_dealers.c.state.in_(("active", "suspended")),
-                        temp_plate_dealers.c.valid_until < today,
-                    )
-                    .limit(200)
-                    .with_for_update(skip_locked=True)
-                )
-            )
-            .mappings()
-            .all()
-        )
-        for row in rows:
-            await _change(
-                uow,
-                SYSTEM_ACTOR,
-                row,
-                "cancelled",
-                reason="review_missed",
-                state="cancelled",
-                state_reason="review_missed",
-                cancelled_at=uow.now,
-            )
-            done += 1
-        await uow.commit()
-    return done

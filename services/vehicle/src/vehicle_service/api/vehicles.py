@@ -24,7 +24,7 @@ from servicekit.web import (
     actor_from,
     idempotent,
 )
-from vehicle_service import domain, records
+from vehicle_service import dealers, domain, records
 from vehicle_service import published as ev
 from vehicle_service.api.common import (
     AnyCaller,
@@ -44,7 +44,6 @@ from vehicle_service.api.common import (
     vehicle_for,
     vehicle_out,
 )
-from vehicle_service.api.temp_plates import note_registration
 from vehicle_service.tables import vehicles
 
 router = APIRouter(prefix="/api/v1/vehicles", tags=["vehicles"])
@@ -205,7 +204,7 @@ async def register_vehicle(
                 "version": 1,
             }
             await _refuse_duplicates(uow, body.vin, body.plate_kind, plate)
-            await note_registration(uow, body.vin, owner)
+            await dealers.note_registration(uow, body.vin, owner)
             try:
                 row = (
                     (await uow.session.execute(vehicles.insert().values(**values).returning(vehicles)))
