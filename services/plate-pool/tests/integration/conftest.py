@@ -229,6 +229,10 @@ async def platform(plate_pool_database: str, office: str) -> AsyncIterator[Platf
             ctx.runtime, office, OfficeSettings(), superior="130000", name="test office"
         )
         yield Platform(office, clock, tokens, client, ctx)
+        # Leave nothing for the next test's sweeps to walk through (they scan the whole database).
+        async with ctx.runtime.engine.begin() as conn:
+            for table in (allocations, selections, segments):
+                await conn.execute(delete(table).where(table.c.office_code == office))
         redis = ctx.runtime.redis
         keys = [k async for k in redis.scan_iter(match=f"{settings.hot_prefix}:*", count=1000)]
         if keys:
