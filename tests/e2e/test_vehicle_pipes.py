@@ -7,13 +7,15 @@
   vehicle's outbox; a `cancelled.v1` of another selection stops its registration.
 
 Real PostgreSQL (`identity_test`, `plate_pool_test`, `vehicle_test`) and RabbitMQ (vhost tms-test); the
-three workers run in this process and are stopped by the fixture. Numbers are new on every run.
+producers run relay-only workers and vehicle its consumers, in this process, stopped by the fixture.
+Numbers are new on every run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -81,6 +83,16 @@ async def running_workers(*specs: ServiceSpec) -> AsyncIterator[list[Worker]]:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def relay_only(spec: ServiceSpec) -> ServiceSpec:
+    """A producer's worker that only relays its outbox: its consumers and sweeps belong to its own tests."""
+    return dataclasses.replace(spec, subscriptions=(), sweeps=())
+
+
+def consumers_only(spec: ServiceSpec) -> ServiceSpec:
+    """vehicle's worker without its sweeps (they run on the real clock; the tests move their own)."""
+    return dataclasses.replace(spec, sweeps=())
+
+
 def new_id_number() -> str:
     body = (
         f"130102{1960 + secrets.randbelow(40)}{1 + secrets.randbelow(12):02d}{1 + secrets.randbelow(28):02d}"
@@ -125,7 +137,11 @@ async def platform(databases: None) -> AsyncIterator[dict[str, Any]]:
     )
     app.state.verifier = tokens.verifier()
     async with (
-        running_workers(IDENTITY, PLATE_POOL, VEHICLE) as (identity, plate_pool, vehicle),
+        running_workers(relay_only(IDENTITY), relay_only(PLATE_POOL), consumers_only(VEHICLE)) as (
+            identity,
+            plate_pool,
+            vehicle,
+        ),
         service_client(app) as client,
     ):
         yield {
