@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import subprocess
@@ -131,3 +132,21 @@ def test_vh01_import_command_exits_1_on_bad_rows_and_names_them(tmp_path: Path, 
     assert done.returncode == 1, done.stderr
     assert "line 3: phone:" in done.stdout
     assert "nothing imported" in done.stdout
+
+
+async def test_vh01_import_dry_run_checks_and_writes_nothing(tmp_path: Path, runtime: Runtime) -> None:
+    rows = [good_row(), good_row()]
+    path = tmp_path / "office.csv"
+    path.write_text(as_csv(rows), encoding="utf-8")
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "vehicle_service.importer", str(path), "--dry-run"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "would import 2 of 2 rows" in done.stdout
+    assert "checked 2 rows: 2 good, 0 bad" in done.stderr
+    assert await count(runtime, [r["vin"] for r in rows]) == 0
