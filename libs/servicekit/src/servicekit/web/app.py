@@ -258,10 +258,14 @@ class RequestMiddleware:
         state = scope.get("state", {})
         principal = state.get("principal")
         query = scope.get("query_string", b"")
+        # The route template, not the raw path, where there is one: path parameters can be secrets (a
+        # provider's callback token) and ids belong to traces, not to every log line.
+        route = _route_template(scope)
+        shown_path = route or scope["path"]  # an unmatched path is masked by the formatter, like every field
         fields: dict[str, Any] = {
             "http_method": scope["method"],
-            "path": scope["path"],  # masked by the formatter, like every field
-            "route": _route_template(scope),
+            "path": shown_path,
+            "route": route,
             "status": status,
             "duration_ms": round((time.perf_counter() - started_at) * 1000, 2),
             "client_ip": client_ip,
@@ -270,7 +274,7 @@ class RequestMiddleware:
         }
         if query:
             fields["query"] = query.decode("latin-1")
-        access_log.log(level, "%s %s %s", scope["method"], scope["path"], status, extra=fields)
+        access_log.log(level, "%s %s %s", scope["method"], shown_path, status, extra=fields)
 
 
 class _Exchange:
