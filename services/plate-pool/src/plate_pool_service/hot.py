@@ -279,6 +279,25 @@ return before - redis.call('ZCARD', KEYS[5])
 )
 
 
+# Allocate an available number outright (PP-11: an appeal restores a number). ARGV: now, seg, index, selid.
+_TAKE = (
+    _PRELUDE
+    + """
+local now = now_us(ARGV[1], KEYS[8])
+lapse(now, ARGV[2])
+local idx = ARGV[3]
+if redis.call('SISMEMBER', KEYS[6], idx) == 1 then return {'1'} end
+if redis.call('GETBIT', KEYS[2], idx) ~= 1 then return {'-7'} end
+redis.call('SETBIT', KEYS[2], idx, 0)
+redis.call('DECR', KEYS[3])
+redis.call('SADD', KEYS[6], idx)
+redis.call('XADD', KEYS[7], 'MAXLEN', '~', 1000000, '*', 'op', 'restore', 'at', fmt(now), 'seg', ARGV[2],
+  'sel', ARGV[4], 'allocated', idx)
+return {'0'}
+"""
+)
+
+
 class HotError(Exception):
     """A refusal decided by a script; `status` is the script's code."""
 
@@ -373,6 +392,7 @@ class HotPool:
         self._unconfirm = redis.register_script(_UNCONFIRM)
         self._release = redis.register_script(_RELEASE)
         self._lapse = redis.register_script(_LAPSE)
+        self._take = redis.register_script(_TAKE)
         # The dev/test clock lives in Redis: let the scripts read it (saves a round trip per request).
         self._script_reads_clock = isinstance(clock, RedisOffsetClock)
 
@@ -421,6 +441,16 @@ class HotPool:
             pipe.scard(self.seg_key(segment_id, "alloc"))
             n, held, allocated = await pipe.execute()
         return PoolCounts(int(n or 0), int(held), int(allocated))
+
+    async def take(self, selection_id: str, segment_id: str, index: int) -> None:
+        """Allocate an available number outright (an appeal's restored number); raises HotError when it
+        is held or allocated by someone else."""
+        result = await self._take(
+            keys=self._keys(selection_id, segment_id),
+            args=[await self._now_arg(), segment_id, index, selection_id],
+        )
+        if int(result[0]) < 0:
+            raise HotError(int(result[0]))
 
     async def lapse(self, segment_id: str) -> int:
         keys = self._keys("-", segment_id)

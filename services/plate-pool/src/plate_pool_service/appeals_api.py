@@ -1,0 +1,269 @@
+"""PP-11 appeals (预选号牌申诉): the user appeals a pre-selection outcome; a clerk decides and can restore
+the chances (a new session with the office's counts, the ban lifted) or the number (allocated again with
+a new 3-working-day deadline, the ban lifted)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from plate_pool_service import domain
+from plate_pool_service.context import ContextDep
+from plate_pool_service.domain import RuleError
+from plate_pool_service.hot import HotError, SelectionState
+from plate_pool_service.published import Owner, SelectionConfirmed
+from plate_pool_service.tables import allocations, appeals, bans, selections
+from servicekit.clock import SHANGHAI
+from servicekit.ids import new_id
+from servicekit.web import NotFound, Principal, RuntimeDep, actor_from, require_roles
+
+router = APIRouter(prefix="/api/v1/plate-selections", tags=["plate-selections"])
+
+Applicant = Annotated[Principal, Depends(require_roles("citizen", "unit"))]
+Reviewer = Annotated[Principal, Depends(require_roles("clerk.review", "clerk.admin"))]
+Reader = Annotated[Principal, Depends(require_roles("citizen", "unit", "clerk.review", "clerk.admin"))]
+APPEALABLE = ("cancelled", "exhausted", "abandoned", "session_expired")
+
+
+class AppealIn(BaseModel):
+    reason: Annotated[str, Field(min_length=2, max_length=2000)]
+
+
+class DecisionIn(BaseModel):
+    decision: Literal["upheld", "rejected"]
+    remedy: Literal["restore_chances", "restore_number"] | None = None
+    note: Annotated[str, Field(max_length=2000)] = ""
+
+
+def appeal_view(row: Any) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "selection_id": str(row.selection_id),
+        "state": row.state,
+        "reason": row.reason,
+        "remedy": row.remedy,
+        "decision_note": row.decision_note,
+        "created_at": row.created_at.astimezone(SHANGHAI).isoformat(),
+        "decided_at": row.decided_at.astimezone(SHANGHAI).isoformat() if row.decided_at else None,
+    }
+
+
+async def _selection(runtime: Any, selection_id: uuid.UUID, principal: Principal) -> Any:
+    async with runtime.engine.connect() as conn:
+        row = (await conn.execute(select(selections).where(selections.c.id == selection_id))).first()
+    if row is None or (row.account_id != principal.subject and not principal.is_staff):
+        raise NotFound("selection")
+    return row
+
+
+@router.post("/{selection_id}/appeals", status_code=201, summary="Appeal a pre-selection outcome (PP-11)")
+async def file_appeal(
+    selection_id: uuid.UUID, body: AppealIn, request: Request, principal: Applicant, runtime: RuntimeDep
+) -> JSONResponse:
+    row = await _selection(runtime, selection_id, principal)
+    if row.state not in APPEALABLE:
+        raise RuleError("NOTHING_TO_APPEAL", f"the selection is {row.state}", "PP-11")
+    async with runtime.uow() as uow:
+        pending = (
+            await uow.session.execute(
+                select(appeals.c.id)
+                .where(appeals.c.selection_id == selection_id)
+                .where(appeals.c.state == "filed")
+            )
+        ).first()
+        if pending is not None:
+            raise RuleError("APPEAL_PENDING", "an appeal of this selection awaits its decision", "PP-11")
+        appeal_id = new_id()
+        await uow.session.execute(
+            insert(appeals).values(
+                id=appeal_id,
+                selection_id=selection_id,
+                account_id=principal.subject,
+                reason=body.reason,
+                state="filed",
+                created_at=uow.now,
+            )
+        )
+        uow.audit(actor_from(request, principal), "plate_appeal.filed", f"plate-appeal:{appeal_id}")
+        await uow.commit()
+    async with runtime.engine.connect() as conn:
+        created = (await conn.execute(select(appeals).where(appeals.c.id == appeal_id))).one()
+    return JSONResponse(appeal_view(created), status_code=201)
+
+
+@router.get("/{selection_id}/appeals", summary="A selection's appeals (PP-11)")
+async def list_appeals(selection_id: uuid.UUID, principal: Reader, runtime: RuntimeDep) -> dict[str, Any]:
+    await _selection(runtime, selection_id, principal)
+    async with runtime.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(appeals).where(appeals.c.selection_id == selection_id).order_by(appeals.c.id)
+            )
+        ).all()
+    return {"items": [appeal_view(r) for r in rows], "next_cursor": None}
+
+
+@router.post("/{selection_id}/appeals/{appeal_id}/decision", summary="Decide an appeal (clerk, PP-11)")
+async def decide_appeal(
+    selection_id: uuid.UUID,
+    appeal_id: uuid.UUID,
+    body: DecisionIn,
+    request: Request,
+    principal: Reviewer,
+    ctx: ContextDep,
+    runtime: RuntimeDep,
+) -> dict[str, Any]:
+    row = await _selection(runtime, selection_id, principal)
+    if principal.office is not None and principal.office != row.office_code:
+        raise NotFound("selection")
+    if body.decision == "upheld" and body.remedy is None:
+        raise RuleError("REMEDY_REQUIRED", "an upheld appeal names its remedy", "PP-11", status=422)
+    settings = await ctx.catalog.settings(row.office_code)
+    index: int | None = None
+    if body.decision == "upheld" and body.remedy == "restore_number":
+        segment = await ctx.catalog.segment(row.segment_id)
+        index = segment.space.index(row.plate_number) if segment and row.plate_number else None
+        if index is None:
+            raise RuleError("NO_NUMBER_TO_RESTORE", "this selection never had a number", "PP-11")
+        try:
+            await ctx.hot.take(str(row.id), row.segment_id, index)
+        except HotError:
+            raise RuleError(
+                "NUMBER_UNAVAILABLE", "the number is held or allocated by someone else now", "PP-11"
+            ) from None
+    try:
+        async with runtime.uow() as uow:
+            now = uow.now
+            assert now is not None
+            appeal = (
+                await uow.session.execute(
+                    select(appeals)
+                    .where(appeals.c.id == appeal_id)
+                    .where(appeals.c.selection_id == selection_id)
+                    .with_for_update()
+                )
+            ).first()
+            if appeal is None:
+                raise NotFound("appeal")
+            if appeal.state != "filed":
+                raise RuleError("APPEAL_DECIDED", f"the appeal is {appeal.state}", "PP-11")
+            await uow.session.execute(
+                update(appeals)
+                .where(appeals.c.id == appeal_id)
+                .values(
+                    state=body.decision,
+                    remedy=body.remedy if body.decision == "upheld" else None,
+                    decision_note=body.note,
+                    decided_by=principal.subject,
+                    decided_at=now,
+                )
+            )
+            if body.decision == "upheld":
+                await uow.session.execute(
+                    update(bans).where(bans.c.selection_id == row.id).values(lifted=True)
+                )
+                if body.remedy == "restore_chances":
+                    await uow.session.execute(
+                        update(selections)
+                        .where(selections.c.id == row.id)
+                        .values(
+                            state="session_expired",
+                            custom_left=settings.custom_attempts,
+                            draws_left=settings.random_draws,
+                            plate_number=None,
+                            sms_deadline=None,
+                            cancelled_at=None,
+                            cancel_reason=None,
+                            updated_at=now,
+                        )
+                    )
+                else:
+                    assert index is not None
+                    deadline = domain.register_by(now, settings, ctx.calendar)
+                    await uow.session.execute(
+                        insert(allocations).values(
+                            id=new_id(),
+                            selection_id=row.id,
+                            office_code=row.office_code,
+                            segment_id=row.segment_id,
+                            number_index=index,
+                            plate_number=row.plate_number,
+                            allocated_at=now,
+                        )
+                    )
+                    await uow.session.execute(
+                        update(selections)
+                        .where(selections.c.id == row.id)
+                        .values(
+                            state="selected",
+                            confirmed_at=now,
+                            register_by=deadline,
+                            cancelled_at=None,
+                            cancel_reason=None,
+                            updated_at=now,
+                        )
+                    )
+                    uow.emit(
+                        SelectionConfirmed(
+                            selection_id=str(row.id),
+                            office_code=row.office_code,
+                            plate_number=row.plate_number,
+                            vin=row.vin,
+                            owner=Owner(
+                                id_kind=row.owner_id_kind,
+                                id_number=row.owner_id_number,
+                                name=row.owner_name,
+                            ),
+                            phone=row.phone,
+                            account_id=row.account_id,
+                            certificate_number=row.certificate_number,
+                            confirmed_at=now,
+                            register_by=deadline,
+                        )
+                    )
+            uow.audit(
+                actor_from(request, principal),
+                f"plate_appeal.{body.decision}",
+                f"plate-appeal:{appeal_id}",
+                before={"selection_state": row.state},
+                after={"remedy": body.remedy, "note": body.note},
+            )
+            await uow.commit()
+    except IntegrityError:
+        if index is not None:
+            await ctx.hot.release(str(row.id), row.segment_id, row.state, "appeal_undo", index)
+        raise RuleError(
+            "PREVIOUS_SELECTION_NOT_REGISTERED",
+            "the owner or phone has another open selection, or the number is allocated",
+            "PP-02",
+        ) from None
+    except BaseException:
+        if index is not None:
+            await ctx.hot.release(str(row.id), row.segment_id, row.state, "appeal_undo", index)
+        raise
+    if body.decision == "upheld":
+        async with runtime.engine.connect() as conn:
+            fresh = (await conn.execute(select(selections).where(selections.c.id == row.id))).one()
+        await ctx.hot.put_selection(
+            str(row.id),
+            SelectionState(
+                owner=fresh.account_id,
+                segment_id=fresh.segment_id,
+                state=fresh.state,
+                session_expires_at=fresh.session_expires_at,
+                custom_left=fresh.custom_left,
+                draws_left=fresh.draws_left,
+                draw_size=settings.draw_size,
+                hold_seconds=settings.hold_seconds,
+                sms_minutes=settings.sms_minutes,
+            ),
+        )
+    async with runtime.engine.connect() as conn:
+        decided = (await conn.execute(select(appeals).where(appeals.c.id == appeal_id))).one()
+    return appeal_view(decided)
