@@ -31,6 +31,10 @@ def create_app(
 
     async def stop(app: FastAPI) -> None:
         await app.state.identity.limiter.aclose()
+        per_user = getattr(app.state, "rate_limiter", None)  # servicekit.web.limits makes it at first use
+        if per_user is not None:
+            await per_user.aclose()
+            del app.state.rate_limiter
 
     app = create_service_app(
         resolved,

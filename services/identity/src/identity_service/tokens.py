@@ -182,10 +182,15 @@ class OwnKeysVerifier:
             kid = jwt.get_unverified_header(token).get("kid")
         except jwt.PyJWTError:
             kid = None
-        if self._verifier is None or (isinstance(kid, str) and kid not in self._kids):
-            jwks = await keys.jwks(force=self._verifier is not None)
-            self._verifier = JwksVerifier(
-                None, self._auth.issuer, self._auth.audience, self._auth.leeway_s, jwks=jwks
-            )
-            self._kids = self._verifier.key_ids
+        unknown_kid = isinstance(kid, str) and kid not in self._kids
+        if self._verifier is None or unknown_kid:
+            # The key ring re-reads its table at most every 5 s, so made-up kids cannot flood the database,
+            # and a rotation in this process (or another, within 5 s) is picked up.
+            jwks = await keys.jwks()
+            kids = frozenset(str(k.get("kid")) for k in jwks.get("keys", []))
+            if self._verifier is None or kids != self._kids:
+                self._verifier = JwksVerifier(
+                    None, self._auth.issuer, self._auth.audience, self._auth.leeway_s, jwks=jwks
+                )
+                self._kids = self._verifier.key_ids
         return await self._verifier.verify(token)

@@ -270,3 +270,57 @@ async def test_id03_projection_feed_needs_the_system_role(api: "Api") -> None:
         headers=await api.bearer(phone),
     )
     assert r.status_code == 403
+
+
+async def test_id13_counter_change_updates_the_unit_registration(api: "Api") -> None:
+    from stdnum.cn import uscc
+
+    from identity_service.demo import ensure_account
+
+    base = "91130100MA" + secrets.token_hex(4).upper()[:7]
+    credit_code = base + uscc.calc_check_digit(base)
+    async with api.runtime.uow() as uow:
+        assert uow.now is not None
+        unit_id = await ensure_account(
+            uow.session,
+            category="unit",
+            kind="enterprise",
+            name="旧名称公司",
+            password="Passw0rd2027",
+            roles=["unit"],
+            now=uow.now,
+            credit_code=credit_code,
+            phone=api.new_phone(),
+        )
+        await uow.commit()
+    intake = await api.staff("clerk.intake")
+    new_phone = api.new_phone()
+    r = await api.client.patch(
+        f"/api/v1/units/{unit_id}",
+        json={"unit_name": "新名称公司", "phone": new_phone, "agent_name": "新经办人"},
+        headers=intake,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["name"] == "新名称公司"
+    assert r.json()["phone"] == new_phone[:3] + "****" + new_phone[-4:]
+    unit = await api.bearer(credit_code)
+    assert (
+        await api.client.patch(f"/api/v1/units/{unit_id}", json={"unit_name": "x"}, headers=unit)
+    ).status_code == 403
+    _, citizen_phone = await api.owner_driver()
+    citizen_id = (await api.client.get("/api/v1/users/me", headers=await api.bearer(citizen_phone))).json()[
+        "id"
+    ]
+    assert (
+        await api.client.patch(f"/api/v1/units/{citizen_id}", json={"unit_name": "x"}, headers=intake)
+    ).status_code == 404
+
+
+async def test_per_user_write_limit_answers_429_with_retry_after(api: "Api") -> None:
+    _, phone = await api.owner_driver()
+    me = await api.bearer(phone)
+    codes = [(await _bind(api, me, "vehicle", "nope")).status_code for _ in range(61)]
+    assert codes[:60] == [404] * 60
+    assert codes[60] == 429
+    refused = await _bind(api, me, "vehicle", "nope")
+    assert int(refused.headers["Retry-After"]) >= 1

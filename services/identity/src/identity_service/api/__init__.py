@@ -10,6 +10,7 @@ routers: list[APIRouter] = [
     users.router,
     bindings.router,
     account.router,
+    account.units_router,
     photos.router,
     counter.router,
 ]

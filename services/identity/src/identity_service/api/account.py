@@ -11,12 +11,13 @@ from sqlalchemy import select, update
 
 from identity_service import domain
 from identity_service.api.auth import _username_filter
-from identity_service.api.common import CtxDep, account_view, load_account
+from identity_service.api.common import USER_WRITE_LIMIT, CtxDep, account_view, load_account
 from identity_service.lifecycle import cancel_account
 from identity_service.tables import accounts
 from identity_service.tokens import hash_password, revoke_all, verify_password
 from servicekit.validators import mobile_phone
-from servicekit.web import CurrentPrincipal, Principal, Problem, UowDep, actor_from, require_roles
+from servicekit.web import CurrentPrincipal, NotFound, Principal, Problem, UowDep, actor_from, require_roles
+from servicekit.web.limits import per_user_limit
 
 router = APIRouter(prefix="/api/v1/users", tags=["account"])
 
@@ -51,7 +52,12 @@ class ForcedCancellation(BaseModel):
     reason: Literal["deceased", "unit_dissolved", "false_registration_data", "counter_request"]
 
 
-@router.put("/me/password", status_code=204, summary="Change the password (ID-12)")
+@router.put(
+    "/me/password",
+    status_code=204,
+    summary="Change the password (ID-12)",
+    dependencies=[Depends(per_user_limit(USER_WRITE_LIMIT, "password"))],
+)
 async def change_password(
     body: PasswordChange, request: Request, principal: CurrentPrincipal, uow: UowDep
 ) -> Response:
@@ -73,7 +79,11 @@ async def change_password(
     return Response(status_code=204)
 
 
-@router.patch("/me", summary="Change own contact details (ID-12)")
+@router.patch(
+    "/me",
+    summary="Change own contact details (ID-12)",
+    dependencies=[Depends(per_user_limit(USER_WRITE_LIMIT, "details"))],
+)
 async def change_details(
     body: DetailsChange, request: Request, principal: CurrentPrincipal, ctx: CtxDep, uow: UowDep
 ) -> dict[str, Any]:
@@ -173,3 +183,60 @@ async def cancel_by_force(
         await cancel_account(uow, row.id, body.reason, actor_from(request, principal))
         await uow.commit()
     return Response(status_code=204)
+
+
+class UnitChange(BaseModel):
+    """ID-13: the items of a unit's change form, taken at the counter."""
+
+    unit_name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    mailing_address: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    postcode: Annotated[str, Field(pattern=r"^\d{6}$")] | None = None
+    legal_representative_name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    legal_representative_phone: Phone | None = None
+    agent_name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    agent_id_number: Annotated[str, Field(min_length=15, max_length=18)] | None = None
+    phone: Phone | None = None
+    email: Annotated[str, Field(max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+
+
+IntakeClerk = Annotated[Principal, Depends(require_roles("clerk.intake"))]
+units_router = APIRouter(prefix="/api/v1/units", tags=["account"])
+
+
+@units_router.patch("/{account_id}", summary="Counter change of a unit's registration (ID-13)")
+async def change_unit(
+    account_id: str, body: UnitChange, request: Request, principal: IntakeClerk, uow: UowDep
+) -> dict[str, Any]:
+    """ID-13: a unit change whose unit or agent details differ from the registration updates it."""
+    changes = body.model_dump(exclude_none=True)
+    async with uow:
+        now = uow.now
+        assert now is not None
+        row = await load_account(uow.session, account_id, lock=True)
+        if row.category != "unit":
+            raise NotFound("unit")
+        details = dict(row.details or {})
+        before = {k: details.get(k) for k in changes}
+        values: dict[str, Any] = {"updated_at": now}
+        for key, value in changes.items():
+            if key == "unit_name":
+                values["name"] = value
+            elif key == "phone":
+                values["phone"] = value
+            elif key == "email":
+                values["email"] = value
+            elif key == "agent_id_number":
+                values["id_number"] = value
+            details[key] = value
+        values["details"] = details
+        await uow.session.execute(update(accounts).where(accounts.c.id == row.id).values(**values))
+        uow.audit(
+            actor_from(request, principal, role="clerk.intake"),
+            "unit_changed",
+            f"account:{row.id}",
+            before=before,
+            after=changes,
+        )
+        await uow.commit()
+        row = await load_account(uow.session, row.id)
+    return account_view(row)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from identity_service import domain
-from identity_service.api.common import load_account, parse_uuid
+from identity_service.api.common import USER_WRITE_LIMIT, load_account, parse_uuid
 from identity_service.tables import accounts, bindings, person_records
 from servicekit.clock import SHANGHAI
 from servicekit.ids import new_id
@@ -27,6 +27,7 @@ from servicekit.web import (
     actor_from,
     require_roles,
 )
+from servicekit.web.limits import per_user_limit
 
 router = APIRouter(prefix="/api/v1", tags=["bindings"])
 
@@ -145,7 +146,12 @@ async def my_bindings(principal: CurrentPrincipal, uow: UowDep) -> dict[str, Any
     return {"items": [binding_view(r, r) for r in rows], "next_cursor": None}
 
 
-@router.post("/users/me/bindings", status_code=201, summary="Bind an own vehicle or licence online (ID-12)")
+@router.post(
+    "/users/me/bindings",
+    status_code=201,
+    summary="Bind an own vehicle or licence online (ID-12)",
+    dependencies=[Depends(per_user_limit(USER_WRITE_LIMIT, "bindings"))],
+)
 async def bind_own(
     body: BindIn, request: Request, principal: CurrentPrincipal, uow: UowDep
 ) -> dict[str, Any]:

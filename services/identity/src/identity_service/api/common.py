@@ -17,6 +17,9 @@ from servicekit.clock import SHANGHAI
 from servicekit.masking import mask_id_number, mask_phone
 from servicekit.web import NotFound
 
+# Per-user limit on the writes a citizen makes (servicekit.web.limits, real time): a flood guard.
+USER_WRITE_LIMIT = "60/minute"
+
 CtxDep = Annotated[IdentityContext, Depends(get_context)]
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 
 from identity_service import domain
-from identity_service.api.common import CtxDep, load_account, parse_uuid
+from identity_service.api.common import USER_WRITE_LIMIT, CtxDep, load_account, parse_uuid
 from identity_service.published import LicencePhotoApproved
 from identity_service.tables import licence_photos
 from servicekit.clock import SHANGHAI
@@ -18,6 +18,7 @@ from servicekit.ids import new_id
 from servicekit.masking import mask_id_number
 from servicekit.uow import UnitOfWork
 from servicekit.web import CurrentPrincipal, NotFound, Principal, UowDep, actor_from, require_roles
+from servicekit.web.limits import per_user_limit
 
 router = APIRouter(prefix="/api/v1/users", tags=["licence photos"])
 ReviewClerk = Annotated[Principal, Depends(require_roles("clerk.review"))]
@@ -57,7 +58,12 @@ def photo_view(row: Any, now: Any) -> dict[str, Any]:
     }
 
 
-@router.post("/me/licence-photos", status_code=201, summary="Submit a licence photo (ID-12, DL-05)")
+@router.post(
+    "/me/licence-photos",
+    status_code=201,
+    summary="Submit a licence photo (ID-12, DL-05)",
+    dependencies=[Depends(per_user_limit(USER_WRITE_LIMIT, "licence-photos"))],
+)
 async def submit_photo(
     body: PhotoIn, request: Request, principal: CurrentPrincipal, ctx: CtxDep, uow: UowDep
 ) -> dict[str, Any]:
