@@ -28,7 +28,9 @@ async def events(p: Platform, routing_key: str) -> list[dict[str, Any]]:
         return [dict(r) for r in rows]
 
 
-async def test_pp06_pp07_pp08_draw_choose_confirm_allocates_and_publishes(platform: Platform) -> None:
+async def test_pp06_pp07_pp08_draw_choose_confirm_allocates_and_publishes(
+    platform: Platform,
+) -> None:
     p = platform
     await p.open_segment()
     who, sel = await p.start()
@@ -101,7 +103,11 @@ async def test_pp06_ten_draws_then_no_more(platform: Platform) -> None:
         r = await p.draw(who, sel)
         assert r.json()["random_draws_left"] == left
     r = await p.draw(who, sel)
-    assert (r.status_code, r.json()["code"], r.json()["rule"]) == (409, "RANDOM_DRAWS_EXHAUSTED", "PP-06")
+    assert (r.status_code, r.json()["code"], r.json()["rule"]) == (
+        409,
+        "RANDOM_DRAWS_EXHAUSTED",
+        "PP-06",
+    )
 
 
 async def test_pp06_a_hold_lapses_after_180_seconds(platform: Platform) -> None:
@@ -142,7 +148,9 @@ async def test_pp05_failed_verify_costs_one_attempt(platform: Platform) -> None:
     assert r.json()["custom_attempts_left"] == 16
 
 
-async def test_pp05_successful_verify_sets_attempts_to_zero_and_holds_180_seconds(platform: Platform) -> None:
+async def test_pp05_successful_verify_sets_attempts_to_zero_and_holds_180_seconds(
+    platform: Platform,
+) -> None:
     p = platform
     await p.open_segment()
     who, sel = await p.start()
@@ -171,7 +179,11 @@ async def test_pp05_twenty_failed_verifies_leave_only_random(platform: Platform)
         r = await p.verify(who, sel, "冀A41234")
         assert r.json()["custom_attempts_left"] == left
     r = await p.verify(who, sel, "冀A31234")
-    assert (r.status_code, r.json()["code"], r.json()["rule"]) == (409, "CUSTOM_ATTEMPTS_EXHAUSTED", "PP-05")
+    assert (r.status_code, r.json()["code"], r.json()["rule"]) == (
+        409,
+        "CUSTOM_ATTEMPTS_EXHAUSTED",
+        "PP-05",
+    )
 
 
 async def test_pp04_outside_08_to_23_is_refused(platform: Platform) -> None:
@@ -180,7 +192,11 @@ async def test_pp04_outside_08_to_23_is_refused(platform: Platform) -> None:
     p.clock.set(p.clock._now.replace(hour=23, minute=0))
     who = p.applicant()
     r = await p.client.post("/api/v1/plate-selections", json=p.start_body(who), headers=who.headers)
-    assert (r.status_code, r.json()["code"], r.json()["rule"]) == (409, "OUTSIDE_SELECTION_HOURS", "PP-04")
+    assert (r.status_code, r.json()["code"], r.json()["rule"]) == (
+        409,
+        "OUTSIDE_SELECTION_HOURS",
+        "PP-04",
+    )
     p.clock.set(p.clock._now.replace(hour=7, minute=59))
     r = await p.client.post("/api/v1/plate-selections", json=p.start_body(who), headers=who.headers)
     assert r.json()["code"] == "OUTSIDE_SELECTION_HOURS"
@@ -207,7 +223,11 @@ async def test_pp04_a_session_ends_at_60_minutes_and_resumes_with_the_chances_le
     assert r.status_code == 200, r.text
     again = r.json()
     assert again["id"] == sel["id"]
-    assert (again["state"], again["random_draws_left"], again["custom_attempts_left"]) == ("selecting", 9, 20)
+    assert (again["state"], again["random_draws_left"], again["custom_attempts_left"]) == (
+        "selecting",
+        9,
+        20,
+    )
     assert (await p.draw(who, sel)).json()["random_draws_left"] == 8
 
 
@@ -219,7 +239,9 @@ async def test_pp04_a_session_never_runs_past_23_00(platform: Platform) -> None:
     assert sel["session_expires_at"] == "2027-03-01T23:00:00+08:00"
 
 
-async def test_pp07_sms_not_confirmed_in_30_minutes_goes_back_to_selecting(platform: Platform) -> None:
+async def test_pp07_sms_not_confirmed_in_30_minutes_goes_back_to_selecting(
+    platform: Platform,
+) -> None:
     p = platform
     await p.open_segment()
     who, sel = await p.start()
@@ -230,7 +252,11 @@ async def test_pp07_sms_not_confirmed_in_30_minutes_goes_back_to_selecting(platf
     assert (r.status_code, r.json()["code"], r.json()["rule"]) == (409, "SMS_WINDOW_OVER", "PP-07")
     assert await drain(sweeps.sms_windows, p.ctx.runtime) >= 1
     view = await p.get(who, sel)
-    assert (view["state"], view["plate_number"], view["random_draws_left"]) == ("selecting", None, 9)
+    assert (view["state"], view["plate_number"], view["random_draws_left"]) == (
+        "selecting",
+        None,
+        9,
+    )
     counts = await p.ctx.hot.counts(await p.segment_id())
     assert (counts.available, counts.held) == (10_000, 0)
     assert (await p.draw(who, sel)).status_code == 201
@@ -268,12 +294,18 @@ async def test_pp07_a_wrong_code_is_refused_and_the_number_stays_held(platform: 
     assert r.json()["state"] == "selected"
 
 
-async def test_pp02_another_selection_only_after_the_previous_is_registered(platform: Platform) -> None:
+async def test_pp02_another_selection_only_after_the_previous_is_registered(
+    platform: Platform,
+) -> None:
     p = platform
     await p.open_segment()
     who, _ = await p.start()
     second_car = p.applicant()
-    second_car.id_number, second_car.token, second_car.subject = who.id_number, who.token, who.subject
+    second_car.id_number, second_car.token, second_car.subject = (
+        who.id_number,
+        who.token,
+        who.subject,
+    )
     body = p.start_body(second_car)
     r = await p.client.post("/api/v1/plate-selections", json=body, headers=who.headers)
     assert (r.status_code, r.json()["code"], r.json()["rule"]) == (
@@ -308,9 +340,15 @@ async def test_pp01_only_small_cars_and_the_callers_own(platform: Platform) -> N
     await p.open_segment()
     who = p.applicant()
     r = await p.client.post(
-        "/api/v1/plate-selections", json=p.start_body(who, vehicle_kind="large_bus"), headers=who.headers
+        "/api/v1/plate-selections",
+        json=p.start_body(who, vehicle_kind="large_bus"),
+        headers=who.headers,
     )
-    assert (r.status_code, r.json()["code"], r.json()["rule"]) == (422, "VEHICLE_NOT_ELIGIBLE", "PP-01")
+    assert (r.status_code, r.json()["code"], r.json()["rule"]) == (
+        422,
+        "VEHICLE_NOT_ELIGIBLE",
+        "PP-01",
+    )
     someone = p.applicant()
     body = p.start_body(who)
     body["owner"]["id_number"] = someone.id_number
@@ -336,7 +374,15 @@ async def test_pp01_only_small_cars_and_the_callers_own(platform: Platform) -> N
             "INVOICE_PHOTO_INVALID",
         ),
         (
-            {"invoice": {"number": "1", "code": "1", "date": "2027-03-09", "amount_fen": 1, "photo": JPEG}},
+            {
+                "invoice": {
+                    "number": "1",
+                    "code": "1",
+                    "date": "2027-03-09",
+                    "amount_fen": 1,
+                    "photo": JPEG,
+                }
+            },
             "INVOICE_DATE_INVALID",
         ),
     ],
@@ -354,15 +400,23 @@ async def test_pp03_a_non_local_owner_needs_a_valid_residence_permit(platform: P
     await p.open_segment()
     who = p.applicant(local=False)
     r = await p.client.post("/api/v1/plate-selections", json=p.start_body(who), headers=who.headers)
-    assert (r.status_code, r.json()["code"], r.json()["rule"]) == (422, "RESIDENCE_PERMIT_REQUIRED", "PP-03")
+    assert (r.status_code, r.json()["code"], r.json()["rule"]) == (
+        422,
+        "RESIDENCE_PERMIT_REQUIRED",
+        "PP-03",
+    )
     expired = {"number": "R123", "valid_until": "2027-02-28"}
     r = await p.client.post(
-        "/api/v1/plate-selections", json=p.start_body(who, residence_permit=expired), headers=who.headers
+        "/api/v1/plate-selections",
+        json=p.start_body(who, residence_permit=expired),
+        headers=who.headers,
     )
     assert r.json()["code"] == "RESIDENCE_PERMIT_EXPIRED"
     valid = {"number": "R123", "valid_until": "2028-02-28"}
     r = await p.client.post(
-        "/api/v1/plate-selections", json=p.start_body(who, residence_permit=valid), headers=who.headers
+        "/api/v1/plate-selections",
+        json=p.start_body(who, residence_permit=valid),
+        headers=who.headers,
     )
     assert r.status_code == 201, r.text
 
@@ -394,3 +448,24 @@ async def test_abandon_returns_the_held_numbers_and_publishes(platform: Platform
     assert [(e["reason"], e["plate_number"], e["ban_until"]) for e in cancelled] == [
         ("abandoned", None, None)
     ]
+
+
+async def test_pp12_the_draw_fast_path_checks_the_token_and_the_role(platform: Platform) -> None:
+    p = platform
+    await p.open_segment()
+    who, sel = await p.start()
+    r = await p.client.post(p.url(sel, "/random-draws"))
+    assert (r.status_code, r.json()["code"]) == (401, "UNAUTHENTICATED")
+    assert r.headers["www-authenticate"] == "Bearer"
+    r = await p.client.post(p.url(sel, "/random-draws"), headers={"Authorization": "Bearer not-a-jwt"})
+    assert (r.status_code, r.json()["code"]) == (401, "UNAUTHENTICATED")
+    clerk = p.tokens.headers(p.tokens.clerk(roles=("clerk.intake",), office=p.office))
+    r = await p.client.post(p.url(sel, "/random-draws"), headers=clerk)
+    assert (r.status_code, r.json()["code"]) == (403, "FORBIDDEN")
+    r = await p.client.post("/api/v1/plate-selections/not-a-uuid/random-draws", headers=who.headers)
+    assert r.status_code == 404
+    r = await p.client.post(
+        p.url({"id": "0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e70"}, "/random-draws"), headers=who.headers
+    )
+    assert r.status_code == 404
+    assert (await p.draw(who, sel)).status_code == 201
