@@ -310,3 +310,20 @@ async def test_id11_unit_account_is_created_at_intake_and_archived_with_its_orig
         headers=archive,
     )
     assert r.status_code == 200, r.text
+
+
+async def test_id06_counter_registration_publishes_the_phone_for_vehicle_and_licence_records(
+    api: "Api",
+) -> None:
+    intake = await api.staff("clerk.intake")
+    review = await api.staff("clerk.review")
+    case = await _case(api, intake)
+    assert await _outbox(api, "identity.person.phone_changed.v1", case["id"]) == []  # not before approval
+    assert (
+        await api.client.post(f"/api/v1/counter/registrations/{case['id']}/approve", headers=review)
+    ).status_code == 200
+    (changed,) = await _outbox(api, "identity.person.phone_changed.v1", case["id"])
+    assert changed["phone"] == case["_phone"]
+    assert changed["id_number"] == case["_id_number"]
+    assert changed["registration_id"] == case["id"]
+    assert changed["name"] == "孙悟空"
