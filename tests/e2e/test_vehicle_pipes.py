@@ -42,7 +42,7 @@ from servicekit.worker import Worker
 from vehicle_service.api import router as vehicle_router
 from vehicle_service.service import SPEC as VEHICLE
 from vehicle_service.tables import metadata as vehicle_metadata
-from vehicle_service.tables import vehicles
+from vehicle_service.tables import preselections, vehicles
 
 pytestmark = pytest.mark.integration
 
@@ -277,9 +277,16 @@ async def test_vh15_selection_confirmed_in_plate_pool_is_registered_at_the_count
         "phone": doomed.phone,
     }
 
-    async def refused() -> bool:
-        r = await client.post("/api/v1/vehicles", json=doomed_body, headers=platform["clerk"])
-        assert r.status_code == 409, r.text
-        return bool(r.json()["code"] == "SELECTION_NOT_USABLE")
+    async def projected_cancelled() -> bool:
+        async with vehicle.runtime.engine.connect() as conn:
+            state = (
+                await conn.execute(
+                    select(preselections.c.state).where(preselections.c.selection_id == doomed.selection_id)
+                )
+            ).scalar_one_or_none()
+        return bool(state == "cancelled")
 
-    await eventually(refused, "the cancelled selection refused")
+    await eventually(projected_cancelled, "the cancellation projected")
+    r = await client.post("/api/v1/vehicles", json=doomed_body, headers=platform["clerk"])
+    assert r.status_code == 409, r.text
+    assert r.json()["code"] == "SELECTION_NOT_USABLE"

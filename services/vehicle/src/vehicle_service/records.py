@@ -256,11 +256,16 @@ async def upsert_preselection(uow: UnitOfWork, **values: Any) -> None:
 
 
 async def end_preselection(uow: UnitOfWork, selection_id: str, state: str) -> None:
+    """A selection registered or cancelled; if its confirmation has not arrived yet, the row is kept with
+    the state alone, so that the confirmation, when it comes, finds it ended."""
     assert uow.now is not None
+    stmt = insert(preselections).values(selection_id=selection_id, state=state, updated_at=uow.now)
     await uow.session.execute(
-        update(preselections)
-        .where(preselections.c.selection_id == selection_id, preselections.c.state == "confirmed")
-        .values(state=state, updated_at=uow.now)
+        stmt.on_conflict_do_update(
+            index_elements=[preselections.c.selection_id],
+            set_={"state": state, "updated_at": uow.now},
+            where=preselections.c.state == "confirmed",
+        )
     )
 
 
@@ -276,6 +281,17 @@ async def load_preselection(uow: UnitOfWork, selection_id: str) -> Preselection 
     )
     if row is None:
         return None
+    if row["state"] != "confirmed":  # possibly an ended selection whose details never arrived
+        return Preselection(
+            selection_id=row["selection_id"],
+            office_code=row["office_code"] or "",
+            plate_number=row["plate_number"] or "",
+            vin=row["vin"] or "",
+            owner=Owner(row["owner_id_kind"] or "", row["owner_id_number"] or "", row["owner_name"] or ""),
+            phone=row["phone"] or "",
+            register_by=row["register_by"] or row["updated_at"],
+            state=row["state"],
+        )
     return Preselection(
         selection_id=row["selection_id"],
         office_code=row["office_code"],

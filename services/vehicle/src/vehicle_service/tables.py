@@ -54,18 +54,20 @@ vehicles = Table(
 )
 
 # A projection of plate-pool's confirmed pre-selections (PP-08), so the counter checks PP-09 locally.
+# Confirmations and cancellations arrive on separate queues, in any order: a cancellation that comes
+# first leaves a row with only its state (the details stay empty), which a late confirmation never revives.
 preselections = Table(
     "preselections",
     metadata,
     Column("selection_id", String(64), primary_key=True),
-    Column("office_code", String(6), nullable=False),
-    Column("plate_number", String(10), nullable=False),
-    Column("vin", String(17), nullable=False),
-    Column("owner_id_kind", String(20), nullable=False),
-    Column("owner_id_number", String(32), nullable=False),
-    Column("owner_name", String(100), nullable=False),
-    Column("phone", String(11), nullable=False),
-    Column("register_by", DateTime(timezone=True), nullable=False),
+    Column("office_code", String(6)),
+    Column("plate_number", String(10)),
+    Column("vin", String(17)),
+    Column("owner_id_kind", String(20)),
+    Column("owner_id_number", String(32)),
+    Column("owner_name", String(100)),
+    Column("phone", String(11)),
+    Column("register_by", DateTime(timezone=True)),
     Column("state", String(16), nullable=False),  # confirmed | registered | cancelled
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )

@@ -95,3 +95,30 @@ async def test_pp09_projection_from_plate_pool_events_allows_then_stops_registra
     r = await client.post("/api/v1/vehicles", json=body, headers=actors.clerk)
     assert r.status_code == 409
     assert r.json()["code"] == "SELECTION_NOT_USABLE"
+
+
+async def test_pp09_a_cancellation_arriving_before_its_confirmation_still_wins(
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime
+) -> None:
+    """Confirmations and cancellations come on separate queues: either may be first."""
+    owner = {"id_kind": "resident_id", "id_number": new_owner_id(), "name": "蒋十六"}
+    vin, phone = new_vin(), new_phone()
+    selection_id = str(uuid.uuid4())
+    await deliver(runtime, subs.SELECTION_CANCELLED, {"selection_id": selection_id, "reason": "abandoned"})
+    await deliver(
+        runtime,
+        subs.SELECTION_CONFIRMED,
+        {
+            "selection_id": selection_id,
+            "office_code": "130100",
+            "plate_number": new_plate(),
+            "vin": vin,
+            "owner": owner,
+            "phone": phone,
+            "register_by": "2027-03-04T23:59:59.999999+08:00",
+        },
+    )
+    body = registration(plate_number=None, selection_id=selection_id, vin=vin, phone=phone, owner=owner)
+    r = await client.post("/api/v1/vehicles", json=body, headers=actors.clerk)
+    assert r.status_code == 409
+    assert r.json()["code"] == "SELECTION_NOT_USABLE"
