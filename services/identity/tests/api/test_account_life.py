@@ -231,3 +231,69 @@ async def test_au01_changes_are_written_to_the_audit_trail(api: "Api") -> None:
     suspended = next(r for r in rows if r.action == "suspended")
     assert (suspended.actor, suspended.role) == (account_id, "citizen")
     assert suspended.source_ip is not None
+
+
+async def test_id16_dissolved_unit_is_cancelled_by_clerk_admin_and_counter_request_by_intake(
+    api: "Api",
+) -> None:
+    from stdnum.cn import uscc
+
+    from identity_service.demo import ensure_account
+
+    base = "91130100MA" + secrets.token_hex(4).upper()[:7]
+    async with api.runtime.uow() as uow:
+        assert uow.now is not None
+        unit_id = await ensure_account(
+            uow.session,
+            category="unit",
+            kind="enterprise",
+            name="已注销公司",
+            password="Passw0rd2027",
+            roles=["unit"],
+            now=uow.now,
+            credit_code=base + uscc.calc_check_digit(base),
+            phone=api.new_phone(),
+        )
+        await uow.commit()
+    admin, intake = await api.staff("clerk.admin"), await api.staff("clerk.intake")
+    r = await api.client.post(
+        f"/api/v1/users/{unit_id}/cancellation", json={"reason": "unit_dissolved"}, headers=intake
+    )
+    assert r.status_code == 403  # forced cancellation is not the intake post's
+    r = await api.client.post(
+        f"/api/v1/users/{unit_id}/cancellation", json={"reason": "unit_dissolved"}, headers=admin
+    )
+    assert r.status_code == 204
+    assert (await _status(api, str(unit_id))).cancel_reason == "unit_dissolved"
+    _, phone = await api.owner_driver()
+    person_id = (await api.client.get("/api/v1/users/me", headers=await api.bearer(phone))).json()["id"]
+    r = await api.client.post(
+        f"/api/v1/users/{person_id}/cancellation", json={"reason": "counter_request"}, headers=intake
+    )
+    assert r.status_code == 204
+    assert (await _status(api, person_id)).cancel_reason == "counter_request"
+    again = await api.client.post(
+        f"/api/v1/users/{person_id}/cancellation", json={"reason": "counter_request"}, headers=intake
+    )
+    assert again.status_code == 404
+
+
+async def test_id01_registration_with_an_idempotency_key_answers_a_repeat_with_the_first_answer(
+    api: "Api",
+) -> None:
+    id_number, phone = await api.person(), api.new_phone()
+    await api.client.post("/api/v1/auth/sms-codes", json={"phone": phone, "purpose": "register"})
+    body = {
+        "kind": "new_car_owner",
+        "id_number": id_number,
+        "name": "张三",
+        "phone": phone,
+        "password": "Passw0rd2027",
+        "sms_code": await api.last_code(phone),
+    }
+    key = {"Idempotency-Key": "reg-" + secrets.token_hex(8)}
+    first = await api.client.post("/api/v1/users", json=body, headers=key)
+    again = await api.client.post("/api/v1/users", json=body, headers=key)
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
