@@ -488,11 +488,21 @@ class HotPool:
 
     async def draw(self, selection_id: str, owner: str, segment_id: str, size: int, want: int = 5) -> Draw:
         """PP-06: hold `want` available numbers, chosen with a cryptographic source (PP-13)."""
-        below = secrets.randbelow
-        candidates = ",".join([str(below(size)) for _ in range(want * self._probes)])
+        # One read of the OS's cryptographic source per draw: 8 bytes per candidate, reduced modulo the
+        # pool (a bias under size / 2**64, i.e. nil), instead of one `secrets.randbelow` call each.
+        count = want * self._probes + 1
+        raw = secrets.token_bytes(8 * count)
+        picks = [int.from_bytes(raw[i : i + 8], "little") % size for i in range(0, 8 * count, 8)]
         result = await self._draw(
             keys=self._keys(selection_id, segment_id),
-            args=[await self._now_arg(), owner, selection_id, segment_id, below(size), candidates],
+            args=[
+                await self._now_arg(),
+                owner,
+                selection_id,
+                segment_id,
+                picks[0],
+                ",".join(map(str, picks[1:])),
+            ],
         )
         status = int(result[0])
         if status != 0:
