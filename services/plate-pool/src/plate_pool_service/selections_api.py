@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from plate_pool_service import domain
+from plate_pool_service import certificate, domain
 from plate_pool_service.catalog import Segment
 from plate_pool_service.commands import SendSms
 from plate_pool_service.context import ContextDep, PlateContext
@@ -430,6 +430,52 @@ async def _resume(
 @router.get("/whoami", summary="The caller as plate-pool sees them (a trivial authenticated endpoint)")
 async def whoami(principal: Applicant) -> JSONResponse:
     return JSONResponse({"subject": principal.subject, "roles": sorted(principal.roles)})
+
+
+@router.get("/certificate-checks", summary="Check a scanned certificate's QR code (counter, PP-08)")
+async def check_certificate(
+    code: str,
+    principal: Annotated[Principal, Depends(require_roles("clerk.intake", "clerk.review", "clerk.admin"))],
+    ctx: ContextDep,
+) -> dict[str, Any]:
+    secret = ctx.runtime.settings.secret_key.get_secret_value().encode()
+    fields = certificate.check_payload(secret, code)
+    if fields is None:
+        raise RuleError("CERTIFICATE_INVALID", "not a genuine pre-selection certificate", "PP-08", status=422)
+    try:
+        selection_id = uuid.UUID(fields["selection_id"])
+    except ValueError:
+        raise RuleError(
+            "CERTIFICATE_INVALID", "not a genuine pre-selection certificate", "PP-08", status=422
+        ) from None
+    row = await _load(ctx, selection_id, principal)
+    return {
+        "genuine": True,
+        "usable": row.state == "selected" and row.plate_number == fields["plate_number"],
+        "selection": selection_view(row),
+    }
+
+
+@router.get("/{selection_id}/certificate", summary="The printable pre-selection certificate, PDF (PP-08)")
+async def get_certificate(
+    selection_id: uuid.UUID,
+    principal: Annotated[
+        Principal, Depends(require_roles("citizen", "unit", "clerk.intake", "clerk.review"))
+    ],
+    ctx: ContextDep,
+) -> Response:
+    row = await _load(ctx, selection_id, principal)
+    if row.state not in ("selected", "registered") or row.register_by is None:
+        raise RuleError(
+            "NO_CERTIFICATE", f"the selection is {row.state}", "PP-08", extra={"state": row.state}
+        )
+    secret = ctx.runtime.settings.secret_key.get_secret_value().encode()
+    pdf = certificate.render(secret, row, "公安机关交通管理部门")
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="preselection-{row.id}.pdf"'},
+    )
 
 
 @router.get("/{selection_id}", summary="One selection (yours; clerks see any)")

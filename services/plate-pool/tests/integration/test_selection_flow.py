@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -469,3 +469,36 @@ async def test_pp12_the_draw_fast_path_checks_the_token_and_the_role(platform: P
     )
     assert r.status_code == 404
     assert (await p.draw(who, sel)).status_code == 201
+
+
+async def test_pp08_the_certificate_is_a_pdf_whose_qr_code_the_counter_checks(
+    platform: Platform,
+) -> None:
+    from plate_pool_service.certificate import qr_payload
+
+    p = platform
+    await p.open_segment()
+    who, sel = await p.start()
+    r = await p.client.get(p.url(sel, "/certificate"), headers=who.headers)
+    assert (r.status_code, r.json()["code"], r.json()["rule"]) == (409, "NO_CERTIFICATE", "PP-08")
+    drawn = (await p.draw(who, sel)).json()
+    await p.choose(who, sel, drawn["numbers"][0])
+    done = (await p.confirm(who, sel)).json()
+    r = await p.client.get(p.url(sel, "/certificate"), headers=who.headers)
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/pdf"
+    assert r.content.startswith(b"%PDF")
+    secret = p.ctx.runtime.settings.secret_key.get_secret_value().encode()
+    register_by = datetime.fromisoformat(done["register_by"])
+    code = qr_payload(secret, sel["id"], done["plate_number"], who.vin, register_by)
+    clerk = p.tokens.headers(p.tokens.clerk(roles=("clerk.intake",), office=p.office))
+    r = await p.client.get(
+        "/api/v1/plate-selections/certificate-checks", params={"code": code}, headers=clerk
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["genuine"], r.json()["usable"]) == (True, True)
+    forged = code.replace(done["plate_number"], "冀A88888")
+    r = await p.client.get(
+        "/api/v1/plate-selections/certificate-checks", params={"code": forged}, headers=clerk
+    )
+    assert (r.status_code, r.json()["code"]) == (422, "CERTIFICATE_INVALID")
