@@ -8,7 +8,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 
@@ -79,10 +79,17 @@ async def _update(uow: UnitOfWork, row: RowMapping, **values: Any) -> RowMapping
     return changed
 
 
-async def change_phone(uow: UnitOfWork, actor: Actor, row: RowMapping, phone: str, action: str) -> RowMapping:
+async def change_phone(
+    uow: UnitOfWork,
+    actor: Actor,
+    row: RowMapping,
+    phone: str,
+    action: str,
+    changed_at: datetime | None = None,
+) -> RowMapping:
     """VH-11 / ID-06: the owner's phone on the record, published for identity's ID-03 projection."""
     assert uow.now is not None
-    after = await _update(uow, row, phone=phone)
+    after = await _update(uow, row, phone=phone, phone_changed_at=changed_at or uow.now)
     uow.emit(
         ev.VehicleContactChanged(
             vehicle_id=str(row["id"]),
@@ -96,8 +103,11 @@ async def change_phone(uow: UnitOfWork, actor: Actor, row: RowMapping, phone: st
     return after
 
 
-async def replace_owner_phone(uow: UnitOfWork, actor: Actor, id_number: str, phone: str) -> int:
-    """ID-06: every live record of this owner whose phone differs gets the new one."""
+async def replace_owner_phone(
+    uow: UnitOfWork, actor: Actor, id_number: str, phone: str, changed_at: datetime
+) -> int:
+    """ID-06: every live record of this owner whose phone differs gets the new one, unless the record's
+    phone changed after this counter registration did (a late message does not undo a newer change)."""
     rows = (
         (
             await uow.session.execute(
@@ -106,6 +116,7 @@ async def replace_owner_phone(uow: UnitOfWork, actor: Actor, id_number: str, pho
                     vehicles.c.owner_id_number == id_number,
                     vehicles.c.state == "registered",
                     vehicles.c.phone != phone,
+                    or_(vehicles.c.phone_changed_at.is_(None), vehicles.c.phone_changed_at < changed_at),
                 )
                 .order_by(vehicles.c.id)
                 .with_for_update()
@@ -115,7 +126,9 @@ async def replace_owner_phone(uow: UnitOfWork, actor: Actor, id_number: str, pho
         .all()
     )
     for row in rows:
-        await change_phone(uow, actor, row, phone, "vehicle.phone_replaced_by_counter_registration")
+        await change_phone(
+            uow, actor, row, phone, "vehicle.phone_replaced_by_counter_registration", changed_at
+        )
     return len(rows)
 
 
@@ -129,6 +142,7 @@ async def transfer(uow: UnitOfWork, actor: Actor, row: RowMapping, owner: Owner,
         owner_id_number=owner.id_number,
         owner_name=owner.name,
         phone=phone,
+        phone_changed_at=uow.now,
     )
     uow.emit(
         ev.VehicleTransferred(

@@ -55,7 +55,9 @@ class SelectionEnded(_Tolerant):
 async def apply_phone_changed(uow: UnitOfWork, event: PhoneChanged, envelope: Envelope) -> None:
     """ID-06: a counter registration replaces the phone on the person's vehicle records (and each changed
     record publishes its contact change, VH-11, for identity's ID-03 projection)."""
-    changed = await records.replace_owner_phone(uow, SYSTEM_ACTOR, event.id_number, event.phone)
+    changed = await records.replace_owner_phone(
+        uow, SYSTEM_ACTOR, event.id_number, event.phone, event.changed_at
+    )
     log.info("ID-06: phone replaced on %d vehicle records", changed)
 
 

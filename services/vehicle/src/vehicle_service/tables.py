@@ -37,6 +37,9 @@ vehicles = Table(
     Column("owner_id_number", String(32), nullable=False),
     Column("owner_name", String(100), nullable=False),
     Column("phone", String(11), nullable=False),
+    # When the phone last changed (VH-11 here, or ID-06's `changed_at`): an older change arriving late
+    # (the broker does not order messages) is not applied over a newer one.
+    Column("phone_changed_at", DateTime(timezone=True)),
     Column("use", String(20), nullable=False),
     Column("state", String(24), nullable=False),
     Column("flags", ARRAY(String(24)), nullable=False, server_default=text("'{}'")),

@@ -55,7 +55,7 @@ async def test_id06_counter_registration_replaces_the_phone_on_every_vehicle_of_
             "name": "孙八",
             "phone": phone,
             "registration_id": "reg-1",
-            "changed_at": "2027-03-01T09:00:00+08:00",
+            "changed_at": "2027-03-01T09:05:00+08:00",  # after the vehicles were registered
         },
     )
     for vehicle in (first, second):
@@ -122,3 +122,29 @@ async def test_pp09_a_cancellation_arriving_before_its_confirmation_still_wins(
     r = await client.post("/api/v1/vehicles", json=body, headers=actors.clerk)
     assert r.status_code == 409
     assert r.json()["code"] == "SELECTION_NOT_USABLE"
+
+
+async def test_id06_a_late_phone_change_does_not_undo_a_newer_one(
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime
+) -> None:
+    """Registered at 09:00 (the clock of these tests); an ID-06 change from 08:00 arrives afterwards."""
+    vehicle = await register(client, actors)
+
+    def change(phone: str, at: str) -> dict[str, Any]:
+        return {
+            "id_kind": "resident_id",
+            "id_number": vehicle["owner_id_number"],
+            "name": "x",
+            "phone": phone,
+            "registration_id": "reg",
+            "changed_at": at,
+        }
+
+    await deliver(runtime, subs.PHONE_CHANGED, change(new_phone(), "2027-03-01T08:00:00+08:00"))
+    r = await client.get(f"/api/v1/vehicles/{vehicle['id']}", headers=actors.system)
+    assert r.json()["phone"] == vehicle["phone"]
+    newer = new_phone()
+    await deliver(runtime, subs.PHONE_CHANGED, change(newer, "2027-03-01T10:00:00+08:00"))
+    await deliver(runtime, subs.PHONE_CHANGED, change(new_phone(), "2027-03-01T09:30:00+08:00"))
+    r = await client.get(f"/api/v1/vehicles/{vehicle['id']}", headers=actors.system)
+    assert r.json()["phone"] == newer

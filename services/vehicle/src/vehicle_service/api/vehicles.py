@@ -191,6 +191,7 @@ async def register_vehicle(
                 "owner_id_number": owner.id_number,
                 "owner_name": owner.name,
                 "phone": body.phone,
+                "phone_changed_at": uow.now,
                 "use": body.use,
                 "state": "registered",
                 "flags": [],
