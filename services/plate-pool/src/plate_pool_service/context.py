@@ -60,6 +60,7 @@ async def open_context(app: FastAPI) -> None:
 async def close_context(app: FastAPI) -> None:
     ctx = getattr(app.state, "plate", None)
     if ctx is not None:
+        ctx.hot.close()
         _BY_RUNTIME.pop(id(ctx.runtime), None)
         del app.state.plate
 

@@ -17,6 +17,7 @@ Redis TIME plus the dev/test clock offset (one round trip instead of two on the 
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from plate_pool_service.resp import RespError, RespPipe
 from servicekit.clock import OFFSET_KEY, SHANGHAI, Clock, RedisOffsetClock
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -395,6 +397,47 @@ class HotPool:
         self._take = redis.register_script(_TAKE)
         # The dev/test clock lives in Redis: let the scripts read it (saves a round trip per request).
         self._script_reads_clock = isinstance(clock, RedisOffsetClock)
+        self._pipe: RespPipe | None = None
+        self._pipe_lock = asyncio.Lock()
+
+    async def _fast_script(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        """EVALSHA on the shared auto-pipelining connection (resp.py); redis-py when it is unavailable or
+        Redis lost the script (it loads it again)."""
+        pipe = self._pipe
+        if pipe is None or pipe.closed:
+            try:
+                pipe = await self._open_pipe()
+            except OSError:
+                pipe = None
+        if pipe is not None:
+            try:
+                return await pipe.call("EVALSHA", script.sha, len(keys), *keys, *args)
+            except RespError as error:
+                if not str(error).startswith("NOSCRIPT"):
+                    raise
+            except ConnectionError:
+                pass
+        return await script(keys=keys, args=args)
+
+    async def _open_pipe(self) -> RespPipe | None:
+        async with self._pipe_lock:
+            if self._pipe is not None and not self._pipe.closed:
+                return self._pipe
+            kwargs = self.redis.connection_pool.connection_kwargs
+            if "path" in kwargs or kwargs.get("ssl"):
+                return None
+            self._pipe = await RespPipe.open(
+                str(kwargs.get("host", "127.0.0.1")),
+                int(kwargs.get("port", 6379)),
+                int(kwargs.get("db", 0) or 0),
+                kwargs.get("password"),
+            )
+            return self._pipe
+
+    def close(self) -> None:
+        if self._pipe is not None:
+            self._pipe.close()
+            self._pipe = None
 
     def seg_key(self, segment_id: str, part: str) -> str:
         return f"{self.prefix}:seg:{segment_id}:{part}"
@@ -493,17 +536,10 @@ class HotPool:
         count = want * self._probes + 1
         raw = secrets.token_bytes(8 * count)
         picks = [int.from_bytes(raw[i : i + 8], "little") % size for i in range(0, 8 * count, 8)]
-        result = await self._draw(
-            keys=self._keys(selection_id, segment_id),
-            args=[
-                await self._now_arg(),
-                owner,
-                selection_id,
-                segment_id,
-                picks[0],
-                ",".join(map(str, picks[1:])),
-            ],
-        )
+        keys = self._keys(selection_id, segment_id)
+        rest = ",".join(map(str, picks[1:]))
+        args = [await self._now_arg(), owner, selection_id, segment_id, picks[0], rest]
+        result = await self._fast_script(self._draw, keys, args)
         status = int(result[0])
         if status != 0:
             raise HotError(status, _s(result[1]) if len(result) > 1 else None)
