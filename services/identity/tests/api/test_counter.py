@@ -327,3 +327,19 @@ async def test_id06_counter_registration_publishes_the_phone_for_vehicle_and_lic
     assert changed["id_number"] == case["_id_number"]
     assert changed["registration_id"] == case["id"]
     assert changed["name"] == "孙悟空"
+
+
+async def test_id09_queue_lists_mask_identity_numbers_and_phones(api: "Api") -> None:
+    intake = await api.staff("clerk.intake")
+    review = await api.staff("clerk.review")
+    case = await _case(api, intake)
+    items = (
+        await api.client.get("/api/v1/counter/registrations?queue=review&limit=100", headers=review)
+    ).json()["items"]
+    listed = next(c for c in items if c["id"] == case["id"])
+    idn, phone = case["_id_number"], case["_phone"]
+    assert listed["id_number"] == idn[:4] + "*" * 10 + idn[-4:]
+    assert listed["phone"] == phone[:3] + "****" + phone[-4:]
+    assert idn not in str(items)
+    assert phone not in str(items)
+    assert "scans" not in listed  # the list carries no documents; the case itself does
