@@ -554,17 +554,16 @@ class HotPool:
         self, selection_id: str, owner: str, segment_id: str, index: int | None, number: str
     ) -> Verify:
         """PP-05: hold the number when available, else spend one custom attempt."""
-        result = await self._verify(
-            keys=self._keys(selection_id, segment_id),
-            args=[
-                await self._now_arg(),
-                owner,
-                selection_id,
-                segment_id,
-                "" if index is None else index,
-                number,
-            ],
-        )
+        keys = self._keys(selection_id, segment_id)
+        args = [
+            await self._now_arg(),
+            owner,
+            selection_id,
+            segment_id,
+            "" if index is None else index,
+            number,
+        ]
+        result = await self._fast_script(self._verify, keys, args)
         status = int(result[0])
         if status < 0:
             raise HotError(status, _s(result[1]) if len(result) > 1 else None)
