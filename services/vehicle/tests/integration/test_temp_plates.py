@@ -220,3 +220,16 @@ async def test_vh12_owner_differing_at_registration_counts_against_the_dealer(
     assert (await client.post("/api/v1/vehicles", json=body, headers=actors.clerk)).status_code == 201
     r = await client.get(f"/api/v1/temp-plates/dealers/{dealer['id']}", headers=desk.review)
     assert r.json()["mismatch_count"] == 1
+
+
+async def test_vh12_the_office_sets_the_blank_quota_from_sales(client: httpx.AsyncClient, desk: Desk) -> None:
+    dealer = await qualify(client, desk, quota=5)
+    assert (await collect(client, desk, dealer, quantity=8)).json()["code"] == "ABOVE_COLLECTION_QUOTA"
+    r = await client.put(
+        f"/api/v1/temp-plates/dealers/{dealer['id']}/quota",
+        json={"quota": 10, "basis": "上月销售新车 40 辆"},
+        headers=desk.review,
+    )
+    assert r.status_code == 200
+    assert r.json()["quota"] == 10
+    assert (await collect(client, desk, dealer, quantity=8)).status_code == 201

@@ -190,6 +190,44 @@ async def renew(
     return out
 
 
+class QuotaIn(Input):
+    quota: Annotated[int, Field(ge=1, le=1000)]
+    basis: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        description="The sales figures the quota follows, e.g. 上月销售新车 120 辆"
+    )
+
+
+@router.put("/dealers/{dealer_id}/quota", response_model=DealerOut, summary="Set the blank quota")
+async def set_quota(
+    dealer_id: uuid.UUID, body: QuotaIn, request: Request, uow: UowDep, principal: Reviewer
+) -> DealerOut:
+    """VH-12: the office sets how many blanks a dealer collects at a time from its sales."""
+    async with uow:
+        row = await dealers.load(uow, dealer_id)
+        after = (
+            (
+                await uow.session.execute(
+                    update(temp_plate_dealers)
+                    .where(temp_plate_dealers.c.id == dealer_id)
+                    .values(quota=body.quota, updated_at=uow.now)
+                    .returning(temp_plate_dealers)
+                )
+            )
+            .mappings()
+            .one()
+        )
+        uow.audit(
+            actor_from(request, principal),
+            "temp_plate_dealer.quota",
+            f"dealer:{dealer_id}",
+            {"quota": row["quota"]},
+            {"quota": body.quota, "basis": body.basis},
+        )
+        out = await _out(uow, after)
+        await uow.commit()
+    return out
+
+
 class CancellationIn(Input):
     reason: Literal["repeated_owner_mismatch", "repeated_damaged_blanks", "review_missed", "other"]
     note: Annotated[str, Field(max_length=300)] | None = None
