@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import aio_pika
 import pytest
@@ -17,10 +17,12 @@ from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import MetaData, func, select
 
 from servicekit.clock import FixedClock
-from servicekit.consumer import Consumer
+from servicekit.consumer import Consumer, Subscription
+from servicekit.envelope import Envelope
 from servicekit.messages import Command
 from servicekit.relay import OutboxRelay, connect_broker
 from servicekit.runtime import Runtime
+from servicekit.uow import UnitOfWork
 
 from .messaging_kit import (
     DemoSettings,
@@ -258,3 +260,32 @@ async def test_unroutable_command_stays_pending_with_backoff(pg_database: str, a
         assert pipe.relay.stats.failed_attempts == 1
         channel = await pipe.connection.channel()
         await channel.exchange_delete(Ping.exchange())
+
+
+async def test_stop_lets_the_delivery_in_hand_commit_and_ack(pg_database: str, amqp_url: str) -> None:
+    async with open_pipe(pg_database, amqp_url, consume=False) as pipe:
+        original = pipe.consumer._subscription
+        entered = asyncio.Event()
+
+        async def slow(uow: UnitOfWork, event: Any, envelope: Envelope) -> None:
+            entered.set()
+            await asyncio.sleep(0.3)  # a handler still working when the worker is told to stop
+            await original.handler(uow, event, envelope)
+
+        consumer = Consumer(
+            pipe.runtime,
+            pipe.connection,
+            pipe.consumer_service,
+            Subscription(original.name, original.handles, slow),
+            pipe.settings.broker,
+        )
+        await consumer.start()
+        await pipe.emit(51)
+        await pipe.relay.relay_once()
+        await asyncio.wait_for(entered.wait(), timeout=10)
+        await consumer.stop()
+        assert consumer.stats.effects == 1
+        assert await pipe.effects() == [51]
+        channel = await pipe.connection.channel()
+        queue = await channel.declare_queue(f"{pipe.consumer_service}.record", passive=True)
+        assert queue.declaration_result.message_count == 0  # acked, not left for redelivery

@@ -11,6 +11,7 @@ delay and back to `<q>`, and after its last attempt to `<q>.dlq`. Nothing is dro
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -101,6 +102,10 @@ class Consumer:
         self._channel: AbstractChannel | None = None
         self.queue: AbstractQueue | None = None
         self.stats = ConsumerStats()
+        self._consumer_tag: str | None = None
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def declare(self, channel: AbstractChannel) -> AbstractQueue:
         bindings = []
@@ -119,7 +124,17 @@ class Consumer:
         self._channel = await self._connection.channel(publisher_confirms=True)
         await self._channel.set_qos(prefetch_count=self._broker.prefetch)
         self.queue = await self.declare(self._channel)
-        await self.queue.consume(self._on_message)
+        self._consumer_tag = await self.queue.consume(self._on_message)
+
+    async def stop(self, timeout_s: float = 10.0) -> None:
+        """Take no new deliveries, let the ones in hand finish (ack after commit), then return. What is
+        still running after `timeout_s` is left unacked: the broker redelivers it, the inbox absorbs it."""
+        if self.queue is not None and self._consumer_tag is not None:
+            with contextlib.suppress(Exception):
+                await self.queue.cancel(self._consumer_tag)
+            self._consumer_tag = None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout=timeout_s)
 
     async def _forward(
         self,
@@ -173,6 +188,16 @@ class Consumer:
             )
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            await self._process(message)
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def _process(self, message: AbstractIncomingMessage) -> None:
         self._count("delivered")
         try:
             envelope = from_amqp(message)

@@ -142,6 +142,8 @@ class Worker:
                 len(self.spec.sweeps),
             )
             await stop.wait()
+            # Consumers first: no new deliveries, the ones in hand finish; then the relay and sweeps end.
+            await asyncio.gather(*(consumer.stop() for consumer in self.consumers))
             await asyncio.gather(*tasks, return_exceptions=True)
         finally:
             if health is not None:
