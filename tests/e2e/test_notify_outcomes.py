@@ -204,7 +204,7 @@ async def test_pp08_pp09_plate_pool_confirmation_then_cancellation_are_both_told
             office_code="130100",
             plate_number="冀A3K7Q9",
             vin="LFV2A21K8A3043116",
-            owner=Owner(id_kind="resident_id", id_number="130102199003071234", name="张三"),
+            owner=Owner(id_kind="resident_id", id_number="130102199003071233", name="张三"),
             phone=phone,
             account_id=account_id,
             certificate_number="WAC123456789012",
@@ -230,7 +230,7 @@ async def test_pp08_pp09_plate_pool_confirmation_then_cancellation_are_both_told
     cancelled, confirmed = await platform.delivered(phone, 2)
     assert confirmed["template"] == "selection_confirmed"
     assert f"请于{register_by.year}年{register_by.month}月{register_by.day}日前" in confirmed["body"]
-    assert "130102199003071234" not in confirmed["body"]
+    assert "130102199003071233" not in confirmed["body"]
     assert cancelled["template"] == "selection_cancelled_banned"
     assert (
         f"{ban_until.year}年{ban_until.month}月{ban_until.day}日前不得通过互联网预选号牌" in cancelled["body"]

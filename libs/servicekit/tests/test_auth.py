@@ -13,7 +13,7 @@ import pytest
 from servicekit.testing import TokenFactory
 from servicekit.web.auth import InvalidToken, JwksUnavailable, JwksVerifier, Principal, access_token_claims
 
-IDN = "130102199003071234"
+IDN = "130102199003071233"
 
 
 @pytest.fixture(scope="module")

@@ -14,12 +14,12 @@ from servicekit.masking import (
     mask_text,
 )
 
-IDN = "130102199003071234"
+IDN = "130102199003071233"
 PHONE = "13812345678"
 
 
 def test_identity_number_keeps_first_and_last_four() -> None:
-    assert mask_id_number(IDN) == "1301**********1234"
+    assert mask_id_number(IDN) == "1301**********1233"
     assert mask_id_number("13010219900307123X") == "1301**********123X"
     assert mask_id_number("1234") == SECRET_MASK
 
@@ -37,8 +37,8 @@ def test_address_keeps_the_region_only() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (f"owner {IDN} called", "owner 1301**********1234 called"),
-        (f"身份证号{IDN}，手机{PHONE}。", "身份证号1301**********1234，手机138****5678。"),
+        (f"owner {IDN} called", "owner 1301**********1233 called"),
+        (f"身份证号{IDN}，手机{PHONE}。", "身份证号1301**********1233，手机138****5678。"),
         ("id=13010219900307123x&x=1", "id=1301**********123x&x=1"),
         (f"call +86{PHONE} or 138-1234-5678", "call +86138****5678 or 138-****-5678"),
         (f'{{"phone": "{PHONE}"}}', '{"phone": "138****5678"}'),
@@ -70,8 +70,8 @@ def test_fields_are_masked_by_key_name_recursively() -> None:
     }
     masked = mask_fields(record)
     assert masked == {
-        "id_number": "1301**********1234",
-        "owner_id_number": "1301**********1234",
+        "id_number": "1301**********1233",
+        "owner_id_number": "1301**********1233",
         "phone": "138****5678",
         "contact_phone": "138****5678",
         "code": SECRET_MASK,
@@ -82,7 +82,7 @@ def test_fields_are_masked_by_key_name_recursively() -> None:
         "plate": "冀A12345",
         "note": "called 138****5678",
         "missing_phone": None,
-        "owner": {"idn": "1301**********1234", "name": "张三"},
+        "owner": {"idn": "1301**********1233", "name": "张三"},
         "items": [{"phone": "138****5678"}, {"sms_code": SECRET_MASK}],
     }
     assert record["phone"] == PHONE  # the input is not changed
@@ -96,5 +96,5 @@ def test_scan_text_can_be_turned_off_for_exact_free_text() -> None:
 def test_items_of_a_list_endpoint() -> None:
     assert mask_items([{"phone": PHONE}, {"id_number": IDN}]) == [
         {"phone": "138****5678"},
-        {"id_number": "1301**********1234"},
+        {"id_number": "1301**********1233"},
     ]

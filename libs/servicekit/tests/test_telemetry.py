@@ -14,7 +14,7 @@ from servicekit.settings import TelemetrySettings
 from servicekit.telemetry import REQUEST_ID, get_tracer, setup_telemetry, tracer_provider
 from servicekit.tracecontext import context_from, current_trace_headers
 
-IDN = "130102199003071234"
+IDN = "130102199003071233"
 PHONE = "13812345678"
 
 
@@ -40,11 +40,11 @@ def test_log_lines_are_json_with_phone_and_id_number_masked(capsys: pytest.Captu
     assert PHONE not in out
     assert "123456" not in out
     (line,) = [entry for entry in _lines(out) if entry["logger"] == "demo.logger"]
-    assert line["message"] == "person 1301**********1234 changed phone to 138****5678"
+    assert line["message"] == "person 1301**********1233 changed phone to 138****5678"
     assert line["level"] == "INFO"
     assert line["service"] == "telemetry-test"
     assert line["phone"] == "138****5678"
-    assert line["id_number"] == "1301**********1234"
+    assert line["id_number"] == "1301**********1233"
     assert line["sms_code"] == "******"
     assert line["note"] == "old 138****5678"
     assert line["n"] == 3

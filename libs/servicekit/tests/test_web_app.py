@@ -46,7 +46,7 @@ from servicekit.web.app import BrokerProbe
 
 pytestmark = pytest.mark.integration
 
-IDN = "130102199003071234"
+IDN = "130102199003071233"
 PHONE = "13812345678"
 
 
@@ -382,7 +382,7 @@ async def test_access_log_is_masked(
     out = capsys.readouterr().out
     assert IDN not in out
     (line,) = [x for x in access_lines(out) if x.get("request_id") == "req-unmatched"]
-    assert line["path"] == "/api/v1/nowhere/1301**********1234"
+    assert line["path"] == "/api/v1/nowhere/1301**********1233"
 
 
 async def test_actor_for_the_audit_trail(client: httpx.AsyncClient, tokens: TokenFactory) -> None:

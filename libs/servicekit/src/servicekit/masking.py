@@ -1,5 +1,5 @@
 """Masking of personal data (PIPL): identity numbers, phones, addresses and secrets never leave a
-process in clear through logs, and lists show them masked (`1301**********1234`, `138****5678`).
+process in clear through logs, and lists show them masked (`1301**********1233`, `138****5678`).
 
 Two mechanisms, used together:
 - by key name (`mask_fields`): a field called `id_number`, `phone`, `address`, `password`, `code`, ... is
@@ -64,7 +64,7 @@ _SECRET_SUFFIXES = ("_password", "_token", "_secret", "_sms_code", "_verificatio
 
 
 def mask_id_number(value: str) -> str:
-    """`130102199003071234` → `1301**********1234`: the first 4 and last 4 characters stay."""
+    """`130102199003071233` → `1301**********1233`: the first 4 and last 4 characters stay."""
     value = value.strip()
     if len(value) <= 8:
         return SECRET_MASK

@@ -104,7 +104,7 @@ class TokenFactory:
         claims.update(extra_claims or {})
         return jwt.encode(claims, self._private_key, algorithm=self.algorithm, headers={"kid": self.kid})
 
-    def citizen(self, subject: str = "person-1", id_number: str = "130102199003071234", **kw: Any) -> str:
+    def citizen(self, subject: str = "person-1", id_number: str = "130102199003071233", **kw: Any) -> str:
         return self.mint(subject, kind="person", roles=("citizen",), id_number=id_number, **kw)
 
     def clerk(

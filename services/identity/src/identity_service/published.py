@@ -37,7 +37,7 @@ class PersonPhoneChanged(Event):
     def example(cls) -> PersonPhoneChanged:
         return cls(
             id_kind="resident_id",
-            id_number="130102199003071234",
+            id_number="130102199003071233",
             name="张三",
             phone="13800138000",
             registration_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e60",

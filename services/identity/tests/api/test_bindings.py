@@ -266,7 +266,7 @@ async def test_id03_projection_feed_needs_the_system_role(api: "Api") -> None:
     _, phone = await api.owner_driver()
     r = await api.client.put(
         "/api/v1/users/person-records/vehicle/x1",
-        json={"id_number": "130102199003071234", "state": "registered"},
+        json={"id_number": "130102199003071233", "state": "registered"},
         headers=await api.bearer(phone),
     )
     assert r.status_code == 403

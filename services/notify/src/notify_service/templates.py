@@ -4,7 +4,7 @@ named parameters that a command must supply exactly.
 A template's text is fixed here, in notify; senders only name the template and give the parameters, so
 the wording of what citizens receive is kept in one place (and is what an SMS provider registers). The
 parameters are checked before anything is rendered: every named parameter present, no others, each
-within its shape, and never a full identity number (masked forms such as `1301**********1234` pass).
+within its shape, and never a full identity number (masked forms such as `1301**********1233` pass).
 """
 
 from __future__ import annotations

@@ -171,7 +171,7 @@ async def test_nt01_a_redelivered_and_a_republished_event_send_one_sms(
         "account_kind": "personal",
         "name": "王五",
         "phone": phone,
-        "username": "130102199003071234",
+        "username": "130102199003071233",
         "approved_at": (await notify.clock.now()).isoformat(),
         "added_later_by_identity": "ignored",
     }
@@ -196,9 +196,9 @@ async def test_nt01_a_redelivered_and_a_republished_event_send_one_sms(
         f"registration:{registration_id}",
         account_id,
     )
-    assert "130102199003071234" not in row.body
-    assert "账号为1301**********1234" in row.body  # masked: never a full identity number
-    assert fake_aliyun.accepted[0].params == {"name": "王五", "account": "1301**********1234"}
+    assert "130102199003071233" not in row.body
+    assert "账号为1301**********1233" in row.body  # masked: never a full identity number
+    assert fake_aliyun.accepted[0].params == {"name": "王五", "account": "1301**********1233"}
 
 
 async def test_id09_a_rejection_tells_the_reason(notify: Notify) -> None:
@@ -238,7 +238,7 @@ async def test_pp08_the_pre_selection_success_sms_names_plate_certificate_and_de
             "office_code": "130100",
             "plate_number": "冀A8K2M7",
             "vin": "LSVAM4187C2184756",
-            "owner": {"id_kind": "resident_id", "id_number": "130102199003071234", "name": "张三"},
+            "owner": {"id_kind": "resident_id", "id_number": "130102199003071233", "name": "张三"},
             "phone": phone,
             "account_id": account_id,
             "certificate_number": "YX130100202700012",

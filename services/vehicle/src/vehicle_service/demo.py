@@ -3,8 +3,7 @@
 - 3,000 vehicles of the office 130100 (石家庄) across states and markers, with owners holding valid
   resident identity numbers and mainland mobile phones, generated from a fixed seed (the same every run);
   the first ones belong to identity's demo citizens with the phones identity knows (ID-03): 张三
-  130102199003071234 / 13800138000 and 赵六 130105197701010049 / 13800138003 (taken exactly as
-  identity's demo has them, although their check digits do not pass `servicekit.validators.resident_id`).
+  130102199003071233 / 13800138000 and 赵六 130105197701010040 / 13800138003 (as identity's demo has them).
 - 4 inspection stations (3 in 石家庄, 1 in 唐山 open to other cities of the province) with a published plan
   covering the 30 days from the first run's platform date, 4 times a day.
 """
@@ -33,8 +32,8 @@ DEMO_ACTOR = Actor(id="demo", role="system")
 COUNT = 3000
 SEED = 20270301
 KNOWN_OWNERS = [
-    ("130102199003071234", "张三", "13800138000"),
-    ("130105197701010049", "赵六", "13800138003"),
+    ("130102199003071233", "张三", "13800138000"),
+    ("130105197701010040", "赵六", "13800138003"),
 ]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英"

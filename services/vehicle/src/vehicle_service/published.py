@@ -17,7 +17,7 @@ from servicekit.messages import Event, Message
 
 _AT = datetime(2027, 3, 1, 9, 30, tzinfo=SHANGHAI)
 _VEHICLE_ID = "0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e70"
-_IDN = "130102199003071234"
+_IDN = "130102199003071233"
 
 
 class OwnerRef(BaseModel):

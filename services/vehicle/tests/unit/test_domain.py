@@ -160,7 +160,7 @@ def _selection(**kw: object) -> Preselection:
         "office_code": "130100",
         "plate_number": "冀A12345",
         "vin": "LSVAU218XN2183294",
-        "owner": Owner("resident_id", "130102199003071234", "张三"),
+        "owner": Owner("resident_id", "130102199003071233", "张三"),
         "phone": "13800138000",
         "register_by": datetime(2027, 3, 4, 23, 59, 59, tzinfo=SHANGHAI),
         "state": "confirmed",
@@ -173,7 +173,7 @@ def test_pp09_mismatch_lists_every_differing_field_and_ignores_spaces_in_names()
     sel = _selection()
     assert (
         domain.selection_mismatches(
-            sel, sel.vin, Owner("resident_id", "130102199003071234", "张 三"), sel.phone
+            sel, sel.vin, Owner("resident_id", "130102199003071233", "张 三"), sel.phone
         )
         == []
     )
