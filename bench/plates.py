@@ -352,7 +352,13 @@ async def race(segment_id: str, tokens: TokenFactory) -> dict[str, int]:
         async def contend(sid: str, token: str, phone: str) -> None:
             nonlocal confirmed
             headers = {"Authorization": f"Bearer {token}"}
-            r = await client.post(f"/api/v1/plate-selections/{sid}/random-draws", headers=headers)
+            # An exhausted pool answers 409 POOL_EXHAUSTED: numbers come back as others choose and give
+            # back their other four, so a contender tries again a few times, as a person would.
+            for _ in range(20):
+                r = await client.post(f"/api/v1/plate-selections/{sid}/random-draws", headers=headers)
+                if r.status_code == 201 or r.json().get("code") != "POOL_EXHAUSTED":
+                    break
+                await asyncio.sleep(0.2)
             if r.status_code != 201:
                 return
             for number in r.json()["numbers"]:
