@@ -3,6 +3,8 @@ the `<service>_test` databases, their own Redis db and their own RabbitMQ vhost,
 developer's `make run`."""
 
 import os
+import shutil
+import subprocess
 
 from servicekit.service import SERVICE_NAMES
 from servicekit.settings import ServiceSettings
@@ -18,8 +20,26 @@ for _name in (*SERVICE_NAMES, "gateway"):
 
 
 def pytest_sessionstart(session: object) -> None:
-    """A test database left at a revision this checkout does not know is dropped and made anew."""
-    from servicekit.migrate import reset_if_revision_unknown
+    """Every session starts from an empty test environment: each service's test database is dropped (its
+    suite migrates it again) and the broker's test vhost is made anew, so nothing left by an earlier run
+    (queued events, outbox rows, a revision of another branch) can change this one."""
+    from servicekit.migrate import drop_test_database
 
     for name in SERVICE_NAMES:
-        reset_if_revision_unknown(name)
+        drop_test_database(name)
+    _reset_test_vhost()
+
+
+def _reset_test_vhost() -> None:
+    rabbitmqctl = shutil.which("rabbitmqctl")
+    vhost = TEST_AMQP_URL.rsplit("/", 1)[-1]
+    if rabbitmqctl is None or not vhost:
+        return  # a broker elsewhere: its test vhost is the operator's to keep clean
+    for args in (
+        ["delete_vhost", vhost],
+        ["add_vhost", vhost],
+        ["set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+    ):
+        subprocess.run(  # noqa: S603 - the local rabbitmqctl, our own arguments
+            [rabbitmqctl, "-q", *args], check=args[0] != "delete_vhost", capture_output=True
+        )

@@ -12,7 +12,6 @@ import sys
 import psycopg
 from alembic import command
 from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
 from servicekit.service import SERVICE_NAMES, ServiceSpec, load_spec
@@ -39,34 +38,18 @@ def ensure_database(url: str) -> bool:
     return made
 
 
-def reset_if_revision_unknown(name: str, url: str | None = None) -> bool:
-    """Test environment only: drop the service's test database when it stands at a revision this code
-    does not know (left by a branch or an uncommitted migration), so the next `migrate` starts it anew
-    instead of failing. Returns True when it dropped the database."""
-    spec = load_spec(name)
-    url = url or spec.settings().database.url
+def drop_test_database(name: str, url: str | None = None) -> bool:
+    """Test environment only: drop the service's test database, so a test session starts from an empty
+    one (nothing left by earlier runs, by another branch or by an uncommitted migration); `migrate`
+    makes it again. Returns True when there was one to drop."""
+    url = url or load_spec(name).settings().database.url
     database = make_url(url).database
     if not database or not database.endswith("_test"):
-        raise ValueError(f"refusing to reset {database!r}: only test databases are reset")
-    known = {
-        revision.revision
-        for revision in ScriptDirectory.from_config(alembic_config(spec, url)).walk_revisions()
-    }
+        raise ValueError(f"refusing to drop {database!r}: only test databases are dropped")
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone() is None:
             return False
-    with psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(False)) as conn:
-        exists = conn.execute("SELECT to_regclass('alembic_version')").fetchone()
-        current = (
-            {row[0] for row in conn.execute("SELECT version_num FROM alembic_version")}
-            if exists and exists[0]
-            else set()
-        )
-    if current <= known:
-        return False
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE "{database}" WITH (FORCE)')
-    print(f"{name}: dropped {database} (at unknown revision {sorted(current - known)})", flush=True)
     return True
 
 

@@ -45,7 +45,7 @@ class SelectionConfirmed(Event):
             office_code="130100",
             plate_number="冀A3K7Q9",
             vin="LFV2A21K8A3043116",
-            owner=Owner(id_kind="resident_id", id_number="130102199003071234", name="张三"),
+            owner=Owner(id_kind="resident_id", id_number="130102199003071233", name="张三"),
             phone="13800138000",
             account_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e61",
             certificate_number="WAC123456789012",

@@ -77,7 +77,7 @@ async def test_pp09_a_matching_registration_settles_the_selection(platform: Plat
     "change",
     [
         {"phone": "13700000000"},
-        {"owner": {"id_kind": "resident_id", "id_number": "130102199003071234", "name": "张三"}},
+        {"owner": {"id_kind": "resident_id", "id_number": "130102199003071233", "name": "张三"}},
         {"owner": {"id_kind": "passport", "id_number": "X", "name": "张三"}},
     ],
 )
