@@ -35,6 +35,11 @@ def _reset_test_vhost() -> None:
     vhost = TEST_AMQP_URL.rsplit("/", 1)[-1]
     if rabbitmqctl is None or not vhost:
         return  # a broker elsewhere: its test vhost is the operator's to keep clean
+    in_use = subprocess.run(  # noqa: S603 - the local rabbitmqctl, our own arguments
+        [rabbitmqctl, "-q", "list_connections", "vhost"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    if vhost in in_use:
+        return  # another test session is connected: leave the vhost to it
     for args in (
         ["delete_vhost", vhost],
         ["add_vhost", vhost],

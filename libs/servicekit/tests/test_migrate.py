@@ -32,3 +32,12 @@ def test_a_dropped_test_database_is_made_again_by_migrate() -> None:
 def test_only_test_databases_are_ever_dropped() -> None:
     with pytest.raises(ValueError, match="only test databases"):
         drop_test_database(SERVICE, "postgresql+psycopg://violation@127.0.0.1:5432/violation")
+
+
+def test_a_test_database_another_session_uses_is_kept() -> None:
+    url = load_spec(SERVICE).settings().database.url
+    migrate(SERVICE)
+    with psycopg.connect(_plain(url)):  # another test session, connected
+        assert drop_test_database(SERVICE) is False
+    assert drop_test_database(SERVICE) is True
+    migrate(SERVICE)
