@@ -6,6 +6,8 @@ import os
 import shutil
 import subprocess
 
+import psycopg
+
 from servicekit.service import SERVICE_NAMES
 from servicekit.settings import ServiceSettings
 
@@ -19,15 +21,32 @@ for _name in (*SERVICE_NAMES, "gateway"):
     os.environ.setdefault(_prefix + "BROKER__URL", TEST_AMQP_URL)
 
 
-def pytest_sessionstart(session: object) -> None:
-    """Every session starts from an empty test environment: each service's test database is dropped (its
-    suite migrates it again) and the broker's test vhost is made anew, so nothing left by an earlier run
-    (queued events, outbox rows, a revision of another branch) can change this one."""
-    from servicekit.migrate import drop_test_database
+SESSION_LOCK_KEY = 7_311_123  # held shared by every running test session on this machine
+_session_lock: psycopg.Connection | None = None
 
-    for name in SERVICE_NAMES:
-        drop_test_database(name)
-    _reset_test_vhost()
+
+def pytest_sessionstart(session: object) -> None:
+    """A session starts from an empty test environment (each service's test database dropped, to be
+    migrated again by its suite; the broker's test vhost made anew), so nothing an earlier run left
+    (queued events, outbox rows, another branch's revision) changes this one. Only when no other test
+    session is running: each holds a shared advisory lock for its whole life, and the reset needs it
+    exclusively."""
+    global _session_lock
+    from servicekit.migrate import ADMIN_URL, drop_test_database
+
+    _session_lock = psycopg.connect(ADMIN_URL, autocommit=True)
+    alone = _session_lock.execute("SELECT pg_try_advisory_lock(%s)", (SESSION_LOCK_KEY,)).fetchone()
+    if alone and alone[0]:
+        for name in SERVICE_NAMES:
+            drop_test_database(name)
+        _reset_test_vhost()
+        _session_lock.execute("SELECT pg_advisory_unlock(%s)", (SESSION_LOCK_KEY,))
+    _session_lock.execute("SELECT pg_advisory_lock_shared(%s)", (SESSION_LOCK_KEY,))
+
+
+def pytest_sessionfinish(session: object, exitstatus: int) -> None:
+    if _session_lock is not None:
+        _session_lock.close()  # releases the shared lock
 
 
 def _reset_test_vhost() -> None:
@@ -35,16 +54,17 @@ def _reset_test_vhost() -> None:
     vhost = TEST_AMQP_URL.rsplit("/", 1)[-1]
     if rabbitmqctl is None or not vhost:
         return  # a broker elsewhere: its test vhost is the operator's to keep clean
-    in_use = subprocess.run(  # noqa: S603 - the local rabbitmqctl, our own arguments
-        [rabbitmqctl, "-q", "list_connections", "vhost"], capture_output=True, text=True, check=False
-    ).stdout.split()
-    if vhost in in_use:
-        return  # another test session is connected: leave the vhost to it
-    for args in (
-        ["delete_vhost", vhost],
-        ["add_vhost", vhost],
-        ["set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
-    ):
-        subprocess.run(  # noqa: S603 - the local rabbitmqctl, our own arguments
-            [rabbitmqctl, "-q", *args], check=args[0] != "delete_vhost", capture_output=True
+    ctl = [rabbitmqctl, "-q"]
+    subprocess.run([*ctl, "delete_vhost", vhost], capture_output=True, check=False)  # noqa: S603
+    # Another session may be doing the same at this moment: make sure the vhost and its permission
+    # exist afterwards, whoever made them.
+    for _ in range(5):
+        subprocess.run([*ctl, "add_vhost", vhost], capture_output=True, check=False)  # noqa: S603
+        granted = subprocess.run(  # noqa: S603
+            [*ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+            capture_output=True,
+            check=False,
         )
+        if granted.returncode == 0:
+            return
+    raise RuntimeError(f"could not make the RabbitMQ vhost {vhost} for the tests")

@@ -41,7 +41,9 @@ def test_published_example_validates_against_its_schema(spec: ServiceSpec, messa
 
 
 @pytest.mark.parametrize(("spec", "message"), PUBLISHED, ids=[m.message_type for _, m in PUBLISHED])
-def test_message_type_is_named_after_its_owner(spec: ServiceSpec, message: type[Message]) -> None:
+def test_ev01_message_type_is_versioned_and_named_after_its_owner(
+    spec: ServiceSpec, message: type[Message]
+) -> None:
     assert TYPE_PATTERN.match(message.message_type)
     assert service_of(message.message_type) == spec.name
     assert message.exchange() == f"{spec.name}.{'events' if message.kind == 'event' else 'commands'}"
@@ -85,7 +87,8 @@ def test_sent_command_matches_its_receivers_schema(spec: ServiceSpec, command: t
     receivers[0][3].model_validate(sent)
 
 
-def test_committed_catalogue_and_asyncapi_documents_equal_what_the_code_generates() -> None:
+def test_ev01_committed_catalogue_and_asyncapi_documents_equal_what_the_code_generates() -> None:
+    """EV-01: the one machine-readable catalogue other police systems read is what the code publishes."""
     stale = [
         str(path.relative_to(REPO))
         for path, content in asyncapi.generated_files(REPO).items()

@@ -41,6 +41,8 @@ router = APIRouter(prefix="/api/v1/counter/registrations", tags=["counter"])
 Phone = Annotated[str, AfterValidator(mobile_phone)]
 IdNumber = Annotated[str, AfterValidator(lambda v: resident_id(v, field="id_number"))]
 QUEUE_ROLE = {"intake": "clerk.intake", "review": "clerk.review", "archive": "clerk.archive"}
+# Who may read a case at each stage: a filed case stays retrievable by the archive post (AR-01).
+READ_ROLE = {**QUEUE_ROLE, "filed": "clerk.archive"}
 IntakeClerk = Annotated[Principal, Depends(require_roles("clerk.intake"))]
 ReviewClerk = Annotated[Principal, Depends(require_roles("clerk.review"))]
 ArchiveClerk = Annotated[Principal, Depends(require_roles("clerk.archive"))]
@@ -330,7 +332,9 @@ async def queue(
     return {"items": items, "next_cursor": next_cursor}
 
 
-@router.get("/{case_id}", summary="One case, for the post it is at (or the person it is about)")
+@router.get(
+    "/{case_id}", summary="One case, for the post it is at, the archive once filed (AR-01), or its person"
+)
 async def get_case(case_id: str, principal: CurrentPrincipal, uow: UowDep) -> dict[str, Any]:
     async with uow:
         now = uow.now
@@ -346,7 +350,7 @@ async def get_case(case_id: str, principal: CurrentPrincipal, uow: UowDep) -> di
         at_my_post = (
             principal.is_staff
             and (principal.office is None or principal.office == row.office)
-            and (QUEUE_ROLE.get(row.stage) in principal.roles or "clerk.admin" in principal.roles)
+            and (READ_ROLE.get(row.stage) in principal.roles or "clerk.admin" in principal.roles)
         )
         if not (own_person or at_my_post):
             raise NotFound("registration")
