@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Any
+from typing import Any, cast
 
 
 class RespError(Exception):
@@ -104,8 +104,9 @@ class RespPipe(asyncio.Protocol):
         return pipe
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # No isinstance check: uvloop's TCPTransport is not a subclass of asyncio.Transport (an assert
+        # here failed inside uvloop, the transport was never kept and every call fell back to redis-py).
+        self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self._parser.feed(data)
