@@ -53,6 +53,18 @@ class TokenAccount:
     office: str | None
     id_number: str | None
     channel: str
+    credit_code: str | None = None
+
+
+def owner_id_claim(account: TokenAccount) -> str | None:
+    """ADR 0012: `idn` names whose records are the caller's own: a person's identity number, a unit's
+    unified social credit code (the token's `kind` says which), nothing for staff and system clients.
+    A unit's agent signs in as the unit and acts as it; the agent's own identity number stays out."""
+    if account.category == "personal":
+        return account.id_number
+    if account.category == "unit":
+        return account.credit_code
+    return None
 
 
 TOKEN_KIND = {"personal": "person", "unit": "unit", "staff": "staff", "system": "system"}
@@ -72,7 +84,7 @@ async def issue_access_token(keys: KeyRing, auth: AuthSettings, account: TokenAc
         issued_at=issued_at,
         expires_at=issued_at + ttl_s,
         office=account.office,
-        id_number=account.id_number if account.category == "personal" else None,
+        id_number=owner_id_claim(account),
     )
     return jwt.encode(claims, signer.private_key, algorithm=ALGORITHM, headers={"kid": signer.kid})
 

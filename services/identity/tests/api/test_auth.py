@@ -154,3 +154,44 @@ async def test_per_ip_login_limit_answers_429_with_retry_after(api: "Api") -> No
         for _ in range(4)
     ]
     assert codes == [401, 401, 401, 429]
+
+
+async def test_id08_unit_token_names_the_unit_by_its_credit_code_not_its_agent(api: "Api") -> None:
+    """ADR 0012: a unit's access token carries its unified social credit code in `idn` (kind `unit`), so
+    other services can match the unit to the records it owns; the agent's identity number stays out."""
+    import secrets
+
+    from stdnum.cn import uscc
+
+    from identity_service.demo import ensure_account
+
+    base = "91130100MA" + secrets.token_hex(4).upper()[:7]
+    credit_code = base + uscc.calc_check_digit(base)
+    agent = api.new_id_number()
+    async with api.runtime.uow() as uow:
+        assert uow.now is not None
+        await ensure_account(
+            uow.session,
+            category="unit",
+            kind="enterprise",
+            name="某物流公司",
+            password="Passw0rd2027",
+            roles=["unit"],
+            now=uow.now,
+            credit_code=credit_code,
+            id_number=agent,
+            phone=api.new_phone(),
+        )
+        await uow.commit()
+    tokens = await api.login(credit_code)
+    jwks = (await api.client.get("/api/v1/auth/jwks.json")).json()
+    principal = await JwksVerifier(None, "tms-identity", "tms", jwks=jwks).verify(tokens["access_token"])
+    assert principal.account_kind == "unit"
+    assert principal.id_number == credit_code
+    assert principal.roles == frozenset({"unit"})
+    # A refreshed token says the same.
+    refreshed = (
+        await api.client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    ).json()
+    again = await JwksVerifier(None, "tms-identity", "tms", jwks=jwks).verify(refreshed["access_token"])
+    assert (again.account_kind, again.id_number) == ("unit", credit_code)

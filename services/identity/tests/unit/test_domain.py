@@ -183,3 +183,26 @@ def test_id14_vehicle_events_become_projection_changes() -> None:
         "",
     )
     assert contact.phone == "13700137000"
+
+
+def test_id08_owner_id_claim_is_the_person_s_number_or_the_unit_s_credit_code() -> None:
+    """ADR 0012: whose records a token's holder owns."""
+    import uuid
+
+    from identity_service.tokens import TokenAccount, owner_id_claim
+
+    def account(category: str) -> TokenAccount:
+        return TokenAccount(
+            id=uuid.uuid4(),
+            category=category,
+            roles=[],
+            office=None,
+            id_number="130102199003071233",  # the person, or the unit's agent
+            channel="online",
+            credit_code="91130100MA0CXXXX1K" if category == "unit" else None,
+        )
+
+    assert owner_id_claim(account("personal")) == "130102199003071233"
+    assert owner_id_claim(account("unit")) == "91130100MA0CXXXX1K"  # never the agent's number
+    assert owner_id_claim(account("staff")) is None
+    assert owner_id_claim(account("system")) is None

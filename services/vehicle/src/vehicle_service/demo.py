@@ -4,6 +4,10 @@
   resident identity numbers and mainland mobile phones, generated from a fixed seed (the same every run);
   the first ones belong to identity's demo citizens with the phones identity knows (ID-03): 张三
   130102199003071233 / 13800138000 and 赵六 130105197701010040 / 13800138003 (as identity's demo has them).
+- 3 more vehicles owned by identity's demo units (ID-08, ADR 0012), recorded under their unified social
+  credit codes as identity's demo makes them (its table's 17 characters + the computed check character):
+  石家庄示例物流有限公司 91130100MA0CXXXX1M (two: one inside the VH-13 window, one not yet) and
+  石家庄示例医院 12130100MA0HQ8PT3A (one), with the units' demo phone 13900139000.
 - 4 inspection stations (3 in 石家庄, 1 in 唐山 open to other cities of the province) with a published plan
   covering the 30 days from the first run's platform date, 4 times a day.
 """
@@ -35,6 +39,12 @@ KNOWN_OWNERS = [
     ("130102199003071233", "张三", "13800138000"),
     ("130105197701010040", "赵六", "13800138003"),
 ]
+# (credit code, unit name, phone, plate, days until the inspection expires)
+UNIT_VEHICLES = [
+    ("91130100MA0CXXXX1M", "石家庄示例物流有限公司", "13900139000", "冀AU0101", 45),
+    ("91130100MA0CXXXX1M", "石家庄示例物流有限公司", "13900139000", "冀AU0102", 300),
+    ("12130100MA0HQ8PT3A", "石家庄示例医院", "13900139000", "冀AU0201", 60),
+]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英"
 _VIN = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
@@ -62,7 +72,7 @@ def _vin(rng: random.Random) -> str:
 
 
 def demo_vehicles(today: date) -> list[dict[str, Any]]:
-    """The same 3,000 records every run (the seed fixes every value)."""
+    """The same 3,000 personal records and the units' few every run (the seed fixes every value)."""
     rng = random.Random(SEED)
     rows = []
     for i in range(COUNT):
@@ -103,6 +113,28 @@ def demo_vehicles(today: date) -> list[dict[str, Any]]:
                 "insurance_valid_until": today + timedelta(days=rng.randrange(-30, 365)),
                 "licence_photo_stored": rng.random() < 0.9 or i < len(KNOWN_OWNERS),
                 "plate_reissue_count": 1 if rng.random() < 0.05 else 0,
+            }
+        )
+    unit_rng = random.Random(SEED + 1)  # its own sequence: the 3,000 above stay as they were
+    for credit_code, name, phone, plate, due_in in UNIT_VEHICLES:
+        rows.append(
+            {
+                "office_code": "130100",
+                "plate_kind": "02",
+                "plate_number": plate,
+                "vin": _vin(unit_rng),
+                "vehicle_kind": "small_car",
+                "owner_id_kind": "uscc",
+                "owner_id_number": credit_code,
+                "owner_name": name,
+                "phone": phone,
+                "use": "non_commercial",
+                "state": "registered",
+                "flags": [],
+                "inspection_valid_until": today + timedelta(days=due_in),
+                "insurance_valid_until": today + timedelta(days=200),
+                "licence_photo_stored": True,
+                "plate_reissue_count": 0,
             }
         )
     return rows

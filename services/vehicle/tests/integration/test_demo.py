@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from servicekit.runtime import Runtime
-from servicekit.validators import mobile_phone, plate_number, resident_id, vin
+from servicekit.validators import mobile_phone, plate_number, resident_id, social_credit_code, vin
 from vehicle_service import demo
 from vehicle_service.tables import vehicles
 
@@ -17,9 +17,12 @@ pytestmark = pytest.mark.integration
 
 def test_demo_records_are_valid_and_span_the_states() -> None:
     rows = demo.demo_vehicles(date(2027, 3, 1))
-    assert len(rows) == demo.COUNT
+    assert len(rows) == demo.COUNT + len(demo.UNIT_VEHICLES)
     for row in rows[len(demo.KNOWN_OWNERS) :]:  # identity's demo numbers are taken as identity has them
-        resident_id(row["owner_id_number"])
+        if row["owner_id_kind"] == "uscc":
+            social_credit_code(row["owner_id_number"])
+        else:
+            resident_id(row["owner_id_number"])
         mobile_phone(row["phone"])
         vin(row["vin"])
         plate_number(row["plate_number"])
@@ -46,4 +49,15 @@ async def test_demo_load_is_idempotent(runtime: Runtime) -> None:
                 select(func.count()).where(vehicles.c.vin.in_(vins) | vehicles.c.plate_number.in_(plates))
             )
         ).scalar_one()
-    assert count >= demo.COUNT
+    assert count >= demo.COUNT + len(demo.UNIT_VEHICLES)
+
+
+def test_id08_demo_units_own_vehicles_one_of_them_bookable() -> None:
+    """identity's demo units (ADR 0012) own a few vehicles, under credit codes identity's demo uses."""
+    today = date(2027, 3, 1)
+    rows = demo.demo_vehicles(today)
+    units = [row for row in rows if row["owner_id_kind"] == "uscc"]
+    assert {row["owner_id_number"] for row in units} == {"91130100MA0CXXXX1M", "12130100MA0HQ8PT3A"}
+    assert any((row["inspection_valid_until"] - today).days <= 90 for row in units)  # VH-13 window
+    plates = [row["plate_number"] for row in rows]
+    assert len(set(plates)) == len(plates)  # no generated plate hides a unit's vehicle

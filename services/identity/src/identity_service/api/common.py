@@ -51,6 +51,7 @@ def token_account(row: Any) -> TokenAccount:
         office=row.office,
         id_number=row.id_number,
         channel=row.channel,
+        credit_code=row.credit_code,
     )
 
 

@@ -33,12 +33,13 @@ from vehicle_service import domain
 from vehicle_service.api.common import (
     AnyCaller,
     Archivist,
-    Citizen,
     Input,
     Intake,
+    Personal,
     Phone,
     SystemOnly,
     own_vehicle,
+    owner_id,
 )
 from vehicle_service.post import Parcel, post_service
 from vehicle_service.tables import applications, vehicles
@@ -111,7 +112,7 @@ async def apply(
     body: ApplicationIn,
     request: Request,
     uow: UowDep,
-    principal: Citizen,
+    principal: Personal,
     _key: IdempotencyKeyHeader = None,
 ) -> object:
     """VH-02..VH-09 as the citizen applies: counter-registered users, for vehicles they own (VH-02); no
@@ -202,7 +203,8 @@ def _facts(vehicle: RowMapping) -> domain.VehicleFacts:
 def _may_see(principal: Principal, row: RowMapping) -> bool:
     if principal.is_staff:
         return principal.office is None or principal.office == row["office_code"]
-    return principal.id_number is not None and principal.id_number == row["applicant_id_number"]
+    key = owner_id(principal)
+    return key is not None and key == row["applicant_id_number"]
 
 
 async def _case(uow: UnitOfWork, principal: Principal, application_id: uuid.UUID) -> RowMapping:
@@ -229,7 +231,7 @@ async def list_applications(
             query = query.where(applications.c.office_code == principal.office)
         query = query.order_by(applications.c.intake_due, applications.c.id)
     else:
-        query = query.where(applications.c.applicant_id_number == (principal.id_number or "")).order_by(
+        query = query.where(applications.c.applicant_id_number == (owner_id(principal) or "")).order_by(
             applications.c.created_at.desc()
         )
     if state:

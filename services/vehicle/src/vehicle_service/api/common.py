@@ -25,6 +25,8 @@ from vehicle_service import records
 CLERKS = ("clerk.intake", "clerk.review", "clerk.archive", "clerk.admin")
 
 Citizen = Annotated[Principal, Depends(require_roles("citizen", "unit"))]
+# Personal users only: services ID-08 does not give units (reissue/replacement VH-02, contact change VH-11).
+Personal = Annotated[Principal, Depends(require_roles("citizen"))]
 Clerk = Annotated[Principal, Depends(require_roles(*CLERKS))]
 ClerkOrSystem = Annotated[Principal, Depends(require_roles(*CLERKS, "system"))]
 Registrar = Annotated[Principal, Depends(require_roles("clerk.intake", "system"))]
@@ -94,8 +96,36 @@ def vehicle_out(row: RowMapping | dict[str, Any], *, masked: bool = False) -> Ve
     return VehicleOut.model_validate(data)
 
 
+UNIT_OWNER_ID_KINDS = frozenset({"uscc"})
+
+
+def owner_id(principal: Principal) -> str | None:
+    """ADR 0012: whose vehicles are the caller's own: a person's identity number, a unit's unified social
+    credit code (`idn` of a `kind: unit` token; the unit's agent signs in as the unit), nobody's for
+    clerks and system clients."""
+    if principal.is_staff or "system" in principal.roles:
+        return None
+    if principal.account_kind not in ("person", "unit"):
+        return None
+    return principal.id_number
+
+
+def is_unit(principal: Principal) -> bool:
+    return principal.account_kind == "unit"
+
+
+def owner_kind_matches(principal: Principal, owner_id_kind: str | None) -> bool:
+    """A unit owns only records whose owner is a unit (credit code), a person only a person's: an identity
+    number and a credit code that happen to be spelt alike name different owners."""
+    return (owner_id_kind in UNIT_OWNER_ID_KINDS) == is_unit(principal)
+
+
 def owns(principal: Principal, row: RowMapping) -> bool:
-    return principal.id_number is not None and principal.id_number == row["owner_id_number"]
+    """ID-08, VH-01, VH-13: the caller, a person or a unit, is the recorded owner."""
+    key = owner_id(principal)
+    if key is None or key != row["owner_id_number"]:
+        return False
+    return owner_kind_matches(principal, row["owner_id_kind"])
 
 
 def may_see(principal: Principal, row: RowMapping) -> bool:

@@ -31,7 +31,7 @@ from servicekit.web import (
 )
 from vehicle_service import domain
 from vehicle_service import published as ev
-from vehicle_service.api.common import AnyCaller, Citizen, Input, OfficeCode, System, own_vehicle
+from vehicle_service.api.common import AnyCaller, Citizen, Input, OfficeCode, System, own_vehicle, owner_id
 from vehicle_service.tables import (
     inspection_bookings,
     inspection_plans,
@@ -670,7 +670,7 @@ async def my_bookings(uow: UowDep, principal: Citizen) -> list[BookingOut]:
                 await uow.session.execute(
                     select(inspection_bookings, inspection_slots.c.starts_at)
                     .join(inspection_slots, inspection_slots.c.id == inspection_bookings.c.slot_id)
-                    .where(inspection_bookings.c.holder_id_number == (principal.id_number or ""))
+                    .where(inspection_bookings.c.holder_id_number == (owner_id(principal) or ""))
                     .order_by(inspection_slots.c.starts_at.desc())
                     .limit(100)
                 )
@@ -688,7 +688,7 @@ async def cancel_booking(
     """VH-13: the holder cancels before the inspection day; the place returns to the slot."""
     async with uow:
         assert uow.now is not None
-        row = await _own_booking(uow, principal.id_number, booking_id)
+        row = await _own_booking(uow, owner_id(principal), booking_id)
         if row["state"] != "booked":
             raise domain.WrongState(f"the appointment is {row['state']}", state=row["state"])
         domain.check_cancellable(row["day"], uow.now.astimezone(SHANGHAI).date())

@@ -27,11 +27,12 @@ from servicekit.web import (
 from vehicle_service import dealers, domain, records
 from vehicle_service import published as ev
 from vehicle_service.api.common import (
+    UNIT_OWNER_ID_KINDS,
     AnyCaller,
-    Citizen,
     Input,
     OfficeCode,
     OwnerIn,
+    Personal,
     Phone,
     PlateKind,
     PlateNumber,
@@ -40,7 +41,9 @@ from vehicle_service.api.common import (
     Use,
     VehicleOut,
     Vin,
+    is_unit,
     own_vehicle,
+    owner_id,
     vehicle_for,
     vehicle_out,
 )
@@ -67,9 +70,13 @@ async def list_vehicles(
     size = clamp_limit(limit)
     query = select(vehicles).order_by(vehicles.c.id).limit(size + 1)
     if principal.has_any("citizen", "unit") and not principal.is_staff and "system" not in principal.roles:
-        if principal.id_number is None:
+        key = owner_id(principal)
+        if key is None:
             return Page(items=[])
-        query = query.where(vehicles.c.owner_id_number == principal.id_number)
+        kind_is_unit = vehicles.c.owner_id_kind.in_(sorted(UNIT_OWNER_ID_KINDS))
+        query = query.where(
+            vehicles.c.owner_id_number == key, kind_is_unit if is_unit(principal) else ~kind_is_unit
+        )
     else:
         if not (plate_number or vin or owner_id_number):
             raise Unprocessable("SEARCH_NEEDS_A_KEY", "give plate_number, vin or owner_id_number")
@@ -390,7 +397,7 @@ class ContactIn(Input):
 
 @router.put("/{vehicle_id}/contact", response_model=VehicleOut, summary="Change the owner's phone")
 async def change_contact(
-    vehicle_id: uuid.UUID, body: ContactIn, request: Request, uow: UowDep, principal: Citizen
+    vehicle_id: uuid.UUID, body: ContactIn, request: Request, uow: UowDep, principal: Personal
 ) -> VehicleOut:
     """VH-11: any personal user (online or counter-registered) changes the phone on a vehicle they own;
     applied to the record and published (identity's ID-03 projection reads it)."""
