@@ -6,8 +6,11 @@ Real processes: plate-pool's api (uvicorn, TMS_ENV=test, `plate_pool_test`, its 
 and nginx with the configuration generated from the gateway's route table, each on a free port. Tokens are
 signed by a `TokenFactory` whose public key a tiny JWKS server in this process publishes (as identity's
 JWKS would); the SMS code is read back from plate-pool's outbox (`notify.sms.send.v1`), where the test env
-leaves every message it sends. The shared platform clock (Redis db 15) is read, never moved: the office
-of the flow is open round the clock and the office of PP-04 is closed at whatever time it is now.
+leaves every message it sends.
+
+The api's Redis is db 12, this module's own (a lock in db 15 keeps two runs of it apart), so its platform
+clock can stand at a Monday morning years after the other plate-pool tests' FixedClocks: their sweeps scan
+the whole shared `plate_pool_test` and would otherwise end these sessions and SMS windows as long past.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from redis import Redis as SyncRedis
 from sqlalchemy import delete, select
 from sqlalchemy.engine import make_url
 from stdnum.cn import ric
@@ -47,10 +51,11 @@ from plate_pool_service.segments_api import PlanSegment, build_pool, plan_segmen
 from plate_pool_service.service import SPEC
 from plate_pool_service.settings import PlatePoolSettings
 from plate_pool_service.tables import allocations, segments, selections
+from servicekit.clock import SHANGHAI, set_platform_time
 from servicekit.db import new_metadata
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
-from servicekit.settings import Environment
+from servicekit.settings import Environment, RedisSettings
 from servicekit.testing import TokenFactory
 from servicekit.validators import vin_check_digit
 
@@ -58,6 +63,8 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+REDIS_URL = "redis://127.0.0.1:6379/12"  # this module's own: its clock offset moves only its processes
+START = datetime(2030, 3, 4, 10, 0, tzinfo=SHANGHAI)  # a Monday, inside the seed's 08:00-23:00
 JPEG = base64.b64encode(b"\xff\xd8\xff\xe0" + b"0" * 64).decode()
 
 
@@ -119,6 +126,16 @@ def _hold_test_database() -> psycopg.Connection[Any]:
     raise AssertionError("could not hold plate_pool_test open")
 
 
+def _lock_db12() -> Any:
+    """Hold db 12 for this module (a lock under a key of its own in the shared db 15), then empty it."""
+    shared = SyncRedis.from_url(PlatePoolSettings().redis.url)
+    lock = shared.lock("tms:test:e2e:plates-through-gateway:db12", timeout=600, blocking_timeout=240)
+    if not lock.acquire():
+        pytest.fail("Redis db 12 stayed busy with another run of this module for 240 s")
+    SyncRedis.from_url(REDIS_URL).flushdb()
+    return lock
+
+
 def _runtime(settings: PlatePoolSettings) -> Runtime:
     return Runtime.open(settings, SPEC.metadata, SPEC.translate)
 
@@ -129,7 +146,8 @@ async def _prepare(settings: PlatePoolSettings, open_office: str, closed_office:
     ctx = context_for(runtime)
     try:
         await _remove(runtime, (open_office, closed_office))
-        now = await runtime.clock.now()  # the shared platform clock, read only
+        await set_platform_time(runtime.redis, START)
+        now = await runtime.clock.now()
         await save_office_settings(
             runtime,
             open_office,
@@ -137,12 +155,10 @@ async def _prepare(settings: PlatePoolSettings, open_office: str, closed_office:
             superior="130000",
             name="e2e open office",
         )
-        hour = now.hour
-        opens, closes = (hour + 2, hour + 3) if hour < 20 else (hour - 6, hour - 5)
         await save_office_settings(
             runtime,
             closed_office,
-            OfficeSettings(opens_at=f"{opens:02d}:00", closes_at=f"{closes:02d}:00"),
+            OfficeSettings(opens_at="14:00", closes_at="15:00"),  # closed at 10:00
             superior="130000",
             name="e2e closed office",
         )
@@ -182,9 +198,7 @@ async def _cleanup(settings: PlatePoolSettings, offices: tuple[str, ...]) -> Non
     runtime = _runtime(settings)
     try:
         await _remove(runtime, offices)
-        keys = [k async for k in runtime.redis.scan_iter(match=f"{settings.hot_prefix}:*", count=1000)]
-        for i in range(0, len(keys), 1000):
-            await runtime.redis.delete(*keys[i : i + 1000])
+        await runtime.redis.flushdb()  # db 12 is this module's alone
     finally:
         await runtime.aclose()
 
@@ -212,6 +226,7 @@ async def _sms_code(settings: PlatePoolSettings, phone: str) -> str | None:
 def edge() -> Iterator[Edge]:
     if NGINX is None:
         pytest.skip("nginx is not installed")
+    lock = _lock_db12()
     guard = _hold_test_database()
     tokens = TokenFactory()
     _Jwks.body = json.dumps(tokens.jwks()).encode()
@@ -219,7 +234,7 @@ def edge() -> Iterator[Edge]:
     threading.Thread(target=jwks.serve_forever, daemon=True).start()
     jwks_port = jwks.server_address[1]
     prefix_hot = f"ppe2e:{secrets.token_hex(4)}"
-    settings = PlatePoolSettings(hot_prefix=prefix_hot, cache_ttl_s=0)
+    settings = PlatePoolSettings(redis=RedisSettings(url=REDIS_URL), hot_prefix=prefix_hot, cache_ttl_s=0)
     offices = ("13" + f"{secrets.randbelow(10_000):04d}", "14" + f"{secrets.randbelow(10_000):04d}")
     today = asyncio.run(_prepare(settings, *offices))
 
@@ -235,6 +250,7 @@ def edge() -> Iterator[Edge]:
         **os.environ,
         "TMS_PLATE_POOL__TELEMETRY__LOG_LEVEL": "WARNING",
         "TMS_PLATE_POOL__HOT_PREFIX": prefix_hot,
+        "TMS_PLATE_POOL__REDIS__URL": REDIS_URL,
         "TMS_PLATE_POOL__CACHE_TTL_S": "0",
         "TMS_PLATE_POOL__AUTH__JWKS_URL": f"http://127.0.0.1:{jwks_port}/jwks.json",
     }
@@ -275,6 +291,7 @@ def edge() -> Iterator[Edge]:
         shutil.rmtree(prefix, ignore_errors=True)
         asyncio.run(_cleanup(settings, offices))
         guard.close()
+        lock.release()
 
 
 def _id_number(region: str) -> str:

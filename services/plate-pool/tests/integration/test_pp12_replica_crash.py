@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -42,18 +42,21 @@ from plate_pool_service.segments_api import PlanSegment, build_pool, plan_segmen
 from plate_pool_service.service import SPEC
 from plate_pool_service.settings import PlatePoolSettings
 from plate_pool_service.tables import allocations, segments, selections
-from servicekit.clock import set_platform_time
+from servicekit.clock import SHANGHAI, set_platform_time
 from servicekit.db import new_metadata
 from servicekit.runtime import Runtime
 from servicekit.settings import RedisSettings
 from servicekit.testing import TokenFactory
 
-from .conftest import JPEG, MONDAY_10AM, new_phone, new_resident_id, new_vin
+from .conftest import JPEG, new_phone, new_resident_id, new_vin
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[4]
 REDIS_URL = "redis://127.0.0.1:6379/13"  # this test's own db: the clock offset moved here moves only it
+# Years after the other plate-pool tests' FixedClocks (2027): their sweeps scan the whole shared test
+# database, and would end these sessions, SMS windows and registration deadlines as long past.
+START = datetime(2030, 3, 4, 10, 0, tzinfo=SHANGHAI)  # a Monday
 POOL_SIZE = 1_000  # the smallest segment PP-10 allows
 USERS = 24
 KILL_AFTER = 30  # replica B is killed once it has answered this many requests
@@ -151,7 +154,7 @@ async def db13() -> AsyncIterator[Redis]:
 @pytest.fixture
 async def cluster(plate_pool_database: str, db13: Redis) -> AsyncIterator[Cluster]:
     redis = db13
-    await set_platform_time(redis, MONDAY_10AM)
+    await set_platform_time(redis, START)
     prefix = f"pp12crash:{secrets.token_hex(4)}"
     settings = PlatePoolSettings(redis=RedisSettings(url=REDIS_URL), hot_prefix=prefix, cache_ttl_s=0)
     runtime = Runtime.open(settings, SPEC.metadata, SPEC.translate)
@@ -343,7 +346,7 @@ def _person(cluster: Cluster, i: int) -> Person:
         "invoice": {
             "number": "12345678",
             "code": "113001900111",
-            "date": "2027-02-27",
+            "date": (START - timedelta(days=2)).date().isoformat(),
             "amount_fen": 15_800_000,
             "photo": JPEG,
         },
