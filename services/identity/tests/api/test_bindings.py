@@ -324,3 +324,49 @@ async def test_per_user_write_limit_answers_429_with_retry_after(api: "Api") -> 
     assert codes[60] == 429
     refused = await _bind(api, me, "vehicle", "nope")
     assert int(refused.headers["Retry-After"]) >= 1
+
+
+async def _unit(api: "Api") -> str:
+    """A unit account of this test alone (its agent signs in with the credit code); returns the code."""
+    from stdnum.cn import uscc
+
+    from identity_service.demo import ensure_account
+
+    base = "91130100MA" + secrets.token_hex(4).upper()[:7]
+    credit_code = base + uscc.calc_check_digit(base)
+    async with api.runtime.uow() as uow:
+        assert uow.now is not None
+        await ensure_account(
+            uow.session,
+            category="unit",
+            kind="enterprise",
+            name="某物流公司",
+            password="Passw0rd2027",
+            roles=["unit"],
+            now=uow.now,
+            credit_code=credit_code,
+            id_number=api.new_id_number(),  # the agent
+            phone=api.new_phone(),
+        )
+        await uow.commit()
+    return credit_code
+
+
+async def test_id08_unit_binds_queries_and_unbinds_its_own_vehicle_another_unit_gets_404(api: "Api") -> None:
+    mine, other = await _unit(api), await _unit(api)
+    vehicle = _ref()
+    r = await api.record(
+        "vehicle", vehicle, id_number=mine, phone=api.new_phone(), state="registered", plate_number="冀AU1234"
+    )
+    assert r.status_code in (200, 201), r.text
+    me, them = await api.bearer(mine), await api.bearer(other)
+    assert (await _bind(api, them, "vehicle", vehicle)).status_code == 404
+    r = await _bind(api, me, "vehicle", vehicle)
+    assert r.status_code == 201, r.text
+    listed = (await api.client.get("/api/v1/users/me/bindings", headers=me)).json()["items"]
+    assert [(b["ref"], b["plate_number"]) for b in listed] == [(vehicle, "冀AU1234")]
+    assert (await api.client.get("/api/v1/users/me/bindings", headers=them)).json()["items"] == []
+    binding = listed[0]["id"]
+    assert (await api.client.delete(f"/api/v1/users/me/bindings/{binding}", headers=them)).status_code == 404
+    assert (await api.client.delete(f"/api/v1/users/me/bindings/{binding}", headers=me)).status_code == 204
+    assert (await api.client.get("/api/v1/users/me/bindings", headers=me)).json()["items"] == []
