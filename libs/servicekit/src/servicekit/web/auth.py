@@ -3,8 +3,9 @@ trusts that it did).
 
 Tokens are JWTs signed by the identity service (RS256 or EdDSA), public keys at its JWKS URL. Claims:
 `iss`, `aud`, `sub`, `iat`, `exp`, `jti`, `kind` (person | unit | staff | system), `channel`
-(online | counter), `roles` (list), `office` (office code or null), `idn` (the person's identity number
-or null). `access_token_claims` builds exactly this set; identity and `servicekit.testing` both use it.
+(online | counter), `roles` (list), `office` (office code or null), `idn` (whose records are the
+caller's own: a person's identity number, a unit's unified social credit code (ADR 0012), or null).
+`access_token_claims` builds exactly this set; identity and `servicekit.testing` both use it.
 
 Times in tokens are real time, not the movable platform clock: moving the test clock must not make every
 token expired or not yet valid.
