@@ -48,7 +48,7 @@ from servicekit.runtime import Runtime
 from servicekit.settings import RedisSettings
 from servicekit.testing import TokenFactory
 
-from .conftest import JPEG, new_phone, new_resident_id, new_vin
+from .conftest import JPEG, Platform, new_phone, new_resident_id, new_vin
 
 pytestmark = pytest.mark.integration
 
@@ -287,7 +287,12 @@ class Run:
         if r is None:
             return
         if r.status_code == 409 and r.json().get("code") == "VEHICLE_ALREADY_SELECTED":
-            return  # the start went through on the dead replica; its answer was lost with it
+            # the start went through on the dead replica and its answer was lost with it: the person
+            # finds it again (here straight from the table) and stops there
+            async with self.cluster.ctx.runtime.engine.connect() as conn:
+                found = await conn.execute(select(selections.c.id).where(selections.c.vin == who.body["vin"]))
+                who.selection_id = str(found.scalar_one())
+            return
         assert r.status_code in (200, 201), r.text
         sid = r.json()["id"]
         who.selection_id = sid
@@ -396,6 +401,29 @@ async def _history(cluster: Cluster, sid: str | None) -> Any:
     return [tuple(r) for r in rows], [dict(r._mapping) for r in sel]
 
 
+def _choice_lost(who: Person) -> bool:
+    """The person's choice was in flight on replica B when it died (see the xfail test at the end)."""
+    return any("/choice lost on replica 1" in line for line in who.log)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+async def _explain(cluster: Cluster, sid: str, owner: Person) -> dict[str, Any]:
+    """What Postgres, Redis and the person's own requests say about a selection (for a failure message)."""
+    hot = cluster.ctx.hot
+    raw = await cluster.redis.hgetall(hot.sel_key(sid))
+    async with cluster.ctx.runtime.engine.connect() as conn:
+        state = (await conn.execute(select(selections.c.state).where(selections.c.id == sid))).scalar()
+    return {
+        "selection": sid,
+        "postgres_state": state,
+        "redis": {_text(k): _text(v) for k, v in raw.items()},
+        "requests": owner.log,
+    }
+
+
 async def _selection_ids(cluster: Cluster) -> list[str]:
     async with cluster.ctx.runtime.engine.connect() as conn:
         rows = (
@@ -415,7 +443,19 @@ async def test_pp12_replica_killed_mid_run_loses_no_allocation_and_its_holds_lap
         )
         assert run.b_dead.is_set()
         assert cluster.replicas[1].returncode == -signal.SIGKILL
+        lost = [line for p in people for line in p.log if "lost on replica 1" in line]
+        assert lost, "nothing was in flight on replica B or sent to it after: the kill was not mid-run"
         survivor = run.clients[0]
+
+        # A start whose answer died with replica B: the selection is there all the same, and its owner's.
+        async with cluster.ctx.runtime.engine.connect() as conn:
+            rows = await conn.execute(
+                select(selections.c.vin, selections.c.id).where(selections.c.office_code == cluster.office)
+            )
+            by_vin = {r.vin: r.id for r in rows}
+        for p in people:
+            if p.selection_id is None and p.body["vin"] in by_vin:
+                p.selection_id = str(by_vin[p.body["vin"]])
 
         # --- no confirmed allocation lost: what people were told, the ledger and GET all agree
         ledger = await _ledger(cluster)
@@ -463,14 +503,20 @@ async def test_pp12_replica_killed_mid_run_loses_no_allocation_and_its_holds_lap
         late_url = f"/api/v1/plate-selections/{r.json()['id']}"
         deadline = time.monotonic() + 30
         while True:
+            # each script call first lapses up to 64 expired holds of its segment
             r = await survivor.post(f"{late_url}/random-draws", headers=late.headers)
-            assert r.status_code == 201, r.text
             _, holds, _ = await _hot_sets(cluster)
             # expired holds still there: anyone's but the late person's and those awaiting their SMS code
-            stale = {i for i, sid in holds.items() if sid in owners and views[sid]["state"] != "awaiting_sms"}
+            stale = {
+                i: sid
+                for i, sid in holds.items()
+                if sid in owners and views[sid]["state"] != "awaiting_sms" and not _choice_lost(owners[sid])
+            }
             if not stale:
                 break
-            assert time.monotonic() < deadline, f"{len(stale)} holds of the dead replica never lapsed"
+            if r.status_code != 201 or time.monotonic() > deadline:
+                details = [await _explain(cluster, sid, owners[sid]) for sid in set(stale.values())]
+                raise AssertionError(f"{len(stale)} holds never lapsed ({r.status_code}): {details}")
         r = await survivor.delete(late_url, headers=late.headers)
         assert r.status_code == 204, r.text
 
@@ -490,7 +536,40 @@ async def test_pp12_replica_killed_mid_run_loses_no_allocation_and_its_holds_lap
         )
         assert len(stranded) <= lost_confirmations
         # Whatever is still held belongs to a selection waiting for its SMS code (30 min), no one else's.
+        # (Or to one whose choice died with replica B: the known bug pinned by the xfail test below.)
         for sid in set(holds.values()):
-            assert views.get(sid, {}).get("state") == "awaiting_sms", (sid, views.get(sid))
+            assert views[sid]["state"] == "awaiting_sms" or _choice_lost(owners[sid]), (sid, views[sid])
     finally:
         await run.aclose()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "bug: a replica dying between the choose script and its Postgres commit leaves the selection "
+        "awaiting_sms in Redis (its number held for the 30-min SMS window) but selecting in Postgres; "
+        "retrying the choice is refused by Redis (not in step) and the SMS code by Postgres, so the "
+        "person is stuck until the session ends (end-sessions sweep, up to 60 min)"
+    ),
+)
+async def test_pp12_a_choice_lost_with_its_replica_can_be_made_again(platform: Platform) -> None:
+    """The crash window of the multi-replica run, made exact in process: the choose script has run (as on
+    the replica that then died) and its Postgres update has not. The person retries their choice on the
+    survivor, as the browser would, and must be able to go on to the SMS code."""
+    p = platform
+    segment = await p.open_segment()
+    who, selection = await p.start()
+    r = await p.draw(who, selection)
+    assert r.status_code == 201, r.text
+    number = r.json()["numbers"][0]
+    seg = await p.ctx.catalog.segment(segment)
+    assert seg is not None
+    index = seg.space.index(number)
+    assert index is not None
+    await p.ctx.hot.choose(selection["id"], who.subject, segment, index)  # ... and the replica dies here
+
+    r = await p.choose(who, selection, number)
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "awaiting_sms"
+    r = await p.client.post(p.url(selection, "/sms-code"), headers=who.headers)
+    assert r.status_code == 202, r.text
