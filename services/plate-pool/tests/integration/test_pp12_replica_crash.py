@@ -39,6 +39,7 @@ from sqlalchemy import delete, select
 from plate_pool_service.context import PlateContext, context_for
 from plate_pool_service.domain import OfficeSettings
 from plate_pool_service.segments_api import PlanSegment, build_pool, plan_segment, save_office_settings
+from plate_pool_service.selections_api import SMS_PURPOSE
 from plate_pool_service.service import SPEC
 from plate_pool_service.settings import PlatePoolSettings
 from plate_pool_service.tables import allocations, segments, selections
@@ -573,3 +574,38 @@ async def test_pp12_a_choice_lost_with_its_replica_can_be_made_again(platform: P
     assert r.json()["state"] == "awaiting_sms"
     r = await p.client.post(p.url(selection, "/sms-code"), headers=who.headers)
     assert r.status_code == 202, r.text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "bug: a replica dying between the confirm script and the ledger commit leaves the number allocated "
+        "in Redis and the selection awaiting_sms in Postgres with its SMS code spent; the person's retry "
+        "of the confirmation is refused, so they lose the number they entered the right code for, and "
+        "the number is lost to the pool until a rebuild (ADR 0020 names the stranding, not the retry)"
+    ),
+)
+async def test_pp12_a_confirmation_lost_with_its_replica_can_be_completed(platform: Platform) -> None:
+    """The confirm crash window made exact in process: the code was checked and the confirm script has run
+    (as on the replica that then died); the ledger row was never written. The person, having entered the
+    right code, retries on the survivor (with a fresh code if need be) and must end with the number."""
+    p = platform
+    await p.open_segment()
+    who, selection = await p.start()
+    r = await p.draw(who, selection)
+    assert r.status_code == 201, r.text
+    number = r.json()["numbers"][0]
+    r = await p.choose(who, selection, number)
+    assert r.status_code == 200, r.text
+    r = await p.client.post(p.url(selection, "/sms-code"), headers=who.headers)
+    assert r.status_code == 202, r.text
+    code = await p.sms_code(who.phone)
+    segment = await p.segment_id()
+    await p.ctx.codes.verify(who.phone, SMS_PURPOSE.format(selection["id"]), code)
+    await p.ctx.hot.confirm(selection["id"], who.subject, segment)  # ... and the replica dies here
+
+    p.clock.advance(timedelta(seconds=61))  # NT-02: a new code a minute after the last one
+    r = await p.confirm(who, selection)  # a fresh code, entered on the survivor
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "selected"
+    assert r.json()["plate_number"] == number
