@@ -227,7 +227,11 @@ def edge() -> Iterator[Edge]:
     if NGINX is None:
         pytest.skip("nginx is not installed")
     lock = _lock_db12()
-    guard = _hold_test_database()
+    try:
+        guard = _hold_test_database()
+    except BaseException:
+        lock.release()
+        raise
     tokens = TokenFactory()
     _Jwks.body = json.dumps(tokens.jwks()).encode()
     jwks = ThreadingHTTPServer(("127.0.0.1", 0), _Jwks)
