@@ -188,6 +188,10 @@ def start_replica(port: int) -> subprocess.Popen[bytes]:
             "--no-access-log",
             "--log-level",
             "warning",
+            # Longer than the gateway's upstream keepalive_timeout (60 s): otherwise uvicorn (5 s by default)
+            # may close an idle connection just as nginx sends a POST on it, which nginx cannot retry (502).
+            "--timeout-keep-alive",
+            "75",
         ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -335,6 +339,14 @@ async def race(segment_id: str, tokens: TokenFactory) -> dict[str, int]:
         runtime = Runtime.open(SPEC.settings(), SPEC.metadata, SPEC.translate)
         outbox = new_metadata().tables["outbox"]
         confirmed = 0
+        # All 2,000 contenders are in the race at once, but at most CONNECTIONS requests are in flight (as
+        # before: the client has that many connections). They wait here, not in httpx's pool, whose queue
+        # is walked on every request (O(n^2) in the waiters: the client, not the server, was the limit).
+        gate = asyncio.Semaphore(CONNECTIONS)
+
+        async def post(url: str, headers: dict[str, str], **kwargs: Any) -> httpx.Response:
+            async with gate:
+                return await client.post(url, headers=headers, **kwargs)
 
         async def code_for(phone: str) -> str:
             async with runtime.engine.connect() as conn:
@@ -355,30 +367,22 @@ async def race(segment_id: str, tokens: TokenFactory) -> dict[str, int]:
             # An exhausted pool answers 409 POOL_EXHAUSTED: numbers come back as others choose and give
             # back their other four, so a contender tries again a few times, as a person would.
             for _ in range(20):
-                r = await client.post(f"/api/v1/plate-selections/{sid}/random-draws", headers=headers)
+                r = await post(f"/api/v1/plate-selections/{sid}/random-draws", headers)
                 if r.status_code == 201 or r.json().get("code") != "POOL_EXHAUSTED":
                     break
                 await asyncio.sleep(0.2)
             if r.status_code != 201:
                 return
             for number in r.json()["numbers"]:
-                c = await client.post(
-                    f"/api/v1/plate-selections/{sid}/choice",
-                    json={"number": number},
-                    headers=headers,
-                )
+                c = await post(f"/api/v1/plate-selections/{sid}/choice", headers, json={"number": number})
                 if c.status_code == 200:
                     break
             else:
                 return
-            if (
-                await client.post(f"/api/v1/plate-selections/{sid}/sms-code", headers=headers)
-            ).status_code != 202:
+            if (await post(f"/api/v1/plate-selections/{sid}/sms-code", headers)).status_code != 202:
                 return
             code = await code_for(phone)
-            done = await client.post(
-                f"/api/v1/plate-selections/{sid}/confirmation", json={"code": code}, headers=headers
-            )
+            done = await post(f"/api/v1/plate-selections/{sid}/confirmation", headers, json={"code": code})
             if done.status_code == 200:
                 confirmed += 1
 
