@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import shutil
 import signal
 import socket
@@ -19,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway_service.nginx import NginxOptions, main, render
+from gateway_service.nginx import UPSTREAM_IDLE_S, UVICORN_KEEP_ALIVE_S, NginxOptions, main, render
 from gateway_service.routes import GATEWAY, PUBLIC_PREFIXES, RouteTable, route_table
 from servicekit.settings import Environment
 
@@ -415,3 +416,13 @@ def test_live_access_log_is_json_without_query_strings(dev_nginx: LiveNginx) -> 
     assert entry["status"] == 200
     assert entry["upstream_status"] == "200"
     assert isinstance(entry["duration_s"], float | int)
+
+
+def test_upstream_idle_connections_close_before_the_services_close_them() -> None:
+    """A POST written into a connection uvicorn is closing would be a 502 (nginx does not retry a POST)."""
+    conf = render(route_table(), NginxOptions())
+    upstreams = re.findall(r"^\s*upstream [\w-]+ \{[^}]*\}", conf, re.M)
+    assert upstreams
+    for block in upstreams:
+        assert f"keepalive_timeout {UPSTREAM_IDLE_S}s;" in block
+    assert UPSTREAM_IDLE_S < UVICORN_KEEP_ALIVE_S

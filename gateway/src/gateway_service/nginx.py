@@ -94,6 +94,10 @@ def _block(head: str, body: Sequence[str], indent: int = 1) -> list[str]:
     return [f"{pad}{head} {{", *(f"{pad}    {line}" for line in body), f"{pad}}}"]
 
 
+UVICORN_KEEP_ALIVE_S = 5  # uvicorn's default `--timeout-keep-alive`, which the services run with
+UPSTREAM_IDLE_S = UVICORN_KEEP_ALIVE_S - 1
+
+
 def _upstream_block(up: Upstream, keepalive: int) -> list[str]:
     body: list[str] = []
     if len(up.servers) > 1:
@@ -103,7 +107,13 @@ def _upstream_block(up: Upstream, keepalive: int) -> list[str]:
         body += [f"server {s.address} max_fails=2 fail_timeout=5s;" for s in up.servers]
     else:
         body += [f"server {s.address};" for s in up.servers]
-    body += [f"keepalive {keepalive};", "keepalive_requests 10000;", "keepalive_timeout 60s;"]
+    # nginx must drop an idle upstream connection before uvicorn does (its keep-alive is 5 s): else a
+    # POST can be written into a connection the upstream is closing, and nginx does not retry a POST (502).
+    body += [
+        f"keepalive {keepalive};",
+        "keepalive_requests 10000;",
+        f"keepalive_timeout {UPSTREAM_IDLE_S}s;",
+    ]
     return _block(f"upstream {up.nginx_name}", body)
 
 
