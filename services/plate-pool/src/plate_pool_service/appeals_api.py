@@ -17,7 +17,7 @@ from plate_pool_service import domain
 from plate_pool_service.context import ContextDep
 from plate_pool_service.domain import RuleError
 from plate_pool_service.hot import HotError, SelectionState
-from plate_pool_service.published import Owner, SelectionConfirmed
+from plate_pool_service.published import SelectionConfirmed
 from plate_pool_service.tables import allocations, appeals, bans, selections
 from servicekit.clock import SHANGHAI
 from servicekit.ids import new_id
@@ -210,21 +210,8 @@ async def decide_appeal(
                         )
                     )
                     uow.emit(
-                        SelectionConfirmed(
-                            selection_id=str(row.id),
-                            office_code=row.office_code,
-                            plate_number=row.plate_number,
-                            vin=row.vin,
-                            owner=Owner(
-                                id_kind=row.owner_id_kind,
-                                id_number=row.owner_id_number,
-                                name=row.owner_name,
-                            ),
-                            phone=row.phone,
-                            account_id=row.account_id,
-                            certificate_number=row.certificate_number,
-                            confirmed_at=now,
-                            register_by=deadline,
+                        SelectionConfirmed.of_selection(
+                            row, plate_number=row.plate_number, confirmed_at=now, register_by=deadline
                         )
                     )
             uow.audit(

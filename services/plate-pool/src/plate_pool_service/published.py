@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel
 
@@ -37,6 +37,24 @@ class SelectionConfirmed(Event):
 
     def subject(self) -> str:
         return self.selection_id
+
+    @classmethod
+    def of_selection(
+        cls, row: Any, *, plate_number: str, confirmed_at: datetime, register_by: datetime
+    ) -> SelectionConfirmed:
+        """From a `selections` row: the confirmation and an appeal's restored number publish the same."""
+        return cls(
+            selection_id=str(row.id),
+            office_code=row.office_code,
+            plate_number=plate_number,
+            vin=row.vin,
+            owner=Owner(id_kind=row.owner_id_kind, id_number=row.owner_id_number, name=row.owner_name),
+            phone=row.phone,
+            account_id=row.account_id,
+            certificate_number=row.certificate_number,
+            confirmed_at=confirmed_at,
+            register_by=register_by,
+        )
 
     @classmethod
     def example(cls) -> SelectionConfirmed:

@@ -32,7 +32,7 @@ from plate_pool_service.hot import (
     SelectionState,
     from_us,
 )
-from plate_pool_service.published import Owner, SelectionCancelled, SelectionConfirmed
+from plate_pool_service.published import SelectionCancelled, SelectionConfirmed
 from plate_pool_service.tables import OPEN_STATES, allocations, bans, fairness_log, selections
 from servicekit import validators
 from servicekit.clock import SHANGHAI
@@ -724,21 +724,8 @@ async def confirm(
                 )
             )
             uow.emit(
-                SelectionConfirmed(
-                    selection_id=sid,
-                    office_code=row.office_code,
-                    plate_number=plate,
-                    vin=row.vin,
-                    owner=Owner(
-                        id_kind=row.owner_id_kind,
-                        id_number=row.owner_id_number,
-                        name=row.owner_name,
-                    ),
-                    phone=row.phone,
-                    account_id=row.account_id,
-                    certificate_number=row.certificate_number,
-                    confirmed_at=now,
-                    register_by=deadline,
+                SelectionConfirmed.of_selection(
+                    row, plate_number=plate, confirmed_at=now, register_by=deadline
                 )
             )
             uow.audit(
