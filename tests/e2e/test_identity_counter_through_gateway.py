@@ -14,11 +14,9 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -35,31 +33,12 @@ from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
 from servicekit.settings import Environment
 
+from .processes import NGINX, free_port, wait_until_ok
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 PASSWORD = "Passw0rd2027"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"{process.args!r} exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1, trust_env=False).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} did not answer within {timeout_s:.0f} s")
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +47,7 @@ def edge() -> Iterator[tuple[str, str]]:
     if NGINX is None:
         pytest.skip("nginx is not installed")
     migrate("identity")
-    service_port, edge_port, app_port = _free_port(), _free_port(), _free_port()
+    service_port, edge_port, app_port = free_port(), free_port(), free_port()
     prefix = Path(tempfile.mkdtemp(prefix="tms-e2e-identity-"))
     prefix.chmod(0o755)
     (prefix / "tmp").mkdir()
@@ -120,9 +99,9 @@ def edge() -> Iterator[tuple[str, str]]:
         stdout=subprocess.DEVNULL,
     )
     try:
-        _wait(f"http://127.0.0.1:{service_port}/healthz", identity)
-        _wait(f"http://127.0.0.1:{edge_port}/healthz", nginx)
-        _wait(f"http://127.0.0.1:{app_port}/healthz", edge_app)
+        wait_until_ok(f"http://127.0.0.1:{service_port}/healthz", identity)
+        wait_until_ok(f"http://127.0.0.1:{edge_port}/healthz", nginx)
+        wait_until_ok(f"http://127.0.0.1:{app_port}/healthz", edge_app)
         yield f"http://127.0.0.1:{edge_port}", f"http://127.0.0.1:{service_port}"
     finally:
         identity.send_signal(signal.SIGTERM)

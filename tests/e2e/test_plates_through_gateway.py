@@ -22,7 +22,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -59,33 +58,14 @@ from servicekit.settings import Environment, RedisSettings
 from servicekit.testing import TokenFactory
 from servicekit.validators import vin_check_digit
 
+from .processes import NGINX, free_port, wait_until_ok
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 REDIS_URL = "redis://127.0.0.1:6379/12"  # this module's own: its clock offset moves only its processes
 START = datetime(2030, 3, 4, 10, 0, tzinfo=SHANGHAI)  # a Monday, inside the seed's 08:00-23:00
 JPEG = base64.b64encode(b"\xff\xd8\xff\xe0" + b"0" * 64).decode()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"{process.args!r} exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1, trust_env=False).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} did not answer within {timeout_s:.0f} s")
 
 
 class _Jwks(BaseHTTPRequestHandler):
@@ -242,7 +222,7 @@ def edge() -> Iterator[Edge]:
     offices = ("13" + f"{secrets.randbelow(10_000):04d}", "14" + f"{secrets.randbelow(10_000):04d}")
     today = asyncio.run(_prepare(settings, *offices))
 
-    service_port, edge_port = _free_port(), _free_port()
+    service_port, edge_port = free_port(), free_port()
     prefix = Path(tempfile.mkdtemp(prefix="tms-e2e-plates-"))
     prefix.chmod(0o755)
     (prefix / "tmp").mkdir()
@@ -279,9 +259,9 @@ def edge() -> Iterator[Edge]:
         stdout=subprocess.DEVNULL,
     )
     try:
-        _wait(f"http://127.0.0.1:{service_port}/healthz", api)
+        wait_until_ok(f"http://127.0.0.1:{service_port}/healthz", api)
         # a public plate-pool route, so the wait is on nginx -> plate-pool (the gateway app is not started)
-        _wait(f"http://127.0.0.1:{edge_port}/api/v1/plate-segments?office_code={offices[0]}", nginx)
+        wait_until_ok(f"http://127.0.0.1:{edge_port}/api/v1/plate-segments?office_code={offices[0]}", nginx)
         yield Edge(f"http://127.0.0.1:{edge_port}", tokens, settings, *offices, today)
     finally:
         api.send_signal(signal.SIGTERM)

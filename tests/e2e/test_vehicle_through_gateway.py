@@ -16,11 +16,9 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -38,31 +36,12 @@ from servicekit.runtime import Runtime
 from servicekit.settings import Environment
 from servicekit.validators import PROVINCES, vin_check_digit
 
+from .processes import NGINX, free_port, wait_until_ok
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 PASSWORD = "Passw0rd2027"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"{process.args!r} exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1, trust_env=False).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} did not answer within {timeout_s:.0f} s")
 
 
 def _uvicorn(factory: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -90,7 +69,7 @@ def gateway() -> Iterator[str]:
         pytest.skip("nginx is not installed")
     migrate("identity")
     migrate("vehicle")
-    identity_port, vehicle_port, edge_port, app_port = (_free_port() for _ in range(4))
+    identity_port, vehicle_port, edge_port, app_port = (free_port() for _ in range(4))
     prefix = Path(tempfile.mkdtemp(prefix="tms-e2e-vehicle-"))
     prefix.chmod(0o755)
     (prefix / "tmp").mkdir()
@@ -122,8 +101,8 @@ def gateway() -> Iterator[str]:
     )
     try:
         for process, port in zip(processes, (identity_port, vehicle_port, app_port), strict=True):
-            _wait(f"http://127.0.0.1:{port}/healthz", process)
-        _wait(f"http://127.0.0.1:{edge_port}/healthz", nginx)
+            wait_until_ok(f"http://127.0.0.1:{port}/healthz", process)
+        wait_until_ok(f"http://127.0.0.1:{edge_port}/healthz", nginx)
         yield f"http://127.0.0.1:{edge_port}"
     finally:
         for process in processes:
