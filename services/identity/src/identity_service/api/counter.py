@@ -163,6 +163,31 @@ async def _load_case(uow: UnitOfWork, case_id: str, principal: Principal, stage_
     return row
 
 
+async def _review_moves(
+    uow: UnitOfWork,
+    row: Any,
+    principal: Principal,
+    now: datetime,
+    stage: str,
+    reason_column: str,
+    reason: str,
+) -> None:
+    """Review sends the case on (back to intake, or rejected), its reason kept in `reason_column`."""
+    await uow.session.execute(
+        update(registrations)
+        .where(registrations.c.id == row.id)
+        .values(
+            {
+                "stage": stage,
+                reason_column: reason,
+                "deadline": None,
+                "history": _history(row, stage, principal.subject, now, reason),
+                "updated_at": now,
+            }
+        )
+    )
+
+
 async def _check_no_account(uow: UnitOfWork, category: str, id_number: str, credit_code: str | None) -> None:
     if category == "personal":
         where = (accounts.c.category == "personal") & (accounts.c.id_number == id_number)
@@ -405,17 +430,7 @@ async def return_case(
         now = uow.now
         assert now is not None
         row = await _load_case(uow, case_id, principal, "clerk.review")
-        await uow.session.execute(
-            update(registrations)
-            .where(registrations.c.id == row.id)
-            .values(
-                stage="intake",
-                return_reason=body.reason,
-                deadline=None,
-                history=_history(row, "intake", principal.subject, now, body.reason),
-                updated_at=now,
-            )
-        )
+        await _review_moves(uow, row, principal, now, "intake", "return_reason", body.reason)
         uow.audit(
             actor_from(request, principal, role="clerk.review"),
             "registration_returned",
@@ -502,17 +517,7 @@ async def reject_case(
         now = uow.now
         assert now is not None
         row = await _load_case(uow, case_id, principal, "clerk.review")
-        await uow.session.execute(
-            update(registrations)
-            .where(registrations.c.id == row.id)
-            .values(
-                stage="rejected",
-                reject_reason=body.reason,
-                deadline=None,
-                history=_history(row, "rejected", principal.subject, now, body.reason),
-                updated_at=now,
-            )
-        )
+        await _review_moves(uow, row, principal, now, "rejected", "reject_reason", body.reason)
         uow.emit(
             RegistrationRejected(
                 registration_id=str(row.id),
