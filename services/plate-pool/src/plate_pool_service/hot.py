@@ -178,10 +178,16 @@ _CHOOSE = (
 local now = now_us(ARGV[1], KEYS[8])
 local s = load(ARGV[3], ARGV[2], ARGV[4])
 if not s then return {'-1'} end
+local idx = ARGV[5]
+if s[2] == 'awaiting_sms' and s[11] == idx then
+  -- A repeat of the choice that took effect (its answer, or its Postgres write, was lost): the same
+  -- answer again, so the caller can record it. The SMS window does not restart.
+  local held = redis.call('ZSCORE', KEYS[5], idx)
+  if held and redis.call('HGET', KEYS[4], idx) == ARGV[3] then return {'0', s[5], s[6], held, fmt(now)} end
+end
 if s[2] ~= 'selecting' then return {'-2', s[2]} end
 if now >= tonumber(s[4]) then return {'-3'} end
 lapse(now, ARGV[4])
-local idx = ARGV[5]
 local score = redis.call('ZSCORE', KEYS[5], idx)
 if redis.call('HGET', KEYS[4], idx) ~= ARGV[3] or not score or tonumber(score) <= now then
   return {'-7'}
@@ -203,8 +209,12 @@ _CONFIRM = (
 local now = now_us(ARGV[1], KEYS[8])
 local s = load(ARGV[3], ARGV[2], ARGV[4])
 if not s then return {'-1'} end
-if s[2] ~= 'awaiting_sms' then return {'-2', s[2]} end
 local idx = s[11]
+if s[2] == 'selected' and idx and idx ~= '' and redis.call('SISMEMBER', KEYS[6], idx) == 1 then
+  -- A repeat of the confirmation that took effect here (its ledger write was lost): the same answer.
+  return {'0', idx, redis.call('HGET', KEYS[1], 'confirmed_us')}
+end
+if s[2] ~= 'awaiting_sms' then return {'-2', s[2]} end
 local score = redis.call('ZSCORE', KEYS[5], idx)
 if redis.call('HGET', KEYS[4], idx) ~= ARGV[3] or not score or tonumber(score) <= now then
   return {'-8'}
@@ -212,7 +222,7 @@ end
 redis.call('HDEL', KEYS[4], idx)
 redis.call('ZREM', KEYS[5], idx)
 redis.call('SADD', KEYS[6], idx)
-redis.call('HSET', KEYS[1], 'state', 'selected', 'held', '')
+redis.call('HSET', KEYS[1], 'state', 'selected', 'held', '', 'confirmed_us', fmt(now))
 redis.call('XADD', KEYS[7], 'MAXLEN', '~', 1000000, '*', 'op', 'confirm', 'at', fmt(now), 'seg', ARGV[4],
   'sel', ARGV[3], 'allocated', idx)
 return {'0', idx, fmt(now)}
@@ -380,6 +390,19 @@ class SelectionState:
     sms_minutes: int
 
 
+@dataclass(frozen=True)
+class HotSelection:
+    """What Redis says a selection has done, read to bring Postgres up to it (reconcile.py)."""
+
+    state: str
+    chosen: int | None
+    chosen_until: datetime | None  # the chosen number's hold (the SMS deadline), while it is held
+    chosen_allocated: bool  # the chosen number is in the segment's allocated set
+    confirmed_at: datetime | None
+    custom_left: int
+    draws_left: int
+
+
 class HotPool:
     def __init__(self, redis: Redis, clock: Clock, prefix: str = "pp", probes_per_number: int = 4) -> None:
         self.redis = redis
@@ -529,6 +552,36 @@ class HotPool:
             return None
         return int(cl), int(dl)
 
+    async def selection(self, selection_id: str, segment_id: str) -> HotSelection | None:
+        """The selection's hot hash and its chosen number's place (None when Redis lost the hash)."""
+        fields = await self.redis.hmget(
+            self.sel_key(selection_id), ["state", "chosen", "cl", "dl", "confirmed_us"]
+        )
+        state, chosen_raw, cl, dl, confirmed_us = fields
+        if state is None:
+            return None
+        chosen = int(chosen_raw) if chosen_raw else None
+        until: datetime | None = None
+        allocated = False
+        if chosen is not None:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.hget(self.seg_key(segment_id, "holds"), str(chosen))
+                pipe.zscore(self.seg_key(segment_id, "hexp"), str(chosen))
+                pipe.sismember(self.seg_key(segment_id, "alloc"), str(chosen))
+                holder, score, in_alloc = await pipe.execute()
+            if holder is not None and _s(holder) == selection_id and score is not None:
+                until = from_us(int(score))
+            allocated = bool(in_alloc)
+        return HotSelection(
+            state=_s(state),
+            chosen=chosen,
+            chosen_until=until,
+            chosen_allocated=allocated,
+            confirmed_at=from_us(confirmed_us) if confirmed_us else None,
+            custom_left=int(cl or 0),
+            draws_left=int(dl or 0),
+        )
+
     async def draw(self, selection_id: str, owner: str, segment_id: str, size: int, want: int = 5) -> Draw:
         """PP-06: hold `want` available numbers, chosen with a cryptographic source (PP-13)."""
         # One read of the OS's cryptographic source per draw: 8 bytes per candidate, reduced modulo the
@@ -582,6 +635,8 @@ class HotPool:
         return Choice(int(result[1]), int(result[2]), from_us(result[3]), from_us(result[4]))
 
     async def confirm(self, selection_id: str, owner: str, segment_id: str) -> tuple[int, datetime]:
+        """The chosen number moves from held to allocated; (its index, when). A repeat after it took
+        effect answers the same."""
         result = await self._confirm(
             keys=self._keys(selection_id, segment_id),
             args=[await self._now_arg(), owner, selection_id, segment_id],

@@ -32,8 +32,9 @@ from plate_pool_service.hot import (
     SelectionState,
     from_us,
 )
-from plate_pool_service.published import SelectionCancelled, SelectionConfirmed
-from plate_pool_service.tables import OPEN_STATES, allocations, bans, fairness_log, selections
+from plate_pool_service.published import SelectionCancelled
+from plate_pool_service.reconcile import reconcile, record_choice, record_confirmation
+from plate_pool_service.tables import OPEN_STATES, allocations, bans, selections
 from servicekit import validators
 from servicekit.clock import SHANGHAI
 from servicekit.ids import new_id
@@ -141,6 +142,14 @@ async def _load(ctx: PlateContext, selection_id: uuid.UUID, principal: Principal
         row = (await conn.execute(select(selections).where(selections.c.id == selection_id))).first()
     if row is None or (row.account_id != principal.subject and not principal.is_staff):
         raise NotFound("selection")
+    return row
+
+
+async def _load_current(ctx: PlateContext, selection_id: uuid.UUID, principal: Principal) -> Any:
+    """`_load`, with Postgres first brought up to what the hot-state scripts did (reconcile.py)."""
+    row = await _load(ctx, selection_id, principal)
+    if await reconcile(ctx, ctx.runtime, row):
+        row = await uow_row(ctx, selection_id)
     return row
 
 
@@ -464,7 +473,7 @@ async def get_certificate(
     ],
     ctx: ContextDep,
 ) -> Response:
-    row = await _load(ctx, selection_id, principal)
+    row = await _load_current(ctx, selection_id, principal)
     if row.state not in ("selected", "registered") or row.register_by is None:
         raise RuleError(
             "NO_CERTIFICATE", f"the selection is {row.state}", "PP-08", extra={"state": row.state}
@@ -487,7 +496,7 @@ async def get_selection(
     ],
     ctx: ContextDep,
 ) -> dict[str, Any]:
-    row = await _load(ctx, selection_id, principal)
+    row = await _load_current(ctx, selection_id, principal)
     view = selection_view(row, await ctx.hot.counters(str(row.id)) if row.state == "selecting" else None)
     if row.state in ("selecting", "awaiting_sms"):
         held_raw, hexp = await ctx.hot.redis.hmget(ctx.hot.sel_key(str(row.id)), ["held", "hexp"])
@@ -611,26 +620,7 @@ async def choose(
         return await ctx.hot.choose(sid, principal.subject, segment.id, index)
 
     chosen = await _hot_call(ctx, selection_id, principal, call)
-    async with runtime.uow() as uow:
-        await uow.session.execute(
-            update(selections)
-            .where(selections.c.id == selection_id)
-            .values(
-                state="awaiting_sms",
-                plate_number=number,
-                sms_deadline=chosen.sms_deadline,
-                custom_left=chosen.custom_left,
-                draws_left=chosen.draws_left,
-                updated_at=chosen.now,
-            )
-        )
-        uow.audit(
-            actor_from(request, principal),
-            "plate_selection.chosen",
-            f"plate-selection:{sid}",
-            after={"plate_number": number},
-        )
-        await uow.commit()
+    await record_choice(runtime, selection_id, number, chosen, actor_from(request, principal))
     return selection_view(await uow_row(ctx, selection_id))
 
 
@@ -642,7 +632,7 @@ async def choose(
 async def send_sms_code(
     selection_id: uuid.UUID, principal: Applicant, ctx: ContextDep, runtime: RuntimeDep
 ) -> dict[str, Any]:
-    row = await _load(ctx, selection_id, principal)
+    row = await _load_current(ctx, selection_id, principal)
     if row.state != "awaiting_sms":
         raise RuleError(
             "SELECTION_NOT_IN_STEP",
@@ -675,9 +665,12 @@ async def confirm(
     request: Request,
     principal: Applicant,
     ctx: ContextDep,
-    runtime: RuntimeDep,
 ) -> dict[str, Any]:
-    row = await _load(ctx, selection_id, principal)
+    row = await _load_current(ctx, selection_id, principal)
+    if row.state == "selected":
+        # A repeat whose first answer was lost (or whose replica died after the confirm script, and
+        # reconcile just recorded it): the confirmation stands, the answer is the selection as it is.
+        return selection_view(row)
     if row.state != "awaiting_sms":
         raise RuleError(
             "SELECTION_NOT_IN_STEP",
@@ -693,69 +686,12 @@ async def confirm(
     async def call() -> Any:
         return await ctx.hot.confirm(sid, principal.subject, segment.id)
 
-    index, _ = await _hot_call(ctx, selection_id, principal, call)
-    settings = await ctx.catalog.settings(row.office_code)
-    plate = segment.space.number(index)
-    try:
-        async with runtime.uow() as uow:
-            now = uow.now
-            assert now is not None
-            deadline = domain.register_by(now, settings, ctx.calendar)
-            await uow.session.execute(
-                insert(allocations).values(
-                    id=new_id(),
-                    selection_id=row.id,
-                    office_code=row.office_code,
-                    segment_id=segment.id,
-                    number_index=index,
-                    plate_number=plate,
-                    allocated_at=now,
-                )
-            )
-            await uow.session.execute(
-                update(selections)
-                .where(selections.c.id == row.id)
-                .values(
-                    state="selected",
-                    plate_number=plate,
-                    confirmed_at=now,
-                    register_by=deadline,
-                    updated_at=now,
-                )
-            )
-            uow.emit(
-                SelectionConfirmed.of_selection(
-                    row, plate_number=plate, confirmed_at=now, register_by=deadline
-                )
-            )
-            uow.audit(
-                actor_from(request, principal),
-                "plate_selection.confirmed",
-                f"plate-selection:{sid}",
-                after={"plate_number": plate, "register_by": deadline.isoformat()},
-            )
-            await uow.session.execute(
-                insert(fairness_log).values(
-                    at=now, op="allocate", selection_id=sid, segment_id=segment.id, held=[plate]
-                )
-            )
-            await uow.commit()
-    except IntegrityError:
-        # The ledger refuses: the number is someone else's already (Redis was wrong). PP-12.
-        await ctx.hot.unconfirm(sid, segment.id, index, row.sms_deadline, ledger_refused=True)
-        async with runtime.uow() as uow:
-            await uow.session.execute(
-                update(selections)
-                .where(selections.c.id == row.id)
-                .values(state="selecting", plate_number=None, sms_deadline=None, updated_at=uow.now)
-            )
-            await uow.commit()
-        raise RuleError(
-            "NUMBER_ALREADY_ALLOCATED", "that number was allocated to someone else", "PP-12"
-        ) from None
-    except BaseException:
-        await ctx.hot.unconfirm(sid, segment.id, index, row.sms_deadline, ledger_refused=False)
-        raise
+    # From here the number is allocated in Redis; should this replica die or the database fail before the
+    # ledger row commits, the next request for the selection (or the sms-windows sweep) records it.
+    index, confirmed_at = await _hot_call(ctx, selection_id, principal, call)
+    await record_confirmation(
+        ctx, ctx.runtime, row, segment, index, confirmed_at, actor_from(request, principal)
+    )
     return selection_view(await uow_row(ctx, selection_id))
 
 
@@ -767,7 +703,7 @@ async def abandon(
     ctx: ContextDep,
     runtime: RuntimeDep,
 ) -> Response:
-    row = await _load(ctx, selection_id, principal)
+    row = await _load_current(ctx, selection_id, principal)
     if row.state not in OPEN_STATES:
         raise RuleError(
             "SELECTION_NOT_IN_STEP",

@@ -3,6 +3,7 @@
 - lapse-holds: holds past their 180 s (or the SMS window) go back to the pool (PP-05, PP-06, PP-12);
 - end-sessions: sessions past 60 minutes end, their holds go back (PP-04);
 - sms-windows: a choice not confirmed by SMS in 30 minutes goes back to the step the chances allow (PP-07);
+  both first record a choice or confirmation whose replica died before writing it (reconcile.py);
 - register-deadlines: a number not registered within 3 working days is cancelled with a 2-year ban (PP-09);
 - fairness-log: the Redis stream of draws, verifies, holds and releases drained into Postgres (PP-13);
 - pools: pools Redis lost are rebuilt from the ledger; an office under its floor raises an alert (PP-10).
@@ -21,6 +22,7 @@ from plate_pool_service import domain
 from plate_pool_service.context import context_for
 from plate_pool_service.hot import from_us
 from plate_pool_service.published import PoolLow
+from plate_pool_service.reconcile import reconcile
 from plate_pool_service.segments_api import build_pool, office_available
 from plate_pool_service.selections_api import cancel_selection
 from plate_pool_service.tables import fairness_log, segments, selections
@@ -62,7 +64,7 @@ async def end_sessions(runtime: Runtime) -> int:
     async with runtime.engine.connect() as conn:
         rows = (
             await conn.execute(
-                select(selections.c.id, selections.c.segment_id)
+                select(selections)
                 .where(selections.c.state == "selecting")
                 .where(selections.c.session_expires_at <= now)
                 .order_by(selections.c.id)
@@ -70,6 +72,8 @@ async def end_sessions(runtime: Runtime) -> int:
             )
         ).all()
     for row in rows:
+        if await reconcile(ctx, runtime, row):
+            continue  # a choice its replica never recorded: the SMS window runs now, not the session
         sid = str(row.id)
         await ctx.hot.release(sid, row.segment_id, "session_expired", "session_end")
         counters = await ctx.hot.counters(sid)
@@ -102,6 +106,8 @@ async def sms_windows(runtime: Runtime) -> int:
             )
         ).all()
     for row in rows:
+        if await reconcile(ctx, runtime, row):
+            continue  # confirmed in time, but its replica died before the ledger row: recorded now
         state = domain.after_sms_lapse(row.custom_left, row.draws_left)
         await ctx.hot.release(str(row.id), row.segment_id, state, "sms_lapse")
         if state == "selecting" and row.session_expires_at <= now:

@@ -42,6 +42,7 @@ from plate_pool_service.segments_api import PlanSegment, build_pool, plan_segmen
 from plate_pool_service.selections_api import SMS_PURPOSE
 from plate_pool_service.service import SPEC
 from plate_pool_service.settings import PlatePoolSettings
+from plate_pool_service.sweeps import end_sessions, sms_windows
 from plate_pool_service.tables import allocations, segments, selections
 from servicekit.clock import SHANGHAI, set_platform_time
 from servicekit.db import new_metadata
@@ -49,7 +50,7 @@ from servicekit.runtime import Runtime
 from servicekit.settings import RedisSettings
 from servicekit.testing import TokenFactory
 
-from .conftest import JPEG, Platform, new_phone, new_resident_id, new_vin
+from .conftest import JPEG, Applicant, Platform, drain, new_phone, new_resident_id, new_vin
 
 pytestmark = pytest.mark.integration
 
@@ -402,11 +403,6 @@ async def _history(cluster: Cluster, sid: str | None) -> Any:
     return [tuple(r) for r in rows], [dict(r._mapping) for r in sel]
 
 
-def _choice_lost(who: Person) -> bool:
-    """The person's choice was in flight on replica B when it died (see the xfail test at the end)."""
-    return any("/choice lost on replica 1" in line for line in who.log)
-
-
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -509,9 +505,7 @@ async def test_pp12_replica_killed_mid_run_loses_no_allocation_and_its_holds_lap
             _, holds, _ = await _hot_sets(cluster)
             # expired holds still there: anyone's but the late person's and those awaiting their SMS code
             stale = {
-                i: sid
-                for i, sid in holds.items()
-                if sid in owners and views[sid]["state"] != "awaiting_sms" and not _choice_lost(owners[sid])
+                i: sid for i, sid in holds.items() if sid in owners and views[sid]["state"] != "awaiting_sms"
             }
             if not stale:
                 break
@@ -529,35 +523,19 @@ async def test_pp12_replica_killed_mid_run_loses_no_allocation_and_its_holds_lap
         ledger = await _ledger(cluster)
         ledger_indexes = {index for _, index in ledger.values()}
         assert ledger_indexes <= allocated
-        # What is allocated without a ledger row is the ADR's known crash window (confirm script ran,
-        # commit did not): at most one per confirmation lost in flight with replica B, never given twice.
-        stranded = allocated - ledger_indexes
-        lost_confirmations = sum(
-            1 for p in people for line in p.log if "/confirmation lost on replica 1" in line
-        )
-        assert len(stranded) <= lost_confirmations
-        # Whatever is still held belongs to a selection waiting for its SMS code (30 min), no one else's.
-        # (Or to one whose choice died with replica B: the known bug pinned by the xfail test below.)
+        # A confirmation or a choice whose replica died before Postgres recorded it was recorded when
+        # its selection was next read (the GETs above, reconcile.py): nothing allocated outside the
+        # ledger, and whatever is still held belongs to a selection waiting for its SMS code (30 min).
+        assert not allocated - ledger_indexes, "allocated in Redis, not in the ledger"
         for sid in set(holds.values()):
-            assert views[sid]["state"] == "awaiting_sms" or _choice_lost(owners[sid]), (sid, views[sid])
+            assert views[sid]["state"] == "awaiting_sms", (sid, views[sid])
     finally:
         await run.aclose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: a replica dying between the choose script and its Postgres commit leaves the selection "
-        "awaiting_sms in Redis (its number held for the 30-min SMS window) but selecting in Postgres; "
-        "retrying the choice is refused by Redis (not in step) and the SMS code by Postgres, so the "
-        "person is stuck until the session ends (end-sessions sweep, up to 60 min)"
-    ),
-)
-async def test_pp12_a_choice_lost_with_its_replica_can_be_made_again(platform: Platform) -> None:
-    """The crash window of the multi-replica run, made exact in process: the choose script has run (as on
-    the replica that then died) and its Postgres update has not. The person retries their choice on the
-    survivor, as the browser would, and must be able to go on to the SMS code."""
-    p = platform
+async def _choose_on_a_replica_that_dies(p: Platform) -> tuple[Applicant, dict[str, Any], str]:
+    """The crash window made exact in process: the choose script has run (as on the replica that then
+    died) and its Postgres update has not."""
     segment = await p.open_segment()
     who, selection = await p.start()
     r = await p.draw(who, selection)
@@ -568,28 +546,12 @@ async def test_pp12_a_choice_lost_with_its_replica_can_be_made_again(platform: P
     index = seg.space.index(number)
     assert index is not None
     await p.ctx.hot.choose(selection["id"], who.subject, segment, index)  # ... and the replica dies here
-
-    r = await p.choose(who, selection, number)
-    assert r.status_code == 200, r.text
-    assert r.json()["state"] == "awaiting_sms"
-    r = await p.client.post(p.url(selection, "/sms-code"), headers=who.headers)
-    assert r.status_code == 202, r.text
+    return who, selection, number
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: a replica dying between the confirm script and the ledger commit leaves the number allocated "
-        "in Redis and the selection awaiting_sms in Postgres with its SMS code spent; the person's retry "
-        "of the confirmation is refused, so they lose the number they entered the right code for, and "
-        "the number is lost to the pool until a rebuild (ADR 0020 names the stranding, not the retry)"
-    ),
-)
-async def test_pp12_a_confirmation_lost_with_its_replica_can_be_completed(platform: Platform) -> None:
-    """The confirm crash window made exact in process: the code was checked and the confirm script has run
-    (as on the replica that then died); the ledger row was never written. The person, having entered the
-    right code, retries on the survivor (with a fresh code if need be) and must end with the number."""
-    p = platform
+async def _confirm_on_a_replica_that_dies(p: Platform) -> tuple[Applicant, dict[str, Any], str, str]:
+    """The confirm crash window made exact in process: the code was checked and the confirm script has
+    run (as on the replica that then died); the ledger row was never written."""
     await p.open_segment()
     who, selection = await p.start()
     r = await p.draw(who, selection)
@@ -600,12 +562,113 @@ async def test_pp12_a_confirmation_lost_with_its_replica_can_be_completed(platfo
     r = await p.client.post(p.url(selection, "/sms-code"), headers=who.headers)
     assert r.status_code == 202, r.text
     code = await p.sms_code(who.phone)
-    segment = await p.segment_id()
     await p.ctx.codes.verify(who.phone, SMS_PURPOSE.format(selection["id"]), code)
-    await p.ctx.hot.confirm(selection["id"], who.subject, segment)  # ... and the replica dies here
+    await p.ctx.hot.confirm(selection["id"], who.subject, await p.segment_id())  # ... the replica dies
+    return who, selection, number, code
 
-    p.clock.advance(timedelta(seconds=61))  # NT-02: a new code a minute after the last one
-    r = await p.confirm(who, selection)  # a fresh code, entered on the survivor
+
+async def test_pp12_a_choice_lost_with_its_replica_can_be_made_again(platform: Platform) -> None:
+    """The person retries their choice on the survivor, as the browser would, and goes on to the SMS code;
+    the SMS window is the one the first choice opened."""
+    p = platform
+    who, selection, number = await _choose_on_a_replica_that_dies(p)
+    hot = await p.ctx.hot.selection(selection["id"], await p.segment_id())
+    assert hot is not None
+    assert hot.chosen_until is not None
+
+    p.clock.advance(timedelta(seconds=20))
+    r = await p.choose(who, selection, number)
     assert r.status_code == 200, r.text
-    assert r.json()["state"] == "selected"
+    assert r.json()["state"] == "awaiting_sms"
     assert r.json()["plate_number"] == number
+    assert datetime.fromisoformat(r.json()["sms_deadline"]) == hot.chosen_until
+    r = await p.confirm(who, selection)  # the SMS code, then the confirmation
+    assert r.status_code == 200, r.text
+    assert r.json()["plate_number"] == number
+
+
+async def test_pp12_a_choice_lost_with_its_replica_shows_on_the_next_read(platform: Platform) -> None:
+    """Reading the selection (the app's refresh) is enough: it shows the choice and the SMS step."""
+    p = platform
+    who, selection, number = await _choose_on_a_replica_that_dies(p)
+    view = await p.get(who, selection)
+    assert view["state"] == "awaiting_sms"
+    assert view["plate_number"] == number
+    assert view["held_numbers"] == [number]
+
+
+async def test_pp12_a_choice_lost_with_its_replica_is_recorded_when_its_session_would_end(
+    platform: Platform,
+) -> None:
+    """Nobody comes back: the end-sessions sweep records the choice instead of ending the session as if
+    no number had been chosen (which would have left it held in Redis, awaiting_sms, for nobody); the
+    SMS window then runs out like anyone's and the number goes back to the pool."""
+    p = platform
+    _, selection, number = await _choose_on_a_replica_that_dies(p)
+    segment = await p.segment_id()
+    p.clock.advance(timedelta(minutes=61))
+    await drain(end_sessions, p.ctx.runtime)
+    async with p.ctx.runtime.engine.connect() as conn:
+        row = (await conn.execute(select(selections).where(selections.c.id == selection["id"]))).one()
+    assert (row.state, row.plate_number) == ("awaiting_sms", number)
+    await drain(sms_windows, p.ctx.runtime)
+    async with p.ctx.runtime.engine.connect() as conn:
+        state = (
+            await conn.execute(select(selections.c.state).where(selections.c.id == selection["id"]))
+        ).scalar()
+    assert state == "session_expired"  # chances left, the session over: PP-07's step back, then PP-04
+    counts = await p.ctx.hot.counts(segment)
+    assert (counts.held, counts.allocated) == (0, 0)
+
+
+async def test_pp12_a_confirmation_lost_with_its_replica_is_completed_by_the_retry(
+    platform: Platform,
+) -> None:
+    """The person, having entered the right code, retries the same request on the survivor: the number is
+    theirs (no new code needed: the first one was checked), recorded once in the ledger, one event."""
+    p = platform
+    who, selection, number, code = await _confirm_on_a_replica_that_dies(p)
+    p.clock.advance(timedelta(seconds=5))
+    r = await p.client.post(p.url(selection, "/confirmation"), json={"code": code}, headers=who.headers)
+    assert r.status_code == 200, r.text
+    assert (r.json()["state"], r.json()["plate_number"]) == ("selected", number)
+    r = await p.client.post(p.url(selection, "/confirmation"), json={"code": code}, headers=who.headers)
+    assert r.status_code == 200, r.text  # a further repeat answers the same
+    await _assert_recorded_once(p, selection["id"], number)
+
+
+async def test_pp12_a_confirmation_lost_with_its_replica_is_recorded_by_the_sms_window_sweep(
+    platform: Platform,
+) -> None:
+    """Nobody comes back: when the SMS window would end, the sweep finds the number confirmed in Redis and
+    records it (the person then hears of it by the confirmation's SMS), instead of stranding it."""
+    p = platform
+    _, selection, number, _ = await _confirm_on_a_replica_that_dies(p)
+    p.clock.advance(timedelta(minutes=31))
+    await drain(sms_windows, p.ctx.runtime)
+    await _assert_recorded_once(p, selection["id"], number)
+    async with p.ctx.runtime.engine.connect() as conn:
+        row = (await conn.execute(select(selections).where(selections.c.id == selection["id"]))).one()
+    assert row.state == "selected"
+    assert row.confirmed_at < row.updated_at  # confirmed when the script ran, not when it was recorded
+
+
+async def _assert_recorded_once(p: Platform, selection_id: str, number: str) -> None:
+    outbox = new_metadata().tables["outbox"]
+    async with p.ctx.runtime.engine.connect() as conn:
+        plates = (
+            await conn.execute(
+                select(allocations.c.plate_number)
+                .where(allocations.c.selection_id == selection_id)
+                .where(allocations.c.released_at.is_(None))
+            )
+        ).scalars()
+        assert list(plates) == [number]
+        events = (
+            await conn.execute(
+                select(outbox.c.id)
+                .where(outbox.c.routing_key == "plate-pool.selection.confirmed.v1")
+                .where(outbox.c.payload["selection_id"].astext == selection_id)
+            )
+        ).all()
+    assert len(events) == 1
