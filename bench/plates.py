@@ -364,13 +364,13 @@ async def race(segment_id: str, tokens: TokenFactory) -> dict[str, int]:
         async def contend(sid: str, token: str, phone: str) -> None:
             nonlocal confirmed
             headers = {"Authorization": f"Bearer {token}"}
-            # An exhausted pool answers 409 POOL_EXHAUSTED: numbers come back as others choose and give
-            # back their other four, so a contender tries again a few times, as a person would.
-            for _ in range(20):
-                r = await post(f"/api/v1/plate-selections/{sid}/random-draws", headers)
-                if r.status_code == 201 or r.json().get("code") != "POOL_EXHAUSTED":
-                    break
+            # With every free number held, a draw waits in line (202, PP-10): numbers come back as others
+            # choose and give back their other four, and the line is served in order. Once all 100 are
+            # allocated and nothing is held, the answer is 409 POOL_EXHAUSTED and the contender stops.
+            r = await post(f"/api/v1/plate-selections/{sid}/random-draws", headers)
+            while r.status_code == 202:
                 await asyncio.sleep(0.2)
+                r = await post(f"/api/v1/plate-selections/{sid}/random-draws", headers)
             if r.status_code != 201:
                 return
             for number in r.json()["numbers"]:

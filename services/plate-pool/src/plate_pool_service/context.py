@@ -24,6 +24,8 @@ class PlateContext:
     calendar: WorkdayCalendar
     # selection id -> segment id: immutable once made, so a replica never asks twice (hot path).
     segment_of: dict[str, str]
+    # PP-10: what a queued draw tells the client (settings.queue_retry_after_s).
+    retry_after_s: int = 2
 
 
 _BY_RUNTIME: dict[int, PlateContext] = {}
@@ -34,12 +36,12 @@ def context_for(runtime: Runtime) -> PlateContext:
     if found is not None and found.runtime is runtime:
         return found
     settings = runtime.settings
-    prefix = settings.hot_prefix if isinstance(settings, PlatePoolSettings) else "pp"
-    ttl = settings.cache_ttl_s if isinstance(settings, PlatePoolSettings) else 10.0
+    plate = settings if isinstance(settings, PlatePoolSettings) else PlatePoolSettings()
     ctx = PlateContext(
         runtime=runtime,
-        hot=HotPool(runtime.redis, runtime.clock, prefix),
-        catalog=Catalog(runtime.engine, ttl),
+        hot=HotPool(runtime.redis, runtime.clock, plate.hot_prefix, keep_place_s=plate.queue_keep_place_s),
+        catalog=Catalog(runtime.engine, plate.cache_ttl_s),
+        retry_after_s=plate.queue_retry_after_s,
         codes=VerificationCodes(
             runtime.redis,
             runtime.clock,

@@ -8,6 +8,12 @@ Per selection: `pp:sel:{id}` hash (owner, state, segment, session end, chances, 
 `pp:log`: a stream of every draw, verify, hold, release, choice and confirmation (PP-13), written by the
 same script as the change it records and drained into Postgres `fairness_log` by the worker.
 
+The admission queue of a segment (PP-10: more people drawing than the pool can hold): `pp:seg:{s}:q` zset
+selection -> ticket (arrival order), `pp:seg:{s}:qseen` zset selection -> last poll (µs), `pp:seg:{s}:qseq`
+the ticket counter. A draw that finds fewer than five numbers free while others hold numbers takes a
+ticket; the k-th in line is admitted once k draws' worth of numbers are free; a place not polled for
+`keep_place_s` is given up. See `_ADMISSION` and ADR 0022.
+
 A number is in exactly one of: available (bit 1), held (in holds), allocated (in alloc). Each script
 first lapses the segment's expired holds (a worker sweep does the same for idle segments), so a hold
 never outlives its expiry by more than one request or one sweep period, whatever happens to the replica
@@ -39,7 +45,8 @@ local function now_us(arg, offkey)
   local off = tonumber(redis.call('GET', offkey) or '0')
   return tonumber(t[1]) * 1000000 + tonumber(t[2]) + off
 end
--- KEYS[2..6] are always bits, n, holds, hexp, alloc of the selection's segment; KEYS[7] the log.
+-- KEYS[2..6] are always bits, n, holds, hexp, alloc of the selection's segment; KEYS[7] the log; KEYS[8]
+-- the clock offset; KEYS[9..11] the segment's admission queue, its last polls and its ticket counter.
 local function lapse(now, seg)
   local due = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', fmt(now), 'LIMIT', 0, 64)
   if #due == 0 then return end
@@ -75,10 +82,65 @@ local function load(selid, owner, seg)
 end
 """
 
-# KEYS: sel, bits, n, holds, hexp, alloc, log, offset.
-# ARGV: now, owner, selid, seg, fallback start, candidate indexes (cryptographically random, comma list).
+# KEYS[9..11]: the segment's queue, last polls and ticket counter. Decides whether `selid` may draw `want`
+# numbers now: returns nil (draw; the caller's ticket, if any, is spent) or the reply to give instead,
+# {'-9', position, queue length} or {'-5'} when nothing is free and nothing held (nothing will come back).
+_ADMISSION = """
+local function admission(now, selid, want, keep_us, seg)
+  local avail = tonumber(redis.call('GET', KEYS[3]) or '0')
+  local qlen = redis.call('ZCARD', KEYS[9])
+  if qlen == 0 and avail >= want then return nil, nil end
+  if qlen > 0 then
+    local gone = redis.call('ZRANGEBYSCORE', KEYS[10], '-inf', fmt(now - keep_us), 'LIMIT', 0, 64)
+    if #gone > 0 then
+      redis.call('ZREM', KEYS[9], unpack(gone))
+      redis.call('ZREM', KEYS[10], unpack(gone))
+      redis.call('XADD', KEYS[7], 'MAXLEN', '~', 1000000, '*', 'op', 'unqueue', 'at', fmt(now), 'seg', seg,
+        'dropped', table.concat(gone, ','))
+      qlen = qlen - #gone
+    end
+  end
+  local rank = redis.call('ZRANK', KEYS[9], selid)
+  local ticket = nil
+  if rank then ticket = redis.call('ZSCORE', KEYS[9], selid) else rank = qlen end
+  local admitted = avail >= (rank + 1) * want
+  if not admitted and redis.call('HLEN', KEYS[4]) == 0 then
+    -- Nothing held, so nothing will come back: the first in line takes what is left; with nothing left,
+    -- no one waits for nothing.
+    if avail == 0 then
+      if ticket then
+        redis.call('ZREM', KEYS[9], selid)
+        redis.call('ZREM', KEYS[10], selid)
+      end
+      return {'-5'}, nil
+    end
+    admitted = rank == 0
+  end
+  if admitted then
+    if ticket then
+      redis.call('ZREM', KEYS[9], selid)
+      redis.call('ZREM', KEYS[10], selid)
+    end
+    return nil, ticket
+  end
+  if not ticket then
+    ticket = redis.call('INCR', KEYS[11])
+    redis.call('ZADD', KEYS[9], ticket, selid)
+    qlen = qlen + 1
+    redis.call('XADD', KEYS[7], 'MAXLEN', '~', 1000000, '*', 'op', 'queue', 'at', fmt(now), 'seg', seg,
+      'sel', selid, 'ticket', ticket, 'position', rank + 1)
+  end
+  redis.call('ZADD', KEYS[10], fmt(now), selid)
+  return {'-9', tostring(rank + 1), tostring(qlen), fmt(now)}, nil
+end
+"""
+
+# KEYS: sel, bits, n, holds, hexp, alloc, log, offset, q, qseen, qseq.
+# ARGV: now, owner, selid, seg, fallback start, candidate indexes (cryptographically random, comma list),
+# keep-place µs.
 _DRAW = (
     _PRELUDE
+    + _ADMISSION
     + """
 local now = now_us(ARGV[1], KEYS[8])
 local s = load(ARGV[3], ARGV[2], ARGV[4])
@@ -88,8 +150,13 @@ if now >= tonumber(s[4]) then return {'-3'} end
 local dl = tonumber(s[6])
 if dl <= 0 then return {'-4'} end
 lapse(now, ARGV[4])
-local released = release_own(ARGV[3], s[9], nil)
 local want = tonumber(s[7])
+local wait, ticket = admission(now, ARGV[3], want, tonumber(ARGV[7]), ARGV[4])
+if wait then
+  if wait[1] == '-9' then wait[5] = tostring(dl) end
+  return wait
+end
+local released = release_own(ARGV[3], s[9], nil)
 local got = {}
 for idx in string.gmatch(ARGV[6], '[^,]+') do
   if #got >= want then break end
@@ -129,7 +196,7 @@ dl = dl - 1
 local held = table.concat(got, ',')
 redis.call('HSET', KEYS[1], 'dl', dl, 'held', held, 'hexp', fmt(exp), 'kind', 'random')
 redis.call('XADD', KEYS[7], 'MAXLEN', '~', 1000000, '*', 'op', 'draw', 'at', fmt(now), 'seg', ARGV[4],
-  'sel', ARGV[3], 'held', held, 'released', table.concat(released, ','), 'dl', dl)
+  'sel', ARGV[3], 'held', held, 'released', table.concat(released, ','), 'dl', dl, 'ticket', ticket or '')
 local out = {'0', tostring(dl), fmt(exp), fmt(now)}
 for _, idx in ipairs(got) do out[#out + 1] = idx end
 return out
@@ -267,6 +334,8 @@ if s then
   end
   redis.call('HSET', KEYS[1], 'state', ARGV[4], 'held', '', 'chosen', '')
 end
+redis.call('ZREM', KEYS[9], ARGV[2])
+redis.call('ZREM', KEYS[10], ARGV[2])
 local idx = ARGV[5]
 if idx ~= '' and redis.call('SREM', KEYS[6], idx) == 1 then
   redis.call('SETBIT', KEYS[2], idx, 1)
@@ -319,7 +388,7 @@ class HotError(Exception):
         self.state = state
 
 
-NOT_FOUND, WRONG_STATE, SESSION_OVER, NO_DRAWS, POOL_EMPTY, NO_CUSTOM, NOT_HELD, SMS_OVER = (
+NOT_FOUND, WRONG_STATE, SESSION_OVER, NO_DRAWS, POOL_EMPTY, NO_CUSTOM, NOT_HELD, SMS_OVER, QUEUED = (
     -1,
     -2,
     -3,
@@ -328,6 +397,7 @@ NOT_FOUND, WRONG_STATE, SESSION_OVER, NO_DRAWS, POOL_EMPTY, NO_CUSTOM, NOT_HELD,
     -6,
     -7,
     -8,
+    -9,
 )
 
 
@@ -348,6 +418,17 @@ class Draw:
     indexes: list[int]
     draws_left: int
     held_until: datetime
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Queued:
+    """PP-10: too few numbers free for this draw while others hold numbers: a place in line, kept while
+    the caller asks again within `keep_place_s`."""
+
+    position: int
+    length: int
+    draws_left: int
     now: datetime
 
 
@@ -373,6 +454,7 @@ class PoolCounts:
     available: int
     held: int
     allocated: int
+    queued: int = 0
 
 
 @dataclass(frozen=True)
@@ -404,10 +486,18 @@ class HotSelection:
 
 
 class HotPool:
-    def __init__(self, redis: Redis, clock: Clock, prefix: str = "pp", probes_per_number: int = 4) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        clock: Clock,
+        prefix: str = "pp",
+        probes_per_number: int = 4,
+        keep_place_s: float = 20.0,
+    ) -> None:
         self.redis = redis
         self.clock = clock
         self.prefix = prefix
+        self.keep_place_s = keep_place_s
         self.log_key = f"{prefix}:log"
         self._probes = probes_per_number
         self._draw = redis.register_script(_DRAW)
@@ -474,6 +564,7 @@ class HotPool:
             *(self.seg_key(segment_id, p) for p in ("bits", "n", "holds", "hexp", "alloc")),
             self.log_key,
             OFFSET_KEY,
+            *(self.seg_key(segment_id, p) for p in ("q", "qseen", "qseq")),
         ]
 
     async def _now_arg(self) -> str:
@@ -505,8 +596,9 @@ class HotPool:
             pipe.get(self.seg_key(segment_id, "n"))
             pipe.hlen(self.seg_key(segment_id, "holds"))
             pipe.scard(self.seg_key(segment_id, "alloc"))
-            n, held, allocated = await pipe.execute()
-        return PoolCounts(int(n or 0), int(held), int(allocated))
+            pipe.zcard(self.seg_key(segment_id, "q"))
+            n, held, allocated, queued = await pipe.execute()
+        return PoolCounts(int(n or 0), int(held), int(allocated), int(queued))
 
     async def take(self, selection_id: str, segment_id: str, index: int) -> None:
         """Allocate an available number outright (an appeal's restored number); raises HotError when it
@@ -582,8 +674,11 @@ class HotPool:
             draws_left=int(dl or 0),
         )
 
-    async def draw(self, selection_id: str, owner: str, segment_id: str, size: int, want: int = 5) -> Draw:
-        """PP-06: hold `want` available numbers, chosen with a cryptographic source (PP-13)."""
+    async def draw(
+        self, selection_id: str, owner: str, segment_id: str, size: int, want: int = 5
+    ) -> Draw | Queued:
+        """PP-06: hold `want` available numbers, chosen with a cryptographic source (PP-13); or, when too
+        few are free while others hold numbers, a place in the segment's line (PP-10)."""
         # One read of the OS's cryptographic source per draw: 8 bytes per candidate, reduced modulo the
         # pool (a bias under size / 2**64, i.e. nil), instead of one `secrets.randbelow` call each.
         count = want * self._probes + 1
@@ -591,9 +686,12 @@ class HotPool:
         picks = [int.from_bytes(raw[i : i + 8], "little") % size for i in range(0, 8 * count, 8)]
         keys = self._keys(selection_id, segment_id)
         rest = ",".join(map(str, picks[1:]))
-        args = [await self._now_arg(), owner, selection_id, segment_id, picks[0], rest]
+        keep_us = int(self.keep_place_s * 1_000_000)
+        args = [await self._now_arg(), owner, selection_id, segment_id, picks[0], rest, keep_us]
         result = await self._fast_script(self._draw, keys, args)
         status = int(result[0])
+        if status == QUEUED:
+            return Queued(int(result[1]), int(result[2]), int(result[4]), from_us(result[3]))
         if status != 0:
             raise HotError(status, _s(result[1]) if len(result) > 1 else None)
         return Draw(

@@ -58,7 +58,12 @@ async def segment_view(ctx: PlateContext, row: Any) -> dict[str, Any]:
         "published_at": _iso(row.published_at),
         "statistics": None
         if counts is None
-        else {"available": counts.available, "held": counts.held, "allocated": counts.allocated},
+        else {
+            "available": counts.available,
+            "held": counts.held,
+            "allocated": counts.allocated,
+            "queued": counts.queued,  # draws waiting in line (PP-10)
+        },
     }
 
 

@@ -29,6 +29,7 @@ from plate_pool_service.hot import (
     SESSION_OVER,
     SMS_OVER,
     HotError,
+    Queued,
     SelectionState,
     from_us,
 )
@@ -210,11 +211,11 @@ def _refusal(error: HotError) -> RuleError:
             extra={"custom_attempts_left": 0},
         )
     if error.status == POOL_EMPTY:
+        # Not "all held" (that draw waits in line, 202): nothing free and nothing that can come back.
         return RuleError(
             "POOL_EXHAUSTED",
-            "every number is held right now; holds lapse within 180 s, try again",
+            "every number of this segment is allocated; the office opens its next segment",
             "PP-10",
-            extra={"retry_after_s": 30},
         )
     if error.status == NOT_HELD:
         return RuleError("NUMBER_NOT_HELD", "that number is not held for this selection", "PP-06")
@@ -510,7 +511,18 @@ async def get_selection(
     return view
 
 
-@router.post("/{selection_id}/random-draws", status_code=201, summary="Draw and hold five numbers (PP-06)")
+@router.post(
+    "/{selection_id}/random-draws",
+    status_code=201,
+    summary="Draw and hold five numbers (PP-06); or wait in line when the pool is all held (PP-10)",
+    responses={
+        202: {
+            "description": "Too few numbers free right now: the draw is queued. Ask again after "
+            "`retry_after_s` (Retry-After) to keep the place (`queue_position` of `queue_length`); a place "
+            "not asked for within `place_kept_s` is given up. Waiting spends no draw."
+        }
+    },
+)
 async def random_draw(selection_id: uuid.UUID, principal: Applicant, ctx: ContextDep) -> JSONResponse:
     """Declared for the OpenAPI document; requests are served by `random_draw_fast` (same rules)."""
     return await _draw(selection_id, principal, ctx)
@@ -548,6 +560,22 @@ async def _draw(selection_id: uuid.UUID, principal: Principal, ctx: PlateContext
         return await ctx.hot.draw(sid, principal.subject, segment.id, segment.space.size, 5)
 
     drawn = await _hot_call(ctx, selection_id, principal, call)
+    if isinstance(drawn, Queued):
+        # PP-10: more people drawing than numbers free. Not a refusal: the draw waits its turn, and asking
+        # again keeps the place (no draw is spent while waiting).
+        return JSONResponse(
+            {
+                "selection_id": sid,
+                "queued": True,
+                "queue_position": drawn.position,
+                "queue_length": drawn.length,
+                "retry_after_s": ctx.retry_after_s,
+                "place_kept_s": round(ctx.hot.keep_place_s),
+                "random_draws_left": drawn.draws_left,
+            },
+            status_code=202,
+            headers={"Retry-After": str(ctx.retry_after_s)},
+        )
     number = segment.space.number
     return JSONResponse(
         {

@@ -12,3 +12,7 @@ class PlatePoolSettings(ServiceSettings):
     hot_prefix: str = "pp"
     # How long a replica trusts its cached office settings and segment list (seconds).
     cache_ttl_s: float = 10.0
+    # PP-10 admission queue (hot.py): a place in line not asked for again within this long is given up,
+    # and a queued draw tells the client to ask again after this many seconds.
+    queue_keep_place_s: float = 20.0
+    queue_retry_after_s: int = 2

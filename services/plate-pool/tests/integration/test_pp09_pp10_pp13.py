@@ -141,7 +141,7 @@ async def test_pp10_segments_are_planned_approved_by_the_superior_and_published_
     # Monday: opening on Thursday is 3 working days ahead... but the 3rd working day after Monday is Thursday.
     r = await p.client.post(f"/api/v1/plate-segments/{segment['id']}/publication", headers=admin)
     assert r.status_code == 200, r.text
-    assert r.json()["statistics"] == {"available": 10_000, "held": 0, "allocated": 0}
+    assert r.json()["statistics"] == {"available": 10_000, "held": 0, "allocated": 0, "queued": 0}
     listed = (await p.client.get("/api/v1/plate-segments", params={"office_code": p.office})).json()
     assert [s["id"] for s in listed["items"]] == [segment["id"]]
 

@@ -304,7 +304,7 @@ class Run:
             r = await self.call(who, "POST", f"{url}/random-draws")
             if r is None:
                 return
-            if r.status_code == 409 and r.json().get("code") == "POOL_EXHAUSTED":
+            if r.status_code == 202:  # in line (PP-10): ask again shortly
                 await asyncio.sleep(0.05)
                 continue
             assert r.status_code == 201, r.text

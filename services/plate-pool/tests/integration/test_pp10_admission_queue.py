@@ -1,0 +1,175 @@
+"""PP-10: when a segment opens to more people than its free numbers can serve, draws wait in line in
+arrival order instead of failing (ADR 0022). The pools here are 1,000-number segments with all but a few
+numbers standing for earlier allocations, so a handful of people fill them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from .conftest import Applicant, Platform
+
+pytestmark = pytest.mark.integration
+
+
+async def _segment_with_free(p: Platform, free: int) -> str:
+    segment = await p.open_segment(pattern="30###")  # 1,000 numbers
+    await p.ctx.hot.build(segment, 1_000, list(range(free, 1_000)))
+    return segment
+
+
+async def _draw(p: Platform, who: Applicant, sel: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    r = await p.draw(who, sel)
+    return r.status_code, r.json()
+
+
+async def _log_ops(p: Platform, op: str) -> list[dict[str, str]]:
+    entries = await p.ctx.hot.redis.xrange(p.ctx.hot.log_key)
+    found = []
+    for _, raw in entries:
+        fields = {k.decode(): v.decode() for k, v in raw.items()}
+        if fields.get("op") == op:
+            found.append(fields)
+    return found
+
+
+async def test_pp10_a_draw_waits_in_line_when_the_pool_is_all_held(platform: Platform) -> None:
+    p = platform
+    segment = await _segment_with_free(p, 12)
+    people = [await p.start() for _ in range(4)]
+    (a, sa), (b, sb), (c, sc), (d, sd) = people
+    assert (await _draw(p, a, sa))[0] == 201
+    assert (await _draw(p, b, sb))[0] == 201  # 10 held, 2 free: too few for a draw of five
+
+    r = await p.draw(c, sc)
+    assert r.status_code == 202, r.text
+    assert r.headers["Retry-After"] == "2"
+    body = r.json()
+    assert body["queued"] is True
+    assert (body["queue_position"], body["queue_length"]) == (1, 1)
+    assert body["random_draws_left"] == 10  # waiting spends no draw
+    assert body["place_kept_s"] == 20
+    status, body = await _draw(p, d, sd)
+    assert (status, body["queue_position"], body["queue_length"]) == (202, 2, 2)
+    status, body = await _draw(p, c, sc)  # asking again keeps the place
+    assert (status, body["queue_position"], body["queue_length"]) == (202, 1, 2)
+
+    counts = await p.ctx.hot.counts(segment)
+    assert (counts.available, counts.held, counts.queued) == (2, 10, 2)
+    r = await p.client.get("/api/v1/plate-segments", params={"office_code": p.office})
+    assert r.json()["items"][0]["statistics"]["queued"] == 2
+    assert [e["sel"] for e in await _log_ops(p, "queue")] == [sc["id"], sd["id"]]  # PP-13: the tickets
+
+
+async def test_pp10_the_line_is_served_in_arrival_order_and_newcomers_join_its_end(
+    platform: Platform,
+) -> None:
+    p = platform
+    await _segment_with_free(p, 12)
+    (a, sa), (b, sb), (c, sc), (d, sd), (e, se) = [await p.start() for _ in range(5)]
+    numbers_a = (await _draw(p, a, sa))[1]["numbers"]
+    assert (await _draw(p, b, sb))[0] == 201
+    assert (await _draw(p, c, sc))[0] == 202
+    assert (await _draw(p, d, sd))[0] == 202
+
+    r = await p.choose(a, sa, numbers_a[0])  # a's other four go back: 6 free, one draw's worth
+    assert r.status_code == 200, r.text
+    status, body = await _draw(p, e, se)  # a newcomer finds 6 free, but two are waiting before them
+    assert (status, body["queue_position"]) == (202, 3)
+    status, body = await _draw(p, d, sd)  # second in line: 6 free are the first's
+    assert (status, body["queue_position"]) == (202, 2)
+    status, body = await _draw(p, c, sc)  # first in line: served, the draw spent now
+    assert status == 201, body
+    assert len(body["numbers"]) == 5
+    assert body["random_draws_left"] == 9
+    status, body = await _draw(p, d, sd)
+    assert (status, body["queue_position"], body["queue_length"]) == (202, 1, 2)
+
+    r = await p.client.delete(p.url(sb), headers=b.headers)  # b walks away: five back
+    assert r.status_code == 204
+    status, body = await _draw(p, e, se)  # still behind d
+    assert (status, body["queue_position"]) == (202, 2)
+    status, body = await _draw(p, d, sd)
+    assert status == 201, body
+    admitted = await _log_ops(p, "draw")
+    assert [x["ticket"] for x in admitted if x["ticket"]] == ["1", "2"]  # c's ticket, then d's
+
+
+async def test_pp10_a_place_not_asked_for_within_20_s_is_given_up(platform: Platform) -> None:
+    p = platform
+    segment = await _segment_with_free(p, 10)
+    (a, sa), (b, sb), (c, sc), (d, sd) = [await p.start() for _ in range(4)]
+    assert (await _draw(p, a, sa))[0] == 201
+    assert (await _draw(p, b, sb))[0] == 201
+    assert (await _draw(p, c, sc))[0] == 202
+    p.clock.advance(timedelta(seconds=10))
+    assert (await _draw(p, d, sd))[1]["queue_position"] == 2
+    p.clock.advance(timedelta(seconds=11))  # c has not asked for 21 s; d asked 11 s ago
+    status, body = await _draw(p, d, sd)
+    assert (status, body["queue_position"], body["queue_length"]) == (202, 1, 1)
+    assert [x["dropped"] for x in await _log_ops(p, "unqueue")] == [sc["id"]]
+    status, body = await _draw(p, c, sc)  # c comes back: a new place, at the end
+    assert (status, body["queue_position"], body["queue_length"]) == (202, 2, 2)
+    assert (await p.ctx.hot.counts(segment)).queued == 2
+
+
+async def test_pp10_holds_lapsing_at_180_s_serve_the_line(platform: Platform) -> None:
+    p = platform
+    await _segment_with_free(p, 10)
+    (a, sa), (b, sb), (c, sc) = [await p.start() for _ in range(3)]
+    assert (await _draw(p, a, sa))[0] == 201
+    assert (await _draw(p, b, sb))[0] == 201
+    started = await p.clock.now()
+    positions = []
+    for _ in range(100):  # c keeps asking every 2 s, as told, until a's and b's holds lapse
+        status, body = await _draw(p, c, sc)
+        if status == 201:
+            break
+        positions.append(body["queue_position"])
+        p.clock.advance(timedelta(seconds=2))
+    assert status == 201, body
+    assert len(body["numbers"]) == 5
+    assert await p.clock.now() - started >= timedelta(seconds=180)
+    assert set(positions) == {1}  # the place was kept all along
+
+
+async def test_pp10_leaving_a_selection_leaves_the_line(platform: Platform) -> None:
+    p = platform
+    segment = await _segment_with_free(p, 10)
+    (a, sa), (b, sb), (c, sc) = [await p.start() for _ in range(3)]
+    assert (await _draw(p, a, sa))[0] == 201
+    assert (await _draw(p, b, sb))[0] == 201
+    assert (await _draw(p, c, sc))[0] == 202
+    r = await p.client.delete(p.url(sc), headers=c.headers)
+    assert r.status_code == 204
+    assert (await p.ctx.hot.counts(segment)).queued == 0
+
+
+async def test_pp10_with_nothing_free_and_nothing_held_a_draw_is_refused_not_queued(
+    platform: Platform,
+) -> None:
+    """Nothing will come back (every number allocated): waiting would be for nothing, so the answer is
+    409 POOL_EXHAUSTED; with a few numbers left and nothing held, the first in line takes them."""
+    p = platform
+    segment = await _segment_with_free(p, 3)
+    (a, sa), (b, sb) = [await p.start() for _ in range(2)]
+    status, body = await _draw(p, a, sa)
+    assert status == 201
+    assert len(body["numbers"]) == 3
+    r = await p.choose(a, sa, body["numbers"][0])
+    assert r.status_code == 200, r.text  # two back, one held for the SMS step
+    status, body = await _draw(p, b, sb)
+    assert (status, body["queue_position"]) == (202, 1)  # a's number may come back
+    assert (await p.confirm(a, sa)).status_code == 200  # ... it does not: nothing is held any more
+    status, body = await _draw(p, b, sb)
+    assert status == 201
+    assert len(body["numbers"]) == 2
+    r = await p.client.delete(p.url(sb), headers=b.headers)
+    assert r.status_code == 204
+    await p.ctx.hot.build(segment, 1_000, list(range(1_000)))  # every number allocated, none held
+    c, sc = await p.start()
+    status, body = await _draw(p, c, sc)
+    assert (status, body["code"], body["rule"]) == (409, "POOL_EXHAUSTED", "PP-10")
+    assert (await p.ctx.hot.counts(segment)).queued == 0
