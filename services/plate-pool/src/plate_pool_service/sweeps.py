@@ -12,10 +12,11 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from plate_pool_service import domain
@@ -150,10 +151,32 @@ async def register_deadlines(runtime: Runtime) -> int:
     return len(rows)
 
 
+# The drain copies up to DRAIN_BATCHES x DRAIN_BATCH entries per run (every second): far above what the
+# draws of a segment's opening write (one entry each, a few thousand a second), so the stream stays short.
+DRAIN_BATCH = 2_000
+DRAIN_BATCHES = 25
+# The scripts cap the stream at about 1,000,000 entries (hot.py: MAXLEN, Redis's memory guard); a backlog
+# this long means the drain is not keeping up (worker down or too slow) and entries will soon be lost.
+BACKLOG_WARNING = 250_000
+
+
 async def drain_fairness_log(runtime: Runtime) -> int:
     """PP-13: copy the stream into the append-only table, then trim what was copied (idempotent by id)."""
     ctx = context_for(runtime)
-    entries = await runtime.redis.xrange(ctx.hot.log_key, count=BATCH)
+    total = 0
+    for _ in range(DRAIN_BATCHES):
+        done = await _drain_batch(runtime, ctx)
+        total += done
+        if done < DRAIN_BATCH:
+            return total
+    backlog = int(await runtime.redis.xlen(ctx.hot.log_key))
+    if backlog > BACKLOG_WARNING:
+        log.error("fairness log backlog of %d entries: the drain is not keeping up", backlog)
+    return total
+
+
+async def _drain_batch(runtime: Runtime, ctx: Any) -> int:
+    entries = await runtime.redis.xrange(ctx.hot.log_key, count=DRAIN_BATCH)
     if not entries:
         return 0
     rows: list[dict[str, Any]] = []
@@ -182,6 +205,17 @@ async def drain_fairness_log(runtime: Runtime) -> int:
                 },
             }
         )
+    # PP-13 counters: the durable row never shows more chances than the log says are left. The batch's
+    # last word per selection, one statement per counter (not one transaction per entry).
+    draws_left: dict[str, int] = {}
+    custom_left: dict[str, int] = {}
+    for row in rows:
+        detail: dict[str, str] = row["detail"]
+        if _is_uuid(row["selection_id"]):
+            if "dl" in detail:
+                draws_left[row["selection_id"]] = int(detail["dl"])
+            if "cl" in detail:
+                custom_left[row["selection_id"]] = int(detail["cl"])
     async with runtime.uow() as uow:
         await uow.session.execute(
             pg_insert(fairness_log)
@@ -191,25 +225,26 @@ async def drain_fairness_log(runtime: Runtime) -> int:
                 index_where=fairness_log.c.stream_id.is_not(None),
             )
         )
-        await uow.commit()
-    # PP-13 counters: the durable row never shows more chances than the log says are left.
-    for row in rows:
-        detail: dict[str, str] = row["detail"]
-        if row["selection_id"] and ("dl" in detail or "cl" in detail):
-            values: dict[str, Any] = {}
-            if "dl" in detail:
-                values["draws_left"] = int(detail["dl"])
-            if "cl" in detail:
-                values["custom_left"] = int(detail["cl"])
-            async with runtime.engine.begin() as conn:
-                await conn.execute(
+        for column, latest in (("draws_left", draws_left), ("custom_left", custom_left)):
+            if latest:
+                await uow.session.execute(
                     update(selections)
-                    .where(selections.c.id == row["selection_id"])
+                    .where(selections.c.id == bindparam("sid"))
                     .where(selections.c.state == "selecting")
-                    .values(**values)
+                    .values({column: bindparam("left")}),
+                    [{"sid": uuid.UUID(sid), "left": left} for sid, left in latest.items()],
                 )
+        await uow.commit()
     await runtime.redis.xdel(ctx.hot.log_key, *[_text(e[0]) for e in entries])
     return len(rows)
+
+
+def _is_uuid(value: str | None) -> bool:
+    try:
+        uuid.UUID(value or "")
+    except ValueError:
+        return False
+    return True
 
 
 def _text(value: Any) -> str:

@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from plate_pool_service import sweeps
-from plate_pool_service.tables import fairness_log
+from plate_pool_service.tables import fairness_log, selections
 from servicekit.clock import SHANGHAI
 from servicekit.db import new_metadata
 
@@ -105,6 +105,39 @@ async def test_pp13_every_draw_verify_hold_and_confirmation_is_logged_append_onl
     async with p.ctx.runtime.engine.connect() as conn:
         with pytest.raises(DBAPIError, match="append-only"):
             await conn.execute(text("DELETE FROM fairness_log WHERE selection_id = :s"), {"s": sel["id"]})
+
+
+async def test_pp13_one_drain_run_copies_a_burst_of_draws_and_keeps_the_last_counters(
+    platform: Platform,
+) -> None:
+    """A segment's opening writes thousands of entries a second; one run of the drain (it runs every
+    second) copies more than one batch, so the stream does not grow toward its cap and lose entries."""
+    p = platform
+    segment = await p.open_segment()
+    _, sel = await p.start()
+    burst = sweeps.DRAIN_BATCH * 2 + 7
+    redis = p.ctx.hot.redis
+    async with redis.pipeline(transaction=False) as pipe:
+        for i in range(burst):
+            fields = {"op": "draw", "at": "1", "seg": segment, "sel": sel["id"], "held": "", "dl": burst - i}
+            pipe.xadd(p.ctx.hot.log_key, fields)  # type: ignore[arg-type]
+        await pipe.execute()
+    assert await sweeps.drain_fairness_log(p.ctx.runtime) == burst
+    assert await redis.xlen(p.ctx.hot.log_key) == 0
+    async with p.ctx.runtime.engine.connect() as conn:
+        copied = (
+            await conn.execute(
+                select(func.count())
+                .select_from(fairness_log)
+                .where(fairness_log.c.selection_id == sel["id"])
+                .where(fairness_log.c.op == "draw")
+            )
+        ).scalar()
+        left = (
+            await conn.execute(select(selections.c.draws_left).where(selections.c.id == sel["id"]))
+        ).scalar()
+    assert copied == burst
+    assert left == 1  # the last entry's word
 
 
 async def test_pp10_segments_are_planned_approved_by_the_superior_and_published_3_working_days_ahead(
