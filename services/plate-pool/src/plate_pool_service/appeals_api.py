@@ -14,6 +14,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from plate_pool_service import domain
+from plate_pool_service.access import visible_selection
 from plate_pool_service.context import ContextDep
 from plate_pool_service.domain import RuleError
 from plate_pool_service.hot import HotError, SelectionState
@@ -54,19 +55,11 @@ def appeal_view(row: Any) -> dict[str, Any]:
     }
 
 
-async def _selection(runtime: Any, selection_id: uuid.UUID, principal: Principal) -> Any:
-    async with runtime.engine.connect() as conn:
-        row = (await conn.execute(select(selections).where(selections.c.id == selection_id))).first()
-    if row is None or (row.account_id != principal.subject and not principal.is_staff):
-        raise NotFound("selection")
-    return row
-
-
 @router.post("/{selection_id}/appeals", status_code=201, summary="Appeal a pre-selection outcome (PP-11)")
 async def file_appeal(
     selection_id: uuid.UUID, body: AppealIn, request: Request, principal: Applicant, runtime: RuntimeDep
 ) -> JSONResponse:
-    row = await _selection(runtime, selection_id, principal)
+    row = await visible_selection(runtime.engine, selection_id, principal)
     if row.state not in APPEALABLE:
         raise RuleError("NOTHING_TO_APPEAL", f"the selection is {row.state}", "PP-11")
     async with runtime.uow() as uow:
@@ -99,7 +92,7 @@ async def file_appeal(
 
 @router.get("/{selection_id}/appeals", summary="A selection's appeals (PP-11)")
 async def list_appeals(selection_id: uuid.UUID, principal: Reader, runtime: RuntimeDep) -> dict[str, Any]:
-    await _selection(runtime, selection_id, principal)
+    await visible_selection(runtime.engine, selection_id, principal)
     async with runtime.engine.connect() as conn:
         rows = (
             await conn.execute(
@@ -119,9 +112,7 @@ async def decide_appeal(
     ctx: ContextDep,
     runtime: RuntimeDep,
 ) -> dict[str, Any]:
-    row = await _selection(runtime, selection_id, principal)
-    if principal.office is not None and principal.office != row.office_code:
-        raise NotFound("selection")
+    row = await visible_selection(runtime.engine, selection_id, principal)
     if body.decision == "upheld" and body.remedy is None:
         raise RuleError("REMEDY_REQUIRED", "an upheld appeal names its remedy", "PP-11", status=422)
     settings = await ctx.catalog.settings(row.office_code)

@@ -128,12 +128,19 @@ def check_vehicle_kind(vehicle_kind: str) -> None:
         )
 
 
-def check_owner_is_caller(owner_id_number: str, caller_id_number: str | None, is_unit: bool) -> None:
-    """PP-01: users pre-select for their own (or their unit's own) new car."""
-    if not is_unit and caller_id_number is not None and caller_id_number != owner_id_number:
+def check_owner_is_caller(
+    owner_id_kind: str, owner_id_number: str, caller_id_number: str | None, is_unit: bool
+) -> None:
+    """PP-01: people pre-select for a car they own themselves, units for a car the unit owns (the unit's
+    token names it by its credit code, ADR 0012). A caller whose token carries no identity number (not
+    verified) cannot pre-select at all."""
+    kind = "social_credit_code" if is_unit else "resident_id"
+    if caller_id_number is None or owner_id_kind != kind or owner_id_number != caller_id_number:
         raise RuleError(
             "OWNER_NOT_CALLER",
-            "personal users pre-select only for a car they own themselves",
+            "a unit pre-selects only for a car the unit itself owns"
+            if is_unit
+            else "personal users pre-select only for a car they own themselves",
             "PP-01",
             status=422,
         )

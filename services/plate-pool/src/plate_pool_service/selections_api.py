@@ -16,6 +16,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from plate_pool_service import certificate, domain
+from plate_pool_service.access import visible_selection
 from plate_pool_service.catalog import Segment
 from plate_pool_service.commands import SendSms
 from plate_pool_service.context import ContextDep, PlateContext
@@ -138,12 +139,8 @@ def _input(fn: Any, value: str, code: str, rule: str, field: str) -> str:
 
 
 async def _load(ctx: PlateContext, selection_id: uuid.UUID, principal: Principal) -> Any:
-    """The caller's selection, or 404 (another person's selection is not there, as far as they know)."""
-    async with ctx.runtime.engine.connect() as conn:
-        row = (await conn.execute(select(selections).where(selections.c.id == selection_id))).first()
-    if row is None or (row.account_id != principal.subject and not principal.is_staff):
-        raise NotFound("selection")
-    return row
+    """The caller's selection (or, for a clerk, one of their office's), else 404 (access.py)."""
+    return await visible_selection(ctx.runtime.engine, selection_id, principal)
 
 
 async def _load_current(ctx: PlateContext, selection_id: uuid.UUID, principal: Principal) -> Any:
@@ -290,7 +287,9 @@ async def start_selection(
             "owner",
         )
     domain.check_vehicle_kind(body.vehicle_kind)
-    domain.check_owner_is_caller(id_number, principal.id_number, principal.has_any("unit"))
+    domain.check_owner_is_caller(
+        body.owner.id_kind, id_number, principal.id_number, principal.has_any("unit")
+    )
     photo, photo_type = domain.decode_invoice_photo(body.invoice.photo)
     # Read before the unit of work opens: it holds one connection, and asking for a second inside it
     # would deadlock the pool under a rush of starts.
@@ -488,7 +487,7 @@ async def get_certificate(
     )
 
 
-@router.get("/{selection_id}", summary="One selection (yours; clerks see any)")
+@router.get("/{selection_id}", summary="One selection (yours; clerks see their office's)")
 async def get_selection(
     selection_id: uuid.UUID,
     principal: Annotated[

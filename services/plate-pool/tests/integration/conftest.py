@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import delete, select, update
-from stdnum.cn import ric
+from stdnum.cn import ric, uscc
 
 from plate_pool_service.context import PlateContext
 from plate_pool_service.domain import OfficeSettings
@@ -66,6 +66,15 @@ def new_resident_id(region: str) -> str:
     born = date(1950, 1, 1) + timedelta(days=secrets.randbelow(18_000))
     base = region + born.strftime("%Y%m%d") + f"{secrets.randbelow(1000):03d}"
     return base + ric.calc_check_digit(base + "0")
+
+
+def new_uscc(region: str) -> str:
+    """A unified social credit code of `region` (a company, 91...) that passes every check digit."""
+    while True:
+        body = "91" + region + "".join(secrets.choice("0123456789") for _ in range(9))
+        code = body + uscc.calc_check_digit(body)
+        if uscc.is_valid(code):
+            return code
 
 
 def new_phone() -> str:

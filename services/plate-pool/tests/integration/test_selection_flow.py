@@ -12,7 +12,7 @@ from plate_pool_service import sweeps
 from plate_pool_service.tables import allocations
 from servicekit.db import new_metadata
 
-from .conftest import JPEG, Platform, drain
+from .conftest import JPEG, Platform, drain, new_uscc, new_vin
 
 pytestmark = pytest.mark.integration
 
@@ -354,6 +354,53 @@ async def test_pp01_only_small_cars_and_the_callers_own(platform: Platform) -> N
     body["owner"]["id_number"] = someone.id_number
     r = await p.client.post("/api/v1/plate-selections", json=body, headers=who.headers)
     assert (r.status_code, r.json()["code"], r.json()["rule"]) == (422, "OWNER_NOT_CALLER", "PP-01")
+
+
+async def test_pp01_a_unit_pre_selects_only_for_a_car_the_unit_owns(platform: Platform) -> None:
+    p = platform
+    await p.open_segment()
+    code = new_uscc(p.office)
+    token = p.tokens.mint(f"unit-{code}", kind="unit", roles=("unit",), id_number=code)
+    headers = p.tokens.headers(token)
+    who = p.applicant()
+
+    def body_owned_by(kind: str, number: str) -> dict[str, Any]:
+        body = p.start_body(who)
+        body["owner"] = {"id_kind": kind, "id_number": number, "name": "石家庄某某科技有限公司"}
+        return body
+
+    for kind, number in (
+        ("social_credit_code", new_uscc(p.office)),  # another unit's car
+        ("resident_id", who.id_number),  # a person's car
+    ):
+        r = await p.client.post("/api/v1/plate-selections", json=body_owned_by(kind, number), headers=headers)
+        assert (r.status_code, r.json()["code"], r.json()["rule"]) == (422, "OWNER_NOT_CALLER", "PP-01")
+    r = await p.client.post(
+        "/api/v1/plate-selections", json=body_owned_by("social_credit_code", code), headers=headers
+    )
+    assert r.status_code == 201, r.text
+    # and a person cannot pre-select for a unit's car, even naming the unit's code
+    r = await p.client.post(
+        "/api/v1/plate-selections",
+        json=body_owned_by("social_credit_code", code) | {"vin": new_vin()},
+        headers=who.headers,
+    )
+    assert (r.status_code, r.json()["code"]) == (422, "OWNER_NOT_CALLER")
+
+
+async def test_clerks_see_their_own_offices_selections_only(platform: Platform) -> None:
+    """Object-level authorisation: a clerk of another office is told the selection is not there."""
+    p = platform
+    await p.open_segment()
+    _, sel = await p.start()
+    ours = p.tokens.headers(p.tokens.clerk(roles=("clerk.review",), office=p.office))
+    theirs = p.tokens.headers(p.tokens.clerk(roles=("clerk.review",), office="139999"))
+    r = await p.client.get(p.url(sel), headers=ours)
+    assert r.status_code == 200, r.text
+    r = await p.client.get(p.url(sel), headers=theirs)
+    assert r.status_code == 404, r.text
+    r = await p.client.get(p.url(sel, "/appeals"), headers=theirs)
+    assert r.status_code == 404, r.text
 
 
 @pytest.mark.parametrize(
