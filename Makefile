@@ -5,7 +5,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv
 PYTEST_ARGS ?=
 
-.PHONY: help tools install infra migrate run test test-unit lint format contracts bench-gateway bench-plates clean
+.PHONY: help tools install infra migrate run test test-unit lint format contracts bench-tools bench-gateway bench-plates clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -43,10 +43,13 @@ format: install ## apply ruff's fixes and formatting
 contracts: install ## regenerate each service's contracts/asyncapi.yaml and the catalogue in docs/events/
 	$(UV) run python -m servicekit.asyncapi
 
-bench-gateway: install infra ## gateway against direct throughput (JSON on the last line)
+bench-tools: tools ## the servers, as `make infra`, and the benchmarks' load generator (wrk)
+	python3 scripts/bootstrap_infra.py --env all --bench
+
+bench-gateway: install bench-tools ## gateway against direct throughput (JSON on the last line)
 	$(UV) run python bench/gateway.py
 
-bench-plates: install infra ## plate-pool hot path (JSON on the last line)
+bench-plates: install bench-tools ## plate-pool hot path (JSON on the last line)
 	$(UV) run python bench/plates.py
 
 clean: ## remove generated runtime files (var/)

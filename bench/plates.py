@@ -305,9 +305,18 @@ async def make_selections(
 ) -> list[tuple[str, str, str]]:
     """`count` selections of `office`: (selection id, token, phone) each, its own person and car."""
     gate = asyncio.Semaphore(CONNECTIONS)
+    # One open selection per identity number and per phone (PP-13): random ones of 2,000 people collide
+    # now and then (a birthday problem over 18 million identity numbers), so draw them distinct.
+    ids: set[str] = set()
+    phones: set[str] = set()
+    while len(ids) < count:
+        ids.add(new_resident_id(office))
+    while len(phones) < count:
+        phones.add(new_phone())
+    queue = list(zip(ids, phones, strict=True))
 
     async def one() -> tuple[str, str, str]:
-        idn, phone = new_resident_id(office), new_phone()
+        idn, phone = queue.pop()
         token = tokens.citizen(f"bench-{secrets.token_hex(6)}", id_number=idn, ttl_s=7200)
         async with gate:
             r = await client.post(
@@ -342,10 +351,13 @@ async def race(segment_id: str, tokens: TokenFactory) -> dict[str, int]:
         # All 2,000 contenders are in the race at once, but at most CONNECTIONS requests are in flight (as
         # before: the client has that many connections). They wait here, not in httpx's pool, whose queue
         # is walked on every request (O(n^2) in the waiters: the client, not the server, was the limit).
-        gate = asyncio.Semaphore(CONNECTIONS)
+        # Draws (most of them people in line asking again) and the steps after a draw (choice, SMS code,
+        # confirmation) have half the connections each: on their own phones, the people past the line
+        # would not wait behind 2,000 others' polls in one client's queue.
+        gates = {"draw": asyncio.Semaphore(CONNECTIONS // 2), "step": asyncio.Semaphore(CONNECTIONS // 2)}
 
         async def post(url: str, headers: dict[str, str], **kwargs: Any) -> httpx.Response:
-            async with gate:
+            async with gates["draw" if url.endswith("/random-draws") else "step"]:
                 return await client.post(url, headers=headers, **kwargs)
 
         async def code_for(phone: str) -> str:
@@ -368,8 +380,8 @@ async def race(segment_id: str, tokens: TokenFactory) -> dict[str, int]:
             # choose and give back their other four, and the line is served in order. Once all 100 are
             # allocated and nothing is held, the answer is 409 POOL_EXHAUSTED and the contender stops.
             r = await post(f"/api/v1/plate-selections/{sid}/random-draws", headers)
-            while r.status_code == 202:
-                await asyncio.sleep(0.2)
+            while r.status_code == 202:  # as told: ask again after Retry-After
+                await asyncio.sleep(float(r.headers["Retry-After"]))
                 r = await post(f"/api/v1/plate-selections/{sid}/random-draws", headers)
             if r.status_code != 201:
                 return
@@ -386,8 +398,20 @@ async def race(segment_id: str, tokens: TokenFactory) -> dict[str, int]:
             if done.status_code == 200:
                 confirmed += 1
 
+        async def progress() -> None:  # a line every 5 s: where the race stands
+            hot = context_for(runtime).hot
+            while True:
+                await asyncio.sleep(5)
+                c = await hot.counts(segment_id)
+                log(
+                    f"race: {time.perf_counter() - started:.0f} s, {confirmed} confirmed, available "
+                    f"{c.available}, held {c.held}, in line {c.queued}"
+                )
+
         started = time.perf_counter()
+        reporter = asyncio.create_task(progress())
         await asyncio.gather(*(contend(*row) for row in rows))
+        reporter.cancel()
         log(f"race: contended in {time.perf_counter() - started:.1f} s, {confirmed} confirmed")
         try:
             ctx = context_for(runtime)

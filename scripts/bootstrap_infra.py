@@ -44,6 +44,7 @@ PACKAGES = {  # what we need → (Debian package, a command that proves it is in
     "redis": ("redis-server", "redis-server"),
     "nginx": ("nginx", "nginx"),
 }
+BENCH_PACKAGES = {"wrk": ("wrk", "wrk")}  # the benchmarks' load generator (`--bench`)
 CHANGED = ("installed", "started", "created", "enabled", "fixed", "configured")
 NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")  # role and database names go into SQL unquoted-safe
 
@@ -125,15 +126,16 @@ def apt(args: Sequence[str], timeout: float) -> None:
         time.sleep(3)
 
 
-def ensure_packages(report: Report, timeout: float) -> set[str]:
+def ensure_packages(report: Report, timeout: float, bench: bool = False) -> set[str]:
     """Install what is absent. Returns the names installed now (their servers need first-time setup)."""
-    missing = [name for name, (_, cmd) in PACKAGES.items() if which(cmd) is None]
-    for name, (_, cmd) in PACKAGES.items():
+    packages = {**PACKAGES, **(BENCH_PACKAGES if bench else {})}
+    missing = [name for name, (_, cmd) in packages.items() if which(cmd) is None]
+    for name, (_, cmd) in packages.items():
         if name not in missing:
             report.step(f"package {name}", "present", which(cmd) or "")
     if not missing:
         return set()
-    debs = [PACKAGES[name][0] for name in missing]
+    debs = [packages[name][0] for name in missing]
     if not is_root():
         raise NotReady(
             f"{', '.join(debs)} not installed; run as root or `apt-get install -y {' '.join(debs)}`"
@@ -153,9 +155,9 @@ def ensure_packages(report: Report, timeout: float) -> set[str]:
         if ours:
             policy.unlink(missing_ok=True)
     for name in missing:
-        if which(PACKAGES[name][1]) is None:
-            raise NotReady(f"{PACKAGES[name][0]} was installed but `{PACKAGES[name][1]}` is still not found")
-        report.step(f"package {name}", "installed", PACKAGES[name][0])
+        if which(packages[name][1]) is None:
+            raise NotReady(f"{packages[name][0]} was installed but `{packages[name][1]}` is still not found")
+        report.step(f"package {name}", "installed", packages[name][0])
     return set(missing)
 
 
@@ -379,13 +381,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--env", choices=["dev", "test", "all"], default="all", help="which databases")
     parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for each server")
+    parser.add_argument("--bench", action="store_true", help="also the benchmarks' tools (wrk)")
     args = parser.parse_args(argv)
     envs = ["dev", "test"] if args.env == "all" else [args.env]
 
     report = Report()
     try:
         services = json.loads(TOPOLOGY.read_text(encoding="utf-8"))["services"]
-        fresh = ensure_packages(report, args.timeout)
+        fresh = ensure_packages(report, args.timeout, bench=args.bench)
         ensure_postgres(report, args.timeout, fresh="postgresql" in fresh)
         ensure_redis(report, args.timeout)
         ensure_rabbitmq(report, args.timeout)
