@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 
 import pytest
 from redis.asyncio import Redis
@@ -35,7 +36,10 @@ def store(redis: Redis, unique: str) -> IdempotencyStore:
 
 
 async def run(
-    store: IdempotencyStore, handler: Counter | None = None, body: bytes = BODY, key: str = "k-1"
+    store: IdempotencyStore,
+    handler: Callable[[], Awaitable[Response]] | None = None,
+    body: bytes = BODY,
+    key: str = "k-1",
 ) -> Response:
     return await store.run(
         subject="p-1",
@@ -123,6 +127,23 @@ async def test_server_errors_are_not_stored(store: IdempotencyStore) -> None:
     assert (await run(store, failing)).status_code == 503
     assert (await run(store, failing)).status_code == 503
     assert failing.calls == 2
+
+
+async def test_an_interim_answer_marked_no_store_is_not_replayed(store: IdempotencyStore) -> None:
+    calls = 0
+
+    async def queued_then_done() -> Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # e.g. a draw waiting in line: asking again must ask again
+            return JSONResponse({"queued": True}, status_code=202, headers={"Cache-Control": "no-store"})
+        return JSONResponse({"numbers": ["A1"]}, status_code=201)
+
+    assert (await run(store, queued_then_done)).status_code == 202
+    assert (await run(store, queued_then_done)).status_code == 201
+    again = await run(store, queued_then_done)
+    assert (again.status_code, again.headers[REPLAYED_HEADER]) == (201, "true")
+    assert calls == 2
 
 
 async def test_a_rules_refusal_is_the_stored_answer(store: IdempotencyStore) -> None:

@@ -212,10 +212,14 @@ local s = load(ARGV[3], ARGV[2], ARGV[4])
 if not s then return {'-1'} end
 if s[2] ~= 'selecting' then return {'-2', s[2]} end
 if now >= tonumber(s[4]) then return {'-3'} end
-local cl = tonumber(s[5])
-if cl <= 0 then return {'-6'} end
 lapse(now, ARGV[4])
 local idx = ARGV[5]
+if idx ~= '' and s[9] == idx and redis.call('HGET', KEYS[4], idx) == ARGV[3] then
+  -- A repeat of the verify that holds this number (its answer was lost): the same answer, no attempt spent.
+  return {'0', '0', redis.call('ZSCORE', KEYS[5], idx), fmt(now)}
+end
+local cl = tonumber(s[5])
+if cl <= 0 then return {'-6'} end
 if idx ~= '' and redis.call('GETBIT', KEYS[2], idx) == 1 then
   local released = release_own(ARGV[3], s[9], nil)
   local exp = now + tonumber(s[8])

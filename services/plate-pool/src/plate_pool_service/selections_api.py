@@ -43,11 +43,13 @@ from servicekit.ids import new_id
 from servicekit.masking import mask_phone
 from servicekit.web import (
     Forbidden,
+    IdempotencyKeyHeader,
     NotFound,
     Principal,
     RuntimeDep,
     actor_from,
     current_principal,
+    idempotent,
     require_roles,
 )
 
@@ -522,9 +524,15 @@ async def get_selection(
         }
     },
 )
-async def random_draw(selection_id: uuid.UUID, principal: Applicant, ctx: ContextDep) -> JSONResponse:
+async def random_draw(
+    selection_id: uuid.UUID,
+    request: Request,
+    principal: Applicant,
+    ctx: ContextDep,
+    _key: IdempotencyKeyHeader = None,
+) -> Response:
     """Declared for the OpenAPI document; requests are served by `random_draw_fast` (same rules)."""
-    return await _draw(selection_id, principal, ctx)
+    return await _draw_once(request, selection_id, principal, ctx)
 
 
 _APPLICANT_ROLES = frozenset({"citizen", "unit"})
@@ -548,7 +556,17 @@ async def random_draw_fast(request: Request) -> Response:
         selection_id = uuid.UUID(request.path_params["selection_id"])
     except ValueError:
         raise NotFound("selection") from None
-    return await _draw(selection_id, principal, request.app.state.plate)
+    return await _draw_once(request, selection_id, principal, request.app.state.plate)
+
+
+async def _draw_once(
+    request: Request, selection_id: uuid.UUID, principal: Principal, ctx: PlateContext
+) -> Response:
+    """With an Idempotency-Key, a repeat (its answer lost on a phone's network) gets the first draw's
+    answer instead of spending another draw and giving back the five it holds."""
+    return await idempotent(
+        request, principal.subject, lambda: _draw(selection_id, principal, ctx), status_code=201
+    )
 
 
 async def _draw(selection_id: uuid.UUID, principal: Principal, ctx: PlateContext) -> JSONResponse:
@@ -573,7 +591,8 @@ async def _draw(selection_id: uuid.UUID, principal: Principal, ctx: PlateContext
                 "random_draws_left": drawn.draws_left,
             },
             status_code=202,
-            headers={"Retry-After": str(ctx.retry_after_s)},
+            # An interim answer: asking again (with the same Idempotency-Key too) must ask again.
+            headers={"Retry-After": str(ctx.retry_after_s), "Cache-Control": "no-store"},
         )
     number = segment.space.number
     return JSONResponse(

@@ -97,6 +97,28 @@ async def test_pp10_the_line_is_served_in_arrival_order_and_newcomers_join_its_e
     assert [x["ticket"] for x in admitted if x["ticket"]] == ["1", "2"]  # c's ticket, then d's
 
 
+async def test_pp10_waiting_in_line_with_an_idempotency_key_asks_again_each_time(
+    platform: Platform,
+) -> None:
+    """A queued answer is interim (Cache-Control: no-store): the same key asks again, and once admitted
+    the draw's answer is the one a further repeat gets."""
+    p = platform
+    await _segment_with_free(p, 10)
+    (a, sa), (b, sb), (c, sc) = [await p.start() for _ in range(3)]
+    numbers_a = (await _draw(p, a, sa))[1]["numbers"]
+    assert (await _draw(p, b, sb))[0] == 201
+    headers = {**c.headers, "Idempotency-Key": "c-draw"}
+    r = await p.client.post(p.url(sc, "/random-draws"), headers=headers)
+    assert (r.status_code, r.headers["Cache-Control"]) == (202, "no-store")
+    assert (await p.choose(a, sa, numbers_a[0])).status_code == 200  # four back
+    assert (await p.client.delete(p.url(sb), headers=b.headers)).status_code == 204  # five back
+    r = await p.client.post(p.url(sc, "/random-draws"), headers=headers)
+    assert r.status_code == 201, r.text
+    assert "Idempotent-Replayed" not in r.headers
+    again = await p.client.post(p.url(sc, "/random-draws"), headers=headers)
+    assert (again.status_code, again.json()) == (201, r.json())
+
+
 async def test_pp10_a_place_not_asked_for_within_20_s_is_given_up(platform: Platform) -> None:
     p = platform
     segment = await _segment_with_free(p, 10)

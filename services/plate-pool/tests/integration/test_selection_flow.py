@@ -171,6 +171,42 @@ async def test_pp05_successful_verify_sets_attempts_to_zero_and_holds_180_second
     assert (await p.draw(who, sel)).status_code == 201
 
 
+async def test_pp05_a_repeated_verify_of_the_held_number_answers_the_same(platform: Platform) -> None:
+    """Its answer lost on the way, the person asks again for the number they now hold: the same answer,
+    not "no custom attempts left" (the attempt was spent on the success)."""
+    p = platform
+    await p.open_segment()
+    who, sel = await p.start()
+    first = await p.verify(who, sel, "冀A37777")
+    assert first.status_code == 201, first.text
+    p.clock.advance(timedelta(seconds=5))
+    again = await p.verify(who, sel, "冀A37777")
+    assert again.status_code == 201, again.text
+    assert again.json() == first.json()  # held until the first answer's time, not 5 s later
+
+
+async def test_pp06_a_draw_repeated_with_its_idempotency_key_answers_the_first_draw(
+    platform: Platform,
+) -> None:
+    """api.md: a POST with an Idempotency-Key answers a repeat with the first answer. A lost answer to a
+    draw then costs no second draw, and the five numbers it holds stay held."""
+    p = platform
+    await p.open_segment()
+    who, sel = await p.start()
+    headers = {**who.headers, "Idempotency-Key": "draw-1"}
+    first = await p.client.post(p.url(sel, "/random-draws"), headers=headers)
+    assert first.status_code == 201, first.text
+    again = await p.client.post(p.url(sel, "/random-draws"), headers=headers)
+    assert (again.status_code, again.headers["Idempotent-Replayed"]) == (201, "true")
+    assert again.json() == first.json()
+    view = await p.get(who, sel)
+    assert (view["random_draws_left"], view["held_numbers"]) == (9, first.json()["numbers"])
+    other = await p.client.post(
+        p.url(sel, "/random-draws"), headers={**who.headers, "Idempotency-Key": "draw-2"}
+    )
+    assert other.json()["random_draws_left"] == 8  # a new key is a new draw
+
+
 async def test_pp05_twenty_failed_verifies_leave_only_random(platform: Platform) -> None:
     p = platform
     await p.open_segment()

@@ -18,7 +18,9 @@ Per (service, subject, method, path, key), in Redis:
 - a repeat while the first still runs gets 409 IDEMPOTENCY_KEY_IN_USE (with Retry-After);
 - the same key with a different body gets 422 IDEMPOTENCY_KEY_REUSED.
 Answers below 500, refusals by a rule included, are stored; a 5xx or an exception releases the key, so a
-retry runs again. Keys and body hashes are HMACs under the service's secret: Redis holds no bearer data.
+retry runs again. So does an answer marked `Cache-Control: no-store`: an interim one (a draw waiting in
+line, 202) that asking again must ask again, not replay. Keys and body hashes are HMACs under the
+service's secret: Redis holds no bearer data.
 
 Limit: if the process dies after its transaction committed but before the response was stored, a retry
 after `lock_ttl_s` runs again. Creations that must never repeat also need a natural unique key in the
@@ -169,7 +171,7 @@ class IdempotencyStore:
         except BaseException:
             await self._redis.eval(_RELEASE, 1, redis_key, marker)
             raise
-        if response.status_code >= 500:
+        if response.status_code >= 500 or "no-store" in response.headers.get("cache-control", ""):
             await self._redis.eval(_RELEASE, 1, redis_key, marker)
             return response
         body = getattr(response, "body", None)
