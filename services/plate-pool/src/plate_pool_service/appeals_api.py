@@ -17,9 +17,10 @@ from plate_pool_service import domain
 from plate_pool_service.access import visible_selection
 from plate_pool_service.context import ContextDep
 from plate_pool_service.domain import RuleError
-from plate_pool_service.hot import HotError, SelectionState
-from plate_pool_service.published import SelectionConfirmed
-from plate_pool_service.tables import allocations, appeals, bans, selections
+from plate_pool_service.hot import HotError
+from plate_pool_service.ledger import write_allocation
+from plate_pool_service.reconcile import restore_hot
+from plate_pool_service.tables import appeals, bans, selections
 from servicekit.clock import SHANGHAI
 from servicekit.ids import new_id
 from servicekit.web import NotFound, Principal, RuntimeDep, actor_from, require_roles
@@ -177,34 +178,7 @@ async def decide_appeal(
                 else:
                     assert index is not None
                     deadline = domain.register_by(now, settings, ctx.calendar)
-                    await uow.session.execute(
-                        insert(allocations).values(
-                            id=new_id(),
-                            selection_id=row.id,
-                            office_code=row.office_code,
-                            segment_id=row.segment_id,
-                            number_index=index,
-                            plate_number=row.plate_number,
-                            allocated_at=now,
-                        )
-                    )
-                    await uow.session.execute(
-                        update(selections)
-                        .where(selections.c.id == row.id)
-                        .values(
-                            state="selected",
-                            confirmed_at=now,
-                            register_by=deadline,
-                            cancelled_at=None,
-                            cancel_reason=None,
-                            updated_at=now,
-                        )
-                    )
-                    uow.emit(
-                        SelectionConfirmed.of_selection(
-                            row, plate_number=row.plate_number, confirmed_at=now, register_by=deadline
-                        )
-                    )
+                    await write_allocation(uow, row, row.segment_id, index, row.plate_number, now, deadline)
             uow.audit(
                 actor_from(request, principal),
                 f"plate_appeal.{body.decision}",
@@ -228,20 +202,7 @@ async def decide_appeal(
     if body.decision == "upheld":
         async with runtime.engine.connect() as conn:
             fresh = (await conn.execute(select(selections).where(selections.c.id == row.id))).one()
-        await ctx.hot.put_selection(
-            str(row.id),
-            SelectionState(
-                owner=fresh.account_id,
-                segment_id=fresh.segment_id,
-                state=fresh.state,
-                session_expires_at=fresh.session_expires_at,
-                custom_left=fresh.custom_left,
-                draws_left=fresh.draws_left,
-                draw_size=settings.draw_size,
-                hold_seconds=settings.hold_seconds,
-                sms_minutes=settings.sms_minutes,
-            ),
-        )
+        await restore_hot(ctx, fresh)
     async with runtime.engine.connect() as conn:
         decided = (await conn.execute(select(appeals).where(appeals.c.id == appeal_id))).one()
     return appeal_view(decided)

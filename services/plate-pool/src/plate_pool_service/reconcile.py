@@ -1,152 +1,48 @@
-"""Postgres follows what a hot-state script did, also when the replica that ran it died before writing it
-down (PP-12, ADR 0021).
+"""Getting Redis and Postgres back in step for one selection (PP-12, ADR 0021).
 
-A choice and a confirmation are decided by a script in Redis (the rules are checked there, atomically),
-then recorded in Postgres by the route that called it. If the replica dies between the two, Redis is
-ahead: `awaiting_sms` against `selecting` (a choice), or `selected` with the number allocated against
-`awaiting_sms` (a confirmation, its SMS code already spent). Both were decided under the rules, so the
-record is completed, never undone: by the person's next request for the selection (`reconcile`, called
-when a selection is loaded) or by the sweep that would otherwise end its session or its SMS window.
-A repeated route call and a reconciliation may race; both write the same thing, and the ledger's unique
-indexes let only one allocation row in.
+Postgres follows what a hot-state script did, also when the replica that ran it died before writing it
+down. A choice and a confirmation are decided by a script in Redis (the rules are checked there,
+atomically), then recorded in Postgres by the route that called it (ledger.py). If the replica dies
+between the two, Redis is ahead: `awaiting_sms` against `selecting` (a choice), or `selected` with the
+number allocated against `awaiting_sms` (a confirmation, its SMS code already spent). Both were decided
+under the rules, so the record is completed, never undone: by the person's next request for the
+selection (`reconcile`, called when a selection is loaded) or by the sweep that would otherwise end its
+session or its SMS window. A repeated route call and a reconciliation may race; both write the same
+thing, and the ledger's unique indexes let only one allocation row in.
+
+The other way round, Redis follows Postgres when it lost a selection's hash (a restart): `restore_hot`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import uuid
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
-
-from plate_pool_service import domain
-from plate_pool_service.catalog import Segment
 from plate_pool_service.context import PlateContext
 from plate_pool_service.domain import RuleError
-from plate_pool_service.hot import Choice
-from plate_pool_service.published import SelectionConfirmed
-from plate_pool_service.tables import allocations, fairness_log, selections
-from servicekit.ids import new_id
+from plate_pool_service.hot import Choice, SelectionState
+from plate_pool_service.ledger import record_choice, record_confirmation
 from servicekit.runtime import Runtime
-from servicekit.uow import SYSTEM_ACTOR, Actor
+from servicekit.uow import SYSTEM_ACTOR
 
 
-async def record_choice(
-    runtime: Runtime, selection_id: uuid.UUID, plate_number: str, choice: Choice, actor: Actor
-) -> None:
-    """The choose script's result in Postgres: `awaiting_sms` with the number and its SMS deadline."""
-    async with runtime.uow() as uow:
-        result = await uow.session.execute(
-            update(selections)
-            .where(selections.c.id == selection_id)
-            .where(selections.c.state.in_(("selecting", "awaiting_sms")))
-            .values(
-                state="awaiting_sms",
-                plate_number=plate_number,
-                sms_deadline=choice.sms_deadline,
-                custom_left=choice.custom_left,
-                draws_left=choice.draws_left,
-                updated_at=choice.now,
-            )
-        )
-        if result.rowcount:  # type: ignore[attr-defined]
-            uow.audit(
-                actor,
-                "plate_selection.chosen",
-                f"plate-selection:{selection_id}",
-                after={"plate_number": plate_number},
-            )
-        await uow.commit()
-
-
-async def record_confirmation(
-    ctx: PlateContext,
-    runtime: Runtime,
-    row: Any,
-    segment: Segment,
-    index: int,
-    confirmed_at: datetime,
-    actor: Actor,
-) -> None:
-    """The confirm script's result in the ledger: the allocation row, `selected` with `register_by`, the
-    event. Raises NUMBER_ALREADY_ALLOCATED (and puts the selection back to selecting) when the ledger says
-    the number is someone else's: Redis was wrong, the ledger is the authority (PP-12)."""
+async def restore_hot(ctx: PlateContext, row: Any) -> None:
+    """Redis lost the selection's hash (restart), or Postgres changed it: rebuild it from the row."""
     settings = await ctx.catalog.settings(row.office_code)
-    plate = segment.space.number(index)
-    deadline = domain.register_by(confirmed_at, settings, ctx.calendar)
-    try:
-        async with runtime.uow() as uow:
-            await uow.session.execute(
-                insert(allocations).values(
-                    id=new_id(),
-                    selection_id=row.id,
-                    office_code=row.office_code,
-                    segment_id=segment.id,
-                    number_index=index,
-                    plate_number=plate,
-                    allocated_at=confirmed_at,
-                )
-            )
-            await uow.session.execute(
-                update(selections)
-                .where(selections.c.id == row.id)
-                .values(
-                    state="selected",
-                    plate_number=plate,
-                    confirmed_at=confirmed_at,
-                    register_by=deadline,
-                    updated_at=uow.now,
-                )
-            )
-            uow.emit(
-                SelectionConfirmed.of_selection(
-                    row, plate_number=plate, confirmed_at=confirmed_at, register_by=deadline
-                )
-            )
-            uow.audit(
-                actor,
-                "plate_selection.confirmed",
-                f"plate-selection:{row.id}",
-                after={"plate_number": plate, "register_by": deadline.isoformat()},
-            )
-            await uow.session.execute(
-                insert(fairness_log).values(
-                    at=confirmed_at,
-                    op="allocate",
-                    selection_id=str(row.id),
-                    segment_id=segment.id,
-                    held=[plate],
-                )
-            )
-            await uow.commit()
-    except IntegrityError:
-        if await _allocated_to(runtime, row.id) == plate:
-            return  # recorded by the other path (a retry and a reconciliation met): nothing to do
-        await ctx.hot.unconfirm(str(row.id), segment.id, index, row.sms_deadline, ledger_refused=True)
-        async with runtime.uow() as uow:
-            await uow.session.execute(
-                update(selections)
-                .where(selections.c.id == row.id)
-                .values(state="selecting", plate_number=None, sms_deadline=None, updated_at=uow.now)
-            )
-            await uow.commit()
-        raise RuleError(
-            "NUMBER_ALREADY_ALLOCATED", "that number was allocated to someone else", "PP-12"
-        ) from None
-
-
-async def _allocated_to(runtime: Runtime, selection_id: uuid.UUID) -> str | None:
-    async with runtime.engine.connect() as conn:
-        plate: str | None = (
-            await conn.execute(
-                select(allocations.c.plate_number)
-                .where(allocations.c.selection_id == selection_id)
-                .where(allocations.c.released_at.is_(None))
-            )
-        ).scalar()
-    return plate
+    await ctx.hot.put_selection(
+        str(row.id),
+        SelectionState(
+            owner=row.account_id,
+            segment_id=row.segment_id,
+            state=row.state,
+            session_expires_at=row.session_expires_at,
+            custom_left=row.custom_left,
+            draws_left=row.draws_left,
+            draw_size=settings.draw_size,
+            hold_seconds=settings.hold_seconds,
+            sms_minutes=settings.sms_minutes,
+        ),
+    )
 
 
 async def reconcile(ctx: PlateContext, runtime: Runtime, row: Any) -> bool:

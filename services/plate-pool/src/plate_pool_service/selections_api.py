@@ -31,11 +31,11 @@ from plate_pool_service.hot import (
     SMS_OVER,
     HotError,
     Queued,
-    SelectionState,
     from_us,
 )
+from plate_pool_service.ledger import record_choice, record_confirmation
 from plate_pool_service.published import SelectionCancelled
-from plate_pool_service.reconcile import reconcile, record_choice, record_confirmation
+from plate_pool_service.reconcile import reconcile, restore_hot
 from plate_pool_service.tables import OPEN_STATES, allocations, bans, selections
 from servicekit import validators
 from servicekit.clock import SHANGHAI
@@ -153,25 +153,6 @@ async def _load_current(ctx: PlateContext, selection_id: uuid.UUID, principal: P
     return row
 
 
-async def _restore_hot(ctx: PlateContext, row: Any) -> None:
-    """Redis lost the selection's hash (restart): rebuild it from the ledger's row (PP-12)."""
-    settings = await ctx.catalog.settings(row.office_code)
-    await ctx.hot.put_selection(
-        str(row.id),
-        SelectionState(
-            owner=row.account_id,
-            segment_id=row.segment_id,
-            state=row.state,
-            session_expires_at=row.session_expires_at,
-            custom_left=row.custom_left,
-            draws_left=row.draws_left,
-            draw_size=settings.draw_size,
-            hold_seconds=settings.hold_seconds,
-            sms_minutes=settings.sms_minutes,
-        ),
-    )
-
-
 async def _segment_of(ctx: PlateContext, selection_id: uuid.UUID, principal: Principal) -> Segment:
     key = str(selection_id)
     segment_id = ctx.segment_of.get(key)
@@ -179,7 +160,7 @@ async def _segment_of(ctx: PlateContext, selection_id: uuid.UUID, principal: Pri
         raw = await ctx.hot.redis.hget(ctx.hot.sel_key(key), "seg")
         if raw is None:
             row = await _load(ctx, selection_id, principal)
-            await _restore_hot(ctx, row)
+            await restore_hot(ctx, row)
             segment_id = row.segment_id
         else:
             segment_id = raw.decode() if isinstance(raw, bytes) else str(raw)
@@ -236,7 +217,7 @@ async def _hot_call(ctx: PlateContext, selection_id: uuid.UUID, principal: Princ
         if error.status != NOT_FOUND:
             raise _refusal(error) from None
     row = await _load(ctx, selection_id, principal)
-    await _restore_hot(ctx, row)
+    await restore_hot(ctx, row)
     try:
         return await call()
     except HotError as error:
@@ -383,7 +364,7 @@ async def start_selection(
         except IntegrityError as exc:
             raise _integrity_refusal(exc) from None
     row = await uow_row(ctx, selection_id)
-    await _restore_hot(ctx, row)
+    await restore_hot(ctx, row)
     ctx.segment_of[str(selection_id)] = best.id
     return JSONResponse(selection_view(row), status_code=201)
 
@@ -434,7 +415,7 @@ async def _resume(
     )
     await uow.commit()
     fresh = await uow_row(ctx, row.id)
-    await _restore_hot(ctx, fresh)
+    await restore_hot(ctx, fresh)
     return JSONResponse(selection_view(fresh), status_code=200)
 
 
