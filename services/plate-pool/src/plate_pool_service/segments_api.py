@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, literal, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
@@ -20,7 +20,8 @@ from plate_pool_service.tables import allocations, office_settings, segments
 from servicekit import validators
 from servicekit.clock import SHANGHAI
 from servicekit.ids import new_id
-from servicekit.web import NotFound, Principal, RuntimeDep, actor_from, require_roles
+from servicekit.pagination import InvalidCursor, clamp_limit, decode_cursor, encode_cursor
+from servicekit.web import NotFound, Principal, RuntimeDep, Unprocessable, actor_from, require_roles
 
 router = APIRouter(prefix="/api/v1/plate-segments", tags=["plate-segments"])
 
@@ -143,15 +144,41 @@ async def build_pool(ctx: PlateContext, segment_id: str) -> int:
 
 
 @router.get("", summary="Segments and their pool statistics (public, PP-10/PP-13)")
-async def list_segments(ctx: ContextDep, office_code: str | None = None) -> dict[str, Any]:
+async def list_segments(
+    ctx: ContextDep,
+    office_code: str | None = None,
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> dict[str, Any]:
+    """Published and closed segments in opening order, a page at a time (api.md)."""
+    page_size = clamp_limit(limit)
     query = (
-        select(segments).where(segments.c.state.in_(("published", "closed"))).order_by(segments.c.opens_at)
+        select(segments)
+        .where(segments.c.state.in_(("published", "closed")))
+        .order_by(segments.c.opens_at, segments.c.id)
+        .limit(page_size + 1)
     )
     if office_code is not None:
         query = query.where(segments.c.office_code == office_code)
+    if cursor is not None:
+        try:
+            after = decode_cursor(cursor)
+            opens_at = datetime.fromisoformat(str(after["opens_at"]))
+            segment_id = str(after["id"])
+        except (InvalidCursor, KeyError, ValueError):
+            raise Unprocessable("INVALID_CURSOR", "the cursor is not one this list returned") from None
+        query = query.where(
+            tuple_(segments.c.opens_at, segments.c.id) > tuple_(literal(opens_at), literal(segment_id))
+        )
     async with ctx.runtime.engine.connect() as conn:
-        rows = (await conn.execute(query.limit(200))).all()
-    return {"items": [await segment_view(ctx, row) for row in rows], "next_cursor": None}
+        rows = (await conn.execute(query)).all()
+    page = rows[:page_size]
+    next_cursor = (
+        encode_cursor({"opens_at": page[-1].opens_at.isoformat(), "id": page[-1].id})
+        if len(rows) > page_size
+        else None
+    )
+    return {"items": [await segment_view(ctx, row) for row in page], "next_cursor": next_cursor}
 
 
 @router.post("", status_code=201, summary="Plan a segment (office admin, PP-10)")

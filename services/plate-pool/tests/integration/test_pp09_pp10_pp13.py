@@ -221,3 +221,20 @@ async def test_pp10_an_office_under_50000_available_raises_an_alert(platform: Pl
             if x["office_code"] == p.office
         ]
     assert [(a["available"], a["threshold"]) for a in alerts] == [(10_000, 50_000)]
+
+
+async def test_pp13_the_public_segment_list_pages_with_a_cursor(platform: Platform) -> None:
+    """api.md: lists page with `limit` and `cursor`; none is cut short without a cursor to the rest."""
+    p = platform
+    opened = {await p.open_segment(pattern=pattern) for pattern in ("31###", "32###", "33###")}
+    params: dict[str, Any] = {"office_code": p.office, "limit": 2}
+    first = (await p.client.get("/api/v1/plate-segments", params=params)).json()
+    assert len(first["items"]) == 2
+    assert first["next_cursor"] is not None
+    second = (
+        await p.client.get("/api/v1/plate-segments", params={**params, "cursor": first["next_cursor"]})
+    ).json()
+    assert second["next_cursor"] is None
+    assert {s["id"] for s in first["items"] + second["items"]} == opened
+    r = await p.client.get("/api/v1/plate-segments", params={**params, "cursor": "not-a-cursor"})
+    assert (r.status_code, r.json()["code"]) == (422, "INVALID_CURSOR")
