@@ -214,7 +214,8 @@ if s[2] ~= 'selecting' then return {'-2', s[2]} end
 if now >= tonumber(s[4]) then return {'-3'} end
 lapse(now, ARGV[4])
 local idx = ARGV[5]
-if idx ~= '' and s[9] == idx and redis.call('HGET', KEYS[4], idx) == ARGV[3] then
+if idx ~= '' and s[9] == idx and redis.call('HGET', KEYS[1], 'kind') == 'custom'
+    and redis.call('HGET', KEYS[4], idx) == ARGV[3] then
   -- A repeat of the verify that holds this number (its answer was lost): the same answer, no attempt spent.
   return {'0', '0', redis.call('ZSCORE', KEYS[5], idx), fmt(now)}
 end
@@ -283,7 +284,7 @@ if not s then return {'-1'} end
 local idx = s[11]
 if s[2] == 'selected' and idx and idx ~= '' and redis.call('SISMEMBER', KEYS[6], idx) == 1 then
   -- A repeat of the confirmation that took effect here (its ledger write was lost): the same answer.
-  return {'0', idx, redis.call('HGET', KEYS[1], 'confirmed_us')}
+  return {'0', idx, redis.call('HGET', KEYS[1], 'confirmed_us') or fmt(now)}
 end
 if s[2] ~= 'awaiting_sms' then return {'-2', s[2]} end
 local score = redis.call('ZSCORE', KEYS[5], idx)
