@@ -195,3 +195,16 @@ async def test_pp10_with_nothing_free_and_nothing_held_a_draw_is_refused_not_que
     status, body = await _draw(p, c, sc)
     assert (status, body["code"], body["rule"]) == (409, "POOL_EXHAUSTED", "PP-10")
     assert (await p.ctx.hot.counts(segment)).queued == 0
+
+
+async def test_pp05_a_verify_naming_a_number_held_by_a_random_draw_is_no_repeat(platform: Platform) -> None:
+    """Only a custom hold makes a verify's repeat: a number held from a (one-number) random draw counts
+    as taken, one attempt spent, as PP-05 says for a number not available."""
+    p = platform
+    await _segment_with_free(p, 1)
+    who, sel = await p.start()
+    status, body = await _draw(p, who, sel)
+    assert (status, len(body["numbers"])) == (201, 1)  # nothing held, one left: the first takes it
+    r = await p.verify(who, sel, body["numbers"][0])
+    assert (r.status_code, r.json()["code"]) == (409, "CUSTOM_NUMBER_UNAVAILABLE")
+    assert r.json()["custom_attempts_left"] == 19
