@@ -24,6 +24,7 @@ Redis TIME plus the dev/test clock offset (one round trip instead of two on the 
 from __future__ import annotations
 
 import asyncio
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -136,8 +137,8 @@ end
 """
 
 # KEYS: sel, bits, n, holds, hexp, alloc, log, offset, q, qseen, qseq.
-# ARGV: now, owner, selid, seg, fallback start, candidate indexes (cryptographically random, comma list),
-# keep-place µs.
+# ARGV: now, owner, selid, seg, fallback starts and candidate indexes (both cryptographically random,
+# comma lists), keep-place µs. Replies {'0', draws left, held until, now, available after, indexes...}.
 _DRAW = (
     _PRELUDE
     + _ADMISSION
@@ -166,20 +167,17 @@ for idx in string.gmatch(ARGV[6], '[^,]+') do
   end
 end
 if #got < want then
-  -- A sparse pool: the random probes missed; take the next available numbers after a random point.
+  -- A sparse pool: the random probes missed (the caller sends more of them as the pool thins). Each
+  -- number still wanted is the next available one after its own random point (ARGV[5]), wrapping round.
   local left = tonumber(redis.call('GET', KEYS[3]) or '0') - #got
-  local start = tonumber(ARGV[5])
-  while #got < want and left > 0 do
-    local pos = redis.call('BITPOS', KEYS[2], 1, start, -1, 'BIT')
-    if pos < 0 and start > 0 then
-      start = 0
-      pos = redis.call('BITPOS', KEYS[2], 1, 0, -1, 'BIT')
-    end
+  for start in string.gmatch(ARGV[5], '[^,]+') do
+    if #got >= want or left <= 0 then break end
+    local pos = redis.call('BITPOS', KEYS[2], 1, tonumber(start), -1, 'BIT')
+    if pos < 0 then pos = redis.call('BITPOS', KEYS[2], 1, 0, -1, 'BIT') end
     if pos < 0 then break end
     redis.call('SETBIT', KEYS[2], pos, 0)
     got[#got + 1] = tostring(pos)
     left = left - 1
-    start = pos + 1
   end
 end
 if #got == 0 then
@@ -197,7 +195,7 @@ local held = table.concat(got, ',')
 redis.call('HSET', KEYS[1], 'dl', dl, 'held', held, 'hexp', fmt(exp), 'kind', 'random')
 redis.call('XADD', KEYS[7], 'MAXLEN', '~', 1000000, '*', 'op', 'draw', 'at', fmt(now), 'seg', ARGV[4],
   'sel', ARGV[3], 'held', held, 'released', table.concat(released, ','), 'dl', dl, 'ticket', ticket or '')
-local out = {'0', tostring(dl), fmt(exp), fmt(now)}
+local out = {'0', tostring(dl), fmt(exp), fmt(now), redis.call('GET', KEYS[3])}
 for _, idx in ipairs(got) do out[#out + 1] = idx end
 return out
 """
@@ -497,6 +495,7 @@ class HotPool:
         clock: Clock,
         prefix: str = "pp",
         probes_per_number: int = 4,
+        max_probes_per_number: int = 50,
         keep_place_s: float = 20.0,
     ) -> None:
         self.redis = redis
@@ -505,6 +504,10 @@ class HotPool:
         self.keep_place_s = keep_place_s
         self.log_key = f"{prefix}:log"
         self._probes = probes_per_number
+        self._max_probes = max_probes_per_number
+        # segment -> its share of numbers available after this replica's last draw there: a thinner pool
+        # gets more random probes, so draws stay uniform, not "the next free number after a gap".
+        self._free_share: dict[str, float] = {}
         self._draw = redis.register_script(_DRAW)
         self._verify = redis.register_script(_VERIFY)
         self._choose = redis.register_script(_CHOOSE)
@@ -686,21 +689,24 @@ class HotPool:
         few are free while others hold numbers, a place in the segment's line (PP-10)."""
         # One read of the OS's cryptographic source per draw: 8 bytes per candidate, reduced modulo the
         # pool (a bias under size / 2**64, i.e. nil), instead of one `secrets.randbelow` call each.
-        count = want * self._probes + 1
+        share = self._free_share.get(segment_id, 1.0)
+        per_number = min(self._max_probes, max(self._probes, math.ceil(self._probes / max(share, 1e-9))))
+        count = want * per_number + want
         raw = secrets.token_bytes(8 * count)
         picks = [int.from_bytes(raw[i : i + 8], "little") % size for i in range(0, 8 * count, 8)]
         keys = self._keys(selection_id, segment_id)
-        rest = ",".join(map(str, picks[1:]))
+        starts, candidates = ",".join(map(str, picks[:want])), ",".join(map(str, picks[want:]))
         keep_us = int(self.keep_place_s * 1_000_000)
-        args = [await self._now_arg(), owner, selection_id, segment_id, picks[0], rest, keep_us]
+        args = [await self._now_arg(), owner, selection_id, segment_id, starts, candidates, keep_us]
         result = await self._fast_script(self._draw, keys, args)
         status = int(result[0])
         if status == QUEUED:
             return Queued(int(result[1]), int(result[2]), int(result[4]), from_us(result[3]))
         if status != 0:
             raise HotError(status, _s(result[1]) if len(result) > 1 else None)
+        self._free_share[segment_id] = int(result[4]) / size
         return Draw(
-            indexes=[int(i) for i in result[4:]],
+            indexes=[int(i) for i in result[5:]],
             draws_left=int(result[1]),
             held_until=from_us(result[2]),
             now=from_us(result[3]),

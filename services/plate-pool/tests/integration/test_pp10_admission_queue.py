@@ -1,6 +1,7 @@
 """PP-10: when a segment opens to more people than its free numbers can serve, draws wait in line in
-arrival order instead of failing (ADR 0022). The pools here are 1,000-number segments with all but a few
-numbers standing for earlier allocations, so a handful of people fill them."""
+arrival order instead of failing (ADR 0022); and PP-13 at a thin pool's end: draws stay uniform. The pools
+here are 1,000-number segments with all but a few numbers standing for earlier allocations, so a handful
+of people fill them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+
+from plate_pool_service.domain import OfficeSettings
+from plate_pool_service.segments_api import save_office_settings
 
 from .conftest import Applicant, Platform
 
@@ -208,3 +212,23 @@ async def test_pp05_a_verify_naming_a_number_held_by_a_random_draw_is_no_repeat(
     r = await p.verify(who, sel, body["numbers"][0])
     assert (r.status_code, r.json()["code"]) == (409, "CUSTOM_NUMBER_UNAVAILABLE")
     assert r.json()["custom_attempts_left"] == 19
+
+
+async def test_pp13_draws_from_a_thin_pool_stay_uniform(platform: Platform) -> None:
+    """PP-13: with 10 numbers free, one alone at the start of the segment and nine bunched at its end, a
+    draw that took "the next free numbers after a random point" would almost never give the lone one
+    (only when the point fell in the last tenth). Drawn uniformly, five of ten include it half the time."""
+    p = platform
+    await save_office_settings(
+        p.ctx.runtime, p.office, OfficeSettings(random_draws=10_000), superior="130000", name="test office"
+    )
+    segment = await p.open_segment(pattern="30###")  # 1,000 numbers
+    free = [0, *range(900, 909)]
+    await p.ctx.hot.build(segment, 1_000, [i for i in range(1_000) if i not in free])
+    who, sel = await p.start()
+    lone = 0
+    for _ in range(200):  # each draw gives back the previous five, so ten stay free to draw from
+        status, body = await _draw(p, who, sel)
+        assert status == 201, body
+        lone += "冀A30000" in body["numbers"]
+    assert 60 <= lone <= 140, lone  # uniform: 100 expected (sd 7); the old fallback gave about 20
