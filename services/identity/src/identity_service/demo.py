@@ -16,10 +16,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_service import domain
+from identity_service.api.bindings import bind_record
 from identity_service.records import RecordChange, apply_record
-from identity_service.tables import accounts, population
+from identity_service.tables import accounts, bindings, person_records, population
 from identity_service.tokens import hash_password
 from servicekit.ids import new_id
+from servicekit.uow import UnitOfWork
 from servicekit.validators import birth_date_of, sex_of
 
 DEMO_PASSWORD = "Demo2027pass"  # noqa: S105 (dev demo data, documented in the README)
@@ -103,10 +105,17 @@ DEMO_CITIZENS = [
 ]
 DEMO_UNPLACED = [("130102200001010029", "陈七"), ("130102198001010037", "周八")]  # registry only
 DEMO_UNITS = [
-    # (credit code, name, unit kind, delegated roles, agent identity number)
-    ("91130100MA0CXXXX1K", "石家庄示例物流有限公司", "enterprise", [], "130105197701010040"),
-    ("91130100MA0DEALE7Q", "石家庄示例汽车销售服务有限公司", "enterprise", ["dealer"], "130102199003071233"),
-    ("12130100MA0HQ8PT3A", "石家庄示例医院", "public_institution", ["hospital"], "130104198806060042"),
+    # (credit code, name, unit kind, delegated roles, agent identity number, vehicles in vehicle's demo)
+    ("91130100MA0CXXXX1K", "石家庄示例物流有限公司", "enterprise", [], "130105197701010040", 2),
+    (
+        "91130100MA0DEALE7Q",
+        "石家庄示例汽车销售服务有限公司",
+        "enterprise",
+        ["dealer"],
+        "130102199003071233",
+        0,
+    ),
+    ("12130100MA0HQ8PT3A", "石家庄示例医院", "public_institution", ["hospital"], "130104198806060042", 1),
 ]
 DEMO_STAFF = [
     ("S130100001", "受理岗 孙一", ["clerk.intake"]),
@@ -116,17 +125,50 @@ DEMO_STAFF = [
 ]
 
 
-async def load(session: AsyncSession, now: datetime) -> None:
+def demo_vehicle_ref(owner_key: str, n: int) -> str:
+    """The id vehicle's demo gives the owner's n-th demo vehicle (vehicle_service.demo has the same formula):
+    identity's demo runs first at `make run`, so it records and binds the vehicles before they exist."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"tms-demo/vehicle/{owner_key}/{n}"))
+
+
+async def bind_own_vehicles(uow: UnitOfWork, account_id: uuid.UUID, owner_key: str) -> int:
+    """VH-13 books only bound vehicles: bind every live own vehicle not bound yet (each binding publishes
+    `identity.binding.created.v1`, which vehicle's projection takes)."""
+    bound = select(bindings.c.ref).where(
+        bindings.c.account_id == account_id,
+        bindings.c.record_kind == "vehicle",
+        bindings.c.unbound_at.is_(None),
+    )
+    refs = (
+        await uow.session.execute(
+            select(person_records.c.ref).where(
+                person_records.c.record_kind == "vehicle",
+                person_records.c.id_number == owner_key,
+                person_records.c.state.in_(domain.LIVE_VEHICLE_STATES),
+                person_records.c.ref.not_in(bound),
+            )
+        )
+    ).scalars()
+    added = 0
+    for ref in refs.all():
+        await bind_record(uow, account_id, "vehicle", ref, True, "online")
+        added += 1
+    return added
+
+
+async def load(uow: UnitOfWork) -> None:
     from stdnum.cn import uscc
 
+    session, now = uow.session, uow.now
+    assert now is not None
     for id_number, name, phone, kind in DEMO_CITIZENS:
         await ensure_person(session, id_number, name)
         if kind == "owner_driver":
             await apply_record(
-                session,
+                uow,
                 RecordChange(
                     "vehicle",
-                    f"demo-{id_number[-4:]}",
+                    demo_vehicle_ref(id_number, 0),
                     id_number,
                     "registered",
                     phone,
@@ -136,12 +178,12 @@ async def load(session: AsyncSession, now: datetime) -> None:
             )
         if kind == "learner":
             await apply_record(
-                session,
+                uow,
                 RecordChange("licence_application", f"demo-la-{id_number[-4:]}", id_number, "accepted"),
                 now,
             )
         channel = "counter" if id_number == "130105197701010040" else "online"
-        await ensure_account(
+        account_id = await ensure_account(
             session,
             category="personal",
             kind=kind,
@@ -153,11 +195,16 @@ async def load(session: AsyncSession, now: datetime) -> None:
             id_number=id_number,
             phone=phone,
         )
+        if kind == "owner_driver":
+            await bind_own_vehicles(uow, account_id, id_number)
     for id_number, name in DEMO_UNPLACED:
         await ensure_person(session, id_number, name)
-    for code, name, unit_kind, delegated, agent in DEMO_UNITS:
+    for code, name, unit_kind, delegated, agent, vehicle_count in DEMO_UNITS:
         credit_code = code[:17] + uscc.calc_check_digit(code[:17])
-        await ensure_account(
+        for n in range(vehicle_count):  # ID-08: units bind their own vehicles too
+            change = RecordChange("vehicle", demo_vehicle_ref(credit_code, n), credit_code, "registered")
+            await apply_record(uow, change, now)
+        unit_id = await ensure_account(
             session,
             category="unit",
             kind=unit_kind,
@@ -169,6 +216,7 @@ async def load(session: AsyncSession, now: datetime) -> None:
             id_number=agent,
             phone="13900139000",
         )
+        await bind_own_vehicles(uow, unit_id, credit_code)
     for staff_no, name, roles in DEMO_STAFF:
         await ensure_account(
             session,
@@ -203,8 +251,7 @@ async def main() -> int:
     runtime = Runtime.open(settings, SPEC.metadata, SPEC.translate)
     try:
         async with runtime.uow() as uow:
-            assert uow.now is not None
-            await load(uow.session, uow.now)
+            await load(uow)
             await uow.commit()
     finally:
         await runtime.aclose()

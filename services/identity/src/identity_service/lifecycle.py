@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy import select, update
 
 from identity_service import domain
+from identity_service.binding_events import end_bindings
 from identity_service.published import AccountCancelled
 from identity_service.tables import accounts, bindings
 from identity_service.tokens import revoke_all
@@ -38,11 +39,7 @@ async def cancel_account(uow: UnitOfWork, account_id: uuid.UUID, reason: str, ac
     if result.first() is None:
         return False
     await revoke_all(uow.session, account_id, now)
-    await uow.session.execute(
-        update(bindings)
-        .where(bindings.c.account_id == account_id, bindings.c.unbound_at.is_(None))
-        .values(unbound_at=now, unbind_reason="account_cancelled")
-    )
+    await end_bindings(uow, bindings.c.account_id == account_id, "account_cancelled")
     uow.emit(AccountCancelled(account_id=str(account_id), reason=reason, cancelled_at=now))
     uow.audit(actor, "account_cancelled", f"account:{account_id}", after={"reason": reason})
     return True

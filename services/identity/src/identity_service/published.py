@@ -155,10 +155,79 @@ class LicencePhotoApproved(Event):
         )
 
 
+class BindingCreated(Event):
+    """ID-12 / ID-13: an account bound a vehicle, online (own) or at the counter (own or not, at most 3)."""
+
+    message_type: ClassVar[str] = "identity.binding.created.v1"
+    summary: ClassVar[str] = (
+        "An account bound a vehicle, online or at the counter (ID-12, ID-13); vehicle lets the account book "
+        "its inspection (VH-13)."
+    )
+
+    binding_id: str
+    account_id: str  # the `sub` of the account's tokens
+    record_kind: Literal["vehicle"]
+    ref: str  # the vehicle's id in vehicle (`vehicle_id` of its events)
+    owned: bool
+    channel: Literal["online", "counter"]
+    at: datetime
+
+    def subject(self) -> str:
+        return self.binding_id
+
+    @classmethod
+    def example(cls) -> BindingCreated:
+        return cls(
+            binding_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e63",
+            account_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e61",
+            record_kind="vehicle",
+            ref="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e64",
+            owned=True,
+            channel="online",
+            at=_EXAMPLE_TIME,
+        )
+
+
+class BindingEnded(Event):
+    """ID-12 / ID-14 / ID-16: a vehicle binding ended: unbound by the user, automatically (transfer,
+    deregistration, commercial to non-commercial) or with its account."""
+
+    message_type: ClassVar[str] = "identity.binding.ended.v1"
+    summary: ClassVar[str] = (
+        "A vehicle binding ended: unbound by the user (ID-12), automatically (ID-14) or with its account "
+        "(ID-16)."
+    )
+
+    binding_id: str
+    account_id: str
+    record_kind: Literal["vehicle"]
+    ref: str
+    owned: bool
+    reason: str  # by_user | transferred | deregistered | use_changed | account_cancelled
+    at: datetime
+
+    def subject(self) -> str:
+        return self.binding_id
+
+    @classmethod
+    def example(cls) -> BindingEnded:
+        return cls(
+            binding_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e63",
+            account_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e61",
+            record_kind="vehicle",
+            ref="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e64",
+            owned=True,
+            reason="by_user",
+            at=_EXAMPLE_TIME,
+        )
+
+
 PUBLISHED: list[type[Message]] = [
     PersonPhoneChanged,
     RegistrationApproved,
     RegistrationRejected,
     AccountCancelled,
     LicencePhotoApproved,
+    BindingCreated,
+    BindingEnded,
 ]

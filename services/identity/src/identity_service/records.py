@@ -15,8 +15,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_service import domain
+from identity_service.binding_events import end_bindings
 from identity_service.domain import PersonRecord
 from identity_service.tables import accounts, bindings, person_records
+from servicekit.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,8 @@ async def records_of(session: AsyncSession, id_number: str) -> list[PersonRecord
     ]
 
 
-async def apply_record(session: AsyncSession, change: RecordChange, now: datetime) -> RecordEffects:
+async def apply_record(uow: UnitOfWork, change: RecordChange, now: datetime) -> RecordEffects:
+    session = uow.session
     previous = (
         await session.execute(
             select(person_records).where(
@@ -94,47 +97,38 @@ async def apply_record(session: AsyncSession, change: RecordChange, now: datetim
                 kind_of_change = "use_changed"
         from_use = change.from_use or (previous.use if previous else None)
         if kind_of_change and domain.unbinds_on_vehicle_change(kind_of_change, from_use, change.use):
-            unbound = await _unbind_all_but_owner(session, change.ref, change.id_number, now, kind_of_change)
+            unbound = await _unbind_all_but_owner(uow, change.ref, change.id_number, kind_of_change)
         if change.state in domain.LIVE_VEHICLE_STATES and (
             kind_of_change in (None, "registered", "transferred")
         ):
             converted = await _convert(session, change.id_number, "vehicle_registered", now)
     elif change.record_kind == "licence":
         if change.state == "cancelled":
-            unbound = await _unbind(session, "licence", change.ref, now, "licence_cancelled")
+            unbound = await _unbind(uow, "licence", change.ref, "licence_cancelled")
         elif change.state in domain.LIVE_LICENCE_STATES:
             converted = await _convert(session, change.id_number, "licence_issued", now)
     return RecordEffects(unbound_accounts=unbound, converted_accounts=converted)
 
 
 async def _unbind_all_but_owner(
-    session: AsyncSession, vehicle_ref: str, owner_id_number: str, now: datetime, reason: str
+    uow: UnitOfWork, vehicle_ref: str, owner_id_number: str, reason: str
 ) -> list[str]:
     """ID-14: every binding of the vehicle ends except the current owner's."""
     owner_accounts = select(accounts.c.id).where(accounts.c.id_number == owner_id_number)
-    result = await session.execute(
-        update(bindings)
-        .where(
-            bindings.c.record_kind == "vehicle",
-            bindings.c.ref == vehicle_ref,
-            bindings.c.unbound_at.is_(None),
-            bindings.c.account_id.not_in(owner_accounts),
-        )
-        .values(unbound_at=now, unbind_reason=reason)
-        .returning(bindings.c.account_id)
+    ended = await end_bindings(
+        uow,
+        (bindings.c.record_kind == "vehicle")
+        & (bindings.c.ref == vehicle_ref)
+        & bindings.c.account_id.not_in(owner_accounts),
+        reason,
     )
-    return [str(r.account_id) for r in result]
+    return [str(r.account_id) for r in ended]
 
 
-async def _unbind(session: AsyncSession, record_kind: str, ref: str, now: datetime, reason: str) -> list[str]:
+async def _unbind(uow: UnitOfWork, record_kind: str, ref: str, reason: str) -> list[str]:
     """ID-14 / DL-13: a cancelled licence is unbound from its user."""
-    result = await session.execute(
-        update(bindings)
-        .where(bindings.c.record_kind == record_kind, bindings.c.ref == ref, bindings.c.unbound_at.is_(None))
-        .values(unbound_at=now, unbind_reason=reason)
-        .returning(bindings.c.account_id)
-    )
-    return [str(r.account_id) for r in result]
+    ended = await end_bindings(uow, (bindings.c.record_kind == record_kind) & (bindings.c.ref == ref), reason)
+    return [str(r.account_id) for r in ended]
 
 
 async def _convert(session: AsyncSession, id_number: str, event: str, now: datetime) -> list[str]:

@@ -136,7 +136,7 @@ async def project_vehicle(uow: UnitOfWork, event: VehicleEvent, envelope: Envelo
     """ID-03 projection; ID-14 unbinding; ID-07 conversion of learners and new-car owners."""
     now = uow.now
     assert now is not None
-    await apply_record(uow.session, change_for(event), now)
+    await apply_record(uow, change_for(event), now)
 
 
 class SelectionConfirmed(_Tolerant):

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from identity_service import domain
 from identity_service.api.common import USER_WRITE_LIMIT, load_account, parse_uuid
+from identity_service.binding_events import emit_created, end_bindings
 from identity_service.tables import accounts, bindings, person_records
 from servicekit.clock import SHANGHAI
 from servicekit.ids import new_id
@@ -85,7 +86,7 @@ async def _record(uow: UnitOfWork, record_kind: str, ref: str) -> Any:
     ).first()
 
 
-async def _bind(
+async def bind_record(
     uow: UnitOfWork, account_id: uuid.UUID, kind: str, ref: str, owned: bool, channel: str
 ) -> Any:
     now = uow.now
@@ -106,7 +107,9 @@ async def _bind(
         await uow.session.flush()
     except IntegrityError:
         raise AlreadyBound("this record is already bound to the account") from None
-    return (await uow.session.execute(select(bindings).where(bindings.c.id == binding_id))).one()
+    row = (await uow.session.execute(select(bindings).where(bindings.c.id == binding_id))).one()
+    emit_created(uow, row)
+    return row
 
 
 async def _my_binding(uow: UnitOfWork, principal: Principal, binding_id: str) -> Any:
@@ -167,7 +170,7 @@ async def bind_own(
         live = domain.LIVE_VEHICLE_STATES if body.record_kind == "vehicle" else domain.LIVE_LICENCE_STATES
         if record is None or record.id_number != owner_key(account) or record.state not in live:
             raise NotFound(body.record_kind)
-        row = await _bind(uow, account.id, body.record_kind, body.ref, True, "online")
+        row = await bind_record(uow, account.id, body.record_kind, body.ref, True, "online")
         uow.audit(
             actor_from(request, principal), "bind", f"{body.record_kind}:{body.ref}", after={"owned": True}
         )
@@ -178,12 +181,8 @@ async def bind_own(
 @router.delete("/users/me/bindings/{binding_id}", status_code=204, summary="Unbind (ID-12)")
 async def unbind_own(binding_id: str, request: Request, principal: CurrentPrincipal, uow: UowDep) -> Response:
     async with uow:
-        now = uow.now
-        assert now is not None
         row = await _my_binding(uow, principal, binding_id)
-        await uow.session.execute(
-            update(bindings).where(bindings.c.id == row.id).values(unbound_at=now, unbind_reason="by_user")
-        )
+        await end_bindings(uow, bindings.c.id == row.id, "by_user")
         uow.audit(actor_from(request, principal), "unbind", f"{row.record_kind}:{row.ref}")
         await uow.commit()
     return Response(status_code=204)
@@ -293,7 +292,7 @@ async def counter_bind(
                 )
             ).scalar_one()
             domain.check_non_owned_limit(int(count))
-        row = await _bind(uow, account.id, "vehicle", body.ref, owned, "counter")
+        row = await bind_record(uow, account.id, "vehicle", body.ref, owned, "counter")
         uow.audit(
             actor_from(request, principal, role="clerk.intake"),
             "counter_bind",

@@ -45,7 +45,7 @@ async def put_person_record(
         now = uow.now
         assert now is not None
         effects = await apply_record(
-            uow.session, RecordChange(record_kind=record_kind, ref=ref, **body.model_dump()), now
+            uow, RecordChange(record_kind=record_kind, ref=ref, **body.model_dump()), now
         )
         uow.audit(
             actor_from(request, principal),

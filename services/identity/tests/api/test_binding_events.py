@@ -1,0 +1,136 @@
+"""Every path that starts or ends a vehicle binding publishes it (ADR 0044; vehicle's VH-13 reads them)."""
+
+import secrets
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from sqlalchemy import text
+
+if TYPE_CHECKING:
+    from tests.api.conftest import Api
+
+pytestmark = pytest.mark.integration
+
+CREATED = "identity.binding.created.v1"
+ENDED = "identity.binding.ended.v1"
+
+
+async def _events(api: "Api", routing_key: str, ref: str) -> list[dict[str, Any]]:
+    """The payloads of `routing_key` about the vehicle `ref` in identity's outbox, oldest first."""
+    async with api.runtime.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT payload FROM outbox WHERE routing_key = :k AND payload->>'ref' = :r ORDER BY id"
+                ),
+                {"k": routing_key, "r": ref},
+            )
+        ).all()
+    return [dict(row.payload) for row in rows]
+
+
+async def _owner_with_vehicle(api: "Api") -> tuple[str, str, dict[str, str], str]:
+    """An owner/driver, signed in, with a vehicle of their own: (identity number, account id, headers, ref)."""
+    id_number, phone = await api.owner_driver()
+    ref = "veh-" + secrets.token_hex(6)
+    await api.record("vehicle", ref, id_number=id_number, phone=phone, state="registered", use="commercial")
+    headers = await api.bearer(phone)
+    account_id = (await api.client.get("/api/v1/users/me", headers=headers)).json()["id"]
+    return id_number, account_id, headers, ref
+
+
+async def _bind_online(api: "Api", headers: dict[str, str], ref: str) -> dict[str, Any]:
+    r = await api.client.post(
+        "/api/v1/users/me/bindings", json={"record_kind": "vehicle", "ref": ref}, headers=headers
+    )
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+async def test_id12_online_bind_and_unbind_publish_created_then_ended(api: "Api") -> None:
+    _, account_id, me, ref = await _owner_with_vehicle(api)
+    binding = await _bind_online(api, me, ref)
+    (created,) = await _events(api, CREATED, ref)
+    assert created | {"at": None} == {
+        "binding_id": binding["id"],
+        "account_id": account_id,
+        "record_kind": "vehicle",
+        "ref": ref,
+        "owned": True,
+        "channel": "online",
+        "at": None,
+    }
+    assert await _events(api, ENDED, ref) == []
+    r = await api.client.delete(f"/api/v1/users/me/bindings/{binding['id']}", headers=me)
+    assert r.status_code == 204
+    (ended,) = await _events(api, ENDED, ref)
+    assert (ended["binding_id"], ended["account_id"], ended["reason"]) == (
+        binding["id"],
+        account_id,
+        "by_user",
+    )
+
+
+async def test_id12_licence_bindings_publish_nothing(api: "Api") -> None:
+    id_number, phone = await api.owner_driver()
+    await api.record("licence", id_number, id_number=id_number, phone=phone, state="valid")
+    r = await api.client.post(
+        "/api/v1/users/me/bindings",
+        json={"record_kind": "licence", "ref": id_number},
+        headers=await api.bearer(phone),
+    )
+    assert r.status_code == 201, r.text
+    assert await _events(api, CREATED, id_number) == []
+
+
+async def test_id13_counter_bind_publishes_created_not_owned(api: "Api") -> None:
+    _, account_id, _, _ = await _owner_with_vehicle(api)
+    ref = "veh-" + secrets.token_hex(6)
+    await api.record("vehicle", ref, id_number=api.new_id_number(), phone=api.new_phone(), state="registered")
+    r = await api.client.post(
+        f"/api/v1/users/{account_id}/bindings",
+        json={"ref": ref, "owner_documents_checked": True},
+        headers=await api.staff("clerk.intake"),
+    )
+    assert r.status_code == 201, r.text
+    (created,) = await _events(api, CREATED, ref)
+    assert (created["binding_id"], created["account_id"]) == (r.json()["id"], account_id)
+    assert (created["owned"], created["channel"]) == (False, "counter")
+
+
+async def test_id14_automatic_unbinding_publishes_ended_for_each_binding(api: "Api") -> None:
+    owner_id, _, owner, ref = await _owner_with_vehicle(api)
+    binding = await _bind_online(api, owner, ref)
+    r = await api.record(
+        "vehicle",
+        ref,
+        id_number=api.new_id_number(),
+        state="registered",
+        use="commercial",
+        change="transferred",
+    )
+    assert r.status_code == 200, r.text
+    (ended,) = await _events(api, ENDED, ref)
+    assert (ended["binding_id"], ended["reason"], ended["owned"]) == (binding["id"], "transferred", True)
+
+
+async def test_id14_a_change_that_keeps_bindings_publishes_no_end(api: "Api") -> None:
+    owner_id, _, owner, ref = await _owner_with_vehicle(api)
+    await _bind_online(api, owner, ref)
+    r = await api.record("vehicle", ref, id_number=owner_id, state="registered", use="non_commercial")
+    assert r.status_code == 200, r.text  # commercial → non-commercial keeps the owner's own binding
+    assert await _events(api, ENDED, ref) == []
+
+
+async def test_id16_cancelled_account_publishes_the_end_of_its_bindings(api: "Api") -> None:
+    _, account_id, me, ref = await _owner_with_vehicle(api)
+    binding = await _bind_online(api, me, ref)
+    r = await api.client.post("/api/v1/users/me/cancellation", json={"password": "Passw0rd2027"}, headers=me)
+    assert r.status_code == 204
+    (ended,) = await _events(api, ENDED, ref)
+    assert (ended["binding_id"], ended["account_id"], ended["reason"]) == (
+        binding["id"],
+        account_id,
+        "account_cancelled",
+    )
