@@ -30,7 +30,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from notify_service import templates
 from notify_service.settings import NotifySettings
-from notify_service.sms import OutgoingSms, Receipt, SmsProvider
+from notify_service.sms import LOCAL_SINK, OutgoingSms, Receipt, SmsProvider
 from notify_service.tables import sms_messages
 from servicekit.clock import SHANGHAI
 from servicekit.ids import new_id
@@ -245,6 +245,7 @@ async def dispatch_due(
                 }
                 if outcome.state == "delivered":
                     values["delivered_at"] = now
+                values |= _forget_secrets(provider, row)
                 if outcome.state == "failed":
                     result.failed += 1
                 else:
@@ -282,6 +283,17 @@ async def dispatch_due(
     if result.retrying or result.dead_lettered:
         log.warning("sms dispatch: %s", result)
     return result
+
+
+def _forget_secrets(provider: SmsProvider, row: Mapping[str, object]) -> dict[str, object]:
+    """Once the provider has the message (or refused it for good), a one-time code has no further use
+    here: the row keeps it starred, so a database reader cannot take over an account within its 5
+    minutes. The local sink of dev and test keeps codes: reading them there is its purpose."""
+    template = templates.template_for(str(row["template"]))
+    if not template.secret or provider.name == LOCAL_SINK:
+        return {}
+    params, body = template.redacted(row["params"])  # type: ignore[arg-type]
+    return {"params": params, "body": body}
 
 
 async def dispatch_all_due(

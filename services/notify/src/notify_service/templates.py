@@ -63,6 +63,8 @@ class Template:
     text: str
     # Shapes some parameters must have (a full match); the others are free text within the common limits.
     shapes: Mapping[str, re.Pattern[str]] = field(default_factory=dict)
+    # One-time secrets (verification codes): kept only until the provider has the message (delivery.py).
+    secret: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not _KEY.match(self.key):
@@ -74,9 +76,11 @@ class Template:
                 continue
             if not name.isidentifier() or spec or conversion:
                 raise ValueError(f"template {self.key}: placeholders are plain names, got {{{name}}}")
-        unknown = set(self.shapes) - self.params
+        unknown = (set(self.shapes) | self.secret) - self.params
         if unknown:
-            raise ValueError(f"template {self.key}: shapes for unknown parameters {sorted(unknown)}")
+            raise ValueError(
+                f"template {self.key}: shapes or secrets for unknown parameters {sorted(unknown)}"
+            )
 
     @property
     def params(self) -> frozenset[str]:
@@ -119,6 +123,11 @@ class Template:
         self.check(params)
         return SIGNATURE + self.text.format_map(params)
 
+    def redacted(self, params: Mapping[str, str]) -> tuple[dict[str, str], str]:
+        """(params, body) with the secret parameters starred: what is kept once the provider has it."""
+        kept = {name: "*" * len(value) if name in self.secret else value for name, value in params.items()}
+        return kept, SIGNATURE + self.text.format_map(kept)
+
 
 def _registry(*templates: Template) -> Mapping[str, Template]:
     registry: dict[str, Template] = {}
@@ -139,6 +148,7 @@ TEMPLATES: Mapping[str, Template] = _registry(
         rule="NT-02",
         text="您的验证码为{code}，{minutes}分钟内有效。请勿将验证码告知他人，如非本人操作请忽略本短信。",
         shapes={"code": re.compile(r"\d{6}"), "minutes": re.compile(r"[1-9]\d{0,2}")},
+        secret=frozenset({"code"}),
     ),
     # ID-09: counter registration reviewed (seed §12(二)5-6).
     Template(

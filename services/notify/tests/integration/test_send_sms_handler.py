@@ -175,6 +175,39 @@ class Unreachable:
         raise TransientSmsError("provider unreachable")
 
 
+class Accepting:
+    name = "accepting"
+
+    def __init__(self) -> None:
+        self.got: list[OutgoingSms] = []
+
+    async def send(self, sms: OutgoingSms) -> Receipt:
+        self.got.append(sms)
+        return Receipt(state="sent", provider_ref=f"acc-{len(self.got)}")
+
+
+async def test_nt02_a_verification_code_is_kept_only_until_the_provider_has_it(
+    runtime: Runtime, phone: str
+) -> None:
+    """A one-time code is starred in the record once handed over (or refused for good); the provider got
+    it whole. Other messages, and the dev/test sink's, are kept as sent."""
+    provider = Accepting()
+    await deliver(runtime, code_sms(phone, "482913"), provider=provider)
+    await deliver(runtime, code_sms(phone, "517204"), provider=Refusing())
+    handed, refused = await rows(runtime, phone)
+    assert [sms.params["code"] for sms in provider.got] == ["482913"]
+    assert "验证码为482913" in provider.got[0].body
+    assert (handed.state, handed.params) == ("sent", {"code": "******", "minutes": "5"})
+    assert "482913" not in handed.body
+    assert "验证码为******" in handed.body
+    assert (refused.state, refused.params["code"]) == ("failed", "******")
+
+    other = "138" + phone[3:]  # another test phone, its own sink list
+    await deliver(runtime, code_sms(other, "630518"))  # the local sink keeps it: developers read it there
+    (kept,) = await rows(runtime, other)
+    assert code_in(kept.body) == "630518"
+
+
 async def test_nt01_a_refused_send_is_recorded_as_failed_with_the_reason(
     runtime: Runtime, phone: str
 ) -> None:
