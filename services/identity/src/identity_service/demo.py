@@ -131,6 +131,21 @@ def demo_vehicle_ref(owner_key: str, n: int) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"tms-demo/vehicle/{owner_key}/{n}"))
 
 
+async def record_demo_vehicle(
+    uow: UnitOfWork, owner_key: str, n: int, phone: str | None = None, plate: str | None = None
+) -> None:
+    """ID-03: the owner's n-th demo vehicle until vehicle's own event records it (then it is left alone, so
+    the placeholder plate never overwrites the real one)."""
+    assert uow.now is not None
+    ref = demo_vehicle_ref(owner_key, n)
+    known = select(person_records.c.ref).where(
+        person_records.c.record_kind == "vehicle", person_records.c.ref == ref
+    )
+    if (await uow.session.execute(known)).first() is None:
+        change = RecordChange("vehicle", ref, owner_key, "registered", phone, plate)
+        await apply_record(uow, change, uow.now)
+
+
 async def bind_own_vehicles(uow: UnitOfWork, account_id: uuid.UUID, owner_key: str) -> int:
     """VH-13 books only bound vehicles: bind every live own vehicle not bound yet (each binding publishes
     `identity.binding.created.v1`, which vehicle's projection takes)."""
@@ -164,18 +179,7 @@ async def load(uow: UnitOfWork) -> None:
     for id_number, name, phone, kind in DEMO_CITIZENS:
         await ensure_person(session, id_number, name)
         if kind == "owner_driver":
-            await apply_record(
-                uow,
-                RecordChange(
-                    "vehicle",
-                    demo_vehicle_ref(id_number, 0),
-                    id_number,
-                    "registered",
-                    phone,
-                    f"冀A1{id_number[-4:]}",
-                ),
-                now,
-            )
+            await record_demo_vehicle(uow, id_number, 0, phone, f"冀A1{id_number[-4:]}")
         if kind == "learner":
             await apply_record(
                 uow,
@@ -202,8 +206,7 @@ async def load(uow: UnitOfWork) -> None:
     for code, name, unit_kind, delegated, agent, vehicle_count in DEMO_UNITS:
         credit_code = code[:17] + uscc.calc_check_digit(code[:17])
         for n in range(vehicle_count):  # ID-08: units bind their own vehicles too
-            change = RecordChange("vehicle", demo_vehicle_ref(credit_code, n), credit_code, "registered")
-            await apply_record(uow, change, now)
+            await record_demo_vehicle(uow, credit_code, n)
         unit_id = await ensure_account(
             session,
             category="unit",

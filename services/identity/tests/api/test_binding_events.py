@@ -30,7 +30,7 @@ async def _events(api: "Api", routing_key: str, ref: str) -> list[dict[str, Any]
 
 
 async def _owner_with_vehicle(api: "Api") -> tuple[str, str, dict[str, str], str]:
-    """An owner/driver, signed in, with a vehicle of their own: (identity number, account id, headers, ref)."""
+    """An owner/driver, signed in, with a vehicle of their own: (id number, account id, headers, ref)."""
     id_number, phone = await api.owner_driver()
     ref = "veh-" + secrets.token_hex(6)
     await api.record("vehicle", ref, id_number=id_number, phone=phone, state="registered", use="commercial")
@@ -100,7 +100,7 @@ async def test_id13_counter_bind_publishes_created_not_owned(api: "Api") -> None
 
 
 async def test_id14_automatic_unbinding_publishes_ended_for_each_binding(api: "Api") -> None:
-    owner_id, _, owner, ref = await _owner_with_vehicle(api)
+    _, _, owner, ref = await _owner_with_vehicle(api)
     binding = await _bind_online(api, owner, ref)
     r = await api.record(
         "vehicle",

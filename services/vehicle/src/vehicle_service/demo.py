@@ -10,6 +10,12 @@
   石家庄示例医院 12130100MA0HQ8PT3A (one), with the units' demo phone 13900139000.
 - 4 inspection stations (3 in 石家庄, 1 in 唐山 open to other cities of the province) with a published plan
   covering the 30 days from the first run's platform date, 4 times a day.
+
+VH-13 books only vehicles the caller has bound in identity (ADR 0044). identity's demo, which `make run`
+runs just before this one, binds these owners' and units' vehicles: their ids here are derived from the
+owner and a counter by the formula identity's demo uses (`demo_vehicle_id`), so it can bind them before
+they exist. Its `identity.binding.created.v1` events reach vehicle's projection through the broker; this
+demo declares that queue before any worker starts, so none of them is parked as unrouted on a first run.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
+import uuid
+from collections import Counter
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -24,12 +32,15 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from servicekit.clock import SHANGHAI
+from servicekit.consumer import Consumer
 from servicekit.ids import new_id
+from servicekit.relay import connect_broker
 from servicekit.runtime import Runtime
 from servicekit.uow import Actor, UnitOfWork
 from servicekit.validators import vin_check_digit
 from vehicle_service import published as ev
 from vehicle_service import records
+from vehicle_service import subscriptions as subs
 from vehicle_service.tables import inspection_plans, inspection_slots, inspection_stations, vehicles
 
 DEMO_ACTOR = Actor(id="demo", role="system")
@@ -59,6 +70,11 @@ STATIONS = [
 TIMES = [("09:00", "10:30", 12), ("10:30", "12:00", 12), ("14:00", "15:30", 12), ("15:30", "17:00", 12)]
 
 
+def demo_vehicle_id(owner_id_number: str, n: int) -> uuid.UUID:
+    """The owner's n-th demo vehicle's id, as identity's demo computes it to bind the vehicle (ADR 0044)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"tms-demo/vehicle/{owner_id_number}/{n}")
+
+
 def _resident_id(rng: random.Random) -> str:
     region = rng.choice(["130102", "130104", "130105", "130108", "130181"])
     born = date(1955, 1, 1) + timedelta(days=rng.randrange(0, 365 * 48))
@@ -74,7 +90,7 @@ def _vin(rng: random.Random) -> str:
 def demo_vehicles(today: date) -> list[dict[str, Any]]:
     """The same 3,000 personal records and the units' few every run (the seed fixes every value)."""
     rng = random.Random(SEED)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i in range(COUNT):
         if i < len(KNOWN_OWNERS):
             id_number, name, phone = KNOWN_OWNERS[i]
@@ -115,10 +131,14 @@ def demo_vehicles(today: date) -> list[dict[str, Any]]:
                 "plate_reissue_count": 1 if rng.random() < 0.05 else 0,
             }
         )
+    for row in rows[: len(KNOWN_OWNERS)]:
+        row["id"] = demo_vehicle_id(row["owner_id_number"], 0)
     unit_rng = random.Random(SEED + 1)  # its own sequence: the 3,000 above stay as they were
+    per_unit: Counter[str] = Counter()
     for credit_code, name, phone, plate, due_in in UNIT_VEHICLES:
         rows.append(
             {
+                "id": demo_vehicle_id(credit_code, per_unit[credit_code]),
                 "office_code": "130100",
                 "plate_kind": "02",
                 "plate_number": plate,
@@ -137,6 +157,7 @@ def demo_vehicles(today: date) -> list[dict[str, Any]]:
                 "plate_reissue_count": 0,
             }
         )
+        per_unit[credit_code] += 1
     return rows
 
 
@@ -146,7 +167,7 @@ async def load_vehicles(uow: UnitOfWork) -> int:
     added = 0
     for start in range(0, len(rows), 500):
         batch = [
-            row | {"id": new_id(), "registered_at": uow.now, "updated_at": uow.now, "version": 1}
+            {"id": new_id()} | row | {"registered_at": uow.now, "updated_at": uow.now, "version": 1}
             for row in rows[start : start + 500]
         ]
         inserted = (
@@ -256,11 +277,26 @@ async def load_stations(uow: UnitOfWork) -> int:
     return added
 
 
+async def declare_binding_queue(runtime: Runtime) -> None:
+    """`make run` starts every worker at once: identity's relay could publish its demo's binding events
+    before vehicle's worker has bound the queue, and the broker would park them as unrouted."""
+    from vehicle_service.service import SPEC
+
+    broker = runtime.settings.broker
+    connection = await connect_broker(broker)
+    try:
+        channel = await connection.channel()
+        await Consumer(runtime, connection, SPEC.name, subs.BINDINGS, broker).declare(channel)
+    finally:
+        await connection.close()
+
+
 async def run() -> None:
     from vehicle_service.service import SPEC
 
     runtime = Runtime.open(SPEC.settings(), SPEC.metadata, SPEC.translate)
     try:
+        await declare_binding_queue(runtime)
         async with runtime.uow() as uow:
             added = await load_vehicles(uow)
             stations = await load_stations(uow)

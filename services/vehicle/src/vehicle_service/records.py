@@ -8,14 +8,14 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 
 from servicekit.uow import Actor, UnitOfWork
 from vehicle_service import published as ev
 from vehicle_service.domain import Owner, Preselection
-from vehicle_service.tables import preselections, vehicles
+from vehicle_service.tables import preselections, vehicle_bindings, vehicles
 
 PUBLIC_FIELDS = (
     "id",
@@ -316,3 +316,55 @@ async def load_preselection(uow: UnitOfWork, selection_id: str) -> Preselection 
         register_by=row["register_by"],
         state=row["state"],
     )
+
+
+async def project_binding(
+    uow: UnitOfWork,
+    *,
+    binding_id: str,
+    account_id: str,
+    vehicle_ref: str,
+    owned: bool,
+    bound_at: datetime | None = None,
+    ended_at: datetime | None = None,
+) -> None:
+    """ADR 0044: one of identity's vehicle bindings, started (`bound_at`) or ended (`ended_at`). Either may
+    arrive first or twice: a start never clears an end, and the first end recorded stays."""
+    assert uow.now is not None
+    stmt = insert(vehicle_bindings).values(
+        binding_id=binding_id,
+        account_id=account_id,
+        vehicle_ref=vehicle_ref,
+        owned=owned,
+        bound_at=bound_at,
+        ended_at=ended_at,
+        updated_at=uow.now,
+    )
+    kept = vehicle_bindings.c
+    await uow.session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[kept.binding_id],
+            set_={
+                "bound_at": func.coalesce(kept.bound_at, stmt.excluded.bound_at),
+                "ended_at": func.coalesce(kept.ended_at, stmt.excluded.ended_at),
+                "updated_at": uow.now,
+            },
+        )
+    )
+
+
+async def is_bound(uow: UnitOfWork, account_id: str, vehicle_id: uuid.UUID) -> bool:
+    """VH-13: the account has a live binding of the vehicle (started and not ended)."""
+    row = (
+        await uow.session.execute(
+            select(vehicle_bindings.c.binding_id)
+            .where(
+                vehicle_bindings.c.vehicle_ref == str(vehicle_id),
+                vehicle_bindings.c.account_id == account_id,
+                vehicle_bindings.c.bound_at.is_not(None),
+                vehicle_bindings.c.ended_at.is_(None),
+            )
+            .limit(1)
+        )
+    ).first()
+    return row is not None

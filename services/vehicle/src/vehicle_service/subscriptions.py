@@ -1,9 +1,10 @@
 """The messages the vehicle service consumes: a local tolerant model, a handler and a queue each.
 
-Built and tested here: identity's `identity.person.phone_changed.v1` (ID-06) and plate-pool's
-`plate-pool.selection.confirmed.v1` / `cancelled.v1` / `registered.v1` (the PP-09 projection). All four
-producers publish these types now, so every handler is subscribed. A `system` client may still feed the
-projection through `PUT /api/v1/vehicles/preselections/{id}` (ADR 0040).
+Built and tested here: identity's `identity.person.phone_changed.v1` (ID-06), its
+`identity.binding.created.v1` / `ended.v1` (the VH-13 projection of vehicle bindings, ADR 0044) and
+plate-pool's `plate-pool.selection.confirmed.v1` / `cancelled.v1` / `registered.v1` (the PP-09
+projection). Their producers publish these types now, so every handler is subscribed. A `system` client
+may still feed the PP-09 projection through `PUT /api/v1/vehicles/preselections/{id}` (ADR 0040).
 """
 
 from __future__ import annotations
@@ -52,6 +53,36 @@ class SelectionEnded(_Tolerant):
     selection_id: str
 
 
+class BindingChanged(_Tolerant):
+    """`identity.binding.created.v1` and `identity.binding.ended.v1` as vehicle reads them."""
+
+    binding_id: str
+    account_id: str
+    record_kind: str
+    ref: str
+    owned: bool
+    at: datetime
+
+
+BINDING_ENDED = "identity.binding.ended.v1"
+
+
+async def project_binding(uow: UnitOfWork, event: BindingChanged, envelope: Envelope) -> None:
+    """VH-13 / ADR 0044: a started binding lets the account book the vehicle's inspection, an ended one no
+    longer; both on one queue, and an end that overtakes its start is kept as ended (records.py)."""
+    if event.record_kind != "vehicle":
+        return
+    when = {"ended_at": event.at} if envelope.type == BINDING_ENDED else {"bound_at": event.at}
+    await records.project_binding(
+        uow,
+        binding_id=event.binding_id,
+        account_id=event.account_id,
+        vehicle_ref=event.ref,
+        owned=event.owned,
+        **when,
+    )
+
+
 async def apply_phone_changed(uow: UnitOfWork, event: PhoneChanged, envelope: Envelope) -> None:
     """ID-06: a counter registration replaces the phone on the person's vehicle records (and each changed
     record publishes its contact change, VH-11, for identity's ID-03 projection)."""
@@ -94,6 +125,15 @@ PHONE_CHANGED = Subscription(
     handler=apply_phone_changed,
     summary="ID-06: replace the phone on the person's vehicle records.",
 )
+BINDINGS = Subscription(
+    name="project-bindings",
+    handles={
+        "identity.binding.created.v1": BindingChanged,
+        BINDING_ENDED: BindingChanged,
+    },
+    handler=project_binding,
+    summary="VH-13: project identity's vehicle bindings; a booking needs a live one (ADR 0044).",
+)
 SELECTION_CONFIRMED = Subscription(
     name="project-selection-confirmed",
     handles={"plate-pool.selection.confirmed.v1": SelectionConfirmed},
@@ -115,6 +155,7 @@ SELECTION_REGISTERED = Subscription(
 
 BUILT: list[Subscription] = [
     PHONE_CHANGED,
+    BINDINGS,
     SELECTION_CONFIRMED,
     SELECTION_CANCELLED,
     SELECTION_REGISTERED,

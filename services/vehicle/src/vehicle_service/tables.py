@@ -75,6 +75,21 @@ preselections = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+# VH-13 / ADR 0044: identity's vehicle bindings as its events tell them; a booking needs a live one. An
+# end arriving before its start leaves a row with `ended_at` and no `bound_at`, never a live binding.
+vehicle_bindings = Table(
+    "vehicle_bindings",
+    metadata,
+    Column("binding_id", String(64), primary_key=True),
+    Column("account_id", String(64), nullable=False),  # the `sub` of the account's tokens
+    Column("vehicle_ref", String(64), nullable=False),  # vehicles.id as text
+    Column("owned", Boolean, nullable=False),
+    Column("bound_at", DateTime(timezone=True)),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_vehicle_bindings_vehicle_account", "vehicle_ref", "account_id"),
+)
+
 # VH-14: inspection stations and the plans their city files with the province.
 inspection_stations = Table(
     "inspection_stations",

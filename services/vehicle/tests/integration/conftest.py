@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import BaseModel
 from sqlalchemy import select
 
 from servicekit.clock import SHANGHAI, FixedClock
+from servicekit.consumer import Subscription
+from servicekit.envelope import Envelope
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
 from servicekit.testing import TokenFactory, service_client
 from servicekit.web import create_service_app
+from vehicle_service import subscriptions as subs
 from vehicle_service.api import router
 from vehicle_service.service import SPEC
 from vehicle_service.tables import metadata
@@ -123,3 +128,55 @@ async def events_about(runtime: Runtime, subject: str) -> list[tuple[str, dict[s
             .order_by(outbox.c.id)
         )
         return [(r.routing_key, r.payload) for r in rows]
+
+
+async def deliver(
+    runtime: Runtime, subscription: Subscription, data: dict[str, Any], message_type: str | None = None
+) -> None:
+    """Run the subscription's handler on one message in a unit of work, as the consumer does."""
+    message_type = message_type or next(iter(subscription.handles))
+    parsed: BaseModel = subscription.handles[message_type].model_validate(data)
+    envelope = Envelope(
+        id=uuid.uuid4(),
+        type=message_type,
+        source="/identity",
+        time=datetime.now(UTC),
+        subject=None,
+        data=data,
+        trace_headers={},
+    )
+    async with runtime.uow() as uow:
+        await subscription.handler(uow, parsed, envelope)
+        await uow.commit()
+
+
+def binding_event(subject: str, vehicle_id: str, binding_id: str | None = None) -> dict[str, Any]:
+    """identity's `identity.binding.created.v1` / `ended.v1` data for the account `subject` (its token's
+    `sub`) and the vehicle."""
+    return {
+        "binding_id": binding_id or str(uuid.uuid4()),
+        "account_id": subject,
+        "record_kind": "vehicle",
+        "ref": vehicle_id,
+        "owned": True,
+        "channel": "online",
+        "reason": "by_user",
+        "at": START.isoformat(),
+    }
+
+
+async def bind(runtime: Runtime, subject: str, vehicle_id: str) -> str:
+    """VH-13: the account has bound the vehicle in identity (its event, through vehicle's handler)."""
+    data = binding_event(subject, vehicle_id)
+    await deliver(runtime, subs.BINDINGS, data, "identity.binding.created.v1")
+    return str(data["binding_id"])
+
+
+async def bind_owner(runtime: Runtime, vehicle: dict[str, Any]) -> str:
+    """The owner (as `Actors.citizen` signs them in) has bound the vehicle."""
+    return await bind(runtime, f"person-{vehicle['owner_id_number']}", str(vehicle["id"]))
+
+
+async def unbind(runtime: Runtime, subject: str, vehicle_id: str, binding_id: str) -> None:
+    data = binding_event(subject, vehicle_id, binding_id)
+    await deliver(runtime, subs.BINDINGS, data, "identity.binding.ended.v1")

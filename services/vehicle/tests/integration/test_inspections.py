@@ -18,7 +18,7 @@ from servicekit.runtime import Runtime
 from vehicle_service.importer import import_rows, read_csv
 from vehicle_service.tables import inspection_bookings, inspection_slots, vehicles
 
-from .conftest import Actors, events_about, register
+from .conftest import Actors, bind, bind_owner, events_about, register, unbind
 from .factories import new_owner_id, new_phone, new_plate, new_vin
 from .test_importer import as_csv, good_row
 
@@ -76,6 +76,15 @@ async def station_with_slots(
     return station, r.json()
 
 
+async def bound_vehicle(
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime, **overrides: Any
+) -> dict[str, Any]:
+    """A registered vehicle its owner has bound in identity (VH-13 books only bound vehicles)."""
+    vehicle = await register(client, actors, **overrides)
+    await bind_owner(runtime, vehicle)
+    return vehicle
+
+
 async def book(
     client: httpx.AsyncClient, actors: Actors, vehicle: dict[str, Any], slot: dict[str, Any]
 ) -> httpx.Response:
@@ -108,7 +117,7 @@ async def test_vh13_owner_books_within_the_window_and_it_is_published(
     client: httpx.AsyncClient, actors: Actors, runtime: Runtime
 ) -> None:
     _, slots = await station_with_slots(client, actors)
-    vehicle = await register(client, actors, inspection_valid_until="2027-05-31")
+    vehicle = await bound_vehicle(client, actors, runtime, inspection_valid_until="2027-05-31")
     r = await book(client, actors, vehicle, slots[0])
     assert r.status_code == 201, r.text
     events = await events_about(runtime, r.json()["id"])
@@ -123,7 +132,7 @@ async def test_vh13_a_repeated_booking_with_the_same_idempotency_key_books_once(
     client: httpx.AsyncClient, actors: Actors, runtime: Runtime
 ) -> None:
     _, slots = await station_with_slots(client, actors)
-    vehicle = await register(client, actors)
+    vehicle = await bound_vehicle(client, actors, runtime)
     headers = actors.citizen(vehicle["owner_id_number"]) | {"Idempotency-Key": "book-" + new_vin()}
     body = {"vehicle_id": vehicle["id"], "slot_id": slots[0]["id"]}
     first = await client.post("/api/v1/inspection-bookings", json=body, headers=headers)
@@ -138,10 +147,12 @@ async def test_vh13_a_repeated_booking_with_the_same_idempotency_key_books_once(
 
 
 async def test_vh13_before_the_three_month_window_is_refused(
-    client: httpx.AsyncClient, actors: Actors
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime
 ) -> None:
     _, slots = await station_with_slots(client, actors)
-    vehicle = await register(client, actors, inspection_valid_until="2027-06-02")  # opens 2027-03-02
+    vehicle = await bound_vehicle(
+        client, actors, runtime, inspection_valid_until="2027-06-02"
+    )  # opens 2027-03-02
     r = await book(client, actors, vehicle, slots[0])
     assert r.status_code == 409
     assert r.json()["code"] == "OUTSIDE_INSPECTION_WINDOW"
@@ -149,9 +160,11 @@ async def test_vh13_before_the_three_month_window_is_refused(
 
 
 @pytest.mark.parametrize("flag", ["seized", "locked", "stolen", "hit_and_run"])
-async def test_vh13_blocked_states_cannot_book(client: httpx.AsyncClient, actors: Actors, flag: str) -> None:
+async def test_vh13_blocked_states_cannot_book(
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime, flag: str
+) -> None:
     _, slots = await station_with_slots(client, actors)
-    vehicle = await register(client, actors)
+    vehicle = await bound_vehicle(client, actors, runtime)
     r = await client.put(
         f"/api/v1/vehicles/{vehicle['id']}/state", json={"flags": [flag]}, headers=actors.system
     )
@@ -172,13 +185,43 @@ async def test_vh13_someone_elses_vehicle_answers_404(client: httpx.AsyncClient,
     assert r.status_code == 404
 
 
+async def test_vh13_an_owned_vehicle_not_bound_cannot_be_booked(
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime
+) -> None:
+    _, slots = await station_with_slots(client, actors)
+    vehicle = await register(client, actors)
+    r = await book(client, actors, vehicle, slots[0])
+    assert r.status_code == 409
+    assert (r.json()["code"], r.json()["rule"]) == ("VEHICLE_NOT_BOUND", "VH-13")
+    # Someone else's binding of it is not the owner's.
+    await bind(runtime, f"person-{new_owner_id()}", vehicle["id"])
+    assert (await book(client, actors, vehicle, slots[0])).json()["code"] == "VEHICLE_NOT_BOUND"
+    await bind_owner(runtime, vehicle)
+    assert (await book(client, actors, vehicle, slots[0])).status_code == 201
+
+
+async def test_vh13_the_end_of_the_binding_makes_booking_refuse_again(
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime
+) -> None:
+    _, slots = await station_with_slots(client, actors)
+    vehicle = await register(client, actors)
+    owner = f"person-{vehicle['owner_id_number']}"
+    binding_id = await bind_owner(runtime, vehicle)
+    await unbind(runtime, owner, vehicle["id"], binding_id)
+    r = await book(client, actors, vehicle, slots[0])
+    assert r.status_code == 409
+    assert r.json()["code"] == "VEHICLE_NOT_BOUND"
+    await bind_owner(runtime, vehicle)  # bound again: a new binding
+    assert (await book(client, actors, vehicle, slots[0])).status_code == 201
+
+
 async def test_vh13_other_city_of_the_province_only_by_a_published_plan(
-    client: httpx.AsyncClient, actors: Actors
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime
 ) -> None:
     _, closed = await station_with_slots(client, actors, city="130200", other_cities=False)
     _, open_ = await station_with_slots(client, actors, city="130200", other_cities=True)
     _, other_province = await station_with_slots(client, actors, city="110100", other_cities=True)
-    vehicle = await register(client, actors)  # registered at 130100
+    vehicle = await bound_vehicle(client, actors, runtime)  # registered at 130100
     r = await book(client, actors, vehicle, closed[0])
     assert r.status_code == 409
     assert r.json()["code"] == "STATION_NOT_IN_PLAN"
@@ -192,7 +235,7 @@ async def test_vh13_cancel_before_the_day_frees_the_place_not_on_the_day(
     client: httpx.AsyncClient, actors: Actors, clock: FixedClock, runtime: Runtime
 ) -> None:
     _, slots = await station_with_slots(client, actors, capacity=1)
-    first, second = await register(client, actors), await register(client, actors)
+    first, second = await bound_vehicle(client, actors, runtime), await bound_vehicle(client, actors, runtime)
     slot = slots[0]  # 2027-03-02 09:00
     r = await book(client, actors, first, slot)
     booking = r.json()
@@ -227,7 +270,7 @@ async def test_vh14_suspended_station_cancels_future_bookings_tells_holders_and_
     client: httpx.AsyncClient, actors: Actors, runtime: Runtime
 ) -> None:
     station, slots = await station_with_slots(client, actors)
-    holders = [await register(client, actors) for _ in range(3)]
+    holders = [await bound_vehicle(client, actors, runtime) for _ in range(3)]
     bookings = [(await book(client, actors, v, slots[i])).json() for i, v in enumerate(holders)]
     r = await client.put(
         f"/api/v1/inspection-stations/{station['id']}/state",
@@ -245,7 +288,7 @@ async def test_vh14_suspended_station_cancels_future_bookings_tells_holders_and_
     assert [t for t, _ in await events_about(runtime, station["id"])] == [
         "vehicle.inspection_station.state_changed.v1"
     ]
-    r = await book(client, actors, await register(client, actors), slots[4])
+    r = await book(client, actors, await bound_vehicle(client, actors, runtime), slots[4])
     assert r.status_code == 409
     assert r.json()["code"] == "STATION_NOT_TAKING_BOOKINGS"
     async with runtime.engine.connect() as conn:
@@ -274,6 +317,8 @@ async def test_vh14_500_concurrent_bookings_for_100_places_book_exactly_100(
                 )
             ).all()
         )
+    for row in rows:
+        await bind(runtime, f"person-{row['owner_id_number']}", str(ids[row["vin"]]))
     headers = [actors.citizen(r["owner_id_number"]) for r in rows]
 
     async def one(i: int) -> int:
@@ -348,6 +393,9 @@ async def test_vh14_concurrent_bookings_over_many_slots_never_overbook(
                 )
             ).all()
         )
+
+    for row in rows:
+        await bind(runtime, f"person-{row['owner_id_number']}", str(ids[row["vin"]]))
 
     async def one(i: int) -> int:
         r = await client.post(

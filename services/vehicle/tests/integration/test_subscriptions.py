@@ -3,39 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-from pydantic import BaseModel
+from sqlalchemy import select
 
-from servicekit.consumer import Subscription
-from servicekit.envelope import Envelope
 from servicekit.runtime import Runtime
+from vehicle_service import records
 from vehicle_service import subscriptions as subs
+from vehicle_service.tables import vehicle_bindings
 
-from .conftest import Actors, events_about, register, registration
+from .conftest import START, Actors, binding_event, deliver, events_about, register, registration
 from .factories import new_owner_id, new_phone, new_plate, new_vin
 
 pytestmark = pytest.mark.integration
-
-
-async def deliver(runtime: Runtime, subscription: Subscription, data: dict[str, Any]) -> None:
-    message_type, model = next(iter(subscription.handles.items()))
-    parsed: BaseModel = model.model_validate(data)
-    envelope = Envelope(
-        id=uuid.uuid4(),
-        type=message_type,
-        source="/identity",
-        time=datetime.now(UTC),
-        subject=None,
-        data=data,
-        trace_headers={},
-    )
-    async with runtime.uow() as uow:
-        await subscription.handler(uow, parsed, envelope)
-        await uow.commit()
 
 
 async def test_id06_counter_registration_replaces_the_phone_on_every_vehicle_of_the_person(
@@ -148,3 +130,46 @@ async def test_id06_a_late_phone_change_does_not_undo_a_newer_one(
     await deliver(runtime, subs.PHONE_CHANGED, change(new_phone(), "2027-03-01T09:30:00+08:00"))
     r = await client.get(f"/api/v1/vehicles/{vehicle['id']}", headers=actors.system)
     assert r.json()["phone"] == newer
+
+
+CREATED, ENDED = "identity.binding.created.v1", "identity.binding.ended.v1"
+
+
+async def _live(runtime: Runtime, account_id: str, vehicle_id: str) -> bool:
+    async with runtime.uow() as uow:
+        return await records.is_bound(uow, account_id, uuid.UUID(vehicle_id))
+
+
+async def test_vh13_binding_projection_is_idempotent_and_an_early_end_is_never_revived(
+    runtime: Runtime,
+) -> None:
+    """ADR 0044: created twice is one live binding; ended twice stays ended; an end that overtakes its
+    start (the relay does not order them) leaves no live binding when the start comes."""
+    account, vehicle_id = f"person-{new_owner_id()}", str(uuid.uuid4())
+    in_order = binding_event(account, vehicle_id)
+    for _ in range(2):
+        await deliver(runtime, subs.BINDINGS, in_order, CREATED)
+    assert await _live(runtime, account, vehicle_id)
+    for _ in range(2):
+        await deliver(runtime, subs.BINDINGS, in_order, ENDED)
+    assert not await _live(runtime, account, vehicle_id)
+    await deliver(runtime, subs.BINDINGS, in_order, CREATED)  # a late duplicate of the start
+    assert not await _live(runtime, account, vehicle_id)
+
+    overtaken = binding_event(account, vehicle_id)
+    await deliver(runtime, subs.BINDINGS, overtaken, ENDED)
+    await deliver(runtime, subs.BINDINGS, overtaken, CREATED)
+    assert not await _live(runtime, account, vehicle_id)
+    async with runtime.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(vehicle_bindings).where(vehicle_bindings.c.binding_id == overtaken["binding_id"])
+            )
+        ).one()
+    assert (row.bound_at, row.ended_at) == (START, START)  # both known: ended
+
+
+async def test_vh13_binding_events_of_other_records_are_ignored(runtime: Runtime) -> None:
+    account, ref = f"person-{new_owner_id()}", str(uuid.uuid4())
+    await deliver(runtime, subs.BINDINGS, binding_event(account, ref) | {"record_kind": "licence"}, CREATED)
+    assert not await _live(runtime, account, ref)

@@ -9,9 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
+from servicekit.runtime import Runtime
 from servicekit.testing import TokenFactory
 
-from .conftest import Actors, register
+from .conftest import Actors, bind, register
 from .factories import new_owner_id, new_uscc
 from .test_inspections import station_with_slots
 
@@ -47,7 +48,7 @@ async def test_id08_vh01_unit_lists_and_reads_its_own_vehicles_only(
 
 
 async def test_vh13_id08_unit_books_an_inspection_for_its_own_vehicle_another_unit_gets_404(
-    client: httpx.AsyncClient, actors: Actors, tokens: TokenFactory
+    client: httpx.AsyncClient, actors: Actors, tokens: TokenFactory, runtime: Runtime
 ) -> None:
     code = new_uscc()
     _, slots = await station_with_slots(client, actors)
@@ -57,6 +58,10 @@ async def test_vh13_id08_unit_books_an_inspection_for_its_own_vehicle_another_un
     r = await client.post("/api/v1/inspection-bookings", json=body, headers=stranger)
     assert r.status_code == 404
     me = unit_headers(tokens, code)
+    # ID-08, ADR 0044: a unit binds its own vehicles too, and books only bound ones.
+    r = await client.post("/api/v1/inspection-bookings", json=body, headers=me)
+    assert (r.status_code, r.json()["code"]) == (409, "VEHICLE_NOT_BOUND")
+    await bind(runtime, f"unit-{code}", vehicle["id"])
     r = await client.post("/api/v1/inspection-bookings", json=body, headers=me)
     assert r.status_code == 201, r.text
     booking = r.json()

@@ -29,7 +29,7 @@ from servicekit.web import (
     actor_from,
     idempotent,
 )
-from vehicle_service import domain
+from vehicle_service import domain, records
 from vehicle_service import published as ev
 from vehicle_service.api.common import AnyCaller, Citizen, Input, OfficeCode, System, own_vehicle, owner_id
 from vehicle_service.tables import (
@@ -500,15 +500,20 @@ async def book(
     principal: Citizen,
     _key: IdempotencyKeyHeader = None,
 ) -> object:
-    """VH-13: a personal or unit user books an inspection for a vehicle they own: not in the VH-03 states
-    or seized, within the 3 months before the inspection expires (ADR 0041), at the registration city or
-    a station of another city of the province by its published plan; the slot is not overbooked (VH-14)."""
+    """VH-13: a personal or unit user books an inspection for a vehicle they own and have bound in identity
+    (ADR 0044; units too, ID-08): not in the VH-03 states or seized, within the 3 months before the
+    inspection expires (ADR 0041), at the registration city or a station of another city of the province by
+    its published plan; the slot is not overbooked (VH-14)."""
 
     async def run() -> BookingOut:
         actor = actor_from(request, principal)
         async with uow:
             assert uow.now is not None
             vehicle = await own_vehicle(uow, principal, body.vehicle_id, lock=True)
+            if not await records.is_bound(uow, principal.subject, vehicle["id"]):
+                raise domain.VehicleNotBound(
+                    "bind the vehicle to your account first (in identity), then book its inspection"
+                )
             domain.check_inspection_allowed(vehicle["state"], vehicle["flags"])
             slot = (
                 (

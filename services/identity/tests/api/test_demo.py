@@ -1,0 +1,49 @@
+"""identity's demo binds its owners' and units' demo vehicles once, publishing each binding (ADR 0044)."""
+
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlalchemy import func, select, text
+
+from identity_service import demo
+from identity_service.tables import bindings
+
+if TYPE_CHECKING:
+    from tests.api.conftest import Api
+
+pytestmark = pytest.mark.integration
+
+# 张三 and 赵六's vehicles, and the 3 of the logistics company and the hospital, as vehicle's demo has them.
+DEMO_REFS = {
+    demo.demo_vehicle_ref("130102199003071233", 0),
+    demo.demo_vehicle_ref("130105197701010040", 0),
+    demo.demo_vehicle_ref("91130100MA0CXXXX1M", 0),
+    demo.demo_vehicle_ref("91130100MA0CXXXX1M", 1),
+    demo.demo_vehicle_ref("12130100MA0HQ8PT3A", 0),
+}
+
+
+async def test_vh13_demo_binds_the_demo_vehicles_once_and_publishes_each_binding(api: "Api") -> None:
+    for _ in range(2):  # make run loads it at every start
+        async with api.runtime.uow() as uow:
+            await demo.load(uow)
+            await uow.commit()
+    async with api.runtime.engine.connect() as conn:
+        live = (
+            await conn.execute(
+                select(bindings.c.ref, func.count())
+                .where(bindings.c.ref.in_(DEMO_REFS), bindings.c.unbound_at.is_(None))
+                .group_by(bindings.c.ref)
+            )
+        ).all()
+        published = (
+            await conn.execute(
+                text(
+                    "SELECT DISTINCT payload->>'ref' FROM outbox "
+                    "WHERE routing_key = 'identity.binding.created.v1' AND payload->>'ref' = ANY(:refs)"
+                ),
+                {"refs": list(DEMO_REFS)},
+            )
+        ).scalars()
+        assert set(published) == DEMO_REFS
+    assert dict(live) == dict.fromkeys(DEMO_REFS, 1)
