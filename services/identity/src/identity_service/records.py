@@ -113,8 +113,13 @@ async def apply_record(uow: UnitOfWork, change: RecordChange, now: datetime) -> 
 async def _unbind_all_but_owner(
     uow: UnitOfWork, vehicle_ref: str, owner_id_number: str, reason: str
 ) -> list[str]:
-    """ID-14: every binding of the vehicle ends except the current owner's."""
-    owner_accounts = select(accounts.c.id).where(accounts.c.id_number == owner_id_number)
+    """ID-14: every binding of the vehicle ends except the current owner's: a person by identity number, a
+    unit by its credit code (ID-08; a unit's `id_number` is its agent's, who does not own its vehicles)."""
+    is_unit = accounts.c.category == "unit"
+    owner_accounts = select(accounts.c.id).where(
+        (is_unit & (accounts.c.credit_code == owner_id_number))
+        | (~is_unit & (accounts.c.id_number == owner_id_number))
+    )
     ended = await end_bindings(
         uow,
         (bindings.c.record_kind == "vehicle")

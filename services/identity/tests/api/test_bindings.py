@@ -326,6 +326,24 @@ async def test_per_user_write_limit_answers_429_with_retry_after(api: "Api") -> 
     assert int(refused.headers["Retry-After"]) >= 1
 
 
+async def test_id14_id08_a_units_own_vehicle_keeps_its_binding_when_it_leaves_commercial_use(
+    api: "Api",
+) -> None:
+    """The owner a change spares is the unit by its credit code, not the person who is its agent."""
+    code, vehicle = await _unit(api), _ref()
+    r = await api.record("vehicle", vehicle, id_number=code, state="registered", use="commercial")
+    assert r.status_code == 200, r.text
+    unit = await api.bearer(code)
+    assert (await _bind(api, unit, "vehicle", vehicle)).status_code == 201
+    r = await api.record(
+        "vehicle", vehicle, id_number=code, state="registered", use="non_commercial", change="use_changed"
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["unbound_accounts"] == []
+    listed = (await api.client.get("/api/v1/users/me/bindings", headers=unit)).json()["items"]
+    assert [b["ref"] for b in listed] == [vehicle]
+
+
 async def _unit(api: "Api") -> str:
     """A unit account of this test alone (its agent signs in with the credit code); returns the code."""
     from stdnum.cn import uscc

@@ -1,5 +1,6 @@
 """identity's demo binds its owners' and units' demo vehicles once, publishing each binding (ADR 0044)."""
 
+import uuid
 from typing import TYPE_CHECKING
 
 import pytest
@@ -21,6 +22,13 @@ DEMO_REFS = {
     demo.demo_vehicle_ref("91130100MA0CXXXX1M", 1),
     demo.demo_vehicle_ref("12130100MA0HQ8PT3A", 0),
 }
+
+
+def test_vh13_demo_vehicle_refs_are_the_ids_vehicles_demo_gives() -> None:
+    """vehicle's demo (`demo_vehicle_id`) gives its owners' vehicles the ids of this formula."""
+    assert demo.demo_vehicle_ref("130102199003071233", 0) == str(
+        uuid.uuid5(uuid.NAMESPACE_URL, "tms-demo/vehicle/130102199003071233/0")
+    )
 
 
 async def test_vh13_demo_binds_the_demo_vehicles_once_and_publishes_each_binding(api: "Api") -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 import pytest
 from sqlalchemy import func, select
 
+from servicekit.relay import connect_broker
 from servicekit.runtime import Runtime
 from servicekit.validators import mobile_phone, plate_number, resident_id, social_credit_code, vin
 from vehicle_service import demo
+from vehicle_service import subscriptions as subs
 from vehicle_service.tables import vehicles
 
 pytestmark = pytest.mark.integration
@@ -61,3 +64,32 @@ def test_id08_demo_units_own_vehicles_one_of_them_bookable() -> None:
     assert any((row["inspection_valid_until"] - today).days <= 90 for row in units)  # VH-13 window
     plates = [row["plate_number"] for row in rows]
     assert len(set(plates)) == len(plates)  # no generated plate hides a unit's vehicle
+
+
+async def test_vh13_demo_declares_the_binding_queue_before_any_worker_starts(runtime: Runtime) -> None:
+    """ADR 0044: identity's demo binding events find vehicle's queue on a first `make run`."""
+    await demo.declare_binding_queue(runtime)
+    await demo.declare_binding_queue(runtime)  # every run: declaring again is harmless
+    connection = await connect_broker(runtime.settings.broker)
+    try:
+        channel = await connection.channel()
+        queue = await channel.get_queue(subs.BINDINGS.queue("vehicle").main, ensure=True)  # passive
+        assert queue.name == "vehicle.project-bindings"
+    finally:
+        await connection.close()
+
+
+def test_vh13_demo_vehicles_of_identitys_demo_owners_have_the_ids_identity_binds() -> None:
+    rows = demo.demo_vehicles(date(2027, 3, 1))
+    fixed = {(row["owner_id_number"], row["id"]) for row in rows if "id" in row}
+    assert fixed == {
+        ("130102199003071233", demo.demo_vehicle_id("130102199003071233", 0)),
+        ("130105197701010040", demo.demo_vehicle_id("130105197701010040", 0)),
+        ("91130100MA0CXXXX1M", demo.demo_vehicle_id("91130100MA0CXXXX1M", 0)),
+        ("91130100MA0CXXXX1M", demo.demo_vehicle_id("91130100MA0CXXXX1M", 1)),
+        ("12130100MA0HQ8PT3A", demo.demo_vehicle_id("12130100MA0HQ8PT3A", 0)),
+    }
+    # identity's demo (`demo_vehicle_ref`) binds the ids of this formula; it has the same test.
+    assert demo.demo_vehicle_id("130102199003071233", 0) == uuid.uuid5(
+        uuid.NAMESPACE_URL, "tms-demo/vehicle/130102199003071233/0"
+    )
