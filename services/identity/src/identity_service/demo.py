@@ -20,7 +20,7 @@ from identity_service.api.bindings import bind_record
 from identity_service.records import RecordChange, apply_record
 from identity_service.tables import accounts, bindings, person_records, population
 from identity_service.tokens import hash_password
-from servicekit.ids import new_id
+from servicekit.ids import demo_id, new_id
 from servicekit.uow import UnitOfWork
 from servicekit.validators import birth_date_of, sex_of
 
@@ -126,9 +126,9 @@ DEMO_STAFF = [
 
 
 def demo_vehicle_ref(owner_key: str, n: int) -> str:
-    """The id vehicle's demo gives the owner's n-th demo vehicle (vehicle_service.demo has the same formula):
-    identity's demo runs first at `make run`, so it records and binds the vehicles before they exist."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"tms-demo/vehicle/{owner_key}/{n}"))
+    """The id vehicle's demo gives the owner's n-th demo vehicle (the same `demo_id`): identity's demo runs
+    first at `make run`, so it records and binds the vehicles before they exist."""
+    return str(demo_id("vehicle", owner_key, n))
 
 
 async def record_demo_vehicle(

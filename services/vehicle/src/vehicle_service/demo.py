@@ -33,7 +33,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from servicekit.clock import SHANGHAI
 from servicekit.consumer import Consumer
-from servicekit.ids import new_id
+from servicekit.ids import demo_id, new_id
 from servicekit.relay import connect_broker
 from servicekit.runtime import Runtime
 from servicekit.uow import Actor, UnitOfWork
@@ -72,7 +72,7 @@ TIMES = [("09:00", "10:30", 12), ("10:30", "12:00", 12), ("14:00", "15:30", 12),
 
 def demo_vehicle_id(owner_id_number: str, n: int) -> uuid.UUID:
     """The owner's n-th demo vehicle's id, as identity's demo computes it to bind the vehicle (ADR 0044)."""
-    return uuid.uuid5(uuid.NAMESPACE_URL, f"tms-demo/vehicle/{owner_id_number}/{n}")
+    return demo_id("vehicle", owner_id_number, n)
 
 
 def _resident_id(rng: random.Random) -> str:
