@@ -24,8 +24,8 @@ Redis TIME plus the dev/test clock offset (one round trip instead of two on the 
 from __future__ import annotations
 
 import asyncio
-import math
 import secrets
+import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -170,14 +170,18 @@ if #got < want then
   -- A sparse pool: the random probes missed (the caller sends more of them as the pool thins). Each
   -- number still wanted is the next available one after its own random point (ARGV[5]), wrapping round.
   local left = tonumber(redis.call('GET', KEYS[3]) or '0') - #got
-  for start in string.gmatch(ARGV[5], '[^,]+') do
-    if #got >= want or left <= 0 then break end
-    local pos = redis.call('BITPOS', KEYS[2], 1, tonumber(start), -1, 'BIT')
+  local starts = {}
+  for start in string.gmatch(ARGV[5], '[^,]+') do starts[#starts + 1] = tonumber(start) end
+  local start = starts[1]
+  while #got < want and left > 0 do
+    local pos = redis.call('BITPOS', KEYS[2], 1, start, -1, 'BIT')
     if pos < 0 then pos = redis.call('BITPOS', KEYS[2], 1, 0, -1, 'BIT') end
     if pos < 0 then break end
     redis.call('SETBIT', KEYS[2], pos, 0)
     got[#got + 1] = tostring(pos)
     left = left - 1
+    -- a dense pool sends one point (the probes rarely all miss there): then the next free number on
+    start = starts[#got + 1] or (pos + 1)
   end
 end
 if #got == 0 then
@@ -690,12 +694,13 @@ class HotPool:
         # One read of the OS's cryptographic source per draw: 8 bytes per candidate, reduced modulo the
         # pool (a bias under size / 2**64, i.e. nil), instead of one `secrets.randbelow` call each.
         share = self._free_share.get(segment_id, 1.0)
-        per_number = min(self._max_probes, max(self._probes, math.ceil(self._probes / max(share, 1e-9))))
-        count = want * per_number + want
-        raw = secrets.token_bytes(8 * count)
-        picks = [int.from_bytes(raw[i : i + 8], "little") % size for i in range(0, 8 * count, 8)]
+        thin = share < 0.5
+        per_number = min(self._max_probes, int(self._probes / max(share, 1e-9))) if thin else self._probes
+        points = want if thin else 1
+        count = want * per_number + points
+        picks = [x % size for x in struct.unpack(f"<{count}Q", secrets.token_bytes(8 * count))]
         keys = self._keys(selection_id, segment_id)
-        starts, candidates = ",".join(map(str, picks[:want])), ",".join(map(str, picks[want:]))
+        starts, candidates = ",".join(map(str, picks[:points])), ",".join(map(str, picks[points:]))
         keep_us = int(self.keep_place_s * 1_000_000)
         args = [await self._now_arg(), owner, selection_id, segment_id, starts, candidates, keep_us]
         result = await self._fast_script(self._draw, keys, args)
