@@ -1,15 +1,20 @@
 """Every path that starts or ends a vehicle binding tells vehicle, in the same unit of work (VH-13 needs
-the binding, ADR 0044): `identity.binding.created.v1` and `identity.binding.ended.v1`."""
+the binding, ADR 0044): `identity.binding.created.v1` and `identity.binding.ended.v1`.
+
+`replay_live` publishes a `created` again for every live vehicle binding: the one-off step of a roll-out
+(bindings made before these events existed), safe to repeat since vehicle keeps one row per binding.
+Run it as `python -m identity_service.replay_bindings`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, update
+from sqlalchemy import ColumnElement, Row, func, select, update
 
 from identity_service.published import BindingCreated, BindingEnded
 from identity_service.tables import bindings
+from servicekit.runtime import Runtime
 from servicekit.uow import UnitOfWork
 
 
@@ -56,3 +61,27 @@ async def end_bindings(uow: UnitOfWork, where: ColumnElement[bool], reason: str)
                 )
             )
     return ended
+
+
+async def replay_live(
+    runtime: Runtime, batch: int = 500, progress: Callable[[int, int], None] = lambda done, total: None
+) -> int:
+    """A `created` for every live vehicle binding, `batch` rows per transaction in id order; returns how
+    many. `progress(done, total)` after each batch (a long job shows where it is)."""
+    live = (bindings.c.record_kind == "vehicle") & bindings.c.unbound_at.is_(None)
+    async with runtime.engine.connect() as conn:
+        total = int((await conn.execute(select(func.count()).select_from(bindings).where(live))).scalar_one())
+    done, after = 0, None
+    while True:
+        async with runtime.uow() as uow:
+            query = select(bindings).where(live).order_by(bindings.c.id).limit(batch)
+            if after is not None:
+                query = query.where(bindings.c.id > after)
+            rows = (await uow.session.execute(query)).all()
+            for row in rows:
+                emit_created(uow, row)
+            await uow.commit()
+        if not rows:
+            return done
+        done, after = done + len(rows), rows[-1].id
+        progress(done, total)

@@ -134,3 +134,26 @@ async def test_id16_cancelled_account_publishes_the_end_of_its_bindings(api: "Ap
         account_id,
         "account_cancelled",
     )
+
+
+async def test_id12_a_roll_out_replays_every_live_vehicle_binding_once_per_run(api: "Api") -> None:
+    """ADR 0044: bindings made before the events existed reach vehicle by one replay; ended ones do not."""
+    from identity_service.binding_events import replay_live
+
+    _, _, me, ref = await _owner_with_vehicle(api)
+    live = await _bind_online(api, me, ref)
+    _, _, other, gone_ref = await _owner_with_vehicle(api)
+    gone = await _bind_online(api, other, gone_ref)
+    assert (
+        await api.client.delete(f"/api/v1/users/me/bindings/{gone['id']}", headers=other)
+    ).status_code == 204
+    seen: list[tuple[int, int]] = []
+
+    replayed = await replay_live(
+        api.runtime, batch=1, progress=lambda done, total: seen.append((done, total))
+    )
+
+    assert replayed >= 1
+    assert seen[-1] == (replayed, replayed)  # progress after each batch, ending at the total
+    assert [e["binding_id"] for e in await _events(api, CREATED, ref)] == [live["id"], live["id"]]
+    assert [e["binding_id"] for e in await _events(api, CREATED, gone_ref)] == [gone["id"]]  # not replayed
