@@ -127,7 +127,7 @@ class Jwks(BaseHTTPRequestHandler):
 async def prepare(tokens: TokenFactory) -> dict[str, str]:
     """Offices, segments and pools of this run (earlier bench rows of these offices are removed)."""
     migrate("plate-pool", DB_URL)
-    runtime = Runtime.open(SPEC.settings(), SPEC.metadata, SPEC.translate)
+    runtime = Runtime.open(SPEC.settings(), SPEC.metadata)
     ctx = context_for(runtime)
     try:
         async with runtime.engine.begin() as conn:
@@ -345,7 +345,7 @@ async def race(segment_id: str, tokens: TokenFactory) -> dict[str, int]:
         started = time.perf_counter()
         rows = await make_selections(client, tokens, OFFICES["race"], RACE_CONTENDERS)
         log(f"race: {len(rows)} selections made in {time.perf_counter() - started:.1f} s")
-        runtime = Runtime.open(SPEC.settings(), SPEC.metadata, SPEC.translate)
+        runtime = Runtime.open(SPEC.settings(), SPEC.metadata)
         outbox = new_metadata().tables["outbox"]
         confirmed = 0
         # All 2,000 contenders are in the race at once, but at most CONNECTIONS requests are in flight (as

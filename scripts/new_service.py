@@ -185,7 +185,7 @@ def create_app() -> FastAPI:
         settings,
         title="{name}",
         routers=[router],
-        runtime_factory=lambda: Runtime.open(settings, SPEC.metadata, SPEC.translate),
+        runtime_factory=lambda: Runtime.open(settings, SPEC.metadata),
     )
 ''',
         f"src/{pkg}/worker.py": f'''"""The worker process: `python -m {pkg}.worker` (outbox relay, consumers, sweeps)."""

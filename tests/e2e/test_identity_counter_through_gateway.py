@@ -133,7 +133,6 @@ def _make_clerks() -> dict[str, str]:
         staff = {post: "E2E" + secrets.token_hex(4) for post in ("intake", "review", "archive")}
         try:
             async with runtime.uow() as uow:
-                assert uow.now is not None
                 for post, staff_no in staff.items():
                     await ensure_account(
                         uow.session,
@@ -242,7 +241,6 @@ def test_id03_online_registration_and_sign_in_through_the_gateway(edge: tuple[st
         client_id, secret = "e2e-" + secrets.token_hex(4), "secret-" + secrets.token_hex(8)
         try:
             async with runtime.uow() as uow:
-                assert uow.now is not None
                 await ensure_account(
                     uow.session,
                     category="system",

@@ -117,7 +117,7 @@ def _lock_db12() -> Any:
 
 
 def _runtime(settings: PlatePoolSettings) -> Runtime:
-    return Runtime.open(settings, SPEC.metadata, SPEC.translate)
+    return Runtime.open(settings, SPEC.metadata)
 
 
 async def _prepare(settings: PlatePoolSettings, open_office: str, closed_office: str) -> date:

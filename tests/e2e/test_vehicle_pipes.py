@@ -133,7 +133,7 @@ async def platform(databases: None) -> AsyncIterator[dict[str, Any]]:
         settings,
         title="vehicle",
         routers=[vehicle_router],
-        runtime_factory=lambda: Runtime.open(settings, VEHICLE.metadata, VEHICLE.translate),
+        runtime_factory=lambda: Runtime.open(settings, VEHICLE.metadata),
     )
     app.state.verifier = tokens.verifier()
     async with (

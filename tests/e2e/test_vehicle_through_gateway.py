@@ -148,7 +148,6 @@ def _accounts(citizens: list[tuple[str, str]]) -> dict[str, str]:
         names["system"] = "e2e-vehicle-" + secrets.token_hex(4)
         try:
             async with runtime.uow() as uow:
-                assert uow.now is not None
                 for post in ("intake", "archive"):
                     await ensure_account(
                         uow.session,

@@ -95,3 +95,27 @@ def test_declared_status_wins() -> None:
 
 def test_other_exceptions_are_not_rule_errors() -> None:
     assert problem_from_rule_error(ValueError("x")) is None
+
+
+def test_a_refusal_answers_with_its_code_rule_status_and_masked_members() -> None:
+    from servicekit.refusal import Refusal, refusal
+
+    taken = refusal("NUMBER_TAKEN", "PP-05", 409)
+    problem = problem_from_rule_error(taken("held by 13812345678", extra={"phone": "13812345678", "n": 2}))
+    assert problem is not None
+    assert (problem.status, problem.code, problem.rule) == (409, "NUMBER_TAKEN", "PP-05")
+    assert problem.detail == "held by 138****5678"
+    assert problem.extra == {"phone": "138****5678", "n": 2}
+
+    limited = Refusal("wait", code="SMS_CODE_SEND_TOO_SOON", rule="NT-02", retry_after_s=41.2)
+    problem = problem_from_rule_error(limited)
+    assert problem is not None
+    assert (problem.status, problem.headers["Retry-After"]) == (429, "42")
+    assert problem.extra == {"retry_after_s": 42}
+
+
+def test_a_refusal_is_never_a_server_error() -> None:
+    from servicekit.refusal import Refusal
+
+    with pytest.raises(ValueError, match="4xx"):
+        Refusal("x", status=500)

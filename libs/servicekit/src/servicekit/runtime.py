@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from sqlalchemy import MetaData
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from servicekit.clock import Clock, clock_for
 from servicekit.db import create_engine, sessionmaker
 from servicekit.settings import ServiceSettings
-from servicekit.uow import Translator, UnitOfWork
+from servicekit.uow import UnitOfWork
 
 
 @dataclass
@@ -24,14 +24,12 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     redis: Redis
     clock: Clock
-    translate: Translator | None = field(default=None)
 
     @classmethod
     def open(
         cls,
         settings: ServiceSettings,
         metadata: MetaData,
-        translate: Translator | None = None,
         clock: Clock | None = None,
     ) -> Runtime:
         engine = create_engine(settings.database)
@@ -43,11 +41,10 @@ class Runtime:
             sessions=sessionmaker(engine),
             redis=redis,
             clock=clock or clock_for(settings.is_test_env, redis),
-            translate=translate,
         )
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions, self.metadata, self.clock, self.translate)
+        return UnitOfWork(self.sessions, self.metadata, self.clock)
 
     async def aclose(self) -> None:
         await self.engine.dispose()

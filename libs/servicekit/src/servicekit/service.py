@@ -15,7 +15,6 @@ from servicekit.consumer import Subscription
 from servicekit.messages import Message
 from servicekit.runtime import Runtime
 from servicekit.settings import ServiceSettings
-from servicekit.uow import Translator
 
 SERVICE_NAMES = ("identity", "vehicle", "license", "plate-pool", "violation", "notify")
 
@@ -38,7 +37,6 @@ class ServiceSpec:
     published: Sequence[type[Message]] = ()
     subscriptions: Sequence[Subscription] = ()
     sweeps: Sequence[Sweep] = ()
-    translate: Translator | None = None
     summary: str = ""
     # Commands this service sends to others: its own local models of them (the receiver owns the schema).
     sends: Sequence[type[Message]] = field(default_factory=tuple)

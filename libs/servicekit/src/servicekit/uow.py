@@ -6,11 +6,11 @@ only if its business change committed.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Self
 
 from sqlalchemy import MetaData, Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,15 +20,6 @@ from servicekit.db import OUTBOX_CHANNEL
 from servicekit.ids import new_id
 from servicekit.messages import Message
 from servicekit.tracecontext import current_trace_headers
-
-
-class HasEvents(Protocol):
-    """An aggregate that records domain events as it changes (pure, no I/O)."""
-
-    def pull_events(self) -> list[Any]: ...
-
-
-Translator = Callable[[Any], Iterable[Message]]
 
 
 @dataclass(frozen=True)
@@ -52,18 +43,22 @@ class UnitOfWork:
         sessions: async_sessionmaker[AsyncSession],
         metadata: MetaData,
         clock: Clock,
-        translate: Translator | None = None,
     ) -> None:
         self._sessions = sessions
         self._outbox: Table = metadata.tables["outbox"]
         self._audit: Table = metadata.tables["audit_log"]
         self._clock = clock
-        self._translate = translate
         self._messages: list[Message] = []
-        self._tracked: list[HasEvents] = []
         self._audits: list[dict[str, Any]] = []
         self._session: AsyncSession | None = None
-        self.now: datetime | None = None
+        self._now: datetime | None = None
+
+    @property
+    def now(self) -> datetime:
+        """The instant of this unit of work, read once when it opened: every rule in it sees the same."""
+        if self._now is None:
+            raise RuntimeError("the unit of work is not open")
+        return self._now
 
     @property
     def session(self) -> AsyncSession:
@@ -74,8 +69,7 @@ class UnitOfWork:
     async def __aenter__(self) -> Self:
         self._session = self._sessions()
         await self._session.begin()
-        # One reading of the clock per unit of work: every rule in it sees the same instant.
-        self.now = await self._clock.now()
+        self._now = await self._clock.now()
         return self
 
     async def __aexit__(
@@ -92,10 +86,6 @@ class UnitOfWork:
     def emit(self, *messages: Message) -> None:
         """Record integration events or commands to publish if, and only if, this unit commits."""
         self._messages.extend(messages)
-
-    def track(self, aggregate: HasEvents) -> None:
-        """Collect an aggregate's domain events at commit; the service's translator maps them to messages."""
-        self._tracked.append(aggregate)
 
     def audit(
         self,
@@ -118,28 +108,14 @@ class UnitOfWork:
             }
         )
 
-    def _collect(self) -> list[Message]:
-        collected = list(self._messages)
-        for aggregate in self._tracked:
-            events = aggregate.pull_events()
-            if events and self._translate is None:
-                raise RuntimeError("an aggregate recorded events but this unit of work has no translator")
-            for event in events:
-                assert self._translate is not None
-                collected.extend(self._translate(event))
-        return collected
-
     async def commit(self) -> Sequence[uuid.UUID]:
         """Write outbox rows and audit entries, wake the relay, commit. Returns the new message ids."""
         session = self.session
-        messages = self._collect()
-        assert self.now is not None
-        ids = await write_outbox(session, self._outbox, messages, self.now)
+        ids = await write_outbox(session, self._outbox, self._messages, self.now)
         if self._audits:
             await session.execute(insert(self._audit), [{"at": self.now, **row} for row in self._audits])
         await session.commit()
         self._messages.clear()
-        self._tracked.clear()
         self._audits.clear()
         return ids
 

@@ -99,7 +99,7 @@ class Worker:
     ) -> None:
         self.spec = spec
         self.settings = settings or spec.settings()
-        self.runtime = runtime or Runtime.open(self.settings, spec.metadata, spec.translate)
+        self.runtime = runtime or Runtime.open(self.settings, spec.metadata)
         self.consumers: list[Consumer] = []
         self.relay: OutboxRelay | None = None
         self.connection: AbstractRobustConnection | None = None

@@ -38,7 +38,6 @@ def emit_created(uow: UnitOfWork, row: Any) -> None:
 async def end_bindings(uow: UnitOfWork, where: ColumnElement[bool], reason: str) -> Sequence[Row[Any]]:
     """End the live bindings `where` selects, publishing each vehicle binding's end; the ended rows."""
     now = uow.now
-    assert now is not None
     ended: Sequence[Row[Any]] = (
         await uow.session.execute(
             update(bindings)

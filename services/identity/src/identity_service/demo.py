@@ -136,7 +136,6 @@ async def record_demo_vehicle(
 ) -> None:
     """ID-03: the owner's n-th demo vehicle until vehicle's own event records it (then it is left alone, so
     the placeholder plate never overwrites the real one)."""
-    assert uow.now is not None
     ref = demo_vehicle_ref(owner_key, n)
     known = select(person_records.c.ref).where(
         person_records.c.record_kind == "vehicle", person_records.c.ref == ref
@@ -175,7 +174,6 @@ async def load(uow: UnitOfWork) -> None:
     from stdnum.cn import uscc
 
     session, now = uow.session, uow.now
-    assert now is not None
     for id_number, name, phone, kind in DEMO_CITIZENS:
         await ensure_person(session, id_number, name)
         if kind == "owner_driver":
@@ -251,7 +249,7 @@ async def main() -> int:
     if not settings.is_test_env:
         print("identity demo data is for dev and test only", file=sys.stderr)
         return 2
-    runtime = Runtime.open(settings, SPEC.metadata, SPEC.translate)
+    runtime = Runtime.open(settings, SPEC.metadata)
     try:
         async with runtime.uow() as uow:
             await load(uow)

@@ -29,7 +29,6 @@ async def cancel_account(uow: UnitOfWork, account_id: uuid.UUID, reason: str, ac
     """ID-16: end the account, every session and every binding; publish `identity.account.cancelled.v1`.
     Returns False when the account was already cancelled (a repeat does nothing)."""
     now = uow.now
-    assert now is not None
     result = await uow.session.execute(
         update(accounts)
         .where(accounts.c.id == account_id, accounts.c.status != "cancelled")
@@ -52,7 +51,6 @@ async def sweep_new_car_owners(runtime: Runtime) -> int:
     done = 0
     async with runtime.uow() as uow:
         now = uow.now
-        assert now is not None
         rows = (
             await uow.session.execute(
                 select(

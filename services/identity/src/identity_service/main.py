@@ -40,7 +40,7 @@ def create_app(
         resolved,
         title="identity",
         routers=mounted,
-        runtime_factory=runtime_factory or (lambda: Runtime.open(resolved, SPEC.metadata, SPEC.translate)),
+        runtime_factory=runtime_factory or (lambda: Runtime.open(resolved, SPEC.metadata)),
         on_startup=[start],
         on_shutdown=[stop],
     )

@@ -13,7 +13,7 @@ async def main() -> int:
     from identity_service.service import SPEC
     from servicekit.runtime import Runtime
 
-    runtime = Runtime.open(SPEC.settings(), SPEC.metadata, SPEC.translate)
+    runtime = Runtime.open(SPEC.settings(), SPEC.metadata)
     try:
         count = await replay_live(
             runtime, progress=lambda done, total: print(f"replayed {done}/{total} live vehicle bindings")

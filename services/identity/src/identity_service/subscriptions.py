@@ -135,7 +135,6 @@ def change_for(event: VehicleEvent, message_type: str = "") -> RecordChange:
 async def project_vehicle(uow: UnitOfWork, event: VehicleEvent, envelope: Envelope) -> None:
     """ID-03 projection; ID-14 unbinding; ID-07 conversion of learners and new-car owners."""
     now = uow.now
-    assert now is not None
     await apply_record(uow, change_for(event), now)
 
 

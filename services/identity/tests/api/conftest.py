@@ -152,7 +152,6 @@ class Api:
 
         staff_no = "S" + secrets.token_hex(5)
         async with self.runtime.uow() as uow:
-            assert uow.now is not None
             await ensure_account(
                 uow.session,
                 category="staff",
@@ -184,9 +183,7 @@ def test_settings(**over: Any) -> IdentitySettings:
 async def api(identity_database: str) -> AsyncIterator[Api]:
     clock = FixedClock(START)
     settings = test_settings()
-    app = create_app(
-        settings, runtime_factory=lambda: Runtime.open(settings, SPEC.metadata, SPEC.translate, clock=clock)
-    )
+    app = create_app(settings, runtime_factory=lambda: Runtime.open(settings, SPEC.metadata, clock=clock))
     tokens = TokenFactory()
     async with service_client(app) as client:
         client.headers["X-Forwarded-For"] = new_ip()

@@ -242,7 +242,6 @@ async def test_id16_dissolved_unit_is_cancelled_by_clerk_admin_and_counter_reque
 
     base = "91130100MA" + secrets.token_hex(4).upper()[:7]
     async with api.runtime.uow() as uow:
-        assert uow.now is not None
         unit_id = await ensure_account(
             uow.session,
             category="unit",

@@ -169,7 +169,6 @@ async def test_id08_unit_token_names_the_unit_by_its_credit_code_not_its_agent(a
     credit_code = base + uscc.calc_check_digit(base)
     agent = api.new_id_number()
     async with api.runtime.uow() as uow:
-        assert uow.now is not None
         await ensure_account(
             uow.session,
             category="unit",

@@ -232,7 +232,6 @@ async def test_id07_licence_bound_to_a_unit_and_unbound(api: "Api") -> None:
     base = "91130100MA" + secrets.token_hex(4).upper()[:7]
     credit_code = base + uscc.calc_check_digit(base)
     async with api.runtime.uow() as uow:
-        assert uow.now is not None
         await ensure_account(
             uow.session,
             category="unit",
@@ -280,7 +279,6 @@ async def test_id13_counter_change_updates_the_unit_registration(api: "Api") -> 
     base = "91130100MA" + secrets.token_hex(4).upper()[:7]
     credit_code = base + uscc.calc_check_digit(base)
     async with api.runtime.uow() as uow:
-        assert uow.now is not None
         unit_id = await ensure_account(
             uow.session,
             category="unit",
@@ -353,7 +351,6 @@ async def _unit(api: "Api") -> str:
     base = "91130100MA" + secrets.token_hex(4).upper()[:7]
     credit_code = base + uscc.calc_check_digit(base)
     async with api.runtime.uow() as uow:
-        assert uow.now is not None
         await ensure_account(
             uow.session,
             category="unit",

@@ -63,7 +63,6 @@ async def enqueue(
     """NT-01: record one message, queued and due now. Returns its id, or None when (template, case_id)
     was recorded before (a redelivered or repeated request: never a second SMS)."""
     now = uow.now
-    assert now is not None
     body = templates.render(template, params)
     state: str = "queued"
     reason: str | None = None
@@ -164,7 +163,6 @@ async def _claim(
 ) -> tuple[datetime, list[dict[str, object]]]:
     async with runtime.uow() as uow:
         now = uow.now
-        assert now is not None
         due = select(sms_messages.c.id).where(
             sms_messages.c.state == "queued", sms_messages.c.next_attempt_at <= now
         )
@@ -230,7 +228,6 @@ async def dispatch_due(
     outcomes = await asyncio.gather(*(hand_over(row) for row in claimed))
     async with runtime.uow() as uow:
         now = uow.now
-        assert now is not None
         for row, outcome in zip(claimed, outcomes, strict=True):
             attempts = int(row["attempts"])  # type: ignore[call-overload]
             values: dict[str, object] = {"updated_at": now}

@@ -20,5 +20,5 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         resolved,
         title="notify",
         routers=routers,
-        runtime_factory=lambda: Runtime.open(resolved, SPEC.metadata, SPEC.translate),
+        runtime_factory=lambda: Runtime.open(resolved, SPEC.metadata),
     )

@@ -34,7 +34,7 @@ def clock() -> FixedClock:
 @pytest.fixture
 async def runtime(notify_database: str, clock: FixedClock) -> AsyncIterator[Runtime]:
     settings = SPEC.settings()
-    rt = Runtime.open(settings, SPEC.metadata, SPEC.translate, clock=clock)
+    rt = Runtime.open(settings, SPEC.metadata, clock=clock)
     yield rt
     await rt.aclose()
 

@@ -118,7 +118,7 @@ async def notify() -> AsyncIterator[Notify]:
     assert {s.name for s in EVENT_SUBSCRIPTIONS.values()} <= {s.name for s in spec.subscriptions}
     clock = FixedClock(datetime.now(SHANGHAI) + timedelta(days=365 * 6 + secrets.randbelow(300)))
     settings = spec.settings()
-    worker = Worker(spec, Runtime.open(settings, spec.metadata, spec.translate, clock=clock))
+    worker = Worker(spec, Runtime.open(settings, spec.metadata, clock=clock))
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop), name="notify-worker")
     connection = await aio_pika.connect(settings.broker.url.get_secret_value())

@@ -46,7 +46,6 @@ async def message(
     params: dict[str, str] | None = None,
 ) -> uuid.UUID:
     async with runtime.uow() as uow:
-        assert uow.now is not None
         sms_id = await enqueue(
             uow,
             phone=phone,

@@ -43,7 +43,6 @@ async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
 
 async def dead_letter(runtime: Runtime, phone: str) -> uuid.UUID:
     async with runtime.uow() as uow:
-        assert uow.now is not None
         sms_id = await enqueue(
             uow,
             phone=phone,

@@ -52,7 +52,6 @@ async def record(runtime: Runtime, data: dict[str, Any]) -> None:
     """What the consumer does after claiming the inbox row: handler in a unit of work, then commit."""
     command = SmsRequested.model_validate(data)
     async with runtime.uow() as uow:
-        assert uow.now is not None
         await send_sms(uow, command, envelope(data, uow.now))
         await uow.commit()
 

@@ -132,7 +132,6 @@ async def decide_appeal(
     try:
         async with runtime.uow() as uow:
             now = uow.now
-            assert now is not None
             appeal = (
                 await uow.session.execute(
                     select(appeals)

@@ -29,7 +29,7 @@ SEGMENT_ID = "seg-130100-demo-1"
 
 
 async def load() -> None:
-    runtime = Runtime.open(SPEC.settings(), SPEC.metadata, SPEC.translate)
+    runtime = Runtime.open(SPEC.settings(), SPEC.metadata)
     try:
         ctx = context_for(runtime)
         async with runtime.engine.connect() as conn:

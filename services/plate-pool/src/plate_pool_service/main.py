@@ -28,7 +28,7 @@ def create_app(settings: ServiceSettings | None = None, clock: Clock | None = No
         resolved,
         title="plate-pool",
         routers=[router],
-        runtime_factory=lambda: Runtime.open(resolved, SPEC.metadata, SPEC.translate, clock=clock),
+        runtime_factory=lambda: Runtime.open(resolved, SPEC.metadata, clock=clock),
         on_startup=[open_context],
         on_shutdown=[close_context],
     )

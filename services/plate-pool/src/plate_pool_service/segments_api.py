@@ -135,7 +135,6 @@ async def build_pool(ctx: PlateContext, segment_id: str) -> int:
     await ctx.hot.build(segment_id, row.size, allocated)
     if row.pool_built_at is None:
         async with ctx.runtime.uow() as uow:
-            assert uow.now is not None
             await uow.session.execute(
                 update(segments).where(segments.c.id == segment_id).values(pool_built_at=uow.now)
             )
@@ -249,7 +248,6 @@ async def publish_segment(
         raise RuleError("SEGMENT_NOT_APPROVED", "the superior office has not approved this segment", "PP-10")
     async with runtime.uow() as uow:
         now = uow.now
-        assert now is not None
         earliest = ctx.calendar.add_working_days(now.astimezone(SHANGHAI).date(), PUBLISH_WORKING_DAYS)
         if row.opens_at.astimezone(SHANGHAI).date() < earliest:
             raise RuleError(

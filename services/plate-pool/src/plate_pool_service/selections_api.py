@@ -279,7 +279,6 @@ async def start_selection(
     open_segments = await ctx.catalog.open_segments(body.office_code, await runtime.clock.now())
     async with runtime.uow() as uow:
         now = uow.now
-        assert now is not None
         today = now.astimezone(SHANGHAI).date()
         domain.check_open(now, settings)
         domain.check_invoice_date(body.invoice.date, today)
@@ -668,7 +667,6 @@ async def send_sms_code(
             extra={"state": row.state},
         )
     async with runtime.uow() as uow:
-        assert uow.now is not None
         if row.sms_deadline is None or uow.now >= row.sms_deadline:
             raise RuleError("SMS_WINDOW_OVER", "the 30-minute SMS confirmation window is over", "PP-07")
         issued = await ctx.codes.issue(row.phone, SMS_PURPOSE.format(row.id))
@@ -768,7 +766,6 @@ async def cancel_selection(
     until: date | None = None
     async with runtime.uow() as uow:
         now = uow.now
-        assert now is not None
         await uow.session.execute(
             update(allocations)
             .where(allocations.c.selection_id == row.id)

@@ -85,7 +85,6 @@ async def _selection(uow: UnitOfWork, selection_id: str | None) -> Any:
 async def cancel_with_ban(uow: UnitOfWork, hot: HotPool, row: Any, reason: str) -> None:
     """PP-09: the number is cancelled (back to the pool) and the owner barred online for 2 years."""
     now = uow.now
-    assert now is not None
     data = (
         await uow.session.execute(
             select(office_settings.c.settings).where(office_settings.c.office_code == row.office_code)
@@ -152,7 +151,6 @@ def settlement_subscriptions(hot_for: Callable[[datetime], HotPool] = configured
         if row is None or row.state != "selected":
             return  # not ours, or settled already (a redelivery)
         now = uow.now
-        assert now is not None
         differ = domain.registration_matches(row._asdict(), event.vin, event.owner.model_dump(), event.phone)
         if differ or event.plate_number != row.plate_number:
             await cancel_with_ban(uow, hot_for(now), row, "registration_mismatch")
@@ -184,7 +182,6 @@ def settlement_subscriptions(hot_for: Callable[[datetime], HotPool] = configured
         row = await _selection(uow, event.selection_id)
         if row is None or row.state != "selected":
             return
-        assert uow.now is not None
         await cancel_with_ban(uow, hot_for(uow.now), row, "registration_mismatch")
 
     return [

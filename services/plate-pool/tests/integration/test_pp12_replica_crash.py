@@ -159,7 +159,7 @@ async def cluster(plate_pool_database: str, db13: Redis) -> AsyncIterator[Cluste
     await set_platform_time(redis, START)
     prefix = f"pp12crash:{secrets.token_hex(4)}"
     settings = PlatePoolSettings(redis=RedisSettings(url=REDIS_URL), hot_prefix=prefix, cache_ttl_s=0)
-    runtime = Runtime.open(settings, SPEC.metadata, SPEC.translate)
+    runtime = Runtime.open(settings, SPEC.metadata)
     ctx = context_for(runtime)
     office = "15" + f"{secrets.randbelow(10_000):04d}"
     async with runtime.engine.begin() as conn:

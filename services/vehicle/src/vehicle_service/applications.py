@@ -60,7 +60,6 @@ async def move(
     uow: UnitOfWork, actor: Actor, row: RowMapping, target: str, *, reason: str | None = None, **values: Any
 ) -> RowMapping:
     """VH-09: one step of the office's workflow, checked against the allowed transitions, published."""
-    assert uow.now is not None
     domain.check_transition(row["state"], target)
     await uow.session.execute(
         update(applications)
@@ -85,7 +84,6 @@ async def move(
 async def impose_ban(uow: UnitOfWork, row: RowMapping, reason: str) -> None:
     """VH-07: a refused delivery or a missed pickup bars the applicant from online reissue and replacement
     (plates, vehicle licence, inspection mark, driving licence) for one year; published for license."""
-    assert uow.now is not None
     until = domain.ban_until(uow.now)
     inserted = (
         await uow.session.execute(
@@ -122,7 +120,6 @@ async def sweep_missed_pickups(runtime: Runtime) -> int:
     (with the ban). Runs in the worker; the platform clock decides."""
     done = 0
     async with runtime.uow() as uow:
-        assert uow.now is not None
         rows = (
             await uow.session.execute(
                 select(applications.c.id)

@@ -57,7 +57,6 @@ async def change(
     reason: str | None = None,
     **values: object,
 ) -> RowMapping:
-    assert uow.now is not None
     after = (
         (
             await uow.session.execute(
@@ -129,7 +128,6 @@ async def sweep_missed_reviews(runtime: Runtime) -> int:
     """VH-12: a qualification whose yearly review was missed is cancelled the day after it ends."""
     done = 0
     async with runtime.uow() as uow:
-        assert uow.now is not None
         today = uow.now.astimezone(SHANGHAI).date()
         rows = (
             (

@@ -162,7 +162,6 @@ def demo_vehicles(today: date) -> list[dict[str, Any]]:
 
 
 async def load_vehicles(uow: UnitOfWork) -> int:
-    assert uow.now is not None
     rows = demo_vehicles(uow.now.astimezone(SHANGHAI).date())
     added = 0
     for start in range(0, len(rows), 500):
@@ -200,7 +199,6 @@ async def load_vehicles(uow: UnitOfWork) -> int:
 
 
 async def load_stations(uow: UnitOfWork) -> int:
-    assert uow.now is not None
     today = uow.now.astimezone(SHANGHAI).date()
     added = 0
     for name, address, city, other_cities in STATIONS:
@@ -294,7 +292,7 @@ async def declare_binding_queue(runtime: Runtime) -> None:
 async def run() -> None:
     from vehicle_service.service import SPEC
 
-    runtime = Runtime.open(SPEC.settings(), SPEC.metadata, SPEC.translate)
+    runtime = Runtime.open(SPEC.settings(), SPEC.metadata)
     try:
         await declare_binding_queue(runtime)
         async with runtime.uow() as uow:

@@ -209,7 +209,6 @@ async def import_rows(
         return Report(rows=len(lines), imported=0, bad=bad)
     imported = 0
     async with runtime.uow() as uow:
-        assert uow.now is not None
         for start in range(0, len(good), BATCH):
             batch = [
                 {**row, "id": new_id(), "registered_at": uow.now, "updated_at": uow.now, "version": 1}
@@ -265,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         print(message, file=sys.stderr, flush=True)
 
     async def run() -> Report:
-        runtime = Runtime.open(SPEC.settings(), SPEC.metadata, SPEC.translate)
+        runtime = Runtime.open(SPEC.settings(), SPEC.metadata)
         try:
             with args.file.open(encoding="utf-8-sig", newline="") as stream:
                 lines = read_csv(stream)

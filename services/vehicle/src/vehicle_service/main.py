@@ -14,5 +14,5 @@ def create_app() -> FastAPI:
         settings,
         title="vehicle",
         routers=[router],
-        runtime_factory=lambda: Runtime.open(settings, SPEC.metadata, SPEC.translate),
+        runtime_factory=lambda: Runtime.open(settings, SPEC.metadata),
     )

@@ -68,7 +68,6 @@ def owner_ref(row: RowMapping | dict[str, Any]) -> ev.OwnerRef:
 
 
 async def _update(uow: UnitOfWork, row: RowMapping, **values: Any) -> RowMapping:
-    assert uow.now is not None
     result = await uow.session.execute(
         update(vehicles)
         .where(vehicles.c.id == row["id"])
@@ -88,7 +87,6 @@ async def change_phone(
     changed_at: datetime | None = None,
 ) -> RowMapping:
     """VH-11 / ID-06: the owner's phone on the record, published for identity's ID-03 projection."""
-    assert uow.now is not None
     after = await _update(uow, row, phone=phone, phone_changed_at=changed_at or uow.now)
     uow.emit(
         ev.VehicleContactChanged(
@@ -134,7 +132,6 @@ async def replace_owner_phone(
 
 async def transfer(uow: UnitOfWork, actor: Actor, row: RowMapping, owner: Owner, phone: str) -> RowMapping:
     """VH-16 / ID-14: a transfer of ownership, published so identity unbinds the vehicle from others."""
-    assert uow.now is not None
     after = await _update(
         uow,
         row,
@@ -161,7 +158,6 @@ async def transfer(uow: UnitOfWork, actor: Actor, row: RowMapping, owner: Owner,
 
 async def deregister(uow: UnitOfWork, actor: Actor, row: RowMapping, forced: bool) -> RowMapping:
     """VH-16 / ID-14: deregistration (or forced deregistration), published."""
-    assert uow.now is not None
     after = await _update(uow, row, state="force_deregistered" if forced else "deregistered")
     uow.emit(
         ev.VehicleDeregistered(
@@ -178,7 +174,6 @@ async def deregister(uow: UnitOfWork, actor: Actor, row: RowMapping, forced: boo
 
 async def change_use(uow: UnitOfWork, actor: Actor, row: RowMapping, to_use: str) -> RowMapping:
     """VH-16 / ID-14: a change of use, published (commercial → non-commercial unbinds others)."""
-    assert uow.now is not None
     after = await _update(uow, row, use=to_use)
     uow.emit(
         ev.VehicleUseChanged(
@@ -198,7 +193,6 @@ async def change_state(
     uow: UnitOfWork, actor: Actor, row: RowMapping, state: str, flags: list[str]
 ) -> RowMapping:
     """VH-01/VH-03: police markers and the lifecycle state other systems set, published."""
-    assert uow.now is not None
     after = await _update(uow, row, state=state, flags=sorted(set(flags)))
     uow.emit(
         ev.VehicleStateChanged(
@@ -222,7 +216,6 @@ async def change_state(
 
 async def change_validity(uow: UnitOfWork, actor: Actor, row: RowMapping, **dates: date | None) -> RowMapping:
     """VH-01: inspection and compulsory-insurance valid-until dates, published."""
-    assert uow.now is not None
     after = await _update(uow, row, **dates)
     uow.emit(
         ev.VehicleValidityChanged(
@@ -257,7 +250,6 @@ async def set_licence_photo(uow: UnitOfWork, actor: Actor, row: RowMapping, stor
 
 
 async def upsert_preselection(uow: UnitOfWork, **values: Any) -> None:
-    assert uow.now is not None
     stmt = insert(preselections).values(**values, updated_at=uow.now)
     # A late confirmed event never revives a selection already registered or cancelled here.
     await uow.session.execute(
@@ -272,7 +264,6 @@ async def upsert_preselection(uow: UnitOfWork, **values: Any) -> None:
 async def end_preselection(uow: UnitOfWork, selection_id: str, state: str) -> None:
     """A selection registered or cancelled; if its confirmation has not arrived yet, the row is kept with
     the state alone, so that the confirmation, when it comes, finds it ended."""
-    assert uow.now is not None
     stmt = insert(preselections).values(selection_id=selection_id, state=state, updated_at=uow.now)
     await uow.session.execute(
         stmt.on_conflict_do_update(
@@ -330,7 +321,6 @@ async def project_binding(
 ) -> None:
     """ADR 0044: one of identity's vehicle bindings, started (`bound_at`) or ended (`ended_at`). Either may
     arrive first or twice: a start never clears an end, and the first end recorded stays."""
-    assert uow.now is not None
     stmt = insert(vehicle_bindings).values(
         binding_id=binding_id,
         account_id=account_id,

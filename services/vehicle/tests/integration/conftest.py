@@ -45,7 +45,7 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 async def runtime(vehicle_database: str, clock: FixedClock) -> AsyncIterator[Runtime]:
-    rt = Runtime.open(SPEC.settings(), SPEC.metadata, SPEC.translate, clock=clock)
+    rt = Runtime.open(SPEC.settings(), SPEC.metadata, clock=clock)
     yield rt
     await rt.aclose()
 
@@ -61,7 +61,7 @@ def build_app(tokens: TokenFactory, clock: FixedClock) -> FastAPI:
         settings,
         title="vehicle",
         routers=[router],
-        runtime_factory=lambda: Runtime.open(settings, SPEC.metadata, SPEC.translate, clock=clock),
+        runtime_factory=lambda: Runtime.open(settings, SPEC.metadata, clock=clock),
     )
     app.state.verifier = tokens.verifier()
     return app

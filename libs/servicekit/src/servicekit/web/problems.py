@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from servicekit.masking import mask_text
+from servicekit.refusal import Refusal
 from servicekit.telemetry import REQUEST_ID
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -198,6 +199,13 @@ class Forbidden(Problem):
 _NOT_EXTENSIONS = _RESERVED | {"http_status", "headers", "extra"}
 
 
+def problem_of_refusal(exc: Refusal) -> Problem:
+    """A domain's refusal as the problem that answers it: detail and string members masked."""
+    extra = {k: mask_text(v) if isinstance(v, str) else v for k, v in exc.extra.items() if k not in _RESERVED}
+    headers = {} if exc.retry_after_s is None else {"Retry-After": str(exc.retry_after_s)}
+    return Problem(exc.status, exc.code, mask_text(exc.detail), rule=exc.rule, extra=extra, headers=headers)
+
+
 def problem_from_rule_error(exc: BaseException) -> Problem | None:
     """Map a refusal of the domain layer to a problem by duck typing, so that domain code stays free of
     web imports. Any exception whose class has `code` and `rule` attributes qualifies (e.g.
@@ -208,6 +216,8 @@ def problem_from_rule_error(exc: BaseException) -> Problem | None:
       of plain types (`tries_left`, `retry_after_s`, ...), strings masked;
     - `Retry-After` from `retry_after_s`, plus any `headers` mapping it carries.
     """
+    if isinstance(exc, Refusal):
+        return problem_of_refusal(exc)
     cls = type(exc)
     code = getattr(exc, "code", None)
     if (

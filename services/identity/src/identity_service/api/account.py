@@ -64,7 +64,6 @@ async def change_password(
     domain.check_password_strength(body.new_password)
     async with uow:
         now = uow.now
-        assert now is not None
         row = await load_account(uow.session, principal.subject, lock=True)
         if not verify_password(row.password_hash, body.old_password):
             raise WrongPassword("the current password is wrong")
@@ -94,7 +93,6 @@ async def change_details(
         await ctx.codes.verify(body.phone, "change_phone", body.sms_code)
     async with uow:
         now = uow.now
-        assert now is not None
         row = await load_account(uow.session, principal.subject, lock=True)
         values: dict[str, Any] = {"updated_at": now}
         if body.email is not None:
@@ -120,7 +118,6 @@ async def suspend(
 ) -> Response:
     async with uow:
         now = uow.now
-        assert now is not None
         row = await load_account(uow.session, principal.subject, lock=True)
         if not verify_password(row.password_hash, body.password):
             raise WrongPassword("the password is wrong")
@@ -145,7 +142,6 @@ async def reactivate(body: Reactivation, request: Request, ctx: CtxDep, uow: Uow
     await ctx.codes.verify(row.phone, "reactivate", body.sms_code)
     async with uow:
         now = uow.now
-        assert now is not None
         await uow.session.execute(
             update(accounts).where(accounts.c.id == row.id).values(status="active", updated_at=now)
         )
@@ -211,7 +207,6 @@ async def change_unit(
     changes = body.model_dump(exclude_none=True)
     async with uow:
         now = uow.now
-        assert now is not None
         row = await load_account(uow.session, account_id, lock=True)
         if row.category != "unit":
             raise NotFound("unit")

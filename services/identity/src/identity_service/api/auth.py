@@ -120,7 +120,6 @@ async def login(body: LoginIn, request: Request, ctx: CtxDep, uow: UowDep) -> To
             raise _invalid_credentials()
         row = rows[0]
         now = uow.now
-        assert now is not None
         if row.locked_until is not None and row.locked_until > now:
             retry = max(1, int((row.locked_until - now).total_seconds()))
             raise Conflict(
@@ -167,7 +166,6 @@ async def refresh(body: RefreshIn, ctx: CtxDep, uow: UowDep) -> TokensOut:
     settings = ctx.settings
     async with uow:
         now = uow.now
-        assert now is not None
         try:
             account_id, new = await rotate_refresh_token(
                 uow.session, body.refresh_token, now, timedelta(days=settings.refresh_ttl_days)
@@ -191,7 +189,6 @@ async def refresh(body: RefreshIn, ctx: CtxDep, uow: UowDep) -> TokensOut:
 async def logout(body: RefreshIn, request: Request, uow: UowDep) -> Response:
     async with uow:
         now = uow.now
-        assert now is not None
         account_id = await revoke_by_token(uow.session, body.refresh_token, now)
         if account_id is not None:
             uow.audit(actor_from(request, None), "logout", f"account:{account_id}")

@@ -90,7 +90,6 @@ async def bind_record(
     uow: UnitOfWork, account_id: uuid.UUID, kind: str, ref: str, owned: bool, channel: str
 ) -> Any:
     now = uow.now
-    assert now is not None
     binding_id = new_id()
     try:
         await uow.session.execute(

@@ -269,7 +269,6 @@ async def open_case(body: CaseIn, request: Request, principal: IntakeClerk, ctx:
     office = principal.office or ctx.settings.office_code
     async with uow:
         now = uow.now
-        assert now is not None
         await _check_no_account(uow, body.category, body.id_number, credit_code)
         case_id = new_id()
         unit = body.category == "unit"
@@ -347,7 +346,6 @@ async def queue(
     query = query.order_by(registrations.c.created_at, registrations.c.id).limit(page + 1)
     async with uow:
         now = uow.now
-        assert now is not None
         rows = (await uow.session.execute(query)).all()
     items = [case_view(row, now, full=False) for row in rows[:page]]
     next_cursor = None
@@ -363,7 +361,6 @@ async def queue(
 async def get_case(case_id: str, principal: CurrentPrincipal, uow: UowDep) -> dict[str, Any]:
     async with uow:
         now = uow.now
-        assert now is not None
         row = (
             await uow.session.execute(
                 select(registrations).where(registrations.c.id == parse_uuid(case_id, "registration"))
@@ -388,7 +385,6 @@ async def correct_case(
 ) -> dict[str, Any]:
     async with uow:
         now = uow.now
-        assert now is not None
         row = await _load_case(uow, case_id, principal, "clerk.intake")
         name = body.name.strip() if body.name else row.name
         scans = [s.model_dump() for s in body.scans] if body.scans is not None else row.scans
@@ -396,7 +392,6 @@ async def correct_case(
     check = await _registry_check(ctx, row.id_number, name, row.category)
     async with uow:
         now = uow.now
-        assert now is not None
         row = await _load_case(uow, case_id, principal, "clerk.intake")
         await uow.session.execute(
             update(registrations)
@@ -428,7 +423,6 @@ async def return_case(
 ) -> dict[str, Any]:
     async with uow:
         now = uow.now
-        assert now is not None
         row = await _load_case(uow, case_id, principal, "clerk.review")
         await _review_moves(uow, row, principal, now, "intake", "return_reason", body.reason)
         uow.audit(
@@ -463,7 +457,6 @@ async def approve_case(
             )
     async with uow:
         now = uow.now
-        assert now is not None
         row = await _load_case(uow, case_id, principal, "clerk.review")
         await _check_no_account(uow, "personal", row.id_number, None)
         account_id = await _create_account(uow, row, now)
@@ -515,7 +508,6 @@ async def reject_case(
 ) -> dict[str, Any]:
     async with uow:
         now = uow.now
-        assert now is not None
         row = await _load_case(uow, case_id, principal, "clerk.review")
         await _review_moves(uow, row, principal, now, "rejected", "reject_reason", body.reason)
         uow.emit(
@@ -544,7 +536,6 @@ async def archive_case(
 ) -> dict[str, Any]:
     async with uow:
         now = uow.now
-        assert now is not None
         row = await _load_case(uow, case_id, principal, "clerk.archive")
         domain.check_originals(row.category, body.filed)
         await uow.session.execute(

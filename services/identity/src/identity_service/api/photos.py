@@ -69,7 +69,6 @@ async def submit_photo(
 ) -> dict[str, Any]:
     async with uow:
         now = uow.now
-        assert now is not None
         account = await load_account(uow.session, principal.subject)
         caps = domain.capabilities(account.category, account.kind, account.channel, account.roles)
         if "licence_photo_submission" not in caps:
@@ -153,7 +152,6 @@ async def approve_photo(
         raise ChecksFailed(f"the photo fails the checks: {', '.join(failed)}; reject it with the reason")
     async with uow:
         now = uow.now
-        assert now is not None
         row = await _pending(uow, photo_id, principal)
         await uow.session.execute(
             update(licence_photos)
@@ -187,7 +185,6 @@ async def reject_photo(
 ) -> dict[str, Any]:
     async with uow:
         now = uow.now
-        assert now is not None
         row = await _pending(uow, photo_id, principal)
         await uow.session.execute(
             update(licence_photos)

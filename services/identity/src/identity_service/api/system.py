@@ -43,7 +43,6 @@ async def put_person_record(
     vehicle turns a learner or new-car owner into an owner/driver user (ID-07)."""
     async with uow:
         now = uow.now
-        assert now is not None
         effects = await apply_record(
             uow, RecordChange(record_kind=record_kind, ref=ref, **body.model_dump()), now
         )

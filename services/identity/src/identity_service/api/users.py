@@ -79,7 +79,6 @@ async def _register(body: RegistrationIn, request: Request, ctx: CtxDep, uow: Uo
     password_hash = hash_password(body.password)
     async with uow:
         now = uow.now
-        assert now is not None
         account_id = new_id()
         values = {
             "id": account_id,

@@ -123,7 +123,6 @@ async def apply(
 
     async def run() -> ApplicationOut:
         async with uow:
-            assert uow.now is not None
             vehicle = await own_vehicle(uow, principal, body.vehicle_id, lock=True)
             today = uow.now.astimezone(SHANGHAI).date()
             domain.check_application(
@@ -306,7 +305,6 @@ async def produce(
     """VH-09: the office made the items (and the temporary plate if asked). A plate counts toward the
     vehicle's reissues (VH-05)."""
     async with uow:
-        assert uow.now is not None
         row = await _case(uow, principal, application_id)
         if row["item"] == "plate" and row["state"] == "accepted":
             await uow.session.execute(
@@ -330,7 +328,6 @@ async def handoff(
     """VH-09: mail goes to the post (tracking number kept); pickup becomes ready, due within one month
     (VH-07)."""
     async with uow:
-        assert uow.now is not None
         row = await _case(uow, principal, application_id)
         actor = actor_from(request, principal)
         if row["state"] != "produced":
@@ -390,7 +387,6 @@ async def missed_pickup(
 ) -> ApplicationOut:
     """VH-07/VH-09: the office records a pickup missed for a month (the worker's sweep does it too)."""
     async with uow:
-        assert uow.now is not None
         row = await _case(uow, principal, application_id)
         if row["state"] == "ready" and row["pickup_due"] is not None and uow.now <= row["pickup_due"]:
             raise Conflict(
@@ -456,7 +452,6 @@ async def archive(
     handed back; `settle` a refused or missed case: restore the certificate core number when it was
     filed, otherwise withdraw the case (退办)."""
     async with uow:
-        assert uow.now is not None
         row = await _case(uow, principal, application_id)
         actor = actor_from(request, principal)
         if body.action == "file":
@@ -491,7 +486,6 @@ async def archive(
 
 
 async def _set(uow: UnitOfWork, actor: Actor, row: RowMapping, action: str, **values: bool) -> RowMapping:
-    assert uow.now is not None
     await uow.session.execute(
         update(applications).where(applications.c.id == row["id"]).values(updated_at=uow.now, **values)
     )

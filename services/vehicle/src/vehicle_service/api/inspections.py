@@ -79,7 +79,6 @@ def _station_out(row: RowMapping) -> StationOut:
 async def create_station(body: StationIn, request: Request, uow: UowDep, principal: System) -> StationOut:
     """VH-14: a city files a station: place, vehicle kinds, axle load, brake kinds."""
     async with uow:
-        assert uow.now is not None
         values = body.model_dump() | {
             "id": new_id(),
             "state": "open",
@@ -173,7 +172,6 @@ async def file_plan(
     """VH-14: the city files the station's plan (dates, times, capacity, and whether other cities of the
     province may book); it takes appointments once the province publishes it."""
     async with uow:
-        assert uow.now is not None
         station = await _station(uow, station_id)
         plan_id = new_id()
         await uow.session.execute(
@@ -215,7 +213,6 @@ async def publish_plan(plan_id: uuid.UUID, request: Request, uow: UowDep, princi
     """VH-14: the province publishes the plan: its slots open for appointments and the plan is published
     as an event."""
     async with uow:
-        assert uow.now is not None
         plan = (
             (
                 await uow.session.execute(
@@ -328,7 +325,6 @@ async def set_station_state(
     """VH-14: a station that suspends or stops service takes no more appointments; the change is
     published, and every holder of an appointment from now on is told (one cancelled event each)."""
     async with uow:
-        assert uow.now is not None
         station = await _station(uow, station_id, lock=True)
         if station["state"] == "closed" and body.state != "closed":
             raise Conflict("STATION_CLOSED", "a closed station does not reopen; file a new one", rule="VH-14")
@@ -370,7 +366,6 @@ async def set_station_state(
 
 
 async def _cancel_station_bookings(uow: UnitOfWork, station: RowMapping, reason: str | None) -> int:
-    assert uow.now is not None
     rows = (
         (
             await uow.session.execute(
@@ -412,7 +407,6 @@ def _cancelled_event(
 
 
 async def _release(uow: UnitOfWork, booking: RowMapping, state: str) -> None:
-    assert uow.now is not None
     await uow.session.execute(
         update(inspection_bookings)
         .where(inspection_bookings.c.id == booking["id"])
@@ -508,7 +502,6 @@ async def book(
     async def run() -> BookingOut:
         actor = actor_from(request, principal)
         async with uow:
-            assert uow.now is not None
             vehicle = await own_vehicle(uow, principal, body.vehicle_id, lock=True)
             if not await records.is_bound(uow, principal.subject, vehicle["id"]):
                 raise domain.VehicleNotBound(
@@ -692,7 +685,6 @@ async def cancel_booking(
 ) -> BookingOut:
     """VH-13: the holder cancels before the inspection day; the place returns to the slot."""
     async with uow:
-        assert uow.now is not None
         row = await _own_booking(uow, owner_id(principal), booking_id)
         if row["state"] != "booked":
             raise domain.WrongState(f"the appointment is {row['state']}", state=row["state"])

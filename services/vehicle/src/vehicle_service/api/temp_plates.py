@@ -85,7 +85,6 @@ async def qualify(body: QualificationIn, request: Request, uow: UowDep, principa
     sales); the qualification is valid one year."""
     domain.check_dealer_documents(body.documents)
     async with uow:
-        assert uow.now is not None
         existing = (
             await uow.session.execute(
                 select(temp_plate_dealers.c.state, temp_plate_dealers.c.cancelled_at).where(
@@ -174,7 +173,6 @@ async def renew(
     extends the qualification by a year."""
     domain.check_dealer_documents(body.documents)
     async with uow:
-        assert uow.now is not None
         row = await dealers.load(uow, dealer_id)
         domain.check_dealer_can_issue(row["state"], row["valid_until"], uow.now.astimezone(SHANGHAI).date())
         domain.check_renewal_window(row["valid_until"], uow.now.astimezone(SHANGHAI).date())
@@ -240,7 +238,6 @@ async def cancel(
     """VH-12: repeated owner mismatches or damaged blanks without good reason cancel the qualification;
     the dealer may not apply again for a year."""
     async with uow:
-        assert uow.now is not None
         row = await dealers.load(uow, dealer_id)
         if row["state"] == "cancelled":
             raise Conflict("DEALER_ALREADY_CANCELLED", "the qualification is cancelled", rule="VH-12")
@@ -287,7 +284,6 @@ async def collect(
     destroying) every damaged blank reported since the last collection. When the network check cannot
     run, the blanks go out and the check is completed later (`/collections/{id}/check`)."""
     async with uow:
-        assert uow.now is not None
         row = await dealers.load(uow, dealer_id)
         domain.check_dealer_can_issue(row["state"], row["valid_until"], uow.now.astimezone(SHANGHAI).date())
         if body.quantity > row["quota"]:
@@ -346,7 +342,6 @@ async def late_check(
     """VH-12: blanks handed out while the check was down are checked once the network is back; a failed
     check suspends the qualification and recalls the blanks not yet issued."""
     async with uow:
-        assert uow.now is not None
         row = (
             (
                 await uow.session.execute(
@@ -485,7 +480,6 @@ async def issue(body: IssueIn, request: Request, uow: UowDep, principal: Dealer)
     """VH-12: an active, unexpired dealer issues a plate from its blanks, only for a brand/model it is
     authorised to sell, for a car that will be registered."""
     async with uow:
-        assert uow.now is not None
         dealer = await _my_dealer(uow, principal)
         today = uow.now.astimezone(SHANGHAI).date()
         domain.check_dealer_can_issue(dealer["state"], dealer["valid_until"], today)

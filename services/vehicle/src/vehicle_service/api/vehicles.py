@@ -148,7 +148,6 @@ async def register_vehicle(
         actor = actor_from(request, principal)
         owner = domain.Owner(body.owner.id_kind, body.owner.id_number, body.owner.name)
         async with uow:
-            assert uow.now is not None
             plate = body.plate_number
             if body.selection_id is not None:
                 selection = domain.check_selection_usable(
