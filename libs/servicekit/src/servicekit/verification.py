@@ -19,11 +19,11 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import ClassVar
 
 from redis.asyncio import Redis
 
 from servicekit.clock import SHANGHAI, Clock
+from servicekit.refusal import Refusal
 from servicekit.validators import mobile_phone
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -81,34 +81,41 @@ return {1, max_wrong - wrong}
 """
 
 
-class VerificationError(Exception):
-    """Base of NT-02 refusals; `code` is stable for clients, `rule` names the catalogue entry."""
+class VerificationError(Refusal):
+    """Base of NT-02 refusals: the input (a code) was refused, 422; a limit on sending, 429."""
 
-    code: ClassVar[str] = "SMS_CODE_ERROR"
-    rule: ClassVar[str] = "NT-02"
+    code = "SMS_CODE_ERROR"
+    rule = "NT-02"
+    status = 422
 
 
 class CodeSendTooSoon(VerificationError):
     code = "SMS_CODE_SEND_TOO_SOON"
 
     def __init__(self, retry_after_s: int) -> None:
-        super().__init__(f"a code was sent less than a minute ago; retry in {retry_after_s} s")
-        self.retry_after_s = retry_after_s
+        super().__init__(
+            f"a code was sent less than a minute ago; retry in {retry_after_s} s",
+            status=429,
+            retry_after_s=retry_after_s,
+        )
 
 
 class CodeDailyLimit(VerificationError):
     code = "SMS_CODE_DAILY_LIMIT"
 
     def __init__(self, retry_after_s: int) -> None:
-        super().__init__(f"daily limit of codes reached; retry in {retry_after_s} s")
-        self.retry_after_s = retry_after_s
+        super().__init__(
+            f"daily limit of codes reached; retry in {retry_after_s} s",
+            status=429,
+            retry_after_s=retry_after_s,
+        )
 
 
 class CodeMismatch(VerificationError):
     code = "SMS_CODE_MISMATCH"
 
     def __init__(self, tries_left: int) -> None:
-        super().__init__(f"wrong code; {tries_left} tries left")
+        super().__init__(f"wrong code; {tries_left} tries left", extra={"tries_left": tries_left})
         self.tries_left = tries_left
 
 

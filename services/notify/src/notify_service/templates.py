@@ -15,7 +15,8 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import ClassVar
+
+from servicekit.refusal import Refusal
 
 SIGNATURE = "【交管12123】"
 MAX_PARAM_LENGTH = 200
@@ -28,24 +29,25 @@ _ID_NUMBER = re.compile(r"(?<!\d)\d{17}[\dX](?!\d)")
 _SEPARATORS = re.compile(r"[\s\-_.·•/]")
 
 
-class TemplateError(ValueError):
-    """A send that cannot be rendered. A `ValueError`, so message models refuse it as invalid input;
-    `code` and `rule` let the web layer answer with a problem (422) should a request ever raise it."""
+class TemplateError(Refusal, ValueError):
+    """A send that cannot be rendered. A `ValueError` too, so message models refuse it as invalid
+    input; a request that raises it is answered 422."""
 
-    code: ClassVar[str] = "SMS_TEMPLATE_INVALID"
-    rule: ClassVar[str] = "NT-01"
+    code = "SMS_TEMPLATE_INVALID"
+    rule = "NT-01"
+    status = 422
 
 
 class UnknownTemplate(TemplateError):
-    code: ClassVar[str] = "SMS_TEMPLATE_UNKNOWN"
+    code = "SMS_TEMPLATE_UNKNOWN"
 
 
 class TemplateParamsMismatch(TemplateError):
-    code: ClassVar[str] = "SMS_TEMPLATE_PARAMS"
+    code = "SMS_TEMPLATE_PARAMS"
 
 
 class IdentityNumberInMessage(TemplateError):
-    code: ClassVar[str] = "SMS_IDENTITY_NUMBER"
+    code = "SMS_IDENTITY_NUMBER"
 
 
 def looks_like_identity_number(value: str) -> bool:
