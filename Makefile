@@ -5,7 +5,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv
 PYTEST_ARGS ?=
 
-.PHONY: help tools install infra migrate run test test-unit lint format contracts bench-tools bench-gateway bench-plates clean
+.PHONY: help tools install infra migrate run test test-unit lint format contracts rules bench-tools bench-gateway bench-plates clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -35,6 +35,7 @@ lint: install ## ruff and mypy (strict on servicekit)
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run mypy libs/servicekit/src gateway/src services/*/src scripts
+	$(UV) run python scripts/rules_index.py --check
 
 format: install ## apply ruff's fixes and formatting
 	$(UV) run ruff check --fix .
@@ -42,6 +43,9 @@ format: install ## apply ruff's fixes and formatting
 
 contracts: install ## regenerate each service's contracts/asyncapi.yaml and the catalogue in docs/events/
 	$(UV) run python -m servicekit.asyncapi
+
+rules: install ## regenerate docs/rules-index.md: where each rule of docs/rules.md is decided and which tests name it
+	$(UV) run python scripts/rules_index.py
 
 bench-tools: tools ## the servers, as `make infra`, and the benchmarks' load generator (wrk)
 	python3 scripts/bootstrap_infra.py --env all --bench
