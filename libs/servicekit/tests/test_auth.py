@@ -126,7 +126,8 @@ async def test_keys_are_fetched_once_and_cached(tokens: TokenFactory) -> None:
 async def test_unknown_kid_refetches_at_most_once_per_interval(tokens: TokenFactory) -> None:
     rotated = TokenFactory()
     identity = FakeIdentity(tokens)
-    verifier = identity.verifier(refetch_interval_s=0.2)
+    ticks = [1000.0]
+    verifier = identity.verifier(refetch_interval_s=0.2, monotonic=lambda: ticks[0])
     await verifier.verify(tokens.mint())
     identity.factories.append(rotated)  # identity rotates its key
     with pytest.raises(InvalidToken, match="unknown kid"):
@@ -134,7 +135,7 @@ async def test_unknown_kid_refetches_at_most_once_per_interval(tokens: TokenFact
     with pytest.raises(InvalidToken, match="unknown kid"):
         await verifier.verify(TokenFactory(kid="made-up").mint())
     assert identity.fetches == 1
-    await asyncio.sleep(0.25)
+    ticks[0] += 0.25
     assert (await verifier.verify(rotated.mint("p-2"))).subject == "p-2"
     assert identity.fetches == 2
 

@@ -174,8 +174,10 @@ class JwksVerifier:
         refetch_interval_s: float = 30.0,
         cache_size: int = 10_000,
         fetch_timeout_s: float = 5.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.jwks_url = jwks_url
+        self._monotonic = monotonic  # injectable, so tests move time instead of sleeping
         self.issuer = issuer
         self.audience = audience
         self.leeway_s = leeway_s
@@ -232,7 +234,7 @@ class JwksVerifier:
             key = self._keys.get(kid)  # another request may have fetched while we waited
             if key is not None:
                 return key
-            now = time.monotonic()
+            now = self._monotonic()
             # Without any key a retry comes sooner: identity may simply have started after us.
             interval = self._refetch_interval_s if self._keys else min(1.0, self._refetch_interval_s)
             if self._last_fetch_attempt is None or now - self._last_fetch_attempt >= interval:
