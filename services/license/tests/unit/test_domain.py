@@ -1,0 +1,215 @@
+"""The licence rules, pure (no I/O)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from license_service import domain
+from license_service.domain import Candidate, Holder
+from servicekit.refusal import Refusal
+
+TODAY = date(2026, 12, 2)
+NOW = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
+
+
+def holder(**changes: object) -> Holder:
+    values: dict[str, object] = {
+        "channel": "counter",
+        "birth_date": date(1980, 5, 6),
+        "state": "valid",
+        "classes": frozenset({"C1"}),
+        "valid_until": date(2027, 2, 1),
+        "photo_valid_until": date(2027, 6, 1),
+        "delivery_banned_until": None,
+    }
+    values.update(changes)
+    return Holder(**values)  # type: ignore[arg-type]
+
+
+def refused(call: object, *args: object, **kwargs: object) -> Refusal:
+    with pytest.raises(Refusal) as caught:
+        call(*args, **kwargs)  # type: ignore[operator]
+    return caught.value
+
+
+def test_dl01_a_record_moves_only_along_its_table() -> None:
+    assert domain.move_record("valid", "suspend") == "suspended"
+    assert domain.move_record("suspended", "cancel") == "cancelled"
+    problem = refused(domain.move_record, "cancelled", "restore")
+    assert (problem.code, problem.rule, problem.extra) == (
+        "LICENCE_STATE_DOES_NOT_ALLOW",
+        "DL-01",
+        {"state": "cancelled"},
+    )
+
+
+def test_dl13_every_live_state_can_be_cancelled_and_cancelled_is_final() -> None:
+    for state in domain.LICENCE_STATES:
+        if state != "cancelled":
+            assert domain.move_record(state, "cancel") == "cancelled"
+    assert not [action for (state, action) in domain.RECORD_MOVES if state == "cancelled"]
+
+
+@pytest.mark.parametrize("kind", ["reissue", "replace", "renew", "over_age", "defer_review"])
+def test_dl02_only_counter_registered_users_apply_online(kind: domain.ApplicationKind) -> None:
+    problem = refused(
+        domain.check_online_application, kind, holder(channel="online"), TODAY, by_mail=False, now=NOW
+    )
+    assert (problem.code, problem.rule) == ("COUNTER_REGISTERED_USERS_ONLY", "DL-02")
+
+
+def test_dl03_a_revoked_licence_is_not_replaced() -> None:
+    problem = refused(
+        domain.check_online_application, "replace", holder(state="revoked"), TODAY, by_mail=False, now=NOW
+    )
+    assert problem.code == "LICENCE_STATE_BLOCKS"
+
+
+def test_dl05_a_new_card_needs_a_current_photo_and_a_deferral_does_not() -> None:
+    expired = holder(photo_valid_until=TODAY - timedelta(days=1))
+    problem = refused(domain.check_online_application, "reissue", expired, TODAY, by_mail=False, now=NOW)
+    assert (problem.code, problem.rule) == ("LICENCE_PHOTO_NEEDED", "DL-05")
+    domain.check_online_application("defer_medical", expired, TODAY, by_mail=False, now=NOW)
+    domain.check_online_application("reissue", holder(photo_valid_until=TODAY), TODAY, by_mail=False, now=NOW)
+
+
+def test_vh07_a_delivery_ban_bars_mail_but_not_pickup() -> None:
+    banned = holder(delivery_banned_until=NOW + timedelta(days=30))
+    problem = refused(domain.check_online_application, "reissue", banned, TODAY, by_mail=True, now=NOW)
+    assert (problem.code, problem.rule) == ("DELIVERY_BAN", "VH-07")
+    domain.check_online_application("reissue", banned, TODAY, by_mail=False, now=NOW)
+    lapsed = holder(delivery_banned_until=NOW)
+    domain.check_online_application("reissue", lapsed, TODAY, by_mail=True, now=NOW)
+
+
+def test_dl06_a_deferral_is_asked_for_at_least_one_month_ahead() -> None:
+    due = date(2027, 3, 31)
+    domain.check_deferral(due, date(2027, 2, 28))  # 31 March less a month is 28 February
+    problem = refused(domain.check_deferral, due, date(2027, 3, 1))
+    assert (problem.code, problem.rule, problem.extra) == (
+        "DEFERRAL_TOO_LATE",
+        "DL-06",
+        {"last_day": "2027-02-28"},
+    )
+    domain.check_deferral(date(2028, 3, 31), date(2028, 2, 29))  # a leap year's February
+
+
+def test_dl07_renewal_opens_90_days_before_expiry_and_closes_before_11_months_after() -> None:
+    until = date(2027, 6, 30)
+    assert domain.renewal_window(until) == (date(2027, 4, 1), date(2028, 5, 29))
+    domain.check_renewal(until, date(2027, 4, 1))
+    domain.check_renewal(until, date(2028, 5, 29))
+    for day in (date(2027, 3, 31), date(2028, 5, 30)):
+        problem = refused(domain.check_renewal, until, day)
+        assert (problem.code, problem.rule) == ("OUTSIDE_RENEWAL_WINDOW", "DL-07")
+
+
+def test_dl08_over_age_exchange_maps_classes_at_60_and_70() -> None:
+    born = date(1966, 12, 2)
+    assert domain.over_age_exchange(frozenset({"A1", "D"}), born, TODAY, "C1") == frozenset({"C1", "D"})
+    problem = refused(domain.over_age_exchange, frozenset({"B2"}), born, TODAY - timedelta(days=1), "C1")
+    assert (problem.code, problem.rule) == ("NO_OVER_AGE_EXCHANGE", "DL-08")  # 59 until today
+    problem = refused(domain.over_age_exchange, frozenset({"B2"}), born, TODAY, "C3")
+    assert (problem.code, problem.extra) == ("NOT_AN_OVER_AGE_TARGET", {"targets": ["C1", "C2"]})
+    seventy = date(1956, 12, 2)
+    assert domain.over_age_exchange(frozenset({"E", "C1"}), seventy, TODAY, "F") == frozenset({"C1", "F"})
+    assert (
+        refused(domain.over_age_exchange, frozenset({"C1"}), seventy, TODAY, "F").code
+        == "NO_OVER_AGE_EXCHANGE"
+    )
+
+
+def test_dl09_renewal_and_over_age_wait_for_a_medical_certificate() -> None:
+    assert domain.first_state("renew", medical_on_file=False) == "awaiting_medical"
+    assert domain.first_state("renew", medical_on_file=True) == "submitted"
+    assert domain.first_state("reissue", medical_on_file=False) == "submitted"
+    assert domain.move_application("renew", "awaiting_medical", "medical_received") == "submitted"
+
+
+def test_dl06_a_deferral_is_approved_and_a_licence_is_produced() -> None:
+    assert domain.move_application("defer_review", "submitted", "approve") == "approved"
+    assert domain.move_application("defer_review", "approved", "archive") == "archived"
+    assert refused(domain.move_application, "defer_review", "submitted", "accept").code == (
+        "NOT_FOR_THIS_APPLICATION_KIND"
+    )
+    assert refused(domain.move_application, "reissue", "submitted", "approve").code == (
+        "NOT_FOR_THIS_APPLICATION_KIND"
+    )
+    state: domain.ApplicationState = "submitted"
+    for action in ("accept", "produce", "mail", "deliver", "archive"):
+        state = domain.move_application("reissue", state, action)  # type: ignore[arg-type]
+    assert state == "archived"
+    assert (
+        refused(domain.move_application, "reissue", "archived", "mail").code
+        == "APPLICATION_STATE_DOES_NOT_ALLOW"
+    )
+
+
+def test_dl10_holders_at_60_or_with_c5_need_a_certificate_from_the_review_date() -> None:
+    review = date(2027, 1, 1)
+    assert domain.needs_periodic_medical(frozenset({"C1"}), date(1966, 1, 1), review, review)
+    assert not domain.needs_periodic_medical(
+        frozenset({"C1"}), date(1966, 1, 1), review, review - timedelta(1)
+    )
+    assert domain.needs_periodic_medical(frozenset({"C5"}), date(1990, 1, 1), review, review)
+    assert not domain.needs_periodic_medical(frozenset({"C1"}), date(1990, 1, 1), review, review)
+
+
+def test_dl12_the_cycle_runs_from_the_first_issue_date() -> None:
+    first = date(2015, 8, 20)
+    assert domain.points_cycle(first, date(2026, 8, 19)) == (date(2025, 8, 20), date(2026, 8, 20))
+    assert domain.points_cycle(first, date(2026, 8, 20)) == (date(2026, 8, 20), date(2027, 8, 20))
+    leap = date(2016, 2, 29)
+    assert domain.points_cycle(leap, date(2027, 3, 1)) == (date(2027, 2, 28), date(2028, 2, 28))
+
+
+def test_dl12_the_decision_that_reaches_12_flags_once() -> None:
+    assert domain.reaches_full_points(9, 3)
+    assert domain.reaches_full_points(6, 6)
+    assert not domain.reaches_full_points(6, 3)
+    assert not domain.reaches_full_points(12, 3)  # already flagged
+
+
+def test_dl11_subjects_are_taken_in_order() -> None:
+    domain.check_subject(1, frozenset())
+    domain.check_subject(3, frozenset({1, 2}))
+    problem = refused(domain.check_subject, 3, frozenset({1}))
+    assert (problem.code, problem.rule, problem.extra) == (
+        "SUBJECT_OUT_OF_ORDER",
+        "DL-11",
+        {"next_subject": 2},
+    )
+    assert domain.next_subject(frozenset({1, 2, 3, 4})) is None
+
+
+def test_dl11_a_full_slot_seats_by_the_published_order() -> None:
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+    def c(booking: str, subject: int, **times: datetime | None) -> Candidate:
+        values: dict[str, object] = {
+            "accepted_at": t0,
+            "last_exam_at": None,
+            "last_cancelled_at": None,
+            "last_absent_at": None,
+            "requested_at": t0 + timedelta(days=20),
+        }
+        values.update(times)
+        return Candidate(booking_id=booking, subject=subject, **values)  # type: ignore[arg-type]
+
+    first_early = c("a", 1, accepted_at=t0)
+    first_late = c("b", 1, accepted_at=t0 + timedelta(days=2))
+    second = c("c", 2, last_exam_at=t0 + timedelta(days=1))
+    cancelled = c("d", 1, accepted_at=t0 - timedelta(days=5), last_cancelled_at=t0 + timedelta(days=3))
+    absent = c(
+        "e",
+        2,
+        last_exam_at=t0,
+        last_cancelled_at=t0 + timedelta(days=4),
+        last_absent_at=t0 + timedelta(days=6),
+    )
+    tie = c("f", 1, accepted_at=t0, requested_at=t0 + timedelta(days=19))
+    ordered = domain.seat_order([absent, cancelled, second, first_late, first_early, tie])
+    assert [x.booking_id for x in ordered] == ["f", "a", "c", "b", "d", "e"]
+    assert domain.priority_time(absent) == t0 + timedelta(days=6)  # the later of cancellation and absence
