@@ -33,13 +33,22 @@ async def cancel_account(uow: UnitOfWork, account_id: uuid.UUID, reason: str, ac
         update(accounts)
         .where(accounts.c.id == account_id, accounts.c.status != "cancelled")
         .values(status="cancelled", cancelled_at=now, cancel_reason=reason, updated_at=now)
-        .returning(accounts.c.id)
+        .returning(accounts.c.id, accounts.c.phone, accounts.c.credit_code)
     )
-    if result.first() is None:
+    cancelled = result.first()
+    if cancelled is None:
         return False
     await revoke_all(uow.session, account_id, now)
     await end_bindings(uow, bindings.c.account_id == account_id, "account_cancelled")
-    uow.emit(AccountCancelled(account_id=str(account_id), reason=reason, cancelled_at=now))
+    uow.emit(
+        AccountCancelled(
+            account_id=str(account_id),
+            reason=reason,
+            cancelled_at=now,
+            phone=cancelled.phone,  # NT-01: notify tells the registered phone
+            username=cancelled.credit_code or cancelled.phone,
+        )
+    )
     uow.audit(actor, "account_cancelled", f"account:{account_id}", after={"reason": reason})
     return True
 

@@ -102,14 +102,21 @@ class RegistrationRejected(Event):
 
 
 class AccountCancelled(Event):
-    """ID-16 / ID-05: an account was cancelled, on request or by force."""
+    """ID-16 / ID-05: an account was cancelled, on request or by force; notify tells its phone (NT-01)."""
 
     message_type: ClassVar[str] = "identity.account.cancelled.v1"
-    summary: ClassVar[str] = "An account was cancelled, on request or by force (ID-05, ID-16)."
+    summary: ClassVar[str] = (
+        "An account was cancelled, on request or by force (ID-05, ID-16); notify tells the registered "
+        "phone (NT-01)."
+    )
 
     account_id: str
     reason: str
     cancelled_at: datetime
+    # Added for NT-01 (optional, so not breaking): the registered phone (None for staff and system
+    # accounts) and the account's login name as the SMS names it (a unit's credit code, else the phone).
+    phone: str | None = None
+    username: str | None = None
 
     def subject(self) -> str:
         return self.account_id
@@ -120,6 +127,8 @@ class AccountCancelled(Event):
             account_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e61",
             reason="self_service",
             cancelled_at=_EXAMPLE_TIME,
+            phone="13800138000",
+            username="13800138000",
         )
 
 
@@ -138,6 +147,7 @@ class LicencePhotoApproved(Event):
     photo_ref: str
     format: str
     approved_at: datetime
+    phone: str | None = None  # the account's registered phone: notify tells it (NT-01); optional, added later
 
     def subject(self) -> str:
         return self.photo_id
@@ -152,6 +162,74 @@ class LicencePhotoApproved(Event):
             photo_ref="photos/0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e62.jpg",
             format="jpeg",
             approved_at=_EXAMPLE_TIME,
+            phone="13800138000",
+        )
+
+
+class LicencePhotoRejected(Event):
+    """ID-15: the review post rejected a licence photo, with the reason; notify tells the phone (NT-01)."""
+
+    message_type: ClassVar[str] = "identity.licence_photo.rejected.v1"
+    summary: ClassVar[str] = (
+        "The review post rejected a licence photo submitted online, with the reason (ID-15); notify tells "
+        "the registered phone (NT-01)."
+    )
+
+    photo_id: str
+    account_id: str
+    phone: str | None  # None for an account without a phone
+    reason: str
+    rejected_at: datetime
+
+    def subject(self) -> str:
+        return self.photo_id
+
+    @classmethod
+    def example(cls) -> LicencePhotoRejected:
+        return cls(
+            photo_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e62",
+            account_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e61",
+            phone="13800138000",
+            reason="照片模糊，无法辨认",
+            rejected_at=_EXAMPLE_TIME,
+        )
+
+
+class CounterChangeDecided(Event):
+    """ID-13: a change taken at the counter (a personal user's change form, a unit's change) was decided:
+    approved and applied, or rejected with the reason (seed §19(二)5-6); notify tells the phone (NT-01)."""
+
+    message_type: ClassVar[str] = "identity.counter_change.decided.v1"
+    summary: ClassVar[str] = (
+        "A counter change (ID-13) was approved and applied, or rejected with the reason; notify tells the "
+        "registered phone (NT-01)."
+    )
+
+    change_id: str  # the case the decision closes (the binding for a counter binding, else a new id)
+    account_id: str
+    account_kind: Literal["personal", "unit"]
+    name: str
+    phone: str | None
+    outcome: Literal["approved", "rejected"]
+    items: list[str]  # the change items, as the form names them (Chinese)
+    reason: str | None  # why it was rejected; None when approved
+    decided_at: datetime
+
+    def subject(self) -> str:
+        return self.change_id
+
+    @classmethod
+    def example(cls) -> CounterChangeDecided:
+        return cls(
+            change_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e63",
+            account_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e61",
+            account_kind="personal",
+            name="张三",
+            phone="13800138000",
+            outcome="approved",
+            items=["绑定非本人机动车冀A12345"],
+            reason=None,
+            decided_at=_EXAMPLE_TIME,
         )
 
 
@@ -228,6 +306,8 @@ PUBLISHED: list[type[Message]] = [
     RegistrationRejected,
     AccountCancelled,
     LicencePhotoApproved,
+    LicencePhotoRejected,
+    CounterChangeDecided,
     BindingCreated,
     BindingEnded,
 ]

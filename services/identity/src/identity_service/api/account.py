@@ -13,8 +13,10 @@ from identity_service import domain
 from identity_service.api.auth import _username_filter
 from identity_service.api.common import USER_WRITE_LIMIT, CtxDep, account_view, load_account
 from identity_service.lifecycle import cancel_account
+from identity_service.published import CounterChangeDecided
 from identity_service.tables import accounts
 from identity_service.tokens import hash_password, revoke_all, verify_password
+from servicekit.ids import new_id
 from servicekit.validators import mobile_phone
 from servicekit.web import CurrentPrincipal, NotFound, Principal, Problem, UowDep, actor_from, require_roles
 from servicekit.web.limits import per_user_limit
@@ -195,6 +197,18 @@ class UnitChange(BaseModel):
     email: Annotated[str, Field(max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
 
 
+# ID-13: the change items as the unit change form names them (what the SMS lists, NT-01).
+UNIT_CHANGE_ITEMS = {
+    "unit_name": "单位名称",
+    "mailing_address": "邮寄地址",
+    "postcode": "邮政编码",
+    "legal_representative_name": "法定代表人姓名",
+    "legal_representative_phone": "法定代表人手机号码",
+    "agent_name": "代理人姓名",
+    "agent_id_number": "代理人身份证明号码",
+    "phone": "手机号码",
+    "email": "电子信箱",
+}
 IntakeClerk = Annotated[Principal, Depends(require_roles("clerk.intake"))]
 units_router = APIRouter(prefix="/api/v1/units", tags=["account"])
 
@@ -225,6 +239,20 @@ async def change_unit(
             details[key] = value
         values["details"] = details
         await uow.session.execute(update(accounts).where(accounts.c.id == row.id).values(**values))
+        if changes:
+            uow.emit(  # ID-13, NT-01: the unit change applied is told to the unit's (new) phone
+                CounterChangeDecided(
+                    change_id=str(new_id()),
+                    account_id=str(row.id),
+                    account_kind="unit",
+                    name=values.get("name", row.name),
+                    phone=values.get("phone", row.phone),
+                    outcome="approved",
+                    items=[UNIT_CHANGE_ITEMS[key] for key in changes],
+                    reason=None,
+                    decided_at=now,
+                )
+            )
         uow.audit(
             actor_from(request, principal, role="clerk.intake"),
             "unit_changed",

@@ -11,8 +11,8 @@ from sqlalchemy import select, update
 
 from identity_service import domain
 from identity_service.api.common import USER_WRITE_LIMIT, CtxDep, load_account, parse_uuid
-from identity_service.published import LicencePhotoApproved
-from identity_service.tables import licence_photos
+from identity_service.published import LicencePhotoApproved, LicencePhotoRejected
+from identity_service.tables import accounts, licence_photos
 from servicekit.clock import SHANGHAI
 from servicekit.ids import new_id
 from servicekit.masking import mask_id_number
@@ -141,6 +141,12 @@ async def _pending(uow: UnitOfWork, photo_id: str, principal: Principal) -> Any:
     return row
 
 
+async def _phone(uow: UnitOfWork, account_id: Any) -> str | None:
+    """NT-01: the registered phone the review outcome is told to."""
+    phone: str | None = await uow.session.scalar(select(accounts.c.phone).where(accounts.c.id == account_id))
+    return phone
+
+
 @router.post("/licence-photos/{photo_id}/approve", summary="Approve and store the photo (ID-15)")
 async def approve_photo(
     photo_id: str, body: ReviewChecks, request: Request, principal: ReviewClerk, uow: UowDep
@@ -167,6 +173,7 @@ async def approve_photo(
                 photo_ref=row.photo_ref,
                 format=row.format,
                 approved_at=now,
+                phone=await _phone(uow, row.account_id),
             )
         )
         uow.audit(
@@ -191,6 +198,15 @@ async def reject_photo(
             .where(licence_photos.c.id == row.id)
             .values(
                 state="rejected", reviewed_by=principal.subject, reviewed_at=now, reject_reason=body.reason
+            )
+        )
+        uow.emit(
+            LicencePhotoRejected(
+                photo_id=str(row.id),
+                account_id=str(row.account_id),
+                phone=await _phone(uow, row.account_id),
+                reason=body.reason,
+                rejected_at=now,
             )
         )
         uow.audit(
