@@ -111,6 +111,8 @@ async def impose_ban(uow: UnitOfWork, row: RowMapping, reason: str) -> None:
             reason=reason,
             case_id=str(row["id"]),
             imposed_at=uow.now,
+            phone=row["phone"],
+            item=row["item"],
         )
     )
 

@@ -454,7 +454,8 @@ class DeliveryBanImposed(Event):
     message_type: ClassVar[str] = "vehicle.delivery_ban.imposed.v1"
     summary: ClassVar[str] = (
         "Delivery refused or not collected within a month: no online reissue/replace of plates, vehicle "
-        "licence, inspection mark or driving licence for a year (VH-07; license applies it by DL-02/03)."
+        "licence, inspection mark or driving licence for a year (VH-07; license applies it by DL-02/03; "
+        "notify tells the phone, NT-01)."
     )
     id_kind: str
     id_number: str
@@ -462,6 +463,10 @@ class DeliveryBanImposed(Event):
     reason: Literal["refused", "not_collected"]
     case_id: str
     imposed_at: datetime
+    # Added for NT-01 (optional, so not breaking): the case's phone (the registered one unless the
+    # applicant gave another) and the item whose delivery failed; notify tells the ban to that phone.
+    phone: str | None = None
+    item: Literal["plate", "licence", "mark"] | None = None
 
     def subject(self) -> str:
         return self.case_id
@@ -475,6 +480,8 @@ class DeliveryBanImposed(Event):
             reason="refused",
             case_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e75",
             imposed_at=_AT,
+            phone="13800138000",
+            item="plate",
         )
 
 

@@ -1,0 +1,65 @@
+"""NT-01, VH-07: the one-year ban after a refused delivery or a missed pickup is published with the phone
+notify tells it to (the case's phone, the registered one unless the applicant gave another) and the item,
+in the unit of work that imposes it."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from servicekit.clock import FixedClock
+from servicekit.runtime import Runtime
+from servicekit.testing import TokenFactory
+from vehicle_service.applications import sweep_missed_pickups
+
+from .conftest import Actors, events_about, register
+from .factories import new_phone
+from .test_applications import apply, clerk, step
+
+pytestmark = pytest.mark.integration
+
+BAN = "vehicle.delivery_ban.imposed.v1"
+
+
+@pytest.fixture
+def actors(tokens: TokenFactory) -> Actors:
+    return Actors(tokens, office="13" + "".join(secrets.choice("0123456789") for _ in range(4)))
+
+
+async def test_nt01_delivery_ban_refused_is_published_with_the_registered_phone_and_item(
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime
+) -> None:
+    phone = new_phone()
+    vehicle = await register(client, actors, phone=phone)
+    intake = clerk(actors)
+    case = (await apply(client, actors, vehicle)).json()
+    await step(client, intake, case["id"], "intake", decision="accept")
+    await step(client, intake, case["id"], "production")
+    mailed = await step(client, intake, case["id"], "handoff")
+    r = await client.post(
+        "/api/v1/vehicle-applications/post-events",
+        json={"tracking_number": mailed["tracking_number"], "event": "refused"},
+        headers=actors.system,
+    )
+    assert r.status_code == 200, r.text
+    (ban,) = [p for t, p in await events_about(runtime, case["id"]) if t == BAN]
+    assert (ban["reason"], ban["phone"], ban["item"]) == ("refused", phone, "plate")
+
+
+async def test_nt01_delivery_ban_not_collected_is_published_with_the_cases_own_phone(
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime, clock: FixedClock
+) -> None:
+    vehicle = await register(client, actors)
+    contact = new_phone()  # the applicant gave another phone for this case: the case's messages go there
+    intake = clerk(actors)
+    case = (await apply(client, actors, vehicle, item="licence", delivery="pickup", phone=contact)).json()
+    await step(client, intake, case["id"], "intake", decision="accept")
+    await step(client, intake, case["id"], "production")
+    await step(client, intake, case["id"], "handoff")
+    clock.advance(timedelta(days=31, minutes=1))
+    await sweep_missed_pickups(runtime)
+    (ban,) = [p for t, p in await events_about(runtime, case["id"]) if t == BAN]
+    assert (ban["reason"], ban["phone"], ban["item"]) == ("not_collected", contact, "licence")
