@@ -8,7 +8,10 @@ again under a new id, so an outcome is never told twice.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import date, datetime, timedelta
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -18,7 +21,7 @@ from notify_service.published import CaseId, Phone, SendSms
 from servicekit.clock import SHANGHAI
 from servicekit.consumer import Subscription
 from servicekit.envelope import Envelope
-from servicekit.masking import mask_id_number, mask_phone
+from servicekit.masking import mask_id_number, mask_phone, mask_text
 from servicekit.uow import UnitOfWork
 
 
@@ -80,6 +83,22 @@ def masked_account(username: str) -> str:
     return username
 
 
+_LONG_DIGITS = re.compile(r"\d{15,}")
+
+
+def free_text(value: str) -> str:
+    """A clerk's free text (a reason) as an SMS parameter: identity numbers and phones in it masked (never
+    in clear, NT-01), control characters and the signature's brackets dropped, within the template's
+    length limit, so that a long or careless reason still reaches the person instead of the DLQ."""
+    text = mask_text(value).replace("【", "[").replace("】", "]")
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cc" or ch in "\n\t")
+    text = " ".join(text.split())
+    if templates.looks_like_identity_number(text):  # a digit run mask_text did not take for a number
+        text = _LONG_DIGITS.sub(lambda m: mask_id_number(m.group(0)), text)
+    limit = templates.MAX_PARAM_LENGTH
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def chinese_date(moment: date | datetime) -> str:
     if isinstance(moment, datetime):
         aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=SHANGHAI)
@@ -105,7 +124,7 @@ class RegistrationRejected(_Tolerant):
     registration_id: str = Field(min_length=1, max_length=80)
     name: str = Field(min_length=1, max_length=100)
     phone: Phone
-    reason: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=1000)  # identity takes up to 500; free_text() fits it
 
 
 async def registration_approved(uow: UnitOfWork, event: RegistrationApproved, envelope: Envelope) -> None:
@@ -128,9 +147,127 @@ async def registration_rejected(uow: UnitOfWork, event: RegistrationRejected, en
         uow,
         phone=event.phone,
         template="registration_rejected",
-        params={"name": event.name, "reason": event.reason},
+        params={"name": event.name, "reason": free_text(event.reason)},
         case_id=f"registration:{event.registration_id}",
         account_id=None,  # no account was created
+        requested_at=envelope.time,
+    )
+
+
+# ID-16 / ID-05: why an account was cancelled, as the person reads it (identity's CANCEL_REASONS).
+ACCOUNT_CANCEL_REASONS = {
+    "self_service": "您已通过互联网申请注销",
+    "counter_request": "您已在窗口申请注销",
+    "deceased": "个人用户死亡",
+    "unit_dissolved": "单位已注销",
+    "false_registration_data": "注册时提供虚假资料",
+    "no_preselection_within_24h": "新车车主用户注册后24小时内未预选机动车号牌号码",
+    "not_registered_within_3_working_days": "预选机动车号牌号码后3个工作日内未办理新车注册登记",
+}
+
+
+class AccountCancelled(_Tolerant):
+    """identity.account.cancelled.v1, as notify reads it (no phone: a staff or system account, or an
+    event from before identity added it: nobody to tell)."""
+
+    account_id: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=64)
+    phone: Phone | None = None
+    username: str | None = Field(default=None, max_length=64)
+
+
+async def account_cancelled(uow: UnitOfWork, event: AccountCancelled, envelope: Envelope) -> None:
+    """ID-16, ID-05, NT-01: the account cancelled, on request or by force, with the reason; the account
+    named masked (never a full identity number, a phone masked)."""
+    if event.phone is None:
+        return
+    await enqueue(
+        uow,
+        phone=event.phone,
+        template="account_cancelled",
+        params={
+            "account": masked_account(event.username or event.phone),
+            "reason": ACCOUNT_CANCEL_REASONS.get(event.reason, "按规定注销"),
+        },
+        case_id=f"account-cancelled:{event.account_id}",
+        account_id=event.account_id,
+        requested_at=envelope.time,
+    )
+
+
+class LicencePhotoApproved(_Tolerant):
+    """identity.licence_photo.approved.v1, as notify reads it."""
+
+    photo_id: str = Field(min_length=1, max_length=80)
+    account_id: str = Field(min_length=1, max_length=64)
+    phone: Phone | None = None
+
+
+class LicencePhotoRejected(LicencePhotoApproved):
+    """identity.licence_photo.rejected.v1, as notify reads it."""
+
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+async def licence_photo_approved(uow: UnitOfWork, event: LicencePhotoApproved, envelope: Envelope) -> None:
+    """ID-15, NT-01: the licence photo passed the review post's checks and is stored."""
+    if event.phone is None:
+        return
+    await enqueue(
+        uow,
+        phone=event.phone,
+        template="licence_photo_approved",
+        params={},
+        case_id=f"licence-photo:{event.photo_id}",
+        account_id=event.account_id,
+        requested_at=envelope.time,
+    )
+
+
+async def licence_photo_rejected(uow: UnitOfWork, event: LicencePhotoRejected, envelope: Envelope) -> None:
+    """ID-15, NT-01: the licence photo rejected by the review post, with the reason."""
+    if event.phone is None:
+        return
+    await enqueue(
+        uow,
+        phone=event.phone,
+        template="licence_photo_rejected",
+        params={"reason": free_text(event.reason)},
+        case_id=f"licence-photo:{event.photo_id}",
+        account_id=event.account_id,
+        requested_at=envelope.time,
+    )
+
+
+class CounterChangeDecided(_Tolerant):
+    """identity.counter_change.decided.v1, as notify reads it."""
+
+    change_id: str = Field(min_length=1, max_length=80)
+    account_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    phone: Phone | None = None
+    outcome: Literal["approved", "rejected"]
+    items: list[str] = []
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+async def counter_change_decided(uow: UnitOfWork, event: CounterChangeDecided, envelope: Envelope) -> None:
+    """ID-13, NT-01: a counter change approved (with its items) or rejected (with the reason)."""
+    if event.phone is None:
+        return
+    if event.outcome == "approved":
+        template = "change_approved"
+        params = {"name": event.name, "items": free_text("、".join(event.items) or "用户信息")}
+    else:
+        template = "change_rejected"
+        params = {"name": event.name, "reason": free_text(event.reason or "申请资料不符合规定")}
+    await enqueue(
+        uow,
+        phone=event.phone,
+        template=template,
+        params=params,
+        case_id=f"counter-change:{event.change_id}",
+        account_id=event.account_id,
         requested_at=envelope.time,
     )
 
@@ -318,6 +455,41 @@ async def application_state_changed(
     )
 
 
+# VH-07: why the delivery failed, as the applicant reads it.
+BAN_REASONS = {"refused": "邮寄送达时被拒收", "not_collected": "超过一个月未领取"}
+
+
+class DeliveryBanImposed(_Tolerant):
+    """vehicle.delivery_ban.imposed.v1, as notify reads it (no phone: an event from before vehicle added
+    it: nobody to tell)."""
+
+    case_id: str = Field(min_length=1, max_length=80)
+    until: date
+    reason: str = Field(min_length=1, max_length=32)
+    phone: Phone | None = None
+    item: str | None = Field(default=None, max_length=16)
+
+
+async def delivery_ban_imposed(uow: UnitOfWork, event: DeliveryBanImposed, envelope: Envelope) -> None:
+    """VH-07, NT-01: a refused delivery or a missed pickup bars online reissue and replacement (plates,
+    vehicle licence, inspection mark, driving licence) for a year: the applicant is told until when."""
+    if event.phone is None:
+        return
+    await enqueue(
+        uow,
+        phone=event.phone,
+        template="delivery_ban_imposed",
+        params={
+            "item": ITEMS.get(event.item or "", "证件"),
+            "reason": BAN_REASONS.get(event.reason, "未按规定领取"),
+            "until": chinese_date(event.until),
+        },
+        case_id=f"delivery-ban:{event.case_id}",
+        account_id=None,
+        requested_at=envelope.time,
+    )
+
+
 EVENT_SUBSCRIPTIONS: dict[str, Subscription] = {
     "identity.registration.approved.v1": Subscription(
         name="registration-approved",
@@ -330,6 +502,30 @@ EVENT_SUBSCRIPTIONS: dict[str, Subscription] = {
         handles={"identity.registration.rejected.v1": RegistrationRejected},
         handler=registration_rejected,
         summary="Tell the person why their counter registration was rejected (ID-09, NT-01).",
+    ),
+    "identity.account.cancelled.v1": Subscription(
+        name="account-cancelled",
+        handles={"identity.account.cancelled.v1": AccountCancelled},
+        handler=account_cancelled,
+        summary="Tell the person their account was cancelled, with the reason (ID-16, ID-05, NT-01).",
+    ),
+    "identity.licence_photo.approved.v1": Subscription(
+        name="licence-photo-approved",
+        handles={"identity.licence_photo.approved.v1": LicencePhotoApproved},
+        handler=licence_photo_approved,
+        summary="Tell the person their licence photo passed review and is stored (ID-15, NT-01).",
+    ),
+    "identity.licence_photo.rejected.v1": Subscription(
+        name="licence-photo-rejected",
+        handles={"identity.licence_photo.rejected.v1": LicencePhotoRejected},
+        handler=licence_photo_rejected,
+        summary="Tell the person why their licence photo was rejected (ID-15, NT-01).",
+    ),
+    "identity.counter_change.decided.v1": Subscription(
+        name="counter-change-decided",
+        handles={"identity.counter_change.decided.v1": CounterChangeDecided},
+        handler=counter_change_decided,
+        summary="Tell the person a counter change was approved, or rejected with the reason (ID-13, NT-01).",
     ),
     "plate-pool.selection.confirmed.v1": Subscription(
         name="selection-confirmed",
@@ -360,6 +556,12 @@ EVENT_SUBSCRIPTIONS: dict[str, Subscription] = {
         handles={"vehicle.application.state_changed.v1": ApplicationStateChanged},
         handler=application_state_changed,
         summary="Tell the applicant a reissue was mailed, is ready, or was refused (VH-05, VH-09, NT-01).",
+    ),
+    "vehicle.delivery_ban.imposed.v1": Subscription(
+        name="delivery-ban",
+        handles={"vehicle.delivery_ban.imposed.v1": DeliveryBanImposed},
+        handler=delivery_ban_imposed,
+        summary="Tell the applicant of the one-year ban on online reissue after a failed delivery (VH-07).",
     ),
 }
 

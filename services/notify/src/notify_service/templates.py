@@ -190,12 +190,25 @@ TEMPLATES: Mapping[str, Template] = _registry(
             "如有疑问，请到车辆管理所窗口咨询。"
         ),
     ),
-    # ID-05/ID-16: an account cancelled by the platform is told why.
+    # ID-05/ID-16: an account cancelled, on request or by force, is told why.
     Template(
         key="account_cancelled",
         title="用户账号注销",
         rule="ID-16",
         text="您在互联网交通安全综合服务管理平台的账号{account}已注销，原因：{reason}。",
+    ),
+    # ID-15 (DL-05): the licence photo submitted online, reviewed by the review post.
+    Template(
+        key="licence_photo_approved",
+        title="驾驶证照片审核通过",
+        rule="ID-15",
+        text="您通过互联网交通安全综合服务管理平台提交的驾驶证证件照片已审核通过并保存。",
+    ),
+    Template(
+        key="licence_photo_rejected",
+        title="驾驶证照片审核未通过",
+        rule="ID-15",
+        text="您通过互联网交通安全综合服务管理平台提交的驾驶证证件照片未通过审核，原因：{reason}。请重新提交。",
     ),
     # PP-08: the pre-selection success SMS the seed promises (seed 000: 选号成功的提示短信).
     Template(
@@ -231,18 +244,12 @@ TEMPLATES: Mapping[str, Template] = _registry(
             "ban_until": _DATE,
         },
     ),
-    # VH-13/VH-14, DL-11: appointments made, changed or cancelled by a station.
+    # VH-13/VH-14: appointments made, or cancelled by a station (DL-11's exam appointments: awaiting license).
     Template(
         key="appointment_made",
         title="预约成功",
         rule="NT-01",
         text="您已成功预约{business}：{place}，{slot}。如需取消，请在预约日前通过交管12123办理。",
-    ),
-    Template(
-        key="appointment_changed",
-        title="预约变更",
-        rule="VH-14",
-        text="因{station}服务调整，您预约的{business}已变更为：{place}，{slot}。原因：{reason}。",
     ),
     Template(
         key="appointment_cancelled",
@@ -268,23 +275,23 @@ TEMPLATES: Mapping[str, Template] = _registry(
         ),
         shapes={"pickup_by": _DATE},
     ),
+    # VH-07: a delivery refused or not collected within a month bars online reissue for a year.
+    Template(
+        key="delivery_ban_imposed",
+        title="网上补换领限制",
+        rule="VH-07",
+        text=(
+            "您申请补换领的{item}{reason}，自即日起至{until}，不得通过互联网办理补、换领机动车号牌、"
+            "行驶证、检验合格标志和驾驶证业务。"
+        ),
+        shapes={"until": _DATE},
+    ),
     # VH-09: an application the office refused at intake, with the reason.
     Template(
         key="application_rejected",
         title="业务申请未通过",
         rule="VH-09",
         text="您申请的{item}{business}业务未予受理，原因：{reason}。如有疑问，请到车辆管理所咨询。",
-    ),
-    # VI-03: a penalty decision issued after an online handling.
-    Template(
-        key="penalty_decision_issued",
-        title="处罚决定",
-        rule="VI-03",
-        text=(
-            "您处理的{plate}交通违法已作出处罚决定，决定书编号{decision}，罚款{fine}元，记{points}分。"
-            "请于15日内缴纳罚款，逾期每日加处罚款额3%的罚款。"
-        ),
-        shapes={"fine": re.compile(r"\d{1,6}(\.\d{2})?"), "points": re.compile(r"\d{1,2}")},
     ),
 )
 

@@ -31,6 +31,7 @@ from notify_service.main import create_app
 from notify_service.published import SendSms
 from notify_service.service import SPEC
 from notify_service.settings import NotifySettings
+from notify_service.sms import LocalSink
 from notify_service.subscriptions import EVENT_SUBSCRIPTIONS
 from notify_service.tables import sms_messages
 from servicekit.clock import SHANGHAI, FixedClock
@@ -483,3 +484,183 @@ async def test_vh05_deliveries_and_refusals_of_reissues_are_told(
     assert row.template == template
     assert says is not None
     assert says in row.body
+
+
+# --- NT-01: the outcomes told from identity's and vehicle's events, each through the broker to the sink ---
+
+
+async def told(
+    notify: Notify, consumer_name: str, producer: str, message_type: str, data: dict[str, Any]
+) -> None:
+    """Publish one outcome event on the producer's exchange and wait until notify's queue took it."""
+    consumer = notify.consumer(consumer_name)
+    before = taken(consumer)
+    await notify.publish(producer, message_type, data, uuid.uuid4())
+    await settled(consumer, before, 1)
+
+
+async def sink(notify: Notify, phone: str) -> list[dict[str, Any]]:
+    """Hand the phone's due messages to the local sink, then read what the sink holds for that phone
+    (`GET /api/v1/_test/sms`, as dev and e2e read it)."""
+    await dispatch_all_due(notify.runtime, LocalSink(), POLICY, phones=[phone])
+    r = await notify.api.get("/api/v1/_test/sms", params={"phone": phone})
+    assert r.status_code == 200, r.text
+    items: list[dict[str, Any]] = r.json()["items"]
+    return items
+
+
+def the_sms(items: list[dict[str, Any]], phone: str, template: str) -> dict[str, Any]:
+    (item,) = items
+    assert (item["phone"], item["template"], item["state"]) == (phone, template, "delivered")
+    assert "130102199003071233" not in item["body"]  # never an identity number in clear
+    body: dict[str, Any] = item
+    return body
+
+
+@pytest.mark.parametrize(
+    ("reason", "username", "shown", "says"),
+    [
+        ("self_service", None, None, "原因：您已通过互联网申请注销。"),
+        ("deceased", "130102199003071233", "1301**********1233", "原因：个人用户死亡。"),
+        ("unit_dissolved", "91130100MA0CXY1X2B", "91130100MA0CXY1X2B", "原因：单位已注销。"),
+        (
+            "no_preselection_within_24h",
+            None,
+            None,
+            "原因：新车车主用户注册后24小时内未预选机动车号牌号码。",
+        ),
+    ],
+)
+async def test_nt01_account_cancelled_is_told_with_the_reason_and_the_account_masked(
+    notify: Notify, reason: str, username: str | None, shown: str | None, says: str
+) -> None:
+    """ID-16, ID-05: identity.account.cancelled.v1 → `account_cancelled` to the registered phone."""
+    phone, account_id = new_phone(), str(uuid.uuid4())
+    data = {"account_id": account_id, "reason": reason, "cancelled_at": "2032-03-01T10:00:00+08:00"}
+    data |= {"phone": phone, "username": username or phone}
+    await told(notify, "account-cancelled", "identity", "identity.account.cancelled.v1", data)
+    item = the_sms(await sink(notify, phone), phone, "account_cancelled")
+    assert f"账号{shown or phone[:3] + '****' + phone[-4:]}已注销" in item["body"]
+    assert says in item["body"]
+    assert item["case_id"] == f"account-cancelled:{account_id}"
+
+
+async def test_nt01_account_cancelled_without_a_phone_tells_nobody(notify: Notify) -> None:
+    """A staff or system account (no phone), or an event from before identity added the phone."""
+    consumer = notify.consumer("account-cancelled")
+    before, effects = taken(consumer), consumer.stats.effects
+    data = {
+        "account_id": str(uuid.uuid4()),
+        "reason": "self_service",
+        "cancelled_at": "2032-03-01T10:00:00+08:00",
+    }
+    await notify.publish("identity", "identity.account.cancelled.v1", data, uuid.uuid4())
+    await settled(consumer, before, 1)
+    assert consumer.stats.effects == effects + 1  # taken (inbox row), no message
+
+
+async def test_nt01_licence_photo_approved_is_told(notify: Notify) -> None:
+    """ID-15: identity.licence_photo.approved.v1 → `licence_photo_approved`."""
+    phone, photo_id = new_phone(), str(uuid.uuid4())
+    data = {
+        "photo_id": photo_id,
+        "account_id": str(uuid.uuid4()),
+        "id_kind": "resident_id",
+        "id_number": "130102199003071233",
+        "photo_ref": f"photos/{photo_id}.jpg",
+        "format": "jpeg",
+        "approved_at": "2032-03-01T10:00:00+08:00",
+        "phone": phone,
+    }
+    await told(notify, "licence-photo-approved", "identity", "identity.licence_photo.approved.v1", data)
+    item = the_sms(await sink(notify, phone), phone, "licence_photo_approved")
+    assert "驾驶证证件照片已审核通过并保存" in item["body"]
+    assert item["case_id"] == f"licence-photo:{photo_id}"
+
+
+async def test_nt01_licence_photo_rejected_is_told_with_the_reason_masked(notify: Notify) -> None:
+    """ID-15: identity.licence_photo.rejected.v1 → `licence_photo_rejected`; a reason that quotes an
+    identity number reaches the person masked instead of the dead-letter queue."""
+    phone = new_phone()
+    data = {
+        "photo_id": str(uuid.uuid4()),
+        "account_id": str(uuid.uuid4()),
+        "phone": phone,
+        "reason": "照片与130102199003071233的注册照片不一致",
+        "rejected_at": "2032-03-01T10:00:00+08:00",
+    }
+    await told(notify, "licence-photo-rejected", "identity", "identity.licence_photo.rejected.v1", data)
+    item = the_sms(await sink(notify, phone), phone, "licence_photo_rejected")
+    assert "未通过审核，原因：照片与1301**********1233的注册照片不一致。请重新提交。" in item["body"]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "more", "template", "says"),
+    [
+        (
+            "approved",
+            {"items": ["绑定非本人机动车冀A12345"], "reason": None},
+            "change_approved",
+            "张三，您好！您在互联网交通安全综合服务管理平台办理的用户信息变更已审核通过，变更事项：绑定非本人机动车冀A12345。",
+        ),
+        (
+            "approved",
+            {"account_kind": "unit", "name": "某公司", "items": ["单位名称", "手机号码"], "reason": None},
+            "change_approved",
+            "变更事项：单位名称、手机号码。",
+        ),
+        (
+            "rejected",
+            {"items": ["绑定非本人机动车冀A12345"], "reason": "未提交机动车所有人身份证明"},
+            "change_rejected",
+            "未通过审核，原因：未提交机动车所有人身份证明。",
+        ),
+    ],
+)
+async def test_nt01_counter_change_decided_is_told_approved_with_items_or_rejected_with_reason(
+    notify: Notify, outcome: str, more: dict[str, Any], template: str, says: str
+) -> None:
+    """ID-13: identity.counter_change.decided.v1 → `change_approved` / `change_rejected`."""
+    phone, change_id = new_phone(), str(uuid.uuid4())
+    data = {
+        "change_id": change_id,
+        "account_id": str(uuid.uuid4()),
+        "account_kind": "personal",
+        "name": "张三",
+        "phone": phone,
+        "outcome": outcome,
+        "decided_at": "2032-03-01T10:00:00+08:00",
+    } | more
+    await told(notify, "counter-change-decided", "identity", "identity.counter_change.decided.v1", data)
+    item = the_sms(await sink(notify, phone), phone, template)
+    assert says in item["body"]
+    assert item["case_id"] == f"counter-change:{change_id}"
+
+
+@pytest.mark.parametrize(
+    ("reason", "item", "says"),
+    [
+        ("refused", "plate", "您申请补换领的机动车号牌邮寄送达时被拒收，自即日起至2033年2月28日，"),
+        ("not_collected", "licence", "您申请补换领的机动车行驶证超过一个月未领取，自即日起至2033年2月28日，"),
+    ],
+)
+async def test_nt01_delivery_ban_is_told_with_its_last_day(
+    notify: Notify, reason: str, item: str, says: str
+) -> None:
+    """VH-07: vehicle.delivery_ban.imposed.v1 → `delivery_ban_imposed` to the case's phone."""
+    phone, case_id = new_phone(), str(uuid.uuid4())
+    data = {
+        "id_kind": "resident_id",
+        "id_number": "130102199003071233",
+        "until": "2033-02-28",
+        "reason": reason,
+        "case_id": case_id,
+        "imposed_at": "2032-03-01T10:00:00+08:00",
+        "phone": phone,
+        "item": item,
+    }
+    await told(notify, "delivery-ban", "vehicle", "vehicle.delivery_ban.imposed.v1", data)
+    sms = the_sms(await sink(notify, phone), phone, "delivery_ban_imposed")
+    assert says in sms["body"]
+    assert "不得通过互联网办理补、换领机动车号牌、行驶证、检验合格标志和驾驶证业务。" in sms["body"]
+    assert sms["case_id"] == f"delivery-ban:{case_id}"

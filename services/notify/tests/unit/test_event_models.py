@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import inspect
 from datetime import date, datetime
 
 import pytest
 
+from notify_service import subscriptions, templates
 from notify_service.subscriptions import (
     CANCELLATION_REASONS,
+    AccountCancelled,
+    DeliveryBanImposed,
+    LicencePhotoApproved,
     RegistrationApproved,
     SelectionConfirmed,
     chinese_date,
     chinese_slot,
+    free_text,
     masked_account,
 )
-from notify_service.templates import looks_like_identity_number
+from notify_service.templates import TEMPLATES, looks_like_identity_number
 from servicekit.clock import SHANGHAI
 
 
@@ -64,3 +70,43 @@ def test_pp09_every_cancellation_reason_adr_0003_names_has_its_wording() -> None
         "abandoned",
         "appeal_decided",
     }
+
+
+def test_nt01_every_template_but_the_code_is_rendered_by_an_event_subscription() -> None:
+    """A template that no outcome event renders is one nothing produces (codes come by command)."""
+    source = inspect.getsource(subscriptions)
+    unused = [key for key in TEMPLATES if key != "verification_code" and f'"{key}"' not in source]
+    assert unused == []
+
+
+@pytest.mark.parametrize(
+    ("reason", "says"),
+    [
+        ("现场照片与身份证件照片不一致", "现场照片与身份证件照片不一致"),
+        ("证件号130102199003071233与登记不符", "证件号1301**********1233与登记不符"),
+        ("请联系13812345678", "请联系138****5678"),
+        ("第一行\n第二行【伪造签名】", "第一行 第二行[伪造签名]"),
+        ("号码123456789012345678有误", "号码1234**********5678有误"),
+    ],
+)
+def test_nt01_a_clerks_reason_reaches_the_sms_masked_and_on_one_line(reason: str, says: str) -> None:
+    assert free_text(reason) == says
+    templates.render("licence_photo_rejected", {"reason": free_text(reason)})
+
+
+def test_nt01_an_overlong_reason_is_cut_to_the_templates_limit_not_dead_lettered() -> None:
+    text = free_text("照" * 500)
+    assert len(text) == templates.MAX_PARAM_LENGTH
+    assert text.endswith("…")
+
+
+@pytest.mark.parametrize("model", [AccountCancelled, LicencePhotoApproved, DeliveryBanImposed])
+def test_nt01_an_event_from_before_the_phone_was_added_is_read_and_tells_nobody(model: type) -> None:
+    base = {
+        "account_id": "a",
+        "reason": "refused",
+        "photo_id": "p",
+        "case_id": "c",
+        "until": "2028-03-09",
+    }
+    assert model.model_validate(base).phone is None

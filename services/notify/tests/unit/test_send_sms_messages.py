@@ -115,11 +115,16 @@ async def test_nt01_the_test_sink_route_is_absent_in_prod() -> None:
     assert response.headers["content-type"] == "application/problem+json"
 
 
-def test_nt01_notify_consumes_every_outcome_event_adr_0003_and_vehicle_address_to_it() -> None:
+def test_nt01_notify_consumes_every_outcome_event_identity_plate_pool_and_vehicle_address_to_it() -> None:
     consumed = {t: s.name for s in SUBSCRIPTIONS if s.kind == "event" for t in s.handles}
     assert consumed == {
         "identity.registration.approved.v1": "registration-approved",
         "identity.registration.rejected.v1": "registration-rejected",
+        "identity.account.cancelled.v1": "account-cancelled",
+        "identity.licence_photo.approved.v1": "licence-photo-approved",
+        "identity.licence_photo.rejected.v1": "licence-photo-rejected",
+        "identity.counter_change.decided.v1": "counter-change-decided",
+        "vehicle.delivery_ban.imposed.v1": "delivery-ban",
         "plate-pool.selection.confirmed.v1": "selection-confirmed",
         "plate-pool.selection.cancelled.v1": "selection-cancelled",
         "vehicle.inspection_booking.booked.v1": "inspection-booked",

@@ -25,6 +25,9 @@ GOOD_PARAMS: dict[str, dict[str, str]] = {
     "change_approved": {"name": "张三", "items": "绑定非本人机动车冀A12345"},
     "change_rejected": {"name": "李四", "reason": "未提交机动车所有人身份证明"},
     "account_cancelled": {"account": "1301**********1233", "reason": "注册后24小时内未预选号牌"},
+    "licence_photo_approved": {},
+    "licence_photo_rejected": {"reason": "照片模糊，无法辨认"},
+    "delivery_ban_imposed": {"item": "机动车号牌", "reason": "邮寄送达时被拒收", "until": "2028年3月9日"},
     "selection_confirmed": {
         "plate": "冀A8K2M7",
         "certificate": "YX1301202700012",
@@ -42,13 +45,6 @@ GOOD_PARAMS: dict[str, dict[str, str]] = {
         "place": "石家庄市第一检测站",
         "slot": "2027年3月5日9:00-10:00",
     },
-    "appointment_changed": {
-        "station": "石家庄市第一检测站",
-        "business": "机动车安全技术检验",
-        "place": "石家庄市第二检测站",
-        "slot": "2027年3月5日9:00-10:00",
-        "reason": "设备检修",
-    },
     "appointment_cancelled": {
         "station": "石家庄市第一检测站",
         "business": "机动车安全技术检验",
@@ -58,31 +54,27 @@ GOOD_PARAMS: dict[str, dict[str, str]] = {
     "delivery_mailed": {"item": "机动车号牌", "tracking": "EMS1234567890CN"},
     "delivery_ready_for_pickup": {"item": "机动车行驶证", "pickup_by": "2027年4月5日"},
     "application_rejected": {"item": "机动车号牌", "business": "补领", "reason": "号牌未列入网上补领范围"},
-    "penalty_decision_issued": {
-        "plate": "冀A12345",
-        "decision": "1301002027000123",
-        "fine": "150",
-        "points": "3",
-    },
 }
 
-# The outcomes NT-01 names, each with its template (appointments, deliveries and decisions are sent
-# with notify.sms.send.v1 until their events exist).
+# The outcomes NT-01 and the rules name that are built, each with its template (the table in the README;
+# the licence and violation outcomes await their services, and vehicle has no booking change).
 NT01_OUTCOMES = {
     "registration approved": "registration_approved",
     "registration rejected with the reason": "registration_rejected",
     "change approved": "change_approved",
     "change rejected with the reason": "change_rejected",
+    "account cancelled": "account_cancelled",
+    "licence photo approved": "licence_photo_approved",
+    "licence photo rejected with the reason": "licence_photo_rejected",
     "pre-selection success": "selection_confirmed",
     "pre-selection cancelled": "selection_cancelled",
     "pre-selection cancelled and banned": "selection_cancelled_banned",
     "appointment made": "appointment_made",
-    "appointment changed by a station": "appointment_changed",
     "appointment cancelled by a station": "appointment_cancelled",
     "delivery by mail": "delivery_mailed",
     "delivery for pickup": "delivery_ready_for_pickup",
+    "delivery ban": "delivery_ban_imposed",
     "application refused": "application_rejected",
-    "decision": "penalty_decision_issued",
 }
 
 
@@ -92,6 +84,8 @@ def test_nt01_the_foundation_templates_exist() -> None:
 
 def test_nt01_every_outcome_the_rules_name_has_its_own_template() -> None:
     assert set(NT01_OUTCOMES.values()) <= set(TEMPLATES)
+    # and no template is kept that no outcome (or NT-02's codes) uses: nothing would ever send it
+    assert set(TEMPLATES) - set(NT01_OUTCOMES.values()) == {"verification_code"}
     assert len(set(NT01_OUTCOMES.values())) == len(NT01_OUTCOMES)  # one template per message kind
     titles = [t.title for t in TEMPLATES.values()]
     assert len(set(titles)) == len(titles)
