@@ -1,6 +1,6 @@
-"""NT-01 across services: identity's and plate-pool's own event classes, emitted in their units of work and
-published by their real outbox relays, reach notify's real worker through RabbitMQ; notify's dispatch sweep
-hands each SMS to the local sink; the dev/test sink and the account's inbox show it, once.
+"""NT-01 across services: identity's, plate-pool's and vehicle's own event classes, emitted in their units
+of work and published by their real outbox relays, reach notify's real worker through RabbitMQ; notify's
+dispatch sweep hands each SMS to the local sink; the dev/test sink and the account's inbox show it, once.
 
 The producers run relay-only workers (no consumers, no sweeps), so this test never takes messages meant for
 their own tests. Phones, ids and accounts are new on every run.
@@ -22,7 +22,14 @@ import httpx
 import pytest
 from sqlalchemy import func, text, update
 
-from identity_service.published import RegistrationApproved, RegistrationRejected
+from identity_service.published import (
+    AccountCancelled,
+    CounterChangeDecided,
+    LicencePhotoApproved,
+    LicencePhotoRejected,
+    RegistrationApproved,
+    RegistrationRejected,
+)
 from identity_service.service import SPEC as IDENTITY
 from notify_service.main import create_app as create_notify_app
 from notify_service.service import SPEC as NOTIFY
@@ -35,6 +42,8 @@ from servicekit.migrate import migrate
 from servicekit.service import ServiceSpec
 from servicekit.testing import TokenFactory, service_client
 from servicekit.worker import Worker
+from vehicle_service.published import DeliveryBanImposed
+from vehicle_service.service import SPEC as VEHICLE
 
 pytestmark = pytest.mark.integration
 
@@ -55,6 +64,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
 class Platform:
     identity: Worker
     plate_pool: Worker
+    vehicle: Worker
     notify: Worker
     api: httpx.AsyncClient
 
@@ -114,12 +124,17 @@ async def running(*specs: ServiceSpec) -> AsyncIterator[list[Worker]]:
 
 @pytest.fixture(scope="module")
 async def platform() -> AsyncIterator[Platform]:
-    for spec in (IDENTITY, PLATE_POOL, NOTIFY):
+    for spec in (IDENTITY, PLATE_POOL, VEHICLE, NOTIFY):
         migrate(spec.name)
     app = create_notify_app()
     app.state.verifier = TOKENS.verifier()
     async with (
-        running(relay_only(IDENTITY), relay_only(PLATE_POOL), NOTIFY) as (identity, plate_pool, notify),
+        running(relay_only(IDENTITY), relay_only(PLATE_POOL), relay_only(VEHICLE), NOTIFY) as (
+            identity,
+            plate_pool,
+            vehicle,
+            notify,
+        ),
         service_client(app) as api,
     ):
         connection = await aio_pika.connect(notify.settings.broker.url.get_secret_value())
@@ -130,7 +145,7 @@ async def platform() -> AsyncIterator[Platform]:
                 queue = await channel.declare_queue(consumer.queue.name, passive=True)
                 if int(queue.declaration_result.consumer_count or 0) > 1:
                     pytest.fail(f"another worker consumes {consumer.queue.name}: this test needs it alone")
-        yield Platform(identity, plate_pool, notify, api)
+        yield Platform(identity, plate_pool, vehicle, notify, api)
 
 
 def new_phone() -> str:
@@ -239,3 +254,102 @@ async def test_pp08_pp09_plate_pool_confirmation_then_cancellation_are_both_told
         "selection_cancelled_banned",
         "selection_confirmed",
     ]
+
+
+def masked(phone: str) -> str:
+    return f"{phone[:3]}****{phone[-4:]}"
+
+
+async def test_nt01_id16_identity_cancellation_reaches_the_phone_with_the_reason(platform: Platform) -> None:
+    phone, account_id = new_phone(), str(uuid.uuid4())
+    await platform.emit(
+        platform.identity,
+        AccountCancelled(
+            account_id=account_id,
+            reason="not_registered_within_3_working_days",
+            cancelled_at=await platform.identity.runtime.clock.now(),
+            phone=phone,
+            username=phone,
+        ),
+    )
+    (item,) = await platform.delivered(phone, 1)
+    assert (item["phone"], item["template"]) == (phone, "account_cancelled")
+    assert (
+        f"账号{masked(phone)}已注销，原因：预选机动车号牌号码后3个工作日内未办理新车注册登记。"
+        in item["body"]
+    )
+
+
+async def test_nt01_id15_identity_photo_review_outcomes_reach_the_phone(platform: Platform) -> None:
+    phone, account_id, now = new_phone(), str(uuid.uuid4()), await platform.identity.runtime.clock.now()
+    await platform.emit(
+        platform.identity,
+        LicencePhotoRejected(
+            photo_id=str(uuid.uuid4()), account_id=account_id, phone=phone, reason="照片模糊", rejected_at=now
+        ),
+    )
+    await platform.delivered(phone, 1)
+    photo_id = str(uuid.uuid4())
+    await platform.emit(
+        platform.identity,
+        LicencePhotoApproved(
+            photo_id=photo_id,
+            account_id=account_id,
+            id_kind="resident_id",
+            id_number="130102199003071233",
+            photo_ref=f"photos/{photo_id}.jpg",
+            format="jpeg",
+            approved_at=now,
+            phone=phone,
+        ),
+    )
+    approved, rejected = await platform.delivered(phone, 2)
+    assert (rejected["template"], approved["template"]) == (
+        "licence_photo_rejected",
+        "licence_photo_approved",
+    )
+    assert "未通过审核，原因：照片模糊。" in rejected["body"]
+    assert "130102199003071233" not in approved["body"]
+
+
+async def test_nt01_id13_identity_counter_change_reaches_the_phone_with_its_items(platform: Platform) -> None:
+    phone, account_id = new_phone(), str(uuid.uuid4())
+    await platform.emit(
+        platform.identity,
+        CounterChangeDecided(
+            change_id=str(uuid.uuid4()),
+            account_id=account_id,
+            account_kind="personal",
+            name="李四",
+            phone=phone,
+            outcome="approved",
+            items=["绑定非本人机动车冀A12345"],
+            reason=None,
+            decided_at=await platform.identity.runtime.clock.now(),
+        ),
+    )
+    (item,) = await platform.delivered(phone, 1)
+    assert (item["phone"], item["template"]) == (phone, "change_approved")
+    assert "变更事项：绑定非本人机动车冀A12345。" in item["body"]
+    assert [i["kind"] for i in await platform.inbox(account_id)] == ["change_approved"]
+
+
+async def test_nt01_vh07_vehicle_delivery_ban_reaches_the_phone_with_its_last_day(platform: Platform) -> None:
+    phone = new_phone()
+    await platform.emit(
+        platform.vehicle,
+        DeliveryBanImposed(
+            id_kind="resident_id",
+            id_number="130102199003071233",
+            until=date(2033, 2, 28),
+            reason="not_collected",
+            case_id=str(uuid.uuid4()),
+            imposed_at=await platform.vehicle.runtime.clock.now(),
+            phone=phone,
+            item="mark",
+        ),
+    )
+    (item,) = await platform.delivered(phone, 1)
+    assert (item["phone"], item["template"]) == (phone, "delivery_ban_imposed")
+    assert "您申请补换领的检验合格标志超过一个月未领取，自即日起至2033年2月28日，" in item["body"]
+    assert "130102199003071233" not in item["body"]
