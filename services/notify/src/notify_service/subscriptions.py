@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -272,6 +272,16 @@ async def counter_change_decided(uow: UnitOfWork, event: CounterChangeDecided, e
     )
 
 
+def occurrence(moment: datetime | None) -> str:
+    """The instant an outcome happened, as the tail of its dedup key: the same outcome published again
+    carries the same instant (one SMS); the same case decided again carries a new one (told again: a number
+    restored by an appeal, PP-11, is confirmed, and may be cancelled, a second time)."""
+    if moment is None:
+        return ""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=SHANGHAI)
+    return "@" + aware.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
 class SelectionConfirmed(_Tolerant):
     """plate-pool.selection.confirmed.v1, as notify reads it."""
 
@@ -281,6 +291,7 @@ class SelectionConfirmed(_Tolerant):
     account_id: str | None = Field(default=None, max_length=64)
     certificate_number: str = Field(min_length=1, max_length=64)
     register_by: date | datetime
+    confirmed_at: datetime | None = None
 
 
 class SelectionCancelled(_Tolerant):
@@ -293,6 +304,7 @@ class SelectionCancelled(_Tolerant):
     phone: Phone
     reason: str = Field(min_length=1, max_length=64)
     ban_until: date | None = None
+    cancelled_at: datetime | None = None
 
 
 # PP-09's reasons as the citizen reads them.
@@ -315,7 +327,7 @@ async def selection_confirmed(uow: UnitOfWork, event: SelectionConfirmed, envelo
             "certificate": event.certificate_number,
             "register_by": chinese_date(event.register_by),
         },
-        case_id=f"selection:{event.selection_id}",
+        case_id=f"selection:{event.selection_id}{occurrence(event.confirmed_at)}",
         account_id=event.account_id,
         requested_at=envelope.time,
     )
@@ -337,8 +349,8 @@ async def selection_cancelled(uow: UnitOfWork, event: SelectionCancelled, envelo
         phone=event.phone,
         template=template,
         params=params,
-        # One cancellation SMS per selection, whichever of the two templates told it.
-        case_id=f"selection-cancelled:{event.selection_id}",
+        # One cancellation SMS per cancellation of the selection, whichever of the two templates told it.
+        case_id=f"selection-cancelled:{event.selection_id}{occurrence(event.cancelled_at)}",
         account_id=event.account_id,
         requested_at=envelope.time,
     )

@@ -288,9 +288,41 @@ async def test_pp09_a_cancellation_sms_gives_the_reason_and_any_ban(
     await settled(consumer, before, 2)
     (row,) = await notify.rows(phone)
     assert row.template == template
-    assert row.case_id == f"selection-cancelled:{selection_id}"
+    assert row.case_id.startswith(f"selection-cancelled:{selection_id}@")
     assert "识别代号后六位184756" in row.body
     assert says in row.body
+
+
+async def test_nt01_pp11_a_number_restored_by_appeal_is_told_again_a_republished_confirmation_is_not(
+    notify: Notify,
+) -> None:
+    """PP-11: an upheld appeal restores the number: plate-pool confirms the same selection again, with a new
+    deadline; that is a new outcome (told), while the same confirmation published again is not."""
+    phone, selection_id = new_phone(), str(uuid.uuid4())
+    consumer = notify.consumer("selection-confirmed")
+    before = taken(consumer)
+
+    def confirmed(at: str, register_by: str) -> dict[str, Any]:
+        return {
+            "selection_id": selection_id,
+            "plate_number": "冀A8K2M7",
+            "phone": phone,
+            "account_id": str(uuid.uuid4()),
+            "certificate_number": "YX130100202700012",
+            "confirmed_at": at,
+            "register_by": register_by,
+        }
+
+    first = confirmed("2032-03-01T10:00:00+08:00", "2032-03-04")
+    await notify.publish("plate-pool", "plate-pool.selection.confirmed.v1", first, uuid.uuid4())
+    await notify.publish("plate-pool", "plate-pool.selection.confirmed.v1", first, uuid.uuid4())  # again
+    restored = confirmed("2032-03-20T15:00:00+08:00", "2032-03-23")
+    await notify.publish("plate-pool", "plate-pool.selection.confirmed.v1", restored, uuid.uuid4())
+    await settled(consumer, before, 3)
+    items = await sink(notify, phone)
+    assert [i["template"] for i in items] == ["selection_confirmed", "selection_confirmed"]
+    assert "请于2032年3月23日前" in items[0]["body"]
+    assert "请于2032年3月4日前" in items[1]["body"]
 
 
 async def test_nt01_a_provider_outage_during_200_sends_ends_with_all_200_delivered_once(
