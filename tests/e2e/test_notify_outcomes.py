@@ -24,7 +24,8 @@ from sqlalchemy import func, text, update
 
 from identity_service.published import (
     AccountCancelled,
-    CounterChangeDecided,
+    CounterChangeApproved,
+    CounterChangeRejected,
     LicencePhotoApproved,
     LicencePhotoRejected,
     RegistrationApproved,
@@ -312,26 +313,43 @@ async def test_nt01_id15_identity_photo_review_outcomes_reach_the_phone(platform
     assert "130102199003071233" not in approved["body"]
 
 
-async def test_nt01_id13_identity_counter_change_reaches_the_phone_with_its_items(platform: Platform) -> None:
+async def test_nt01_id13_identity_counter_change_outcomes_reach_the_phone(platform: Platform) -> None:
     phone, account_id = new_phone(), str(uuid.uuid4())
+    now = await platform.identity.runtime.clock.now()
     await platform.emit(
         platform.identity,
-        CounterChangeDecided(
+        CounterChangeRejected(
             change_id=str(uuid.uuid4()),
             account_id=account_id,
-            account_kind="personal",
+            change_kind="bind_vehicle",
             name="李四",
             phone=phone,
-            outcome="approved",
-            items=["绑定非本人机动车冀A12345"],
-            reason=None,
-            decided_at=await platform.identity.runtime.clock.now(),
+            reason="未提交机动车所有人身份证明",
+            rejected_at=now,
         ),
     )
-    (item,) = await platform.delivered(phone, 1)
-    assert (item["phone"], item["template"]) == (phone, "change_approved")
-    assert "变更事项：绑定非本人机动车冀A12345。" in item["body"]
-    assert [i["kind"] for i in await platform.inbox(account_id)] == ["change_approved"]
+    await platform.delivered(phone, 1)
+    await platform.emit(
+        platform.identity,
+        CounterChangeApproved(
+            change_id=str(uuid.uuid4()),
+            account_id=account_id,
+            change_kind="bind_vehicle",
+            items="绑定非本人机动车冀A12345",
+            name="李四",
+            phone=phone,
+            approved_at=now,
+        ),
+    )
+    approved, rejected = await platform.delivered(phone, 2)
+    assert (approved["phone"], approved["template"], rejected["template"]) == (
+        phone,
+        "change_approved",
+        "change_rejected",
+    )
+    assert "变更事项：绑定非本人机动车冀A12345。" in approved["body"]
+    assert "原因：未提交机动车所有人身份证明。" in rejected["body"]
+    assert [i["kind"] for i in await platform.inbox(account_id)] == ["change_approved", "change_rejected"]
 
 
 async def test_nt01_vh07_vehicle_delivery_ban_reaches_the_phone_with_its_last_day(platform: Platform) -> None:

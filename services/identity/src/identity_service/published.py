@@ -195,44 +195,6 @@ class LicencePhotoRejected(Event):
         )
 
 
-class CounterChangeDecided(Event):
-    """ID-13: a change taken at the counter (a personal user's change form, a unit's change) was decided:
-    approved and applied, or rejected with the reason (seed §19(二)5-6); notify tells the phone (NT-01)."""
-
-    message_type: ClassVar[str] = "identity.counter_change.decided.v1"
-    summary: ClassVar[str] = (
-        "A counter change (ID-13) was approved and applied, or rejected with the reason; notify tells the "
-        "registered phone (NT-01)."
-    )
-
-    change_id: str  # the case the decision closes (the binding for a counter binding, else a new id)
-    account_id: str
-    account_kind: Literal["personal", "unit"]
-    name: str
-    phone: str | None
-    outcome: Literal["approved", "rejected"]
-    items: list[str]  # the change items, as the form names them (Chinese)
-    reason: str | None  # why it was rejected; None when approved
-    decided_at: datetime
-
-    def subject(self) -> str:
-        return self.change_id
-
-    @classmethod
-    def example(cls) -> CounterChangeDecided:
-        return cls(
-            change_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e63",
-            account_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e61",
-            account_kind="personal",
-            name="张三",
-            phone="13800138000",
-            outcome="approved",
-            items=["绑定非本人机动车冀A12345"],
-            reason=None,
-            decided_at=_EXAMPLE_TIME,
-        )
-
-
 class BindingCreated(Event):
     """ID-12 / ID-13: an account bound a vehicle, online (own) or at the counter (own or not, at most 3)."""
 
@@ -307,7 +269,72 @@ PUBLISHED: list[type[Message]] = [
     AccountCancelled,
     LicencePhotoApproved,
     LicencePhotoRejected,
-    CounterChangeDecided,
     BindingCreated,
     BindingEnded,
 ]
+
+
+# --- ID-13 / seed §19: personal counter changes reviewed; notify sends `change_approved` / `change_rejected`.
+
+
+class CounterChangeApproved(Event):
+    """ID-13: the review post approved a personal counter change, now in effect; the SMS names the items."""
+
+    message_type: ClassVar[str] = "identity.counter_change.approved.v1"
+    summary: ClassVar[str] = "The review post approved a personal counter change (ID-13, seed §19)."
+
+    change_id: str
+    account_id: str
+    change_kind: Literal["bind_vehicle", "details"]
+    items: str  # the SMS's {items}, e.g. 绑定非本人机动车冀A12345
+    name: str
+    phone: str
+    approved_at: datetime
+
+    def subject(self) -> str:
+        return self.change_id
+
+    @classmethod
+    def example(cls) -> CounterChangeApproved:
+        return cls(
+            change_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e65",
+            account_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e61",
+            change_kind="bind_vehicle",
+            items="绑定非本人机动车冀A12345",
+            name="张三",
+            phone="13800138000",
+            approved_at=_EXAMPLE_TIME,
+        )
+
+
+class CounterChangeRejected(Event):
+    """ID-13: the review post rejected a personal counter change; the reason goes to the person by SMS."""
+
+    message_type: ClassVar[str] = "identity.counter_change.rejected.v1"
+    summary: ClassVar[str] = "The review post rejected a personal counter change, with the reason (ID-13)."
+
+    change_id: str
+    account_id: str
+    change_kind: Literal["bind_vehicle", "details"]
+    name: str
+    phone: str
+    reason: str
+    rejected_at: datetime
+
+    def subject(self) -> str:
+        return self.change_id
+
+    @classmethod
+    def example(cls) -> CounterChangeRejected:
+        return cls(
+            change_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e65",
+            account_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e61",
+            change_kind="bind_vehicle",
+            name="张三",
+            phone="13800138000",
+            reason="被绑定机动车行驶证已过有效期",
+            rejected_at=_EXAMPLE_TIME,
+        )
+
+
+PUBLISHED.extend([CounterChangeApproved, CounterChangeRejected])

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from stdnum.cn import uscc
 
-from identity_service.published import AccountCancelled, CounterChangeDecided, LicencePhotoRejected
+from identity_service.published import AccountCancelled, CounterChangeApproved, LicencePhotoRejected
 
 if TYPE_CHECKING:
     from tests.api.conftest import Api
@@ -147,17 +147,15 @@ async def test_nt01_id13_a_counter_binding_publishes_the_change_approved_with_it
         headers=await api.staff("clerk.intake"),
     )
     assert r.status_code == 201, r.text
-    (event,) = await _payloads(api, CounterChangeDecided.message_type, r.json()["id"])
-    assert event | {"decided_at": None} == {
+    (event,) = await _payloads(api, CounterChangeApproved.message_type, r.json()["id"])
+    assert event | {"approved_at": None} == {
         "change_id": r.json()["id"],
         "account_id": account_id,
-        "account_kind": "personal",
+        "change_kind": "bind_vehicle",
+        "items": "绑定非本人机动车冀A12345",
         "name": "李四",
         "phone": phone,
-        "outcome": "approved",
-        "items": ["绑定非本人机动车冀A12345"],
-        "reason": None,
-        "decided_at": None,
+        "approved_at": None,
     }
 
 
@@ -189,15 +187,14 @@ async def test_nt01_id13_a_unit_change_publishes_the_change_approved_to_the_new_
         rows = (
             await conn.execute(
                 text("SELECT payload FROM outbox WHERE routing_key = :k AND payload->>'account_id' = :a"),
-                {"k": CounterChangeDecided.message_type, "a": str(unit_id)},
+                {"k": CounterChangeApproved.message_type, "a": str(unit_id)},
             )
         ).all()
     (event,) = [dict(row.payload) for row in rows]
     uuid.UUID(event["change_id"])
-    assert (event["account_kind"], event["name"], event["phone"], event["outcome"]) == (
-        "unit",
+    assert (event["change_kind"], event["name"], event["phone"], event["items"]) == (
+        "details",
         "新名称公司",
         new_phone,
-        "approved",
+        "单位名称、手机号码",
     )
-    assert event["items"] == ["单位名称", "手机号码"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -239,33 +238,50 @@ async def licence_photo_rejected(uow: UnitOfWork, event: LicencePhotoRejected, e
     )
 
 
-class CounterChangeDecided(_Tolerant):
-    """identity.counter_change.decided.v1, as notify reads it."""
+class CounterChangeApproved(_Tolerant):
+    """identity.counter_change.approved.v1, as notify reads it."""
 
     change_id: str = Field(min_length=1, max_length=80)
     account_id: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=200)
     phone: Phone | None = None
-    outcome: Literal["approved", "rejected"]
-    items: list[str] = []
-    reason: str | None = Field(default=None, max_length=1000)
+    items: str = Field(default="", max_length=1000)
 
 
-async def counter_change_decided(uow: UnitOfWork, event: CounterChangeDecided, envelope: Envelope) -> None:
-    """ID-13, NT-01: a counter change approved (with its items) or rejected (with the reason)."""
+class CounterChangeRejected(_Tolerant):
+    """identity.counter_change.rejected.v1, as notify reads it."""
+
+    change_id: str = Field(min_length=1, max_length=80)
+    account_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    phone: Phone | None = None
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+async def counter_change_approved(uow: UnitOfWork, event: CounterChangeApproved, envelope: Envelope) -> None:
+    """ID-13, NT-01: a counter change approved and in effect, with its items (seed §19(二)5)."""
     if event.phone is None:
         return
-    if event.outcome == "approved":
-        template = "change_approved"
-        params = {"name": event.name, "items": free_text("、".join(event.items) or "用户信息")}
-    else:
-        template = "change_rejected"
-        params = {"name": event.name, "reason": free_text(event.reason or "申请资料不符合规定")}
     await enqueue(
         uow,
         phone=event.phone,
-        template=template,
-        params=params,
+        template="change_approved",
+        params={"name": event.name, "items": free_text(event.items or "用户信息")},
+        case_id=f"counter-change:{event.change_id}",
+        account_id=event.account_id,
+        requested_at=envelope.time,
+    )
+
+
+async def counter_change_rejected(uow: UnitOfWork, event: CounterChangeRejected, envelope: Envelope) -> None:
+    """ID-13, NT-01: a counter change rejected by the review post, with the reason (seed §19(二)6)."""
+    if event.phone is None:
+        return
+    await enqueue(
+        uow,
+        phone=event.phone,
+        template="change_rejected",
+        params={"name": event.name, "reason": free_text(event.reason)},
         case_id=f"counter-change:{event.change_id}",
         account_id=event.account_id,
         requested_at=envelope.time,
@@ -533,11 +549,17 @@ EVENT_SUBSCRIPTIONS: dict[str, Subscription] = {
         handler=licence_photo_rejected,
         summary="Tell the person why their licence photo was rejected (ID-15, NT-01).",
     ),
-    "identity.counter_change.decided.v1": Subscription(
-        name="counter-change-decided",
-        handles={"identity.counter_change.decided.v1": CounterChangeDecided},
-        handler=counter_change_decided,
-        summary="Tell the person a counter change was approved, or rejected with the reason (ID-13, NT-01).",
+    "identity.counter_change.approved.v1": Subscription(
+        name="counter-change-approved",
+        handles={"identity.counter_change.approved.v1": CounterChangeApproved},
+        handler=counter_change_approved,
+        summary="Tell the person a counter change was approved, with its items (ID-13, NT-01).",
+    ),
+    "identity.counter_change.rejected.v1": Subscription(
+        name="counter-change-rejected",
+        handles={"identity.counter_change.rejected.v1": CounterChangeRejected},
+        handler=counter_change_rejected,
+        summary="Tell the person why a counter change was rejected (ID-13, NT-01).",
     ),
     "plate-pool.selection.confirmed.v1": Subscription(
         name="selection-confirmed",

@@ -627,45 +627,52 @@ async def test_nt01_licence_photo_rejected_is_told_with_the_reason_masked(notify
 
 
 @pytest.mark.parametrize(
-    ("outcome", "more", "template", "says"),
+    ("name", "items", "says"),
     [
         (
-            "approved",
-            {"items": ["绑定非本人机动车冀A12345"], "reason": None},
-            "change_approved",
-            "张三，您好！您在互联网交通安全综合服务管理平台办理的用户信息变更已审核通过，变更事项：绑定非本人机动车冀A12345。",
+            "张三",
+            "绑定非本人机动车冀A12345",
+            "张三，您好！您在互联网交通安全综合服务管理平台办理的用户信息变更已审核通过，"
+            "变更事项：绑定非本人机动车冀A12345。",
         ),
-        (
-            "approved",
-            {"account_kind": "unit", "name": "某公司", "items": ["单位名称", "手机号码"], "reason": None},
-            "change_approved",
-            "变更事项：单位名称、手机号码。",
-        ),
-        (
-            "rejected",
-            {"items": ["绑定非本人机动车冀A12345"], "reason": "未提交机动车所有人身份证明"},
-            "change_rejected",
-            "未通过审核，原因：未提交机动车所有人身份证明。",
-        ),
+        ("某公司", "单位名称、手机号码", "变更事项：单位名称、手机号码。"),
     ],
 )
-async def test_nt01_counter_change_decided_is_told_approved_with_items_or_rejected_with_reason(
-    notify: Notify, outcome: str, more: dict[str, Any], template: str, says: str
+async def test_nt01_counter_change_approved_is_told_with_its_items(
+    notify: Notify, name: str, items: str, says: str
 ) -> None:
-    """ID-13: identity.counter_change.decided.v1 → `change_approved` / `change_rejected`."""
+    """ID-13: identity.counter_change.approved.v1 → `change_approved` to the registered phone."""
     phone, change_id = new_phone(), str(uuid.uuid4())
     data = {
         "change_id": change_id,
         "account_id": str(uuid.uuid4()),
-        "account_kind": "personal",
+        "change_kind": "bind_vehicle",
+        "items": items,
+        "name": name,
+        "phone": phone,
+        "approved_at": "2032-03-01T10:00:00+08:00",
+    }
+    await told(notify, "counter-change-approved", "identity", "identity.counter_change.approved.v1", data)
+    item = the_sms(await sink(notify, phone), phone, "change_approved")
+    assert says in item["body"]
+    assert item["case_id"] == f"counter-change:{change_id}"
+
+
+async def test_nt01_counter_change_rejected_is_told_with_the_reason(notify: Notify) -> None:
+    """ID-13 (seed §19(二)6): identity.counter_change.rejected.v1 → `change_rejected`."""
+    phone, change_id = new_phone(), str(uuid.uuid4())
+    data = {
+        "change_id": change_id,
+        "account_id": str(uuid.uuid4()),
+        "change_kind": "bind_vehicle",
         "name": "张三",
         "phone": phone,
-        "outcome": outcome,
-        "decided_at": "2032-03-01T10:00:00+08:00",
-    } | more
-    await told(notify, "counter-change-decided", "identity", "identity.counter_change.decided.v1", data)
-    item = the_sms(await sink(notify, phone), phone, template)
-    assert says in item["body"]
+        "reason": "被绑定机动车行驶证已过有效期",
+        "rejected_at": "2032-03-01T10:00:00+08:00",
+    }
+    await told(notify, "counter-change-rejected", "identity", "identity.counter_change.rejected.v1", data)
+    item = the_sms(await sink(notify, phone), phone, "change_rejected")
+    assert "未通过审核，原因：被绑定机动车行驶证已过有效期。" in item["body"]
     assert item["case_id"] == f"counter-change:{change_id}"
 
 

@@ -13,7 +13,7 @@ from identity_service import domain
 from identity_service.api.auth import _username_filter
 from identity_service.api.common import USER_WRITE_LIMIT, CtxDep, account_view, load_account
 from identity_service.lifecycle import cancel_account
-from identity_service.published import CounterChangeDecided
+from identity_service.published import CounterChangeApproved
 from identity_service.tables import accounts
 from identity_service.tokens import hash_password, revoke_all, verify_password
 from servicekit.ids import new_id
@@ -239,18 +239,17 @@ async def change_unit(
             details[key] = value
         values["details"] = details
         await uow.session.execute(update(accounts).where(accounts.c.id == row.id).values(**values))
-        if changes:
+        phone = values.get("phone", row.phone)
+        if changes and phone:
             uow.emit(  # ID-13, NT-01: the unit change applied is told to the unit's (new) phone
-                CounterChangeDecided(
+                CounterChangeApproved(
                     change_id=str(new_id()),
                     account_id=str(row.id),
-                    account_kind="unit",
+                    change_kind="details",
+                    items="、".join(UNIT_CHANGE_ITEMS[key] for key in changes),
                     name=values.get("name", row.name),
-                    phone=values.get("phone", row.phone),
-                    outcome="approved",
-                    items=[UNIT_CHANGE_ITEMS[key] for key in changes],
-                    reason=None,
-                    decided_at=now,
+                    phone=phone,
+                    approved_at=now,
                 )
             )
         uow.audit(

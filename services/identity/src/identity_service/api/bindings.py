@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from identity_service import domain
 from identity_service.api.common import USER_WRITE_LIMIT, load_account, parse_uuid
 from identity_service.binding_events import emit_created, end_bindings
-from identity_service.published import CounterChangeDecided
+from identity_service.published import CounterChangeApproved
 from identity_service.tables import accounts, bindings, person_records
 from servicekit.clock import SHANGHAI
 from servicekit.ids import new_id
@@ -293,17 +293,15 @@ async def counter_bind(
             ).scalar_one()
             domain.check_non_owned_limit(int(count))
         row = await bind_record(uow, account.id, "vehicle", body.ref, owned, "counter")
-        uow.emit(  # ID-13, NT-01: the counter change decided (approved, applied) is told to the person
-            CounterChangeDecided(
+        uow.emit(  # ID-13, NT-01: the change taken and applied at the counter is told to the person
+            CounterChangeApproved(
                 change_id=str(row.id),
                 account_id=str(account.id),
-                account_kind="personal",
+                change_kind="bind_vehicle",
+                items=f"绑定{'本人' if owned else '非本人'}机动车{record.plate_number or ''}",
                 name=account.name,
                 phone=account.phone,
-                outcome="approved",
-                items=[f"绑定{'本人' if owned else '非本人'}机动车{record.plate_number or ''}"],
-                reason=None,
-                decided_at=uow.now,
+                approved_at=uow.now,
             )
         )
         uow.audit(
