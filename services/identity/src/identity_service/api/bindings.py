@@ -293,17 +293,18 @@ async def counter_bind(
             ).scalar_one()
             domain.check_non_owned_limit(int(count))
         row = await bind_record(uow, account.id, "vehicle", body.ref, owned, "counter")
-        uow.emit(  # ID-13, NT-01: the change taken and applied at the counter is told to the person
-            CounterChangeApproved(
-                change_id=str(row.id),
-                account_id=str(account.id),
-                change_kind="bind_vehicle",
-                items=f"绑定{'本人' if owned else '非本人'}机动车{record.plate_number or ''}",
-                name=account.name,
-                phone=account.phone,
-                approved_at=uow.now,
+        if account.phone:
+            uow.emit(  # ID-13, NT-01: the change taken and applied at the counter is told to the person
+                CounterChangeApproved(
+                    change_id=str(row.id),
+                    account_id=str(account.id),
+                    change_kind="bind_vehicle",
+                    items=f"绑定{'本人' if owned else '非本人'}机动车{record.plate_number or ''}",
+                    name=account.name,
+                    phone=account.phone,
+                    approved_at=uow.now,
+                )
             )
-        )
         uow.audit(
             actor_from(request, principal, role="clerk.intake"),
             "counter_bind",
