@@ -18,7 +18,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import func, select, update
 
 from notify_service import templates
-from notify_service.delivery import CODE_TEMPLATE, apply_receipt
+from notify_service.delivery import apply_receipt
+from notify_service.domain import CODE_TEMPLATE
 from notify_service.settings import NotifySettings
 from notify_service.sms import ALIYUN
 from notify_service.tables import sms_messages

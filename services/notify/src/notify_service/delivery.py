@@ -29,6 +29,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from notify_service import templates
+from notify_service.domain import CODE_TEMPLATE, SmsMove, SmsState, over_daily_code_cap, sources, target
 from notify_service.settings import NotifySettings
 from notify_service.sms import LOCAL_SINK, OutgoingSms, Receipt, SmsProvider
 from notify_service.tables import sms_messages
@@ -46,9 +47,6 @@ _outcomes = metrics.get_meter(__name__).create_counter(
     "notify.sms", description="SMS hand-overs and delivery reports by outcome"
 )
 
-CODE_TEMPLATE = "verification_code"
-CODES_PER_DAY = 10  # NT-02
-
 
 async def enqueue(
     uow: UnitOfWork,
@@ -64,12 +62,11 @@ async def enqueue(
     was recorded before (a redelivered or repeated request: never a second SMS)."""
     now = uow.now
     body = templates.render(template, params)
-    state: str = "queued"
+    state: SmsState = "queued"
     reason: str | None = None
     due: datetime | None = now
-    if template == CODE_TEMPLATE and await _codes_on_day(uow, phone, requested_at) >= CODES_PER_DAY:
-        # NT-02 backstop: the issuing service enforces the limits (servicekit.verification); notify
-        # refuses to be the 11th code of a day to one phone whoever asks (ADR 0030).
+    codes_today = await _codes_on_day(uow, phone, requested_at) if template == CODE_TEMPLATE else 0
+    if over_daily_code_cap(template, codes_today):
         state, reason, due = "failed", "NT-02: 10 verification codes a day to this phone already", None
     sms_id = new_id()
     claimed = await uow.session.execute(
@@ -164,7 +161,7 @@ async def _claim(
     async with runtime.uow() as uow:
         now = uow.now
         due = select(sms_messages.c.id).where(
-            sms_messages.c.state == "queued", sms_messages.c.next_attempt_at <= now
+            sms_messages.c.state.in_(sources("handed_over")), sms_messages.c.next_attempt_at <= now
         )
         if phones is not None:
             due = due.where(sms_messages.c.phone.in_(list(phones)))
@@ -249,7 +246,7 @@ async def dispatch_due(
                     result.handed_over += 1
             elif attempts >= policy.max_attempts:
                 values |= {
-                    "state": "dead_lettered",
+                    "state": target("give_up"),
                     "provider": provider.name,
                     "last_error": repr(outcome)[:1000],
                     "next_attempt_at": None,
@@ -265,7 +262,7 @@ async def dispatch_due(
                 result.retrying += 1
             await uow.session.execute(
                 update(sms_messages)
-                .where(sms_messages.c.id == row["id"], sms_messages.c.state == "queued")
+                .where(sms_messages.c.id == row["id"], sms_messages.c.state.in_(sources("handed_over")))
                 .values(**values)
             )
         await uow.session.commit()
@@ -309,12 +306,6 @@ async def dispatch_all_due(
             return total
 
 
-# A report is the provider's word on what reached the phone: it settles a message we still think is on its
-# way (sent), or whose acceptance we never heard (queued for a retry, or dead-lettered after timeouts), so a
-# message the phone got is never sent again. A final state (delivered, failed) is not reopened.
-RECEIPTABLE = ("sent", "queued", "dead_lettered")
-
-
 async def apply_receipt(
     runtime: Runtime,
     *,
@@ -338,15 +329,17 @@ async def apply_receipt(
     async with runtime.uow() as uow:
         now = uow.now
         values: dict[str, object] = {"updated_at": now, "next_attempt_at": None}
+        move: SmsMove = "receipt_delivered" if delivered else "receipt_failed"
+        values["state"] = target(move)
         if delivered:
-            values |= {"state": "delivered", "delivered_at": now, "failure_reason": None}
+            values |= {"delivered_at": now, "failure_reason": None}
         else:
-            values |= {"state": "failed", "failure_reason": (reason or "undelivered")[:500]}
+            values["failure_reason"] = (reason or "undelivered")[:500]
         if provider_ref:
             values["provider_ref"] = provider_ref[:100]
         changed = await uow.session.execute(
             update(sms_messages)
-            .where(match, sms_messages.c.state.in_(RECEIPTABLE))
+            .where(match, sms_messages.c.state.in_(sources(move)))
             .values(**values)
             .returning(sms_messages.c.id)
         )
@@ -370,11 +363,11 @@ async def requeue_dead_letters(runtime: Runtime, ids: list[uuid.UUID] | None = N
 async def requeue_in(uow: UnitOfWork, ids: list[uuid.UUID] | None) -> int:
     """`requeue_dead_letters` inside the caller's unit of work (so its audit entry commits with it)."""
     now = uow.now
-    query = update(sms_messages).where(sms_messages.c.state == "dead_lettered")
+    query = update(sms_messages).where(sms_messages.c.state.in_(sources("requeue")))
     if ids is not None:
         query = query.where(sms_messages.c.id.in_(ids))
     changed = await uow.session.execute(
-        query.values(state="queued", attempts=0, next_attempt_at=now, updated_at=now).returning(
+        query.values(state=target("requeue"), attempts=0, next_attempt_at=now, updated_at=now).returning(
             sms_messages.c.id
         )
     )

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal, get_args
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import select
 
 from notify_service.delivery import requeue_in
-from notify_service.tables import SMS_STATES, sms_messages
+from notify_service.domain import SmsState
+from notify_service.tables import sms_messages
 from servicekit.clock import SHANGHAI
 from servicekit.masking import mask_phone
 from servicekit.pagination import InvalidCursor, clamp_limit, decode_cursor, encode_cursor
@@ -30,8 +31,6 @@ Staff = Annotated[
     Depends(require_roles("clerk.intake", "clerk.review", "clerk.archive", "clerk.admin", "system")),
 ]
 Admin = Annotated[Principal, Depends(require_roles("clerk.admin", "system"))]
-State = Literal["queued", "sent", "delivered", "failed", "dead_lettered"]
-assert set(get_args(State)) == set(SMS_STATES)
 
 
 class Delivery(BaseModel):
@@ -65,7 +64,7 @@ async def list_deliveries(
     _: Staff,
     phone: Annotated[str | None, Query(), AfterValidator(lambda v: v and mobile_phone(v))] = None,
     case_id: Annotated[str | None, Query(max_length=100)] = None,
-    state: State | None = None,
+    state: SmsState | None = None,
     limit: Annotated[int | None, Query(ge=1, le=100)] = None,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> Deliveries:

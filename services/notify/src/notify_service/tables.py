@@ -3,6 +3,7 @@
 from sqlalchemy import CheckConstraint, Column, DateTime, Index, Integer, String, Table, Text, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from notify_service.domain import SMS_STATES
 from servicekit.db import new_metadata
 
 metadata = new_metadata()
@@ -10,7 +11,6 @@ metadata = new_metadata()
 # queued: waiting for (another) hand-over; sent: the provider accepted it, its receipt is awaited;
 # delivered: the provider's receipt says the phone got it; failed: refused for good, with the provider's
 # reason; dead_lettered: every attempt failed transiently: kept, never dropped, requeued by an operator.
-SMS_STATES = ("queued", "sent", "delivered", "failed", "dead_lettered")
 
 # Every SMS notify sends, with its delivery state (NT-01). One row per template and case: a command that
 # comes again (redelivered, or sent twice by its producer) finds the row and sends nothing. The row is also
