@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -86,6 +88,32 @@ def add_kit_tables(metadata: MetaData) -> None:
         Column("after", JSONB),
         Index("ix_audit_log_target_at", "target", "at"),
         Index("ix_audit_log_actor_at", "actor", "at"),
+    )
+
+
+WORKDAY_TABLES = ("office_calendar_years", "office_calendar_days")
+
+
+def add_workday_tables(metadata: MetaData) -> None:
+    """The office calendar (WD-01): the official days of each year an admin has set. Opt-in: a service
+    that computes working-day deadlines calls this in its tables.py and `create_workday_tables(op)` in a
+    revision (docs/adr/0004-office-calendar.md)."""
+    Table(
+        "office_calendar_years",
+        metadata,
+        Column("year", Integer, primary_key=True),  # a row here: the year is set (complete), not partial
+        Column("source", Text, nullable=False),  # e.g. the State Council notice 国办发明电〔2026〕N号
+        Column("set_by", String(100), nullable=False),
+        Column("set_at", DateTime(timezone=True), nullable=False),  # platform clock
+    )
+    Table(
+        "office_calendar_days",
+        metadata,
+        Column("day", Date, primary_key=True),
+        Column("year", Integer, nullable=False),
+        Column("working", Boolean, nullable=False),  # false: holiday off; true: adjusted working day 调休
+        Column("name", String(100), nullable=False, server_default=text("''")),  # 春节, 国庆节调休, ...
+        Index("ix_office_calendar_days_year", "year"),
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from alembic import context
 from sqlalchemy import MetaData, create_engine, pool, text
 
-from servicekit.db import add_kit_tables
+from servicekit.db import WORKDAY_TABLES, add_kit_tables, add_workday_tables
 from servicekit.service import ServiceSpec
 
 KIT_TABLES = ("outbox", "inbox", "audit_log")
@@ -46,4 +46,16 @@ def create_kit_tables(op: Any) -> None:
 
 def drop_kit_tables(op: Any) -> None:
     for name in reversed(KIT_TABLES):
+        op.drop_table(name)
+
+
+def create_workday_tables(op: Any) -> None:
+    """The revision that brings the office calendar (WD-01) into a service that computes deadlines."""
+    metadata = MetaData(naming_convention=dict(op.get_context().opts["target_metadata"].naming_convention))
+    add_workday_tables(metadata)
+    metadata.create_all(op.get_bind(), tables=[metadata.tables[name] for name in WORKDAY_TABLES])
+
+
+def drop_workday_tables(op: Any) -> None:
+    for name in reversed(WORKDAY_TABLES):
         op.drop_table(name)
