@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import chinese_calendar
 from sqlalchemy import MetaData, Table, delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from servicekit.clock import SHANGHAI
 from servicekit.refusal import refusal
@@ -72,15 +72,21 @@ class WorkdayCalendar:
         office_years: Iterable[int] = (),
         unknown_years: UnknownYears = "weekends",
     ) -> None:
-        self._holidays = frozenset(extra_holidays)
-        self._workdays = frozenset(extra_workdays)
-        both = self._holidays & self._workdays
-        if both:
-            raise ValueError(f"dates both holiday and working day: {sorted(both)}")
-        self._office_years = frozenset(office_years)
         self._unknown_years = unknown_years
         self._package_years: dict[int, bool] = {}
         self._warned: set[int] = set()
+        self.replace_office_table(extra_holidays, extra_workdays, office_years)
+
+    def replace_office_table(
+        self, extra_holidays: Iterable[date], extra_workdays: Iterable[date], office_years: Iterable[int]
+    ) -> None:
+        """Swap in the office's days and set years at once (no await between: atomic for the event
+        loop), so that holders of this calendar (a service's context) see the table as reloaded."""
+        holidays, workdays = frozenset(extra_holidays), frozenset(extra_workdays)
+        both = holidays & workdays
+        if both:
+            raise ValueError(f"dates both holiday and working day: {sorted(both)}")
+        self._holidays, self._workdays, self._office_years = holidays, workdays, frozenset(office_years)
 
     @property
     def office_years(self) -> frozenset[int]:
@@ -186,27 +192,35 @@ class OfficeCalendar:
         self._max_age_s = max_age_s
         self._monotonic = monotonic
         self._unknown_years: UnknownYears = unknown_years
-        self._cached: WorkdayCalendar | None = None
-        self._loaded_at = 0.0
+        # The one instance this service's code holds (e.g. `ctx.calendar`): reloads update it in place.
+        self.live = WorkdayCalendar(unknown_years=unknown_years)
+        self._loaded_at: float | None = None
 
     def invalidate(self) -> None:
-        self._cached = None
+        self._loaded_at = None
+
+    def _stale(self) -> bool:
+        return self._loaded_at is None or self._monotonic() - self._loaded_at >= self._max_age_s
 
     async def calendar(self, conn: AsyncSession | AsyncConnection) -> WorkdayCalendar:
-        """The current calendar (two small SELECTs when the cached one is older than `max_age_s`)."""
-        now = self._monotonic()
-        if self._cached is not None and now - self._loaded_at < self._max_age_s:
-            return self._cached
-        years = (await conn.execute(select(self._years.c.year))).scalars().all()
-        days = (await conn.execute(select(self._days.c.day, self._days.c.working))).all()
-        self._cached = WorkdayCalendar(
-            extra_holidays=[row.day for row in days if not row.working],
-            extra_workdays=[row.day for row in days if row.working],
-            office_years=years,
-            unknown_years=self._unknown_years,
-        )
-        self._loaded_at = now
-        return self._cached
+        """The current calendar (two small SELECTs when the loaded one is older than `max_age_s`)."""
+        if self._stale():
+            years = (await conn.execute(select(self._years.c.year))).scalars().all()
+            days = (await conn.execute(select(self._days.c.day, self._days.c.working))).all()
+            self.live.replace_office_table(
+                [row.day for row in days if not row.working],
+                [row.day for row in days if row.working],
+                years,
+            )
+            self._loaded_at = self._monotonic()
+        return self.live
+
+    async def refresh_if_stale(self, engine: AsyncEngine) -> WorkdayCalendar:
+        """For a request dependency: a connection of its own, only when the calendar is stale."""
+        if self._stale():
+            async with engine.connect() as conn:
+                await self.calendar(conn)
+        return self.live
 
     async def year(self, conn: AsyncSession | AsyncConnection, year: int) -> OfficeYear | None:
         head = (await conn.execute(select(self._years).where(self._years.c.year == year))).first()

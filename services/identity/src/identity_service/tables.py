@@ -15,9 +15,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from servicekit.db import new_metadata
+from servicekit.db import add_workday_tables, new_metadata
 
 metadata = new_metadata()
+add_workday_tables(metadata)  # identity owns the office calendar (WD-01, ADR 0004)
 
 # Signing keys of access tokens (ADR 0010). In dev and test the private key is generated once and kept
 # here so every identity process signs with the same key; in prod it comes from the secrets instead.
