@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from identity_service.keys import KeyRing
 from identity_service.population import LocalPopulationRegistry, PopulationRegistry
 from identity_service.settings import IdentitySettings
+from servicekit.documents import DocumentStore
 from servicekit.ratelimit import RateLimiter
 from servicekit.runtime import Runtime
 from servicekit.verification import VerificationCodes
@@ -24,6 +25,7 @@ class IdentityContext:
     codes: VerificationCodes
     limiter: RateLimiter
     office_calendar: OfficeCalendar
+    documents: DocumentStore
     calendar: WorkdayCalendar  # `office_calendar.live`: kept current by `get_context`
 
 
@@ -39,6 +41,7 @@ def build_context(settings: IdentitySettings, runtime: Runtime) -> IdentityConte
         ),
         limiter=RateLimiter.from_url(settings.redis.url, key_prefix="tms:identity:rl"),
         office_calendar=office_calendar,
+        documents=DocumentStore.from_settings(runtime.metadata, settings.documents),
         calendar=office_calendar.live,
     )
 
