@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import pytest
+from sqlalchemy import text
 
 from servicekit.clock import SHANGHAI
 
@@ -45,6 +46,20 @@ async def test_wd01_admin_sets_a_year_and_identitys_review_deadline_follows_it(a
     r = await api.client.put("/api/v1/workdays/2029", json=YEAR_2029, headers=admin)
     assert r.status_code == 200, r.text
     assert r.json()["set"] is True
+    # identity owns the calendar and publishes the whole year for the other services (ADR 0004).
+    async with api.runtime.engine.connect() as conn:
+        payloads = (
+            await conn.execute(
+                text(
+                    "SELECT payload FROM outbox WHERE routing_key = 'identity.workday_calendar.year_set.v1' "
+                    "AND subject = '2029' ORDER BY id DESC LIMIT 1"
+                )
+            )
+        ).scalars()
+        payload = next(iter(payloads))
+    assert payload["year"] == 2029
+    assert {"date": "2029-09-29", "working": True, "name": "国庆节调休"} in payload["days"]
+    assert len(payload["days"]) == 8
     case = await _counter_registration(api)
     assert case["status"] == 201, case
     # ID-09, 1 working day: Saturday 29 Sep is the adjusted working day, not Monday 8 Oct.

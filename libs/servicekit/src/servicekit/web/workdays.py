@@ -1,7 +1,8 @@
 """The office calendar over HTTP (WD-01): an admin sets and lists a year's official days.
 
-`office_calendar_router(get_office)` is mounted by the one service that owns the calendar
-(docs/adr/0004-office-calendar.md); `get_office(request)` returns its `OfficeCalendar`.
+`office_calendar_router(get_office, on_set)` is mounted by the one service that owns the calendar
+(docs/adr/0004-office-calendar.md); `get_office(request)` returns its `OfficeCalendar`, and `on_set(uow,
+year)` records what the owner publishes about it (its own event: the kit has none) in the same unit of work.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, Field
 
 from servicekit.clock import SHANGHAI
+from servicekit.uow import UnitOfWork
 from servicekit.web.app import UowDep
 from servicekit.web.auth import Principal, require_roles
 from servicekit.web.context import actor_from
@@ -51,7 +53,9 @@ def year_view(year: int, office: OfficeYear | None, package_knows: bool) -> dict
 
 
 def office_calendar_router(
-    get_office: Callable[[Request], OfficeCalendar], prefix: str = "/api/v1/workdays"
+    get_office: Callable[[Request], OfficeCalendar],
+    on_set: Callable[[UnitOfWork, OfficeYear], None] | None = None,
+    prefix: str = "/api/v1/workdays",
 ) -> APIRouter:
     router = APIRouter(prefix=prefix, tags=["office calendar"])
 
@@ -73,8 +77,11 @@ def office_calendar_router(
                 before=_audit_view(before),
                 after={"source": body.source, "days": len(days)},
             )
-            await uow.commit()
             after = await office.year(uow.session, year)
+            assert after is not None
+            if on_set is not None:
+                on_set(uow, after)
+            await uow.commit()
             package = (await office.calendar(uow.session)).package_knows_year(year)
         return year_view(year, after, package)
 
