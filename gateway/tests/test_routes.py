@@ -31,14 +31,16 @@ API_MD_ROUTES = {
     "/api/v1/payments": "violation",
     "/api/v1/messages": "notify",
 }
+# Platform-wide resources beyond api.md's list: the office calendar (WD-01, docs/adr/0004-office-calendar.md).
+BEYOND_API_MD = {"/api/v1/workdays": "identity"}
 REPO = Path(__file__).resolve().parents[2]
 API_MD_CANDIDATES = (REPO / "docs" / "api.md", Path("/work/shared/spec/api.md"))
 
 
 def test_every_api_md_prefix_routes_to_its_service() -> None:
-    assert dict(PUBLIC_PREFIXES) == API_MD_ROUTES
+    assert dict(PUBLIC_PREFIXES) == API_MD_ROUTES | BEYOND_API_MD
     table = route_table()
-    for prefix, service in API_MD_ROUTES.items():
+    for prefix, service in (API_MD_ROUTES | BEYOND_API_MD).items():
         probe = prefix + "stations" if prefix.endswith("-") else prefix + "/some/id"
         up = table.upstream_for(probe)
         assert up is not None

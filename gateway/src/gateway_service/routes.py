@@ -30,6 +30,7 @@ PUBLIC_PREFIXES: tuple[tuple[str, str], ...] = (
     (f"{API}/users", "identity"),
     (f"{API}/units", "identity"),
     (f"{API}/counter/registrations", "identity"),
+    (f"{API}/workdays", "identity"),  # the office calendar (WD-01, ADR 0004)
     (f"{API}/vehicles", "vehicle"),
     (f"{API}/vehicle-applications", "vehicle"),
     (f"{API}/inspection-", "vehicle"),

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time
 import pytest
 
 from servicekit.clock import SHANGHAI
-from servicekit.workdays import WorkdayCalendar
+from servicekit.workdays import CalendarYearNotSet, WorkdayCalendar
 
 
 @pytest.fixture
@@ -108,3 +108,50 @@ def test_wd01_office_table_overrides_the_state_calendar() -> None:
 def test_wd01_a_date_cannot_be_both_holiday_and_working_day() -> None:
     with pytest.raises(ValueError, match="both"):
         WorkdayCalendar(extra_holidays=[date(2031, 1, 1)], extra_workdays=[date(2031, 1, 1)])
+
+
+def test_wd01_a_year_nobody_set_is_refused_loudly_not_counted_as_weekends() -> None:
+    # 2027: the package (released before the State Council's November notice) does not carry it.
+    cal = WorkdayCalendar(unknown_years="refuse")
+    assert not cal.knows_year(2027)
+    with pytest.raises(CalendarYearNotSet) as refused:
+        cal.is_working_day(date(2027, 1, 1))
+    assert refused.value.year == 2027
+    assert (refused.value.code, refused.value.rule, refused.value.http_status) == (
+        "WORKDAY_CALENDAR_NOT_SET",
+        "WD-01",
+        503,
+    )
+    # A deadline of late December reaching into the unset year is refused too, not computed short.
+    with pytest.raises(CalendarYearNotSet):
+        cal.deadline_end_of_working_day(datetime(2026, 12, 30, 10, tzinfo=SHANGHAI), 3)
+    # Years the package knows still work without any office entry.
+    assert cal.add_working_days(date(2024, 9, 27), 3) == date(2024, 10, 8)
+
+
+def test_wd01_a_year_the_admin_set_is_known_and_its_days_come_first() -> None:
+    cal = WorkdayCalendar(
+        extra_holidays=[date(2027, 1, 1)],
+        extra_workdays=[date(2027, 2, 20)],  # a Saturday 调休
+        office_years=[2027],
+        unknown_years="refuse",
+    )
+    assert cal.knows_year(2027)
+    assert not cal.package_knows_year(2027)
+    assert not cal.is_working_day(date(2027, 1, 1))  # a Friday, off by the office table
+    assert cal.is_working_day(date(2027, 2, 20))
+    assert cal.is_working_day(date(2027, 1, 4))  # an unlisted Monday of a set year: weekends rule
+    # Wed 30 Dec 2026 + 3: Thu 31, (Fri 1 Jan off, weekend), Mon 4, Tue 5.
+    assert cal.deadline_end_of_working_day(datetime(2026, 12, 30, 10, tzinfo=SHANGHAI), 3) == end_of(
+        date(2027, 1, 5)
+    )
+
+
+def test_wd01_weekend_fallback_is_flagged_in_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    cal = WorkdayCalendar()  # the package-only calendar of tools and unit tests
+    with caplog.at_level("WARNING", logger="servicekit.workdays"):
+        assert cal.is_working_day(date(2031, 1, 1))
+        assert cal.is_working_day(date(2031, 1, 2))
+    warned = [r for r in caplog.records if "unknown year" in r.getMessage()]
+    assert len(warned) == 1  # once per year, not once per day
+    assert warned[0].year == 2031  # type: ignore[attr-defined]

@@ -5,15 +5,20 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    DDL,
     BigInteger,
+    Boolean,
     Column,
+    Date,
     DateTime,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
+    event,
     func,
     text,
 )
@@ -87,6 +92,76 @@ def add_kit_tables(metadata: MetaData) -> None:
         Index("ix_audit_log_target_at", "target", "at"),
         Index("ix_audit_log_actor_at", "actor", "at"),
     )
+
+
+WORKDAY_TABLES = ("office_calendar_years", "office_calendar_days")
+
+
+def add_workday_tables(metadata: MetaData) -> None:
+    """The office calendar (WD-01): the official days of each year an admin has set. Opt-in: a service
+    that computes working-day deadlines calls this in its tables.py and `create_workday_tables(op)` in a
+    revision (docs/adr/0004-office-calendar.md)."""
+    Table(
+        "office_calendar_years",
+        metadata,
+        Column("year", Integer, primary_key=True),  # a row here: the year is set (complete), not partial
+        Column("source", Text, nullable=False),  # e.g. the State Council notice 国办发明电〔2026〕N号
+        Column("set_by", String(100), nullable=False),
+        Column("set_at", DateTime(timezone=True), nullable=False),  # platform clock
+    )
+    Table(
+        "office_calendar_days",
+        metadata,
+        Column("day", Date, primary_key=True),
+        Column("year", Integer, nullable=False),
+        Column("working", Boolean, nullable=False),  # false: holiday off; true: adjusted working day 调休
+        Column("name", String(100), nullable=False, server_default=text("''")),  # 春节, 国庆节调休, ...
+        Index("ix_office_calendar_days_year", "year"),
+    )
+
+
+DOCUMENT_TABLES = ("documents",)
+
+# AR-01: a stored document is kept with its case. The kit has no way to delete one, and the database
+# refuses it too (an archive purge, when the retention rules come, is a migration of its own); the bytes
+# and their identity (case, owner, type, size, hash) never change after the upload.
+_DOCUMENTS_KEPT = DDL(  # type: ignore[no-untyped-call]
+    """
+    CREATE FUNCTION documents_are_kept() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'documents are kept with their case (AR-01): %% refused', TG_OP
+            USING ERRCODE = 'integrity_constraint_violation';
+    END $$;
+    CREATE TRIGGER documents_are_kept BEFORE DELETE OR UPDATE ON documents
+        FOR EACH ROW EXECUTE FUNCTION documents_are_kept();
+    CREATE TRIGGER documents_are_never_truncated BEFORE TRUNCATE ON documents
+        FOR EACH STATEMENT EXECUTE FUNCTION documents_are_kept();
+    """
+)
+
+
+def add_document_tables(metadata: MetaData) -> None:
+    """Stored scans and photos (AR-01): the bytes in `content` (bytea) or in an S3-compatible store
+    (`s3_key`), by the service's `documents` settings. Opt-in like `add_workday_tables`."""
+    documents = Table(
+        "documents",
+        metadata,
+        Column("id", UUID(as_uuid=True), primary_key=True),
+        Column("case_ref", String(200), nullable=False),  # the case it is kept with: "licence_photo:<id>"
+        Column("owner", String(100), nullable=False),  # whose it is (an account id), for entitlement checks
+        Column("kind", String(40), nullable=False),  # what it is: licence_photo, identity_document, ...
+        Column("media_type", String(40), nullable=False),  # sniffed from the bytes, never the client's word
+        Column("size", Integer, nullable=False),
+        Column("sha256", String(64), nullable=False),
+        Column("backend", String(8), nullable=False),  # db | s3
+        Column("content", LargeBinary),  # backend db
+        Column("s3_bucket", String(63)),  # backend s3
+        Column("s3_key", String(300)),
+        Column("created_by", String(100), nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),  # platform clock
+        Index("ix_documents_case_ref", "case_ref"),
+    )
+    event.listen(documents, "after_create", _DOCUMENTS_KEPT.execute_if(dialect="postgresql"))
 
 
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:

@@ -9,7 +9,13 @@ from typing import Any
 from alembic import context
 from sqlalchemy import MetaData, create_engine, pool, text
 
-from servicekit.db import add_kit_tables
+from servicekit.db import (
+    DOCUMENT_TABLES,
+    WORKDAY_TABLES,
+    add_document_tables,
+    add_kit_tables,
+    add_workday_tables,
+)
 from servicekit.service import ServiceSpec
 
 KIT_TABLES = ("outbox", "inbox", "audit_log")
@@ -47,3 +53,27 @@ def create_kit_tables(op: Any) -> None:
 def drop_kit_tables(op: Any) -> None:
     for name in reversed(KIT_TABLES):
         op.drop_table(name)
+
+
+def create_workday_tables(op: Any) -> None:
+    """The revision that brings the office calendar (WD-01) into a service that computes deadlines."""
+    metadata = MetaData(naming_convention=dict(op.get_context().opts["target_metadata"].naming_convention))
+    add_workday_tables(metadata)
+    metadata.create_all(op.get_bind(), tables=[metadata.tables[name] for name in WORKDAY_TABLES])
+
+
+def drop_workday_tables(op: Any) -> None:
+    for name in reversed(WORKDAY_TABLES):
+        op.drop_table(name)
+
+
+def create_document_tables(op: Any) -> None:
+    """The revision that brings stored documents (AR-01) into a service, with the trigger that keeps them."""
+    metadata = MetaData(naming_convention=dict(op.get_context().opts["target_metadata"].naming_convention))
+    add_document_tables(metadata)
+    metadata.create_all(op.get_bind(), tables=[metadata.tables[name] for name in DOCUMENT_TABLES])
+
+
+def drop_document_tables(op: Any) -> None:
+    op.execute("DROP TABLE IF EXISTS documents")
+    op.execute("DROP FUNCTION IF EXISTS documents_are_kept()")

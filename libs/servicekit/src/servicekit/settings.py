@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,6 +56,19 @@ class AuthSettings(BaseModel):
     leeway_s: int = 10
 
 
+class DocumentSettings(BaseModel):
+    """Where stored documents' bytes live (AR-01): the service's own database by default, or an
+    S3-compatible store. Metadata, owner and case reference stay in the database either way."""
+
+    backend: Literal["db", "s3"] = "db"
+    max_bytes: int = 5 * 1024 * 1024
+    s3_endpoint_url: str | None = None  # None: AWS itself; MinIO, Ceph or moto: their URL
+    s3_bucket: str = ""
+    s3_region: str = "cn-north-1"
+    s3_access_key: SecretStr | None = None
+    s3_secret_key: SecretStr | None = None
+
+
 class ServiceSettings(BaseSettings):
     """Base of every service's settings. Subclasses set `service_name` and `model_config` prefix."""
 
@@ -70,6 +83,7 @@ class ServiceSettings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
     auth: AuthSettings = AuthSettings()
+    documents: DocumentSettings = DocumentSettings()
     # Pepper for hashes of verification codes and idempotency keys; must be set in prod.
     secret_key: SecretStr = SecretStr("dev-only-not-a-secret")
     http_port: int = 8000

@@ -10,10 +10,11 @@ from fastapi import FastAPI, Request
 from identity_service.keys import KeyRing
 from identity_service.population import LocalPopulationRegistry, PopulationRegistry
 from identity_service.settings import IdentitySettings
+from servicekit.documents import DocumentStore
 from servicekit.ratelimit import RateLimiter
 from servicekit.runtime import Runtime
 from servicekit.verification import VerificationCodes
-from servicekit.workdays import WorkdayCalendar
+from servicekit.workdays import OfficeCalendar, WorkdayCalendar
 
 
 @dataclass
@@ -23,10 +24,13 @@ class IdentityContext:
     registry: PopulationRegistry
     codes: VerificationCodes
     limiter: RateLimiter
-    calendar: WorkdayCalendar
+    office_calendar: OfficeCalendar
+    documents: DocumentStore
+    calendar: WorkdayCalendar  # `office_calendar.live`: kept current by `get_context`
 
 
 def build_context(settings: IdentitySettings, runtime: Runtime) -> IdentityContext:
+    office_calendar = OfficeCalendar(runtime.metadata)
     secret = settings.signing_key_pem.get_secret_value() if settings.signing_key_pem else None
     return IdentityContext(
         settings=settings,
@@ -36,7 +40,9 @@ def build_context(settings: IdentitySettings, runtime: Runtime) -> IdentityConte
             runtime.redis, runtime.clock, settings.secret_key.get_secret_value().encode()
         ),
         limiter=RateLimiter.from_url(settings.redis.url, key_prefix="tms:identity:rl"),
-        calendar=WorkdayCalendar(),
+        office_calendar=office_calendar,
+        documents=DocumentStore.from_settings(runtime.metadata, settings.documents),
+        calendar=office_calendar.live,
     )
 
 
@@ -52,5 +58,8 @@ def context_of_app(app: FastAPI) -> IdentityContext:
     return ctx
 
 
-def get_context(request: Request) -> IdentityContext:
-    return context_of_app(request.app)
+async def get_context(request: Request) -> IdentityContext:
+    """The context, its working-day calendar reloaded from the office table when a minute old (WD-01)."""
+    ctx = context_of_app(request.app)
+    await ctx.office_calendar.refresh_if_stale(request.app.state.runtime.engine)
+    return ctx

@@ -5,8 +5,11 @@ An event's subject is the aggregate's id (registration or account), never an ide
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import datetime
 from typing import ClassVar, Literal
+
+from pydantic import BaseModel
 
 from servicekit.clock import SHANGHAI
 from servicekit.messages import Event, Message
@@ -262,6 +265,42 @@ class BindingEnded(Event):
         )
 
 
+class OfficialDay(BaseModel):
+    date: dt.date
+    working: bool  # false: a holiday off; true: an adjusted working day (调休)
+    name: str = ""
+
+
+class WorkdayYearSet(Event):
+    """WD-01 (ADR 0004): an admin set a year's official days in the office calendar identity owns."""
+
+    message_type: ClassVar[str] = "identity.workday_calendar.year_set.v1"
+    summary: ClassVar[str] = (
+        "An admin set (or set again) a year's holidays and adjusted working days: the whole year, which "
+        "replaces any earlier copy; services computing working-day deadlines keep it (WD-01, ADR 0004)."
+    )
+
+    year: int
+    source: str
+    days: list[OfficialDay]
+    set_at: datetime
+
+    def subject(self) -> str:
+        return str(self.year)
+
+    @classmethod
+    def example(cls) -> WorkdayYearSet:
+        return cls(
+            year=2027,
+            source="国务院办公厅关于2027年部分节假日安排的通知",
+            days=[
+                OfficialDay(date=dt.date(2027, 1, 1), working=False, name="元旦"),
+                OfficialDay(date=dt.date(2027, 2, 20), working=True, name="春节调休"),
+            ],
+            set_at=_EXAMPLE_TIME,
+        )
+
+
 PUBLISHED: list[type[Message]] = [
     PersonPhoneChanged,
     RegistrationApproved,
@@ -271,6 +310,7 @@ PUBLISHED: list[type[Message]] = [
     LicencePhotoRejected,
     BindingCreated,
     BindingEnded,
+    WorkdayYearSet,
 ]
 
 

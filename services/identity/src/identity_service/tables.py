@@ -15,9 +15,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from servicekit.db import new_metadata
+from servicekit.db import add_document_tables, add_workday_tables, new_metadata
 
 metadata = new_metadata()
+add_workday_tables(metadata)  # identity owns the office calendar (WD-01, ADR 0004)
+add_document_tables(metadata)  # stored photos and scans (AR-01)
 
 # Signing keys of access tokens (ADR 0010). In dev and test the private key is generated once and kept
 # here so every identity process signs with the same key; in prod it comes from the secrets instead.
@@ -199,6 +201,9 @@ licence_photos = Table(
     Column("reviewed_by", String(64)),
     Column("reviewed_at", DateTime(timezone=True)),
     Column("reject_reason", Text),
+    # AR-01: the stored bytes (servicekit.documents, case "licence_photo:<id>"); null for the references
+    # submitted before photos were stored.
+    Column("document_id", UUID(as_uuid=True), ForeignKey("documents.id")),
     Index("ix_licence_photos_queue", "office", "state", "submitted_at"),
     Index("ix_licence_photos_account", "account_id"),
 )

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from sqlalchemy import text
 
@@ -21,6 +22,7 @@ from identity_service.main import create_app
 from identity_service.service import SPEC
 from identity_service.settings import IdentitySettings
 from servicekit.clock import SHANGHAI, FixedClock
+from servicekit.db import psycopg_dsn
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
 from servicekit.testing import TokenFactory, service_client
@@ -36,6 +38,13 @@ def identity_database() -> str:
     settings = SPEC.settings()
     assert settings.env.value == "test", "the tests run with TMS_ENV=test (root conftest.py)"
     migrate("identity")
+    # The tests live in 2027, a year the calendar package does not carry: the office calendar holds it
+    # (WD-01), as an admin would set it. A test fixture, not the State Council's notice: weekends only.
+    with psycopg.connect(psycopg_dsn(settings.database.url), autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO office_calendar_years (year, source, set_by, set_at) "
+            "VALUES (2027, 'test fixture: weekends only', 'tests', now()) ON CONFLICT DO NOTHING"
+        )
     return settings.database.url
 
 

@@ -1,23 +1,31 @@
 """Licence photos (ID-12, ID-15, DL-05): counter-registered personal users submit online; the review post
-checks them within 1 working day and the approved photo is published for license."""
+checks them within 1 working day and the approved photo is published for license.
+
+The photo's bytes are stored with it (AR-01, `servicekit.documents`, case `licence_photo:<id>`): the
+upload's body is the image itself, typed by its bytes (JPEG or PNG), and it is served only to its owner
+and to clerks (of its office, when the clerk has one); anyone else is told it does not exist (404)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import uuid
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select, update
+from starlette.responses import Response
 
 from identity_service import domain
 from identity_service.api.common import USER_WRITE_LIMIT, CtxDep, load_account, parse_uuid
 from identity_service.published import LicencePhotoApproved, LicencePhotoRejected
 from identity_service.tables import accounts, licence_photos
 from servicekit.clock import SHANGHAI
+from servicekit.documents import IMAGES, StoredDocument
 from servicekit.ids import new_id
 from servicekit.masking import mask_id_number
 from servicekit.uow import UnitOfWork
 from servicekit.web import CurrentPrincipal, NotFound, Principal, UowDep, actor_from, require_roles
+from servicekit.web.documents import document_response, read_upload
 from servicekit.web.limits import per_user_limit
 
 router = APIRouter(prefix="/api/v1/users", tags=["licence photos"])
@@ -26,9 +34,23 @@ NotCounterUser = domain.refusal("COUNTER_REGISTRATION_REQUIRED", "ID-12")
 ChecksFailed = domain.refusal("PHOTO_CHECKS_FAILED", "ID-15", 422)
 
 
-class PhotoIn(BaseModel):
-    photo_ref: Annotated[str, Field(min_length=1, max_length=200)]
-    format: Literal["jpeg", "png"]
+FORMATS = {"image/jpeg": "jpeg", "image/png": "png"}
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The photo itself (JPEG or PNG, checked by its bytes)",
+        "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in FORMATS},
+    }
+}
+
+
+def content_path(photo_id: uuid.UUID | str) -> str:
+    return f"/api/v1/users/licence-photos/{photo_id}/content"
+
+
+def case_ref(photo_id: uuid.UUID | str) -> str:
+    """The case a licence photo's stored bytes are kept with (AR-01)."""
+    return f"licence_photo:{photo_id}"
 
 
 class ReviewChecks(BaseModel):
@@ -55,18 +77,21 @@ def photo_view(row: Any, now: Any) -> dict[str, Any]:
         "deadline": row.deadline.astimezone(SHANGHAI).isoformat(),
         "overdue": row.state == "pending" and now > row.deadline,
         "reject_reason": row.reject_reason,
+        "content": content_path(row.id) if row.document_id is not None else None,
     }
 
 
 @router.post(
     "/me/licence-photos",
     status_code=201,
-    summary="Submit a licence photo (ID-12, DL-05)",
+    summary="Submit a licence photo: the body is the JPEG or PNG itself (ID-12, DL-05, AR-01)",
     dependencies=[Depends(per_user_limit(USER_WRITE_LIMIT, "licence-photos"))],
+    openapi_extra=UPLOAD_BODY,
 )
 async def submit_photo(
-    body: PhotoIn, request: Request, principal: CurrentPrincipal, ctx: CtxDep, uow: UowDep
+    request: Request, principal: CurrentPrincipal, ctx: CtxDep, uow: UowDep
 ) -> dict[str, Any]:
+    content = await read_upload(request, ctx.documents.max_bytes)  # before the transaction opens
     async with uow:
         now = uow.now
         account = await load_account(uow.session, principal.subject)
@@ -74,14 +99,25 @@ async def submit_photo(
         if "licence_photo_submission" not in caps:
             raise NotCounterUser("licence photos are submitted online by counter-registered personal users")
         photo_id = new_id()
+        document = await ctx.documents.store(
+            uow.session,
+            content,
+            case_ref=case_ref(photo_id),
+            owner=str(account.id),
+            kind="licence_photo",
+            allowed=IMAGES,
+            created_by=principal.subject,
+            now=now,
+        )
         await uow.session.execute(
             licence_photos.insert().values(
                 id=photo_id,
                 account_id=account.id,
                 id_number=account.id_number,
                 office=account.office or ctx.settings.office_code,
-                photo_ref=body.photo_ref,
-                format=body.format,
+                photo_ref=content_path(photo_id),
+                format=FORMATS[document.media_type],
+                document_id=document.id,
                 state="pending",
                 submitted_at=now,
                 deadline=domain.review_deadline(now, ctx.calendar),
@@ -105,6 +141,33 @@ async def my_photos(principal: CurrentPrincipal, uow: UowDep) -> dict[str, Any]:
         ).all()
         now = uow.now
     return {"items": [photo_view(r, now) for r in rows], "next_cursor": None}
+
+
+@router.get(
+    "/licence-photos/{photo_id}/content",
+    summary="The stored photo: to its owner and to clerks only (AR-01)",
+    response_class=Response,
+    responses={200: {"content": {t: {} for t in FORMATS}}, 404: {"description": "not there or not yours"}},
+)
+async def photo_content(photo_id: str, principal: CurrentPrincipal, ctx: CtxDep, uow: UowDep) -> Response:
+    async with uow:
+        row = (
+            await uow.session.execute(
+                select(licence_photos).where(licence_photos.c.id == parse_uuid(photo_id, "licence photo"))
+            )
+        ).first()
+        if row is None or row.document_id is None:
+            raise NotFound("licence photo")
+
+        def entitled(document: StoredDocument) -> bool:
+            if principal.subject == str(row.account_id) == document.owner:
+                return True
+            return principal.is_staff and principal.office in (None, row.office)
+
+        found = await ctx.documents.open(
+            uow.session, row.document_id, case_ref=case_ref(row.id), entitled=entitled
+        )
+    return document_response(found)
 
 
 @router.get(
