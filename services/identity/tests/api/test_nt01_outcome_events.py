@@ -93,8 +93,11 @@ async def _counter_citizen(api: "Api") -> tuple[str, str, dict[str, str]]:
 
 
 async def _photo(api: "Api", citizen: dict[str, str]) -> str:
+    jpeg = (
+        b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) + b"\xff\xd9"
+    )  # the bytes are stored (AR-01)
     r = await api.client.post(
-        "/api/v1/users/me/licence-photos", json={"photo_ref": "p/1.jpg", "format": "jpeg"}, headers=citizen
+        "/api/v1/users/me/licence-photos", content=jpeg, headers={**citizen, "Content-Type": "image/jpeg"}
     )
     assert r.status_code == 201, r.text
     photo_id: str = r.json()["id"]
