@@ -201,19 +201,3 @@ def after_sms_lapse(custom_left: int, draws_left: int) -> str:
     """PP-07: not confirmed in time → back to custom or random selection by the chances left; with none
     left, the user selects at the registration office."""
     return "selecting" if custom_left > 0 or draws_left > 0 else "exhausted"
-
-
-def registration_matches(selection: dict[str, Any], vin: str, owner: dict[str, Any], phone: str) -> list[str]:
-    """PP-09: the fields of a first registration that differ from the pre-selection (empty: it matches)."""
-    differ = []
-    if vin != selection["vin"]:
-        differ.append("vin")
-    if owner.get("id_kind") != selection["owner_id_kind"]:
-        differ.append("owner.id_kind")
-    if owner.get("id_number") != selection["owner_id_number"]:
-        differ.append("owner.id_number")
-    if owner.get("name") != selection["owner_name"]:
-        differ.append("owner.name")
-    if phone != selection["phone"]:
-        differ.append("phone")
-    return differ

@@ -1,14 +1,18 @@
 """The messages plate-pool consumes: a local tolerant model, a handler and a queue each.
 
-VH-15/PP-09: the counter's first registration settles a selection. `vehicle.vehicle.registered.v1` with
-our `selection_id` and matching VIN, owner identity (kind, number, name) and phone makes it `registered`;
-any difference, or the counter's refusal (`vehicle.registration.refused.v1`, ADR 0040), cancels the number
-with the 2-year ban.
+VH-15/PP-09: the counter's first registration settles a selection. PP-09 is decided once, by vehicle, where
+the counter compares the VIN, the owner's document kind and number, the name and the phone with the
+pre-selection (ADR 0045): `vehicle.vehicle.registered.v1` naming our `selection_id` is a registration the
+counter accepted, and makes the selection `registered`; `vehicle.registration.refused.v1` is one it refused
+for a difference, and cancels the number with the 2-year ban. plate-pool acts on them and never compares
+the fields again (a second comparison, stricter than the counter's, once banned owners the counter had
+registered).
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -28,23 +32,15 @@ from servicekit.envelope import Envelope
 from servicekit.ids import new_id
 from servicekit.uow import SYSTEM_ACTOR, UnitOfWork
 
-
-class OwnerSeen(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-    id_kind: str
-    id_number: str
-    name: str
+log = logging.getLogger(__name__)
 
 
 class VehicleRegisteredSeen(BaseModel):
-    """plate-pool's reading of `vehicle.vehicle.registered.v1` (only what PP-09 compares)."""
+    """plate-pool's reading of `vehicle.vehicle.registered.v1`: which selection the counter registered."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
     vehicle_id: str
     plate_number: str
-    vin: str
-    owner: OwnerSeen
-    phone: str
     selection_id: str | None = None
     registered_at: datetime
 
@@ -146,15 +142,20 @@ async def cancel_with_ban(uow: UnitOfWork, hot: HotPool, row: Any, reason: str) 
 
 def settlement_subscriptions(hot_for: Callable[[datetime], HotPool] = configured_hot) -> list[Subscription]:
     async def settle(uow: UnitOfWork, event: VehicleRegisteredSeen, envelope: Envelope) -> None:
-        """VH-15/PP-09: a registration with the pre-selected number settles the selection."""
+        """VH-15/PP-09: the counter registered the car with its pre-selection: the selection is settled.
+        vehicle decided PP-09 before publishing this; it is not decided again here."""
         row = await _selection(uow, event.selection_id)
         if row is None or row.state != "selected":
             return  # not ours, or settled already (a redelivery)
         now = uow.now
-        differ = domain.registration_matches(row._asdict(), event.vin, event.owner.model_dump(), event.phone)
-        if differ or event.plate_number != row.plate_number:
-            await cancel_with_ban(uow, hot_for(now), row, "registration_mismatch")
-            return
+        if event.plate_number != row.plate_number:  # the counter takes the plate from the selection
+            log.warning(
+                "selection %s registered by vehicle %s with %s, not its %s",
+                row.id,
+                event.vehicle_id,
+                event.plate_number,
+                row.plate_number,
+            )
         await uow.session.execute(
             update(selections)
             .where(selections.c.id == row.id)
@@ -189,7 +190,7 @@ def settlement_subscriptions(hot_for: Callable[[datetime], HotPool] = configured
             name="settle-registration",
             handles={"vehicle.vehicle.registered.v1": VehicleRegisteredSeen},
             handler=settle,
-            summary="VH-15/PP-09: a first registration settles the selection, or cancels it with a ban.",
+            summary="VH-15/PP-09: a first registration the counter accepted settles the selection.",
         ),
         Subscription(
             name="registration-refused",

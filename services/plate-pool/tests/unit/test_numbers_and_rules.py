@@ -71,23 +71,6 @@ def test_pp07_after_the_sms_window_the_chances_decide_the_step() -> None:
     assert domain.after_sms_lapse(0, 0) == "exhausted"
 
 
-def test_pp09_registration_mismatch_names_each_field() -> None:
-    selection = {
-        "vin": "V",
-        "owner_id_kind": "resident_id",
-        "owner_id_number": "1",
-        "owner_name": "张三",
-        "phone": "13800138000",
-    }
-    owner = {"id_kind": "resident_id", "id_number": "1", "name": "张三"}
-    assert domain.registration_matches(selection, "V", owner, "13800138000") == []
-    assert domain.registration_matches(selection, "W", {**owner, "name": "李四"}, "13900139000") == [
-        "vin",
-        "owner.name",
-        "phone",
-    ]
-
-
 def test_pp06a_settings_default_to_the_seed_and_refuse_nonsense() -> None:
     s = domain.OfficeSettings.from_json({"random_draws": 5, "unknown": 1})
     assert (s.random_draws, s.custom_attempts, s.hold_seconds, s.session_minutes) == (5, 20, 180, 60)
