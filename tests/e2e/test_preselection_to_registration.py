@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import delete, select, update
-from stdnum.cn import ric
+from stdnum.cn import ric, uscc
 
 from plate_pool_service.domain import OfficeSettings
 from plate_pool_service.main import create_app as create_plate_pool_app
@@ -104,6 +104,14 @@ def new_resident_id(region: str) -> str:
     born = date(1950, 1, 1) + timedelta(days=secrets.randbelow(18_000))
     base = region + born.strftime("%Y%m%d") + f"{secrets.randbelow(1000):03d}"
     return base + ric.calc_check_digit(base + "0")
+
+
+def new_uscc(region: str) -> str:
+    while True:
+        body = "91" + region + "".join(secrets.choice("0123456789") for _ in range(9))
+        code = body + uscc.calc_check_digit(body)
+        if uscc.is_valid(code):
+            return code
 
 
 def new_phone() -> str:
@@ -308,3 +316,20 @@ async def test_pp09_a_difference_the_counter_refuses_cancels_the_number_with_the
     assert await settled(p, selection["id"]) == ("cancelled", "registration_mismatch")
     (ban,) = await bans_of(p, id_number)
     assert ban.until.year == ban.created_at.astimezone(SHANGHAI).year + 2
+
+
+async def test_vh15_a_units_preselection_is_registered_at_the_counter_and_settled(pipe: Pipe) -> None:
+    """One vocabulary of identity kinds (ADR 0045): the unit's credit code is `uscc` in plate-pool's body,
+    its confirmed event, vehicle's projection and the counter's body alike."""
+    p = pipe
+    code, vin, phone = new_uscc(p.office), new_vin(), new_phone()
+    token = p.tokens.mint(f"unit-{code}", kind="unit", roles=("unit",), id_number=code)
+    owner = {"id_kind": "uscc", "id_number": code, "name": "石家庄某某科技有限公司"}
+    selection = await preselect(p, p.tokens.headers(token), owner, vin, phone)
+    r = await register_at_counter(
+        p, {"selection_id": selection["id"], "vin": vin, "owner": owner, "phone": phone}
+    )
+    assert r.status_code == 201, r.text
+    assert (r.json()["plate_number"], r.json()["owner_id_kind"]) == (selection["plate_number"], "uscc")
+    assert await settled(p, selection["id"]) == ("registered", None)
+    assert await bans_of(p, code) == []

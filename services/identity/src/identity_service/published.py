@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from servicekit.clock import SHANGHAI
 from servicekit.messages import Event, Message
+from servicekit.vocabulary import IdKind
 
 _EXAMPLE_TIME = datetime(2027, 3, 1, 9, 30, tzinfo=SHANGHAI)
 
@@ -26,7 +27,7 @@ class PersonPhoneChanged(Event):
         "(ID-06)."
     )
 
-    id_kind: str
+    id_kind: IdKind  # the platform's one vocabulary (servicekit.vocabulary, ADR 0045)
     id_number: str
     name: str
     phone: str
@@ -145,7 +146,7 @@ class LicencePhotoApproved(Event):
 
     photo_id: str
     account_id: str
-    id_kind: str
+    id_kind: IdKind
     id_number: str
     photo_ref: str
     format: str

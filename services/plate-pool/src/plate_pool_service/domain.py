@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, ClassVar
 
 from servicekit.clock import SHANGHAI
+from servicekit.vocabulary import IdKind
 from servicekit.workdays import WorkdayCalendar
 
 
@@ -129,12 +130,12 @@ def check_vehicle_kind(vehicle_kind: str) -> None:
 
 
 def check_owner_is_caller(
-    owner_id_kind: str, owner_id_number: str, caller_id_number: str | None, is_unit: bool
+    owner_id_kind: IdKind, owner_id_number: str, caller_id_number: str | None, is_unit: bool
 ) -> None:
     """PP-01: people pre-select for a car they own themselves, units for a car the unit owns (the unit's
     token names it by its credit code, ADR 0012). A caller whose token carries no identity number (not
     verified) cannot pre-select at all."""
-    kind = "social_credit_code" if is_unit else "resident_id"
+    kind: IdKind = "uscc" if is_unit else "resident_id"
     if caller_id_number is None or owner_id_kind != kind or owner_id_number != caller_id_number:
         raise RuleError(
             "OWNER_NOT_CALLER",
@@ -146,7 +147,7 @@ def check_owner_is_caller(
         )
 
 
-def is_local(id_kind: str, id_number: str, office_code: str) -> bool:
+def is_local(id_kind: IdKind, id_number: str, office_code: str) -> bool:
     """PP-03: a resident ID issued in the office's city (same first 4 digits) is local; units are local."""
     if id_kind != "resident_id":
         return True

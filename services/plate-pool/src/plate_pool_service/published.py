@@ -8,12 +8,13 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel
 
 from servicekit.messages import Event, Message
+from servicekit.vocabulary import IdKind
 
 _AT = datetime.fromisoformat("2027-03-01T09:12:00+08:00")
 
 
 class Owner(BaseModel):
-    id_kind: str
+    id_kind: IdKind  # the platform's one vocabulary (servicekit.vocabulary, ADR 0045)
     id_number: str
     name: str
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
@@ -41,6 +41,7 @@ from servicekit import validators
 from servicekit.clock import SHANGHAI
 from servicekit.ids import new_id
 from servicekit.masking import mask_phone
+from servicekit.vocabulary import IdKindIn
 from servicekit.web import (
     Forbidden,
     IdempotencyKeyHeader,
@@ -71,7 +72,9 @@ class Invoice(BaseModel):
 
 
 class OwnerIn(BaseModel):
-    id_kind: Literal["resident_id", "social_credit_code"]
+    # PP-01 admits `resident_id` (a person) and `uscc` (a unit); the old `social_credit_code` is read as
+    # `uscc` (ADR 0045).
+    id_kind: IdKindIn
     id_number: Annotated[str, Field(min_length=1, max_length=32)]
     name: Annotated[str, Field(min_length=1, max_length=100)]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from plate_pool_service import sweeps
-from plate_pool_service.tables import allocations
+from plate_pool_service.tables import allocations, selections
 from servicekit.db import new_metadata
 
 from .conftest import JPEG, Platform, drain, new_uscc, new_vin
@@ -406,22 +407,46 @@ async def test_pp01_a_unit_pre_selects_only_for_a_car_the_unit_owns(platform: Pl
         return body
 
     for kind, number in (
-        ("social_credit_code", new_uscc(p.office)),  # another unit's car
+        ("uscc", new_uscc(p.office)),  # another unit's car
         ("resident_id", who.id_number),  # a person's car
     ):
         r = await p.client.post("/api/v1/plate-selections", json=body_owned_by(kind, number), headers=headers)
         assert (r.status_code, r.json()["code"], r.json()["rule"]) == (422, "OWNER_NOT_CALLER", "PP-01")
-    r = await p.client.post(
-        "/api/v1/plate-selections", json=body_owned_by("social_credit_code", code), headers=headers
-    )
+    r = await p.client.post("/api/v1/plate-selections", json=body_owned_by("uscc", code), headers=headers)
     assert r.status_code == 201, r.text
+    assert await stored_kind(p, r.json()["id"]) == "uscc"
     # and a person cannot pre-select for a unit's car, even naming the unit's code
     r = await p.client.post(
         "/api/v1/plate-selections",
-        json=body_owned_by("social_credit_code", code) | {"vin": new_vin()},
+        json=body_owned_by("uscc", code) | {"vin": new_vin()},
         headers=who.headers,
     )
     assert (r.status_code, r.json()["code"]) == (422, "OWNER_NOT_CALLER")
+
+
+async def test_pp01_a_units_old_kind_spelling_is_read_as_uscc(platform: Platform) -> None:
+    """ADR 0045: one vocabulary of identity kinds; a client still sending `social_credit_code` is understood,
+    and the selection (and its events) say `uscc`."""
+    p = platform
+    await p.open_segment()
+    code = new_uscc(p.office)
+    token = p.tokens.mint(f"unit-{code}", kind="unit", roles=("unit",), id_number=code)
+    body = p.start_body(p.applicant())
+    body["owner"] = {"id_kind": "social_credit_code", "id_number": code, "name": "石家庄某某科技有限公司"}
+    r = await p.client.post("/api/v1/plate-selections", json=body, headers=p.tokens.headers(token))
+    assert r.status_code == 201, r.text
+    assert await stored_kind(p, r.json()["id"]) == "uscc"
+
+
+async def stored_kind(p: Platform, selection_id: str) -> str:
+    async with p.ctx.runtime.engine.connect() as conn:
+        return str(
+            (
+                await conn.execute(
+                    select(selections.c.owner_id_kind).where(selections.c.id == uuid.UUID(selection_id))
+                )
+            ).scalar_one()
+        )
 
 
 async def test_clerks_see_their_own_offices_selections_only(platform: Platform) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import ClassVar, Literal
 
+from servicekit import vocabulary
 from servicekit.clock import SHANGHAI
 
 
@@ -24,8 +25,9 @@ def add_months(day: date, months: int) -> date:
 
 # --- VH-01: the record's vocabulary --------------------------------------------------------------
 
-IdKind = Literal["resident_id", "uscc", "passport", "military_id", "residence_permit"]
-ID_KINDS: tuple[str, ...] = ("resident_id", "uscc", "passport", "military_id", "residence_permit")
+# Identity kinds: the platform's one vocabulary (servicekit.vocabulary, ADR 0045).
+IdKind = vocabulary.IdKind
+ID_KINDS: tuple[str, ...] = vocabulary.ID_KINDS
 Use = Literal["commercial", "non_commercial"]
 # Lifecycle states: one at a time.
 STATES: tuple[str, ...] = ("registered", "transferred_out", "deregistered", "force_deregistered")
@@ -114,7 +116,7 @@ def check_inspection_allowed(state: str, flags: Iterable[str]) -> None:
 
 @dataclass(frozen=True)
 class Owner:
-    id_kind: str
+    id_kind: IdKind
     id_number: str
     name: str
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from servicekit.clock import SHANGHAI
 from servicekit.messages import Event, Message
+from servicekit.vocabulary import IdKind
 
 _AT = datetime(2027, 3, 1, 9, 30, tzinfo=SHANGHAI)
 _VEHICLE_ID = "0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e70"
@@ -23,7 +24,7 @@ _IDN = "130102199003071233"
 class OwnerRef(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id_kind: str
+    id_kind: IdKind  # the platform's one vocabulary (servicekit.vocabulary, ADR 0045)
     id_number: str
     name: str
 
@@ -34,7 +35,8 @@ _OWNER = OwnerRef(id_kind="resident_id", id_number=_IDN, name="张三")
 class VehicleRegistered(Event):
     message_type: ClassVar[str] = "vehicle.vehicle.registered.v1"
     summary: ClassVar[str] = (
-        "A new vehicle was registered at the counter (VH-15); plate-pool settles its pre-selection (PP-09)."
+        "A new vehicle was registered at the counter (VH-15). With a `selection_id`, the counter found it "
+        "as pre-selected (PP-09, decided here once): plate-pool settles the selection (ADR 0045)."
     )
     vehicle_id: str
     office_code: str
@@ -457,7 +459,7 @@ class DeliveryBanImposed(Event):
         "licence, inspection mark or driving licence for a year (VH-07; license applies it by DL-02/03; "
         "notify tells the phone, NT-01)."
     )
-    id_kind: str
+    id_kind: IdKind
     id_number: str
     until: date
     reason: Literal["refused", "not_collected"]

@@ -292,7 +292,10 @@ async def load_preselection(uow: UnitOfWork, selection_id: str) -> Preselection 
             office_code=row["office_code"] or "",
             plate_number=row["plate_number"] or "",
             vin=row["vin"] or "",
-            owner=Owner(row["owner_id_kind"] or "", row["owner_id_number"] or "", row["owner_name"] or ""),
+            # An ended selection is never compared (check_selection_usable refuses it first).
+            owner=Owner(
+                row["owner_id_kind"] or "resident_id", row["owner_id_number"] or "", row["owner_name"] or ""
+            ),
             phone=row["phone"] or "",
             register_by=row["register_by"] or row["updated_at"],
             state=row["state"],

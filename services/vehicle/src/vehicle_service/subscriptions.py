@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from servicekit.consumer import Subscription
 from servicekit.envelope import Envelope
 from servicekit.uow import SYSTEM_ACTOR, UnitOfWork
+from servicekit.vocabulary import IdKindIn
 from vehicle_service import records
 
 log = logging.getLogger(__name__)
@@ -27,14 +28,14 @@ class _Tolerant(BaseModel):
 
 
 class PhoneChanged(_Tolerant):
-    id_kind: str
+    id_kind: IdKindIn
     id_number: str
     phone: str
     changed_at: datetime
 
 
 class OwnerIn(_Tolerant):
-    id_kind: str
+    id_kind: IdKindIn  # plate-pool wrote a unit's as `social_credit_code` before ADR 0045
     id_number: str
     name: str
 

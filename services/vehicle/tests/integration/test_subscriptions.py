@@ -15,7 +15,7 @@ from vehicle_service import subscriptions as subs
 from vehicle_service.tables import vehicle_bindings
 
 from .conftest import START, Actors, binding_event, deliver, events_about, register, registration
-from .factories import new_owner_id, new_phone, new_plate, new_vin
+from .factories import new_owner_id, new_phone, new_plate, new_uscc, new_vin
 
 pytestmark = pytest.mark.integration
 
@@ -77,6 +77,34 @@ async def test_pp09_projection_from_plate_pool_events_allows_then_stops_registra
     r = await client.post("/api/v1/vehicles", json=body, headers=actors.clerk)
     assert r.status_code == 409
     assert r.json()["code"] == "SELECTION_NOT_USABLE"
+
+
+async def test_vh15_a_units_selection_confirmed_with_the_old_kind_spelling_registers_as_uscc(
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime
+) -> None:
+    """ADR 0045: plate-pool wrote a unit's kind `social_credit_code` before the one vocabulary; such a
+    message still in flight is read as `uscc`, so the counter registers the unit's car with its number."""
+    code, vin, phone, plate = new_uscc(), new_vin(), new_phone(), new_plate()
+    selection_id = str(uuid.uuid4())
+    unit = {"id_kind": "social_credit_code", "id_number": code, "name": "石家庄某某科技有限公司"}
+    await deliver(
+        runtime,
+        subs.SELECTION_CONFIRMED,
+        {
+            "selection_id": selection_id,
+            "office_code": "130100",
+            "plate_number": plate,
+            "vin": vin,
+            "owner": unit,
+            "phone": phone,
+            "register_by": "2027-03-04T23:59:59.999999+08:00",
+        },
+    )
+    owner = {**unit, "id_kind": "uscc"}
+    body = registration(plate_number=None, selection_id=selection_id, vin=vin, phone=phone, owner=owner)
+    r = await client.post("/api/v1/vehicles", json=body, headers=actors.clerk)
+    assert r.status_code == 201, r.text
+    assert (r.json()["plate_number"], r.json()["owner_id_kind"]) == (plate, "uscc")
 
 
 async def test_pp09_a_cancellation_arriving_before_its_confirmation_still_wins(

@@ -19,6 +19,7 @@ from servicekit.validators import (
     social_credit_code,
     vin,
 )
+from servicekit.vocabulary import UNIT_ID_KINDS, IdKindIn
 from servicekit.web import NotFound, Principal, require_roles
 from vehicle_service import records
 
@@ -49,7 +50,7 @@ class Input(BaseModel):
 
 
 class OwnerIn(Input):
-    id_kind: Literal["resident_id", "uscc", "passport", "military_id", "residence_permit"]
+    id_kind: IdKindIn  # ADR 0045: one vocabulary; another system's `social_credit_code` reads as `uscc`
     id_number: Annotated[str, Field(min_length=5, max_length=32)]
     name: Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -96,7 +97,7 @@ def vehicle_out(row: RowMapping | dict[str, Any], *, masked: bool = False) -> Ve
     return VehicleOut.model_validate(data)
 
 
-UNIT_OWNER_ID_KINDS = frozenset({"uscc"})
+UNIT_OWNER_ID_KINDS = UNIT_ID_KINDS
 
 
 def owner_id(principal: Principal) -> str | None:
