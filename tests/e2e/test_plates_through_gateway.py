@@ -131,7 +131,8 @@ async def _prepare(settings: PlatePoolSettings, open_office: str, closed_office:
         await save_office_settings(
             runtime,
             open_office,
-            OfficeSettings(opens_at="00:00", closes_at="23:59:59.999999"),
+            # 1,000 numbers serve here: this office's PP-10 floor is lowered (the seed's is 50,000).
+            OfficeSettings(opens_at="00:00", closes_at="23:59:59.999999", low_pool_threshold=0),
             superior="130000",
             name="e2e open office",
         )

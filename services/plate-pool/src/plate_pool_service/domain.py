@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, ClassVar
 
 from servicekit.clock import SHANGHAI
+from servicekit.refusal import Refusal, refusal
 from servicekit.vocabulary import IdKind
 from servicekit.workdays import WorkdayCalendar
 
@@ -51,7 +52,7 @@ class OfficeSettings:
     sms_minutes: int = 30  # PP-07
     register_working_days: int = 3  # PP-08
     ban_years: int = 2  # PP-09
-    low_pool_threshold: int = 50_000  # PP-10
+    low_pool_threshold: int = 50_000  # PP-10: the pool's floor (check_pool_floor); an office may raise it
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> OfficeSettings:
@@ -74,6 +75,36 @@ class OfficeSettings:
             raise RuleError("INVALID_SETTINGS", "windows out of range", "PP-06a", status=422)
         if _hhmm(self.opens_at) >= _hhmm(self.closes_at):
             raise RuleError("INVALID_SETTINGS", "opens_at must be before closes_at", "PP-06a", status=422)
+
+
+POOL_FLOOR = 50_000  # PP-10, seed §24(3): 预选机动车号牌号码池可用号牌号码数量不得低于五万个
+PoolBelowFloor = refusal("POOL_BELOW_FLOOR", "PP-10")
+
+
+def check_floor_setting(floor: int) -> None:
+    """PP-10: an office may raise its pool's floor (`low_pool_threshold`), never set it under 50,000."""
+    if floor < POOL_FLOOR:
+        raise Refusal(
+            f"the available pool never falls below {POOL_FLOOR:,} numbers",
+            code="INVALID_SETTINGS",
+            rule="PP-10",
+            status=422,
+            extra={"floor": POOL_FLOOR},
+        )
+
+
+def check_pool_floor(available: int, settings: OfficeSettings, *, opening: bool = False) -> None:
+    """PP-10: the pool available for selection never falls below 50,000 numbers (the office's
+    `low_pool_threshold`, never lower than that): a segment does not open (`opening`: its publication,
+    counting the office's published pools with it) and an office does not serve a new selection below it."""
+    floor = settings.low_pool_threshold
+    if available >= floor:
+        return
+    if opening:
+        detail = f"with this segment the office's pool would hold {available:,} numbers, under {floor:,}"
+    else:
+        detail = f"the office's pool holds {available:,} numbers available, under {floor:,}: no new selection"
+    raise PoolBelowFloor(detail, extra={"available": available, "floor": floor})
 
 
 SEED_SETTINGS = OfficeSettings()

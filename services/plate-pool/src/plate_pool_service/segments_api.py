@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
 from plate_pool_service.context import ContextDep, PlateContext
-from plate_pool_service.domain import OfficeSettings, RuleError
+from plate_pool_service.domain import OfficeSettings, RuleError, check_floor_setting, check_pool_floor
 from plate_pool_service.numbers import InvalidPattern, NumberSpace, alphabets
 from plate_pool_service.tables import allocations, office_settings, segments
 from servicekit import validators
@@ -246,6 +246,9 @@ async def publish_segment(
     _check_office_admin(principal, row.office_code)
     if row.state != "approved":
         raise RuleError("SEGMENT_NOT_APPROVED", "the superior office has not approved this segment", "PP-10")
+    # PP-10: the segment opens only if, with the office's published pools, 50,000 numbers are available.
+    pool = await published_available(ctx, row.office_code) + row.size
+    check_pool_floor(pool, await ctx.catalog.settings(row.office_code), opening=True)
     async with runtime.uow() as uow:
         now = uow.now
         earliest = ctx.calendar.add_working_days(now.astimezone(SHANGHAI).date(), PUBLISH_WORKING_DAYS)
@@ -288,6 +291,8 @@ async def put_office_settings(
     except TypeError:
         raise RuleError("INVALID_SETTINGS", "settings of the wrong type", "PP-06a", status=422) from None
     new.check()
+    if "low_pool_threshold" in body:
+        check_floor_setting(new.low_pool_threshold)
     await save_office_settings(runtime, office_code, new, actor=actor_from(request, principal))
     ctx.catalog.forget_settings(office_code)
     return new.to_json()
@@ -327,6 +332,21 @@ async def save_office_settings(
                 after=settings.to_json(),
             )
         await uow.commit()
+
+
+async def published_available(ctx: PlateContext, office_code: str) -> int:
+    """PP-10: the numbers available in the office's published segments, open already or not yet."""
+    async with ctx.runtime.engine.connect() as conn:
+        ids = (
+            await conn.execute(
+                select(segments.c.id)
+                .where(segments.c.office_code == office_code)
+                .where(segments.c.state == "published")
+                .where(segments.c.pool_built_at.is_not(None))
+            )
+        ).scalars()
+        published = list(ids)
+    return sum([(await ctx.hot.counts(segment_id)).available for segment_id in published])
 
 
 async def office_available(ctx: PlateContext, office_code: str, now: datetime) -> int:

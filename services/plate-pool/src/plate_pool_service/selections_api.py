@@ -315,10 +315,13 @@ async def start_selection(
             raise RuleError("NO_OPEN_SEGMENT", "this office has no segment open for selection", "PP-10")
         best = open_segments[0]
         best_available = -1
+        pool = 0
         for segment in open_segments:
             available = (await ctx.hot.counts(segment.id)).available
+            pool += available
             if available > best_available:
                 best, best_available = segment, available
+        domain.check_pool_floor(pool, settings)  # PP-10: no office serves below the floor
         selection_id = new_id()
         values = {
             "id": selection_id,

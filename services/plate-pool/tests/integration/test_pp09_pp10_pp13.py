@@ -10,6 +10,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from plate_pool_service import sweeps
+from plate_pool_service.domain import OfficeSettings
+from plate_pool_service.segments_api import save_office_settings
 from plate_pool_service.tables import fairness_log, selections
 from servicekit.clock import SHANGHAI
 from servicekit.db import new_metadata
@@ -202,6 +204,8 @@ async def test_pp10_publication_less_than_3_working_days_ahead_is_refused(platfo
 
 async def test_pp10_an_office_under_50000_available_raises_an_alert(platform: Platform) -> None:
     p = platform
+    await save_office_settings(p.ctx.runtime, p.office, OfficeSettings())  # the seed's floor, 50,000
+    p.ctx.catalog.forget_settings(p.office)
     await p.open_segment()  # 10,000 numbers: under the floor
     async with p.ctx.runtime.engine.connect() as conn:
         since = (await conn.execute(text("SELECT now()"))).scalar_one()

@@ -220,7 +220,11 @@ async def test_pp13_draws_from_a_thin_pool_stay_uniform(platform: Platform) -> N
     (only when the point fell in the last tenth). Drawn uniformly, five of ten include it half the time."""
     p = platform
     await save_office_settings(
-        p.ctx.runtime, p.office, OfficeSettings(random_draws=10_000), superior="130000", name="test office"
+        p.ctx.runtime,
+        p.office,
+        OfficeSettings(random_draws=10_000, low_pool_threshold=0),
+        superior="130000",
+        name="test office",
     )
     segment = await p.open_segment(pattern="30###")  # 1,000 numbers
     free = [0, *range(900, 909)]

@@ -165,7 +165,13 @@ async def cluster(plate_pool_database: str, db13: Redis) -> AsyncIterator[Cluste
     async with runtime.engine.begin() as conn:
         for table in (allocations, selections, segments):
             await conn.execute(delete(table).where(table.c.office_code == office))
-    await save_office_settings(runtime, office, OfficeSettings(), superior="130000", name="pp12 crash office")
+    await save_office_settings(
+        runtime,
+        office,
+        OfficeSettings(low_pool_threshold=0),  # a 10,000-number pool serves here (PP-10 floor lowered)
+        superior="130000",
+        name="pp12 crash office",
+    )
     now = await runtime.clock.now()
     segment_id = await plan_segment(
         ctx,
