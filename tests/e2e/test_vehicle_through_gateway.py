@@ -12,6 +12,8 @@ Accounts are made in identity's database the way its demo data makes them; every
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
 import secrets
 import shutil
@@ -19,6 +21,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -35,6 +38,8 @@ from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
 from servicekit.settings import Environment
 from servicekit.validators import PROVINCES, vin_check_digit
+from vehicle_service import records as vehicle_records
+from vehicle_service.service import SPEC as VEHICLE
 
 from .processes import NGINX, free_port, wait_until_ok
 
@@ -191,6 +196,31 @@ def _accounts(citizens: list[tuple[str, str]]) -> dict[str, str]:
     return asyncio.run(make())
 
 
+def _bind(headers: dict[str, str], vehicle_id: str) -> None:
+    """The account signed in with `headers` has bound the vehicle: what vehicle's worker does with identity's
+    `identity.binding.created.v1` (the account id is the token's `sub`)."""
+    token = headers["Authorization"].removeprefix("Bearer ").split(".")[1]
+    subject = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))["sub"]
+
+    async def run() -> None:
+        runtime = Runtime.open(VEHICLE.settings(), VEHICLE.metadata)
+        try:
+            async with runtime.uow() as uow:
+                await vehicle_records.project_binding(
+                    uow,
+                    binding_id=str(uuid.uuid4()),
+                    account_id=subject,
+                    vehicle_ref=vehicle_id,
+                    owned=True,
+                    bound_at=uow.now,
+                )
+                await uow.commit()
+        finally:
+            await runtime.aclose()
+
+    asyncio.run(run())
+
+
 def _login(gw: httpx.Client, username: str) -> dict[str, str]:
     r = gw.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
     assert r.status_code == 200, r.text
@@ -231,6 +261,9 @@ def test_vh09_citizen_to_delivered_plate_with_clerks_working_the_queue_through_t
         vehicle = r.json()
         assert gw.get(f"/api/v1/vehicles/{vehicle['id']}", headers=citizen).status_code == 200
         assert gw.get(f"/api/v1/vehicles/{vehicle['id']}", headers=stranger).status_code == 404
+        # VH-02: reissue serves vehicles bound in the applicant's name (ADR 0044); identity's
+        # `identity.binding.created.v1` reaches vehicle's projection (no broker in this test).
+        _bind(citizen, vehicle["id"])
 
         r = gw.post(
             "/api/v1/vehicle-applications",

@@ -1,20 +1,334 @@
-"""Reissue and replacement cases in the database (VH-02..VH-10): each step writes the case, its event and
-its audit entry in the caller's unit of work. Used by the API and by the missed-pickup sweep."""
+"""Reissue and replacement (VH-02..VH-10): one use case per action of the citizen, the office, the post and
+the archive, each in one unit of work writing the case, its event and its audit entry; and the
+missed-pickup sweep the worker runs. The HTTP module (`api/applications.py`) parses, calls and shapes."""
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 
+from servicekit.clock import SHANGHAI
 from servicekit.ids import new_id
 from servicekit.runtime import Runtime
 from servicekit.uow import SYSTEM_ACTOR, Actor, UnitOfWork
-from vehicle_service import domain
+from servicekit.web import NotFound, Principal
+from servicekit.workdays import WorkdayCalendar
+from vehicle_service import domain, records
 from vehicle_service import published as ev
+from vehicle_service.access import own_vehicle, owner_id
+from vehicle_service.post import Parcel, post_service
 from vehicle_service.tables import applications, delivery_bans, vehicles
+
+CALENDAR = WorkdayCalendar()
+ITEM_NAMES = {"plate": "号牌", "licence": "行驶证", "mark": "检验合格标志"}
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the citizen asks for (VH-02..VH-09)."""
+
+    vehicle_id: uuid.UUID
+    item: str
+    kind: str
+    delivery: str
+    address: str | None
+    phone: str | None
+    temp_plate: bool
+    insurance_photo_ref: str | None
+
+
+def facts(vehicle: RowMapping) -> domain.VehicleFacts:
+    return domain.VehicleFacts(
+        plate_kind=vehicle["plate_kind"],
+        state=vehicle["state"],
+        flags=tuple(vehicle["flags"]),
+        licence_photo_stored=vehicle["licence_photo_stored"],
+        plate_reissue_count=vehicle["plate_reissue_count"],
+        inspection_valid_until=vehicle["inspection_valid_until"],
+        insurance_valid_until=vehicle["insurance_valid_until"],
+    )
+
+
+async def apply(uow: UnitOfWork, principal: Principal, actor: Actor, ask: Request) -> RowMapping:
+    """VH-02..VH-09 as the citizen applies: their own vehicle (else 404), bound to their account, then the
+    rules in the office's order (`domain.check_application`); one open case per vehicle and item. The
+    vehicle's row lock serialises concurrent applications for it, so the open-case check holds."""
+    async with uow:
+        vehicle = await own_vehicle(uow, principal, ask.vehicle_id, lock=True)
+        domain.check_application(
+            facts(vehicle),
+            channel=principal.channel,
+            bound=await records.is_bound(uow, principal.subject, vehicle["id"]),
+            item=ask.item,
+            delivery=ask.delivery,
+            insurance_photo_ref=ask.insurance_photo_ref,
+            ban_until=await active_ban(uow, vehicle["owner_id_number"]),
+            today=uow.now.astimezone(SHANGHAI).date(),
+        )
+        open_case = (
+            await uow.session.execute(
+                select(applications.c.id).where(
+                    applications.c.vehicle_id == vehicle["id"],
+                    applications.c.item == ask.item,
+                    applications.c.state.in_(domain.OPEN_APPLICATION_STATES),
+                )
+            )
+        ).first()
+        if open_case is not None:
+            raise domain.ApplicationOpen(
+                "this item already has an open application", extra={"application_id": str(open_case.id)}
+            )
+        application_id = new_id()
+        await uow.session.execute(
+            applications.insert().values(
+                id=application_id,
+                vehicle_id=vehicle["id"],
+                office_code=vehicle["office_code"],
+                applicant_id_number=vehicle["owner_id_number"],
+                applicant_subject=principal.subject,
+                item=ask.item,
+                kind=ask.kind,
+                delivery=ask.delivery,
+                address=ask.address,
+                phone=ask.phone or vehicle["phone"],
+                temp_plate=ask.temp_plate,
+                insurance_photo_ref=ask.insurance_photo_ref,
+                state="submitted",
+                intake_due=CALENDAR.deadline_end_of_working_day(uow.now, 1),
+                created_at=uow.now,
+                updated_at=uow.now,
+            )
+        )
+        row = await load(uow, application_id)
+        assert row is not None
+        uow.emit(state_event(row, "submitted", uow.now))
+        uow.audit(
+            actor,
+            "application.submitted",
+            f"application:{application_id}",
+            None,
+            {"item": ask.item, "kind": ask.kind, "delivery": ask.delivery},
+        )
+        await uow.commit()
+    return row
+
+
+def _may_see(principal: Principal, row: RowMapping) -> bool:
+    if principal.is_staff:
+        return principal.office is None or principal.office == row["office_code"]
+    key = owner_id(principal)
+    return key is not None and key == row["applicant_id_number"]
+
+
+async def case_for(uow: UnitOfWork, principal: Principal, application_id: uuid.UUID) -> RowMapping:
+    """The case, locked, or 404 when it is not there or not the caller's (their own, their office's)."""
+    row = await load(uow, application_id, lock=True)
+    if row is None or not _may_see(principal, row):
+        raise NotFound("application")
+    return row
+
+
+async def get(uow: UnitOfWork, principal: Principal, application_id: uuid.UUID) -> RowMapping:
+    async with uow:
+        return await case_for(uow, principal, application_id)
+
+
+async def listing(uow: UnitOfWork, principal: Principal, state: str | None, limit: int) -> list[RowMapping]:
+    """VH-09: a clerk's office queue (oldest intake deadline first); a citizen's own applications."""
+    query = select(applications, vehicles.c.plate_number).join(
+        vehicles, vehicles.c.id == applications.c.vehicle_id
+    )
+    if principal.is_staff:
+        if principal.office:
+            query = query.where(applications.c.office_code == principal.office)
+        query = query.order_by(applications.c.intake_due, applications.c.id)
+    else:
+        query = query.where(applications.c.applicant_id_number == (owner_id(principal) or "")).order_by(
+            applications.c.created_at.desc()
+        )
+    if state:
+        query = query.where(applications.c.state == state)
+    async with uow:
+        return list((await uow.session.execute(query.limit(limit))).mappings().all())
+
+
+async def intake(
+    uow: UnitOfWork,
+    principal: Principal,
+    actor: Actor,
+    application_id: uuid.UUID,
+    *,
+    decision: str,
+    reason: str | None,
+    insurance_photo_valid: bool | None,
+) -> RowMapping:
+    """VH-09: accept (the VH-03 states re-checked on the locked vehicle) or reject with a reason."""
+    async with uow:
+        row = await case_for(uow, principal, application_id)
+        vehicle = await records.load(uow, row["vehicle_id"], lock=True)
+        assert vehicle is not None
+        target, why = domain.decide_intake(
+            decision,
+            item=row["item"],
+            reason=reason,
+            insurance_photo_valid=insurance_photo_valid,
+            state=vehicle["state"],
+            flags=vehicle["flags"],
+        )
+        after = await move(
+            uow, actor, row, target, reason=why, refusal_reason=why, decided_by=principal.subject
+        )
+        await uow.commit()
+    return after
+
+
+async def produce(
+    uow: UnitOfWork, principal: Principal, actor: Actor, application_id: uuid.UUID
+) -> RowMapping:
+    """VH-09: the office made the items (and the temporary plate if asked); a plate counts toward the
+    vehicle's reissues (VH-05)."""
+    async with uow:
+        row = await case_for(uow, principal, application_id)
+        if row["item"] == "plate" and row["state"] == "accepted":
+            await uow.session.execute(
+                update(vehicles)
+                .where(vehicles.c.id == row["vehicle_id"])
+                .values(
+                    plate_reissue_count=vehicles.c.plate_reissue_count + 1,
+                    updated_at=uow.now,
+                    version=vehicles.c.version + 1,
+                )
+            )
+        after = await move(uow, actor, row, "produced")
+        await uow.commit()
+    return after
+
+
+async def handoff(
+    uow: UnitOfWork, principal: Principal, actor: Actor, application_id: uuid.UUID
+) -> RowMapping:
+    """VH-09: mail goes to the post (its tracking number kept); pickup becomes ready, due within one month
+    (VH-07)."""
+    async with uow:
+        row = await case_for(uow, principal, application_id)
+        domain.check_handoff(row["state"])
+        if row["delivery"] == "mail":
+            tracking = await post_service().dispatch(
+                Parcel(
+                    case_id=row["id"],
+                    recipient=row["applicant_id_number"][-4:],
+                    phone=row["phone"],
+                    address=row["address"] or "",
+                    contents=ITEM_NAMES[row["item"]] + (" 临时号牌" if row["temp_plate"] else ""),
+                    collect_damaged_item=domain.collects_damaged_item(row["kind"], row["item"]),
+                )
+            )
+            after = await move(uow, actor, row, "mailed", tracking_number=tracking)
+        else:
+            after = await move(
+                uow, actor, row, "ready", ready_at=uow.now, pickup_due=domain.pickup_due(uow.now)
+            )
+        await uow.commit()
+    return after
+
+
+async def pick_up(
+    uow: UnitOfWork,
+    principal: Principal,
+    actor: Actor,
+    application_id: uuid.UUID,
+    damaged_item_returned: bool,
+) -> RowMapping:
+    """VH-06: collected at the counter, a replaced plate or licence handed back."""
+    async with uow:
+        row = await case_for(uow, principal, application_id)
+        domain.check_pickup(row["kind"], row["item"], damaged_item_returned)
+        after = await move(uow, actor, row, "picked_up", returned_item_received=damaged_item_returned)
+        await uow.commit()
+    return after
+
+
+async def miss_pickup(
+    uow: UnitOfWork, principal: Principal, actor: Actor, application_id: uuid.UUID
+) -> RowMapping:
+    """VH-07/VH-09: the office records a pickup missed for a month (the sweep does it too)."""
+    async with uow:
+        row = await case_for(uow, principal, application_id)
+        domain.check_pickup_missed(row["state"], row["pickup_due"], uow.now)
+        after = await move(uow, actor, row, "not_collected", reason="not collected within one month")
+        await uow.commit()
+    return after
+
+
+async def post_event(
+    uow: UnitOfWork, actor: Actor, tracking_number: str, event: str, damaged_item_collected: bool
+) -> RowMapping:
+    """VH-05/VH-06/VH-07: the post reports delivered (the damaged item collected, for a replacement) or
+    refused (a one-year ban); a repeated report changes nothing."""
+    async with uow:
+        found = (
+            await uow.session.execute(
+                select(applications.c.id).where(applications.c.tracking_number == tracking_number)
+            )
+        ).first()
+        if found is None:
+            raise NotFound("parcel")
+        row = await load(uow, found.id, lock=True)
+        assert row is not None
+        if row["state"] == event:
+            return row
+        if event == "delivered":
+            after = await move(uow, actor, row, "delivered", returned_item_received=damaged_item_collected)
+        else:
+            after = await move(uow, actor, row, "refused", reason="delivery refused")
+        await uow.commit()
+    return after
+
+
+async def archive(
+    uow: UnitOfWork, principal: Principal, actor: Actor, application_id: uuid.UUID, action: str
+) -> RowMapping:
+    """VH-10: the archive post files, destroys the returned item, or settles (`domain.archive_step`)."""
+    async with uow:
+        row = await case_for(uow, principal, application_id)
+        step = domain.archive_step(
+            action,
+            state=row["state"],
+            archived=row["archived"],
+            returned_item_received=row["returned_item_received"],
+            returned_item_destroyed=row["returned_item_destroyed"],
+            core_number_restored=row["core_number_restored"],
+        )
+        if step == "file":
+            after = await _set(uow, actor, row, "application.filed", archived=True)
+        elif step == "destroy_returned":
+            after = await _set(
+                uow, actor, row, "application.returned_item_destroyed", returned_item_destroyed=True
+            )
+        elif step == "restore_core_number":
+            after = await _set(uow, actor, row, "application.core_number_restored", core_number_restored=True)
+        else:
+            after = await move(uow, actor, row, "withdrawn", reason="withdrawn after delivery failed")
+        await uow.commit()
+    return after
+
+
+async def _set(uow: UnitOfWork, actor: Actor, row: RowMapping, action: str, **values: bool) -> RowMapping:
+    await uow.session.execute(
+        update(applications).where(applications.c.id == row["id"]).values(updated_at=uow.now, **values)
+    )
+    uow.audit(actor, action, f"application:{row['id']}", None, dict(values))
+    after = await load(uow, row["id"])
+    assert after is not None
+    return after
+
+
+# --- the case store: loading, moving, bans -------------------------------------------------------
 
 
 async def load(uow: UnitOfWork, application_id: Any, *, lock: bool = False) -> RowMapping | None:

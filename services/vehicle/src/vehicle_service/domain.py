@@ -9,10 +9,11 @@ import calendar
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import ClassVar, Literal
+from typing import Literal
 
 from servicekit import vocabulary
 from servicekit.clock import SHANGHAI
+from servicekit.refusal import refusal
 
 
 def add_months(day: date, months: int) -> date:
@@ -37,24 +38,6 @@ FLAGS: tuple[str, ...] = ("stolen", "suspended", "suspect", "detained", "seized"
 PLATE_KINDS: tuple[str, ...] = ("01", "02", "51", "52", "07", "15", "16")
 
 
-class RuleError(Exception):
-    """A refusal by a rule. `code`, `rule` and `http_status` make the web layer answer a problem."""
-
-    code: ClassVar[str] = "RULE_REFUSED"
-    rule: ClassVar[str | None] = None
-    http_status: ClassVar[int] = 409
-
-    def __init__(self, detail: str, **extra: object) -> None:
-        super().__init__(detail)
-        self.extra = dict(extra)
-
-
-def refusal(code: str, rule: str, status: int = 409) -> type[RuleError]:
-    return type(
-        code.title().replace("_", ""), (RuleError,), {"code": code, "rule": rule, "http_status": status}
-    )
-
-
 VehicleBlocked = refusal("VEHICLE_STATE_BLOCKS", "VH-03")
 LicencePhotoMissing = refusal("LICENCE_PHOTO_MISSING", "VH-04")
 MailNotAllowed = refusal("SECOND_PLATE_REISSUE_NOT_BY_MAIL", "VH-05", 422)
@@ -71,6 +54,19 @@ StationNotInReach = refusal("STATION_NOT_IN_PLAN", "VH-13")
 NotBeforeInspectionDay = refusal("CANCEL_ONLY_BEFORE_INSPECTION_DAY", "VH-13")
 StationNotOpen = refusal("STATION_NOT_TAKING_BOOKINGS", "VH-14")
 SlotFull = refusal("SLOT_FULL", "VH-14")
+AlreadyBooked = refusal("ALREADY_BOOKED", "VH-13")
+KindNotInspected = refusal("STATION_DOES_NOT_INSPECT_THIS_KIND", "VH-14", 422)
+PlanAlreadyPublished = refusal("PLAN_ALREADY_PUBLISHED", "VH-14")
+PlanOverlaps = refusal("PLAN_OVERLAPS", "VH-14")
+StationClosed = refusal("STATION_CLOSED", "VH-14")
+ApplicationOpen = refusal("APPLICATION_OPEN", "VH-02")
+InsurancePhotoNotChecked = refusal("INSURANCE_PHOTO_NOT_CHECKED", "VH-09", 422)
+ReasonRequired = refusal("REASON_REQUIRED", "VH-09", 422)
+DamagedItemNotReturned = refusal("DAMAGED_ITEM_NOT_RETURNED", "VH-06")
+PickupNotYetMissed = refusal("PICKUP_NOT_YET_MISSED", "VH-07")
+NothingToDestroy = refusal("NOTHING_TO_DESTROY", "VH-10")
+AlreadySettled = refusal("ALREADY_SETTLED", "VH-10")
+SameOwner = refusal("SAME_OWNER", "VH-16")
 WrongState = refusal("WRONG_STATE", "VH-01")
 
 
@@ -101,14 +97,14 @@ def check_reissue_allowed(state: str, flags: Iterable[str]) -> None:
     suspect, detained, force-deregistered, in a hit-and-run or locked."""
     blocking = sorted(conditions(state, flags) & BLOCKING_REISSUE)
     if blocking:
-        raise VehicleBlocked(f"the vehicle is {', '.join(blocking)}", conditions=blocking)
+        raise VehicleBlocked(f"the vehicle is {', '.join(blocking)}", extra={"conditions": blocking})
 
 
 def check_inspection_allowed(state: str, flags: Iterable[str]) -> None:
     """VH-13: the VH-03 states, and a temporarily seized (暂扣) vehicle, cannot book an inspection."""
     blocking = sorted(conditions(state, flags) & BLOCKING_INSPECTION)
     if blocking:
-        raise InspectionBlocked(f"the vehicle is {', '.join(blocking)}", conditions=blocking)
+        raise InspectionBlocked(f"the vehicle is {', '.join(blocking)}", extra={"conditions": blocking})
 
 
 # --- VH-15: first registration against the pre-selection (PP-09) ---------------------------------
@@ -163,13 +159,15 @@ def check_selection_usable(selection: Preselection | None, office_code: str, now
     if selection is None:
         raise SelectionUnknown("no confirmed pre-selection with this id is known here")
     if selection.state != "confirmed":
-        raise SelectionNotUsable(f"the pre-selection is {selection.state}", selection_state=selection.state)
+        raise SelectionNotUsable(
+            f"the pre-selection is {selection.state}", extra={"selection_state": selection.state}
+        )
     if selection.office_code != office_code:
         raise SelectionOtherOffice("the pre-selection was made for another registration office")
     if now > selection.register_by:
         raise SelectionExpired(
             "the pre-selected number was not registered within 3 working days",
-            register_by=selection.register_by.isoformat(),
+            extra={"register_by": selection.register_by.isoformat()},
         )
     return selection
 
@@ -220,6 +218,7 @@ def check_application(
     vehicle: VehicleFacts,
     *,
     channel: str,
+    bound: bool,
     item: str,
     delivery: str,
     insurance_photo_ref: str | None,
@@ -228,16 +227,21 @@ def check_application(
     online_plate_kinds: frozenset[str] = ONLINE_PLATE_KINDS,
 ) -> None:
     """VH-02..VH-09 as the citizen applies, in the order the office checks them, each with its rule:
-    VH-02 counter-registered users only; VH-07 no online reissue during a ban; VH-03 blocking states;
-    VH-08 plate kinds offered online; VH-04 licence only with a stored photo; VH-05 a second or later
-    plate reissue is not mailed; VH-09 a mark only with inspection passed, insurance valid and its photo.
+    VH-02 counter-registered users only, for a vehicle bound to their account (绑定在本人名下, ADR 0044);
+    VH-07 no online reissue during a ban; VH-03 blocking states; VH-08 plate kinds offered online;
+    VH-04 licence only with a stored photo; VH-05 a second or later plate reissue is not mailed;
+    VH-09 a mark only with inspection passed, insurance valid and its photo.
     """
     if channel != "counter":
         raise CounterUsersOnly("reissue and replacement are for users registered at a counter")
+    if not bound:
+        raise VehicleNotBound(
+            "bind the vehicle to your account first (in identity), then apply", rule="VH-02"
+        )
     if ban_until is not None and today <= ban_until:
         raise DeliveryBanned(
             f"online reissue and replacement are barred until {ban_until.isoformat()}",
-            until=ban_until.isoformat(),
+            extra={"until": ban_until.isoformat()},
         )
     check_reissue_allowed(vehicle.state, vehicle.flags)
     if item == "plate" and vehicle.plate_kind not in online_plate_kinds:
@@ -270,7 +274,7 @@ TRANSITIONS: Mapping[str, frozenset[str]] = {
 def check_transition(current: str, target: str) -> None:
     """VH-09: the office's steps in order; anything else is a 409."""
     if target not in TRANSITIONS.get(current, frozenset()):
-        raise WrongState(f"an application that is {current} cannot become {target}", state=current)
+        raise WrongState(f"an application that is {current} cannot become {target}", extra={"state": current})
 
 
 def pickup_due(ready_at: datetime) -> datetime:
@@ -278,6 +282,86 @@ def pickup_due(ready_at: datetime) -> datetime:
     local = ready_at.astimezone(SHANGHAI)
     day = add_months(local.date(), 1)
     return datetime.combine(day, local.timetz())
+
+
+def decide_intake(
+    decision: str,
+    *,
+    item: str,
+    reason: str | None,
+    insurance_photo_valid: bool | None,
+    state: str,
+    flags: Iterable[str],
+) -> tuple[str, str | None]:
+    """VH-09: the intake post's decision, as (target state, reason). A rejection states its reason; an
+    acceptance re-checks the VH-03 states (a vehicle blocked since the application is rejected with that
+    reason) and, for a mark, needs the insurance certificate's photo declared valid."""
+    if decision != "accept":
+        if not reason:
+            raise ReasonRequired("a rejection states its reason")
+        return "rejected", reason
+    try:
+        check_reissue_allowed(state, flags)
+    except VehicleBlocked as exc:
+        return "rejected", str(exc)
+    if item == "mark" and insurance_photo_valid is not True:
+        raise InsurancePhotoNotChecked("state whether the insurance photo is valid")
+    return "accepted", reason
+
+
+def check_handoff(state: str) -> None:
+    """VH-09: only produced items are mailed or made ready."""
+    if state != "produced":
+        raise WrongState(f"an application that is {state} cannot be handed off", extra={"state": state})
+
+
+def collects_damaged_item(kind: str, item: str) -> bool:
+    """VH-06: a replaced plate or licence is handed back (to the postman or the counter); a mark is not."""
+    return kind == "replace" and item != "mark"
+
+
+def check_pickup(kind: str, item: str, damaged_item_returned: bool) -> None:
+    """VH-06: for a replaced plate or licence the damaged one is handed to the counter at pickup."""
+    if collects_damaged_item(kind, item) and not damaged_item_returned:
+        raise DamagedItemNotReturned("the damaged item is handed over at pickup")
+
+
+def check_pickup_missed(state: str, due: datetime | None, now: datetime) -> None:
+    """VH-07: a pickup is missed once its month has passed."""
+    if state == "ready" and due is not None and now <= due:
+        raise PickupNotYetMissed("the month for pickup has not passed", extra={"pickup_due": due.isoformat()})
+
+
+ArchiveStep = Literal["file", "destroy_returned", "restore_core_number", "withdraw"]
+
+
+def archive_step(
+    action: str,
+    *,
+    state: str,
+    archived: bool,
+    returned_item_received: bool,
+    returned_item_destroyed: bool,
+    core_number_restored: bool,
+) -> ArchiveStep:
+    """VH-10: what the archive post's action does to a case: `file` an eligible case (intake passed);
+    `destroy_returned` the damaged item handed back; `settle` a refused or missed case, restoring the
+    certificate core number when it was filed, otherwise withdrawing the case (退办)."""
+    if action == "file":
+        if state in ("submitted", "rejected", "withdrawn") or archived:
+            raise WrongState(f"an application that is {state} is not filed", extra={"state": state})
+        return "file"
+    if action == "destroy_returned":
+        if not returned_item_received or returned_item_destroyed:
+            raise NothingToDestroy("no returned item is waiting for destruction")
+        return "destroy_returned"
+    if state not in ("refused", "not_collected"):
+        raise WrongState("only refused or missed cases are settled", extra={"state": state})
+    if not archived:
+        return "withdraw"
+    if core_number_restored:
+        raise AlreadySettled("the core number is restored")
+    return "restore_core_number"
 
 
 def ban_until(imposed_at: datetime) -> date:
@@ -306,7 +390,7 @@ def check_inspection_window(valid_until: date | None, today: date, slot_day: dat
     if today < opens:
         raise OutsideInspectionWindow(
             f"appointments open on {opens.isoformat()}, 3 months before the inspection expires",
-            opens_on=opens.isoformat(),
+            extra={"opens_on": opens.isoformat()},
         )
 
 
@@ -328,6 +412,18 @@ def check_station_reachable(vehicle_office: str, station_city: str, other_cities
         raise StationNotInReach("inspections are booked within the province of registration")
     if not other_cities:
         raise StationNotInReach("this station's published plan does not take vehicles of other cities")
+
+
+def check_station_inspects(vehicle_kinds: Iterable[str], vehicle_kind: str) -> None:
+    """VH-14: a station inspects the vehicle kinds of its filed plan only."""
+    if vehicle_kind not in vehicle_kinds:
+        raise KindNotInspected(f"the station does not inspect {vehicle_kind}")
+
+
+def check_station_change(current: str, target: str) -> None:
+    """VH-14: a station that stopped service (closed) does not reopen or suspend; a new one is filed."""
+    if current == "closed" and target != "closed":
+        raise StationClosed("a closed station does not reopen; file a new one")
 
 
 def check_cancellable(slot_day: date, today: date) -> None:
@@ -356,6 +452,9 @@ BrandNotAuthorised = refusal("BRAND_NOT_AUTHORISED", "VH-12", 422)
 NoBlanksLeft = refusal("NO_BLANK_TEMP_PLATES", "VH-12")
 QuotaExceeded = refusal("ABOVE_COLLECTION_QUOTA", "VH-12", 422)
 DamagedCountWrong = refusal("DAMAGED_BLANKS_COUNT_WRONG", "VH-12", 422)
+DealerAlreadyQualified = refusal("DEALER_ALREADY_QUALIFIED", "VH-12")
+DealerAlreadyCancelled = refusal("DEALER_ALREADY_CANCELLED", "VH-12")
+AlreadyChecked = refusal("ALREADY_CHECKED", "VH-12")
 
 
 def check_dealer_documents(documents: Mapping[str, str]) -> None:
@@ -363,7 +462,7 @@ def check_dealer_documents(documents: Mapping[str, str]) -> None:
     attorney, the agent's identity, the brand/model list and the sales authorisation."""
     missing = [d for d in DEALER_DOCUMENTS if not documents.get(d)]
     if missing:
-        raise DealerDocumentsMissing(f"missing documents: {', '.join(missing)}", missing=missing)
+        raise DealerDocumentsMissing(f"missing documents: {', '.join(missing)}", extra={"missing": missing})
 
 
 def check_reapply_bar(last_cancelled_at: datetime | None, now: datetime) -> None:
@@ -373,7 +472,8 @@ def check_reapply_bar(last_cancelled_at: datetime | None, now: datetime) -> None
     until = ban_until(last_cancelled_at)
     if now.astimezone(SHANGHAI).date() <= until:
         raise DealerBarred(
-            f"a cancelled dealer may apply again after {until.isoformat()}", until=until.isoformat()
+            f"a cancelled dealer may apply again after {until.isoformat()}",
+            extra={"until": until.isoformat()},
         )
 
 
@@ -388,7 +488,7 @@ def check_renewal_window(valid_until: date, today: date) -> None:
     if today < opens or today > valid_until:
         raise RenewalOutsideWindow(
             f"the review is done between {opens.isoformat()} and {valid_until.isoformat()}",
-            opens_on=opens.isoformat(),
+            extra={"opens_on": opens.isoformat()},
         )
 
 
@@ -403,6 +503,19 @@ def is_authorised(authorised: Iterable[str], brand: str, model: str) -> bool:
 
 def check_dealer_can_issue(state: str, valid_until: date, today: date) -> None:
     if state != "active":
-        raise DealerNotActive(f"the qualification is {state}", state=state)
+        raise DealerNotActive(f"the qualification is {state}", extra={"state": state})
     if today > valid_until:
-        raise DealerNotActive("the qualification has expired; the yearly review was missed", state="expired")
+        raise DealerNotActive(
+            "the qualification has expired; the yearly review was missed", extra={"state": "expired"}
+        )
+
+
+def check_collection(quantity: int, damaged_returned: int, *, quota: int, damaged_outstanding: int) -> None:
+    """VH-12: blanks go out within the dealer's quota per collection, and every damaged blank reported since
+    the last collection comes back (to be destroyed) first."""
+    if quantity > quota:
+        raise QuotaExceeded(f"at most {quota} blanks per collection", extra={"quota": quota})
+    if damaged_returned != damaged_outstanding:
+        raise DamagedCountWrong(
+            f"{damaged_outstanding} damaged blanks are due back", extra={"due": damaged_outstanding}
+        )

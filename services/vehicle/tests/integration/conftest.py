@@ -180,3 +180,12 @@ async def bind_owner(runtime: Runtime, vehicle: dict[str, Any]) -> str:
 async def unbind(runtime: Runtime, subject: str, vehicle_id: str, binding_id: str) -> None:
     data = binding_event(subject, vehicle_id, binding_id)
     await deliver(runtime, subs.BINDINGS, data, "identity.binding.ended.v1")
+
+
+async def register_bound(
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime, **overrides: Any
+) -> dict[str, Any]:
+    """A registered vehicle its owner has bound (VH-02, VH-11, VH-13 serve bound vehicles only)."""
+    vehicle = await register(client, actors, **overrides)
+    await bind_owner(runtime, vehicle)
+    return vehicle

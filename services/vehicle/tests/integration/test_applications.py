@@ -18,7 +18,7 @@ from vehicle_service.applications import sweep_missed_pickups
 from vehicle_service.post import LOCAL_POST
 from vehicle_service.tables import applications
 
-from .conftest import Actors, events_about, register
+from .conftest import Actors, bind, bind_owner, events_about, register, register_bound, unbind
 from .factories import new_owner_id
 
 pytestmark = pytest.mark.integration
@@ -66,7 +66,7 @@ async def step(
 async def test_vh09_citizen_to_delivered_plate_with_a_clerk_working_the_queue(
     client: httpx.AsyncClient, actors: Actors, runtime: Runtime
 ) -> None:
-    vehicle = await register(client, actors)
+    vehicle = await register_bound(client, actors, runtime)
     r = await apply(client, actors, vehicle, temp_plate=True)
     assert r.status_code == 201, r.text
     case = r.json()
@@ -106,15 +106,50 @@ async def test_vh09_citizen_to_delivered_plate_with_a_clerk_working_the_queue(
     assert filed["archived"] is True
 
 
-async def test_vh02_online_registered_user_is_refused(client: httpx.AsyncClient, actors: Actors) -> None:
-    vehicle = await register(client, actors)
+async def test_vh02_online_registered_user_is_refused(
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime
+) -> None:
+    vehicle = await register_bound(client, actors, runtime)
     r = await apply(client, actors, vehicle, channel="online")
     assert r.status_code == 409
     assert (r.json()["code"], r.json()["rule"]) == ("COUNTER_REGISTERED_USERS_ONLY", "VH-02")
 
 
-async def test_vh02_someone_elses_vehicle_answers_404(client: httpx.AsyncClient, actors: Actors) -> None:
+@pytest.mark.parametrize(
+    ("item", "kind", "extra"),
+    [
+        ("plate", "reissue", {}),
+        ("plate", "replace", {}),
+        ("licence", "reissue", {}),
+        ("licence", "replace", {}),
+        ("mark", "reissue", {"insurance_photo_ref": "photos/ins-1.jpg"}),
+    ],
+)
+async def test_vh02_an_owned_vehicle_not_bound_is_refused_for_every_item(
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime, item: str, kind: str, extra: dict[str, str]
+) -> None:
+    """VH-02 (seed 000, §27(1): 绑定在本人名下): ownership alone is not enough; the applicant's account must
+    have bound the vehicle in identity (ADR 0044), and a binding by another account does not count."""
     vehicle = await register(client, actors)
+    r = await apply(client, actors, vehicle, item=item, kind=kind, delivery="pickup", **extra)
+    assert r.status_code == 409
+    assert (r.json()["code"], r.json()["rule"]) == ("VEHICLE_NOT_BOUND", "VH-02")
+    await bind(runtime, f"person-{new_owner_id()}", vehicle["id"])
+    r = await apply(client, actors, vehicle, item=item, kind=kind, delivery="pickup", **extra)
+    assert r.json()["code"] == "VEHICLE_NOT_BOUND"
+    binding_id = await bind_owner(runtime, vehicle)
+    await unbind(runtime, f"person-{vehicle['owner_id_number']}", vehicle["id"], binding_id)
+    r = await apply(client, actors, vehicle, item=item, kind=kind, delivery="pickup", **extra)
+    assert r.json()["code"] == "VEHICLE_NOT_BOUND"
+    await bind_owner(runtime, vehicle)
+    r = await apply(client, actors, vehicle, item=item, kind=kind, delivery="pickup", **extra)
+    assert r.status_code == 201, r.text
+
+
+async def test_vh02_someone_elses_vehicle_answers_404(
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime
+) -> None:
+    vehicle = await register_bound(client, actors, runtime)
     r = await client.post(
         "/api/v1/vehicle-applications",
         json={"vehicle_id": vehicle["id"], "item": "plate", "kind": "reissue", "delivery": "pickup"},
@@ -124,9 +159,9 @@ async def test_vh02_someone_elses_vehicle_answers_404(client: httpx.AsyncClient,
 
 
 async def test_vh03_blocked_vehicle_is_refused_with_its_rule(
-    client: httpx.AsyncClient, actors: Actors
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime
 ) -> None:
-    vehicle = await register(client, actors)
+    vehicle = await register_bound(client, actors, runtime)
     await client.put(
         f"/api/v1/vehicles/{vehicle['id']}/state", json={"flags": ["detained"]}, headers=actors.system
     )
@@ -136,9 +171,9 @@ async def test_vh03_blocked_vehicle_is_refused_with_its_rule(
 
 
 async def test_vh03_intake_rejects_when_the_vehicle_became_blocked(
-    client: httpx.AsyncClient, actors: Actors
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime
 ) -> None:
-    vehicle = await register(client, actors)
+    vehicle = await register_bound(client, actors, runtime)
     case = (await apply(client, actors, vehicle)).json()
     await client.put(
         f"/api/v1/vehicles/{vehicle['id']}/state", json={"flags": ["locked"]}, headers=actors.system
@@ -148,14 +183,18 @@ async def test_vh03_intake_rejects_when_the_vehicle_became_blocked(
     assert "locked" in done["refusal_reason"]
 
 
-async def test_vh04_licence_needs_the_stored_photo(client: httpx.AsyncClient, actors: Actors) -> None:
-    vehicle = await register(client, actors, licence_photo_stored=False)
+async def test_vh04_licence_needs_the_stored_photo(
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime
+) -> None:
+    vehicle = await register_bound(client, actors, runtime, licence_photo_stored=False)
     r = await apply(client, actors, vehicle, item="licence")
     assert (r.status_code, r.json()["rule"]) == (409, "VH-04")
 
 
-async def test_vh05_second_plate_reissue_cannot_be_mailed(client: httpx.AsyncClient, actors: Actors) -> None:
-    vehicle = await register(client, actors)
+async def test_vh05_second_plate_reissue_cannot_be_mailed(
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime
+) -> None:
+    vehicle = await register_bound(client, actors, runtime)
     intake = clerk(actors)
     case = (await apply(client, actors, vehicle, delivery="pickup")).json()
     await step(client, intake, case["id"], "intake", decision="accept")
@@ -173,9 +212,9 @@ async def test_vh05_second_plate_reissue_cannot_be_mailed(client: httpx.AsyncCli
 
 
 async def test_vh06_replacement_pickup_needs_the_damaged_item(
-    client: httpx.AsyncClient, actors: Actors
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime
 ) -> None:
-    vehicle = await register(client, actors)
+    vehicle = await register_bound(client, actors, runtime)
     intake = clerk(actors)
     case = (await apply(client, actors, vehicle, item="licence", kind="replace", delivery="pickup")).json()
     await step(client, intake, case["id"], "intake", decision="accept")
@@ -195,7 +234,7 @@ async def test_vh06_replacement_pickup_needs_the_damaged_item(
 async def test_vh07_refused_delivery_bans_online_reissue_for_a_year_and_is_published(
     client: httpx.AsyncClient, actors: Actors, runtime: Runtime, clock: FixedClock
 ) -> None:
-    vehicle = await register(client, actors)
+    vehicle = await register_bound(client, actors, runtime)
     intake = clerk(actors)
     case = (await apply(client, actors, vehicle)).json()
     await step(client, intake, case["id"], "intake", decision="accept")
@@ -221,7 +260,7 @@ async def test_vh07_refused_delivery_bans_online_reissue_for_a_year_and_is_publi
 async def test_vh07_missed_pickup_after_one_month_is_swept_and_banned(
     client: httpx.AsyncClient, actors: Actors, runtime: Runtime, clock: FixedClock
 ) -> None:
-    vehicle = await register(client, actors)
+    vehicle = await register_bound(client, actors, runtime)
     intake = clerk(actors)
     case = (await apply(client, actors, vehicle, delivery="pickup")).json()
     await step(client, intake, case["id"], "intake", decision="accept")
@@ -247,9 +286,9 @@ async def test_vh07_missed_pickup_after_one_month_is_swept_and_banned(
 
 
 async def test_vh10_refused_case_already_filed_has_its_core_number_restored(
-    client: httpx.AsyncClient, actors: Actors
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime
 ) -> None:
-    vehicle = await register(client, actors)
+    vehicle = await register_bound(client, actors, runtime)
     intake, archive = clerk(actors), clerk(actors, "clerk.archive")
     case = (await apply(client, actors, vehicle)).json()
     await step(client, intake, case["id"], "intake", decision="accept")
@@ -265,16 +304,18 @@ async def test_vh10_refused_case_already_filed_has_its_core_number_restored(
     assert (settled["state"], settled["core_number_restored"]) == ("refused", True)
 
 
-async def test_vh08_temporary_plate_only_with_a_plate(client: httpx.AsyncClient, actors: Actors) -> None:
-    vehicle = await register(client, actors)
+async def test_vh08_temporary_plate_only_with_a_plate(
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime
+) -> None:
+    vehicle = await register_bound(client, actors, runtime)
     r = await apply(client, actors, vehicle, item="licence", temp_plate=True)
     assert r.status_code == 422
 
 
 async def test_vh09_mark_needs_the_insurance_photo_and_its_check_at_intake(
-    client: httpx.AsyncClient, actors: Actors
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime
 ) -> None:
-    vehicle = await register(client, actors)
+    vehicle = await register_bound(client, actors, runtime)
     r = await apply(client, actors, vehicle, item="mark", delivery="pickup")
     assert (r.status_code, r.json()["rule"]) == (422, "VH-09")
     r = await apply(
@@ -295,9 +336,9 @@ async def test_vh09_mark_needs_the_insurance_photo_and_its_check_at_intake(
 
 
 async def test_vh09_queue_shows_applications_past_their_intake_day(
-    client: httpx.AsyncClient, actors: Actors, clock: FixedClock
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime, clock: FixedClock
 ) -> None:
-    vehicle = await register(client, actors)
+    vehicle = await register_bound(client, actors, runtime)
     case = (await apply(client, actors, vehicle)).json()  # Monday: due by the end of Tuesday
     intake = clerk(actors)
     r = await client.get(f"/api/v1/vehicle-applications/{case['id']}", headers=intake)
@@ -311,8 +352,10 @@ async def test_vh09_queue_shows_applications_past_their_intake_day(
     assert next(c for c in queue if c["id"] == case["id"])["intake_overdue"] is True
 
 
-async def test_vh09_office_steps_only_in_order(client: httpx.AsyncClient, actors: Actors) -> None:
-    vehicle = await register(client, actors)
+async def test_vh09_office_steps_only_in_order(
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime
+) -> None:
+    vehicle = await register_bound(client, actors, runtime)
     case = (await apply(client, actors, vehicle)).json()
     r = await client.post(f"/api/v1/vehicle-applications/{case['id']}/production", headers=clerk(actors))
     assert (r.status_code, r.json()["code"]) == (409, "WRONG_STATE")

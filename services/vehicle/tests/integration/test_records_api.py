@@ -11,7 +11,16 @@ import pytest
 from servicekit.clock import FixedClock
 from servicekit.runtime import Runtime
 
-from .conftest import Actors, events_about, register, registration
+from .conftest import (
+    Actors,
+    bind,
+    bind_owner,
+    events_about,
+    register,
+    register_bound,
+    registration,
+    unbind,
+)
 from .factories import new_owner_id, new_phone, new_plate, new_vin
 
 pytestmark = pytest.mark.integration
@@ -201,7 +210,7 @@ async def test_pp09_unknown_selection_is_refused(client: httpx.AsyncClient, acto
 async def test_vh11_owner_changes_the_phone_and_it_is_published(
     client: httpx.AsyncClient, actors: Actors, runtime: Runtime
 ) -> None:
-    vehicle = await register(client, actors)
+    vehicle = await register_bound(client, actors, runtime)
     phone = new_phone()
     # Any personal user: an online-registered owner may change the contact too.
     headers = actors.citizen(vehicle["owner_id_number"], channel="online")
@@ -219,6 +228,29 @@ async def test_vh11_owner_changes_the_phone_and_it_is_published(
             "changed_at": events[-1][1]["changed_at"],
         },
     )
+
+
+async def test_vh11_an_owned_vehicle_not_bound_keeps_its_contact(
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime
+) -> None:
+    """VH-11 (seed 000: 变更绑定在本人名下的机动车联系方式): the owner's account must have bound it."""
+    vehicle = await register(client, actors)
+    owner = f"person-{vehicle['owner_id_number']}"
+    headers = actors.citizen(vehicle["owner_id_number"], channel="online")
+    url = f"/api/v1/vehicles/{vehicle['id']}/contact"
+    r = await client.put(url, json={"phone": new_phone()}, headers=headers)
+    assert r.status_code == 409
+    assert (r.json()["code"], r.json()["rule"]) == ("VEHICLE_NOT_BOUND", "VH-11")
+    # Someone else's binding of it is not the owner's.
+    await bind(runtime, f"person-{new_owner_id()}", vehicle["id"])
+    assert (await client.put(url, json={"phone": new_phone()}, headers=headers)).status_code == 409
+    binding_id = await bind_owner(runtime, vehicle)
+    assert (await client.put(url, json={"phone": new_phone()}, headers=headers)).status_code == 200
+    await unbind(runtime, owner, vehicle["id"], binding_id)
+    r = await client.put(url, json={"phone": new_phone()}, headers=headers)
+    assert (r.status_code, r.json()["code"]) == (409, "VEHICLE_NOT_BOUND")
+    events = [t for t, _ in await events_about(runtime, vehicle["id"])]
+    assert events.count("vehicle.vehicle.contact_changed.v1") == 1
 
 
 async def test_vh11_invalid_phone_is_422(client: httpx.AsyncClient, actors: Actors) -> None:

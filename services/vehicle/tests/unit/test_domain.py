@@ -58,6 +58,7 @@ def _facts(**kw: object) -> VehicleFacts:
 def _apply(vehicle: VehicleFacts, **kw: object) -> None:
     args: dict[str, object] = {
         "channel": "counter",
+        "bound": True,
         "item": "plate",
         "delivery": "mail",
         "insurance_photo_ref": None,
@@ -71,6 +72,14 @@ def _apply(vehicle: VehicleFacts, **kw: object) -> None:
 def test_vh02_online_registered_users_are_refused() -> None:
     with pytest.raises(domain.CounterUsersOnly):
         _apply(_facts(), channel="online")
+
+
+def test_vh02_a_vehicle_owned_but_not_bound_is_refused_after_the_channel() -> None:
+    with pytest.raises(domain.VehicleNotBound) as err:
+        _apply(_facts(), bound=False)
+    assert (err.value.code, err.value.rule, err.value.status) == ("VEHICLE_NOT_BOUND", "VH-02", 409)
+    with pytest.raises(domain.CounterUsersOnly):
+        _apply(_facts(), channel="online", bound=False)
 
 
 def test_vh04_licence_reissue_needs_a_stored_photo() -> None:

@@ -1,4 +1,5 @@
-"""What every router of the vehicle API shares: callers, input types, object-level access."""
+"""What every router of the vehicle API shares: callers, input types, the record's output. Object-level
+access is `vehicle_service.access`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from sqlalchemy.engine import RowMapping
 
 from servicekit.masking import mask_id_number, mask_phone
-from servicekit.uow import UnitOfWork
 from servicekit.validators import (
     mobile_phone,
     plate_number,
@@ -19,9 +19,8 @@ from servicekit.validators import (
     social_credit_code,
     vin,
 )
-from servicekit.vocabulary import UNIT_ID_KINDS, IdKindIn
-from servicekit.web import NotFound, Principal, require_roles
-from vehicle_service import records
+from servicekit.vocabulary import IdKindIn
+from servicekit.web import Principal, require_roles
 
 CLERKS = ("clerk.intake", "clerk.review", "clerk.archive", "clerk.admin")
 
@@ -95,64 +94,3 @@ def vehicle_out(row: RowMapping | dict[str, Any], *, masked: bool = False) -> Ve
         data["owner_id_number"] = mask_id_number(data["owner_id_number"])
         data["phone"] = mask_phone(data["phone"])
     return VehicleOut.model_validate(data)
-
-
-UNIT_OWNER_ID_KINDS = UNIT_ID_KINDS
-
-
-def owner_id(principal: Principal) -> str | None:
-    """ADR 0012: whose vehicles are the caller's own: a person's identity number, a unit's unified social
-    credit code (`idn` of a `kind: unit` token; the unit's agent signs in as the unit), nobody's for
-    clerks and system clients."""
-    if principal.is_staff or "system" in principal.roles:
-        return None
-    if principal.account_kind not in ("person", "unit"):
-        return None
-    return principal.id_number
-
-
-def is_unit(principal: Principal) -> bool:
-    return principal.account_kind == "unit"
-
-
-def owner_kind_matches(principal: Principal, owner_id_kind: str | None) -> bool:
-    """A unit owns only records whose owner is a unit (credit code), a person only a person's: an identity
-    number and a credit code that happen to be spelt alike name different owners."""
-    return (owner_id_kind in UNIT_OWNER_ID_KINDS) == is_unit(principal)
-
-
-def owns(principal: Principal, row: RowMapping) -> bool:
-    """ID-08, VH-01, VH-13: the caller, a person or a unit, is the recorded owner."""
-    key = owner_id(principal)
-    if key is None or key != row["owner_id_number"]:
-        return False
-    return owner_kind_matches(principal, row["owner_id_kind"])
-
-
-def may_see(principal: Principal, row: RowMapping) -> bool:
-    """Object-level access: an owner sees their vehicle, a clerk their office's, a system client all."""
-    if "system" in principal.roles:
-        return True
-    if principal.is_staff:
-        return principal.office is None or principal.office == row["office_code"]
-    return owns(principal, row)
-
-
-async def vehicle_for(
-    uow: UnitOfWork, principal: Principal, vehicle_id: uuid.UUID, *, lock: bool = False
-) -> RowMapping:
-    """The vehicle, or 404 when it is not there or not the caller's to see (never 403)."""
-    row = await records.load(uow, vehicle_id, lock=lock)
-    if row is None or not may_see(principal, row):
-        raise NotFound("vehicle")
-    return row
-
-
-async def own_vehicle(
-    uow: UnitOfWork, principal: Principal, vehicle_id: uuid.UUID, *, lock: bool = False
-) -> RowMapping:
-    """A citizen's or unit's own vehicle (VH-02, VH-11, VH-13), or 404."""
-    row = await records.load(uow, vehicle_id, lock=lock)
-    if row is None or not owns(principal, row):
-        raise NotFound("vehicle")
-    return row

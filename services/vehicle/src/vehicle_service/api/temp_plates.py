@@ -287,10 +287,13 @@ async def collect(
         row = await dealers.load(uow, dealer_id)
         domain.check_dealer_can_issue(row["state"], row["valid_until"], uow.now.astimezone(SHANGHAI).date())
         if body.quantity > row["quota"]:
-            raise domain.QuotaExceeded(f"at most {row['quota']} blanks per collection", quota=row["quota"])
+            raise domain.QuotaExceeded(
+                f"at most {row['quota']} blanks per collection", extra={"quota": row["quota"]}
+            )
         if body.damaged_returned != row["damaged_outstanding"]:
             raise domain.DamagedCountWrong(
-                f"{row['damaged_outstanding']} damaged blanks are due back", due=row["damaged_outstanding"]
+                f"{row['damaged_outstanding']} damaged blanks are due back",
+                extra={"due": row["damaged_outstanding"]},
             )
         collection_id = new_id()
         await uow.session.execute(
@@ -411,7 +414,9 @@ async def _my_dealer(uow: UnitOfWork, principal: Principal) -> RowMapping:
         .first()
     )
     if row is None:
-        raise domain.DealerNotActive("this account holds no temporary-plate qualification", state="none")
+        raise domain.DealerNotActive(
+            "this account holds no temporary-plate qualification", extra={"state": "none"}
+        )
     return row
 
 

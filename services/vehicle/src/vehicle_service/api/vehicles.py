@@ -26,8 +26,15 @@ from servicekit.web import (
 )
 from vehicle_service import dealers, domain, records
 from vehicle_service import published as ev
-from vehicle_service.api.common import (
+from vehicle_service.access import (
     UNIT_OWNER_ID_KINDS,
+    check_bound,
+    is_unit,
+    own_vehicle,
+    owner_id,
+    vehicle_for,
+)
+from vehicle_service.api.common import (
     AnyCaller,
     Input,
     OfficeCode,
@@ -41,10 +48,6 @@ from vehicle_service.api.common import (
     Use,
     VehicleOut,
     Vin,
-    is_unit,
-    own_vehicle,
-    owner_id,
-    vehicle_for,
     vehicle_out,
 )
 from vehicle_service.tables import vehicles
@@ -173,7 +176,7 @@ async def register_vehicle(
                     )
                     await uow.commit()
                     raise domain.SelectionMismatch(
-                        f"differs from the pre-selection in: {', '.join(wrong)}", mismatched=wrong
+                        f"differs from the pre-selection in: {', '.join(wrong)}", extra={"mismatched": wrong}
                     )
                 if plate is not None and plate != selection.plate_number:
                     raise Unprocessable(
@@ -263,7 +266,7 @@ async def _refuse_duplicates(uow: UnitOfWork, vin: str, plate_kind: str, plate: 
 def _must_be_registered(row: RowMapping) -> None:
     state = row["state"]
     if state != "registered":
-        raise domain.WrongState(f"the vehicle is {state}", state=state)
+        raise domain.WrongState(f"the vehicle is {state}", extra={"state": state})
 
 
 class TransferIn(Input):
@@ -340,7 +343,7 @@ async def set_state(
     async with uow:
         row = await vehicle_for(uow, principal, vehicle_id, lock=True)
         if row["state"] in ("deregistered", "force_deregistered"):
-            raise domain.WrongState(f"the vehicle is {row['state']}", state=row["state"])
+            raise domain.WrongState(f"the vehicle is {row['state']}", extra={"state": row["state"]})
         if row["state"] == body.state and sorted(row["flags"]) == sorted(set(body.flags)):
             return vehicle_out(row)
         after = await records.change_state(
@@ -402,6 +405,7 @@ async def change_contact(
     applied to the record and published (identity's ID-03 projection reads it)."""
     async with uow:
         row = await own_vehicle(uow, principal, vehicle_id, lock=True)
+        await check_bound(uow, principal, row, "VH-11")
         _must_be_registered(row)
         if row["phone"] == body.phone:
             return vehicle_out(row)
