@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
 
 from servicekit.clock import SHANGHAI
 from servicekit.ids import new_id
@@ -84,26 +85,29 @@ async def apply(uow: UnitOfWork, principal: Principal, actor: Actor, ask: Reques
                 "this item already has an open application", extra={"application_id": str(open_case.id)}
             )
         application_id = new_id()
-        await uow.session.execute(
-            applications.insert().values(
-                id=application_id,
-                vehicle_id=vehicle["id"],
-                office_code=vehicle["office_code"],
-                applicant_id_number=vehicle["owner_id_number"],
-                applicant_subject=principal.subject,
-                item=ask.item,
-                kind=ask.kind,
-                delivery=ask.delivery,
-                address=ask.address,
-                phone=ask.phone or vehicle["phone"],
-                temp_plate=ask.temp_plate,
-                insurance_photo_ref=ask.insurance_photo_ref,
-                state="submitted",
-                intake_due=CALENDAR.deadline_end_of_working_day(uow.now, 1),
-                created_at=uow.now,
-                updated_at=uow.now,
+        try:
+            await uow.session.execute(
+                applications.insert().values(
+                    id=application_id,
+                    vehicle_id=vehicle["id"],
+                    office_code=vehicle["office_code"],
+                    applicant_id_number=vehicle["owner_id_number"],
+                    applicant_subject=principal.subject,
+                    item=ask.item,
+                    kind=ask.kind,
+                    delivery=ask.delivery,
+                    address=ask.address,
+                    phone=ask.phone or vehicle["phone"],
+                    temp_plate=ask.temp_plate,
+                    insurance_photo_ref=ask.insurance_photo_ref,
+                    state="submitted",
+                    intake_due=CALENDAR.deadline_end_of_working_day(uow.now, 1),
+                    created_at=uow.now,
+                    updated_at=uow.now,
+                )
             )
-        )
+        except IntegrityError:  # the open-case index, should a path ever skip the vehicle's lock
+            raise domain.ApplicationOpen("this item already has an open application") from None
         row = await load(uow, application_id)
         assert row is not None
         uow.emit(state_event(row, "submitted", uow.now))

@@ -196,6 +196,14 @@ applications = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_applications_applicant", "applicant_id_number"),
     Index("ix_applications_state_office", "state", "office_code"),
+    # VH-02: one open case per vehicle and item (the vehicle's row lock serialises it; migration 0008).
+    Index(
+        "uq_applications_vehicle_item_open",
+        "vehicle_id",
+        "item",
+        unique=True,
+        postgresql_where=text("state IN ('submitted', 'accepted', 'produced', 'mailed', 'ready')"),
+    ),
 )
 
 # VH-07: one-year bans on online reissue/replace after a refused delivery or a missed pickup.
@@ -237,6 +245,13 @@ temp_plate_dealers = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_temp_plate_dealers_uscc", "uscc"),
+    # VH-12: one live qualification per unit, also when two reviews of it race (migration 0008).
+    Index(
+        "uq_temp_plate_dealers_uscc_live",
+        "uscc",
+        unique=True,
+        postgresql_where=text("state IN ('active', 'suspended')"),
+    ),
     Index("ix_temp_plate_dealers_account", "account_subject"),
 )
 

@@ -2,30 +2,24 @@
 
 The review post (clerk.review) grants, renews, suspends and cancels a dealer's qualification; the intake
 post (clerk.intake) hands out blank plates in the dealer's quota and takes back damaged ones; the dealer
-(role `dealer`) issues plates for the brands and models it is authorised to sell.
+(role `dealer`) issues plates for the brands and models it is authorised to sell. The use cases are in
+`temp_plates.py`; this module parses, calls and shapes.
 """
 
 from __future__ import annotations
 
-import secrets
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import AfterValidator, BaseModel, Field
-from sqlalchemy import select, update
-from sqlalchemy.engine import RowMapping
 
-from servicekit.clock import SHANGHAI
-from servicekit.ids import new_id
-from servicekit.uow import UnitOfWork
 from servicekit.validators import social_credit_code
-from servicekit.web import Conflict, NotFound, Principal, UowDep, actor_from, require_roles
-from vehicle_service import dealers, domain
-from vehicle_service import published as ev
+from servicekit.web import Principal, UowDep, actor_from, require_roles
+from vehicle_service import domain
+from vehicle_service import temp_plates as cases
 from vehicle_service.api.common import Input, Intake, OwnerIn, Phone, Vin
-from vehicle_service.tables import temp_plate_collections, temp_plate_dealers, temp_plates
 
 router = APIRouter(prefix="/api/v1/temp-plates", tags=["temp-plates"])
 
@@ -54,17 +48,11 @@ class DealerOut(BaseModel):
     blanks_in_stock: int = 0
 
 
-async def _out(uow: UnitOfWork, row: RowMapping) -> DealerOut:
-    data = {k: row[k] for k in DealerOut.model_fields if k not in ("explanation_required", "blanks_in_stock")}
+def _out(row: dict[str, Any]) -> DealerOut:
+    data = {k: row[k] for k in DealerOut.model_fields if k != "explanation_required"}
     data["authorised"] = list(row["authorised"])
-    return DealerOut.model_validate(
-        data
-        | {
-            "explanation_required": row["mismatch_count"] >= domain.REPEATED
-            or row["damaged_count"] >= domain.REPEATED,
-            "blanks_in_stock": await dealers.stock(uow, row["id"]),
-        }
-    )
+    repeated = row["mismatch_count"] >= domain.REPEATED or row["damaged_count"] >= domain.REPEATED
+    return DealerOut.model_validate(data | {"explanation_required": repeated})
 
 
 class QualificationIn(Input):
@@ -82,63 +70,8 @@ class QualificationIn(Input):
 async def qualify(body: QualificationIn, request: Request, uow: UowDep, principal: Reviewer) -> DealerOut:
     """VH-12: the review post checks the documents, that the dealer is not barred (a cancelled dealer waits
     one year), and records the dealer, its authorised brands/models and its blank quota (set from its
-    sales); the qualification is valid one year."""
-    domain.check_dealer_documents(body.documents)
-    async with uow:
-        existing = (
-            await uow.session.execute(
-                select(temp_plate_dealers.c.state, temp_plate_dealers.c.cancelled_at).where(
-                    temp_plate_dealers.c.uscc == body.uscc
-                )
-            )
-        ).all()
-        if any(e.state in ("active", "suspended") for e in existing):
-            raise Conflict("DEALER_ALREADY_QUALIFIED", "this unit holds a qualification", rule="VH-12")
-        last_cancel = max((e.cancelled_at for e in existing if e.cancelled_at), default=None)
-        domain.check_reapply_bar(last_cancel, uow.now)
-        today = uow.now.astimezone(SHANGHAI).date()
-        row = (
-            (
-                await uow.session.execute(
-                    temp_plate_dealers.insert()
-                    .values(
-                        id=new_id(),
-                        office_code=principal.office or "000000",
-                        state="active",
-                        valid_from=today,
-                        valid_until=domain.qualification_until(today),
-                        created_at=uow.now,
-                        updated_at=uow.now,
-                        **body.model_dump(),
-                    )
-                    .returning(temp_plate_dealers)
-                )
-            )
-            .mappings()
-            .one()
-        )
-        uow.emit(
-            ev.DealerStateChanged(
-                dealer_id=str(row["id"]),
-                uscc=row["uscc"],
-                name=row["name"],
-                state="active",
-                change="qualified",
-                reason=None,
-                valid_until=row["valid_until"],
-                changed_at=uow.now,
-            )
-        )
-        uow.audit(
-            actor_from(request, principal),
-            "temp_plate_dealer.qualified",
-            f"dealer:{row['id']}",
-            None,
-            {"uscc": row["uscc"], "quota": row["quota"]},
-        )
-        out = await _out(uow, row)
-        await uow.commit()
-    return out
+    sales); the qualification is valid one year. One live qualification per unit."""
+    return _out(await cases.qualify(uow, actor_from(request, principal), principal.office, body.model_dump()))
 
 
 @router.get("/dealers/{dealer_id}", response_model=DealerOut, summary="A dealer's qualification")
@@ -149,15 +82,7 @@ async def get_dealer(
         Principal, Depends(require_roles("dealer", "clerk.review", "clerk.intake", "system"))
     ],
 ) -> DealerOut:
-    async with uow:
-        row = await dealers.load(uow, dealer_id, lock=False)
-        if (
-            "dealer" in principal.roles
-            and not principal.is_staff
-            and row["account_subject"] != principal.subject
-        ):
-            raise NotFound("dealer")
-        return await _out(uow, row)
+    return _out(await cases.dealer(uow, principal, dealer_id))
 
 
 class RenewalIn(Input):
@@ -171,21 +96,8 @@ async def renew(
 ) -> DealerOut:
     """VH-12: the yearly review, in the qualification's last month, with the documents again; passing it
     extends the qualification by a year."""
-    domain.check_dealer_documents(body.documents)
-    async with uow:
-        row = await dealers.load(uow, dealer_id)
-        domain.check_dealer_can_issue(row["state"], row["valid_until"], uow.now.astimezone(SHANGHAI).date())
-        domain.check_renewal_window(row["valid_until"], uow.now.astimezone(SHANGHAI).date())
-        values: dict[str, Any] = {
-            "valid_until": domain.qualification_until(row["valid_until"] + timedelta(days=1)),
-            "documents": body.documents,
-        }
-        if body.authorised:
-            values["authorised"] = body.authorised
-        after = await dealers.change(uow, actor_from(request, principal), row, "renewed", **values)
-        out = await _out(uow, after)
-        await uow.commit()
-    return out
+    actor = actor_from(request, principal)
+    return _out(await cases.renew(uow, actor, dealer_id, body.documents, body.authorised))
 
 
 class QuotaIn(Input):
@@ -200,30 +112,8 @@ async def set_quota(
     dealer_id: uuid.UUID, body: QuotaIn, request: Request, uow: UowDep, principal: Reviewer
 ) -> DealerOut:
     """VH-12: the office sets how many blanks a dealer collects at a time from its sales."""
-    async with uow:
-        row = await dealers.load(uow, dealer_id)
-        after = (
-            (
-                await uow.session.execute(
-                    update(temp_plate_dealers)
-                    .where(temp_plate_dealers.c.id == dealer_id)
-                    .values(quota=body.quota, updated_at=uow.now)
-                    .returning(temp_plate_dealers)
-                )
-            )
-            .mappings()
-            .one()
-        )
-        uow.audit(
-            actor_from(request, principal),
-            "temp_plate_dealer.quota",
-            f"dealer:{dealer_id}",
-            {"quota": row["quota"]},
-            {"quota": body.quota, "basis": body.basis},
-        )
-        out = await _out(uow, after)
-        await uow.commit()
-    return out
+    actor = actor_from(request, principal)
+    return _out(await cases.set_quota(uow, actor, dealer_id, body.quota, body.basis))
 
 
 class CancellationIn(Input):
@@ -237,23 +127,8 @@ async def cancel(
 ) -> DealerOut:
     """VH-12: repeated owner mismatches or damaged blanks without good reason cancel the qualification;
     the dealer may not apply again for a year."""
-    async with uow:
-        row = await dealers.load(uow, dealer_id)
-        if row["state"] == "cancelled":
-            raise Conflict("DEALER_ALREADY_CANCELLED", "the qualification is cancelled", rule="VH-12")
-        after = await dealers.change(
-            uow,
-            actor_from(request, principal),
-            row,
-            "cancelled",
-            reason=body.reason,
-            state="cancelled",
-            state_reason=body.note or body.reason,
-            cancelled_at=uow.now,
-        )
-        out = await _out(uow, after)
-        await uow.commit()
-    return out
+    actor = actor_from(request, principal)
+    return _out(await cases.cancel(uow, actor, dealer_id, body.reason, body.note))
 
 
 class CollectionIn(Input):
@@ -283,55 +158,10 @@ async def collect(
     """VH-12: the intake post hands out blanks within the dealer's quota, after taking back (and
     destroying) every damaged blank reported since the last collection. When the network check cannot
     run, the blanks go out and the check is completed later (`/collections/{id}/check`)."""
-    async with uow:
-        row = await dealers.load(uow, dealer_id)
-        domain.check_dealer_can_issue(row["state"], row["valid_until"], uow.now.astimezone(SHANGHAI).date())
-        if body.quantity > row["quota"]:
-            raise domain.QuotaExceeded(
-                f"at most {row['quota']} blanks per collection", extra={"quota": row["quota"]}
-            )
-        if body.damaged_returned != row["damaged_outstanding"]:
-            raise domain.DamagedCountWrong(
-                f"{row['damaged_outstanding']} damaged blanks are due back",
-                extra={"due": row["damaged_outstanding"]},
-            )
-        collection_id = new_id()
-        await uow.session.execute(
-            temp_plate_collections.insert().values(
-                id=collection_id,
-                dealer_id=dealer_id,
-                quantity=body.quantity,
-                damaged_returned=body.damaged_returned,
-                check_state="passed" if body.network_check == "passed" else "pending",
-                collected_at=uow.now,
-                checked_at=uow.now if body.network_check == "passed" else None,
-            )
-        )
-        await uow.session.execute(
-            update(temp_plate_dealers)
-            .where(temp_plate_dealers.c.id == dealer_id)
-            .values(damaged_outstanding=0)
-        )
-        uow.audit(
-            actor_from(request, principal),
-            "temp_plate.blanks_collected",
-            f"dealer:{dealer_id}",
-            None,
-            {
-                "quantity": body.quantity,
-                "damaged_destroyed": body.damaged_returned,
-                "check": body.network_check,
-            },
-        )
-        await uow.commit()
-    return CollectionOut(
-        id=collection_id,
-        dealer_id=dealer_id,
-        quantity=body.quantity,
-        damaged_returned=body.damaged_returned,
-        check_state="passed" if body.network_check == "passed" else "pending",
-        recalled=0,
-    )
+    checked = body.network_check == "passed"
+    actor = actor_from(request, principal)
+    done = await cases.collect(uow, actor, dealer_id, body.quantity, body.damaged_returned, checked)
+    return CollectionOut.model_validate(done, from_attributes=True)
 
 
 class CheckIn(Input):
@@ -344,80 +174,8 @@ async def late_check(
 ) -> CollectionOut:
     """VH-12: blanks handed out while the check was down are checked once the network is back; a failed
     check suspends the qualification and recalls the blanks not yet issued."""
-    async with uow:
-        row = (
-            (
-                await uow.session.execute(
-                    select(temp_plate_collections)
-                    .where(temp_plate_collections.c.id == collection_id)
-                    .with_for_update()
-                )
-            )
-            .mappings()
-            .first()
-        )
-        if row is None:
-            raise NotFound("collection")
-        if row["check_state"] != "pending":
-            raise Conflict("ALREADY_CHECKED", f"the collection's check {row['check_state']}", rule="VH-12")
-        dealer = await dealers.load(uow, row["dealer_id"])
-        recalled = 0
-        actor = actor_from(request, principal)
-        if not body.passed:
-            recalled = max(0, min(row["quantity"], await dealers.stock(uow, dealer["id"])))
-            if dealer["state"] == "active":
-                await dealers.change(
-                    uow,
-                    actor,
-                    dealer,
-                    "suspended",
-                    reason="late network check failed",
-                    state="suspended",
-                    state_reason="late network check failed",
-                )
-        await uow.session.execute(
-            update(temp_plate_collections)
-            .where(temp_plate_collections.c.id == collection_id)
-            .values(check_state="passed" if body.passed else "failed", checked_at=uow.now, recalled=recalled)
-        )
-        uow.audit(
-            actor,
-            "temp_plate.collection_checked",
-            f"collection:{collection_id}",
-            None,
-            {"passed": body.passed, "recalled": recalled},
-        )
-        await uow.commit()
-    return CollectionOut(
-        id=collection_id,
-        dealer_id=row["dealer_id"],
-        quantity=row["quantity"],
-        damaged_returned=row["damaged_returned"],
-        check_state="passed" if body.passed else "failed",
-        recalled=recalled,
-    )
-
-
-async def _my_dealer(uow: UnitOfWork, principal: Principal) -> RowMapping:
-    row = (
-        (
-            await uow.session.execute(
-                select(temp_plate_dealers)
-                .where(
-                    temp_plate_dealers.c.account_subject == principal.subject,
-                    temp_plate_dealers.c.state != "cancelled",
-                )
-                .with_for_update()
-            )
-        )
-        .mappings()
-        .first()
-    )
-    if row is None:
-        raise domain.DealerNotActive(
-            "this account holds no temporary-plate qualification", extra={"state": "none"}
-        )
-    return row
+    done = await cases.late_check(uow, actor_from(request, principal), collection_id, body.passed)
+    return CollectionOut.model_validate(done, from_attributes=True)
 
 
 class DamagedIn(Input):
@@ -429,35 +187,8 @@ class DamagedIn(Input):
 async def report_damaged(body: DamagedIn, request: Request, uow: UowDep, principal: Dealer) -> DealerOut:
     """VH-12: blanks spoiled by poor storage or a printing fault are kept and handed back at the next
     collection; repeated damage makes the review post ask for an explanation."""
-    async with uow:
-        dealer = await _my_dealer(uow, principal)
-        if await dealers.stock(uow, dealer["id"]) < body.count:
-            raise domain.NoBlanksLeft("more damaged blanks than blanks held")
-        after = (
-            (
-                await uow.session.execute(
-                    update(temp_plate_dealers)
-                    .where(temp_plate_dealers.c.id == dealer["id"])
-                    .values(
-                        damaged_count=temp_plate_dealers.c.damaged_count + body.count,
-                        damaged_outstanding=temp_plate_dealers.c.damaged_outstanding + body.count,
-                    )
-                    .returning(temp_plate_dealers)
-                )
-            )
-            .mappings()
-            .one()
-        )
-        uow.audit(
-            actor_from(request, principal),
-            "temp_plate.blanks_damaged",
-            f"dealer:{dealer['id']}",
-            None,
-            {"count": body.count, "cause": body.cause},
-        )
-        out = await _out(uow, after)
-        await uow.commit()
-    return out
+    actor = actor_from(request, principal)
+    return _out(await cases.report_damaged(uow, principal, actor, body.count, body.cause))
 
 
 class IssueIn(Input):
@@ -484,67 +215,7 @@ class TempPlateOut(BaseModel):
 async def issue(body: IssueIn, request: Request, uow: UowDep, principal: Dealer) -> TempPlateOut:
     """VH-12: an active, unexpired dealer issues a plate from its blanks, only for a brand/model it is
     authorised to sell, for a car that will be registered."""
-    async with uow:
-        dealer = await _my_dealer(uow, principal)
-        today = uow.now.astimezone(SHANGHAI).date()
-        domain.check_dealer_can_issue(dealer["state"], dealer["valid_until"], today)
-        if not domain.is_authorised(dealer["authorised"], body.brand, body.model):
-            raise domain.BrandNotAuthorised(
-                f"{body.brand} {body.model} is outside the dealer's authorisation"
-            )
-        if await dealers.stock(uow, dealer["id"]) < 1:
-            raise domain.NoBlanksLeft("no blank temporary plates left; collect more at the office")
-        plate_id = new_id()
-        number = f"{dealer['office_code'][:2]}T{secrets.randbelow(10**8):08d}"
-        valid_until = today + timedelta(days=domain.TEMP_PLATE_DAYS - 1)
-        await uow.session.execute(
-            temp_plates.insert().values(
-                id=plate_id,
-                dealer_id=dealer["id"],
-                number=number,
-                vin=body.vin,
-                brand=body.brand,
-                model=body.model,
-                owner_id_kind=body.owner.id_kind,
-                owner_id_number=body.owner.id_number,
-                owner_name=body.owner.name,
-                phone=body.phone,
-                issued_at=uow.now,
-                valid_until=valid_until,
-                state="issued",
-            )
-        )
-        uow.emit(
-            ev.TempPlateIssued(
-                temp_plate_id=str(plate_id),
-                dealer_id=str(dealer["id"]),
-                number=number,
-                vin=body.vin,
-                brand=body.brand,
-                model=body.model,
-                owner=ev.OwnerRef(
-                    id_kind=body.owner.id_kind, id_number=body.owner.id_number, name=body.owner.name
-                ),
-                valid_until=valid_until,
-                issued_at=uow.now,
-            )
-        )
-        uow.audit(
-            actor_from(request, principal),
-            "temp_plate.issued",
-            f"temp_plate:{plate_id}",
-            None,
-            {"vin": body.vin, "number": number},
-        )
-        await uow.commit()
-    return TempPlateOut(
-        id=plate_id,
-        dealer_id=dealer["id"],
-        number=number,
-        vin=body.vin,
-        brand=body.brand,
-        model=body.model,
-        valid_until=valid_until,
-        issued_at=uow.now,
-        state="issued",
-    )
+    owner = domain.Owner(body.owner.id_kind, body.owner.id_number, body.owner.name)
+    car = cases.Car(vin=body.vin, brand=body.brand, model=body.model, owner=owner, phone=body.phone)
+    row = await cases.issue(uow, principal, actor_from(request, principal), car)
+    return TempPlateOut.model_validate({k: row[k] for k in TempPlateOut.model_fields})
