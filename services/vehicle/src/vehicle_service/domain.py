@@ -70,6 +70,25 @@ SameOwner = refusal("SAME_OWNER", "VH-16")
 WrongState = refusal("WRONG_STATE", "VH-01")
 
 
+def check_registered(state: str) -> None:
+    """VH-16, VH-11: transfers, deregistrations, changes of use and contact changes need a registered
+    vehicle."""
+    if state != "registered":
+        raise WrongState(f"the vehicle is {state}", extra={"state": state})
+
+
+def check_markers_settable(state: str) -> None:
+    """VH-01/VH-03: other police systems set the state and markers of any vehicle not deregistered."""
+    if state in ("deregistered", "force_deregistered"):
+        raise WrongState(f"the vehicle is {state}", extra={"state": state})
+
+
+def check_new_owner(current_id_number: str, new_id_number: str) -> None:
+    """VH-16: a transfer names another owner."""
+    if current_id_number == new_id_number:
+        raise SameOwner("the vehicle already belongs to this owner")
+
+
 BLOCKING_REISSUE: frozenset[str] = frozenset(
     {
         "transferred_out",

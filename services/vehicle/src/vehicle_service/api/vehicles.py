@@ -1,5 +1,6 @@
-"""`/api/v1/vehicles`: the records (VH-01), first registration (VH-15), changes by clerks and other police
-systems (VH-16), the owner's contact change (VH-11) and the pre-selection feed (PP-09)."""
+"""`/api/v1/vehicles`: the records (VH-01), first registration (VH-15), the owner's contact change (VH-11)
+and the pre-selection feed (PP-09); the changes clerks and other police systems make (VH-16) are in
+`api/vehicle_changes.py`, the use cases in `vehicles.py`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from servicekit.ids import new_id
@@ -26,14 +26,7 @@ from servicekit.web import (
 )
 from vehicle_service import dealers, domain, records
 from vehicle_service import published as ev
-from vehicle_service.access import (
-    UNIT_OWNER_ID_KINDS,
-    check_bound,
-    is_unit,
-    own_vehicle,
-    owner_id,
-    vehicle_for,
-)
+from vehicle_service import vehicles as cases
 from vehicle_service.api.common import (
     AnyCaller,
     Input,
@@ -71,34 +64,23 @@ async def list_vehicles(
     """VH-01. A citizen or unit lists the vehicles they own; a clerk (own office) or a system client
     searches by plate, VIN or owner. Identity numbers and phones are masked in the list."""
     size = clamp_limit(limit)
-    query = select(vehicles).order_by(vehicles.c.id).limit(size + 1)
-    if principal.has_any("citizen", "unit") and not principal.is_staff and "system" not in principal.roles:
-        key = owner_id(principal)
-        if key is None:
-            return Page(items=[])
-        kind_is_unit = vehicles.c.owner_id_kind.in_(sorted(UNIT_OWNER_ID_KINDS))
-        query = query.where(
-            vehicles.c.owner_id_number == key, kind_is_unit if is_unit(principal) else ~kind_is_unit
-        )
-    else:
-        if not (plate_number or vin or owner_id_number):
-            raise Unprocessable("SEARCH_NEEDS_A_KEY", "give plate_number, vin or owner_id_number")
-        if principal.is_staff and principal.office and "system" not in principal.roles:
-            query = query.where(vehicles.c.office_code == principal.office)
-    if plate_number:
-        query = query.where(vehicles.c.plate_number == plate_number.strip().upper())
-    if vin:
-        query = query.where(vehicles.c.vin == vin.strip().upper())
-    if owner_id_number:
-        query = query.where(vehicles.c.owner_id_number == owner_id_number.strip().upper())
+    if not cases.searches_own(principal) and not (plate_number or vin or owner_id_number):
+        raise Unprocessable("SEARCH_NEEDS_A_KEY", "give plate_number, vin or owner_id_number")
+    after = None
     if cursor:
         try:
-            after = decode_cursor(cursor)
-            query = query.where(vehicles.c.id > uuid.UUID(str(after["id"])))
+            after = uuid.UUID(str(decode_cursor(cursor)["id"]))
         except (InvalidCursor, KeyError, ValueError):
             raise Unprocessable("INVALID_CURSOR", "the cursor is not one of ours") from None
-    async with uow:
-        rows = (await uow.session.execute(query)).mappings().all()
+    rows = await cases.search(
+        uow,
+        principal,
+        plate_number=plate_number,
+        vin=vin,
+        owner_id_number=owner_id_number,
+        after=after,
+        limit=size + 1,
+    )
     items = [vehicle_out(row, masked=True) for row in rows[:size]]
     next_cursor = encode_cursor({"id": str(rows[size - 1]["id"])}) if len(rows) > size else None
     return Page(items=items, next_cursor=next_cursor)
@@ -107,9 +89,7 @@ async def list_vehicles(
 @router.get("/{vehicle_id}", response_model=VehicleOut, summary="One vehicle record")
 async def get_vehicle(vehicle_id: uuid.UUID, uow: UowDep, principal: AnyCaller) -> VehicleOut:
     """VH-01: the owner, a clerk of its office or a system client; anyone else gets 404."""
-    async with uow:
-        row = await vehicle_for(uow, principal, vehicle_id)
-    return vehicle_out(row)
+    return vehicle_out(await cases.vehicle(uow, principal, vehicle_id))
 
 
 # --- VH-15: first registration at the counter ----------------------------------------------------
@@ -260,136 +240,6 @@ async def _refuse_duplicates(uow: UnitOfWork, vin: str, plate_kind: str, plate: 
         raise Conflict("VEHICLE_ALREADY_REGISTERED", f"the {what} is already registered", rule="VH-15")
 
 
-# --- VH-16: changes by clerks and other police systems ---------------------------------------------
-
-
-def _must_be_registered(row: RowMapping) -> None:
-    state = row["state"]
-    if state != "registered":
-        raise domain.WrongState(f"the vehicle is {state}", extra={"state": state})
-
-
-class TransferIn(Input):
-    owner: OwnerIn
-    phone: Phone
-
-
-@router.post("/{vehicle_id}/transfer", response_model=VehicleOut, summary="Transfer of ownership")
-async def transfer_vehicle(
-    vehicle_id: uuid.UUID, body: TransferIn, request: Request, uow: UowDep, principal: Registrar
-) -> VehicleOut:
-    """VH-16: the new owner on the record, published for ID-14 (identity unbinds the others)."""
-    async with uow:
-        row = await vehicle_for(uow, principal, vehicle_id, lock=True)
-        _must_be_registered(row)
-        owner = domain.Owner(body.owner.id_kind, body.owner.id_number, body.owner.name)
-        if owner.id_number == row["owner_id_number"]:
-            raise Conflict("SAME_OWNER", "the vehicle already belongs to this owner", rule="VH-16")
-        after = await records.transfer(uow, actor_from(request, principal), row, owner, body.phone)
-        await uow.commit()
-    return vehicle_out(after)
-
-
-class DeregistrationIn(Input):
-    forced: bool = False
-
-
-@router.post("/{vehicle_id}/deregistration", response_model=VehicleOut, summary="Deregistration")
-async def deregister_vehicle(
-    vehicle_id: uuid.UUID, body: DeregistrationIn, request: Request, uow: UowDep, principal: Registrar
-) -> VehicleOut:
-    """VH-16: deregistered (or force-deregistered), published for ID-14."""
-    async with uow:
-        row = await vehicle_for(uow, principal, vehicle_id, lock=True)
-        _must_be_registered(row)
-        after = await records.deregister(uow, actor_from(request, principal), row, body.forced)
-        await uow.commit()
-    return vehicle_out(after)
-
-
-class UseIn(Input):
-    use: Use
-
-
-@router.put("/{vehicle_id}/use", response_model=VehicleOut, summary="Change of use")
-async def change_use(
-    vehicle_id: uuid.UUID, body: UseIn, request: Request, uow: UowDep, principal: Registrar
-) -> VehicleOut:
-    """VH-16: a change of use, published for ID-14."""
-    async with uow:
-        row = await vehicle_for(uow, principal, vehicle_id, lock=True)
-        _must_be_registered(row)
-        if row["use"] == body.use:
-            return vehicle_out(row)
-        after = await records.change_use(uow, actor_from(request, principal), row, body.use)
-        await uow.commit()
-    return vehicle_out(after)
-
-
-Flag = Literal["stolen", "suspended", "suspect", "detained", "seized", "hit_and_run", "locked"]
-
-
-class StateIn(Input):
-    state: Literal["registered", "transferred_out"] = "registered"
-    flags: list[Flag] = Field(default_factory=list)
-
-
-@router.put("/{vehicle_id}/state", response_model=VehicleOut, summary="Police markers and state")
-async def set_state(
-    vehicle_id: uuid.UUID, body: StateIn, request: Request, uow: UowDep, principal: Registrar
-) -> VehicleOut:
-    """VH-01/VH-03: what other police systems record (stolen, locked, transferred out, ...), published.
-    Deregistration has its own endpoint (its own event, ID-14)."""
-    async with uow:
-        row = await vehicle_for(uow, principal, vehicle_id, lock=True)
-        if row["state"] in ("deregistered", "force_deregistered"):
-            raise domain.WrongState(f"the vehicle is {row['state']}", extra={"state": row["state"]})
-        if row["state"] == body.state and sorted(row["flags"]) == sorted(set(body.flags)):
-            return vehicle_out(row)
-        after = await records.change_state(
-            uow, actor_from(request, principal), row, body.state, list(body.flags)
-        )
-        await uow.commit()
-    return vehicle_out(after)
-
-
-class ValidityIn(Input):
-    inspection_valid_until: date | None = None
-    insurance_valid_until: date | None = None
-
-
-@router.patch("/{vehicle_id}/validity", response_model=VehicleOut, summary="Inspection and insurance dates")
-async def set_validity(
-    vehicle_id: uuid.UUID, body: ValidityIn, request: Request, uow: UowDep, principal: Registrar
-) -> VehicleOut:
-    """VH-01: the inspection (from the stations' system) and compulsory insurance (from the insurers'
-    platform) valid-until dates, published."""
-    dates = body.model_dump(exclude_unset=True)
-    if not dates:
-        raise Unprocessable("NOTHING_TO_CHANGE", "give inspection_valid_until or insurance_valid_until")
-    async with uow:
-        row = await vehicle_for(uow, principal, vehicle_id, lock=True)
-        after = await records.change_validity(uow, actor_from(request, principal), row, **dates)
-        await uow.commit()
-    return vehicle_out(after)
-
-
-class LicencePhotoIn(Input):
-    stored: bool
-
-
-@router.put("/{vehicle_id}/licence-photo", response_model=VehicleOut, summary="Licence photo stored")
-async def set_licence_photo(
-    vehicle_id: uuid.UUID, body: LicencePhotoIn, request: Request, uow: UowDep, principal: Registrar
-) -> VehicleOut:
-    """VH-01/VH-04: whether the vehicle licence photo is stored in the information system."""
-    async with uow:
-        row = await vehicle_for(uow, principal, vehicle_id, lock=True)
-        after = await records.set_licence_photo(uow, actor_from(request, principal), row, body.stored)
-        await uow.commit()
-    return vehicle_out(after)
-
-
 # --- VH-11: the owner's contact change --------------------------------------------------------------
 
 
@@ -401,19 +251,11 @@ class ContactIn(Input):
 async def change_contact(
     vehicle_id: uuid.UUID, body: ContactIn, request: Request, uow: UowDep, principal: Personal
 ) -> VehicleOut:
-    """VH-11: any personal user (online or counter-registered) changes the phone on a vehicle they own;
-    applied to the record and published (identity's ID-03 projection reads it)."""
-    async with uow:
-        row = await own_vehicle(uow, principal, vehicle_id, lock=True)
-        await check_bound(uow, principal, row, "VH-11")
-        _must_be_registered(row)
-        if row["phone"] == body.phone:
-            return vehicle_out(row)
-        after = await records.change_phone(
-            uow, actor_from(request, principal), row, body.phone, "vehicle.contact_changed"
-        )
-        await uow.commit()
-    return vehicle_out(after)
+    """VH-11: any personal user (online or counter-registered) changes the phone on a vehicle they own and
+    have bound to their account (ADR 0044); applied to the record and published (identity's ID-03
+    projection reads it)."""
+    actor = actor_from(request, principal)
+    return vehicle_out(await cases.change_contact(uow, principal, actor, vehicle_id, body.phone))
 
 
 # --- the pre-selection projection, fed by a system client until plate-pool publishes ---------------
