@@ -93,3 +93,27 @@ def test_vh13_demo_vehicles_of_identitys_demo_owners_have_the_ids_identity_binds
     assert demo.demo_vehicle_id("130102199003071233", 0) == uuid.uuid5(
         uuid.NAMESPACE_URL, "tms-demo/vehicle/130102199003071233/0"
     )
+
+
+def test_vh02_vh11_demo_owners_vehicles_serve_a_reissue_and_a_contact_change_once_bound() -> None:
+    """`make run`: identity's demo binds 张三's (online) and 赵六's (counter-registered) vehicle 0, whose ids
+    these rows carry; on the vehicle side they are registered, unblocked and fit for a plate or licence
+    reissue (VH-02..VH-08) and a contact change (VH-11)."""
+    from vehicle_service import applications, domain
+
+    rows = {row["owner_id_number"]: row for row in demo.demo_vehicles(date(2027, 3, 1))[:2]}
+    for id_number, row in rows.items():
+        assert row["id"] == demo.demo_vehicle_id(id_number, 0)
+        domain.check_registered(row["state"])
+    zhao = rows["130105197701010040"]
+    for item in ("plate", "licence"):
+        domain.check_application(
+            applications.facts(zhao),  # type: ignore[arg-type]
+            channel="counter",
+            bound=True,
+            item=item,
+            delivery="mail",
+            insurance_photo_ref=None,
+            ban_until=None,
+            today=date(2027, 3, 1),
+        )
