@@ -38,6 +38,9 @@ async def _slot(uow: UnitOfWork, slot_id: uuid.UUID) -> RowMapping:
         )
         .join(inspection_stations, inspection_stations.c.id == inspection_slots.c.station_id)
         .where(inspection_slots.c.id == slot_id)
+        # VH-14: the station's state holds until the booking commits. A suspension (FOR UPDATE of the
+        # station) waits for it and then cancels it, or the booking waits and reads the station suspended.
+        .with_for_update(of=inspection_stations, read=True)
     )
     slot = (await uow.session.execute(query)).mappings().first()
     if slot is None:

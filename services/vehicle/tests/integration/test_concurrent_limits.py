@@ -160,3 +160,50 @@ async def test_vh12_concurrent_collections_take_the_damaged_blanks_back_once(
     assert codes(responses) == {(201, None): 1, (422, "DAMAGED_BLANKS_COUNT_WRONG"): N - 1}
     r = await client.get(f"/api/v1/temp-plates/dealers/{dealer['id']}", headers=desk.review)
     assert (r.json()["damaged_outstanding"], r.json()["blanks_in_stock"]) == (0, 18)
+
+
+async def test_vh14_bookings_racing_a_suspension_leave_no_live_appointment_at_the_station(
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime
+) -> None:
+    """VH-14: a suspended station takes no appointments and every holder is told. A booking that read the
+    station open while the suspension was cancelling its appointments must not survive it: either it
+    commits first (and is cancelled with the rest) or it sees the station suspended."""
+    station, slots = await station_with_slots(client, actors, capacity=50)
+    vehicles = [await register_bound(client, actors, runtime) for _ in range(16)]
+
+    async def booking(i: int) -> httpx.Response:
+        await asyncio.sleep(0.002 * i)
+        return await client.post(
+            "/api/v1/inspection-bookings",
+            json={"vehicle_id": vehicles[i]["id"], "slot_id": slots[i % len(slots)]["id"]},
+            headers=actors.citizen(vehicles[i]["owner_id_number"]),
+        )
+
+    async def suspension() -> httpx.Response:
+        await asyncio.sleep(0.01)
+        return await client.put(
+            f"/api/v1/inspection-stations/{station['id']}/state",
+            json={"state": "suspended", "reason": "设备检修"},
+            headers=actors.system,
+        )
+
+    *booked, suspended = await asyncio.gather(*(booking(i) for i in range(len(vehicles))), suspension())
+    assert suspended.status_code == 200, suspended.text
+    assert {r.status_code for r in booked} <= {201, 409}
+    async with runtime.engine.connect() as conn:
+        live = (
+            await conn.execute(
+                select(func.count()).where(
+                    inspection_bookings.c.station_id == station["id"], inspection_bookings.c.state == "booked"
+                )
+            )
+        ).scalar_one()
+        places = (
+            await conn.execute(
+                select(func.sum(inspection_slots.c.booked)).where(
+                    inspection_slots.c.station_id == station["id"]
+                )
+            )
+        ).scalar_one()
+    assert (live, places) == (0, 0)
+    assert suspended.json()["cancelled_bookings"] == sum(r.status_code == 201 for r in booked)
