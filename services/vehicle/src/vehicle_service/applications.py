@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -19,11 +17,11 @@ from servicekit.runtime import Runtime
 from servicekit.uow import SYSTEM_ACTOR, Actor, UnitOfWork
 from servicekit.web import NotFound, Principal
 from servicekit.workdays import WorkdayCalendar
+from vehicle_service import application_records as cases
 from vehicle_service import domain, records
-from vehicle_service import published as ev
 from vehicle_service.access import own_vehicle, owner_id
 from vehicle_service.post import Parcel, post_service
-from vehicle_service.tables import applications, delivery_bans, vehicles
+from vehicle_service.tables import applications, vehicles
 
 CALENDAR = WorkdayCalendar()
 ITEM_NAMES = {"plate": "号牌", "licence": "行驶证", "mark": "检验合格标志"}
@@ -68,7 +66,7 @@ async def apply(uow: UnitOfWork, principal: Principal, actor: Actor, ask: Reques
             item=ask.item,
             delivery=ask.delivery,
             insurance_photo_ref=ask.insurance_photo_ref,
-            ban_until=await active_ban(uow, vehicle["owner_id_number"]),
+            ban_until=await cases.active_ban(uow, vehicle["owner_id_number"]),
             today=uow.now.astimezone(SHANGHAI).date(),
         )
         open_case = (
@@ -108,9 +106,9 @@ async def apply(uow: UnitOfWork, principal: Principal, actor: Actor, ask: Reques
             )
         except IntegrityError:  # the open-case index, should a path ever skip the vehicle's lock
             raise domain.ApplicationOpen("this item already has an open application") from None
-        row = await load(uow, application_id)
+        row = await cases.load(uow, application_id)
         assert row is not None
-        uow.emit(state_event(row, "submitted", uow.now))
+        uow.emit(cases.state_event(row, "submitted", uow.now))
         uow.audit(
             actor,
             "application.submitted",
@@ -131,7 +129,7 @@ def _may_see(principal: Principal, row: RowMapping) -> bool:
 
 async def case_for(uow: UnitOfWork, principal: Principal, application_id: uuid.UUID) -> RowMapping:
     """The case, locked, or 404 when it is not there or not the caller's (their own, their office's)."""
-    row = await load(uow, application_id, lock=True)
+    row = await cases.load(uow, application_id, lock=True)
     if row is None or not _may_see(principal, row):
         raise NotFound("application")
     return row
@@ -184,7 +182,7 @@ async def intake(
             state=vehicle["state"],
             flags=vehicle["flags"],
         )
-        after = await move(
+        after = await cases.move(
             uow, actor, row, target, reason=why, refusal_reason=why, decided_by=principal.subject
         )
         await uow.commit()
@@ -208,7 +206,7 @@ async def produce(
                     version=vehicles.c.version + 1,
                 )
             )
-        after = await move(uow, actor, row, "produced")
+        after = await cases.move(uow, actor, row, "produced")
         await uow.commit()
     return after
 
@@ -232,9 +230,9 @@ async def handoff(
                     collect_damaged_item=domain.collects_damaged_item(row["kind"], row["item"]),
                 )
             )
-            after = await move(uow, actor, row, "mailed", tracking_number=tracking)
+            after = await cases.move(uow, actor, row, "mailed", tracking_number=tracking)
         else:
-            after = await move(
+            after = await cases.move(
                 uow, actor, row, "ready", ready_at=uow.now, pickup_due=domain.pickup_due(uow.now)
             )
         await uow.commit()
@@ -252,7 +250,7 @@ async def pick_up(
     async with uow:
         row = await case_for(uow, principal, application_id)
         domain.check_pickup(row["kind"], row["item"], damaged_item_returned)
-        after = await move(uow, actor, row, "picked_up", returned_item_received=damaged_item_returned)
+        after = await cases.move(uow, actor, row, "picked_up", returned_item_received=damaged_item_returned)
         await uow.commit()
     return after
 
@@ -264,7 +262,7 @@ async def miss_pickup(
     async with uow:
         row = await case_for(uow, principal, application_id)
         domain.check_pickup_missed(row["state"], row["pickup_due"], uow.now)
-        after = await move(uow, actor, row, "not_collected", reason="not collected within one month")
+        after = await cases.move(uow, actor, row, "not_collected", reason="not collected within one month")
         await uow.commit()
     return after
 
@@ -282,14 +280,16 @@ async def post_event(
         ).first()
         if found is None:
             raise NotFound("parcel")
-        row = await load(uow, found.id, lock=True)
+        row = await cases.load(uow, found.id, lock=True)
         assert row is not None
         if row["state"] == event:
             return row
         if event == "delivered":
-            after = await move(uow, actor, row, "delivered", returned_item_received=damaged_item_collected)
+            after = await cases.move(
+                uow, actor, row, "delivered", returned_item_received=damaged_item_collected
+            )
         else:
-            after = await move(uow, actor, row, "refused", reason="delivery refused")
+            after = await cases.move(uow, actor, row, "refused", reason="delivery refused")
         await uow.commit()
     return after
 
@@ -309,130 +309,19 @@ async def archive(
             core_number_restored=row["core_number_restored"],
         )
         if step == "file":
-            after = await _set(uow, actor, row, "application.filed", archived=True)
+            after = await cases.set_flags(uow, actor, row, "application.filed", archived=True)
         elif step == "destroy_returned":
-            after = await _set(
+            after = await cases.set_flags(
                 uow, actor, row, "application.returned_item_destroyed", returned_item_destroyed=True
             )
         elif step == "restore_core_number":
-            after = await _set(uow, actor, row, "application.core_number_restored", core_number_restored=True)
+            after = await cases.set_flags(
+                uow, actor, row, "application.core_number_restored", core_number_restored=True
+            )
         else:
-            after = await move(uow, actor, row, "withdrawn", reason="withdrawn after delivery failed")
+            after = await cases.move(uow, actor, row, "withdrawn", reason="withdrawn after delivery failed")
         await uow.commit()
     return after
-
-
-async def _set(uow: UnitOfWork, actor: Actor, row: RowMapping, action: str, **values: bool) -> RowMapping:
-    await uow.session.execute(
-        update(applications).where(applications.c.id == row["id"]).values(updated_at=uow.now, **values)
-    )
-    uow.audit(actor, action, f"application:{row['id']}", None, dict(values))
-    after = await load(uow, row["id"])
-    assert after is not None
-    return after
-
-
-# --- the case store: loading, moving, bans -------------------------------------------------------
-
-
-async def load(uow: UnitOfWork, application_id: Any, *, lock: bool = False) -> RowMapping | None:
-    query = (
-        select(applications, vehicles.c.plate_number, vehicles.c.owner_id_kind)
-        .join(vehicles, vehicles.c.id == applications.c.vehicle_id)
-        .where(applications.c.id == application_id)
-    )
-    if lock:
-        query = query.with_for_update(of=applications)
-    return (await uow.session.execute(query)).mappings().first()
-
-
-async def active_ban(uow: UnitOfWork, id_number: str) -> Any:
-    """VH-07: the last day of the person's longest ban, or None."""
-    return (
-        await uow.session.execute(
-            select(func.max(delivery_bans.c.until)).where(delivery_bans.c.id_number == id_number)
-        )
-    ).scalar_one()
-
-
-def state_event(
-    row: RowMapping, state: str, now: Any, reason: str | None = None
-) -> ev.ApplicationStateChanged:
-    return ev.ApplicationStateChanged(
-        application_id=str(row["id"]),
-        vehicle_id=str(row["vehicle_id"]),
-        plate_number=row["plate_number"],
-        item=row["item"],
-        application_kind=row["kind"],
-        delivery=row["delivery"],
-        state=state,
-        phone=row["phone"],
-        tracking_number=row["tracking_number"],
-        reason=reason,
-        changed_at=now,
-        pickup_due=row["pickup_due"] if state == "ready" else None,
-    )
-
-
-async def move(
-    uow: UnitOfWork, actor: Actor, row: RowMapping, target: str, *, reason: str | None = None, **values: Any
-) -> RowMapping:
-    """VH-09: one step of the office's workflow, checked against the allowed transitions, published."""
-    domain.check_transition(row["state"], target)
-    await uow.session.execute(
-        update(applications)
-        .where(applications.c.id == row["id"])
-        .values(state=target, updated_at=uow.now, **values)
-    )
-    after = await load(uow, row["id"])
-    assert after is not None
-    uow.emit(state_event(after, target, uow.now, reason))
-    uow.audit(
-        actor,
-        f"application.{target}",
-        f"application:{row['id']}",
-        {"state": row["state"]},
-        {"state": target, **{k: v for k, v in values.items() if isinstance(v, str | bool | int)}},
-    )
-    if target in ("refused", "not_collected"):
-        await impose_ban(uow, after, "refused" if target == "refused" else "not_collected")
-    return after
-
-
-async def impose_ban(uow: UnitOfWork, row: RowMapping, reason: str) -> None:
-    """VH-07: a refused delivery or a missed pickup bars the applicant from online reissue and replacement
-    (plates, vehicle licence, inspection mark, driving licence) for one year; published for license."""
-    until = domain.ban_until(uow.now)
-    inserted = (
-        await uow.session.execute(
-            insert(delivery_bans)
-            .values(
-                id=new_id(),
-                id_kind=row["owner_id_kind"],
-                id_number=row["applicant_id_number"],
-                until=until,
-                reason=reason,
-                case_id=str(row["id"]),
-                imposed_at=uow.now,
-            )
-            .on_conflict_do_nothing(index_elements=[delivery_bans.c.case_id])
-            .returning(delivery_bans.c.id)
-        )
-    ).first()
-    if inserted is None:
-        return
-    uow.emit(
-        ev.DeliveryBanImposed(
-            id_kind=row["owner_id_kind"],
-            id_number=row["applicant_id_number"],
-            until=until,
-            reason=reason,
-            case_id=str(row["id"]),
-            imposed_at=uow.now,
-            phone=row["phone"],
-            item=row["item"],
-        )
-    )
 
 
 async def sweep_missed_pickups(runtime: Runtime) -> int:
@@ -450,9 +339,9 @@ async def sweep_missed_pickups(runtime: Runtime) -> int:
             )
         ).all()
         for (application_id,) in rows:
-            row = await load(uow, application_id)
+            row = await cases.load(uow, application_id)
             assert row is not None
-            await move(uow, SYSTEM_ACTOR, row, "not_collected", reason="not collected within one month")
+            await cases.move(uow, SYSTEM_ACTOR, row, "not_collected", reason="not collected within one month")
             done += 1
         await uow.commit()
     return done

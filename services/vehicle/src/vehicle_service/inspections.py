@@ -4,7 +4,8 @@ calls and shapes.
 
 Capacity is held by the database (ADR 0041): a booking's transaction increments the slot only while
 `booked < capacity`, so concurrent bookings never overbook, whatever the number of API replicas; the
-vehicle's row lock and a unique index keep one live appointment per vehicle.
+vehicle's row lock and a unique index keep one live appointment per vehicle; a booking holds its station's
+row FOR SHARE, so a suspension (FOR UPDATE) either sees and cancels it or is seen by it.
 """
 
 from __future__ import annotations
