@@ -207,3 +207,28 @@ async def test_vh14_bookings_racing_a_suspension_leave_no_live_appointment_at_th
         ).scalar_one()
     assert (live, places) == (0, 0)
     assert suspended.json()["cancelled_bookings"] == sum(r.status_code == 201 for r in booked)
+
+
+async def test_vh13_concurrent_cancellations_return_the_place_once(
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime
+) -> None:
+    """VH-13: a booking cancelled several times at once gives its place back to the slot once."""
+    _, slots = await station_with_slots(client, actors, capacity=3)
+    vehicle = await register_bound(client, actors, runtime)
+    headers = actors.citizen(vehicle["owner_id_number"])
+    r = await client.post(
+        "/api/v1/inspection-bookings",
+        json={"vehicle_id": vehicle["id"], "slot_id": slots[0]["id"]},
+        headers=headers,
+    )
+    assert r.status_code == 201, r.text
+    url = f"/api/v1/inspection-bookings/{r.json()['id']}/cancellation"
+    responses = await asyncio.gather(*(client.post(url, headers=headers) for _ in range(N)))
+    assert codes(responses) == {(200, None): 1, (409, "WRONG_STATE"): N - 1}
+    async with runtime.engine.connect() as conn:
+        booked = (
+            await conn.execute(
+                select(inspection_slots.c.booked).where(inspection_slots.c.id == slots[0]["id"])
+            )
+        ).scalar_one()
+    assert booked == 0
