@@ -3,7 +3,7 @@
 The review post (clerk.review) grants, renews, suspends and cancels a dealer's qualification; the intake
 post (clerk.intake) hands out blank plates in the dealer's quota and takes back damaged ones; the dealer
 (role `dealer`) issues plates for the brands and models it is authorised to sell. The use cases are in
-`temp_plates.py`; this module parses, calls and shapes.
+`qualifications.py` and `temp_plates.py`; this module parses, calls and shapes.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from servicekit.validators import social_credit_code
 from servicekit.web import Principal, UowDep, actor_from, require_roles
-from vehicle_service import domain
+from vehicle_service import domain, qualifications
 from vehicle_service import temp_plates as cases
 from vehicle_service.api.common import Input, Intake, OwnerIn, Phone, Vin
 
@@ -71,7 +71,9 @@ async def qualify(body: QualificationIn, request: Request, uow: UowDep, principa
     """VH-12: the review post checks the documents, that the dealer is not barred (a cancelled dealer waits
     one year), and records the dealer, its authorised brands/models and its blank quota (set from its
     sales); the qualification is valid one year. One live qualification per unit."""
-    return _out(await cases.qualify(uow, actor_from(request, principal), principal.office, body.model_dump()))
+    return _out(
+        await qualifications.qualify(uow, actor_from(request, principal), principal.office, body.model_dump())
+    )
 
 
 @router.get("/dealers/{dealer_id}", response_model=DealerOut, summary="A dealer's qualification")
@@ -82,7 +84,7 @@ async def get_dealer(
         Principal, Depends(require_roles("dealer", "clerk.review", "clerk.intake", "system"))
     ],
 ) -> DealerOut:
-    return _out(await cases.dealer(uow, principal, dealer_id))
+    return _out(await qualifications.dealer(uow, principal, dealer_id))
 
 
 class RenewalIn(Input):
@@ -97,7 +99,7 @@ async def renew(
     """VH-12: the yearly review, in the qualification's last month, with the documents again; passing it
     extends the qualification by a year."""
     actor = actor_from(request, principal)
-    return _out(await cases.renew(uow, actor, dealer_id, body.documents, body.authorised))
+    return _out(await qualifications.renew(uow, actor, dealer_id, body.documents, body.authorised))
 
 
 class QuotaIn(Input):
@@ -113,7 +115,7 @@ async def set_quota(
 ) -> DealerOut:
     """VH-12: the office sets how many blanks a dealer collects at a time from its sales."""
     actor = actor_from(request, principal)
-    return _out(await cases.set_quota(uow, actor, dealer_id, body.quota, body.basis))
+    return _out(await qualifications.set_quota(uow, actor, dealer_id, body.quota, body.basis))
 
 
 class CancellationIn(Input):
@@ -128,7 +130,7 @@ async def cancel(
     """VH-12: repeated owner mismatches or damaged blanks without good reason cancel the qualification;
     the dealer may not apply again for a year."""
     actor = actor_from(request, principal)
-    return _out(await cases.cancel(uow, actor, dealer_id, body.reason, body.note))
+    return _out(await qualifications.cancel(uow, actor, dealer_id, body.reason, body.note))
 
 
 class CollectionIn(Input):
