@@ -15,7 +15,7 @@ from servicekit.runtime import Runtime
 from servicekit.testing import TokenFactory
 from vehicle_service.applications import sweep_missed_pickups
 
-from .conftest import Actors, events_about, register
+from .conftest import Actors, events_about, register_bound
 from .factories import new_phone
 from .test_applications import apply, clerk, step
 
@@ -33,7 +33,7 @@ async def test_nt01_delivery_ban_refused_is_published_with_the_registered_phone_
     client: httpx.AsyncClient, actors: Actors, runtime: Runtime
 ) -> None:
     phone = new_phone()
-    vehicle = await register(client, actors, phone=phone)
+    vehicle = await register_bound(client, actors, runtime, phone=phone)
     intake = clerk(actors)
     case = (await apply(client, actors, vehicle)).json()
     await step(client, intake, case["id"], "intake", decision="accept")
@@ -52,7 +52,7 @@ async def test_nt01_delivery_ban_refused_is_published_with_the_registered_phone_
 async def test_nt01_delivery_ban_not_collected_is_published_with_the_cases_own_phone(
     client: httpx.AsyncClient, actors: Actors, runtime: Runtime, clock: FixedClock
 ) -> None:
-    vehicle = await register(client, actors)
+    vehicle = await register_bound(client, actors, runtime)
     contact = new_phone()  # the applicant gave another phone for this case: the case's messages go there
     intake = clerk(actors)
     case = (await apply(client, actors, vehicle, item="licence", delivery="pickup", phone=contact)).json()
