@@ -1,6 +1,7 @@
 """Reissue and replacement (VH-02..VH-10): one use case per action of the citizen, the office, the post and
-the archive, each in one unit of work writing the case, its event and its audit entry; and the
-missed-pickup sweep the worker runs. The HTTP module (`api/applications.py`) parses, calls and shapes."""
+the archive, each writing the case, its event and its audit entry in the caller's unit of work; and the
+missed-pickup sweep the worker runs. The HTTP module (`api/applications.py`) parses, opens the unit of
+work, calls, commits (`api.common.committed`) and shapes."""
 
 from __future__ import annotations
 
@@ -57,66 +58,64 @@ async def apply(uow: UnitOfWork, principal: Principal, actor: Actor, ask: Reques
     """VH-02..VH-09 as the citizen applies: their own vehicle (else 404), bound to their account, then the
     rules in the office's order (`domain.check_application`); one open case per vehicle and item. The
     vehicle's row lock serialises concurrent applications for it, so the open-case check holds."""
-    async with uow:
-        vehicle = await own_vehicle(uow, principal, ask.vehicle_id, lock=True)
-        domain.check_application(
-            facts(vehicle),
-            channel=principal.channel,
-            bound=await records.is_bound(uow, principal.subject, vehicle["id"]),
-            item=ask.item,
-            delivery=ask.delivery,
-            insurance_photo_ref=ask.insurance_photo_ref,
-            ban_until=await cases.active_ban(uow, vehicle["owner_id_number"]),
-            today=uow.now.astimezone(SHANGHAI).date(),
+    vehicle = await own_vehicle(uow, principal, ask.vehicle_id, lock=True)
+    domain.check_application(
+        facts(vehicle),
+        channel=principal.channel,
+        bound=await records.is_bound(uow, principal.subject, vehicle["id"]),
+        item=ask.item,
+        delivery=ask.delivery,
+        insurance_photo_ref=ask.insurance_photo_ref,
+        ban_until=await cases.active_ban(uow, vehicle["owner_id_number"]),
+        today=uow.now.astimezone(SHANGHAI).date(),
+    )
+    open_case = (
+        await uow.session.execute(
+            select(applications.c.id).where(
+                applications.c.vehicle_id == vehicle["id"],
+                applications.c.item == ask.item,
+                applications.c.state.in_(domain.OPEN_APPLICATION_STATES),
+            )
         )
-        open_case = (
-            await uow.session.execute(
-                select(applications.c.id).where(
-                    applications.c.vehicle_id == vehicle["id"],
-                    applications.c.item == ask.item,
-                    applications.c.state.in_(domain.OPEN_APPLICATION_STATES),
-                )
-            )
-        ).first()
-        if open_case is not None:
-            raise domain.ApplicationOpen(
-                "this item already has an open application", extra={"application_id": str(open_case.id)}
-            )
-        application_id = new_id()
-        try:
-            await uow.session.execute(
-                applications.insert().values(
-                    id=application_id,
-                    vehicle_id=vehicle["id"],
-                    office_code=vehicle["office_code"],
-                    applicant_id_number=vehicle["owner_id_number"],
-                    applicant_subject=principal.subject,
-                    item=ask.item,
-                    kind=ask.kind,
-                    delivery=ask.delivery,
-                    address=ask.address,
-                    phone=ask.phone or vehicle["phone"],
-                    temp_plate=ask.temp_plate,
-                    insurance_photo_ref=ask.insurance_photo_ref,
-                    state="submitted",
-                    intake_due=CALENDAR.deadline_end_of_working_day(uow.now, 1),
-                    created_at=uow.now,
-                    updated_at=uow.now,
-                )
-            )
-        except IntegrityError:  # the open-case index, should a path ever skip the vehicle's lock
-            raise domain.ApplicationOpen("this item already has an open application") from None
-        row = await cases.load(uow, application_id)
-        assert row is not None
-        uow.emit(cases.state_event(row, "submitted", uow.now))
-        uow.audit(
-            actor,
-            "application.submitted",
-            f"application:{application_id}",
-            None,
-            {"item": ask.item, "kind": ask.kind, "delivery": ask.delivery},
+    ).first()
+    if open_case is not None:
+        raise domain.ApplicationOpen(
+            "this item already has an open application", extra={"application_id": str(open_case.id)}
         )
-        await uow.commit()
+    application_id = new_id()
+    try:
+        await uow.session.execute(
+            applications.insert().values(
+                id=application_id,
+                vehicle_id=vehicle["id"],
+                office_code=vehicle["office_code"],
+                applicant_id_number=vehicle["owner_id_number"],
+                applicant_subject=principal.subject,
+                item=ask.item,
+                kind=ask.kind,
+                delivery=ask.delivery,
+                address=ask.address,
+                phone=ask.phone or vehicle["phone"],
+                temp_plate=ask.temp_plate,
+                insurance_photo_ref=ask.insurance_photo_ref,
+                state="submitted",
+                intake_due=CALENDAR.deadline_end_of_working_day(uow.now, 1),
+                created_at=uow.now,
+                updated_at=uow.now,
+            )
+        )
+    except IntegrityError:  # the open-case index, should a path ever skip the vehicle's lock
+        raise domain.ApplicationOpen("this item already has an open application") from None
+    row = await cases.load(uow, application_id)
+    assert row is not None
+    uow.emit(cases.state_event(row, "submitted", uow.now))
+    uow.audit(
+        actor,
+        "application.submitted",
+        f"application:{application_id}",
+        None,
+        {"item": ask.item, "kind": ask.kind, "delivery": ask.delivery},
+    )
     return row
 
 
@@ -136,8 +135,7 @@ async def case_for(uow: UnitOfWork, principal: Principal, application_id: uuid.U
 
 
 async def get(uow: UnitOfWork, principal: Principal, application_id: uuid.UUID) -> RowMapping:
-    async with uow:
-        return await case_for(uow, principal, application_id)
+    return await case_for(uow, principal, application_id)
 
 
 async def listing(uow: UnitOfWork, principal: Principal, state: str | None, limit: int) -> list[RowMapping]:
@@ -155,8 +153,7 @@ async def listing(uow: UnitOfWork, principal: Principal, state: str | None, limi
         )
     if state:
         query = query.where(applications.c.state == state)
-    async with uow:
-        return list((await uow.session.execute(query.limit(limit))).mappings().all())
+    return list((await uow.session.execute(query.limit(limit))).mappings().all())
 
 
 async def intake(
@@ -170,22 +167,20 @@ async def intake(
     insurance_photo_valid: bool | None,
 ) -> RowMapping:
     """VH-09: accept (the VH-03 states re-checked on the locked vehicle) or reject with a reason."""
-    async with uow:
-        row = await case_for(uow, principal, application_id)
-        vehicle = await records.load(uow, row["vehicle_id"], lock=True)
-        assert vehicle is not None
-        target, why = domain.decide_intake(
-            decision,
-            item=row["item"],
-            reason=reason,
-            insurance_photo_valid=insurance_photo_valid,
-            state=vehicle["state"],
-            flags=vehicle["flags"],
-        )
-        after = await cases.move(
-            uow, actor, row, target, reason=why, refusal_reason=why, decided_by=principal.subject
-        )
-        await uow.commit()
+    row = await case_for(uow, principal, application_id)
+    vehicle = await records.load(uow, row["vehicle_id"], lock=True)
+    assert vehicle is not None
+    target, why = domain.decide_intake(
+        decision,
+        item=row["item"],
+        reason=reason,
+        insurance_photo_valid=insurance_photo_valid,
+        state=vehicle["state"],
+        flags=vehicle["flags"],
+    )
+    after = await cases.move(
+        uow, actor, row, target, reason=why, refusal_reason=why, decided_by=principal.subject
+    )
     return after
 
 
@@ -194,20 +189,18 @@ async def produce(
 ) -> RowMapping:
     """VH-09: the office made the items (and the temporary plate if asked); a plate counts toward the
     vehicle's reissues (VH-05)."""
-    async with uow:
-        row = await case_for(uow, principal, application_id)
-        if row["item"] == "plate" and row["state"] == "accepted":
-            await uow.session.execute(
-                update(vehicles)
-                .where(vehicles.c.id == row["vehicle_id"])
-                .values(
-                    plate_reissue_count=vehicles.c.plate_reissue_count + 1,
-                    updated_at=uow.now,
-                    version=vehicles.c.version + 1,
-                )
+    row = await case_for(uow, principal, application_id)
+    if row["item"] == "plate" and row["state"] == "accepted":
+        await uow.session.execute(
+            update(vehicles)
+            .where(vehicles.c.id == row["vehicle_id"])
+            .values(
+                plate_reissue_count=vehicles.c.plate_reissue_count + 1,
+                updated_at=uow.now,
+                version=vehicles.c.version + 1,
             )
-        after = await cases.move(uow, actor, row, "produced")
-        await uow.commit()
+        )
+    after = await cases.move(uow, actor, row, "produced")
     return after
 
 
@@ -216,26 +209,24 @@ async def handoff(
 ) -> RowMapping:
     """VH-09: mail goes to the post (its tracking number kept); pickup becomes ready, due within one month
     (VH-07)."""
-    async with uow:
-        row = await case_for(uow, principal, application_id)
-        domain.check_handoff(row["state"])
-        if row["delivery"] == "mail":
-            tracking = await post_service().dispatch(
-                Parcel(
-                    case_id=row["id"],
-                    recipient=row["applicant_id_number"][-4:],
-                    phone=row["phone"],
-                    address=row["address"] or "",
-                    contents=ITEM_NAMES[row["item"]] + (" 临时号牌" if row["temp_plate"] else ""),
-                    collect_damaged_item=domain.collects_damaged_item(row["kind"], row["item"]),
-                )
+    row = await case_for(uow, principal, application_id)
+    domain.check_handoff(row["state"])
+    if row["delivery"] == "mail":
+        tracking = await post_service().dispatch(
+            Parcel(
+                case_id=row["id"],
+                recipient=row["applicant_id_number"][-4:],
+                phone=row["phone"],
+                address=row["address"] or "",
+                contents=ITEM_NAMES[row["item"]] + (" 临时号牌" if row["temp_plate"] else ""),
+                collect_damaged_item=domain.collects_damaged_item(row["kind"], row["item"]),
             )
-            after = await cases.move(uow, actor, row, "mailed", tracking_number=tracking)
-        else:
-            after = await cases.move(
-                uow, actor, row, "ready", ready_at=uow.now, pickup_due=domain.pickup_due(uow.now)
-            )
-        await uow.commit()
+        )
+        after = await cases.move(uow, actor, row, "mailed", tracking_number=tracking)
+    else:
+        after = await cases.move(
+            uow, actor, row, "ready", ready_at=uow.now, pickup_due=domain.pickup_due(uow.now)
+        )
     return after
 
 
@@ -247,11 +238,9 @@ async def pick_up(
     damaged_item_returned: bool,
 ) -> RowMapping:
     """VH-06: collected at the counter, a replaced plate or licence handed back."""
-    async with uow:
-        row = await case_for(uow, principal, application_id)
-        domain.check_pickup(row["kind"], row["item"], damaged_item_returned)
-        after = await cases.move(uow, actor, row, "picked_up", returned_item_received=damaged_item_returned)
-        await uow.commit()
+    row = await case_for(uow, principal, application_id)
+    domain.check_pickup(row["kind"], row["item"], damaged_item_returned)
+    after = await cases.move(uow, actor, row, "picked_up", returned_item_received=damaged_item_returned)
     return after
 
 
@@ -259,11 +248,9 @@ async def miss_pickup(
     uow: UnitOfWork, principal: Principal, actor: Actor, application_id: uuid.UUID
 ) -> RowMapping:
     """VH-07/VH-09: the office records a pickup missed for a month (the sweep does it too)."""
-    async with uow:
-        row = await case_for(uow, principal, application_id)
-        domain.check_pickup_missed(row["state"], row["pickup_due"], uow.now)
-        after = await cases.move(uow, actor, row, "not_collected", reason="not collected within one month")
-        await uow.commit()
+    row = await case_for(uow, principal, application_id)
+    domain.check_pickup_missed(row["state"], row["pickup_due"], uow.now)
+    after = await cases.move(uow, actor, row, "not_collected", reason="not collected within one month")
     return after
 
 
@@ -272,25 +259,21 @@ async def post_event(
 ) -> RowMapping:
     """VH-05/VH-06/VH-07: the post reports delivered (the damaged item collected, for a replacement) or
     refused (a one-year ban); a repeated report changes nothing."""
-    async with uow:
-        found = (
-            await uow.session.execute(
-                select(applications.c.id).where(applications.c.tracking_number == tracking_number)
-            )
-        ).first()
-        if found is None:
-            raise NotFound("parcel")
-        row = await cases.load(uow, found.id, lock=True)
-        assert row is not None
-        if row["state"] == event:
-            return row
-        if event == "delivered":
-            after = await cases.move(
-                uow, actor, row, "delivered", returned_item_received=damaged_item_collected
-            )
-        else:
-            after = await cases.move(uow, actor, row, "refused", reason="delivery refused")
-        await uow.commit()
+    found = (
+        await uow.session.execute(
+            select(applications.c.id).where(applications.c.tracking_number == tracking_number)
+        )
+    ).first()
+    if found is None:
+        raise NotFound("parcel")
+    row = await cases.load(uow, found.id, lock=True)
+    assert row is not None
+    if row["state"] == event:
+        return row
+    if event == "delivered":
+        after = await cases.move(uow, actor, row, "delivered", returned_item_received=damaged_item_collected)
+    else:
+        after = await cases.move(uow, actor, row, "refused", reason="delivery refused")
     return after
 
 
@@ -298,29 +281,27 @@ async def archive(
     uow: UnitOfWork, principal: Principal, actor: Actor, application_id: uuid.UUID, action: str
 ) -> RowMapping:
     """VH-10: the archive post files, destroys the returned item, or settles (`domain.archive_step`)."""
-    async with uow:
-        row = await case_for(uow, principal, application_id)
-        step = domain.archive_step(
-            action,
-            state=row["state"],
-            archived=row["archived"],
-            returned_item_received=row["returned_item_received"],
-            returned_item_destroyed=row["returned_item_destroyed"],
-            core_number_restored=row["core_number_restored"],
+    row = await case_for(uow, principal, application_id)
+    step = domain.archive_step(
+        action,
+        state=row["state"],
+        archived=row["archived"],
+        returned_item_received=row["returned_item_received"],
+        returned_item_destroyed=row["returned_item_destroyed"],
+        core_number_restored=row["core_number_restored"],
+    )
+    if step == "file":
+        after = await cases.set_flags(uow, actor, row, "application.filed", archived=True)
+    elif step == "destroy_returned":
+        after = await cases.set_flags(
+            uow, actor, row, "application.returned_item_destroyed", returned_item_destroyed=True
         )
-        if step == "file":
-            after = await cases.set_flags(uow, actor, row, "application.filed", archived=True)
-        elif step == "destroy_returned":
-            after = await cases.set_flags(
-                uow, actor, row, "application.returned_item_destroyed", returned_item_destroyed=True
-            )
-        elif step == "restore_core_number":
-            after = await cases.set_flags(
-                uow, actor, row, "application.core_number_restored", core_number_restored=True
-            )
-        else:
-            after = await cases.move(uow, actor, row, "withdrawn", reason="withdrawn after delivery failed")
-        await uow.commit()
+    elif step == "restore_core_number":
+        after = await cases.set_flags(
+            uow, actor, row, "application.core_number_restored", core_number_restored=True
+        )
+    else:
+        after = await cases.move(uow, actor, row, "withdrawn", reason="withdrawn after delivery failed")
     return after
 
 

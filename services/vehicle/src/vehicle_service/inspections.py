@@ -57,98 +57,95 @@ async def book(
     expires (ADR 0041), at the registration city or a station of another city of the province by its
     published plan, of a kind the station inspects; the slot is not overbooked (VH-14). Returns the
     vehicle, the slot and the booking's id."""
-    async with uow:
-        vehicle = await own_vehicle(uow, principal, vehicle_id, lock=True)
-        await check_bound(uow, principal, vehicle, "VH-13")
-        domain.check_inspection_allowed(vehicle["state"], vehicle["flags"])
-        slot = await _slot(uow, slot_id)
-        if slot["station_state"] != "open":
-            raise domain.StationNotOpen(
-                "the station is not taking appointments", extra={"station_state": slot["station_state"]}
-            )
-        domain.check_inspection_window(
-            vehicle["inspection_valid_until"], uow.now.astimezone(SHANGHAI).date(), slot["day"]
+    vehicle = await own_vehicle(uow, principal, vehicle_id, lock=True)
+    await check_bound(uow, principal, vehicle, "VH-13")
+    domain.check_inspection_allowed(vehicle["state"], vehicle["flags"])
+    slot = await _slot(uow, slot_id)
+    if slot["station_state"] != "open":
+        raise domain.StationNotOpen(
+            "the station is not taking appointments", extra={"station_state": slot["station_state"]}
         )
-        if slot["starts_at"] <= uow.now:
-            raise domain.OutsideInspectionWindow("the slot has begun")
-        domain.check_station_reachable(vehicle["office_code"], slot["city_code"], slot["other_cities"])
-        domain.check_station_inspects(slot["vehicle_kinds"], vehicle["vehicle_kind"])
-        live = (
-            await uow.session.execute(
-                select(inspection_bookings.c.id).where(
-                    inspection_bookings.c.vehicle_id == vehicle["id"], inspection_bookings.c.state == "booked"
-                )
+    domain.check_inspection_window(
+        vehicle["inspection_valid_until"], uow.now.astimezone(SHANGHAI).date(), slot["day"]
+    )
+    if slot["starts_at"] <= uow.now:
+        raise domain.OutsideInspectionWindow("the slot has begun")
+    domain.check_station_reachable(vehicle["office_code"], slot["city_code"], slot["other_cities"])
+    domain.check_station_inspects(slot["vehicle_kinds"], vehicle["vehicle_kind"])
+    live = (
+        await uow.session.execute(
+            select(inspection_bookings.c.id).where(
+                inspection_bookings.c.vehicle_id == vehicle["id"], inspection_bookings.c.state == "booked"
             )
-        ).first()
-        if live is not None:
-            raise domain.AlreadyBooked(
-                "the vehicle has an appointment; cancel it first", extra={"booking_id": str(live.id)}
+        )
+    ).first()
+    if live is not None:
+        raise domain.AlreadyBooked(
+            "the vehicle has an appointment; cancel it first", extra={"booking_id": str(live.id)}
+        )
+    taken = (
+        await uow.session.execute(
+            update(inspection_slots)
+            .where(
+                inspection_slots.c.id == slot["id"],
+                inspection_slots.c.booked < inspection_slots.c.capacity,
             )
-        taken = (
-            await uow.session.execute(
-                update(inspection_slots)
-                .where(
-                    inspection_slots.c.id == slot["id"],
-                    inspection_slots.c.booked < inspection_slots.c.capacity,
-                )
-                .values(booked=inspection_slots.c.booked + 1)
-                .returning(inspection_slots.c.booked)
-            )
-        ).first()
-        if taken is None:
-            raise domain.SlotFull("the slot is fully booked")
-        booking_id = new_id()
-        try:
-            await uow.session.execute(
-                inspection_bookings.insert().values(
-                    id=booking_id,
-                    slot_id=slot["id"],
-                    station_id=slot["station_id"],
-                    vehicle_id=vehicle["id"],
-                    holder_id_number=vehicle["owner_id_number"],
-                    holder_subject=principal.subject,
-                    phone=vehicle["phone"],
-                    state="booked",
-                    created_at=uow.now,
-                    updated_at=uow.now,
-                )
-            )
-        except IntegrityError:
-            raise domain.AlreadyBooked("the vehicle has an appointment") from None
-        uow.emit(
-            ev.InspectionBooked(
-                booking_id=str(booking_id),
-                vehicle_id=str(vehicle["id"]),
-                plate_number=vehicle["plate_number"],
-                station_id=str(slot["station_id"]),
-                station_name=slot["station_name"],
-                starts_at=slot["starts_at"],
+            .values(booked=inspection_slots.c.booked + 1)
+            .returning(inspection_slots.c.booked)
+        )
+    ).first()
+    if taken is None:
+        raise domain.SlotFull("the slot is fully booked")
+    booking_id = new_id()
+    try:
+        await uow.session.execute(
+            inspection_bookings.insert().values(
+                id=booking_id,
+                slot_id=slot["id"],
+                station_id=slot["station_id"],
+                vehicle_id=vehicle["id"],
+                holder_id_number=vehicle["owner_id_number"],
+                holder_subject=principal.subject,
                 phone=vehicle["phone"],
-                booked_at=uow.now,
+                state="booked",
+                created_at=uow.now,
+                updated_at=uow.now,
             )
         )
-        uow.audit(
-            actor,
-            "inspection.booked",
-            f"booking:{booking_id}",
-            None,
-            {"vehicle_id": str(vehicle["id"]), "slot_id": str(slot["id"])},
+    except IntegrityError:
+        raise domain.AlreadyBooked("the vehicle has an appointment") from None
+    uow.emit(
+        ev.InspectionBooked(
+            booking_id=str(booking_id),
+            vehicle_id=str(vehicle["id"]),
+            plate_number=vehicle["plate_number"],
+            station_id=str(slot["station_id"]),
+            station_name=slot["station_name"],
+            starts_at=slot["starts_at"],
+            phone=vehicle["phone"],
+            booked_at=uow.now,
         )
-        await uow.commit()
+    )
+    uow.audit(
+        actor,
+        "inspection.booked",
+        f"booking:{booking_id}",
+        None,
+        {"vehicle_id": str(vehicle["id"]), "slot_id": str(slot["id"])},
+    )
     return vehicle, slot, booking_id
 
 
 async def bookings_of(uow: UnitOfWork, principal: Principal) -> list[RowMapping]:
     """The caller's appointments, latest first."""
-    async with uow:
-        query = (
-            select(inspection_bookings, inspection_slots.c.starts_at)
-            .join(inspection_slots, inspection_slots.c.id == inspection_bookings.c.slot_id)
-            .where(inspection_bookings.c.holder_id_number == (owner_id(principal) or ""))
-            .order_by(inspection_slots.c.starts_at.desc())
-            .limit(100)
-        )
-        return list((await uow.session.execute(query)).mappings().all())
+    query = (
+        select(inspection_bookings, inspection_slots.c.starts_at)
+        .join(inspection_slots, inspection_slots.c.id == inspection_bookings.c.slot_id)
+        .where(inspection_bookings.c.holder_id_number == (owner_id(principal) or ""))
+        .order_by(inspection_slots.c.starts_at.desc())
+        .limit(100)
+    )
+    return list((await uow.session.execute(query)).mappings().all())
 
 
 async def _own_booking(uow: UnitOfWork, principal: Principal, booking_id: uuid.UUID) -> RowMapping:
@@ -175,21 +172,19 @@ async def _own_booking(uow: UnitOfWork, principal: Principal, booking_id: uuid.U
 
 async def cancel(uow: UnitOfWork, principal: Principal, actor: Actor, booking_id: uuid.UUID) -> RowMapping:
     """VH-13: the holder cancels before the inspection day; the place returns to the slot."""
-    async with uow:
-        row = await _own_booking(uow, principal, booking_id)
-        if row["state"] != "booked":
-            raise domain.WrongState(f"the appointment is {row['state']}", extra={"state": row["state"]})
-        domain.check_cancellable(row["day"], uow.now.astimezone(SHANGHAI).date())
-        await release(uow, row, "cancelled")
-        uow.emit(cancelled_event(row, row["station_name"], "holder", None, uow.now))
-        uow.audit(
-            actor,
-            "inspection.cancelled",
-            f"booking:{booking_id}",
-            {"state": "booked"},
-            {"state": "cancelled"},
-        )
-        await uow.commit()
+    row = await _own_booking(uow, principal, booking_id)
+    if row["state"] != "booked":
+        raise domain.WrongState(f"the appointment is {row['state']}", extra={"state": row["state"]})
+    domain.check_cancellable(row["day"], uow.now.astimezone(SHANGHAI).date())
+    await release(uow, row, "cancelled")
+    uow.emit(cancelled_event(row, row["station_name"], "holder", None, uow.now))
+    uow.audit(
+        actor,
+        "inspection.cancelled",
+        f"booking:{booking_id}",
+        {"state": "booked"},
+        {"state": "cancelled"},
+    )
     return row
 
 

@@ -41,37 +41,34 @@ async def station(uow: UnitOfWork, station_id: uuid.UUID, *, lock: bool = False)
 
 async def file_station(uow: UnitOfWork, actor: Actor, values: dict[str, Any]) -> RowMapping:
     """VH-14: a city files a station: place, vehicle kinds, axle load, brake kinds."""
-    async with uow:
-        row: RowMapping = (
-            (
-                await uow.session.execute(
-                    inspection_stations.insert()
-                    .values(**values, id=new_id(), state="open", created_at=uow.now, updated_at=uow.now)
-                    .returning(inspection_stations)
-                )
+    row: RowMapping = (
+        (
+            await uow.session.execute(
+                inspection_stations.insert()
+                .values(**values, id=new_id(), state="open", created_at=uow.now, updated_at=uow.now)
+                .returning(inspection_stations)
             )
-            .mappings()
-            .one()
         )
-        uow.audit(
-            actor,
-            "inspection_station.filed",
-            f"station:{row['id']}",
-            None,
-            {"name": row["name"], "city_code": row["city_code"]},
-        )
-        await uow.commit()
+        .mappings()
+        .one()
+    )
+    uow.audit(
+        actor,
+        "inspection_station.filed",
+        f"station:{row['id']}",
+        None,
+        {"name": row["name"], "city_code": row["city_code"]},
+    )
     return row
 
 
 async def stations_of(uow: UnitOfWork, city_code: str) -> list[RowMapping]:
-    async with uow:
-        query = (
-            select(inspection_stations)
-            .where(inspection_stations.c.city_code == city_code)
-            .order_by(inspection_stations.c.name)
-        )
-        return list((await uow.session.execute(query)).mappings().all())
+    query = (
+        select(inspection_stations)
+        .where(inspection_stations.c.city_code == city_code)
+        .order_by(inspection_stations.c.name)
+    )
+    return list((await uow.session.execute(query)).mappings().all())
 
 
 @dataclass(frozen=True)
@@ -85,23 +82,21 @@ class Plan:
 
 async def file_plan(uow: UnitOfWork, actor: Actor, station_id: uuid.UUID, plan: Plan) -> uuid.UUID:
     """VH-14: the city files a station's plan; it takes appointments once the province publishes it."""
-    async with uow:
-        row = await station(uow, station_id)
-        plan_id = new_id()
-        await uow.session.execute(
-            inspection_plans.insert().values(
-                id=plan_id,
-                station_id=row["id"],
-                first_day=plan.first_day,
-                last_day=plan.last_day,
-                times=plan.times + ([{"weekdays_only": True}] if plan.weekdays_only else []),
-                other_cities=plan.other_cities,
-                state="filed",
-                created_at=uow.now,
-            )
+    row = await station(uow, station_id)
+    plan_id = new_id()
+    await uow.session.execute(
+        inspection_plans.insert().values(
+            id=plan_id,
+            station_id=row["id"],
+            first_day=plan.first_day,
+            last_day=plan.last_day,
+            times=plan.times + ([{"weekdays_only": True}] if plan.weekdays_only else []),
+            other_cities=plan.other_cities,
+            state="filed",
+            created_at=uow.now,
         )
-        uow.audit(actor, "inspection_plan.filed", f"plan:{plan_id}", None, {"station_id": str(station_id)})
-        await uow.commit()
+    )
+    uow.audit(actor, "inspection_plan.filed", f"plan:{plan_id}", None, {"station_id": str(station_id)})
     return plan_id
 
 
@@ -135,43 +130,39 @@ def _slots(plan: RowMapping, station_id: uuid.UUID) -> list[dict[str, Any]]:
 async def publish_plan(uow: UnitOfWork, actor: Actor, plan_id: uuid.UUID) -> tuple[RowMapping, int]:
     """VH-14: the province publishes the plan: its slots open for appointments and it is published as an
     event. Returns the plan and its number of slots."""
-    async with uow:
-        query = select(inspection_plans).where(inspection_plans.c.id == plan_id).with_for_update()
-        plan = (await uow.session.execute(query)).mappings().first()
-        if plan is None:
-            raise NotFound("plan")
-        if plan["state"] == "published":
-            raise domain.PlanAlreadyPublished("the plan is published")
-        where = await station(uow, plan["station_id"])
-        slots = _slots(plan, where["id"])
-        if slots:
-            try:
-                await uow.session.execute(inspection_slots.insert(), slots)
-            except IntegrityError:
-                raise domain.PlanOverlaps(
-                    "the plan has slots at times another plan of the station has"
-                ) from None
-        await uow.session.execute(
-            update(inspection_plans)
-            .where(inspection_plans.c.id == plan_id)
-            .values(state="published", published_at=uow.now)
+    query = select(inspection_plans).where(inspection_plans.c.id == plan_id).with_for_update()
+    plan = (await uow.session.execute(query)).mappings().first()
+    if plan is None:
+        raise NotFound("plan")
+    if plan["state"] == "published":
+        raise domain.PlanAlreadyPublished("the plan is published")
+    where = await station(uow, plan["station_id"])
+    slots = _slots(plan, where["id"])
+    if slots:
+        try:
+            await uow.session.execute(inspection_slots.insert(), slots)
+        except IntegrityError:
+            raise domain.PlanOverlaps("the plan has slots at times another plan of the station has") from None
+    await uow.session.execute(
+        update(inspection_plans)
+        .where(inspection_plans.c.id == plan_id)
+        .values(state="published", published_at=uow.now)
+    )
+    uow.emit(
+        ev.InspectionPlanPublished(
+            plan_id=str(plan_id),
+            station_id=str(where["id"]),
+            station_name=where["name"],
+            city_code=where["city_code"],
+            first_day=plan["first_day"],
+            last_day=plan["last_day"],
+            other_cities=plan["other_cities"],
+            slots=len(slots),
+            capacity=sum(s["capacity"] for s in slots),
+            published_at=uow.now,
         )
-        uow.emit(
-            ev.InspectionPlanPublished(
-                plan_id=str(plan_id),
-                station_id=str(where["id"]),
-                station_name=where["name"],
-                city_code=where["city_code"],
-                first_day=plan["first_day"],
-                last_day=plan["last_day"],
-                other_cities=plan["other_cities"],
-                slots=len(slots),
-                capacity=sum(s["capacity"] for s in slots),
-                published_at=uow.now,
-            )
-        )
-        uow.audit(actor, "inspection_plan.published", f"plan:{plan_id}", None, {"slots": len(slots)})
-        await uow.commit()
+    )
+    uow.audit(actor, "inspection_plan.published", f"plan:{plan_id}", None, {"slots": len(slots)})
     return plan, len(slots)
 
 
@@ -181,41 +172,39 @@ async def set_state(
     """VH-14: a station that suspends or stops service takes no more appointments; the change is
     published, and every holder of an appointment from now on is told (one cancelled event each).
     Returns the station and the number of appointments cancelled."""
-    async with uow:
-        before = await station(uow, station_id, lock=True)
-        domain.check_station_change(before["state"], state)
-        cancelled = 0 if state == "open" else await _cancel_bookings(uow, before, reason)
-        after = (
-            (
-                await uow.session.execute(
-                    update(inspection_stations)
-                    .where(inspection_stations.c.id == station_id)
-                    .values(state=state, state_reason=reason, updated_at=uow.now)
-                    .returning(inspection_stations)
-                )
-            )
-            .mappings()
-            .one()
-        )
-        uow.emit(
-            ev.StationStateChanged(
-                station_id=str(station_id),
-                name=before["name"],
-                city_code=before["city_code"],
-                state=state,
-                reason=reason,
-                affected_bookings=cancelled,
-                changed_at=uow.now,
+    before = await station(uow, station_id, lock=True)
+    domain.check_station_change(before["state"], state)
+    cancelled = 0 if state == "open" else await _cancel_bookings(uow, before, reason)
+    after = (
+        (
+            await uow.session.execute(
+                update(inspection_stations)
+                .where(inspection_stations.c.id == station_id)
+                .values(state=state, state_reason=reason, updated_at=uow.now)
+                .returning(inspection_stations)
             )
         )
-        uow.audit(
-            actor,
-            "inspection_station.state",
-            f"station:{station_id}",
-            {"state": before["state"]},
-            {"state": state, "cancelled_bookings": cancelled},
+        .mappings()
+        .one()
+    )
+    uow.emit(
+        ev.StationStateChanged(
+            station_id=str(station_id),
+            name=before["name"],
+            city_code=before["city_code"],
+            state=state,
+            reason=reason,
+            affected_bookings=cancelled,
+            changed_at=uow.now,
         )
-        await uow.commit()
+    )
+    uow.audit(
+        actor,
+        "inspection_station.state",
+        f"station:{station_id}",
+        {"state": before["state"]},
+        {"state": state, "cancelled_bookings": cancelled},
+    )
     return after, cancelled
 
 
@@ -247,14 +236,13 @@ async def slots_of(
     uow: UnitOfWork, station_id: uuid.UUID, day_from: date | None, day_to: date | None
 ) -> list[RowMapping]:
     """VH-14: a station's published slots; none while it is not open."""
-    async with uow:
-        where = await station(uow, station_id)
-        if where["state"] != "open":
-            return []
-        query = select(inspection_slots).where(inspection_slots.c.station_id == station_id)
-        if day_from:
-            query = query.where(inspection_slots.c.day >= day_from)
-        if day_to:
-            query = query.where(inspection_slots.c.day <= day_to)
-        query = query.order_by(inspection_slots.c.starts_at).limit(500)
-        return list((await uow.session.execute(query)).mappings().all())
+    where = await station(uow, station_id)
+    if where["state"] != "open":
+        return []
+    query = select(inspection_slots).where(inspection_slots.c.station_id == station_id)
+    if day_from:
+        query = query.where(inspection_slots.c.day >= day_from)
+    if day_to:
+        query = query.where(inspection_slots.c.day <= day_to)
+    query = query.order_by(inspection_slots.c.starts_at).limit(500)
+    return list((await uow.session.execute(query)).mappings().all())

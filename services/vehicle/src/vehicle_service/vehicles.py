@@ -62,14 +62,12 @@ async def search(
         query = query.where(vehicles.c.owner_id_number == owner_id_number.strip().upper())
     if after is not None:
         query = query.where(vehicles.c.id > after)
-    async with uow:
-        return list((await uow.session.execute(query)).mappings().all())
+    return list((await uow.session.execute(query)).mappings().all())
 
 
 async def vehicle(uow: UnitOfWork, principal: Principal, vehicle_id: uuid.UUID) -> RowMapping:
     """VH-01: the owner, a clerk of its office or a system client; anyone else gets 404."""
-    async with uow:
-        return await vehicle_for(uow, principal, vehicle_id)
+    return await vehicle_for(uow, principal, vehicle_id)
 
 
 async def transfer(
@@ -81,12 +79,10 @@ async def transfer(
     phone: str,
 ) -> RowMapping:
     """VH-16: the new owner on the record, published for ID-14 (identity unbinds the others)."""
-    async with uow:
-        row = await vehicle_for(uow, principal, vehicle_id, lock=True)
-        domain.check_registered(row["state"])
-        domain.check_new_owner(row["owner_id_number"], owner.id_number)
-        after = await records.transfer(uow, actor, row, owner, phone)
-        await uow.commit()
+    row = await vehicle_for(uow, principal, vehicle_id, lock=True)
+    domain.check_registered(row["state"])
+    domain.check_new_owner(row["owner_id_number"], owner.id_number)
+    after = await records.transfer(uow, actor, row, owner, phone)
     return after
 
 
@@ -94,11 +90,9 @@ async def deregister(
     uow: UnitOfWork, principal: Principal, actor: Actor, vehicle_id: uuid.UUID, forced: bool
 ) -> RowMapping:
     """VH-16: deregistered (or force-deregistered), published for ID-14."""
-    async with uow:
-        row = await vehicle_for(uow, principal, vehicle_id, lock=True)
-        domain.check_registered(row["state"])
-        after = await records.deregister(uow, actor, row, forced)
-        await uow.commit()
+    row = await vehicle_for(uow, principal, vehicle_id, lock=True)
+    domain.check_registered(row["state"])
+    after = await records.deregister(uow, actor, row, forced)
     return after
 
 
@@ -106,13 +100,11 @@ async def change_use(
     uow: UnitOfWork, principal: Principal, actor: Actor, vehicle_id: uuid.UUID, use: str
 ) -> RowMapping:
     """VH-16: a change of use, published for ID-14; the same use again changes nothing."""
-    async with uow:
-        row = await vehicle_for(uow, principal, vehicle_id, lock=True)
-        domain.check_registered(row["state"])
-        if row["use"] == use:
-            return row
-        after = await records.change_use(uow, actor, row, use)
-        await uow.commit()
+    row = await vehicle_for(uow, principal, vehicle_id, lock=True)
+    domain.check_registered(row["state"])
+    if row["use"] == use:
+        return row
+    after = await records.change_use(uow, actor, row, use)
     return after
 
 
@@ -121,13 +113,11 @@ async def set_state(
 ) -> RowMapping:
     """VH-01/VH-03: what other police systems record (stolen, locked, transferred out, ...), published;
     the same state and markers again change nothing."""
-    async with uow:
-        row = await vehicle_for(uow, principal, vehicle_id, lock=True)
-        domain.check_markers_settable(row["state"])
-        if row["state"] == state and sorted(row["flags"]) == sorted(set(flags)):
-            return row
-        after = await records.change_state(uow, actor, row, state, flags)
-        await uow.commit()
+    row = await vehicle_for(uow, principal, vehicle_id, lock=True)
+    domain.check_markers_settable(row["state"])
+    if row["state"] == state and sorted(row["flags"]) == sorted(set(flags)):
+        return row
+    after = await records.change_state(uow, actor, row, state, flags)
     return after
 
 
@@ -135,10 +125,8 @@ async def set_validity(
     uow: UnitOfWork, principal: Principal, actor: Actor, vehicle_id: uuid.UUID, dates: dict[str, date | None]
 ) -> RowMapping:
     """VH-01: the inspection and compulsory-insurance valid-until dates, published."""
-    async with uow:
-        row = await vehicle_for(uow, principal, vehicle_id, lock=True)
-        after = await records.change_validity(uow, actor, row, **dates)
-        await uow.commit()
+    row = await vehicle_for(uow, principal, vehicle_id, lock=True)
+    after = await records.change_validity(uow, actor, row, **dates)
     return after
 
 
@@ -146,10 +134,8 @@ async def set_licence_photo(
     uow: UnitOfWork, principal: Principal, actor: Actor, vehicle_id: uuid.UUID, stored: bool
 ) -> RowMapping:
     """VH-01/VH-04: whether the vehicle licence photo is stored in the information system."""
-    async with uow:
-        row = await vehicle_for(uow, principal, vehicle_id, lock=True)
-        after = await records.set_licence_photo(uow, actor, row, stored)
-        await uow.commit()
+    row = await vehicle_for(uow, principal, vehicle_id, lock=True)
+    after = await records.set_licence_photo(uow, actor, row, stored)
     return after
 
 
@@ -159,12 +145,10 @@ async def change_contact(
     """VH-11 (seed 000: 变更绑定在本人名下的机动车联系方式): any personal user changes the phone of a
     vehicle they own (else 404) and have bound to their account (ADR 0044, else 409 VEHICLE_NOT_BOUND);
     applied to the record and published (identity's ID-03 projection reads it)."""
-    async with uow:
-        row = await own_vehicle(uow, principal, vehicle_id, lock=True)
-        await check_bound(uow, principal, row, "VH-11")
-        domain.check_registered(row["state"])
-        if row["phone"] == phone:
-            return row
-        after = await records.change_phone(uow, actor, row, phone, "vehicle.contact_changed")
-        await uow.commit()
+    row = await own_vehicle(uow, principal, vehicle_id, lock=True)
+    await check_bound(uow, principal, row, "VH-11")
+    domain.check_registered(row["state"])
+    if row["phone"] == phone:
+        return row
+    after = await records.change_phone(uow, actor, row, phone, "vehicle.contact_changed")
     return after

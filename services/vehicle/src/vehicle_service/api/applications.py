@@ -15,7 +15,16 @@ from sqlalchemy.engine import RowMapping
 from servicekit.masking import mask_phone
 from servicekit.web import IdempotencyKeyHeader, UowDep, actor_from, idempotent
 from vehicle_service import applications as cases
-from vehicle_service.api.common import AnyCaller, Archivist, Input, Intake, Personal, Phone, SystemOnly
+from vehicle_service.api.common import (
+    AnyCaller,
+    Archivist,
+    Input,
+    Intake,
+    Personal,
+    Phone,
+    SystemOnly,
+    committed,
+)
 
 router = APIRouter(prefix="/api/v1/vehicle-applications", tags=["vehicle-applications"])
 
@@ -95,7 +104,7 @@ async def apply(
 
     async def run() -> ApplicationOut:
         ask = cases.Request(**body.model_dump())
-        return _out(await cases.apply(uow, principal, actor_from(request, principal), ask))
+        return _out(await committed(uow, cases.apply, principal, actor_from(request, principal), ask))
 
     return await idempotent(request, principal.subject, run, status_code=201)
 
@@ -109,13 +118,13 @@ async def list_applications(
 ) -> list[ApplicationOut]:
     """VH-09: a clerk sees the office's queue (oldest intake deadline first, by state); a citizen their own
     applications. Phones are masked in the list."""
-    rows = await cases.listing(uow, principal, state, limit)
+    rows = await committed(uow, cases.listing, principal, state, limit)
     return [_out(r, masked=True, now=uow.now) for r in rows]
 
 
 @router.get("/{application_id}", response_model=ApplicationOut, summary="One application")
 async def get_application(application_id: uuid.UUID, uow: UowDep, principal: AnyCaller) -> ApplicationOut:
-    return _out(await cases.get(uow, principal, application_id), now=uow.now)
+    return _out(await committed(uow, cases.get, principal, application_id), now=uow.now)
 
 
 class IntakeIn(Input):
@@ -133,7 +142,7 @@ async def intake(
     """VH-09: the intake post re-checks the VH-03 states (they may have changed since the application)
     and, for a mark, the insurance certificate's photo; then accepts or rejects with a reason."""
     actor = actor_from(request, principal)
-    return _out(await cases.intake(uow, principal, actor, application_id, **body.model_dump()))
+    return _out(await committed(uow, cases.intake, principal, actor, application_id, **body.model_dump()))
 
 
 @router.post("/{application_id}/production", response_model=ApplicationOut, summary="Items produced")
@@ -142,7 +151,9 @@ async def produce(
 ) -> ApplicationOut:
     """VH-09: the office made the items (and the temporary plate if asked). A plate counts toward the
     vehicle's reissues (VH-05)."""
-    return _out(await cases.produce(uow, principal, actor_from(request, principal), application_id))
+    return _out(
+        await committed(uow, cases.produce, principal, actor_from(request, principal), application_id)
+    )
 
 
 @router.post("/{application_id}/handoff", response_model=ApplicationOut, summary="Mail or make ready")
@@ -151,7 +162,9 @@ async def handoff(
 ) -> ApplicationOut:
     """VH-09: mail goes to the post (tracking number kept); pickup becomes ready, due within one month
     (VH-07)."""
-    return _out(await cases.handoff(uow, principal, actor_from(request, principal), application_id))
+    return _out(
+        await committed(uow, cases.handoff, principal, actor_from(request, principal), application_id)
+    )
 
 
 class PickupIn(Input):
@@ -164,7 +177,9 @@ async def picked_up(
 ) -> ApplicationOut:
     """VH-06: for a replaced plate or licence the damaged one is handed to the counter at pickup."""
     actor = actor_from(request, principal)
-    return _out(await cases.pick_up(uow, principal, actor, application_id, body.damaged_item_returned))
+    return _out(
+        await committed(uow, cases.pick_up, principal, actor, application_id, body.damaged_item_returned)
+    )
 
 
 @router.post("/{application_id}/missed-pickup", response_model=ApplicationOut, summary="Not collected")
@@ -172,7 +187,9 @@ async def missed_pickup(
     application_id: uuid.UUID, request: Request, uow: UowDep, principal: Intake
 ) -> ApplicationOut:
     """VH-07/VH-09: the office records a pickup missed for a month (the worker's sweep does it too)."""
-    return _out(await cases.miss_pickup(uow, principal, actor_from(request, principal), application_id))
+    return _out(
+        await committed(uow, cases.miss_pickup, principal, actor_from(request, principal), application_id)
+    )
 
 
 class PostEventIn(Input):
@@ -191,7 +208,7 @@ async def post_event(
     """VH-05/VH-06/VH-07: the post reports delivered (with the damaged item collected, for a replacement)
     or refused; a refusal bans online reissue and replacement for a year."""
     actor = actor_from(request, principal)
-    return _out(await cases.post_event(uow, actor, **body.model_dump()))
+    return _out(await committed(uow, cases.post_event, actor, **body.model_dump()))
 
 
 class ArchiveIn(Input):
@@ -206,4 +223,4 @@ async def archive(
     handed back; `settle` a refused or missed case: restore the certificate core number when it was
     filed, otherwise withdraw the case (退办)."""
     actor = actor_from(request, principal)
-    return _out(await cases.archive(uow, principal, actor, application_id, body.action))
+    return _out(await committed(uow, cases.archive, principal, actor, application_id, body.action))

@@ -14,7 +14,7 @@ from sqlalchemy.engine import RowMapping
 from servicekit.masking import mask_phone
 from servicekit.web import IdempotencyKeyHeader, UowDep, actor_from, idempotent
 from vehicle_service import inspections, stations
-from vehicle_service.api.common import AnyCaller, Citizen, Input, OfficeCode, System
+from vehicle_service.api.common import AnyCaller, Citizen, Input, OfficeCode, System, committed
 
 router = APIRouter(prefix="/api/v1", tags=["inspections"])
 
@@ -54,7 +54,9 @@ def _station_out(row: RowMapping) -> StationOut:
 @router.post("/inspection-stations", status_code=201, response_model=StationOut, summary="File a station")
 async def create_station(body: StationIn, request: Request, uow: UowDep, principal: System) -> StationOut:
     """VH-14: a city files a station: place, vehicle kinds, axle load, brake kinds."""
-    return _station_out(await stations.file_station(uow, actor_from(request, principal), body.model_dump()))
+    return _station_out(
+        await committed(uow, stations.file_station, actor_from(request, principal), body.model_dump())
+    )
 
 
 @router.get("/inspection-stations", response_model=list[StationOut], summary="Stations of a city")
@@ -62,7 +64,7 @@ async def list_stations(
     uow: UowDep, principal: AnyCaller, city_code: Annotated[str, Query(pattern=r"^\d{6}$")]
 ) -> list[StationOut]:
     """VH-14: the stations of a city (with their state: a suspended station takes no appointments)."""
-    return [_station_out(r) for r in await stations.stations_of(uow, city_code)]
+    return [_station_out(r) for r in await committed(uow, stations.stations_of, city_code)]
 
 
 class PlanTime(Input):
@@ -118,7 +120,7 @@ async def file_plan(
         other_cities=body.other_cities,
         weekdays_only=body.weekdays_only,
     )
-    plan_id = await stations.file_plan(uow, actor_from(request, principal), station_id, plan)
+    plan_id = await committed(uow, stations.file_plan, actor_from(request, principal), station_id, plan)
     return PlanOut(
         id=plan_id,
         station_id=station_id,
@@ -133,7 +135,7 @@ async def file_plan(
 async def publish_plan(plan_id: uuid.UUID, request: Request, uow: UowDep, principal: System) -> PlanOut:
     """VH-14: the province publishes the plan: its slots open for appointments and the plan is published
     as an event."""
-    plan, slots = await stations.publish_plan(uow, actor_from(request, principal), plan_id)
+    plan, slots = await committed(uow, stations.publish_plan, actor_from(request, principal), plan_id)
     return PlanOut(
         id=plan_id,
         station_id=plan["station_id"],
@@ -163,7 +165,7 @@ async def set_station_state(
     """VH-14: a station that suspends or stops service takes no more appointments; the change is
     published, and every holder of an appointment from now on is told (one cancelled event each)."""
     actor = actor_from(request, principal)
-    after, cancelled = await stations.set_state(uow, actor, station_id, body.state, body.reason)
+    after, cancelled = await committed(uow, stations.set_state, actor, station_id, body.state, body.reason)
     return StationStateOut(**_station_out(after).model_dump(), cancelled_bookings=cancelled)
 
 
@@ -191,7 +193,7 @@ async def list_slots(
     day_to: date | None = None,
 ) -> list[SlotOut]:
     """VH-14: a station's published slots with what is left; none while it is suspended."""
-    rows = await stations.slots_of(uow, station_id, day_from, day_to)
+    rows = await committed(uow, stations.slots_of, station_id, day_from, day_to)
     return [
         SlotOut.model_validate(
             {
@@ -236,8 +238,8 @@ async def book(
 
     async def run() -> BookingOut:
         actor = actor_from(request, principal)
-        vehicle, slot, booking_id = await inspections.book(
-            uow, principal, actor, body.vehicle_id, body.slot_id
+        vehicle, slot, booking_id = await committed(
+            uow, inspections.book, principal, actor, body.vehicle_id, body.slot_id
         )
         return BookingOut(
             id=booking_id,
@@ -266,7 +268,7 @@ def _booking_out(row: RowMapping, state: str | None = None) -> BookingOut:
 
 @router.get("/inspection-bookings", response_model=list[BookingOut], summary="My appointments")
 async def my_bookings(uow: UowDep, principal: Citizen) -> list[BookingOut]:
-    return [_booking_out(r) for r in await inspections.bookings_of(uow, principal)]
+    return [_booking_out(r) for r in await committed(uow, inspections.bookings_of, principal)]
 
 
 @router.post("/inspection-bookings/{booking_id}/cancellation", response_model=BookingOut, summary="Cancel")
@@ -274,5 +276,5 @@ async def cancel_booking(
     booking_id: uuid.UUID, request: Request, uow: UowDep, principal: Citizen
 ) -> BookingOut:
     """VH-13: the holder cancels before the inspection day; the place returns to the slot."""
-    row = await inspections.cancel(uow, principal, actor_from(request, principal), booking_id)
+    row = await committed(uow, inspections.cancel, principal, actor_from(request, principal), booking_id)
     return _booking_out(row, "cancelled")

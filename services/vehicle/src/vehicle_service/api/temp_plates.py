@@ -19,7 +19,7 @@ from servicekit.validators import social_credit_code
 from servicekit.web import Principal, UowDep, actor_from, require_roles
 from vehicle_service import domain, qualifications
 from vehicle_service import temp_plates as cases
-from vehicle_service.api.common import Input, Intake, OwnerIn, Phone, Vin
+from vehicle_service.api.common import Input, Intake, OwnerIn, Phone, Vin, committed
 
 router = APIRouter(prefix="/api/v1/temp-plates", tags=["temp-plates"])
 
@@ -72,7 +72,9 @@ async def qualify(body: QualificationIn, request: Request, uow: UowDep, principa
     one year), and records the dealer, its authorised brands/models and its blank quota (set from its
     sales); the qualification is valid one year. One live qualification per unit."""
     return _out(
-        await qualifications.qualify(uow, actor_from(request, principal), principal.office, body.model_dump())
+        await committed(
+            uow, qualifications.qualify, actor_from(request, principal), principal.office, body.model_dump()
+        )
     )
 
 
@@ -84,7 +86,7 @@ async def get_dealer(
         Principal, Depends(require_roles("dealer", "clerk.review", "clerk.intake", "system"))
     ],
 ) -> DealerOut:
-    return _out(await qualifications.dealer(uow, principal, dealer_id))
+    return _out(await committed(uow, qualifications.dealer, principal, dealer_id))
 
 
 class RenewalIn(Input):
@@ -99,7 +101,7 @@ async def renew(
     """VH-12: the yearly review, in the qualification's last month, with the documents again; passing it
     extends the qualification by a year."""
     actor = actor_from(request, principal)
-    return _out(await qualifications.renew(uow, actor, dealer_id, body.documents, body.authorised))
+    return _out(await committed(uow, qualifications.renew, actor, dealer_id, body.documents, body.authorised))
 
 
 class QuotaIn(Input):
@@ -115,7 +117,7 @@ async def set_quota(
 ) -> DealerOut:
     """VH-12: the office sets how many blanks a dealer collects at a time from its sales."""
     actor = actor_from(request, principal)
-    return _out(await qualifications.set_quota(uow, actor, dealer_id, body.quota, body.basis))
+    return _out(await committed(uow, qualifications.set_quota, actor, dealer_id, body.quota, body.basis))
 
 
 class CancellationIn(Input):
@@ -130,7 +132,7 @@ async def cancel(
     """VH-12: repeated owner mismatches or damaged blanks without good reason cancel the qualification;
     the dealer may not apply again for a year."""
     actor = actor_from(request, principal)
-    return _out(await qualifications.cancel(uow, actor, dealer_id, body.reason, body.note))
+    return _out(await committed(uow, qualifications.cancel, actor, dealer_id, body.reason, body.note))
 
 
 class CollectionIn(Input):
@@ -162,7 +164,9 @@ async def collect(
     run, the blanks go out and the check is completed later (`/collections/{id}/check`)."""
     checked = body.network_check == "passed"
     actor = actor_from(request, principal)
-    done = await cases.collect(uow, actor, dealer_id, body.quantity, body.damaged_returned, checked)
+    done = await committed(
+        uow, cases.collect, actor, dealer_id, body.quantity, body.damaged_returned, checked
+    )
     return CollectionOut.model_validate(done, from_attributes=True)
 
 
@@ -176,7 +180,7 @@ async def late_check(
 ) -> CollectionOut:
     """VH-12: blanks handed out while the check was down are checked once the network is back; a failed
     check suspends the qualification and recalls the blanks not yet issued."""
-    done = await cases.late_check(uow, actor_from(request, principal), collection_id, body.passed)
+    done = await committed(uow, cases.late_check, actor_from(request, principal), collection_id, body.passed)
     return CollectionOut.model_validate(done, from_attributes=True)
 
 
@@ -190,7 +194,7 @@ async def report_damaged(body: DamagedIn, request: Request, uow: UowDep, princip
     """VH-12: blanks spoiled by poor storage or a printing fault are kept and handed back at the next
     collection; repeated damage makes the review post ask for an explanation."""
     actor = actor_from(request, principal)
-    return _out(await cases.report_damaged(uow, principal, actor, body.count, body.cause))
+    return _out(await committed(uow, cases.report_damaged, principal, actor, body.count, body.cause))
 
 
 class IssueIn(Input):
@@ -219,5 +223,5 @@ async def issue(body: IssueIn, request: Request, uow: UowDep, principal: Dealer)
     authorised to sell, for a car that will be registered."""
     owner = domain.Owner(body.owner.id_kind, body.owner.id_number, body.owner.name)
     car = cases.Car(vin=body.vin, brand=body.brand, model=body.model, owner=owner, phone=body.phone)
-    row = await cases.issue(uow, principal, actor_from(request, principal), car)
+    row = await committed(uow, cases.issue, principal, actor_from(request, principal), car)
     return TempPlateOut.model_validate({k: row[k] for k in TempPlateOut.model_fields})

@@ -14,7 +14,16 @@ from pydantic import Field
 from servicekit.web import Unprocessable, UowDep, actor_from
 from vehicle_service import domain
 from vehicle_service import vehicles as cases
-from vehicle_service.api.common import Input, OwnerIn, Phone, Registrar, Use, VehicleOut, vehicle_out
+from vehicle_service.api.common import (
+    Input,
+    OwnerIn,
+    Phone,
+    Registrar,
+    Use,
+    VehicleOut,
+    committed,
+    vehicle_out,
+)
 
 router = APIRouter(prefix="/api/v1/vehicles", tags=["vehicles"])
 
@@ -34,7 +43,7 @@ async def transfer_vehicle(
     """VH-16: the new owner on the record, published for ID-14 (identity unbinds the others)."""
     owner = domain.Owner(body.owner.id_kind, body.owner.id_number, body.owner.name)
     actor = actor_from(request, principal)
-    return vehicle_out(await cases.transfer(uow, principal, actor, vehicle_id, owner, body.phone))
+    return vehicle_out(await committed(uow, cases.transfer, principal, actor, vehicle_id, owner, body.phone))
 
 
 class DeregistrationIn(Input):
@@ -47,7 +56,7 @@ async def deregister_vehicle(
 ) -> VehicleOut:
     """VH-16: deregistered (or force-deregistered), published for ID-14."""
     actor = actor_from(request, principal)
-    return vehicle_out(await cases.deregister(uow, principal, actor, vehicle_id, body.forced))
+    return vehicle_out(await committed(uow, cases.deregister, principal, actor, vehicle_id, body.forced))
 
 
 class UseIn(Input):
@@ -60,7 +69,7 @@ async def change_use(
 ) -> VehicleOut:
     """VH-16: a change of use, published for ID-14."""
     actor = actor_from(request, principal)
-    return vehicle_out(await cases.change_use(uow, principal, actor, vehicle_id, body.use))
+    return vehicle_out(await committed(uow, cases.change_use, principal, actor, vehicle_id, body.use))
 
 
 Flag = Literal["stolen", "suspended", "suspect", "detained", "seized", "hit_and_run", "locked"]
@@ -78,7 +87,9 @@ async def set_state(
     """VH-01/VH-03: what other police systems record (stolen, locked, transferred out, ...), published.
     Deregistration has its own endpoint (its own event, ID-14)."""
     actor = actor_from(request, principal)
-    return vehicle_out(await cases.set_state(uow, principal, actor, vehicle_id, body.state, list(body.flags)))
+    return vehicle_out(
+        await committed(uow, cases.set_state, principal, actor, vehicle_id, body.state, list(body.flags))
+    )
 
 
 class ValidityIn(Input):
@@ -96,7 +107,7 @@ async def set_validity(
     if not dates:
         raise Unprocessable("NOTHING_TO_CHANGE", "give inspection_valid_until or insurance_valid_until")
     actor = actor_from(request, principal)
-    return vehicle_out(await cases.set_validity(uow, principal, actor, vehicle_id, dates))
+    return vehicle_out(await committed(uow, cases.set_validity, principal, actor, vehicle_id, dates))
 
 
 class LicencePhotoIn(Input):
@@ -109,4 +120,6 @@ async def set_licence_photo(
 ) -> VehicleOut:
     """VH-01/VH-04: whether the vehicle licence photo is stored in the information system."""
     actor = actor_from(request, principal)
-    return vehicle_out(await cases.set_licence_photo(uow, principal, actor, vehicle_id, body.stored))
+    return vehicle_out(
+        await committed(uow, cases.set_licence_photo, principal, actor, vehicle_id, body.stored)
+    )

@@ -41,6 +41,7 @@ from vehicle_service.api.common import (
     Use,
     VehicleOut,
     Vin,
+    committed,
     vehicle_out,
 )
 from vehicle_service.tables import vehicles
@@ -72,8 +73,9 @@ async def list_vehicles(
             after = uuid.UUID(str(decode_cursor(cursor)["id"]))
         except (InvalidCursor, KeyError, ValueError):
             raise Unprocessable("INVALID_CURSOR", "the cursor is not one of ours") from None
-    rows = await cases.search(
+    rows = await committed(
         uow,
+        cases.search,
         principal,
         plate_number=plate_number,
         vin=vin,
@@ -89,7 +91,7 @@ async def list_vehicles(
 @router.get("/{vehicle_id}", response_model=VehicleOut, summary="One vehicle record")
 async def get_vehicle(vehicle_id: uuid.UUID, uow: UowDep, principal: AnyCaller) -> VehicleOut:
     """VH-01: the owner, a clerk of its office or a system client; anyone else gets 404."""
-    return vehicle_out(await cases.vehicle(uow, principal, vehicle_id))
+    return vehicle_out(await committed(uow, cases.vehicle, principal, vehicle_id))
 
 
 # --- VH-15: first registration at the counter ----------------------------------------------------
@@ -255,7 +257,7 @@ async def change_contact(
     have bound to their account (ADR 0044); applied to the record and published (identity's ID-03
     projection reads it)."""
     actor = actor_from(request, principal)
-    return vehicle_out(await cases.change_contact(uow, principal, actor, vehicle_id, body.phone))
+    return vehicle_out(await committed(uow, cases.change_contact, principal, actor, vehicle_id, body.phone))
 
 
 # --- the pre-selection projection, fed by a system client until plate-pool publishes ---------------
