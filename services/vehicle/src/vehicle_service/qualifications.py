@@ -4,7 +4,7 @@ yearly review, quota, cancellation) and the reading of a qualification. The HTTP
 changes, `temp_plates.py` the blanks and plates.
 
 One live qualification per unit holds under concurrent reviews: the use case reads the unit's rows first
-for its answer, and a partial unique index (`uq_temp_plate_dealers_uscc_live`, migration 0008) decides a
+for its answer, and a partial unique index (`uq_temp_plate_dealers_uscc_live`, migration 0009) decides a
 race.
 """
 

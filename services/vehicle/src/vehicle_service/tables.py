@@ -196,7 +196,7 @@ applications = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_applications_applicant", "applicant_id_number"),
     Index("ix_applications_state_office", "state", "office_code"),
-    # VH-02: one open case per vehicle and item (the vehicle's row lock serialises it; migration 0008).
+    # VH-02: one open case per vehicle and item (the vehicle's row lock serialises it; migration 0009).
     Index(
         "uq_applications_vehicle_item_open",
         "vehicle_id",
@@ -245,7 +245,7 @@ temp_plate_dealers = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_temp_plate_dealers_uscc", "uscc"),
-    # VH-12: one live qualification per unit, also when two reviews of it race (migration 0008).
+    # VH-12: one live qualification per unit, also when two reviews of it race (migration 0009).
     Index(
         "uq_temp_plate_dealers_uscc_live",
         "uscc",

@@ -1,16 +1,16 @@
 """One live temporary-plate qualification per unit, one open reissue case per vehicle and item (VH-12,
 VH-02): the limits the use cases check by reading, held by the database under concurrent requests too.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0008'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
