@@ -10,22 +10,16 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from servicekit.ids import new_id
 from servicekit.pagination import InvalidCursor, Page, clamp_limit, decode_cursor, encode_cursor
-from servicekit.uow import UnitOfWork
 from servicekit.web import (
-    Conflict,
     IdempotencyKeyHeader,
     Unprocessable,
     UowDep,
     actor_from,
     idempotent,
 )
-from vehicle_service import dealers, domain, records
-from vehicle_service import published as ev
+from vehicle_service import domain, records, registration
 from vehicle_service import vehicles as cases
 from vehicle_service.api.common import (
     AnyCaller,
@@ -44,7 +38,6 @@ from vehicle_service.api.common import (
     committed,
     vehicle_out,
 )
-from vehicle_service.tables import vehicles
 
 router = APIRouter(prefix="/api/v1/vehicles", tags=["vehicles"])
 
@@ -127,119 +120,21 @@ async def register_vehicle(
     published as `vehicle.vehicle.registered.v1`, which settles the selection in plate-pool."""
 
     async def run() -> VehicleOut:
-        office = principal.office
-        if office is None:
+        if principal.office is None:
             raise Unprocessable("OFFICE_REQUIRED", "the registering clerk's token names no office")
-        actor = actor_from(request, principal)
-        owner = domain.Owner(body.owner.id_kind, body.owner.id_number, body.owner.name)
+        reg = registration.FirstRegistration(
+            office=principal.office,
+            owner=domain.Owner(body.owner.id_kind, body.owner.id_number, body.owner.name),
+            **body.model_dump(exclude={"owner"}),
+        )
         async with uow:
-            plate = body.plate_number
-            if body.selection_id is not None:
-                selection = domain.check_selection_usable(
-                    await records.load_preselection(uow, body.selection_id), office, uow.now
-                )
-                wrong = domain.selection_mismatches(selection, body.vin, owner, body.phone)
-                if wrong:
-                    uow.emit(
-                        ev.RegistrationRefused(
-                            selection_id=selection.selection_id,
-                            office_code=office,
-                            vin=body.vin,
-                            mismatched=wrong,
-                            refused_at=uow.now,
-                        )
-                    )
-                    uow.audit(
-                        actor,
-                        "registration.refused",
-                        f"selection:{selection.selection_id}",
-                        None,
-                        {"mismatched": wrong},
-                    )
-                    await uow.commit()
-                    raise domain.SelectionMismatch(
-                        f"differs from the pre-selection in: {', '.join(wrong)}", extra={"mismatched": wrong}
-                    )
-                if plate is not None and plate != selection.plate_number:
-                    raise Unprocessable(
-                        "PLATE_NOT_THE_SELECTED_ONE",
-                        "the plate number differs from the pre-selection",
-                        rule="PP-09",
-                    )
-                plate = selection.plate_number
-                await records.end_preselection(uow, selection.selection_id, "registered")
-            if plate is None:
-                raise Unprocessable("PLATE_NUMBER_REQUIRED", "give plate_number or selection_id")
-            vehicle_id = new_id()
-            values = {
-                "id": vehicle_id,
-                "office_code": office,
-                "plate_kind": body.plate_kind,
-                "plate_number": plate,
-                "vin": body.vin,
-                "vehicle_kind": body.vehicle_kind,
-                "owner_id_kind": owner.id_kind,
-                "owner_id_number": owner.id_number,
-                "owner_name": owner.name,
-                "phone": body.phone,
-                "phone_changed_at": uow.now,
-                "use": body.use,
-                "state": "registered",
-                "flags": [],
-                "inspection_valid_until": body.inspection_valid_until,
-                "insurance_valid_until": body.insurance_valid_until,
-                "licence_photo_stored": body.licence_photo_stored,
-                "plate_reissue_count": 0,
-                "selection_id": body.selection_id,
-                "registered_at": uow.now,
-                "updated_at": uow.now,
-                "version": 1,
-            }
-            await _refuse_duplicates(uow, body.vin, body.plate_kind, plate)
-            await dealers.note_registration(uow, body.vin, owner)
-            try:
-                row = (
-                    (await uow.session.execute(vehicles.insert().values(**values).returning(vehicles)))
-                    .mappings()
-                    .one()
-                )
-            except IntegrityError:
-                raise Conflict(
-                    "VEHICLE_ALREADY_REGISTERED", "the VIN or plate is registered", rule="VH-15"
-                ) from None
-            uow.emit(
-                ev.VehicleRegistered(
-                    vehicle_id=str(vehicle_id),
-                    office_code=office,
-                    plate_number=plate,
-                    plate_kind=body.plate_kind,
-                    vin=body.vin,
-                    owner=records.owner_ref(row),
-                    phone=body.phone,
-                    use=body.use,
-                    selection_id=body.selection_id,
-                    registered_at=uow.now,
-                )
-            )
-            uow.audit(actor, "vehicle.registered", f"vehicle:{vehicle_id}", None, records.snapshot(row))
-            await uow.commit()
-        return vehicle_out(row)
+            outcome = await registration.register(uow, actor_from(request, principal), reg)
+            await uow.commit()  # a mismatch's refusal event commits too (ADR 0040)
+        if isinstance(outcome, registration.Mismatch):
+            raise outcome.refusal()
+        return vehicle_out(outcome)
 
     return await idempotent(request, principal.subject, run, status_code=201)
-
-
-async def _refuse_duplicates(uow: UnitOfWork, vin: str, plate_kind: str, plate: str) -> None:
-    found = (
-        await uow.session.execute(
-            select(vehicles.c.vin, vehicles.c.plate_number).where(
-                (vehicles.c.vin == vin)
-                | ((vehicles.c.plate_kind == plate_kind) & (vehicles.c.plate_number == plate))
-            )
-        )
-    ).first()
-    if found is not None:
-        what = "VIN" if found.vin == vin else "plate number"
-        raise Conflict("VEHICLE_ALREADY_REGISTERED", f"the {what} is already registered", rule="VH-15")
 
 
 # --- VH-11: the owner's contact change --------------------------------------------------------------

@@ -35,6 +35,9 @@ SelectionNotUsable = refusal("SELECTION_NOT_USABLE", "PP-09")
 SelectionExpired = refusal("SELECTION_NOT_REGISTERED_IN_TIME", "PP-09")
 SelectionMismatch = refusal("SELECTION_MISMATCH", "PP-09")
 SelectionOtherOffice = refusal("SELECTION_OF_ANOTHER_OFFICE", "PP-09")
+PlateNotSelected = refusal("PLATE_NOT_THE_SELECTED_ONE", "PP-09", 422)
+PlateRequired = refusal("PLATE_NUMBER_REQUIRED", "VH-15", 422)
+AlreadyRegistered = refusal("VEHICLE_ALREADY_REGISTERED", "VH-15")
 
 
 def selection_mismatches(selection: Preselection, vin: str, owner: Owner, phone: str) -> list[str]:
@@ -71,3 +74,15 @@ def check_selection_usable(selection: Preselection | None, office_code: str, now
             extra={"register_by": selection.register_by.isoformat()},
         )
     return selection
+
+
+def plate_to_register(selection: Preselection | None, plate: str | None) -> str:
+    """VH-15/PP-09: a pre-selected registration takes the selection's number (a different one typed at
+    the counter is refused); without a selection the counter gives the number."""
+    if selection is not None:
+        if plate is not None and plate != selection.plate_number:
+            raise PlateNotSelected("the plate number differs from the pre-selection")
+        return selection.plate_number
+    if plate is None:
+        raise PlateRequired("give plate_number or selection_id")
+    return plate
