@@ -1,7 +1,7 @@
 """The identity rules: pure functions, no I/O; each rule's ID in its docstring.
 
-Refusals are `RuleRefusal` subclasses carrying `code`, `rule` and `http_status`, which the web layer turns
-into problems (servicekit.web.problems.problem_from_rule_error) without this module importing the web.
+Refusals are servicekit's `Refusal` (kinds named once with `refusal()`), which the web layer answers as
+problems without this module importing the web.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import ClassVar, Literal
+from typing import Literal
 
+from servicekit.refusal import refusal
 from servicekit.workdays import WorkdayCalendar
 
 PERSONAL_KINDS = ("owner_driver", "learner", "new_car_owner")
@@ -30,24 +31,6 @@ DISQUALIFICATIONS = {
     "licence_revoked_ban": "item 9: within the ban after a revoked licence (吊销驾驶证未满规定期限)",
 }
 POPULATION_STATUSES = ("normal", "deceased", "emigrated")
-
-
-class RuleRefusal(Exception):
-    """A business rule refused; `code` is stable for clients, `rule` names the catalogue entry."""
-
-    code: ClassVar[str] = "RULE_REFUSED"
-    rule: ClassVar[str | None] = None
-    http_status: ClassVar[int] = 409
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-
-
-def refusal(code: str, rule: str, status: int = 409) -> type[RuleRefusal]:
-    """A refusal class for one code: `raise refusal("PHONE_MISMATCH", "ID-03")("...")`."""
-    return type(
-        code.title().replace("_", ""), (RuleRefusal,), {"code": code, "rule": rule, "http_status": status}
-    )
 
 
 # --- accounts and capabilities (ID-01, ID-07, ID-08) -----------------------------------------------
@@ -125,6 +108,12 @@ def roles_for(category: str, delegated: Iterable[str] = ()) -> list[str]:
 # --- passwords -----------------------------------------------------------------------------------
 
 WeakPassword = refusal("WEAK_PASSWORD", "ID-12", 422)
+WrongPassword = refusal("WRONG_PASSWORD", "ID-12", 422)
+
+# --- account states (ID-12) -------------------------------------------------------------------------
+
+AccountSuspended = refusal("ACCOUNT_SUSPENDED", "ID-12")
+NotSuspended = refusal("NOT_SUSPENDED", "ID-12")
 
 
 def check_password_strength(password: str) -> None:
@@ -172,6 +161,7 @@ NoAcceptedApplication = refusal("NO_ACCEPTED_LICENCE_APPLICATION", "ID-04")
 UnitOnlineRegistration = refusal("UNIT_REGISTERS_AT_COUNTER", "ID-02", 422)
 AccountExists = refusal("ACCOUNT_EXISTS", "ID-01")
 RegistryUnavailable = refusal("REGISTRY_UNAVAILABLE", "ID-09", 503)
+UnknownAccountKind = refusal("UNKNOWN_ACCOUNT_KIND", "ID-01", 422)
 
 
 def check_registry_match(person: RegistryPerson | None, id_number: str, name: str) -> RegistryPerson:
@@ -262,6 +252,9 @@ Disqualified = refusal("DISQUALIFYING_CONDITION", "ID-10")
 WrongStage = refusal("WRONG_STAGE", "ID-09")
 MissingScans = refusal("MISSING_SCANS", "ID-09", 422)
 MissingOriginals = refusal("MISSING_ORIGINALS", "ID-09", 422)
+RegistryCheckPending = refusal("REGISTRY_CHECK_PENDING", "ID-09")
+UnitDetailsRequired = refusal("UNIT_DETAILS_REQUIRED", "ID-11", 422)
+InvalidCreditCode = refusal("INVALID_CREDIT_CODE", "ID-11", 422)
 
 PERSONAL_SCANS = frozenset({"onsite_photo", "registration_form", "identity_document"})
 UNIT_SCANS = frozenset(
@@ -326,7 +319,15 @@ def require_stage(stage: str, *allowed: str) -> None:
 
 MAX_NON_OWNED_VEHICLES = 3
 TooManyNonOwned = refusal("NON_OWNED_VEHICLE_LIMIT", "ID-13")
+OwnerDocumentsRequired = refusal("OWNER_DOCUMENTS_REQUIRED", "ID-13", 422)
 NotOwnRecord = refusal("NOT_OWN_RECORD", "ID-12")
+NotAllowed = refusal("NOT_ALLOWED_FOR_ACCOUNT_KIND", "ID-07")
+AlreadyBound = refusal("ALREADY_BOUND", "ID-12")
+
+# --- licence photos (ID-15) ------------------------------------------------------------------------
+
+NotCounterUser = refusal("COUNTER_REGISTRATION_REQUIRED", "ID-12")
+PhotoChecksFailed = refusal("PHOTO_CHECKS_FAILED", "ID-15", 422)
 
 
 def check_non_owned_limit(bound_non_owned: int) -> None:

@@ -25,7 +25,6 @@ router = APIRouter(prefix="/api/v1/users", tags=["account"])
 
 Phone = Annotated[str, AfterValidator(mobile_phone)]
 Password = Annotated[str, Field(min_length=1, max_length=128)]
-WrongPassword = domain.refusal("WRONG_PASSWORD", "ID-12", 422)
 Canceller = Annotated[Principal, Depends(require_roles("clerk.admin", "clerk.intake", "system"))]
 
 
@@ -68,7 +67,7 @@ async def change_password(
         now = uow.now
         row = await load_account(uow.session, principal.subject, lock=True)
         if not verify_password(row.password_hash, body.old_password):
-            raise WrongPassword("the current password is wrong")
+            raise domain.WrongPassword("the current password is wrong")
         await uow.session.execute(
             update(accounts)
             .where(accounts.c.id == row.id)
@@ -122,7 +121,7 @@ async def suspend(
         now = uow.now
         row = await load_account(uow.session, principal.subject, lock=True)
         if not verify_password(row.password_hash, body.password):
-            raise WrongPassword("the password is wrong")
+            raise domain.WrongPassword("the password is wrong")
         await uow.session.execute(
             update(accounts).where(accounts.c.id == row.id).values(status="suspended", updated_at=now)
         )
@@ -140,7 +139,7 @@ async def reactivate(body: Reactivation, request: Request, ctx: CtxDep, uow: Uow
         raise Problem(401, "INVALID_CREDENTIALS", "the username or password is wrong")
     row = rows[0]
     if row.status != "suspended":
-        raise domain.refusal("NOT_SUSPENDED", "ID-12")("the account is not suspended")
+        raise domain.NotSuspended("the account is not suspended")
     await ctx.codes.verify(row.phone, "reactivate", body.sms_code)
     async with uow:
         now = uow.now
@@ -160,7 +159,7 @@ async def cancel_own(
     async with uow:
         row = await load_account(uow.session, principal.subject, lock=True)
         if not verify_password(row.password_hash, body.password):
-            raise WrongPassword("the password is wrong")
+            raise domain.WrongPassword("the password is wrong")
         await cancel_account(uow, row.id, "self_service", actor_from(request, principal))
         await uow.commit()
     return Response(status_code=204)

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import select, update
 from stdnum.cn import uscc
 
+from identity_service import domain
 from identity_service.api.common import CtxDep, load_account, token_account
 from identity_service.commands import SendSms
 from identity_service.tables import accounts
@@ -143,11 +144,7 @@ async def login(body: LoginIn, request: Request, ctx: CtxDep, uow: UowDep) -> To
             await uow.commit()
             raise _invalid_credentials()
         if row.status == "suspended":
-            raise Conflict(
-                "ACCOUNT_SUSPENDED",
-                "the account is suspended; reactivate it with an SMS code",
-                rule="ID-12",
-            )
+            raise domain.AccountSuspended("the account is suspended; reactivate it with an SMS code")
         await uow.session.execute(
             update(accounts).where(accounts.c.id == row.id).values(failed_logins=0, locked_until=None)
         )

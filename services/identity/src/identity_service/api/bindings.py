@@ -35,8 +35,6 @@ router = APIRouter(prefix="/api/v1", tags=["bindings"])
 
 IntakeClerk = Annotated[Principal, Depends(require_roles("clerk.intake"))]
 UnitPrincipal = Annotated[Principal, Depends(require_roles("unit"))]
-NotAllowed = domain.refusal("NOT_ALLOWED_FOR_ACCOUNT_KIND", "ID-07")
-AlreadyBound = domain.refusal("ALREADY_BOUND", "ID-12")
 
 
 class BindIn(BaseModel):
@@ -106,7 +104,7 @@ async def bind_record(
         )
         await uow.session.flush()
     except IntegrityError:
-        raise AlreadyBound("this record is already bound to the account") from None
+        raise domain.AlreadyBound("this record is already bound to the account") from None
     row = (await uow.session.execute(select(bindings).where(bindings.c.id == binding_id))).one()
     emit_created(uow, row)
     return row
@@ -165,7 +163,7 @@ async def bind_own(
         caps = domain.capabilities(account.category, account.kind, account.channel, account.roles)
         wanted = "bind_own_vehicle" if body.record_kind == "vehicle" else "bind_own_licence"
         if wanted not in caps:
-            raise NotAllowed(f"this account kind cannot {wanted.replace('_', ' ')} (ID-07)")
+            raise domain.NotAllowed(f"this account kind cannot {wanted.replace('_', ' ')} (ID-07)")
         record = await _record(uow, body.record_kind, body.ref)
         live = domain.LIVE_VEHICLE_STATES if body.record_kind == "vehicle" else domain.LIVE_LICENCE_STATES
         if record is None or record.id_number != owner_key(account) or record.state not in live:
@@ -266,11 +264,9 @@ async def counter_bind(
     account_id: str, body: CounterBindIn, request: Request, principal: IntakeClerk, uow: UowDep
 ) -> dict[str, Any]:
     if not body.owner_documents_checked:
-        raise Unprocessable(
-            "OWNER_DOCUMENTS_REQUIRED",
+        raise domain.OwnerDocumentsRequired(
             "binding a vehicle that is not the user's needs the owner's identity document and the "
-            "vehicle licence",
-            rule="ID-13",
+            "vehicle licence"
         )
     async with uow:
         account = await load_account(uow.session, account_id)

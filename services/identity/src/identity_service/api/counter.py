@@ -256,13 +256,11 @@ async def open_case(body: CaseIn, request: Request, principal: IntakeClerk, ctx:
     credit_code = None
     if body.category == "unit":
         if body.unit is None:
-            raise Unprocessable(
-                "UNIT_DETAILS_REQUIRED", "a unit registration needs its unit details", rule="ID-11"
-            )
+            raise domain.UnitDetailsRequired("a unit registration needs its unit details")
         try:
             credit_code = social_credit_code(body.unit.credit_code, field="unit.credit_code")
         except InvalidValue as exc:
-            raise Unprocessable("INVALID_CREDIT_CODE", str(exc), rule="ID-11") from None
+            raise domain.InvalidCreditCode(str(exc)) from None
         data["unit"] = {**body.unit.model_dump(), "credit_code": credit_code}
     check = await _registry_check(ctx, body.id_number, body.name, body.category)
     password_hash = hash_password(body.password)
@@ -447,12 +445,9 @@ async def approve_case(
         row = await _load_case(uow, case_id, principal, "clerk.review")
     check = row.registry_check
     if check != "passed":
-        try:
-            check = await _registry_check(ctx, row.id_number, row.name, row.category)
-        except domain.RuleRefusal:
-            raise
+        check = await _registry_check(ctx, row.id_number, row.name, row.category)
         if check != "passed":
-            raise domain.refusal("REGISTRY_CHECK_PENDING", "ID-09")(
+            raise domain.RegistryCheckPending(
                 "the population registry still cannot be reached; approve once it answers"
             )
     async with uow:

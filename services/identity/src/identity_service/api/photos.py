@@ -30,8 +30,6 @@ from servicekit.web.limits import per_user_limit
 
 router = APIRouter(prefix="/api/v1/users", tags=["licence photos"])
 ReviewClerk = Annotated[Principal, Depends(require_roles("clerk.review"))]
-NotCounterUser = domain.refusal("COUNTER_REGISTRATION_REQUIRED", "ID-12")
-ChecksFailed = domain.refusal("PHOTO_CHECKS_FAILED", "ID-15", 422)
 
 
 FORMATS = {"image/jpeg": "jpeg", "image/png": "png"}
@@ -97,7 +95,9 @@ async def submit_photo(
         account = await load_account(uow.session, principal.subject)
         caps = domain.capabilities(account.category, account.kind, account.channel, account.roles)
         if "licence_photo_submission" not in caps:
-            raise NotCounterUser("licence photos are submitted online by counter-registered personal users")
+            raise domain.NotCounterUser(
+                "licence photos are submitted online by counter-registered personal users"
+            )
         photo_id = new_id()
         document = await ctx.documents.store(
             uow.session,
@@ -218,7 +218,9 @@ async def approve_photo(
     (published as `identity.licence_photo.approved.v1` for license, DL-05)."""
     failed = [name for name, ok in body.model_dump().items() if not ok]
     if failed:
-        raise ChecksFailed(f"the photo fails the checks: {', '.join(failed)}; reject it with the reason")
+        raise domain.PhotoChecksFailed(
+            f"the photo fails the checks: {', '.join(failed)}; reject it with the reason"
+        )
     async with uow:
         now = uow.now
         row = await _pending(uow, photo_id, principal)

@@ -57,9 +57,7 @@ async def _register(body: RegistrationIn, request: Request, ctx: CtxDep, uow: Uo
     if body.kind in domain.UNIT_KINDS or body.kind == "unit":
         raise domain.UnitOnlineRegistration("units register at a vehicle registration office counter")
     if body.kind not in domain.PERSONAL_KINDS:
-        raise domain.refusal("UNKNOWN_ACCOUNT_KIND", "ID-01", 422)(
-            "kind must be one of owner_driver, learner, new_car_owner"
-        )
+        raise domain.UnknownAccountKind("kind must be one of owner_driver, learner, new_car_owner")
     domain.check_password_strength(body.password)
     person = await ctx.registry.lookup(body.id_number)
     domain.check_registry_match(person, body.id_number, body.name)
