@@ -269,7 +269,8 @@ async def counter_bind(
             "vehicle licence"
         )
     async with uow:
-        account = await load_account(uow.session, account_id)
+        # ID-13: the person's row locked before counting, so bindings sent at once queue behind each other
+        account = await load_account(uow.session, account_id, lock=True)
         if account.category != "personal":
             raise NotFound("account")
         record = await _record(uow, "vehicle", body.ref)
