@@ -7,7 +7,7 @@ problems without this module importing the web.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
@@ -19,7 +19,6 @@ PERSONAL_KINDS = ("owner_driver", "learner", "new_car_owner")
 UNIT_KINDS = ("state_agency", "enterprise", "public_institution", "social_group", "other_organisation")
 DELEGATED_UNIT_ROLES = ("dealer", "hospital")
 CLERK_ROLES = ("clerk.intake", "clerk.review", "clerk.archive", "clerk.admin")
-STAFF_POSTS = {"intake": "clerk.intake", "review": "clerk.review", "archive": "clerk.archive"}
 
 PersonalKind = Literal["owner_driver", "learner", "new_car_owner"]
 Channel = Literal["online", "counter"]
@@ -310,9 +309,75 @@ def review_deadline(moment: datetime, calendar: WorkdayCalendar) -> datetime:
     return calendar.deadline_end_of_working_day(moment, REVIEW_WITHIN_WORKING_DAYS)
 
 
-def require_stage(stage: str, *allowed: str) -> None:
-    if stage not in allowed:
-        raise WrongStage(f"the case is at {stage}, not at {' or '.join(allowed)}")
+# --- the counter posts: a case's stages and the moves between them (ID-09, ID-11, ID-13) -------------
+
+CaseStage = Literal["intake", "review", "archive", "filed", "approved", "rejected"]
+CaseAction = Literal["correct", "return", "approve", "reject", "archive"]
+# The post (clerk role) whose queue holds a case at each working stage.
+POST_OF_STAGE: Mapping[str, str] = {
+    "intake": "clerk.intake",
+    "review": "clerk.review",
+    "archive": "clerk.archive",
+}
+STAGE_OF_POST: Mapping[str, str] = {post: stage for stage, post in POST_OF_STAGE.items()}
+# A filed case stays retrievable by the archive post (AR-01).
+READ_POST: Mapping[str, str] = {**POST_OF_STAGE, "filed": "clerk.archive"}
+DEADLINE_STAGES = frozenset({"intake", "review"})
+
+
+@dataclass(frozen=True)
+class Move:
+    """One step of a case: from `source` to `target`, made by the clerk of `post`."""
+
+    action: CaseAction
+    source: CaseStage
+    target: CaseStage
+    post: str
+
+
+def _moves(*moves: Move) -> Mapping[CaseAction, Move]:
+    return {m.action: m for m in moves}
+
+
+# ID-09 / ID-11: a counter registration. Intake opens a personal case at review (1 working day) and a
+# unit's at archive (its account is made at intake); review returns, approves (the account) or rejects.
+REGISTRATION_MOVES: Mapping[CaseAction, Move] = _moves(
+    Move("correct", "intake", "review", "clerk.intake"),
+    Move("return", "review", "intake", "clerk.review"),
+    Move("approve", "review", "archive", "clerk.review"),
+    Move("reject", "review", "rejected", "clerk.review"),
+    Move("archive", "archive", "filed", "clerk.archive"),
+)
+# ID-13 / seed §19: a personal counter change. The same intake and review posts and deadline; an approved
+# change takes effect at review (the seed files no originals for a change: the scans are its record).
+CHANGE_MOVES: Mapping[CaseAction, Move] = _moves(
+    Move("correct", "intake", "review", "clerk.intake"),
+    Move("return", "review", "intake", "clerk.review"),
+    Move("approve", "review", "approved", "clerk.review"),
+    Move("reject", "review", "rejected", "clerk.review"),
+)
+
+
+def opening_stage(category: str) -> CaseStage:
+    """ID-09 / ID-11: where intake sends a new registration: a person's to review, a unit's to archive."""
+    return "archive" if category == "unit" else "review"
+
+
+def next_move(moves: Mapping[CaseAction, Move], action: CaseAction, stage: str) -> Move:
+    """The move `action` makes from `stage`; a case elsewhere is refused (409)."""
+    move = moves.get(action)
+    if move is None or move.source != stage:
+        raise WrongStage(f"a case at {stage} has no {action} step")
+    return move
+
+
+def stage_deadline(stage: str, moment: datetime, calendar: WorkdayCalendar) -> datetime | None:
+    """WD-01: the review post's 1 working day from the moment the case reached it; no deadline elsewhere."""
+    return review_deadline(moment, calendar) if stage == "review" else None
+
+
+def is_overdue(stage: str, deadline: datetime | None, now: datetime) -> bool:
+    return deadline is not None and now > deadline and stage in DEADLINE_STAGES
 
 
 # --- bindings (ID-13, ID-14) ------------------------------------------------------------------------

@@ -206,3 +206,45 @@ def test_id08_owner_id_claim_is_the_person_s_number_or_the_unit_s_credit_code() 
     assert owner_id_claim(account("unit")) == "91130100MA0CXXXX1K"  # never the agent's number
     assert owner_id_claim(account("staff")) is None
     assert owner_id_claim(account("system")) is None
+
+
+def test_id09_id11_counter_case_moves() -> None:
+    assert domain.opening_stage("personal") == "review"
+    assert domain.opening_stage("unit") == "archive"
+    moves = domain.REGISTRATION_MOVES
+    assert domain.next_move(moves, "approve", "review").target == "archive"
+    assert domain.next_move(moves, "return", "review").target == "intake"
+    assert domain.next_move(moves, "correct", "intake").target == "review"
+    assert domain.next_move(moves, "archive", "archive").target == "filed"
+    for action, stage in [
+        ("approve", "intake"),
+        ("archive", "review"),
+        ("reject", "filed"),
+        ("correct", "review"),
+    ]:
+        with pytest.raises(domain.WrongStage) as refused:
+            domain.next_move(moves, action, stage)  # type: ignore[arg-type]
+        assert (refused.value.code, refused.value.rule, refused.value.status) == ("WRONG_STAGE", "ID-09", 409)
+    # every move starts at a working stage and is made by that stage's post
+    for table in (domain.REGISTRATION_MOVES, domain.CHANGE_MOVES):
+        for move in table.values():
+            assert domain.POST_OF_STAGE[move.source] == move.post
+
+
+def test_id13_counter_change_moves_end_at_review() -> None:
+    moves = domain.CHANGE_MOVES
+    assert domain.next_move(moves, "approve", "review").target == "approved"
+    assert domain.next_move(moves, "reject", "review").target == "rejected"
+    with pytest.raises(domain.WrongStage):
+        domain.next_move(moves, "archive", "approved")
+
+
+def test_wd01_only_the_review_stage_has_a_deadline_and_can_be_overdue() -> None:
+    calendar = WorkdayCalendar()
+    deadline = domain.stage_deadline("review", T0, calendar)
+    assert deadline is not None
+    assert deadline.date().isoformat() == "2027-03-02"
+    assert domain.stage_deadline("archive", T0, calendar) is None
+    assert domain.is_overdue("review", deadline, deadline + timedelta(seconds=1))
+    assert not domain.is_overdue("review", deadline, deadline)
+    assert not domain.is_overdue("filed", deadline, deadline + timedelta(days=9))
