@@ -7,13 +7,17 @@ Run it as `python -m identity_service.replay_bindings`."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, func, select, update
+from sqlalchemy.exc import IntegrityError
 
+from identity_service.domain import AlreadyBound
 from identity_service.published import BindingCreated, BindingEnded
 from identity_service.tables import bindings
+from servicekit.ids import new_id
 from servicekit.runtime import Runtime
 from servicekit.uow import UnitOfWork
 
@@ -33,6 +37,31 @@ def emit_created(uow: UnitOfWork, row: Any) -> None:
             at=row.created_at,
         )
     )
+
+
+async def bind_record(
+    uow: UnitOfWork, account_id: uuid.UUID, kind: str, ref: str, owned: bool, channel: str
+) -> Any:
+    now = uow.now
+    binding_id = new_id()
+    try:
+        await uow.session.execute(
+            bindings.insert().values(
+                id=binding_id,
+                account_id=account_id,
+                record_kind=kind,
+                ref=ref,
+                owned=owned,
+                channel=channel,
+                created_at=now,
+            )
+        )
+        await uow.session.flush()
+    except IntegrityError:
+        raise AlreadyBound("this record is already bound to the account") from None
+    row = (await uow.session.execute(select(bindings).where(bindings.c.id == binding_id))).one()
+    emit_created(uow, row)
+    return row
 
 
 async def end_bindings(uow: UnitOfWork, where: ColumnElement[bool], reason: str) -> Sequence[Row[Any]]:

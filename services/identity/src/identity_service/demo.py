@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_service import domain
-from identity_service.api.bindings import bind_record
+from identity_service.binding_events import bind_record
 from identity_service.records import RecordChange, apply_record
 from identity_service.tables import accounts, bindings, person_records, population
 from identity_service.tokens import hash_password

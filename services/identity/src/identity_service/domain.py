@@ -396,9 +396,49 @@ PhotoChecksFailed = refusal("PHOTO_CHECKS_FAILED", "ID-15", 422)
 
 
 def check_non_owned_limit(bound_non_owned: int) -> None:
-    """ID-13: a personal user binds at most 3 vehicles that are not theirs (at the counter)."""
+    """ID-13: a personal user binds at most 3 vehicles that are not theirs (at the counter). The count is
+    the live non-owned bindings plus the changes binding one still open at intake or review."""
     if bound_non_owned >= MAX_NON_OWNED_VEHICLES:
         raise TooManyNonOwned(f"at most {MAX_NON_OWNED_VEHICLES} vehicles that are not yours may be bound")
+
+
+# --- personal counter changes (ID-13, seed §16 and §19) ---------------------------------------------
+
+ChangeKind = Literal["bind_vehicle", "details"]
+OPEN_CHANGE_STAGES = frozenset({"intake", "review"})
+# Seed §19(一)1/3: the applicant's form, identity document and on-site photo, as at registration (§12).
+CHANGE_SCANS = frozenset({"onsite_photo", "registration_form", "identity_document"})
+# Seed §19(一)1/3: binding another's vehicle also needs the owner's identity document and vehicle licence,
+# checked valid at intake and entered as scans.
+OWNER_DOCUMENT_SCANS = frozenset({"owner_identity_document", "vehicle_licence"})
+VehicleNotLive = refusal("VEHICLE_NOT_LIVE", "ID-13")
+ChangeAlreadyOpen = refusal("CHANGE_ALREADY_OPEN", "ID-13")
+NothingToChange = refusal("NOTHING_TO_CHANGE", "ID-13", 422)
+
+
+def check_change_scans(owned: bool, documents_checked: bool, scans: Iterable[str]) -> None:
+    """ID-13 / seed §19(一): the scans intake enters for a personal counter change; for a vehicle that is
+    not the applicant's, the owner's identity document and vehicle licence, checked and scanned."""
+    kinds = set(scans)
+    missing = sorted(CHANGE_SCANS - kinds)
+    if missing:
+        raise MissingScans(f"missing scans: {', '.join(missing)}")
+    if owned:
+        return
+    if not documents_checked or not kinds >= OWNER_DOCUMENT_SCANS:
+        raise OwnerDocumentsRequired(
+            "binding a vehicle that is not the user's needs the owner's identity document and the vehicle "
+            "licence, checked at intake and scanned: " + ", ".join(sorted(OWNER_DOCUMENT_SCANS))
+        )
+
+
+def change_items(kind: str, data: Mapping[str, object]) -> str:
+    """The items of an approved change as the SMS names them (notify's `change_approved` template)."""
+    if kind == "bind_vehicle":
+        plate = data.get("plate_number") or data.get("ref")
+        return f"绑定{'本人' if data.get('owned') else '非本人'}机动车{plate}"
+    names = {"phone": "手机号码", "email": "电子信箱", "mailing_address": "邮寄地址", "postcode": "邮政编码"}
+    return "变更" + "、".join(names.get(k, k) for k in sorted(data))
 
 
 def unbinds_on_vehicle_change(change: str, from_use: str | None = None, to_use: str | None = None) -> bool:

@@ -207,3 +207,27 @@ licence_photos = Table(
     Index("ix_licence_photos_queue", "office", "state", "submitted_at"),
     Index("ix_licence_photos_account", "account_id"),
 )
+
+# ID-13 / seed §19: a personal user's counter change (binding a vehicle, changing details) through the intake
+# and review posts, reviewed within 1 working day. The scans (the owner's identity document and vehicle
+# licence for another's vehicle) are kept as references until the kit's document store exists.
+counter_changes = Table(
+    "counter_changes",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False),
+    Column("kind", String(24), nullable=False),  # bind_vehicle | details
+    Column("stage", String(16), nullable=False),  # intake | review | approved | rejected
+    Column("office", String(16), nullable=False),
+    Column("data", JSONB, nullable=False),  # bind_vehicle: ref, owned; details: the new values
+    Column("scans", JSONB, nullable=False),  # [{"kind", "ref"}]
+    Column("registry_check", String(16), nullable=False),  # passed | pending
+    Column("deadline", DateTime(timezone=True)),
+    Column("return_reason", Text),
+    Column("reject_reason", Text),
+    Column("history", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_counter_changes_queue", "office", "stage", "created_at"),
+    Index("ix_counter_changes_account", "account_id", "stage"),
+)

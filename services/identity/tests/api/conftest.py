@@ -31,6 +31,17 @@ from servicekit.validators import resident_id
 pytestmark = pytest.mark.integration
 
 START = datetime(2027, 3, 1, 9, 0, tzinfo=SHANGHAI)  # a Monday
+# ID-13 / seed §19: the scans of a counter change binding another's vehicle
+CHANGE_SCANS = [
+    {"kind": k, "ref": f"scan://{k}"}
+    for k in (
+        "onsite_photo",
+        "registration_form",
+        "identity_document",
+        "owner_identity_document",
+        "vehicle_licence",
+    )
+]
 
 
 @pytest.fixture(scope="session")
@@ -177,6 +188,30 @@ class Api:
 
     async def bearer(self, username: str, password: str = "Passw0rd2027") -> dict[str, str]:
         return TokenFactory.headers((await self.login(username, password))["access_token"])
+
+    async def change_intake(
+        self, account_id: str, ref: str, intake: dict[str, str], **over: Any
+    ) -> httpx.Response:
+        """ID-13: intake enters a counter change binding a vehicle, with the owner's documents scanned."""
+        body = {
+            "account_id": account_id,
+            "kind": "bind_vehicle",
+            "ref": ref,
+            "owner_documents_checked": True,
+            "scans": CHANGE_SCANS,
+            **over,
+        }
+        return await self.client.post("/api/v1/counter/changes", json=body, headers=intake)
+
+    async def counter_bind(self, account_id: str, ref: str) -> dict[str, Any]:
+        """ID-13: a counter binding through intake and review; the approved change."""
+        r = await self.change_intake(account_id, ref, await self.staff("clerk.intake"))
+        assert r.status_code == 201, r.text
+        review = await self.staff("clerk.review")
+        r = await self.client.post(f"/api/v1/counter/changes/{r.json()['id']}/approve", headers=review)
+        assert r.status_code == 200, r.text
+        result: dict[str, Any] = r.json()
+        return result
 
 
 def test_settings(**over: Any) -> IdentitySettings:

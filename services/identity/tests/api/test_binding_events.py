@@ -88,14 +88,9 @@ async def test_id13_counter_bind_publishes_created_not_owned(api: "Api") -> None
     _, account_id, _, _ = await _owner_with_vehicle(api)
     ref = "veh-" + secrets.token_hex(6)
     await api.record("vehicle", ref, id_number=api.new_id_number(), phone=api.new_phone(), state="registered")
-    r = await api.client.post(
-        f"/api/v1/users/{account_id}/bindings",
-        json={"ref": ref, "owner_documents_checked": True},
-        headers=await api.staff("clerk.intake"),
-    )
-    assert r.status_code == 201, r.text
+    change = await api.counter_bind(account_id, ref)  # through intake and review (seed §19)
     (created,) = await _events(api, CREATED, ref)
-    assert (created["binding_id"], created["account_id"]) == (r.json()["id"], account_id)
+    assert (created["binding_id"], created["account_id"]) == (change["data"]["binding_id"], account_id)
     assert (created["owned"], created["channel"]) == (False, "counter")
 
 

@@ -72,57 +72,8 @@ async def test_id07_new_car_owner_may_not_bind_vehicles_online(api: "Api") -> No
     assert (r.json()["code"], r.json()["rule"]) == ("NOT_ALLOWED_FOR_ACCOUNT_KIND", "ID-07")
 
 
-async def test_id13_counter_binds_at_most_three_vehicles_that_are_not_the_users(api: "Api") -> None:
-    _, phone = await api.owner_driver()
-    account_id = (await api.client.get("/api/v1/users/me", headers=await api.bearer(phone))).json()["id"]
-    intake = await api.staff("clerk.intake")
-    others = []
-    for _ in range(4):
-        ref = _ref()
-        await api.record(
-            "vehicle", ref, id_number=api.new_id_number(), phone=api.new_phone(), state="registered"
-        )
-        others.append(ref)
-    missing_docs = await api.client.post(
-        f"/api/v1/users/{account_id}/bindings",
-        json={"ref": others[0], "owner_documents_checked": False},
-        headers=intake,
-    )
-    assert missing_docs.status_code == 422
-    assert missing_docs.json()["rule"] == "ID-13"
-    for ref in others[:3]:
-        r = await api.client.post(
-            f"/api/v1/users/{account_id}/bindings",
-            json={"ref": ref, "owner_documents_checked": True},
-            headers=intake,
-        )
-        assert r.status_code == 201, r.text
-        assert r.json()["owned"] is False
-    r = await api.client.post(
-        f"/api/v1/users/{account_id}/bindings",
-        json={"ref": others[3], "owner_documents_checked": True},
-        headers=intake,
-    )
-    assert r.status_code == 409
-    assert (r.json()["code"], r.json()["rule"]) == ("NON_OWNED_VEHICLE_LIMIT", "ID-13")
-    # a citizen cannot use the counter route
-    citizen = await api.bearer(phone)
-    r = await api.client.post(
-        f"/api/v1/users/{account_id}/bindings",
-        json={"ref": others[3], "owner_documents_checked": True},
-        headers=citizen,
-    )
-    assert r.status_code == 403
-
-
 async def _counter_bound(api: "Api", account_id: str, ref: str) -> None:
-    intake = await api.staff("clerk.intake")
-    r = await api.client.post(
-        f"/api/v1/users/{account_id}/bindings",
-        json={"ref": ref, "owner_documents_checked": True},
-        headers=intake,
-    )
-    assert r.status_code == 201, r.text
+    await api.counter_bind(account_id, ref)
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from identity_service.api import account, auth, bindings, counter, photos, system, testing, users
+from identity_service.api import account, auth, bindings, changes, counter, photos, system, testing, users
 from identity_service.context import context_of_app
 from identity_service.published import OfficialDay, WorkdayYearSet
 from servicekit.uow import UnitOfWork
@@ -26,5 +26,6 @@ routers: list[APIRouter] = [
     photos.router,
     counter.router,
     office_calendar_router(lambda request: context_of_app(request.app).office_calendar, _publish_year),
+    changes.router,
 ]
 test_router = testing.router

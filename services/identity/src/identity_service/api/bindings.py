@@ -1,23 +1,20 @@
-"""Bindings (ID-07, ID-08, ID-12 to ID-14): own vehicles and licence online, up to 3 non-owned vehicles at
-the counter, a licence bound to a unit. Another person's binding or record answers 404."""
+"""Bindings (ID-07, ID-08, ID-12, ID-14): own vehicles and licence online, a licence bound to a unit.
+Another person's binding or record answers 404. A counter binding (up to 3 vehicles that are not the
+person's, ID-13) is a counter change through the review post: api/changes.py."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
 
 from identity_service import domain
 from identity_service.api.common import USER_WRITE_LIMIT, load_account, parse_uuid
-from identity_service.binding_events import emit_created, end_bindings
-from identity_service.published import CounterChangeApproved
+from identity_service.binding_events import bind_record, end_bindings
 from identity_service.tables import accounts, bindings, person_records
 from servicekit.clock import SHANGHAI
-from servicekit.ids import new_id
 from servicekit.uow import UnitOfWork
 from servicekit.validators import InvalidValue, social_credit_code
 from servicekit.web import (
@@ -40,13 +37,6 @@ UnitPrincipal = Annotated[Principal, Depends(require_roles("unit"))]
 class BindIn(BaseModel):
     record_kind: Literal["vehicle", "licence"]
     ref: Annotated[str, Field(min_length=1, max_length=64)]
-
-
-class CounterBindIn(BaseModel):
-    record_kind: Literal["vehicle"] = "vehicle"
-    ref: Annotated[str, Field(min_length=1, max_length=64)]
-    # ID-13: intake checked the owner's identity document and the vehicle licence
-    owner_documents_checked: bool
 
 
 class UnitBindIn(BaseModel):
@@ -83,31 +73,6 @@ async def _record(uow: UnitOfWork, record_kind: str, ref: str) -> Any:
             )
         )
     ).first()
-
-
-async def bind_record(
-    uow: UnitOfWork, account_id: uuid.UUID, kind: str, ref: str, owned: bool, channel: str
-) -> Any:
-    now = uow.now
-    binding_id = new_id()
-    try:
-        await uow.session.execute(
-            bindings.insert().values(
-                id=binding_id,
-                account_id=account_id,
-                record_kind=kind,
-                ref=ref,
-                owned=owned,
-                channel=channel,
-                created_at=now,
-            )
-        )
-        await uow.session.flush()
-    except IntegrityError:
-        raise domain.AlreadyBound("this record is already bound to the account") from None
-    row = (await uow.session.execute(select(bindings).where(bindings.c.id == binding_id))).one()
-    emit_created(uow, row)
-    return row
 
 
 async def _my_binding(uow: UnitOfWork, principal: Principal, binding_id: str) -> Any:
@@ -253,60 +218,3 @@ async def unit_licences(principal: UnitPrincipal, uow: UowDep) -> dict[str, Any]
             )
         ).all()
     return {"items": [binding_view(r) for r in rows], "next_cursor": None}
-
-
-@router.post(
-    "/users/{account_id}/bindings",
-    status_code=201,
-    summary="Counter: bind a vehicle that is not the user's (ID-13, at most 3)",
-)
-async def counter_bind(
-    account_id: str, body: CounterBindIn, request: Request, principal: IntakeClerk, uow: UowDep
-) -> dict[str, Any]:
-    if not body.owner_documents_checked:
-        raise domain.OwnerDocumentsRequired(
-            "binding a vehicle that is not the user's needs the owner's identity document and the "
-            "vehicle licence"
-        )
-    async with uow:
-        # ID-13: the person's row locked before counting, so bindings sent at once queue behind each other
-        account = await load_account(uow.session, account_id, lock=True)
-        if account.category != "personal":
-            raise NotFound("account")
-        record = await _record(uow, "vehicle", body.ref)
-        if record is None or record.state not in domain.LIVE_VEHICLE_STATES:
-            raise NotFound("vehicle")
-        owned = record.id_number == account.id_number
-        if not owned:
-            count = (
-                await uow.session.execute(
-                    select(func.count()).where(
-                        bindings.c.account_id == account.id,
-                        bindings.c.record_kind == "vehicle",
-                        bindings.c.owned.is_(False),
-                        bindings.c.unbound_at.is_(None),
-                    )
-                )
-            ).scalar_one()
-            domain.check_non_owned_limit(int(count))
-        row = await bind_record(uow, account.id, "vehicle", body.ref, owned, "counter")
-        if account.phone:
-            uow.emit(  # ID-13, NT-01: the change taken and applied at the counter is told to the person
-                CounterChangeApproved(
-                    change_id=str(row.id),
-                    account_id=str(account.id),
-                    change_kind="bind_vehicle",
-                    items=f"绑定{'本人' if owned else '非本人'}机动车{record.plate_number or ''}",
-                    name=account.name,
-                    phone=account.phone,
-                    approved_at=uow.now,
-                )
-            )
-        uow.audit(
-            actor_from(request, principal, role="clerk.intake"),
-            "counter_bind",
-            f"vehicle:{body.ref}",
-            after={"account_id": str(account.id), "owned": owned},
-        )
-        await uow.commit()
-    return binding_view(row, record)

@@ -1,0 +1,337 @@
+"""Personal counter changes (ID-13, seed §16 and §19), one function per post's action: intake enters the
+change with its scans (the owner's documents too for another's vehicle), review decides within 1 working day
+(domain.CHANGE_MOVES) and an approved change takes effect; the outcome goes out by SMS through notify.
+
+ID-13's limit of 3 vehicles that are not the person's holds under concurrency: every action that counts
+them first locks the person's account row, so concurrent intakes and approvals count one after another."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from identity_service import domain
+from identity_service.api.common import load_account
+from identity_service.binding_events import bind_record
+from identity_service.context import IdentityContext
+from identity_service.counter import Clerk, history, registry_check
+from identity_service.published import CounterChangeApproved, CounterChangeRejected
+from identity_service.tables import accounts, bindings, counter_changes, person_records
+from servicekit.ids import new_id
+from servicekit.uow import UnitOfWork
+from servicekit.web import NotFound
+
+DETAIL_COLUMNS = frozenset({"phone", "email"})  # the rest of a details change goes to accounts.details
+
+
+@dataclass(frozen=True)
+class ChangeForm:
+    """What intake enters: `ref` for a vehicle binding, `details` for changed user details."""
+
+    account_id: uuid.UUID
+    kind: str
+    scans: list[dict[str, Any]]
+    ref: str | None = None
+    owner_documents_checked: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+async def _personal_account(uow: UnitOfWork, account_id: uuid.UUID, *, lock: bool) -> Any:
+    account = await load_account(uow.session, account_id, lock=lock)
+    if account.category != "personal":
+        raise NotFound("account")
+    return account
+
+
+async def _live_vehicle(uow: UnitOfWork, ref: str) -> Any:
+    return (
+        await uow.session.execute(
+            select(person_records).where(
+                person_records.c.record_kind == "vehicle",
+                person_records.c.ref == ref,
+                person_records.c.state.in_(domain.LIVE_VEHICLE_STATES),
+            )
+        )
+    ).first()
+
+
+async def _non_owned_in_use(
+    uow: UnitOfWork, account_id: uuid.UUID, but: uuid.UUID | None = None, *, pending_too: bool = True
+) -> int:
+    """ID-13: live non-owned vehicle bindings, plus at intake the open changes binding one (the account row
+    is locked). At approval only the live ones count: the change approved takes the free slot."""
+    live = select(func.count()).where(
+        bindings.c.account_id == account_id,
+        bindings.c.record_kind == "vehicle",
+        bindings.c.owned.is_(False),
+        bindings.c.unbound_at.is_(None),
+    )
+    pending = select(func.count()).where(
+        counter_changes.c.account_id == account_id,
+        counter_changes.c.kind == "bind_vehicle",
+        counter_changes.c.stage.in_(domain.OPEN_CHANGE_STAGES),
+        counter_changes.c.data["owned"].as_boolean().is_(False),
+    )
+    if but is not None:
+        pending = pending.where(counter_changes.c.id != but)
+    if not pending_too:
+        return int((await uow.session.execute(live)).scalar_one())
+    return int((await uow.session.execute(live)).scalar_one()) + int(
+        (await uow.session.execute(pending)).scalar_one()
+    )
+
+
+async def _check_vehicle_free(
+    uow: UnitOfWork, account_id: uuid.UUID, ref: str, but: uuid.UUID | None
+) -> None:
+    bound = await uow.session.execute(
+        select(bindings.c.id).where(
+            bindings.c.account_id == account_id,
+            bindings.c.record_kind == "vehicle",
+            bindings.c.ref == ref,
+            bindings.c.unbound_at.is_(None),
+        )
+    )
+    if bound.first() is not None:
+        raise domain.AlreadyBound("this vehicle is already bound to the account")
+    opened = select(counter_changes.c.id).where(
+        counter_changes.c.account_id == account_id,
+        counter_changes.c.kind == "bind_vehicle",
+        counter_changes.c.stage.in_(domain.OPEN_CHANGE_STAGES),
+        counter_changes.c.data["ref"].astext == ref,
+    )
+    if but is not None:
+        opened = opened.where(counter_changes.c.id != but)
+    if (await uow.session.execute(opened)).first() is not None:
+        raise domain.ChangeAlreadyOpen("a change binding this vehicle is already open for the account")
+
+
+async def _vehicle_change(
+    uow: UnitOfWork, account: Any, form: ChangeForm, but: uuid.UUID | None
+) -> dict[str, Any]:
+    """Intake's checks of a vehicle binding (the account row locked): a live vehicle, not bound nor asked
+    for yet, the scans, and for another's vehicle the owner's documents and the limit of 3."""
+    record = await _live_vehicle(uow, form.ref or "")
+    if record is None:
+        raise NotFound("vehicle")
+    owned = record.id_number == account.id_number
+    domain.check_change_scans(owned, form.owner_documents_checked, (s["kind"] for s in form.scans))
+    await _check_vehicle_free(uow, account.id, record.ref, but)
+    if not owned:
+        domain.check_non_owned_limit(await _non_owned_in_use(uow, account.id, but))
+    return {"ref": record.ref, "owned": owned, "plate_number": record.plate_number}
+
+
+async def load_change(uow: UnitOfWork, change_id: uuid.UUID, clerk: Clerk, post: str | None) -> Any:
+    """A change of the clerk's office at the clerk's own post (locked), else 404."""
+    row = (
+        await uow.session.execute(
+            select(counter_changes).where(counter_changes.c.id == change_id).with_for_update()
+        )
+    ).first()
+    if row is None or (clerk.office is not None and row.office != clerk.office):
+        raise NotFound("change")
+    if post is not None and row.stage != domain.STAGE_OF_POST[post]:
+        raise NotFound("change")
+    return row
+
+
+async def _reload(uow: UnitOfWork, change_id: uuid.UUID) -> Any:
+    return (await uow.session.execute(select(counter_changes).where(counter_changes.c.id == change_id))).one()
+
+
+async def _move(
+    uow: UnitOfWork,
+    ctx: IdentityContext,
+    row: Any,
+    action: domain.CaseAction,
+    clerk: Clerk,
+    note: str | None = None,
+    **values: Any,
+) -> None:
+    now = uow.now
+    move = domain.next_move(domain.CHANGE_MOVES, action, row.stage)
+    await uow.session.execute(
+        update(counter_changes)
+        .where(counter_changes.c.id == row.id)
+        .values(
+            stage=move.target,
+            deadline=domain.stage_deadline(move.target, now, ctx.calendar),
+            history=history(row, move.target, clerk.subject, now, note),
+            updated_at=now,
+            **values,
+        )
+    )
+
+
+async def intake(uow: UnitOfWork, ctx: IdentityContext, clerk: Clerk, form: ChangeForm, office: str) -> Any:
+    """Seed §19(一): intake checks the applicant (registry and ID-10, `pending` when unreachable) and the
+    documents, enters the change and its scans; the change goes to review (1 working day, WD-01)."""
+    async with uow:
+        account = await _personal_account(uow, form.account_id, lock=False)
+    if form.kind == "details":
+        domain.check_change_scans(True, False, (s["kind"] for s in form.scans))
+        if not form.details:
+            raise domain.NothingToChange("a details change needs at least one new value")
+    check = await registry_check(ctx, account.id_number, account.name, "personal")
+    async with uow:
+        now = uow.now
+        account = await _personal_account(uow, form.account_id, lock=True)
+        data = (
+            await _vehicle_change(uow, account, form, None) if form.kind == "bind_vehicle" else form.details
+        )
+        change_id = new_id()
+        await uow.session.execute(
+            counter_changes.insert().values(
+                id=change_id,
+                account_id=account.id,
+                kind=form.kind,
+                stage="review",
+                office=office,
+                data=data,
+                scans=form.scans,
+                registry_check=check,
+                deadline=domain.stage_deadline("review", now, ctx.calendar),
+                history=history(None, "intake", clerk.subject, now),
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        uow.audit(
+            clerk.actor,
+            "counter_change_intake",
+            f"counter_change:{change_id}",
+            after={"account_id": str(account.id), "kind": form.kind, "registry_check": check},
+        )
+        await uow.commit()
+        return await _reload(uow, change_id)
+
+
+async def correct(
+    uow: UnitOfWork,
+    ctx: IdentityContext,
+    clerk: Clerk,
+    change_id: uuid.UUID,
+    scans: list[dict[str, Any]] | None,
+    owner_documents_checked: bool,
+) -> Any:
+    """Seed §19(二)4: intake corrects a returned change (registry re-checked) and sends it to review."""
+    async with uow:
+        row = await load_change(uow, change_id, clerk, "clerk.intake")
+        account = await _personal_account(uow, row.account_id, lock=False)
+    check = await registry_check(ctx, account.id_number, account.name, "personal")
+    async with uow:
+        row = await load_change(uow, change_id, clerk, "clerk.intake")
+        account = await _personal_account(uow, row.account_id, lock=True)
+        new_scans = scans if scans is not None else row.scans
+        form = ChangeForm(row.account_id, row.kind, new_scans, row.data.get("ref"), owner_documents_checked)
+        if row.kind == "bind_vehicle":
+            data = await _vehicle_change(uow, account, form, row.id)
+        else:
+            domain.check_change_scans(True, False, (s["kind"] for s in new_scans))
+            data = row.data
+        await _move(
+            uow, ctx, row, "correct", clerk, "corrected", scans=new_scans, data=data, registry_check=check
+        )
+        uow.audit(clerk.actor, "counter_change_corrected", f"counter_change:{row.id}")
+        await uow.commit()
+        return await _reload(uow, change_id)
+
+
+async def return_to_intake(
+    uow: UnitOfWork, ctx: IdentityContext, clerk: Clerk, change_id: uuid.UUID, reason: str
+) -> Any:
+    """Seed §19(二)4: review returns a mismatch to intake."""
+    async with uow:
+        row = await load_change(uow, change_id, clerk, "clerk.review")
+        await _move(uow, ctx, row, "return", clerk, reason, return_reason=reason)
+        uow.audit(
+            clerk.actor, "counter_change_returned", f"counter_change:{row.id}", after={"reason": reason}
+        )
+        await uow.commit()
+        return await _reload(uow, change_id)
+
+
+async def approve(uow: UnitOfWork, ctx: IdentityContext, clerk: Clerk, change_id: uuid.UUID) -> Any:
+    """Seed §19(二)3/5: re-runs a registry check intake could not make; the change takes effect (the vehicle
+    bound under ID-13's limit, or the details changed) and the person is told by SMS."""
+    async with uow:
+        row = await load_change(uow, change_id, clerk, "clerk.review")
+        account = await _personal_account(uow, row.account_id, lock=False)
+    check = row.registry_check
+    if check != "passed":
+        check = await registry_check(ctx, account.id_number, account.name, "personal")
+        if check != "passed":
+            raise domain.RegistryCheckPending(
+                "the population registry still cannot be reached; approve once it answers"
+            )
+    async with uow:
+        now = uow.now
+        row = await load_change(uow, change_id, clerk, "clerk.review")
+        account = await _personal_account(uow, row.account_id, lock=True)
+        data = dict(row.data)
+        if row.kind == "bind_vehicle":
+            record = await _live_vehicle(uow, data["ref"])
+            if record is None:
+                raise domain.VehicleNotLive("the vehicle is no longer registered; reject the change")
+            owned = record.id_number == account.id_number
+            if not owned:
+                domain.check_non_owned_limit(await _non_owned_in_use(uow, account.id, pending_too=False))
+            binding = await bind_record(uow, account.id, "vehicle", data["ref"], owned, "counter")
+            data.update(owned=owned, binding_id=str(binding.id))
+        else:
+            await _apply_details(uow, account, data, now)
+        await _move(uow, ctx, row, "approve", clerk, "approved", data=data, registry_check=check)
+        account = await load_account(uow.session, account.id)
+        uow.emit(
+            CounterChangeApproved(
+                change_id=str(row.id),
+                account_id=str(account.id),
+                change_kind=row.kind,
+                items=domain.change_items(row.kind, data),
+                name=account.name,
+                phone=account.phone,
+                approved_at=now,
+            )
+        )
+        uow.audit(clerk.actor, "counter_change_approved", f"counter_change:{row.id}", after={"data": data})
+        await uow.commit()
+        return await _reload(uow, change_id)
+
+
+async def _apply_details(uow: UnitOfWork, account: Any, data: dict[str, Any], now: Any) -> None:
+    columns = {k: v for k, v in data.items() if k in DETAIL_COLUMNS}
+    details = {**(account.details or {}), **{k: v for k, v in data.items() if k not in DETAIL_COLUMNS}}
+    await uow.session.execute(
+        update(accounts).where(accounts.c.id == account.id).values(details=details, updated_at=now, **columns)
+    )
+
+
+async def reject(
+    uow: UnitOfWork, ctx: IdentityContext, clerk: Clerk, change_id: uuid.UUID, reason: str
+) -> Any:
+    """Seed §19(二)6: review rejects; the reason goes to the person by SMS."""
+    async with uow:
+        now = uow.now
+        row = await load_change(uow, change_id, clerk, "clerk.review")
+        account = await _personal_account(uow, row.account_id, lock=False)
+        await _move(uow, ctx, row, "reject", clerk, reason, reject_reason=reason)
+        uow.emit(
+            CounterChangeRejected(
+                change_id=str(row.id),
+                account_id=str(account.id),
+                change_kind=row.kind,
+                name=account.name,
+                phone=account.phone,
+                reason=reason,
+                rejected_at=now,
+            )
+        )
+        uow.audit(
+            clerk.actor, "counter_change_rejected", f"counter_change:{row.id}", after={"reason": reason}
+        )
+        await uow.commit()
+        return await _reload(uow, change_id)
