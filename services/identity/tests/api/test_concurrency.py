@@ -124,3 +124,43 @@ async def test_id01_id09_two_counter_cases_of_one_person_approved_at_once_make_o
         for c in cases
     ]
     assert sorted(s for s in stages if s) == ["review"]  # the approved one moved on to archive (404 here)
+
+
+async def test_id01_one_person_registering_online_twice_at_once_gets_one_account(api: "Api") -> None:
+    """Two phones of one person (each on one of their vehicles, ID-03), registrations sent at once."""
+    id_number = await api.person()
+    bodies = []
+    for _ in range(2):
+        phone = api.new_phone()
+        await api.record(
+            "vehicle", "veh-" + secrets.token_hex(6), id_number=id_number, phone=phone, state="registered"
+        )
+        r = await api.client.post("/api/v1/auth/sms-codes", json={"phone": phone, "purpose": "register"})
+        assert r.status_code == 202, r.text
+        bodies.append(
+            {
+                "kind": "owner_driver",
+                "id_kind": "resident_id",
+                "id_number": id_number,
+                "name": "张三",
+                "phone": phone,
+                "password": "Passw0rd2027",
+                "sms_code": await api.last_code(phone),
+            }
+        )
+    answers = await asyncio.gather(*(api.client.post("/api/v1/users", json=b) for b in bodies))
+    assert sorted(r.status_code for r in answers) == [201, 409], [r.text for r in answers]
+    loser = next(r for r in answers if r.status_code == 409)
+    assert (loser.json()["code"], loser.json()["rule"]) == ("ACCOUNT_EXISTS", "ID-01")
+
+
+async def test_id12_wrong_passwords_sent_at_once_still_lock_the_account(api: "Api") -> None:
+    """The failure count is read and written under the account row's lock: five wrong passwords at once
+    count five, and the right one is then refused while the lock lasts."""
+    _, phone = await api.owner_driver()
+    wrong = {"username": phone, "password": "Wr0ngPassw0rd"}
+    answers = await asyncio.gather(*(api.client.post("/api/v1/auth/login", json=wrong) for _ in range(5)))
+    assert {r.status_code for r in answers} == {401}
+    r = await api.client.post("/api/v1/auth/login", json={"username": phone, "password": "Passw0rd2027"})
+    assert r.status_code == 409, r.text
+    assert r.json()["code"] == "ACCOUNT_LOCKED"
