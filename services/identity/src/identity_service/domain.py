@@ -113,6 +113,7 @@ WrongPassword = refusal("WRONG_PASSWORD", "ID-12", 422)
 
 AccountSuspended = refusal("ACCOUNT_SUSPENDED", "ID-12")
 NotSuspended = refusal("NOT_SUSPENDED", "ID-12")
+SmsCodeRequired = refusal("SMS_CODE_REQUIRED", "ID-12", 422)
 
 
 def check_password_strength(password: str) -> None:

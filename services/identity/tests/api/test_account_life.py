@@ -180,6 +180,7 @@ async def test_id12_change_phone_needs_a_code_sent_to_the_new_phone(api: "Api") 
     new_phone = api.new_phone()
     r = await api.client.patch("/api/v1/users/me", json={"phone": new_phone}, headers=headers)
     assert r.status_code == 422
+    assert (r.json()["code"], r.json()["rule"]) == ("SMS_CODE_REQUIRED", "ID-12")
     await api.client.post("/api/v1/auth/sms-codes", json={"phone": new_phone, "purpose": "change_phone"})
     r = await api.client.patch(
         "/api/v1/users/me",

@@ -90,7 +90,7 @@ async def change_details(
     """The e-mail, or the phone with a code sent to the new phone (purpose `change_phone`)."""
     if body.phone is not None:
         if body.sms_code is None:
-            raise Problem(422, "SMS_CODE_REQUIRED", "a new phone needs the code sent to it", rule="ID-12")
+            raise domain.SmsCodeRequired("a new phone needs the code sent to it")
         await ctx.codes.verify(body.phone, "change_phone", body.sms_code)
     async with uow:
         now = uow.now
