@@ -219,3 +219,26 @@ async def test_id13_a_citizen_cannot_enter_a_counter_change(api: "Api") -> None:
     r = await api.change_intake(account_id, await _vehicle(api), me)
     assert r.status_code == 403
     assert (await api.client.get("/api/v1/counter/changes?queue=review", headers=me)).status_code == 403
+
+
+async def test_id13_the_review_queue_pages_oldest_first_within_the_office(api: "Api") -> None:
+    office = "13" + "".join(secrets.choice("0123456789") for _ in range(4))
+    intake = await api.staff("clerk.intake", office=office)
+    review = await api.staff("clerk.review", office=office)
+    opened = []
+    for _ in range(3):
+        account_id, _, _, _ = await _person(api)
+        r = await api.change_intake(account_id, await _vehicle(api), intake)
+        assert r.status_code == 201, r.text
+        opened.append(r.json()["id"])
+        api.clock.advance(timedelta(minutes=1))
+    first = (await api.client.get("/api/v1/counter/changes?queue=review&limit=2", headers=review)).json()
+    assert [c["id"] for c in first["items"]] == opened[:2]
+    url = f"/api/v1/counter/changes?queue=review&limit=2&cursor={first['next_cursor']}"
+    second = (await api.client.get(url, headers=review)).json()
+    assert ([c["id"] for c in second["items"]], second["next_cursor"]) == (opened[2:], None)
+    r = await api.client.get("/api/v1/counter/changes?queue=review&cursor=nonsense", headers=review)
+    assert (r.status_code, r.json()["code"]) == (422, "INVALID_CURSOR")
+    other = await api.staff("clerk.review", office="139999")
+    r = await api.client.get(f"/api/v1/counter/changes/{opened[0]}", headers=other)
+    assert r.status_code == 404

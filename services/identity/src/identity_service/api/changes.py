@@ -14,12 +14,11 @@ from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import select
 
 from identity_service import changes, domain
-from identity_service.api.common import CtxDep, parse_uuid
+from identity_service.api.common import CtxDep, oldest_first_page, parse_uuid
 from identity_service.api.counter import Scan
 from identity_service.counter import Clerk
 from identity_service.tables import counter_changes
 from servicekit.clock import SHANGHAI
-from servicekit.pagination import clamp_limit
 from servicekit.validators import mobile_phone
 from servicekit.web import Forbidden, NotFound, Principal, UowDep, actor_from, require_roles
 
@@ -110,16 +109,15 @@ async def change_queue(
     uow: UowDep,
     queue: Annotated[Literal["intake", "review"], Query()],
     limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> dict[str, Any]:
     if domain.POST_OF_STAGE[queue] not in principal.roles:
         raise Forbidden(f"the {queue} queue belongs to the {domain.POST_OF_STAGE[queue]} post")
     query = select(counter_changes).where(counter_changes.c.stage == queue)
     if principal.office is not None:
         query = query.where(counter_changes.c.office == principal.office)
-    query = query.order_by(counter_changes.c.created_at, counter_changes.c.id).limit(clamp_limit(limit))
-    async with uow:
-        rows = (await uow.session.execute(query)).all()
-    return {"items": [change_view(r, uow.now) for r in rows], "next_cursor": None}
+    rows, next_cursor = await oldest_first_page(uow, counter_changes, query, limit, cursor)
+    return {"items": [change_view(r, uow.now) for r in rows], "next_cursor": next_cursor}
 
 
 @router.get("/{change_id}", summary="One change, for the clerks of its office")

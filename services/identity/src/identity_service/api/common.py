@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends
-from sqlalchemy import select
+from sqlalchemy import Select, Table, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_service.context import IdentityContext, get_context
@@ -15,12 +16,37 @@ from identity_service.tables import accounts
 from identity_service.tokens import TokenAccount
 from servicekit.clock import SHANGHAI
 from servicekit.masking import mask_id_number, mask_phone
-from servicekit.web import NotFound
+from servicekit.pagination import InvalidCursor, clamp_limit, decode_cursor, encode_cursor
+from servicekit.uow import UnitOfWork
+from servicekit.web import NotFound, Unprocessable
 
 # Per-user limit on the writes a citizen makes (servicekit.web.limits, real time): a flood guard.
 USER_WRITE_LIMIT = "60/minute"
 
 CtxDep = Annotated[IdentityContext, Depends(get_context)]
+
+
+async def oldest_first_page(
+    uow: UnitOfWork, table: Table, query: Select[Any], limit: int | None, cursor: str | None
+) -> tuple[list[Any], str | None]:
+    """One page of a work queue, oldest first (`created_at`, `id`), and the cursor of the next page."""
+    page = clamp_limit(limit)
+    if cursor is not None:
+        try:
+            after = decode_cursor(cursor)
+            query = query.where(
+                tuple_(table.c.created_at, table.c.id)
+                > tuple_(datetime.fromisoformat(str(after["t"])), uuid.UUID(str(after["id"])))
+            )
+        except (InvalidCursor, KeyError, ValueError):
+            raise Unprocessable("INVALID_CURSOR", "the cursor is not one this list returned") from None
+    query = query.order_by(table.c.created_at, table.c.id).limit(page + 1)
+    async with uow:
+        rows = list((await uow.session.execute(query)).all())
+    if len(rows) <= page:
+        return rows, None
+    last = rows[page - 1]
+    return rows[:page], encode_cursor({"t": last.created_at.isoformat(), "id": str(last.id)})
 
 
 def parse_uuid(value: str, what: str) -> uuid.UUID:

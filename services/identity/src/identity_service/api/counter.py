@@ -10,21 +10,19 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AfterValidator, BaseModel, Field
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 
 from identity_service import counter, domain
-from identity_service.api.common import CtxDep, parse_uuid
+from identity_service.api.common import CtxDep, oldest_first_page, parse_uuid
 from identity_service.tables import registrations
 from servicekit.clock import SHANGHAI
 from servicekit.masking import mask_id_number, mask_phone
-from servicekit.pagination import InvalidCursor, clamp_limit, decode_cursor, encode_cursor
 from servicekit.validators import mobile_phone, resident_id
 from servicekit.web import (
     CurrentPrincipal,
     Forbidden,
     NotFound,
     Principal,
-    Unprocessable,
     UowDep,
     actor_from,
     require_roles,
@@ -156,29 +154,11 @@ async def queue(
     """Each clerk post reaches only its own queue (403 otherwise); cases of the clerk's office only."""
     if domain.POST_OF_STAGE[queue] not in principal.roles:
         raise Forbidden(f"the {queue} queue belongs to the {domain.POST_OF_STAGE[queue]} post")
-    page = clamp_limit(limit)
     query = select(registrations).where(registrations.c.stage == queue)
     if principal.office is not None:
         query = query.where(registrations.c.office == principal.office)
-    if cursor is not None:
-        try:
-            after = decode_cursor(cursor)
-            query = query.where(
-                tuple_(registrations.c.created_at, registrations.c.id)
-                > tuple_(datetime.fromisoformat(str(after["t"])), uuid.UUID(str(after["id"])))
-            )
-        except (InvalidCursor, KeyError, ValueError):
-            raise Unprocessable("INVALID_CURSOR", "the cursor is not one this list returned") from None
-    query = query.order_by(registrations.c.created_at, registrations.c.id).limit(page + 1)
-    async with uow:
-        now = uow.now
-        rows = (await uow.session.execute(query)).all()
-    items = [case_view(row, now, full=False) for row in rows[:page]]
-    next_cursor = None
-    if len(rows) > page:
-        last = rows[page - 1]
-        next_cursor = encode_cursor({"t": last.created_at.isoformat(), "id": str(last.id)})
-    return {"items": items, "next_cursor": next_cursor}
+    rows, next_cursor = await oldest_first_page(uow, registrations, query, limit, cursor)
+    return {"items": [case_view(row, uow.now, full=False) for row in rows], "next_cursor": next_cursor}
 
 
 @router.get(
