@@ -442,6 +442,27 @@ def change_items(kind: str, data: Mapping[str, object]) -> str:
     return "变更" + "、".join(names.get(k, k) for k in sorted(data))
 
 
+def owner_key(category: str, id_number: str | None, credit_code: str | None) -> str | None:
+    """Whose records are 'own': a person's identity number, a unit's credit code (ID-08)."""
+    return credit_code if category == "unit" else id_number
+
+
+def check_can_bind_own(
+    category: str, kind: str, channel: str, roles: Iterable[str], record_kind: str
+) -> None:
+    """ID-07 / ID-08 / ID-12: online owner/driver users, counter-registered personal users and units
+    (vehicles only) bind their own records; learners and new-car owners do not."""
+    wanted = "bind_own_vehicle" if record_kind == "vehicle" else "bind_own_licence"
+    if wanted not in capabilities(category, kind, channel, roles):
+        raise NotAllowed(f"this account kind cannot {wanted.replace('_', ' ')} (ID-07)")
+
+
+def is_own_live_record(record_kind: str, holder: str, state: str, owner: str | None) -> bool:
+    """ID-12: a record is bindable online when it is the account's own and live."""
+    live = LIVE_VEHICLE_STATES if record_kind == "vehicle" else LIVE_LICENCE_STATES
+    return owner is not None and holder == owner and state in live
+
+
 def unbinds_on_vehicle_change(change: str, from_use: str | None = None, to_use: str | None = None) -> bool:
     """ID-14: a transfer of ownership, a deregistration, or a change from commercial to non-commercial use
     unbinds the vehicle from every user except its owner."""

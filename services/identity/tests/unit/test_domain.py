@@ -248,3 +248,18 @@ def test_wd01_only_the_review_stage_has_a_deadline_and_can_be_overdue() -> None:
     assert domain.is_overdue("review", deadline, deadline + timedelta(seconds=1))
     assert not domain.is_overdue("review", deadline, deadline)
     assert not domain.is_overdue("filed", deadline, deadline + timedelta(days=9))
+
+
+def test_id07_id08_id12_who_binds_which_own_records_online() -> None:
+    domain.check_can_bind_own("personal", "owner_driver", "online", [], "vehicle")
+    domain.check_can_bind_own("unit", "enterprise", "counter", ["unit"], "vehicle")
+    with pytest.raises(domain.NotAllowed):
+        domain.check_can_bind_own("personal", "learner", "online", [], "licence")
+    with pytest.raises(domain.NotAllowed):
+        domain.check_can_bind_own("unit", "enterprise", "counter", ["unit"], "licence")
+    assert domain.owner_key("unit", IDN, "91130100MA0000000X") == "91130100MA0000000X"
+    assert domain.owner_key("personal", IDN, None) == IDN
+    assert domain.is_own_live_record("vehicle", IDN, "registered", IDN)
+    assert not domain.is_own_live_record("vehicle", IDN, "deregistered", IDN)
+    assert not domain.is_own_live_record("licence", IDN, "valid", "130102199003071234")
+    assert not domain.is_own_live_record("licence", IDN, "valid", None)

@@ -4,22 +4,21 @@ person's, ID-13) is a counter change through the review post: api/changes.py."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from identity_service import domain
-from identity_service.api.common import USER_WRITE_LIMIT, load_account, parse_uuid
-from identity_service.binding_events import bind_record, end_bindings
-from identity_service.tables import accounts, bindings, person_records
+from identity_service import bindings as use
+from identity_service.api.common import USER_WRITE_LIMIT, parse_uuid
+from identity_service.tables import bindings, person_records
 from servicekit.clock import SHANGHAI
-from servicekit.uow import UnitOfWork
+from servicekit.uow import Actor
 from servicekit.validators import InvalidValue, social_credit_code
 from servicekit.web import (
     CurrentPrincipal,
-    NotFound,
     Principal,
     Unprocessable,
     UowDep,
@@ -59,35 +58,13 @@ def binding_view(row: Any, record: Any | None = None) -> dict[str, Any]:
     return view
 
 
-def owner_key(account: Any) -> str | None:
-    """Whose records are 'own': a person's identity number, a unit's credit code."""
-    key: str | None = account.credit_code if account.category == "unit" else account.id_number
-    return key
+def _actor(request: Request, principal: Principal) -> Actor:
+    return actor_from(request, principal)
 
 
-async def _record(uow: UnitOfWork, record_kind: str, ref: str) -> Any:
-    return (
-        await uow.session.execute(
-            select(person_records).where(
-                person_records.c.record_kind == record_kind, person_records.c.ref == ref
-            )
-        )
-    ).first()
-
-
-async def _my_binding(uow: UnitOfWork, principal: Principal, binding_id: str) -> Any:
-    row = (
-        await uow.session.execute(
-            select(bindings).where(
-                bindings.c.id == parse_uuid(binding_id, "binding"),
-                bindings.c.account_id == parse_uuid(principal.subject, "binding"),
-                bindings.c.unbound_at.is_(None),
-            )
-        )
-    ).first()
-    if row is None:
-        raise NotFound("binding")
-    return row
+def _ids(principal: Principal, binding_id: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """The caller's account and the binding: an unparseable id is a binding that is not there (404)."""
+    return parse_uuid(principal.subject, "binding"), parse_uuid(binding_id, "binding")
 
 
 @router.get("/users/me/bindings", summary="What the caller has bound (ID-07)")
@@ -123,31 +100,14 @@ async def bind_own(
 ) -> dict[str, Any]:
     """ID-12 / ID-07: online owner/driver users, counter-registered personal users and units (vehicles
     only, ID-08) bind what is recorded as theirs; a record of someone else answers 404."""
-    async with uow:
-        account = await load_account(uow.session, principal.subject)
-        caps = domain.capabilities(account.category, account.kind, account.channel, account.roles)
-        wanted = "bind_own_vehicle" if body.record_kind == "vehicle" else "bind_own_licence"
-        if wanted not in caps:
-            raise domain.NotAllowed(f"this account kind cannot {wanted.replace('_', ' ')} (ID-07)")
-        record = await _record(uow, body.record_kind, body.ref)
-        live = domain.LIVE_VEHICLE_STATES if body.record_kind == "vehicle" else domain.LIVE_LICENCE_STATES
-        if record is None or record.id_number != owner_key(account) or record.state not in live:
-            raise NotFound(body.record_kind)
-        row = await bind_record(uow, account.id, body.record_kind, body.ref, True, "online")
-        uow.audit(
-            actor_from(request, principal), "bind", f"{body.record_kind}:{body.ref}", after={"owned": True}
-        )
-        await uow.commit()
+    account_id = parse_uuid(principal.subject, "account")
+    row, record = await use.bind_own(uow, _actor(request, principal), account_id, body.record_kind, body.ref)
     return binding_view(row, record)
 
 
 @router.delete("/users/me/bindings/{binding_id}", status_code=204, summary="Unbind (ID-12)")
 async def unbind_own(binding_id: str, request: Request, principal: CurrentPrincipal, uow: UowDep) -> Response:
-    async with uow:
-        row = await _my_binding(uow, principal, binding_id)
-        await end_bindings(uow, bindings.c.id == row.id, "by_user")
-        uow.audit(actor_from(request, principal), "unbind", f"{row.record_kind}:{row.ref}")
-        await uow.commit()
+    await use.unbind_own(uow, _actor(request, principal), *_ids(principal, binding_id))
     return Response(status_code=204)
 
 
@@ -159,32 +119,8 @@ async def bind_licence_to_unit(
         code = social_credit_code(body.credit_code)
     except InvalidValue as exc:
         raise Unprocessable("INVALID_CREDIT_CODE", str(exc)) from None
-    async with uow:
-        row = await _my_binding(uow, principal, binding_id)
-        if row.record_kind != "licence":
-            raise NotFound("licence binding")
-        unit = (
-            await uow.session.execute(
-                select(accounts.c.id).where(
-                    accounts.c.category == "unit",
-                    accounts.c.credit_code == code,
-                    accounts.c.status == "active",
-                )
-            )
-        ).first()
-        if unit is None:
-            raise NotFound("unit")
-        await uow.session.execute(
-            update(bindings).where(bindings.c.id == row.id).values(unit_account_id=unit.id)
-        )
-        uow.audit(
-            actor_from(request, principal),
-            "bind_licence_to_unit",
-            f"licence:{row.ref}",
-            after={"unit": str(unit.id)},
-        )
-        await uow.commit()
-        row = (await uow.session.execute(select(bindings).where(bindings.c.id == row.id))).one()
+    actor = _actor(request, principal)
+    row = await use.bind_licence_to_unit(uow, actor, *_ids(principal, binding_id), code)
     return binding_view(row)
 
 
@@ -194,15 +130,7 @@ async def bind_licence_to_unit(
 async def unbind_licence_from_unit(
     binding_id: str, request: Request, principal: CurrentPrincipal, uow: UowDep
 ) -> Response:
-    async with uow:
-        row = await _my_binding(uow, principal, binding_id)
-        if row.unit_account_id is None:
-            raise NotFound("unit binding")
-        await uow.session.execute(
-            update(bindings).where(bindings.c.id == row.id).values(unit_account_id=None)
-        )
-        uow.audit(actor_from(request, principal), "unbind_licence_from_unit", f"licence:{row.ref}")
-        await uow.commit()
+    await use.unbind_licence_from_unit(uow, _actor(request, principal), *_ids(principal, binding_id))
     return Response(status_code=204)
 
 
