@@ -286,17 +286,18 @@ async def approve(uow: UnitOfWork, ctx: IdentityContext, clerk: Clerk, change_id
             await _apply_details(uow, account, data, now)
         await _move(uow, ctx, row, "approve", clerk, "approved", data=data, registry_check=check)
         account = await load_account(uow.session, account.id)
-        uow.emit(
-            CounterChangeApproved(
-                change_id=str(row.id),
-                account_id=str(account.id),
-                change_kind=row.kind,
-                items=domain.change_items(row.kind, data),
-                name=account.name,
-                phone=account.phone,
-                approved_at=now,
+        if account.phone:  # NT-01: told by SMS; an account without a phone is told nothing
+            uow.emit(
+                CounterChangeApproved(
+                    change_id=str(row.id),
+                    account_id=str(account.id),
+                    change_kind=row.kind,
+                    items=domain.change_items(row.kind, data),
+                    name=account.name,
+                    phone=account.phone,
+                    approved_at=now,
+                )
             )
-        )
         uow.audit(clerk.actor, "counter_change_approved", f"counter_change:{row.id}", after={"data": data})
         await uow.commit()
         return await _reload(uow, change_id)
@@ -319,17 +320,18 @@ async def reject(
         row = await load_change(uow, change_id, clerk, "clerk.review")
         account = await _personal_account(uow, row.account_id, lock=False)
         await _move(uow, ctx, row, "reject", clerk, reason, reject_reason=reason)
-        uow.emit(
-            CounterChangeRejected(
-                change_id=str(row.id),
-                account_id=str(account.id),
-                change_kind=row.kind,
-                name=account.name,
-                phone=account.phone,
-                reason=reason,
-                rejected_at=now,
+        if account.phone:  # NT-01: told by SMS; an account without a phone is told nothing
+            uow.emit(
+                CounterChangeRejected(
+                    change_id=str(row.id),
+                    account_id=str(account.id),
+                    change_kind=row.kind,
+                    name=account.name,
+                    phone=account.phone,
+                    reason=reason,
+                    rejected_at=now,
+                )
             )
-        )
         uow.audit(
             clerk.actor, "counter_change_rejected", f"counter_change:{row.id}", after={"reason": reason}
         )
