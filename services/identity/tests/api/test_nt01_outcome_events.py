@@ -144,15 +144,10 @@ async def test_nt01_id13_a_counter_binding_publishes_the_change_approved_with_it
         "vehicle", ref, id_number=api.new_id_number(), phone=api.new_phone(), state="registered",
         plate_number="冀A12345",
     )  # fmt: skip
-    r = await api.client.post(
-        f"/api/v1/users/{account_id}/bindings",
-        json={"ref": ref, "owner_documents_checked": True},
-        headers=await api.staff("clerk.intake"),
-    )
-    assert r.status_code == 201, r.text
-    (event,) = await _payloads(api, CounterChangeApproved.message_type, r.json()["id"])
+    change = await api.counter_bind(account_id, ref)  # intake, then approved at the review post (seed §19)
+    (event,) = await _payloads(api, CounterChangeApproved.message_type, change["id"])
     assert event | {"approved_at": None} == {
-        "change_id": r.json()["id"],
+        "change_id": change["id"],
         "account_id": account_id,
         "change_kind": "bind_vehicle",
         "items": "绑定非本人机动车冀A12345",
