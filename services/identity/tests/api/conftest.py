@@ -201,14 +201,14 @@ class Api:
             "scans": CHANGE_SCANS,
             **over,
         }
-        return await self.client.post("/api/v1/counter/changes", json=body, headers=intake)
+        return await self.client.post("/api/v1/users/counter-changes", json=body, headers=intake)
 
     async def counter_bind(self, account_id: str, ref: str) -> dict[str, Any]:
         """ID-13: a counter binding through intake and review; the approved change."""
         r = await self.change_intake(account_id, ref, await self.staff("clerk.intake"))
         assert r.status_code == 201, r.text
         review = await self.staff("clerk.review")
-        r = await self.client.post(f"/api/v1/counter/changes/{r.json()['id']}/approve", headers=review)
+        r = await self.client.post(f"/api/v1/users/counter-changes/{r.json()['id']}/approve", headers=review)
         assert r.status_code == 200, r.text
         result: dict[str, Any] = r.json()
         return result

@@ -77,10 +77,12 @@ async def test_id13_a_counter_binding_waits_for_review_within_one_working_day_th
     # the owner's documents are kept as scans (references until the document store exists)
     assert {"owner_identity_document", "vehicle_licence"} <= {s["kind"] for s in change["scans"]}
     assert ref not in await _refs(api, me)  # nothing bound before review
-    queue = (await api.client.get("/api/v1/counter/changes?queue=review", headers=review)).json()["items"]
+    queue = (await api.client.get("/api/v1/users/counter-changes?queue=review", headers=review)).json()[
+        "items"
+    ]
     assert change["id"] in {c["id"] for c in queue}
 
-    r = await api.client.post(f"/api/v1/counter/changes/{change['id']}/approve", headers=review)
+    r = await api.client.post(f"/api/v1/users/counter-changes/{change['id']}/approve", headers=review)
     assert r.status_code == 200, r.text
     assert (r.json()["stage"], r.json()["deadline"]) == ("approved", None)
     assert ref in await _refs(api, me)
@@ -90,7 +92,7 @@ async def test_id13_a_counter_binding_waits_for_review_within_one_working_day_th
         "bind_vehicle",
         "绑定非本人机动车冀A12345",
     )
-    again = await api.client.post(f"/api/v1/counter/changes/{change['id']}/approve", headers=review)
+    again = await api.client.post(f"/api/v1/users/counter-changes/{change['id']}/approve", headers=review)
     assert again.status_code == 404  # no longer in the review queue
 
 
@@ -100,7 +102,9 @@ async def test_id13_review_rejects_with_the_reason_by_sms_and_binds_nothing(api:
     ref = await _vehicle(api)
     change = (await api.change_intake(account_id, ref, intake)).json()
     r = await api.client.post(
-        f"/api/v1/counter/changes/{change['id']}/reject", json={"reason": "行驶证已过有效期"}, headers=review
+        f"/api/v1/users/counter-changes/{change['id']}/reject",
+        json={"reason": "行驶证已过有效期"},
+        headers=review,
     )
     assert r.status_code == 200, r.text
     assert (r.json()["stage"], r.json()["reject_reason"]) == ("rejected", "行驶证已过有效期")
@@ -147,7 +151,9 @@ async def test_id13_review_returns_to_intake_which_corrects_and_resubmits(api: "
     intake, review = await api.staff("clerk.intake"), await api.staff("clerk.review")
     change = (await api.change_intake(account_id, await _vehicle(api), intake)).json()
     r = await api.client.post(
-        f"/api/v1/counter/changes/{change['id']}/return", json={"reason": "行驶证影像不清晰"}, headers=review
+        f"/api/v1/users/counter-changes/{change['id']}/return",
+        json={"reason": "行驶证影像不清晰"},
+        headers=review,
     )
     assert r.status_code == 200, r.text
     assert (r.json()["stage"], r.json()["return_reason"], r.json()["deadline"]) == (
@@ -155,12 +161,14 @@ async def test_id13_review_returns_to_intake_which_corrects_and_resubmits(api: "
         "行驶证影像不清晰",
         None,
     )
-    queue = (await api.client.get("/api/v1/counter/changes?queue=intake", headers=intake)).json()["items"]
+    queue = (await api.client.get("/api/v1/users/counter-changes?queue=intake", headers=intake)).json()[
+        "items"
+    ]
     assert change["id"] in {c["id"] for c in queue}
     api.clock.advance(timedelta(days=1))  # corrected on Tuesday: a new working day to review it
     rescanned = [*CHANGE_SCANS[:4], {"kind": "vehicle_licence", "ref": "scan://vehicle_licence-2"}]
     r = await api.client.put(
-        f"/api/v1/counter/changes/{change['id']}",
+        f"/api/v1/users/counter-changes/{change['id']}",
         json={"scans": rescanned, "owner_documents_checked": True},
         headers=intake,
     )
@@ -170,7 +178,7 @@ async def test_id13_review_returns_to_intake_which_corrects_and_resubmits(api: "
     assert [h["stage"] for h in r.json()["history"]] == ["intake", "intake", "review"]
     # review's post only: intake cannot approve, a citizen cannot reach the queue
     assert (
-        await api.client.post(f"/api/v1/counter/changes/{change['id']}/approve", headers=intake)
+        await api.client.post(f"/api/v1/users/counter-changes/{change['id']}/approve", headers=intake)
     ).status_code == 403
 
 
@@ -180,7 +188,7 @@ async def test_id13_wd01_a_change_is_overdue_after_its_working_day(api: "Api") -
     change = (await api.change_intake(account_id, await _vehicle(api), intake)).json()
 
     async def overdue() -> bool:
-        r = await api.client.get(f"/api/v1/counter/changes/{change['id']}", headers=review)
+        r = await api.client.get(f"/api/v1/users/counter-changes/{change['id']}", headers=review)
         flag: bool = r.json()["overdue"]
         return flag
 
@@ -195,7 +203,7 @@ async def test_id13_a_details_change_takes_effect_on_approval(api: "Api") -> Non
     account_id, _, me, _ = await _person(api)
     intake, review = await api.staff("clerk.intake"), await api.staff("clerk.review")
     r = await api.client.post(
-        "/api/v1/counter/changes",
+        "/api/v1/users/counter-changes",
         json={
             "account_id": account_id,
             "kind": "details",
@@ -207,7 +215,7 @@ async def test_id13_a_details_change_takes_effect_on_approval(api: "Api") -> Non
     assert r.status_code == 201, r.text
     change = r.json()
     assert (await api.client.get("/api/v1/users/me", headers=me)).json().get("email") != "zhang@example.cn"
-    r = await api.client.post(f"/api/v1/counter/changes/{change['id']}/approve", headers=review)
+    r = await api.client.post(f"/api/v1/users/counter-changes/{change['id']}/approve", headers=review)
     assert r.status_code == 200, r.text
     assert (await api.client.get("/api/v1/users/me", headers=me)).json()["email"] == "zhang@example.cn"
     (sms,) = await _events(api, APPROVED, change["id"])
@@ -218,7 +226,7 @@ async def test_id13_a_citizen_cannot_enter_a_counter_change(api: "Api") -> None:
     account_id, _, me, _ = await _person(api)
     r = await api.change_intake(account_id, await _vehicle(api), me)
     assert r.status_code == 403
-    assert (await api.client.get("/api/v1/counter/changes?queue=review", headers=me)).status_code == 403
+    assert (await api.client.get("/api/v1/users/counter-changes?queue=review", headers=me)).status_code == 403
 
 
 async def test_id13_the_review_queue_pages_oldest_first_within_the_office(api: "Api") -> None:
@@ -232,13 +240,15 @@ async def test_id13_the_review_queue_pages_oldest_first_within_the_office(api: "
         assert r.status_code == 201, r.text
         opened.append(r.json()["id"])
         api.clock.advance(timedelta(minutes=1))
-    first = (await api.client.get("/api/v1/counter/changes?queue=review&limit=2", headers=review)).json()
+    first = (
+        await api.client.get("/api/v1/users/counter-changes?queue=review&limit=2", headers=review)
+    ).json()
     assert [c["id"] for c in first["items"]] == opened[:2]
-    url = f"/api/v1/counter/changes?queue=review&limit=2&cursor={first['next_cursor']}"
+    url = f"/api/v1/users/counter-changes?queue=review&limit=2&cursor={first['next_cursor']}"
     second = (await api.client.get(url, headers=review)).json()
     assert ([c["id"] for c in second["items"]], second["next_cursor"]) == (opened[2:], None)
-    r = await api.client.get("/api/v1/counter/changes?queue=review&cursor=nonsense", headers=review)
+    r = await api.client.get("/api/v1/users/counter-changes?queue=review&cursor=nonsense", headers=review)
     assert (r.status_code, r.json()["code"]) == (422, "INVALID_CURSOR")
     other = await api.staff("clerk.review", office="139999")
-    r = await api.client.get(f"/api/v1/counter/changes/{opened[0]}", headers=other)
+    r = await api.client.get(f"/api/v1/users/counter-changes/{opened[0]}", headers=other)
     assert r.status_code == 404

@@ -44,7 +44,7 @@ async def test_id13_concurrent_counter_bindings_never_pass_three_non_owned_vehic
     assert all(r.json()["code"] == "NON_OWNED_VEHICLE_LIMIT" for r in answers if r.status_code == 409)
     review = await api.staff("clerk.review")
     (opened,) = [r.json()["id"] for r in answers if r.status_code == 201]
-    r = await api.client.post(f"/api/v1/counter/changes/{opened}/approve", headers=review)
+    r = await api.client.post(f"/api/v1/users/counter-changes/{opened}/approve", headers=review)
     assert r.status_code == 200, r.text
     assert len(await _non_owned(api, me)) == 3
 
@@ -73,7 +73,7 @@ async def test_id13_concurrent_approvals_never_pass_three_non_owned_vehicles(api
             {"a": account_id, "r": await _vehicle_of_someone_else(api)},
         )
     answers = await asyncio.gather(
-        *(api.client.post(f"/api/v1/counter/changes/{c}/approve", headers=review) for c in opened)
+        *(api.client.post(f"/api/v1/users/counter-changes/{c}/approve", headers=review) for c in opened)
     )
     assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
     assert len(await _non_owned(api, me)) == 3

@@ -1,7 +1,8 @@
-"""`/api/v1/counter/changes/*`: a personal user's counter change (ID-13, seed §16 and §19): intake enters
-it with its scans (for a vehicle that is not the person's, the owner's identity document and vehicle
-licence), the review post approves, returns or rejects it within 1 working day (WD-01), the outcome goes
-out by SMS. The actions are identity_service.changes's use cases; this module parses, calls and shapes."""
+"""`/api/v1/users/counter-changes/*`: a personal user's counter change (ID-13, seed §16 and §19): intake
+enters it with its scans (for a vehicle that is not the person's, the owner's identity document and
+vehicle licence), the review post approves, returns or rejects it within 1 working day (WD-01), the
+outcome goes out by SMS. Under `/users`, which the gateway routes to identity (like `/users/licence-photos`).
+The actions are identity_service.changes's use cases; this module parses, calls and shapes."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from servicekit.clock import SHANGHAI
 from servicekit.validators import mobile_phone
 from servicekit.web import Forbidden, NotFound, Principal, UowDep, actor_from, require_roles
 
-router = APIRouter(prefix="/api/v1/counter/changes", tags=["counter"])
+router = APIRouter(prefix="/api/v1/users/counter-changes", tags=["counter"])
 
 IntakeClerk = Annotated[Principal, Depends(require_roles("clerk.intake"))]
 ReviewClerk = Annotated[Principal, Depends(require_roles("clerk.review"))]
