@@ -303,8 +303,9 @@ class Citizen:
 
 def _citizen(edge: Edge, office: str) -> Citizen:
     idn = _id_number(office)
-    token = edge.tokens.citizen(f"person-{secrets.token_hex(6)}", id_number=idn, ttl_s=3600)
-    return Citizen(idn, _phone(), _vin(), TokenFactory.headers(token))
+    phone = _phone()
+    token = edge.tokens.citizen(f"person-{secrets.token_hex(6)}", id_number=idn, phone=phone, ttl_s=3600)
+    return Citizen(idn, phone, _vin(), TokenFactory.headers(token))
 
 
 def _start_body(who: Citizen, office: str, today: date) -> dict[str, Any]:

@@ -72,6 +72,7 @@ def test_token_claims_are_identitys_format(tokens: TokenFactory) -> None:
         "roles",
         "office",
         "idn",
+        "phn",
     }
     assert jwt.get_unverified_header(tokens.citizen())["kid"] == tokens.kid
 

@@ -44,7 +44,7 @@ class Runtime:
         )
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions, self.metadata, self.clock)
+        return UnitOfWork(self.sessions, self.metadata, self.clock, runtime=self)
 
     async def aclose(self) -> None:
         await self.engine.dispose()

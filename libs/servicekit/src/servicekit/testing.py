@@ -77,6 +77,7 @@ class TokenFactory:
         roles: Iterable[str] = ("citizen",),
         office: str | None = None,
         id_number: str | None = None,
+        phone: str | None = None,
         ttl_s: int = 900,
         exp: datetime | int | None = None,
         iat: datetime | int | None = None,
@@ -100,6 +101,7 @@ class TokenFactory:
             office=office,
             id_number=id_number,
             jti=jti,
+            phone=phone,
         )
         claims.update(extra_claims or {})
         return jwt.encode(claims, self._private_key, algorithm=self.algorithm, headers={"kid": self.kid})

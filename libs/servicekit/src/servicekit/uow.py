@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from sqlalchemy import MetaData, Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,6 +20,9 @@ from servicekit.db import OUTBOX_CHANNEL
 from servicekit.ids import new_id
 from servicekit.messages import Message
 from servicekit.tracecontext import current_trace_headers
+
+if TYPE_CHECKING:
+    from servicekit.runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,9 @@ class UnitOfWork:
         sessions: async_sessionmaker[AsyncSession],
         metadata: MetaData,
         clock: Clock,
+        runtime: Runtime | None = None,
     ) -> None:
+        self._runtime = runtime
         self._sessions = sessions
         self._outbox: Table = metadata.tables["outbox"]
         self._audit: Table = metadata.tables["audit_log"]
@@ -59,6 +64,14 @@ class UnitOfWork:
         if self._now is None:
             raise RuntimeError("the unit of work is not open")
         return self._now
+
+    @property
+    def runtime(self) -> Runtime:
+        """The process's runtime that opened this unit of work: a message handler's way to the resources
+        of its worker (its Redis client) without opening its own."""
+        if self._runtime is None:
+            raise RuntimeError("this unit of work was not opened by a runtime")
+        return self._runtime
 
     @property
     def session(self) -> AsyncSession:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from plate_pool_service import domain
 from plate_pool_service.access import visible_selection
 from plate_pool_service.context import ContextDep
-from plate_pool_service.domain import RuleError
+from plate_pool_service.domain import Action, Refusal, State
 from plate_pool_service.hot import HotError
 from plate_pool_service.ledger import write_allocation
 from plate_pool_service.reconcile import restore_hot
@@ -30,7 +30,6 @@ router = APIRouter(prefix="/api/v1/plate-selections", tags=["plate-selections"])
 Applicant = Annotated[Principal, Depends(require_roles("citizen", "unit"))]
 Reviewer = Annotated[Principal, Depends(require_roles("clerk.review", "clerk.admin"))]
 Reader = Annotated[Principal, Depends(require_roles("citizen", "unit", "clerk.review", "clerk.admin"))]
-APPEALABLE = ("cancelled", "exhausted", "abandoned", "session_expired")
 
 
 class AppealIn(BaseModel):
@@ -61,8 +60,7 @@ async def file_appeal(
     selection_id: uuid.UUID, body: AppealIn, request: Request, principal: Applicant, runtime: RuntimeDep
 ) -> JSONResponse:
     row = await visible_selection(runtime.engine, selection_id, principal)
-    if row.state not in APPEALABLE:
-        raise RuleError("NOTHING_TO_APPEAL", f"the selection is {row.state}", "PP-11")
+    domain.check_step(Action.APPEAL, row.state)
     async with runtime.uow() as uow:
         pending = (
             await uow.session.execute(
@@ -72,7 +70,9 @@ async def file_appeal(
             )
         ).first()
         if pending is not None:
-            raise RuleError("APPEAL_PENDING", "an appeal of this selection awaits its decision", "PP-11")
+            raise Refusal(
+                "an appeal of this selection awaits its decision", code="APPEAL_PENDING", rule="PP-11"
+            )
         appeal_id = new_id()
         await uow.session.execute(
             insert(appeals).values(
@@ -115,19 +115,19 @@ async def decide_appeal(
 ) -> dict[str, Any]:
     row = await visible_selection(runtime.engine, selection_id, principal)
     if body.decision == "upheld" and body.remedy is None:
-        raise RuleError("REMEDY_REQUIRED", "an upheld appeal names its remedy", "PP-11", status=422)
+        raise Refusal("an upheld appeal names its remedy", code="REMEDY_REQUIRED", rule="PP-11", status=422)
     settings = await ctx.catalog.settings(row.office_code)
     index: int | None = None
     if body.decision == "upheld" and body.remedy == "restore_number":
         segment = await ctx.catalog.segment(row.segment_id)
         index = segment.space.index(row.plate_number) if segment and row.plate_number else None
         if index is None:
-            raise RuleError("NO_NUMBER_TO_RESTORE", "this selection never had a number", "PP-11")
+            raise Refusal("this selection never had a number", code="NO_NUMBER_TO_RESTORE", rule="PP-11")
         try:
             await ctx.hot.take(str(row.id), row.segment_id, index)
         except HotError:
-            raise RuleError(
-                "NUMBER_UNAVAILABLE", "the number is held or allocated by someone else now", "PP-11"
+            raise Refusal(
+                "the number is held or allocated by someone else now", code="NUMBER_UNAVAILABLE", rule="PP-11"
             ) from None
     try:
         async with runtime.uow() as uow:
@@ -143,7 +143,7 @@ async def decide_appeal(
             if appeal is None:
                 raise NotFound("appeal")
             if appeal.state != "filed":
-                raise RuleError("APPEAL_DECIDED", f"the appeal is {appeal.state}", "PP-11")
+                raise Refusal(f"the appeal is {appeal.state}", code="APPEAL_DECIDED", rule="PP-11")
             await uow.session.execute(
                 update(appeals)
                 .where(appeals.c.id == appeal_id)
@@ -164,7 +164,7 @@ async def decide_appeal(
                         update(selections)
                         .where(selections.c.id == row.id)
                         .values(
-                            state="session_expired",
+                            state=State.SESSION_EXPIRED,
                             custom_left=settings.custom_attempts,
                             draws_left=settings.random_draws,
                             plate_number=None,
@@ -189,10 +189,10 @@ async def decide_appeal(
     except IntegrityError:
         if index is not None:
             await ctx.hot.release(str(row.id), row.segment_id, row.state, "appeal_undo", index)
-        raise RuleError(
-            "PREVIOUS_SELECTION_NOT_REGISTERED",
+        raise Refusal(
             "the owner or phone has another open selection, or the number is allocated",
-            "PP-02",
+            code="PREVIOUS_SELECTION_NOT_REGISTERED",
+            rule="PP-02",
         ) from None
     except BaseException:
         if index is not None:

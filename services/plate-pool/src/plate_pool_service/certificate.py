@@ -22,6 +22,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
+from plate_pool_service.domain import voucher_number
 from servicekit.clock import SHANGHAI
 from servicekit.masking import mask_id_number
 
@@ -54,6 +55,19 @@ def check_payload(secret: bytes, payload: str) -> dict[str, str] | None:
     }
 
 
+def lines(row: Any, office_name: str) -> list[str]:
+    """The certificate's text under the plate: the voucher number first (the success SMS names the same)."""
+    register_by = row.register_by.astimezone(SHANGHAI)
+    return [
+        f"凭证编号：{voucher_number(row.id)}",
+        f"车辆识别代号：{row.vin}",
+        f"机动车所有人：{row.owner_name}（{mask_id_number(row.owner_id_number)}）",
+        f"预选时间：{row.confirmed_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}",
+        f"请于 {register_by:%Y年%m月%d日} 前到{office_name}各车辆管理所办理注册登记。",
+        "逾期未办理或登记信息与预选信息不一致的，预选号牌作废，2年内不得通过互联网预选号牌。",
+    ]
+
+
 def render(secret: bytes, row: Any, office_name: str) -> bytes:
     buffer = io.BytesIO()
     page = canvas.Canvas(buffer, pagesize=A5)
@@ -65,16 +79,8 @@ def render(secret: bytes, row: Any, office_name: str) -> bytes:
     page.drawCentredString(width / 2, height - 42 * mm, row.plate_number)
     page.setFont(_FONT, 10)
     register_by = row.register_by.astimezone(SHANGHAI)
-    lines = [
-        f"凭证编号：{row.id}",
-        f"车辆识别代号：{row.vin}",
-        f"机动车所有人：{row.owner_name}（{mask_id_number(row.owner_id_number)}）",
-        f"预选时间：{row.confirmed_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}",
-        f"请于 {register_by:%Y年%m月%d日} 前到{office_name}各车辆管理所办理注册登记。",
-        "逾期未办理或登记信息与预选信息不一致的，预选号牌作废，2年内不得通过互联网预选号牌。",
-    ]
     y = height - 58 * mm
-    for line in lines:
+    for line in lines(row, office_name):
         page.drawString(12 * mm, y, line)
         y -= 6 * mm
     widget = QrCodeWidget(qr_payload(secret, str(row.id), row.plate_number, row.vin, register_by))

@@ -1,41 +1,162 @@
 """The plate-pool rules: pure functions, no I/O; the time comes in as an argument. Each rule's ID in its
-docstring. Refusals are `RuleError`s (code + rule), which the web layer turns into problems.
+docstring. Refusals are servicekit `Refusal`s (code + rule + status), which the web layer answers as problems;
+a kind that recurs is named once here with `refusal()`.
+
+The selection's lifecycle is one table (`MOVES`): its states (`State`), and per action the states it may
+start from and those it may lead to. Every module names states through `State`; the Lua scripts get the
+same names (hot.py hands them the table), so a state is spelled in one place.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import date, datetime, time, timedelta
-from typing import Any, ClassVar
+from enum import StrEnum
+from typing import Any
 
 from servicekit.clock import SHANGHAI
-from servicekit.refusal import Refusal, refusal
+from servicekit.refusal import Refusal as Refusal  # re-exported: the one refusal type
+from servicekit.refusal import refusal
 from servicekit.vocabulary import IdKind
 from servicekit.workdays import WorkdayCalendar
 
+# --- the selection's lifecycle -----------------------------------------------------------------------
 
-class RuleError(Exception):
-    """A refusal by a business rule; `http_status` 409 (state) or 422 (input)."""
 
-    code: ClassVar[str] = "RULE_REFUSED"
-    rule: ClassVar[str | None] = None
+class State(StrEnum):
+    """Where a selection is (the `selections.state` column, the hot hash's `state` field)."""
 
-    def __init__(
-        self,
-        code: str,
-        detail: str,
-        rule: str,
-        *,
-        status: int = 409,
-        extra: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.code = code  # type: ignore[misc]
-        self.rule = rule  # type: ignore[misc]
-        self.http_status = status
-        self.extra = extra or {}
+    SELECTING = "selecting"  # PP-05/PP-06: drawing and verifying in a 60-minute session
+    SESSION_EXPIRED = "session_expired"  # PP-04: the session ran out; the chances stay with the vehicle
+    AWAITING_SMS = "awaiting_sms"  # PP-07: one number chosen, held for the SMS window
+    SELECTED = "selected"  # PP-08: confirmed, allocated in the ledger; register within 3 working days
+    REGISTERED = "registered"  # VH-15/PP-09: used at the car's first registration
+    EXHAUSTED = "exhausted"  # PP-07: no chances left: select at the registration office
+    ABANDONED = "abandoned"  # the user gave up (放弃); no ban
+    CANCELLED = "cancelled"  # PP-09: not registered in time or registered otherwise; 2-year ban
+
+
+class Action(StrEnum):
+    """What moves a selection (a use case in selections.py, a sweep, a subscription or an appeal)."""
+
+    RESUME = "resume"  # PP-04: a new session for a vehicle whose previous one ran out
+    DRAW = "draw"  # PP-06 (Redis only)
+    VERIFY = "verify"  # PP-05 (Redis only)
+    CHOOSE = "choose"  # PP-06: 确认选号
+    SEND_CODE = "send_code"  # PP-07: no move; only in the SMS step
+    CONFIRM = "confirm"  # PP-07/PP-08
+    LEDGER_REFUSED = "ledger_refused"  # PP-12: the ledger says the number is someone else's
+    END_SESSION = "end_session"  # PP-04 (sweep)
+    SMS_LAPSE = "sms_lapse"  # PP-07 (sweep)
+    ABANDON = "abandon"  # 放弃
+    CANCEL = "cancel"  # PP-09: not registered in time, or registered otherwise (2-year ban)
+    REGISTER = "register"  # VH-15/PP-09
+    APPEAL = "appeal"  # PP-11: an outcome that may be appealed
+    RESTORE_CHANCES = "restore_chances"  # PP-11 remedy
+    RESTORE_NUMBER = "restore_number"  # PP-11 remedy
+    PRINT = "print"  # PP-08: no move; the certificate exists from selected on
+
+
+@dataclass(frozen=True)
+class Move:
+    sources: frozenset[State]
+    targets: frozenset[State]
+
+
+def _move(sources: set[State], targets: set[State] | None = None) -> Move:
+    return Move(frozenset(sources), frozenset(sources if targets is None else targets))
+
+
+S = State
+OPEN_STATES: tuple[State, ...] = (S.SELECTING, S.SESSION_EXPIRED, S.AWAITING_SMS, S.SELECTED)
+APPEALABLE: tuple[State, ...] = (S.CANCELLED, S.EXHAUSTED, S.ABANDONED, S.SESSION_EXPIRED)
+
+MOVES: Mapping[Action, Move] = {
+    Action.RESUME: _move({S.SELECTING, S.SESSION_EXPIRED}, {S.SELECTING}),
+    Action.DRAW: _move({S.SELECTING}),
+    Action.VERIFY: _move({S.SELECTING}),
+    Action.CHOOSE: _move({S.SELECTING}, {S.AWAITING_SMS}),
+    Action.SEND_CODE: _move({S.AWAITING_SMS}),
+    Action.CONFIRM: _move({S.AWAITING_SMS}, {S.SELECTED}),
+    Action.LEDGER_REFUSED: _move({S.AWAITING_SMS, S.SELECTED}, {S.SELECTING}),
+    Action.END_SESSION: _move({S.SELECTING}, {S.SESSION_EXPIRED}),
+    Action.SMS_LAPSE: _move({S.AWAITING_SMS}, {S.SELECTING, S.SESSION_EXPIRED, S.EXHAUSTED}),
+    Action.ABANDON: _move(set(OPEN_STATES), {S.ABANDONED}),
+    Action.CANCEL: _move({S.SELECTED}, {S.CANCELLED}),
+    Action.REGISTER: _move({S.SELECTED}, {S.REGISTERED}),
+    Action.APPEAL: _move(set(APPEALABLE)),
+    Action.RESTORE_CHANCES: _move(set(APPEALABLE), {S.SESSION_EXPIRED}),
+    Action.RESTORE_NUMBER: _move(set(APPEALABLE), {S.SELECTED}),
+    Action.PRINT: _move({S.SELECTED, S.REGISTERED}),
+}
+
+
+def can(action: Action, state: str) -> bool:
+    """Whether `action` may start from `state` (the table above)."""
+    return state in MOVES[action].sources
+
+
+def may_become(action: Action, state: str, target: State) -> bool:
+    """Whether `action` may take a selection from `state` to `target`."""
+    move = MOVES[action]
+    return state in move.sources and target in move.targets
+
+
+# The refusal a step gives when the selection is elsewhere (the rule of the step it is not at).
+NotInStepPP06 = refusal("SELECTION_NOT_IN_STEP", "PP-06")
+NotInStepPP07 = refusal("SELECTION_NOT_IN_STEP", "PP-07")
+NothingToAppeal = refusal("NOTHING_TO_APPEAL", "PP-11")
+NoCertificate = refusal("NO_CERTIFICATE", "PP-08")
+
+_NOT_IN_STEP: Mapping[Action, type[Refusal]] = {
+    Action.SEND_CODE: NotInStepPP07,
+    Action.CONFIRM: NotInStepPP07,
+    Action.PRINT: NoCertificate,
+}
+
+
+def check_step(action: Action, state: str) -> None:
+    """The selection must be where `action` starts (MOVES), else SELECTION_NOT_IN_STEP with its `state`
+    (PP-06; PP-07 for the SMS steps; NO_CERTIFICATE, PP-08, for the certificate; PP-11 for an appeal)."""
+    if can(action, state):
+        return
+    if action is Action.APPEAL:
+        raise NothingToAppeal(f"the selection is {state}")
+    raise _NOT_IN_STEP.get(action, NotInStepPP06)(f"the selection is {state}", extra={"state": state})
+
+
+# --- named refusals --------------------------------------------------------------------------------
+
+InvalidSettings = refusal("INVALID_SETTINGS", "PP-06a", 422)
+OutsideSelectionHours = refusal("OUTSIDE_SELECTION_HOURS", "PP-04")
+SessionExpired = refusal("SESSION_EXPIRED", "PP-04")
+VehicleNotEligible = refusal("VEHICLE_NOT_ELIGIBLE", "PP-01", 422)
+OwnerNotCaller = refusal("OWNER_NOT_CALLER", "PP-01", 422)
+VehicleAlreadyRegistered = refusal("VEHICLE_ALREADY_REGISTERED", "PP-01")
+VehicleAlreadySelected = refusal("VEHICLE_ALREADY_SELECTED", "PP-02")
+PreviousSelectionNotRegistered = refusal("PREVIOUS_SELECTION_NOT_REGISTERED", "PP-02")
+ResidencePermitRequired = refusal("RESIDENCE_PERMIT_REQUIRED", "PP-03", 422)
+ResidencePermitExpired = refusal("RESIDENCE_PERMIT_EXPIRED", "PP-03", 422)
+InvoicePhotoInvalid = refusal("INVOICE_PHOTO_INVALID", "PP-03", 422)
+InvoicePhotoTooLarge = refusal("INVOICE_PHOTO_TOO_LARGE", "PP-03", 422)
+InvoiceDateInvalid = refusal("INVOICE_DATE_INVALID", "PP-03", 422)
+CustomAttemptsExhausted = refusal("CUSTOM_ATTEMPTS_EXHAUSTED", "PP-05")
+CustomNumberUnavailable = refusal("CUSTOM_NUMBER_UNAVAILABLE", "PP-05")
+RandomDrawsExhausted = refusal("RANDOM_DRAWS_EXHAUSTED", "PP-06")
+NumberNotHeld = refusal("NUMBER_NOT_HELD", "PP-06")
+SmsWindowOver = refusal("SMS_WINDOW_OVER", "PP-07")
+NoChancesLeft = refusal("NO_CHANCES_LEFT", "PP-07")
+NoRegisteredPhone = refusal("NO_REGISTERED_PHONE", "PP-07", 422)
+CertificateInvalid = refusal("CERTIFICATE_INVALID", "PP-08", 422)
+PreselectionBanned = refusal("PRESELECTION_BANNED", "PP-09")
+PoolExhausted = refusal("POOL_EXHAUSTED", "PP-10")
+NoOpenSegment = refusal("NO_OPEN_SEGMENT", "PP-10")
+NumberAlreadyAllocated = refusal("NUMBER_ALREADY_ALLOCATED", "PP-12")
+PhoneQuota = refusal("PHONE_QUOTA", "PP-13")
 
 
 @dataclass(frozen=True)
@@ -66,15 +187,15 @@ class OfficeSettings:
         if not (
             1 <= self.draw_size <= 20 and 0 <= self.custom_attempts <= 100 and 0 <= self.random_draws <= 100
         ):
-            raise RuleError("INVALID_SETTINGS", "counts out of range", "PP-06a", status=422)
+            raise InvalidSettings("counts out of range")
         if not (
             30 <= self.hold_seconds <= 3600
             and 5 <= self.session_minutes <= 240
             and 5 <= self.sms_minutes <= 120
         ):
-            raise RuleError("INVALID_SETTINGS", "windows out of range", "PP-06a", status=422)
+            raise InvalidSettings("windows out of range")
         if _hhmm(self.opens_at) >= _hhmm(self.closes_at):
-            raise RuleError("INVALID_SETTINGS", "opens_at must be before closes_at", "PP-06a", status=422)
+            raise InvalidSettings("opens_at must be before closes_at")
 
 
 POOL_FLOOR = 50_000  # PP-10, seed §24(3): 预选机动车号牌号码池可用号牌号码数量不得低于五万个
@@ -114,17 +235,15 @@ def _hhmm(value: str) -> time:
     try:
         return time.fromisoformat(value)
     except ValueError:
-        raise RuleError("INVALID_SETTINGS", f"not a time of day: {value!r}", "PP-06a", status=422) from None
+        raise InvalidSettings(f"not a time of day: {value!r}") from None
 
 
 def check_open(now: datetime, settings: OfficeSettings) -> None:
     """PP-04: selection is open 08:00-23:00 every day, Asia/Shanghai (per office, PP-06a)."""
     local = now.astimezone(SHANGHAI).time()
     if not _hhmm(settings.opens_at) <= local < _hhmm(settings.closes_at):
-        raise RuleError(
-            "OUTSIDE_SELECTION_HOURS",
+        raise OutsideSelectionHours(
             f"pre-selection is open {settings.opens_at}-{settings.closes_at} (Beijing time)",
-            "PP-04",
             extra={"opens_at": settings.opens_at, "closes_at": settings.closes_at},
         )
 
@@ -152,12 +271,7 @@ def ban_until(today: date, settings: OfficeSettings) -> date:
 def check_vehicle_kind(vehicle_kind: str) -> None:
     """PP-01: only new small passenger cars (小型汽车); no second-hand cars, no official plates."""
     if vehicle_kind != "small_car":
-        raise RuleError(
-            "VEHICLE_NOT_ELIGIBLE",
-            "only new small passenger cars (小型汽车) are pre-selected online",
-            "PP-01",
-            status=422,
-        )
+        raise VehicleNotEligible("only new small passenger cars (小型汽车) are pre-selected online")
 
 
 def check_owner_is_caller(
@@ -168,13 +282,10 @@ def check_owner_is_caller(
     verified) cannot pre-select at all."""
     kind: IdKind = "uscc" if is_unit else "resident_id"
     if caller_id_number is None or owner_id_kind != kind or owner_id_number != caller_id_number:
-        raise RuleError(
-            "OWNER_NOT_CALLER",
+        raise OwnerNotCaller(
             "a unit pre-selects only for a car the unit itself owns"
             if is_unit
-            else "personal users pre-select only for a car they own themselves",
-            "PP-01",
-            status=422,
+            else "personal users pre-select only for a car they own themselves"
         )
 
 
@@ -190,15 +301,10 @@ def check_residence_permit(local: bool, permit: dict[str, Any] | None, today: da
     if local:
         return
     if not permit:
-        raise RuleError(
-            "RESIDENCE_PERMIT_REQUIRED",
-            "a non-local owner needs a valid residence permit",
-            "PP-03",
-            status=422,
-        )
+        raise ResidencePermitRequired("a non-local owner needs a valid residence permit")
     valid_until = permit.get("valid_until")
     if not isinstance(valid_until, date) or valid_until < today:
-        raise RuleError("RESIDENCE_PERMIT_EXPIRED", "the residence permit is not valid", "PP-03", status=422)
+        raise ResidencePermitExpired("the residence permit is not valid")
 
 
 _JPEG = b"\xff\xd8\xff"
@@ -211,25 +317,42 @@ def decode_invoice_photo(photo_b64: str) -> tuple[bytes, str]:
     try:
         raw = base64.b64decode(photo_b64, validate=True)
     except (binascii.Error, ValueError):
-        raise RuleError(
-            "INVOICE_PHOTO_INVALID", "the invoice photo is not base64", "PP-03", status=422
-        ) from None
+        raise InvoicePhotoInvalid("the invoice photo is not base64") from None
     if len(raw) > MAX_PHOTO_BYTES:
-        raise RuleError("INVOICE_PHOTO_TOO_LARGE", "the invoice photo is over 5 MB", "PP-03", status=422)
+        raise InvoicePhotoTooLarge("the invoice photo is over 5 MB")
     if raw.startswith(_JPEG):
         return raw, "image/jpeg"
     if raw.startswith(_PNG):
         return raw, "image/png"
-    raise RuleError("INVOICE_PHOTO_INVALID", "the invoice photo must be a JPEG or PNG", "PP-03", status=422)
+    raise InvoicePhotoInvalid("the invoice photo must be a JPEG or PNG")
 
 
 def check_invoice_date(invoice_date: date, today: date) -> None:
     """PP-01/PP-03: a new car's purchase invoice is dated, and not in the future."""
     if invoice_date > today:
-        raise RuleError("INVOICE_DATE_INVALID", "the invoice date is in the future", "PP-03", status=422)
+        raise InvoiceDateInvalid("the invoice date is in the future")
 
 
-def after_sms_lapse(custom_left: int, draws_left: int) -> str:
+def after_sms_lapse(
+    custom_left: int, draws_left: int, now: datetime | None = None, session_expires_at: datetime | None = None
+) -> State:
     """PP-07: not confirmed in time → back to custom or random selection by the chances left; with none
-    left, the user selects at the registration office."""
-    return "selecting" if custom_left > 0 or draws_left > 0 else "exhausted"
+    left, the user selects at the registration office. Back to selecting after the session's end is the
+    session's end (PP-04)."""
+    if custom_left <= 0 and draws_left <= 0:
+        return State.EXHAUSTED
+    if now is not None and session_expires_at is not None and session_expires_at <= now:
+        return State.SESSION_EXPIRED
+    return State.SELECTING
+
+
+def voucher_number(selection_id: uuid.UUID | str) -> str:
+    """PP-08: the number of the pre-selection certificate (预选号凭证编号). The certificate prints it, the
+    success SMS names it (the seed lets that SMS stand in for the printed certificate), and the counter
+    finds the selection by it: it is the selection's id, so the three always agree."""
+    return str(selection_id)
+
+
+def selection_id_of_voucher(voucher: str) -> uuid.UUID:
+    """The selection a voucher number names; ValueError when it names none."""
+    return uuid.UUID(voucher.strip())

@@ -1,4 +1,5 @@
-"""The hot state of PP-12 in Redis, changed only by atomic Lua scripts (registered once, sent by EVALSHA).
+"""The hot state of PP-12 in Redis, changed only by atomic Lua scripts (lua/*.lua, package data; registered
+once, sent by EVALSHA; their reply statuses are `HotStatus`).
 
 Per segment `s` (see numbers.py for number <-> index):
 - `pp:seg:{s}:bits`  bitmap, bit i = 1 when number i is available;  `pp:seg:{s}:n` how many are;
@@ -12,7 +13,7 @@ The admission queue of a segment (PP-10: more people drawing than the pool can h
 selection -> ticket (arrival order), `pp:seg:{s}:qseen` zset selection -> last poll (µs), `pp:seg:{s}:qseq`
 the ticket counter. A draw that finds fewer than five numbers free while others hold numbers takes a
 ticket; the k-th in line is admitted once k draws' worth of numbers are free; a place not polled for
-`keep_place_s` is given up. See `_ADMISSION` and ADR 0022.
+`keep_place_s` is given up. See lua/admission.lua and ADR 0022.
 
 A number is in exactly one of: available (bit 1), held (in holds), allocated (in alloc). Each script
 first lapses the segment's expired holds (a worker sweep does the same for idle segments), so a hold
@@ -28,362 +29,58 @@ import secrets
 import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import IntEnum
+from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
 
+from plate_pool_service.domain import State
 from plate_pool_service.resp import RespError, RespPipe
 from servicekit.clock import OFFSET_KEY, SHANGHAI, Clock, RedisOffsetClock
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
-_PRELUDE = """
-local function fmt(x) return string.format('%.0f', x) end
-local function now_us(arg, offkey)
-  if arg ~= '' then return tonumber(arg) end
-  local t = redis.call('TIME')
-  local off = tonumber(redis.call('GET', offkey) or '0')
-  return tonumber(t[1]) * 1000000 + tonumber(t[2]) + off
-end
--- KEYS[2..6] are always bits, n, holds, hexp, alloc of the selection's segment; KEYS[7] the log; KEYS[8]
--- the clock offset; KEYS[9..11] the segment's admission queue, its last polls and its ticket counter.
-local function lapse(now, seg)
-  local due = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', fmt(now), 'LIMIT', 0, 64)
-  if #due == 0 then return end
-  for _, idx in ipairs(due) do
-    redis.call('HDEL', KEYS[4], idx)
-    redis.call('ZREM', KEYS[5], idx)
-    redis.call('SETBIT', KEYS[2], idx, 1)
-  end
-  redis.call('INCRBY', KEYS[3], #due)
-  redis.call('XADD', KEYS[7], 'MAXLEN', '~', 1000000, '*', 'op', 'lapse', 'at', fmt(now), 'seg', seg,
-    'released', table.concat(due, ','))
-end
--- Give back the numbers `selid` still holds among `held` (comma list), except `keep`.
-local function release_own(selid, held, keep)
-  local out = {}
-  if not held or held == '' then return out end
-  for idx in string.gmatch(held, '[^,]+') do
-    if idx ~= keep and redis.call('HGET', KEYS[4], idx) == selid then
-      redis.call('HDEL', KEYS[4], idx)
-      redis.call('ZREM', KEYS[5], idx)
-      redis.call('SETBIT', KEYS[2], idx, 1)
-      out[#out + 1] = idx
-    end
-  end
-  if #out > 0 then redis.call('INCRBY', KEYS[3], #out) end
-  return out
-end
-local function load(selid, owner, seg)
-  local s = redis.call('HMGET', KEYS[1], 'owner', 'state', 'seg', 'sexp', 'cl', 'dl', 'dsz', 'hold_us',
-    'held', 'sms_us', 'chosen')
-  if not s[1] or (owner ~= '' and s[1] ~= owner) or s[3] ~= seg then return nil end
-  return s
-end
-"""
 
-# KEYS[9..11]: the segment's queue, last polls and ticket counter. Decides whether `selid` may draw `want`
-# numbers now: returns nil (draw; the caller's ticket, if any, is spent) or the reply to give instead,
-# {'-9', position, queue length} or {'-5'} when nothing is free and nothing held (nothing will come back).
-_ADMISSION = """
-local function admission(now, selid, want, keep_us, seg)
-  local avail = tonumber(redis.call('GET', KEYS[3]) or '0')
-  local qlen = redis.call('ZCARD', KEYS[9])
-  if qlen == 0 and avail >= want then return nil, nil end
-  if qlen > 0 then
-    local gone = redis.call('ZRANGEBYSCORE', KEYS[10], '-inf', fmt(now - keep_us), 'LIMIT', 0, 64)
-    if #gone > 0 then
-      redis.call('ZREM', KEYS[9], unpack(gone))
-      redis.call('ZREM', KEYS[10], unpack(gone))
-      redis.call('XADD', KEYS[7], 'MAXLEN', '~', 1000000, '*', 'op', 'unqueue', 'at', fmt(now), 'seg', seg,
-        'dropped', table.concat(gone, ','))
-      qlen = qlen - #gone
-    end
-  end
-  local rank = redis.call('ZRANK', KEYS[9], selid)
-  local ticket = nil
-  if rank then ticket = redis.call('ZSCORE', KEYS[9], selid) else rank = qlen end
-  local admitted = avail >= (rank + 1) * want
-  if not admitted and redis.call('HLEN', KEYS[4]) == 0 then
-    -- Nothing held, so nothing will come back: the first in line takes what is left; with nothing left,
-    -- no one waits for nothing.
-    if avail == 0 then
-      if ticket then
-        redis.call('ZREM', KEYS[9], selid)
-        redis.call('ZREM', KEYS[10], selid)
-      end
-      return {'-5'}, nil
-    end
-    admitted = rank == 0
-  end
-  if admitted then
-    if ticket then
-      redis.call('ZREM', KEYS[9], selid)
-      redis.call('ZREM', KEYS[10], selid)
-    end
-    return nil, ticket
-  end
-  if not ticket then
-    ticket = redis.call('INCR', KEYS[11])
-    redis.call('ZADD', KEYS[9], ticket, selid)
-    qlen = qlen + 1
-    redis.call('XADD', KEYS[7], 'MAXLEN', '~', 1000000, '*', 'op', 'queue', 'at', fmt(now), 'seg', seg,
-      'sel', selid, 'ticket', ticket, 'position', rank + 1)
-  end
-  redis.call('ZADD', KEYS[10], fmt(now), selid)
-  return {'-9', tostring(rank + 1), tostring(qlen), fmt(now)}, nil
-end
-"""
-
-# KEYS: sel, bits, n, holds, hexp, alloc, log, offset, q, qseen, qseq.
-# ARGV: now, owner, selid, seg, fallback starts and candidate indexes (both cryptographically random,
-# comma lists), keep-place µs. Replies {'0', draws left, held until, now, available after, indexes...}.
-_DRAW = (
-    _PRELUDE
-    + _ADMISSION
-    + """
-local now = now_us(ARGV[1], KEYS[8])
-local s = load(ARGV[3], ARGV[2], ARGV[4])
-if not s then return {'-1'} end
-if s[2] ~= 'selecting' then return {'-2', s[2]} end
-if now >= tonumber(s[4]) then return {'-3'} end
-local dl = tonumber(s[6])
-if dl <= 0 then return {'-4'} end
-lapse(now, ARGV[4])
-local want = tonumber(s[7])
-local wait, ticket = admission(now, ARGV[3], want, tonumber(ARGV[7]), ARGV[4])
-if wait then
-  if wait[1] == '-9' then wait[5] = tostring(dl) end
-  return wait
-end
-local released = release_own(ARGV[3], s[9], nil)
-local got = {}
-for idx in string.gmatch(ARGV[6], '[^,]+') do
-  if #got >= want then break end
-  if redis.call('GETBIT', KEYS[2], idx) == 1 then
-    redis.call('SETBIT', KEYS[2], idx, 0)
-    got[#got + 1] = idx
-  end
-end
-if #got < want then
-  -- A sparse pool: the random probes missed (the caller sends more of them as the pool thins). Each
-  -- number still wanted is the next available one after its own random point (ARGV[5]), wrapping round.
-  local left = tonumber(redis.call('GET', KEYS[3]) or '0') - #got
-  local starts = {}
-  for start in string.gmatch(ARGV[5], '[^,]+') do starts[#starts + 1] = tonumber(start) end
-  local start = starts[1]
-  while #got < want and left > 0 do
-    local pos = redis.call('BITPOS', KEYS[2], 1, start, -1, 'BIT')
-    if pos < 0 then pos = redis.call('BITPOS', KEYS[2], 1, 0, -1, 'BIT') end
-    if pos < 0 then break end
-    redis.call('SETBIT', KEYS[2], pos, 0)
-    got[#got + 1] = tostring(pos)
-    left = left - 1
-    -- a dense pool sends one point (the probes rarely all miss there): then the next free number on
-    start = starts[#got + 1] or (pos + 1)
-  end
-end
-if #got == 0 then
-  if #released > 0 then redis.call('HSET', KEYS[1], 'held', '') end
-  return {'-5'}
-end
-local exp = now + tonumber(s[8])
-for _, idx in ipairs(got) do
-  redis.call('HSET', KEYS[4], idx, ARGV[3])
-  redis.call('ZADD', KEYS[5], fmt(exp), idx)
-end
-redis.call('DECRBY', KEYS[3], #got)
-dl = dl - 1
-local held = table.concat(got, ',')
-redis.call('HSET', KEYS[1], 'dl', dl, 'held', held, 'hexp', fmt(exp), 'kind', 'random')
-redis.call('XADD', KEYS[7], 'MAXLEN', '~', 1000000, '*', 'op', 'draw', 'at', fmt(now), 'seg', ARGV[4],
-  'sel', ARGV[3], 'held', held, 'released', table.concat(released, ','), 'dl', dl, 'ticket', ticket or '')
-local out = {'0', tostring(dl), fmt(exp), fmt(now), redis.call('GET', KEYS[3])}
-for _, idx in ipairs(got) do out[#out + 1] = idx end
-return out
-"""
-)
-
-# ARGV: now, owner, selid, seg, index ('' when the number is not one the segment allows), number.
-_VERIFY = (
-    _PRELUDE
-    + """
-local now = now_us(ARGV[1], KEYS[8])
-local s = load(ARGV[3], ARGV[2], ARGV[4])
-if not s then return {'-1'} end
-if s[2] ~= 'selecting' then return {'-2', s[2]} end
-if now >= tonumber(s[4]) then return {'-3'} end
-lapse(now, ARGV[4])
-local idx = ARGV[5]
-if idx ~= '' and s[9] == idx and redis.call('HGET', KEYS[1], 'kind') == 'custom'
-    and redis.call('HGET', KEYS[4], idx) == ARGV[3] then
-  -- A repeat of the verify that holds this number (its answer was lost): the same answer, no attempt spent.
-  return {'0', '0', redis.call('ZSCORE', KEYS[5], idx), fmt(now)}
-end
-local cl = tonumber(s[5])
-if cl <= 0 then return {'-6'} end
-if idx ~= '' and redis.call('GETBIT', KEYS[2], idx) == 1 then
-  local released = release_own(ARGV[3], s[9], nil)
-  local exp = now + tonumber(s[8])
-  redis.call('SETBIT', KEYS[2], idx, 0)
-  redis.call('DECR', KEYS[3])
-  redis.call('HSET', KEYS[4], idx, ARGV[3])
-  redis.call('ZADD', KEYS[5], fmt(exp), idx)
-  redis.call('HSET', KEYS[1], 'cl', 0, 'held', idx, 'hexp', fmt(exp), 'kind', 'custom')
-  redis.call('XADD', KEYS[7], 'MAXLEN', '~', 1000000, '*', 'op', 'verify', 'at', fmt(now), 'seg', ARGV[4],
-    'sel', ARGV[3], 'held', idx, 'released', table.concat(released, ','), 'cl', 0, 'number', ARGV[6])
-  return {'0', '0', fmt(exp), fmt(now)}
-end
-cl = cl - 1
-redis.call('HSET', KEYS[1], 'cl', cl)
-local why = 'taken'
-if idx == '' then why = 'not_allowed' end
-redis.call('XADD', KEYS[7], 'MAXLEN', '~', 1000000, '*', 'op', 'verify', 'at', fmt(now), 'seg', ARGV[4],
-  'sel', ARGV[3], 'cl', cl, 'number', ARGV[6], 'refused', why)
-return {'1', tostring(cl), why, fmt(now)}
-"""
-)
-
-# ARGV: now, owner, selid, seg, index chosen.
-_CHOOSE = (
-    _PRELUDE
-    + """
-local now = now_us(ARGV[1], KEYS[8])
-local s = load(ARGV[3], ARGV[2], ARGV[4])
-if not s then return {'-1'} end
-local idx = ARGV[5]
-if s[2] == 'awaiting_sms' and s[11] == idx then
-  -- A repeat of the choice that took effect (its answer, or its Postgres write, was lost): the same
-  -- answer again, so the caller can record it. The SMS window does not restart.
-  local held = redis.call('ZSCORE', KEYS[5], idx)
-  if held and redis.call('HGET', KEYS[4], idx) == ARGV[3] then return {'0', s[5], s[6], held, fmt(now)} end
-end
-if s[2] ~= 'selecting' then return {'-2', s[2]} end
-if now >= tonumber(s[4]) then return {'-3'} end
-lapse(now, ARGV[4])
-local score = redis.call('ZSCORE', KEYS[5], idx)
-if redis.call('HGET', KEYS[4], idx) ~= ARGV[3] or not score or tonumber(score) <= now then
-  return {'-7'}
-end
-local released = release_own(ARGV[3], s[9], idx)
-local deadline = now + tonumber(s[10])
-redis.call('ZADD', KEYS[5], fmt(deadline), idx)
-redis.call('HSET', KEYS[1], 'state', 'awaiting_sms', 'held', idx, 'chosen', idx, 'hexp', fmt(deadline))
-redis.call('XADD', KEYS[7], 'MAXLEN', '~', 1000000, '*', 'op', 'choose', 'at', fmt(now), 'seg', ARGV[4],
-  'sel', ARGV[3], 'held', idx, 'released', table.concat(released, ','))
-return {'0', s[5], s[6], fmt(deadline), fmt(now)}
-"""
-)
-
-# ARGV: now, owner, selid, seg. The chosen number moves from held to allocated.
-_CONFIRM = (
-    _PRELUDE
-    + """
-local now = now_us(ARGV[1], KEYS[8])
-local s = load(ARGV[3], ARGV[2], ARGV[4])
-if not s then return {'-1'} end
-local idx = s[11]
-if s[2] == 'selected' and idx and idx ~= '' and redis.call('SISMEMBER', KEYS[6], idx) == 1 then
-  -- A repeat of the confirmation that took effect here (its ledger write was lost): the same answer.
-  return {'0', idx, redis.call('HGET', KEYS[1], 'confirmed_us') or fmt(now)}
-end
-if s[2] ~= 'awaiting_sms' then return {'-2', s[2]} end
-local score = redis.call('ZSCORE', KEYS[5], idx)
-if redis.call('HGET', KEYS[4], idx) ~= ARGV[3] or not score or tonumber(score) <= now then
-  return {'-8'}
-end
-redis.call('HDEL', KEYS[4], idx)
-redis.call('ZREM', KEYS[5], idx)
-redis.call('SADD', KEYS[6], idx)
-redis.call('HSET', KEYS[1], 'state', 'selected', 'held', '', 'confirmed_us', fmt(now))
-redis.call('XADD', KEYS[7], 'MAXLEN', '~', 1000000, '*', 'op', 'confirm', 'at', fmt(now), 'seg', ARGV[4],
-  'sel', ARGV[3], 'allocated', idx)
-return {'0', idx, fmt(now)}
-"""
-)
-
-# Undo a confirm whose ledger write failed. ARGV: now, selid, seg, index, deadline µs, ledger_refused.
-# ledger_refused=1: the ledger says the number is someone else's (Redis was wrong): it stays out of the
-# pool and the selection goes back to selecting. Otherwise the hold comes back until its deadline.
-_UNCONFIRM = (
-    _PRELUDE
-    + """
-local now = now_us(ARGV[1], KEYS[8])
-local idx = ARGV[4]
-redis.call('SREM', KEYS[6], idx)
-if ARGV[6] == '1' then
-  redis.call('HSET', KEYS[1], 'state', 'selecting', 'held', '', 'chosen', '')
-else
-  redis.call('HSET', KEYS[4], idx, ARGV[2])
-  redis.call('ZADD', KEYS[5], ARGV[5], idx)
-  redis.call('HSET', KEYS[1], 'state', 'awaiting_sms', 'held', idx)
-end
-redis.call('XADD', KEYS[7], 'MAXLEN', '~', 1000000, '*', 'op', 'unconfirm', 'at', fmt(now), 'seg', ARGV[3],
-  'sel', ARGV[2], 'number', idx, 'ledger_refused', ARGV[6])
-return {'0'}
-"""
-)
-
-# Give back everything a selection holds and set its state. ARGV: now, selid, seg, new state,
-# allocated index to return to the pool ('' for none), op name for the log.
-_RELEASE = (
-    _PRELUDE
-    + """
-local now = now_us(ARGV[1], KEYS[8])
-local s = load(ARGV[2], '', ARGV[3])
-local released = {}
-if s then
-  released = release_own(ARGV[2], s[9], nil)
-  local chosen = s[11]
-  if chosen and chosen ~= '' and redis.call('HGET', KEYS[4], chosen) == ARGV[2] then
-    for _, idx in ipairs(release_own(ARGV[2], chosen, nil)) do released[#released + 1] = idx end
-  end
-  redis.call('HSET', KEYS[1], 'state', ARGV[4], 'held', '', 'chosen', '')
-end
-redis.call('ZREM', KEYS[9], ARGV[2])
-redis.call('ZREM', KEYS[10], ARGV[2])
-local idx = ARGV[5]
-if idx ~= '' and redis.call('SREM', KEYS[6], idx) == 1 then
-  redis.call('SETBIT', KEYS[2], idx, 1)
-  redis.call('INCR', KEYS[3])
-  released[#released + 1] = idx
-end
-redis.call('XADD', KEYS[7], 'MAXLEN', '~', 1000000, '*', 'op', ARGV[6], 'at', fmt(now), 'seg', ARGV[3],
-  'sel', ARGV[2], 'released', table.concat(released, ','), 'state', ARGV[4])
-return released
-"""
-)
-
-# Lapse expired holds of an idle segment (the worker's sweep). ARGV: now, seg.
-_LAPSE = (
-    _PRELUDE
-    + """
-local now = now_us(ARGV[1], KEYS[8])
-local before = redis.call('ZCARD', KEYS[5])
-lapse(now, ARGV[2])
-return before - redis.call('ZCARD', KEYS[5])
-"""
-)
+def _lua(name: str) -> str:
+    return (resources.files("plate_pool_service") / "lua" / f"{name}.lua").read_text(encoding="utf-8")
 
 
-# Allocate an available number outright (PP-11: an appeal restores a number). ARGV: now, seg, index, selid.
-_TAKE = (
-    _PRELUDE
-    + """
-local now = now_us(ARGV[1], KEYS[8])
-lapse(now, ARGV[2])
-local idx = ARGV[3]
-if redis.call('SISMEMBER', KEYS[6], idx) == 1 then return {'1'} end
-if redis.call('GETBIT', KEYS[2], idx) ~= 1 then return {'-7'} end
-redis.call('SETBIT', KEYS[2], idx, 0)
-redis.call('DECR', KEYS[3])
-redis.call('SADD', KEYS[6], idx)
-redis.call('XADD', KEYS[7], 'MAXLEN', '~', 1000000, '*', 'op', 'restore', 'at', fmt(now), 'seg', ARGV[2],
-  'sel', ARGV[4], 'allocated', idx)
-return {'0'}
-"""
-)
+class HotStatus(IntEnum):
+    """The first element of every script's reply: the one table of the scripts' statuses (the scripts
+    read them as `R.<NAME>`)."""
+
+    OK = 0
+    REFUSED = 1  # verify: the number is taken or not allowed; one attempt spent
+    ALREADY_ALLOCATED = 2  # take: the number is allocated already
+    NOT_FOUND = -1  # Redis does not know the selection (or not for this owner/segment)
+    WRONG_STATE = -2  # the selection is not at this step (its state follows)
+    SESSION_OVER = -3  # PP-04
+    NO_DRAWS = -4  # PP-06
+    POOL_EMPTY = -5  # PP-10: nothing free and nothing held
+    NO_CUSTOM = -6  # PP-05
+    NOT_HELD = -7  # PP-06: the number is not held for this selection (or no longer)
+    SMS_OVER = -8  # PP-07: the chosen number's hold (the SMS window) ran out
+    QUEUED = -9  # PP-10: a place in the segment's line
+
+
+def _script(name: str, *parts: str) -> str:
+    """A script as Redis runs it: the names of the statuses and states, the shared prelude, its parts."""
+    statuses = ", ".join(f"{s.name} = '{s.value}'" for s in HotStatus)
+    states = ", ".join(f"{s.name} = '{s.value}'" for s in State)
+    names = f"local R = {{{statuses}}}\nlocal S = {{{states}}}\n"
+    return names + "".join(_lua(p) for p in ("prelude", *parts, name))
+
+
+_DRAW = _script("draw", "admission")
+_VERIFY = _script("verify")
+_CHOOSE = _script("choose")
+_CONFIRM = _script("confirm")
+_UNCONFIRM = _script("unconfirm")
+_RELEASE = _script("release")
+_LAPSE = _script("lapse")
+_TAKE = _script("take")
 
 
 class HotError(Exception):
@@ -391,21 +88,8 @@ class HotError(Exception):
 
     def __init__(self, status: int, state: str | None = None) -> None:
         super().__init__(f"hot state refused: {status}")
-        self.status = status
+        self.status = HotStatus(status)
         self.state = state
-
-
-NOT_FOUND, WRONG_STATE, SESSION_OVER, NO_DRAWS, POOL_EMPTY, NO_CUSTOM, NOT_HELD, SMS_OVER, QUEUED = (
-    -1,
-    -2,
-    -3,
-    -4,
-    -5,
-    -6,
-    -7,
-    -8,
-    -9,
-)
 
 
 def to_us(moment: datetime) -> int:
@@ -705,9 +389,9 @@ class HotPool:
         args = [await self._now_arg(), owner, selection_id, segment_id, starts, candidates, keep_us]
         result = await self._fast_script(self._draw, keys, args)
         status = int(result[0])
-        if status == QUEUED:
+        if status == HotStatus.QUEUED:
             return Queued(int(result[1]), int(result[2]), int(result[4]), from_us(result[3]))
-        if status != 0:
+        if status != HotStatus.OK:
             raise HotError(status, _s(result[1]) if len(result) > 1 else None)
         self._free_share[segment_id] = int(result[4]) / size
         return Draw(
@@ -734,7 +418,7 @@ class HotPool:
         status = int(result[0])
         if status < 0:
             raise HotError(status, _s(result[1]) if len(result) > 1 else None)
-        if status == 0:
+        if status == HotStatus.OK:
             return Verify(True, 0, from_us(result[2]), None, from_us(result[3]))
         return Verify(False, int(result[1]), None, _s(result[2]), from_us(result[3]))
 
@@ -744,7 +428,7 @@ class HotPool:
             args=[await self._now_arg(), owner, selection_id, segment_id, index],
         )
         status = int(result[0])
-        if status != 0:
+        if status != HotStatus.OK:
             raise HotError(status, _s(result[1]) if len(result) > 1 else None)
         return Choice(int(result[1]), int(result[2]), from_us(result[3]), from_us(result[4]))
 
@@ -756,7 +440,7 @@ class HotPool:
             args=[await self._now_arg(), owner, selection_id, segment_id],
         )
         status = int(result[0])
-        if status != 0:
+        if status != HotStatus.OK:
             raise HotError(status, _s(result[1]) if len(result) > 1 else None)
         return int(result[1]), from_us(result[2])
 

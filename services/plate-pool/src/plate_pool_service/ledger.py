@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from plate_pool_service import domain
 from plate_pool_service.catalog import Segment
 from plate_pool_service.context import PlateContext
-from plate_pool_service.domain import RuleError
+from plate_pool_service.domain import State
 from plate_pool_service.hot import Choice
 from plate_pool_service.published import SelectionConfirmed
 from plate_pool_service.tables import allocations, fairness_log, selections
@@ -50,7 +50,7 @@ async def write_allocation(
         update(selections)
         .where(selections.c.id == row.id)
         .values(
-            state="selected",
+            state=State.SELECTED,
             plate_number=plate,
             confirmed_at=confirmed_at,
             register_by=register_by,
@@ -74,9 +74,9 @@ async def record_choice(
         result = await uow.session.execute(
             update(selections)
             .where(selections.c.id == selection_id)
-            .where(selections.c.state.in_(("selecting", "awaiting_sms")))
+            .where(selections.c.state.in_((State.SELECTING, State.AWAITING_SMS)))
             .values(
-                state="awaiting_sms",
+                state=State.AWAITING_SMS,
                 plate_number=plate_number,
                 sms_deadline=choice.sms_deadline,
                 custom_left=choice.custom_left,
@@ -136,12 +136,10 @@ async def record_confirmation(
             await uow.session.execute(
                 update(selections)
                 .where(selections.c.id == row.id)
-                .values(state="selecting", plate_number=None, sms_deadline=None, updated_at=uow.now)
+                .values(state=State.SELECTING, plate_number=None, sms_deadline=None, updated_at=uow.now)
             )
             await uow.commit()
-        raise RuleError(
-            "NUMBER_ALREADY_ALLOCATED", "that number was allocated to someone else", "PP-12"
-        ) from None
+        raise domain.NumberAlreadyAllocated("that number was allocated to someone else") from None
 
 
 async def _allocated_to(runtime: Runtime, selection_id: uuid.UUID) -> str | None:

@@ -8,7 +8,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from plate_pool_service.api import router
 from plate_pool_service.context import close_context, open_context
-from plate_pool_service.selections_api import random_draw_fast
+from plate_pool_service.selection_steps_api import random_draw_fast
 from plate_pool_service.service import SPEC
 from servicekit.clock import Clock
 from servicekit.runtime import Runtime

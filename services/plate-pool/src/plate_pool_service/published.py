@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel
 
+from plate_pool_service.domain import voucher_number
 from servicekit.messages import Event, Message
 from servicekit.vocabulary import IdKind
 
@@ -32,6 +33,8 @@ class SelectionConfirmed(Event):
     owner: Owner
     phone: str
     account_id: str
+    # PP-08: the pre-selection certificate's number (预选号凭证编号, `domain.voucher_number`), which the
+    # success SMS names and the counter finds the selection by; not the vehicle's 合格证 number.
     certificate_number: str
     confirmed_at: datetime
     register_by: datetime
@@ -52,7 +55,7 @@ class SelectionConfirmed(Event):
             owner=Owner(id_kind=row.owner_id_kind, id_number=row.owner_id_number, name=row.owner_name),
             phone=row.phone,
             account_id=row.account_id,
-            certificate_number=row.certificate_number,
+            certificate_number=voucher_number(row.id),
             confirmed_at=confirmed_at,
             register_by=register_by,
         )
@@ -67,7 +70,7 @@ class SelectionConfirmed(Event):
             owner=Owner(id_kind="resident_id", id_number="130102199003071233", name="张三"),
             phone="13800138000",
             account_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e61",
-            certificate_number="WAC123456789012",
+            certificate_number="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e70",
             confirmed_at=_AT,
             register_by=datetime.fromisoformat("2027-03-04T23:59:59.999999+08:00"),
         )

@@ -19,7 +19,7 @@ import contextlib
 from typing import Any
 
 from plate_pool_service.context import PlateContext
-from plate_pool_service.domain import RuleError
+from plate_pool_service.domain import Refusal, State
 from plate_pool_service.hot import Choice, SelectionState
 from plate_pool_service.ledger import record_choice, record_confirmation
 from servicekit.runtime import Runtime
@@ -47,22 +47,22 @@ async def restore_hot(ctx: PlateContext, row: Any) -> None:
 
 async def reconcile(ctx: PlateContext, runtime: Runtime, row: Any) -> bool:
     """Bring the selection's Postgres row up to what Redis says its scripts did; True when it moved."""
-    if row.state not in ("selecting", "awaiting_sms"):
+    if row.state not in (State.SELECTING, State.AWAITING_SMS):
         return False
     hot = await ctx.hot.selection(str(row.id), row.segment_id)
     segment = await ctx.catalog.segment(row.segment_id)
     if hot is None or hot.chosen is None or segment is None:
         return False
     now = await runtime.clock.now()
-    if row.state == "selecting" and hot.state == "awaiting_sms":
+    if row.state == State.SELECTING and hot.state == State.AWAITING_SMS:
         # The hold ends with the SMS window; if it has lapsed already, the sms-windows sweep takes the
         # selection back to the step its chances allow, as for anyone who let the window pass.
         choice = Choice(hot.custom_left, hot.draws_left, hot.chosen_until or now, now)
         await record_choice(runtime, row.id, segment.space.number(hot.chosen), choice, SYSTEM_ACTOR)
         return True
-    if row.state == "awaiting_sms" and hot.state == "selected" and hot.chosen_allocated:
+    if row.state == State.AWAITING_SMS and hot.state == State.SELECTED and hot.chosen_allocated:
         # When the ledger refuses, the selection goes back to selecting, as a live confirmation would.
-        with contextlib.suppress(RuleError):
+        with contextlib.suppress(Refusal):
             await record_confirmation(
                 ctx, runtime, row, segment, hot.chosen, hot.confirmed_at or now, SYSTEM_ACTOR
             )

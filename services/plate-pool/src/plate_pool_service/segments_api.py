@@ -14,9 +14,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
 from plate_pool_service.context import ContextDep, PlateContext
-from plate_pool_service.domain import OfficeSettings, RuleError, check_floor_setting, check_pool_floor
+from plate_pool_service.domain import OfficeSettings, Refusal, check_floor_setting, check_pool_floor
 from plate_pool_service.numbers import InvalidPattern, NumberSpace, alphabets
-from plate_pool_service.tables import allocations, office_settings, segments
+from plate_pool_service.pools import build_pool, office_available, published_available
+from plate_pool_service.tables import office_settings, segments
 from servicekit import validators
 from servicekit.clock import SHANGHAI
 from servicekit.ids import new_id
@@ -24,6 +25,15 @@ from servicekit.pagination import InvalidCursor, clamp_limit, decode_cursor, enc
 from servicekit.web import NotFound, Principal, RuntimeDep, Unprocessable, actor_from, require_roles
 
 router = APIRouter(prefix="/api/v1/plate-segments", tags=["plate-segments"])
+__all__ = [
+    "PlanSegment",
+    "build_pool",
+    "office_available",
+    "plan_segment",
+    "published_available",
+    "router",
+    "save_office_settings",
+]
 
 Admin = Annotated[Principal, Depends(require_roles("clerk.admin"))]
 MIN_SEGMENT_SIZE = 1_000
@@ -88,12 +98,12 @@ async def plan_segment(
         for custom in body.custom_patterns:
             alphabets(custom)
     except (InvalidPattern, validators.InvalidValue) as exc:
-        raise RuleError("SEGMENT_INVALID", str(exc), "PP-10", status=422) from None
+        raise Refusal(str(exc), code="SEGMENT_INVALID", rule="PP-10", status=422) from None
     if size < MIN_SEGMENT_SIZE:
-        raise RuleError(
-            "SEGMENT_TOO_SMALL",
+        raise Refusal(
             f"a segment has at least {MIN_SEGMENT_SIZE} numbers",
-            "PP-10",
+            code="SEGMENT_TOO_SMALL",
+            rule="PP-10",
             status=422,
         )
     new = segment_id or f"seg-{new_id()}"
@@ -115,31 +125,10 @@ async def plan_segment(
             )
             await uow.commit()
         except IntegrityError:
-            raise RuleError("SEGMENT_EXISTS", "this office already has that segment", "PP-10") from None
+            raise Refusal(
+                "this office already has that segment", code="SEGMENT_EXISTS", rule="PP-10"
+            ) from None
     return new
-
-
-async def build_pool(ctx: PlateContext, segment_id: str) -> int:
-    """PP-10/PP-12: the pool from the segment's definition minus the ledger's active allocations (also the
-    rebuild after Redis lost it). Returns the numbers available."""
-    async with ctx.runtime.engine.connect() as conn:
-        row = (await conn.execute(select(segments).where(segments.c.id == segment_id))).one()
-        taken = (
-            await conn.execute(
-                select(allocations.c.number_index)
-                .where(allocations.c.segment_id == segment_id)
-                .where(allocations.c.released_at.is_(None))
-            )
-        ).scalars()
-        allocated = list(taken)
-    await ctx.hot.build(segment_id, row.size, allocated)
-    if row.pool_built_at is None:
-        async with ctx.runtime.uow() as uow:
-            await uow.session.execute(
-                update(segments).where(segments.c.id == segment_id).values(pool_built_at=uow.now)
-            )
-            await uow.commit()
-    return int(row.size - len(set(allocated)))
 
 
 @router.get("", summary="Segments and their pool statistics (public, PP-10/PP-13)")
@@ -219,14 +208,14 @@ async def approve_segment(
     row = await _segment_row(ctx, segment_id)
     superior = await _superior_of(ctx, row.office_code)
     if superior is None or principal.office != superior:
-        raise RuleError(
-            "NOT_SUPERIOR_OFFICE",
+        raise Refusal(
             "only the superior office approves a segment plan",
-            "PP-10",
+            code="NOT_SUPERIOR_OFFICE",
+            rule="PP-10",
             status=403,
         )
     if row.state != "planned":
-        raise RuleError("SEGMENT_NOT_PLANNED", f"the segment is {row.state}", "PP-10")
+        raise Refusal(f"the segment is {row.state}", code="SEGMENT_NOT_PLANNED", rule="PP-10")
     async with runtime.uow() as uow:
         await uow.session.execute(
             update(segments)
@@ -245,7 +234,9 @@ async def publish_segment(
     row = await _segment_row(ctx, segment_id)
     _check_office_admin(principal, row.office_code)
     if row.state != "approved":
-        raise RuleError("SEGMENT_NOT_APPROVED", "the superior office has not approved this segment", "PP-10")
+        raise Refusal(
+            "the superior office has not approved this segment", code="SEGMENT_NOT_APPROVED", rule="PP-10"
+        )
     # PP-10: the segment opens only if, with the office's published pools, 50,000 numbers are available.
     pool = await published_available(ctx, row.office_code) + row.size
     check_pool_floor(pool, await ctx.catalog.settings(row.office_code), opening=True)
@@ -253,10 +244,10 @@ async def publish_segment(
         now = uow.now
         earliest = ctx.calendar.add_working_days(now.astimezone(SHANGHAI).date(), PUBLISH_WORKING_DAYS)
         if row.opens_at.astimezone(SHANGHAI).date() < earliest:
-            raise RuleError(
-                "PUBLICATION_TOO_LATE",
+            raise Refusal(
                 f"a segment is published at least {PUBLISH_WORKING_DAYS} working days before it opens",
-                "PP-10",
+                code="PUBLICATION_TOO_LATE",
+                rule="PP-10",
                 extra={"earliest_opening": earliest.isoformat()},
             )
         await uow.session.execute(
@@ -285,11 +276,15 @@ async def put_office_settings(
     _check_office_admin(principal, office_code)
     unknown = set(body) - set(OfficeSettings().to_json())
     if unknown:
-        raise RuleError("INVALID_SETTINGS", f"unknown settings: {sorted(unknown)}", "PP-06a", status=422)
+        raise Refusal(
+            f"unknown settings: {sorted(unknown)}", code="INVALID_SETTINGS", rule="PP-06a", status=422
+        )
     try:
         new = OfficeSettings.from_json({**(await ctx.catalog.settings(office_code)).to_json(), **body})
     except TypeError:
-        raise RuleError("INVALID_SETTINGS", "settings of the wrong type", "PP-06a", status=422) from None
+        raise Refusal(
+            "settings of the wrong type", code="INVALID_SETTINGS", rule="PP-06a", status=422
+        ) from None
     new.check()
     if "low_pool_threshold" in body:
         check_floor_setting(new.low_pool_threshold)
@@ -332,25 +327,3 @@ async def save_office_settings(
                 after=settings.to_json(),
             )
         await uow.commit()
-
-
-async def published_available(ctx: PlateContext, office_code: str) -> int:
-    """PP-10: the numbers available in the office's published segments, open already or not yet."""
-    async with ctx.runtime.engine.connect() as conn:
-        ids = (
-            await conn.execute(
-                select(segments.c.id)
-                .where(segments.c.office_code == office_code)
-                .where(segments.c.state == "published")
-                .where(segments.c.pool_built_at.is_not(None))
-            )
-        ).scalars()
-        published = list(ids)
-    return sum([(await ctx.hot.counts(segment_id)).available for segment_id in published])
-
-
-async def office_available(ctx: PlateContext, office_code: str, now: datetime) -> int:
-    total = 0
-    for segment in await ctx.catalog.open_segments(office_code, now):
-        total += (await ctx.hot.counts(segment.id)).available
-    return total

@@ -13,24 +13,22 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from plate_pool_service import domain
+from plate_pool_service import selections as use_cases
 from plate_pool_service.context import context_for
+from plate_pool_service.domain import State
 from plate_pool_service.hot import from_us
+from plate_pool_service.pools import build_pool, office_available
 from plate_pool_service.published import PoolLow
-from plate_pool_service.reconcile import reconcile
-from plate_pool_service.segments_api import build_pool, office_available
-from plate_pool_service.selections_api import cancel_selection
 from plate_pool_service.tables import fairness_log, segments, selections
 from servicekit.clock import SHANGHAI
 from servicekit.runtime import Runtime
 from servicekit.service import Sweep
-from servicekit.uow import SYSTEM_ACTOR
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -58,37 +56,27 @@ async def lapse_holds(runtime: Runtime) -> int:
     return total
 
 
+async def _due(runtime: Runtime, state: State, column: Any, now: datetime) -> list[Any]:
+    async with runtime.engine.connect() as conn:
+        return list(
+            (
+                await conn.execute(
+                    select(selections)
+                    .where(selections.c.state == state)
+                    .where(column < now if state == State.SELECTED else column <= now)
+                    .order_by(selections.c.id)
+                    .limit(BATCH)
+                )
+            ).all()
+        )
+
+
 async def end_sessions(runtime: Runtime) -> int:
     """PP-04: a session ends at 60 minutes; its holds go back, its chances stay with the vehicle."""
     ctx = context_for(runtime)
-    now = await runtime.clock.now()
-    async with runtime.engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(selections)
-                .where(selections.c.state == "selecting")
-                .where(selections.c.session_expires_at <= now)
-                .order_by(selections.c.id)
-                .limit(BATCH)
-            )
-        ).all()
+    rows = await _due(runtime, State.SELECTING, selections.c.session_expires_at, await runtime.clock.now())
     for row in rows:
-        if await reconcile(ctx, runtime, row):
-            continue  # a choice its replica never recorded: the SMS window runs now, not the session
-        sid = str(row.id)
-        await ctx.hot.release(sid, row.segment_id, "session_expired", "session_end")
-        counters = await ctx.hot.counters(sid)
-        values: dict[str, Any] = {"state": "session_expired", "updated_at": now}
-        if counters is not None:
-            values["custom_left"], values["draws_left"] = counters
-        async with runtime.uow() as uow:
-            await uow.session.execute(
-                update(selections)
-                .where(selections.c.id == row.id)
-                .where(selections.c.state == "selecting")
-                .values(**values)
-            )
-            await uow.commit()
+        await use_cases.end_session(ctx, row)
     return len(rows)
 
 
@@ -96,58 +84,18 @@ async def sms_windows(runtime: Runtime) -> int:
     """PP-07: not confirmed in 30 minutes → back to custom or random by the chances left, or exhausted."""
     ctx = context_for(runtime)
     now = await runtime.clock.now()
-    async with runtime.engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(selections)
-                .where(selections.c.state == "awaiting_sms")
-                .where(selections.c.sms_deadline <= now)
-                .order_by(selections.c.id)
-                .limit(BATCH)
-            )
-        ).all()
+    rows = await _due(runtime, State.AWAITING_SMS, selections.c.sms_deadline, now)
     for row in rows:
-        if await reconcile(ctx, runtime, row):
-            continue  # confirmed in time, but its replica died before the ledger row: recorded now
-        state = domain.after_sms_lapse(row.custom_left, row.draws_left)
-        await ctx.hot.release(str(row.id), row.segment_id, state, "sms_lapse")
-        if state == "selecting" and row.session_expires_at <= now:
-            state = "session_expired"
-            await ctx.hot.set_state(str(row.id), state=state)
-        async with runtime.uow() as uow:
-            await uow.session.execute(
-                update(selections)
-                .where(selections.c.id == row.id)
-                .where(selections.c.state == "awaiting_sms")
-                .values(state=state, plate_number=None, sms_deadline=None, updated_at=now)
-            )
-            uow.audit(
-                SYSTEM_ACTOR,
-                "plate_selection.sms_lapsed",
-                f"plate-selection:{row.id}",
-                before={"state": "awaiting_sms"},
-                after={"state": state},
-            )
-            await uow.commit()
+        await use_cases.lapse_sms(ctx, row, now)
     return len(rows)
 
 
 async def register_deadlines(runtime: Runtime) -> int:
     """PP-09: a selected number not registered by its deadline is cancelled; 2-year ban."""
     ctx = context_for(runtime)
-    now = await runtime.clock.now()
-    async with runtime.engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(selections)
-                .where(selections.c.state == "selected")
-                .where(selections.c.register_by < now)
-                .order_by(selections.c.id)
-                .limit(BATCH)
-            )
-        ).all()
+    rows = await _due(runtime, State.SELECTED, selections.c.register_by, await runtime.clock.now())
     for row in rows:
-        await cancel_selection(ctx, runtime, row, "not_registered_in_time", SYSTEM_ACTOR, ban=True)
+        await use_cases.cancel_unregistered(ctx, row)
     return len(rows)
 
 
@@ -230,7 +178,7 @@ async def _drain_batch(runtime: Runtime, ctx: Any) -> int:
                 await uow.session.execute(
                     update(selections)
                     .where(selections.c.id == bindparam("sid"))
-                    .where(selections.c.state == "selecting")
+                    .where(selections.c.state == State.SELECTING)
                     .values({column: bindparam("left")}),
                     [{"sid": uuid.UUID(sid), "left": left} for sid, left in latest.items()],
                 )

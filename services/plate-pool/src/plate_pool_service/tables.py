@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from plate_pool_service.domain import OPEN_STATES, State
 from servicekit.db import new_metadata
 
 metadata = new_metadata()
@@ -61,17 +62,7 @@ segments = Table(
     Index("uq_segments_office_prefix_pattern", "office_code", "prefix", "pattern", unique=True),
 )
 
-SELECTION_STATES = (
-    "selecting",
-    "session_expired",
-    "awaiting_sms",
-    "selected",
-    "registered",
-    "exhausted",
-    "abandoned",
-    "cancelled",
-)
-OPEN_STATES = ("selecting", "session_expired", "awaiting_sms", "selected")
+SELECTION_STATES = tuple(State)  # domain.py: the lifecycle table
 _OPEN = "state IN (" + ", ".join(f"'{s}'" for s in OPEN_STATES) + ")"
 
 selections = Table(

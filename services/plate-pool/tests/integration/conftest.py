@@ -106,12 +106,14 @@ class Platform:
     ctx: PlateContext
     applicants: list[Applicant] = field(default_factory=list)
 
-    def applicant(self, *, local: bool = True) -> Applicant:
+    def applicant(self, *, local: bool = True, phone: str | None = None) -> Applicant:
+        """A citizen whose token carries their identity number and registered phone (PP-07)."""
         region = self.office if local else "110101"
         idn = new_resident_id(region)
         subject = f"person-{secrets.token_hex(6)}"
-        token = self.tokens.citizen(subject, id_number=idn, ttl_s=7200)
-        return Applicant(subject, idn, new_phone(), new_vin(), token)
+        phone = phone or new_phone()
+        token = self.tokens.citizen(subject, id_number=idn, phone=phone, ttl_s=7200)
+        return Applicant(subject, idn, phone, new_vin(), token)
 
     def start_body(self, who: Applicant, **overrides: Any) -> dict[str, Any]:
         body: dict[str, Any] = {

@@ -58,6 +58,7 @@ async def test_pp09_not_registered_within_3_working_days_cancels_and_bans_2_year
     p.clock.advance(timedelta(hours=9))
     again = p.applicant()
     again.id_number, again.token, again.subject = who.id_number, who.token, who.subject
+    again.phone = who.phone  # the same person: the same registered phone (PP-07)
     r = await p.client.post("/api/v1/plate-selections", json=p.start_body(again), headers=again.headers)
     assert (r.status_code, r.json()["code"], r.json()["rule"], r.json()["ban_until"]) == (
         409,

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 
 async def deliver(p: Platform, name: str, data: dict[str, Any]) -> None:
-    (subscription,) = [s for s in settlement_subscriptions(lambda now: p.ctx.hot) if s.name == name]
+    (subscription,) = [s for s in settlement_subscriptions(lambda uow: p.ctx) if s.name == name]
     (model,) = subscription.handles.values()
     event: BaseModel = model.model_validate(data)
     envelope = Envelope(
@@ -95,6 +95,7 @@ async def test_pp09_a_registration_the_counter_accepted_settles_without_a_second
     assert (await p.ctx.hot.counts(segment)).allocated == 1
     again = p.applicant()
     again.id_number, again.token, again.subject = who.id_number, who.token, who.subject
+    again.phone = who.phone  # the same person: the same registered phone (PP-07)
     r = await p.client.post("/api/v1/plate-selections", json=p.start_body(again), headers=again.headers)
     assert r.json().get("code") != "PRESELECTION_BANNED", r.text
 

@@ -39,7 +39,7 @@ from sqlalchemy import delete, select
 from plate_pool_service.context import PlateContext, context_for
 from plate_pool_service.domain import OfficeSettings
 from plate_pool_service.segments_api import PlanSegment, build_pool, plan_segment, save_office_settings
-from plate_pool_service.selections_api import SMS_PURPOSE
+from plate_pool_service.selections import SMS_PURPOSE
 from plate_pool_service.service import SPEC
 from plate_pool_service.settings import PlatePoolSettings
 from plate_pool_service.sweeps import end_sessions, sms_windows
@@ -351,8 +351,8 @@ class Run:
 
 def _person(cluster: Cluster, i: int) -> Person:
     idn = new_resident_id(cluster.office)
-    token = cluster.tokens.citizen(f"person-{secrets.token_hex(6)}", id_number=idn, ttl_s=3600)
     phone = new_phone()
+    token = cluster.tokens.citizen(f"person-{secrets.token_hex(6)}", id_number=idn, phone=phone, ttl_s=3600)
     body = {
         "vin": new_vin(),
         "vehicle_kind": "small_car",

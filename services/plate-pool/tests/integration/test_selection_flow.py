@@ -343,6 +343,7 @@ async def test_pp02_another_selection_only_after_the_previous_is_registered(
         who.token,
         who.subject,
     )
+    second_car.phone = who.phone  # the same person: the same registered phone (PP-07)
     body = p.start_body(second_car)
     r = await p.client.post("/api/v1/plate-selections", json=body, headers=who.headers)
     assert (r.status_code, r.json()["code"], r.json()["rule"]) == (
@@ -356,8 +357,7 @@ async def test_pp13_one_open_selection_per_phone(platform: Platform) -> None:
     p = platform
     await p.open_segment()
     first, _ = await p.start()
-    other = p.applicant()
-    other.phone = first.phone
+    other = p.applicant(phone=first.phone)
     r = await p.client.post("/api/v1/plate-selections", json=p.start_body(other), headers=other.headers)
     assert (r.status_code, r.json()["code"], r.json()["rule"]) == (409, "PHONE_QUOTA", "PP-13")
 
@@ -397,9 +397,9 @@ async def test_pp01_a_unit_pre_selects_only_for_a_car_the_unit_owns(platform: Pl
     p = platform
     await p.open_segment()
     code = new_uscc(p.office)
-    token = p.tokens.mint(f"unit-{code}", kind="unit", roles=("unit",), id_number=code)
-    headers = p.tokens.headers(token)
     who = p.applicant()
+    token = p.tokens.mint(f"unit-{code}", kind="unit", roles=("unit",), id_number=code, phone=who.phone)
+    headers = p.tokens.headers(token)
 
     def body_owned_by(kind: str, number: str) -> dict[str, Any]:
         body = p.start_body(who)

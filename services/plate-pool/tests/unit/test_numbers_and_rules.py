@@ -55,7 +55,7 @@ def test_pp10_custom_patterns_match_shapes() -> None:
 def test_pp04_opening_hours_are_beijing_time() -> None:
     settings = domain.SEED_SETTINGS
     domain.check_open(datetime(2027, 3, 1, 8, 0, tzinfo=SHANGHAI), settings)
-    with pytest.raises(domain.RuleError) as refused:
+    with pytest.raises(domain.Refusal) as refused:
         domain.check_open(datetime(2027, 3, 1, 23, 0, tzinfo=SHANGHAI), settings)
     assert (refused.value.code, refused.value.rule) == ("OUTSIDE_SELECTION_HOURS", "PP-04")
 
@@ -74,5 +74,5 @@ def test_pp07_after_the_sms_window_the_chances_decide_the_step() -> None:
 def test_pp06a_settings_default_to_the_seed_and_refuse_nonsense() -> None:
     s = domain.OfficeSettings.from_json({"random_draws": 5, "unknown": 1})
     assert (s.random_draws, s.custom_attempts, s.hold_seconds, s.session_minutes) == (5, 20, 180, 60)
-    with pytest.raises(domain.RuleError):
+    with pytest.raises(domain.Refusal):
         domain.OfficeSettings(opens_at="23:00", closes_at="08:00").check()

@@ -50,6 +50,8 @@ class Principal:
     id_number: str | None = field(default=None, repr=False)
     token_id: str | None = None
     expires_at: int = 0  # epoch seconds, real time
+    # The phone the account registered with (claim `phn`; ADR 0045): where its SMS codes go (PP-07).
+    phone: str | None = field(default=None, repr=False)
 
     def has_any(self, *roles: str) -> bool:
         return not self.roles.isdisjoint(roles)
@@ -74,6 +76,7 @@ class Principal:
         roles = claims.get("roles", [])
         office = claims.get("office")
         idn = claims.get("idn")
+        phone = claims.get("phn")
         if not isinstance(subject, str) or not subject:
             raise ValueError("sub must be a non-empty string")
         if not isinstance(kind, str) or not kind:
@@ -86,6 +89,8 @@ class Principal:
             raise ValueError("office must be a string or null")
         if idn is not None and not isinstance(idn, str):
             raise ValueError("idn must be a string or null")
+        if phone is not None and not isinstance(phone, str):
+            raise ValueError("phn must be a string or null")
         jti = claims.get("jti")
         exp = claims.get("exp", 0)
         return cls(
@@ -97,6 +102,7 @@ class Principal:
             id_number=idn,
             token_id=jti if isinstance(jti, str) else None,
             expires_at=int(exp) if isinstance(exp, int | float) else 0,
+            phone=phone,
         )
 
 
@@ -113,6 +119,7 @@ def access_token_claims(
     office: str | None = None,
     id_number: str | None = None,
     jti: str | None = None,
+    phone: str | None = None,
 ) -> dict[str, Any]:
     """The claims of an access token, the one format identity issues and every service reads."""
     return {
@@ -127,6 +134,7 @@ def access_token_claims(
         "roles": sorted(set(roles)),
         "office": office,
         "idn": id_number,
+        "phn": phone,
     }
 
 

@@ -78,6 +78,7 @@ def token_account(row: Any) -> TokenAccount:
         id_number=row.id_number,
         channel=row.channel,
         credit_code=row.credit_code,
+        phone=row.phone,
     )
 
 

@@ -1,0 +1,50 @@
+-- PP-10, ADR 0022. Decides whether `selid` may draw `want` numbers now: returns nil (draw; the caller's
+-- ticket, if any, is spent) or the reply to give instead, {R.QUEUED, position, queue length, now} or
+-- {R.POOL_EMPTY} when nothing is free and nothing held (nothing will come back).
+local function admission(now, selid, want, keep_us, seg)
+  local avail = tonumber(redis.call('GET', KEYS[3]) or '0')
+  local qlen = redis.call('ZCARD', KEYS[9])
+  if qlen == 0 and avail >= want then return nil, nil end
+  if qlen > 0 then
+    local gone = redis.call('ZRANGEBYSCORE', KEYS[10], '-inf', fmt(now - keep_us), 'LIMIT', 0, 64)
+    if #gone > 0 then
+      redis.call('ZREM', KEYS[9], unpack(gone))
+      redis.call('ZREM', KEYS[10], unpack(gone))
+      redis.call('XADD', KEYS[7], 'MAXLEN', '~', 1000000, '*', 'op', 'unqueue', 'at', fmt(now), 'seg', seg,
+        'dropped', table.concat(gone, ','))
+      qlen = qlen - #gone
+    end
+  end
+  local rank = redis.call('ZRANK', KEYS[9], selid)
+  local ticket = nil
+  if rank then ticket = redis.call('ZSCORE', KEYS[9], selid) else rank = qlen end
+  local admitted = avail >= (rank + 1) * want
+  if not admitted and redis.call('HLEN', KEYS[4]) == 0 then
+    -- Nothing held, so nothing will come back: the first in line takes what is left; with nothing left,
+    -- no one waits for nothing.
+    if avail == 0 then
+      if ticket then
+        redis.call('ZREM', KEYS[9], selid)
+        redis.call('ZREM', KEYS[10], selid)
+      end
+      return {R.POOL_EMPTY}, nil
+    end
+    admitted = rank == 0
+  end
+  if admitted then
+    if ticket then
+      redis.call('ZREM', KEYS[9], selid)
+      redis.call('ZREM', KEYS[10], selid)
+    end
+    return nil, ticket
+  end
+  if not ticket then
+    ticket = redis.call('INCR', KEYS[11])
+    redis.call('ZADD', KEYS[9], ticket, selid)
+    qlen = qlen + 1
+    redis.call('XADD', KEYS[7], 'MAXLEN', '~', 1000000, '*', 'op', 'queue', 'at', fmt(now), 'seg', seg,
+      'sel', selid, 'ticket', ticket, 'position', rank + 1)
+  end
+  redis.call('ZADD', KEYS[10], fmt(now), selid)
+  return {R.QUEUED, tostring(rank + 1), tostring(qlen), fmt(now)}, nil
+end
