@@ -76,3 +76,41 @@ def test_pp06a_settings_default_to_the_seed_and_refuse_nonsense() -> None:
     assert (s.random_draws, s.custom_attempts, s.hold_seconds, s.session_minutes) == (5, 20, 180, 60)
     with pytest.raises(domain.Refusal):
         domain.OfficeSettings(opens_at="23:00", closes_at="08:00").check()
+
+
+def test_pp04_to_pp09_the_lifecycle_table_names_every_move() -> None:
+    """The selection's states and moves (domain.MOVES): every state is reached or a start, every action
+    names only states, and the steps refuse with the rule of the step."""
+    reached = {t for move in domain.MOVES.values() for t in move.targets}
+    assert reached == set(domain.State)
+    assert set(domain.MOVES) == set(domain.Action)
+    assert domain.can(domain.Action.CHOOSE, "selecting")
+    assert not domain.can(domain.Action.CONFIRM, "selecting")
+    assert domain.may_become(domain.Action.SMS_LAPSE, "awaiting_sms", domain.State.EXHAUSTED)
+    with pytest.raises(domain.Refusal) as refused:
+        domain.check_step(domain.Action.SEND_CODE, "selecting")
+    assert (refused.value.code, refused.value.rule, refused.value.extra) == (
+        "SELECTION_NOT_IN_STEP",
+        "PP-07",
+        {"state": "selecting"},
+    )
+    with pytest.raises(domain.Refusal) as refused:
+        domain.check_step(domain.Action.APPEAL, "selected")
+    assert (refused.value.code, refused.value.rule, refused.value.extra) == ("NOTHING_TO_APPEAL", "PP-11", {})
+
+
+def test_pp12_the_scripts_name_only_statuses_and_states_python_knows() -> None:
+    """The Lua scripts ship as package data and spell statuses and states only through R and S, which
+    hot.py builds from HotStatus and domain.State."""
+    import re
+    from importlib import resources
+
+    from plate_pool_service import hot
+
+    files = [f for f in (resources.files("plate_pool_service") / "lua").iterdir() if f.name.endswith(".lua")]
+    assert {f.name for f in files} >= {"prelude.lua", "draw.lua", "confirm.lua", "release.lua"}
+    text = "".join(f.read_text(encoding="utf-8") for f in files)
+    assert set(re.findall(r"\bR\.([A-Z_]+)", text)) <= {s.name for s in hot.HotStatus}
+    assert set(re.findall(r"\bS\.([A-Z_]+)", text)) <= {s.name for s in domain.State}
+    assert not re.search(r"return \{'-?\d", text)  # no bare status codes left
+    assert hot._DRAW.startswith("local R = {OK = '0'")
