@@ -320,7 +320,7 @@ async def make_selections(
 
     async def one() -> tuple[str, str, str]:
         idn, phone = queue.pop()
-        token = tokens.citizen(f"bench-{secrets.token_hex(6)}", id_number=idn, ttl_s=7200)
+        token = tokens.citizen(f"bench-{secrets.token_hex(6)}", id_number=idn, phone=phone, ttl_s=7200)
         async with gate:
             r = await client.post(
                 "/api/v1/plate-selections",
