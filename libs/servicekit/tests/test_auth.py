@@ -185,3 +185,13 @@ async def test_cache_is_bounded(tokens: TokenFactory) -> None:
 def test_principal_from_claims_needs_the_right_shapes() -> None:
     with pytest.raises(ValueError, match="roles"):
         Principal.from_claims({"sub": "x", "kind": "person", "channel": "online", "roles": "citizen"})
+    with pytest.raises(ValueError, match="phn"):
+        Principal.from_claims({"sub": "x", "kind": "person", "channel": "online", "phn": 13800138000})
+
+
+async def test_the_registered_phone_rides_in_the_token_and_stays_out_of_repr(tokens: TokenFactory) -> None:
+    """ADR 0045: `phn` is the phone the account registered with (PP-07 sends codes there)."""
+    principal = await tokens.verifier().verify(tokens.citizen("p-2", phone="13800138000"))
+    assert principal.phone == "13800138000"
+    assert "13800138000" not in repr(principal)
+    assert (await tokens.verifier().verify(tokens.citizen("p-3"))).phone is None

@@ -59,3 +59,20 @@ async def test_au01_rolled_back_change_leaves_no_audit_entry(pg_database: str, a
             assert (await conn.execute(select(metadata.tables["audit_log"]))).all() == []
     finally:
         await runtime.aclose()
+
+
+async def test_a_unit_of_work_knows_the_runtime_that_opened_it(pg_database: str, amqp_url: str) -> None:
+    """A message handler reaches its worker's resources (its Redis client) through `uow.runtime`."""
+    from servicekit.uow import UnitOfWork
+
+    metadata = demo_metadata()
+    create_tables(pg_database, metadata)
+    runtime = Runtime.open(demo_settings(pg_database, amqp_url), metadata, clock=FixedClock(NOW))
+    try:
+        async with runtime.uow() as uow:
+            assert uow.runtime is runtime
+            assert uow.runtime.redis is runtime.redis
+        with pytest.raises(RuntimeError):
+            _ = UnitOfWork(runtime.sessions, metadata, runtime.clock).runtime
+    finally:
+        await runtime.aclose()

@@ -2,6 +2,12 @@
 sweeps and its subscriptions call these and nothing below them: each reads what it needs, asks domain.py
 (the rules and the lifecycle table), and writes. PP-12 hot path: draws and verifies touch Redis only;
 choices, confirmations and everything durable go through Postgres (ledger.py, reconcile.py).
+
+Most take the context and open their own units of work, because a plate-pool step is a Redis script
+first and its Postgres record after, in a transaction of its own (ADR 0020, ADR 0021): a route cannot
+hold one unit of work around both. Those that run inside someone else's transaction take it: `cancel`
+(the one cancellation path) and the settlement of a registration (the consumer's unit of work, which
+also holds the inbox row).
 """
 
 from __future__ import annotations
