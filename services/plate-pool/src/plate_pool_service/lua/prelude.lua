@@ -1,7 +1,7 @@
 -- Shared by every script. KEYS[1] the selection's hash; KEYS[2..6] bits, n, holds, hexp, alloc of its
 -- segment; KEYS[7] the log; KEYS[8] the clock offset; KEYS[9..11] the segment's admission queue, its last
--- polls and its ticket counter. `R` (reply statuses) and `S` (states) are prepended by hot.py from
--- HotStatus and domain.State: one spelling of each, in Python.
+-- polls and its ticket counter. `R.<NAME>` (reply statuses) and `S.<NAME>` (states) are written out by
+-- hot.py from HotStatus and domain.State when it loads the script: one spelling of each, in Python.
 local function fmt(x) return string.format('%.0f', x) end
 local function now_us(arg, offkey)
   if arg ~= '' then return tonumber(arg) end
