@@ -179,7 +179,7 @@ async def test_id08_unit_token_names_the_unit_by_its_credit_code_not_its_agent(a
             now=uow.now,
             credit_code=credit_code,
             id_number=agent,
-            phone=api.new_phone(),
+            phone=(phone := api.new_phone()),
         )
         await uow.commit()
     tokens = await api.login(credit_code)
@@ -188,9 +188,10 @@ async def test_id08_unit_token_names_the_unit_by_its_credit_code_not_its_agent(a
     assert principal.account_kind == "unit"
     assert principal.id_number == credit_code
     assert principal.roles == frozenset({"unit"})
+    assert principal.phone == phone  # ADR 0046: the registered phone (PP-07's codes go there)
     # A refreshed token says the same.
     refreshed = (
         await api.client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     ).json()
     again = await JwksVerifier(None, "tms-identity", "tms", jwks=jwks).verify(refreshed["access_token"])
-    assert (again.account_kind, again.id_number) == ("unit", credit_code)
+    assert (again.account_kind, again.id_number, again.phone) == ("unit", credit_code, phone)
