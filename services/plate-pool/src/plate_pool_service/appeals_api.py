@@ -1,6 +1,6 @@
 """PP-11 appeals (预选号牌申诉): the user appeals a pre-selection outcome; a clerk decides and can restore
 the chances (a new session with the office's counts, the ban lifted) or the number (allocated again with
-a new 3-working-day deadline, the ban lifted)."""
+a new 3-working-day deadline, the ban lifted). The routes parse and shape; appeals.py decides."""
 
 from __future__ import annotations
 
@@ -10,20 +10,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
 
-from plate_pool_service import domain
-from plate_pool_service.access import visible_selection
+from plate_pool_service import appeals as appeal_cases
 from plate_pool_service.context import ContextDep
-from plate_pool_service.domain import Action, Refusal, State
-from plate_pool_service.hot import HotError
-from plate_pool_service.ledger import write_allocation
-from plate_pool_service.reconcile import restore_hot
-from plate_pool_service.tables import appeals, bans, selections
 from servicekit.clock import SHANGHAI
-from servicekit.ids import new_id
-from servicekit.web import NotFound, Principal, RuntimeDep, actor_from, require_roles
+from servicekit.web import Principal, actor_from, require_roles
 
 router = APIRouter(prefix="/api/v1/plate-selections", tags=["plate-selections"])
 
@@ -57,49 +48,16 @@ def appeal_view(row: Any) -> dict[str, Any]:
 
 @router.post("/{selection_id}/appeals", status_code=201, summary="Appeal a pre-selection outcome (PP-11)")
 async def file_appeal(
-    selection_id: uuid.UUID, body: AppealIn, request: Request, principal: Applicant, runtime: RuntimeDep
+    selection_id: uuid.UUID, body: AppealIn, request: Request, principal: Applicant, ctx: ContextDep
 ) -> JSONResponse:
-    row = await visible_selection(runtime.engine, selection_id, principal)
-    domain.check_step(Action.APPEAL, row.state)
-    async with runtime.uow() as uow:
-        pending = (
-            await uow.session.execute(
-                select(appeals.c.id)
-                .where(appeals.c.selection_id == selection_id)
-                .where(appeals.c.state == "filed")
-            )
-        ).first()
-        if pending is not None:
-            raise Refusal(
-                "an appeal of this selection awaits its decision", code="APPEAL_PENDING", rule="PP-11"
-            )
-        appeal_id = new_id()
-        await uow.session.execute(
-            insert(appeals).values(
-                id=appeal_id,
-                selection_id=selection_id,
-                account_id=principal.subject,
-                reason=body.reason,
-                state="filed",
-                created_at=uow.now,
-            )
-        )
-        uow.audit(actor_from(request, principal), "plate_appeal.filed", f"plate-appeal:{appeal_id}")
-        await uow.commit()
-    async with runtime.engine.connect() as conn:
-        created = (await conn.execute(select(appeals).where(appeals.c.id == appeal_id))).one()
+    actor = actor_from(request, principal)
+    created = await appeal_cases.file_appeal(ctx, selection_id, principal, body.reason, actor)
     return JSONResponse(appeal_view(created), status_code=201)
 
 
 @router.get("/{selection_id}/appeals", summary="A selection's appeals (PP-11)")
-async def list_appeals(selection_id: uuid.UUID, principal: Reader, runtime: RuntimeDep) -> dict[str, Any]:
-    await visible_selection(runtime.engine, selection_id, principal)
-    async with runtime.engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(appeals).where(appeals.c.selection_id == selection_id).order_by(appeals.c.id)
-            )
-        ).all()
+async def list_appeals(selection_id: uuid.UUID, principal: Reader, ctx: ContextDep) -> dict[str, Any]:
+    rows = await appeal_cases.list_appeals(ctx, selection_id, principal)
     return {"items": [appeal_view(r) for r in rows], "next_cursor": None}
 
 
@@ -111,97 +69,9 @@ async def decide_appeal(
     request: Request,
     principal: Reviewer,
     ctx: ContextDep,
-    runtime: RuntimeDep,
 ) -> dict[str, Any]:
-    row = await visible_selection(runtime.engine, selection_id, principal)
-    if body.decision == "upheld" and body.remedy is None:
-        raise Refusal("an upheld appeal names its remedy", code="REMEDY_REQUIRED", rule="PP-11", status=422)
-    settings = await ctx.catalog.settings(row.office_code)
-    index: int | None = None
-    if body.decision == "upheld" and body.remedy == "restore_number":
-        segment = await ctx.catalog.segment(row.segment_id)
-        index = segment.space.index(row.plate_number) if segment and row.plate_number else None
-        if index is None:
-            raise Refusal("this selection never had a number", code="NO_NUMBER_TO_RESTORE", rule="PP-11")
-        try:
-            await ctx.hot.take(str(row.id), row.segment_id, index)
-        except HotError:
-            raise Refusal(
-                "the number is held or allocated by someone else now", code="NUMBER_UNAVAILABLE", rule="PP-11"
-            ) from None
-    try:
-        async with runtime.uow() as uow:
-            now = uow.now
-            appeal = (
-                await uow.session.execute(
-                    select(appeals)
-                    .where(appeals.c.id == appeal_id)
-                    .where(appeals.c.selection_id == selection_id)
-                    .with_for_update()
-                )
-            ).first()
-            if appeal is None:
-                raise NotFound("appeal")
-            if appeal.state != "filed":
-                raise Refusal(f"the appeal is {appeal.state}", code="APPEAL_DECIDED", rule="PP-11")
-            await uow.session.execute(
-                update(appeals)
-                .where(appeals.c.id == appeal_id)
-                .values(
-                    state=body.decision,
-                    remedy=body.remedy if body.decision == "upheld" else None,
-                    decision_note=body.note,
-                    decided_by=principal.subject,
-                    decided_at=now,
-                )
-            )
-            if body.decision == "upheld":
-                await uow.session.execute(
-                    update(bans).where(bans.c.selection_id == row.id).values(lifted=True)
-                )
-                if body.remedy == "restore_chances":
-                    await uow.session.execute(
-                        update(selections)
-                        .where(selections.c.id == row.id)
-                        .values(
-                            state=State.SESSION_EXPIRED,
-                            custom_left=settings.custom_attempts,
-                            draws_left=settings.random_draws,
-                            plate_number=None,
-                            sms_deadline=None,
-                            cancelled_at=None,
-                            cancel_reason=None,
-                            updated_at=now,
-                        )
-                    )
-                else:
-                    assert index is not None
-                    deadline = domain.register_by(now, settings, ctx.calendar)
-                    await write_allocation(uow, row, row.segment_id, index, row.plate_number, now, deadline)
-            uow.audit(
-                actor_from(request, principal),
-                f"plate_appeal.{body.decision}",
-                f"plate-appeal:{appeal_id}",
-                before={"selection_state": row.state},
-                after={"remedy": body.remedy, "note": body.note},
-            )
-            await uow.commit()
-    except IntegrityError:
-        if index is not None:
-            await ctx.hot.release(str(row.id), row.segment_id, row.state, "appeal_undo", index)
-        raise Refusal(
-            "the owner or phone has another open selection, or the number is allocated",
-            code="PREVIOUS_SELECTION_NOT_REGISTERED",
-            rule="PP-02",
-        ) from None
-    except BaseException:
-        if index is not None:
-            await ctx.hot.release(str(row.id), row.segment_id, row.state, "appeal_undo", index)
-        raise
-    if body.decision == "upheld":
-        async with runtime.engine.connect() as conn:
-            fresh = (await conn.execute(select(selections).where(selections.c.id == row.id))).one()
-        await restore_hot(ctx, fresh)
-    async with runtime.engine.connect() as conn:
-        decided = (await conn.execute(select(appeals).where(appeals.c.id == appeal_id))).one()
+    actor = actor_from(request, principal)
+    decided = await appeal_cases.decide(
+        ctx, selection_id, appeal_id, principal, body.decision, body.remedy, body.note, actor
+    )
     return appeal_view(decided)
