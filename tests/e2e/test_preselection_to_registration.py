@@ -290,7 +290,7 @@ async def bans_of(p: Pipe, id_number: str) -> list[Any]:
 async def test_pp09_a_name_differing_only_by_spaces_is_registered_settled_and_bans_no_one(pipe: Pipe) -> None:
     p = pipe
     id_number, vin, phone = new_resident_id(p.office), new_vin(), new_phone()
-    token = p.tokens.citizen(f"person-{secrets.token_hex(6)}", id_number=id_number, ttl_s=3600)
+    token = p.tokens.citizen(f"person-{secrets.token_hex(6)}", id_number=id_number, phone=phone, ttl_s=3600)
     owner = {"id_kind": "resident_id", "id_number": id_number, "name": "欧阳 娜娜"}
     selection = await preselect(p, p.tokens.headers(token), owner, vin, phone)
     at_counter = {**owner, "name": "欧阳娜娜"}  # the counter's record of the name, without the space
@@ -306,7 +306,7 @@ async def test_pp09_a_name_differing_only_by_spaces_is_registered_settled_and_ba
 async def test_pp09_a_difference_the_counter_refuses_cancels_the_number_with_the_ban(pipe: Pipe) -> None:
     p = pipe
     id_number, vin, phone = new_resident_id(p.office), new_vin(), new_phone()
-    token = p.tokens.citizen(f"person-{secrets.token_hex(6)}", id_number=id_number, ttl_s=3600)
+    token = p.tokens.citizen(f"person-{secrets.token_hex(6)}", id_number=id_number, phone=phone, ttl_s=3600)
     owner = {"id_kind": "resident_id", "id_number": id_number, "name": "卫十四"}
     selection = await preselect(p, p.tokens.headers(token), owner, vin, phone)
     r = await register_at_counter(
@@ -323,7 +323,7 @@ async def test_vh15_a_units_preselection_is_registered_at_the_counter_and_settle
     its confirmed event, vehicle's projection and the counter's body alike."""
     p = pipe
     code, vin, phone = new_uscc(p.office), new_vin(), new_phone()
-    token = p.tokens.mint(f"unit-{code}", kind="unit", roles=("unit",), id_number=code)
+    token = p.tokens.mint(f"unit-{code}", kind="unit", roles=("unit",), id_number=code, phone=phone)
     owner = {"id_kind": "uscc", "id_number": code, "name": "石家庄某某科技有限公司"}
     selection = await preselect(p, p.tokens.headers(token), owner, vin, phone)
     r = await register_at_counter(

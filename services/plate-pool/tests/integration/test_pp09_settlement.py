@@ -119,6 +119,7 @@ async def test_pp09_a_refusal_at_the_counter_cancels_with_a_ban(platform: Platfo
     assert (view["state"], view["cancel_reason"]) == ("cancelled", "registration_mismatch")
     again = p.applicant()
     again.id_number, again.token, again.subject = who.id_number, who.token, who.subject
+    again.phone = who.phone  # the same person: the same registered phone (PP-07)
     r = await p.client.post("/api/v1/plate-selections", json=p.start_body(again), headers=again.headers)
     assert (r.status_code, r.json()["code"], r.json()["ban_until"]) == (
         409,

@@ -430,8 +430,9 @@ async def test_pp01_a_units_old_kind_spelling_is_read_as_uscc(platform: Platform
     p = platform
     await p.open_segment()
     code = new_uscc(p.office)
-    token = p.tokens.mint(f"unit-{code}", kind="unit", roles=("unit",), id_number=code)
-    body = p.start_body(p.applicant())
+    agent = p.applicant()
+    token = p.tokens.mint(f"unit-{code}", kind="unit", roles=("unit",), id_number=code, phone=agent.phone)
+    body = p.start_body(agent)
     body["owner"] = {"id_kind": "social_credit_code", "id_number": code, "name": "石家庄某某科技有限公司"}
     r = await p.client.post("/api/v1/plate-selections", json=body, headers=p.tokens.headers(token))
     assert r.status_code == 201, r.text
