@@ -190,7 +190,7 @@ def test_principal_from_claims_needs_the_right_shapes() -> None:
 
 
 async def test_the_registered_phone_rides_in_the_token_and_stays_out_of_repr(tokens: TokenFactory) -> None:
-    """ADR 0046: `phn` is the phone the account registered with (PP-07 sends codes there)."""
+    """ADR 0047: `phn` is the phone the account registered with (PP-07 sends codes there)."""
     principal = await tokens.verifier().verify(tokens.citizen("p-2", phone="13800138000"))
     assert principal.phone == "13800138000"
     assert "13800138000" not in repr(principal)

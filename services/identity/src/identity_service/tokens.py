@@ -54,7 +54,7 @@ class TokenAccount:
     id_number: str | None
     channel: str
     credit_code: str | None = None
-    phone: str | None = None  # the phone registered with (ID-03); `phn` in the token (ADR 0046)
+    phone: str | None = None  # the phone registered with (ID-03); `phn` in the token (ADR 0047)
 
 
 def owner_id_claim(account: TokenAccount) -> str | None:
@@ -86,7 +86,7 @@ async def issue_access_token(keys: KeyRing, auth: AuthSettings, account: TokenAc
         expires_at=issued_at + ttl_s,
         office=account.office,
         id_number=owner_id_claim(account),
-        # ADR 0046: the registered phone, for the services that send a code to it (PP-07); not staff's.
+        # ADR 0047: the registered phone, for the services that send a code to it (PP-07); not staff's.
         phone=account.phone if account.category in ("personal", "unit") else None,
     )
     return jwt.encode(claims, signer.private_key, algorithm=ALGORITHM, headers={"kid": signer.kid})

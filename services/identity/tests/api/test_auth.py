@@ -188,7 +188,7 @@ async def test_id08_unit_token_names_the_unit_by_its_credit_code_not_its_agent(a
     assert principal.account_kind == "unit"
     assert principal.id_number == credit_code
     assert principal.roles == frozenset({"unit"})
-    assert principal.phone == phone  # ADR 0046: the registered phone (PP-07's codes go there)
+    assert principal.phone == phone  # ADR 0047: the registered phone (PP-07's codes go there)
     # A refreshed token says the same.
     refreshed = (
         await api.client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})

@@ -50,7 +50,7 @@ class Principal:
     id_number: str | None = field(default=None, repr=False)
     token_id: str | None = None
     expires_at: int = 0  # epoch seconds, real time
-    # The phone the account registered with (claim `phn`; ADR 0046): where its SMS codes go (PP-07).
+    # The phone the account registered with (claim `phn`; ADR 0047): where its SMS codes go (PP-07).
     phone: str | None = field(default=None, repr=False)
 
     def has_any(self, *roles: str) -> bool:

@@ -55,7 +55,7 @@ def _input(fn: Callable[..., str], value: str, code: str, field: str) -> str:
 
 def registered_phone(principal: Principal, typed: str | None) -> str:
     """PP-07: the SMS code goes to the phone the user registered with (用户注册时填写的手机号码), which the
-    access token carries (ADR 0046); a phone typed into the form (already checked as a mobile number) must
+    access token carries (ADR 0047); a phone typed into the form (already checked as a mobile number) must
     be that one."""
     if principal.phone is None:
         raise domain.NoRegisteredPhone("the account has no registered phone; sign in again")
