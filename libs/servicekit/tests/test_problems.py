@@ -1,50 +1,41 @@
-"""Problem bodies, and domain refusals mapped by duck typing (no I/O)."""
+"""Problem bodies, and the domains' refusals as problems (no I/O)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import pytest
 
+from servicekit.refusal import Refusal, refusal
 from servicekit.web.problems import (
     NotFound,
     Problem,
     TooManyRequests,
     code_for_status,
-    problem_from_rule_error,
+    problem_of,
     type_uri,
 )
 
 
-class RuleError(Exception):
-    """The shape of servicekit.verification.VerificationError."""
-
-    code: ClassVar[str] = "SMS_CODE_ERROR"
-    rule: ClassVar[str] = "NT-02"
-
-
-class SendTooSoon(RuleError):
+class SendTooSoon(Refusal):
     code = "SMS_CODE_SEND_TOO_SOON"
+    rule = "NT-02"
 
     def __init__(self, retry_after_s: int) -> None:
-        super().__init__(f"retry in {retry_after_s} s")
-        self.retry_after_s = retry_after_s
+        super().__init__(f"retry in {retry_after_s} s", retry_after_s=retry_after_s)
 
 
-class Mismatch(RuleError):
+class Mismatch(Refusal):
     code = "SMS_CODE_MISMATCH"
+    rule = "NT-02"
+    status = 422
 
     def __init__(self, tries_left: int, phone: str) -> None:
-        super().__init__(f"wrong code sent to {phone}; {tries_left} tries left")
-        self.tries_left = tries_left
-        self.phone = phone
-        self._secret = "not exposed"
+        super().__init__(
+            f"wrong code sent to {phone}; {tries_left} tries left",
+            extra={"tries_left": tries_left, "phone": phone},
+        )
 
 
-class StateRefusal(RuleError):
-    code = "PLATE_TAKEN"
-    rule = "PP-05"
-    http_status = 409
+StateRefusal = refusal("PLATE_TAKEN", "PP-05", 409)
 
 
 def test_type_uri_scheme() -> None:
@@ -72,7 +63,7 @@ def test_extensions_cannot_replace_standard_members() -> None:
 
 
 def test_rate_limit_refusal_is_429_with_retry_after() -> None:
-    problem = problem_from_rule_error(SendTooSoon(42))
+    problem = problem_of(SendTooSoon(42))
     assert problem is not None
     assert (problem.status, problem.code, problem.rule) == (429, "SMS_CODE_SEND_TOO_SOON", "NT-02")
     assert problem.headers["Retry-After"] == "42"
@@ -80,7 +71,7 @@ def test_rate_limit_refusal_is_429_with_retry_after() -> None:
 
 
 def test_input_refusal_is_422_with_its_public_fields_masked() -> None:
-    problem = problem_from_rule_error(Mismatch(2, "13812345678"))
+    problem = problem_of(Mismatch(2, "13812345678"))
     assert problem is not None
     assert problem.status == 422
     assert problem.extra == {"tries_left": 2, "phone": "138****5678"}
@@ -88,34 +79,31 @@ def test_input_refusal_is_422_with_its_public_fields_masked() -> None:
 
 
 def test_declared_status_wins() -> None:
-    problem = problem_from_rule_error(StateRefusal("taken"))
+    problem = problem_of(StateRefusal("taken"))
     assert problem is not None
     assert (problem.status, problem.rule) == (409, "PP-05")
 
 
 def test_other_exceptions_are_not_rule_errors() -> None:
-    assert problem_from_rule_error(ValueError("x")) is None
+    assert problem_of(ValueError("x")) is None
 
 
 def test_a_refusal_answers_with_its_code_rule_status_and_masked_members() -> None:
-    from servicekit.refusal import Refusal, refusal
-
     taken = refusal("NUMBER_TAKEN", "PP-05", 409)
-    problem = problem_from_rule_error(taken("held by 13812345678", extra={"phone": "13812345678", "n": 2}))
+    problem = problem_of(taken("held by 13812345678", extra={"phone": "13812345678", "n": 2}))
     assert problem is not None
     assert (problem.status, problem.code, problem.rule) == (409, "NUMBER_TAKEN", "PP-05")
     assert problem.detail == "held by 138****5678"
     assert problem.extra == {"phone": "138****5678", "n": 2}
 
     limited = Refusal("wait", code="SMS_CODE_SEND_TOO_SOON", rule="NT-02", retry_after_s=41.2)
-    problem = problem_from_rule_error(limited)
+    problem = problem_of(limited)
     assert problem is not None
     assert (problem.status, problem.headers["Retry-After"]) == (429, "42")
     assert problem.extra == {"retry_after_s": 42}
 
 
-def test_a_refusal_is_never_a_server_error() -> None:
-    from servicekit.refusal import Refusal
-
+def test_a_refusal_is_never_a_server_fault() -> None:
     with pytest.raises(ValueError, match="4xx"):
         Refusal("x", status=500)
+    assert Refusal("until an admin sets the year", status=503).status == 503  # WD-01's unset year

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, SecretStr
 from starlette.responses import Response
 
 from servicekit.db import new_metadata
+from servicekit.refusal import Refusal, refusal
 from servicekit.runtime import Runtime
 from servicekit.settings import (
     BrokerSettings,
@@ -36,7 +37,6 @@ from servicekit.web import (
     IdempotencyKeyHeader,
     Principal,
     ReadinessCheck,
-    Unprocessable,
     actor_from,
     create_service_app,
     idempotent,
@@ -60,16 +60,7 @@ class VehicleIn(BaseModel):
     plate: str
 
 
-class DemoRuleError(Exception):
-    """Shaped like servicekit.verification.VerificationError: class attributes code, rule, http_status."""
-
-    code = "CODE_EXPIRED"
-    rule = "ID-07"
-    http_status = 409
-
-    def __init__(self, message: str, attempts_left: int) -> None:
-        super().__init__(message)
-        self.extra = {"attempts_left": attempts_left}
+DemoRuleError = refusal("CODE_EXPIRED", "ID-07", 409)
 
 
 created: list[str] = []
@@ -90,14 +81,18 @@ async def review(
 
 @router.get("/api/v1/demo/problem")
 async def problem() -> None:
-    raise Unprocessable(
-        "CUSTOM_ATTEMPTS_EXHAUSTED", "no attempts left", rule="PP-05", extra={"attempts_left": 0}
+    raise Refusal(
+        "no attempts left",
+        code="CUSTOM_ATTEMPTS_EXHAUSTED",
+        rule="PP-05",
+        status=422,
+        extra={"attempts_left": 0},
     )
 
 
 @router.get("/api/v1/demo/rule")
 async def rule() -> None:
-    raise DemoRuleError(f"code sent to {PHONE} has expired", attempts_left=2)
+    raise DemoRuleError(f"code sent to {PHONE} has expired", extra={"attempts_left": 2})
 
 
 @router.get("/api/v1/demo/boom")

@@ -117,7 +117,7 @@ def test_wd01_a_year_nobody_set_is_refused_loudly_not_counted_as_weekends() -> N
     with pytest.raises(CalendarYearNotSet) as refused:
         cal.is_working_day(date(2027, 1, 1))
     assert refused.value.year == 2027
-    assert (refused.value.code, refused.value.rule, refused.value.http_status) == (
+    assert (refused.value.code, refused.value.rule, refused.value.status) == (
         "WORKDAY_CALENDAR_NOT_SET",
         "WD-01",
         503,

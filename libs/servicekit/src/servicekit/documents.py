@@ -24,7 +24,7 @@ from sqlalchemy import MetaData, Row, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.ids import new_id
-from servicekit.refusal import refusal
+from servicekit.refusal import Refusal, refusal
 from servicekit.settings import DocumentSettings
 
 JPEG = "image/jpeg"
@@ -42,12 +42,11 @@ DocumentTypeNotAllowed = refusal("DOCUMENT_TYPE_NOT_ALLOWED", "AR-01", 415)
 DocumentTooLarge = refusal("DOCUMENT_TOO_LARGE", "AR-01", 413)
 
 
-class DocumentNotFound(Exception):
+class DocumentNotFound(Refusal):
     """Missing, of another case, or not for this caller: one answer, 404, so existence does not leak."""
 
     code = "NOT_FOUND"
-    rule = None
-    http_status = 404
+    status = 404
 
     def __init__(self) -> None:
         super().__init__("document not found")

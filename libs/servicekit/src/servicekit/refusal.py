@@ -8,7 +8,9 @@ refusal says when to try again. A kind of refusal that recurs is named once with
     raise VehicleBlocked("the vehicle is seized", extra={"flags": ["seized"]})
 
 A one-off is raised directly: `raise Refusal("...", code="SEGMENT_EXISTS", rule="PP-10")`.
-Status: 409 when the state refuses (the default), 422 when the input does, 429 with `retry_after_s`.
+Status: 409 when the state refuses (the default), 422 when the input does, 404 for what the caller may not
+see, 429 with `retry_after_s`; 503 only for a refusal that lasts until an operator acts (WD-01's unset
+calendar year). Never another 5xx: a refusal is not a fault.
 """
 
 from __future__ import annotations
@@ -47,8 +49,8 @@ class Refusal(Exception):
             self.status = status
         elif self.retry_after_s is not None and type(self).status == Refusal.status:
             self.status = 429
-        if not 400 <= self.status < 500:
-            raise ValueError(f"a refusal is a 4xx, not {self.status}")
+        if not (400 <= self.status < 500 or self.status == 503):
+            raise ValueError(f"a refusal is a 4xx or a 503, not {self.status}")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.status}, {self.code!r}, rule={self.rule!r})"

@@ -18,14 +18,14 @@ import time as _time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 import chinese_calendar
 from sqlalchemy import MetaData, Table, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from servicekit.clock import SHANGHAI
-from servicekit.refusal import refusal
+from servicekit.refusal import Refusal, refusal
 
 log = logging.getLogger("servicekit.workdays")
 
@@ -37,24 +37,23 @@ UnknownYears = Literal["weekends", "refuse"]
 CalendarDayRefused = refusal("CALENDAR_DAY_INVALID", "WD-01", 422)
 
 
-class CalendarYearNotSet(Exception):
+class CalendarYearNotSet(Refusal):
     """WD-01: a working day was asked of a year neither the package knows nor an admin has set.
 
-    Not the caller's fault: the API answers 503 `WORKDAY_CALENDAR_NOT_SET` (by the duck typing of
-    `servicekit.web.problems.problem_from_rule_error`) and the log names the year, until an admin sets it.
-    """
+    Not the caller's fault: the API answers 503 `WORKDAY_CALENDAR_NOT_SET` naming the year, until an
+    admin sets it."""
 
     code = "WORKDAY_CALENDAR_NOT_SET"
     rule = "WD-01"
-    http_status = 503
+    status = 503
 
     def __init__(self, year: int) -> None:
         super().__init__(
             f"the working-day calendar of {year} is not set: an admin enters the State Council's "
-            f"holidays and adjusted working days of {year} (PUT /api/v1/workdays/{year})"
+            f"holidays and adjusted working days of {year} (PUT /api/v1/workdays/{year})",
+            extra={"year": year},
         )
         self.year = year
-        self.extra: dict[str, Any] = {"year": year}
 
 
 class WorkdayCalendar:

@@ -16,7 +16,7 @@ from notify_service.templates import (
     TemplateParamsMismatch,
     UnknownTemplate,
 )
-from servicekit.web.problems import problem_from_rule_error
+from servicekit.web.problems import problem_of
 
 GOOD_PARAMS: dict[str, dict[str, str]] = {
     "verification_code": {"code": "482913", "minutes": "5"},
@@ -192,7 +192,7 @@ def test_nt01_template_errors_are_value_errors_that_become_422_problems() -> Non
     with pytest.raises(TemplateError) as caught:
         templates.render("registration_approved", {"name": "张三", "account": "130102199003071233"})
     assert isinstance(caught.value, ValueError)
-    problem = problem_from_rule_error(caught.value)
+    problem = problem_of(caught.value)
     assert problem is not None
     assert (problem.status, problem.code, problem.rule) == (422, "SMS_IDENTITY_NUMBER", "NT-01")
     assert problem.detail is not None

@@ -40,7 +40,7 @@ from servicekit.web.problems import (
     TooManyRequests,
     Unauthenticated,
     Unprocessable,
-    problem_from_rule_error,
+    problem_of,
 )
 
 __all__ = [
@@ -76,7 +76,7 @@ __all__ = [
     "get_runtime",
     "get_uow",
     "idempotent",
-    "problem_from_rule_error",
+    "problem_of",
     "request_id",
     "require_roles",
     "resolve_client_ip",

@@ -70,7 +70,7 @@ from servicekit.web.context import (
     resolve_client_ip,
 )
 from servicekit.web.idempotency import IdempotencyStore
-from servicekit.web.problems import install_problem_handlers, internal_error, problem_from_rule_error
+from servicekit.web.problems import install_problem_handlers, internal_error, problem_of
 
 log = logging.getLogger("servicekit.web")
 access_log = logging.getLogger("servicekit.access")
@@ -318,7 +318,7 @@ class RequestMiddleware:
         try:
             await self.app(scope, receive, exchange.send)
         except Exception as exc:
-            problem = problem_from_rule_error(exc)
+            problem = problem_of(exc)
             if problem is None:
                 log.error("unhandled error", exc_info=exc)
                 if span is not None:

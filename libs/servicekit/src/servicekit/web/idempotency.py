@@ -45,7 +45,7 @@ from servicekit.web.problems import (
     Conflict,
     Problem,
     Unprocessable,
-    problem_from_rule_error,
+    problem_of,
     problem_response,
 )
 
@@ -163,7 +163,7 @@ class IdempotencyStore:
             try:
                 response = await handler()
             except Exception as exc:
-                problem = exc if isinstance(exc, Problem) else problem_from_rule_error(exc)
+                problem = exc if isinstance(exc, Problem) else problem_of(exc)
                 if problem is None or problem.status >= 500:
                     raise
                 # A rule's refusal is the answer to this request: a repeat gets the same refusal.

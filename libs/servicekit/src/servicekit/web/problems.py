@@ -18,7 +18,6 @@ fault: its body is generic and the cause goes to the log, never to the client.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, ClassVar
@@ -127,8 +126,10 @@ class NotFound(Problem):
         super().__init__(404, "NOT_FOUND", detail or f"{what} not found")
 
 
-class RuleRefusal(Problem):
-    """A business rule refused the request; subclasses fix the status."""
+class _WebRefusal(Problem):
+    """A refusal the web layer makes on its own: a request it cannot read (a required header, a filter)
+    or an account's state at sign-in. It names no rule: a business rule refuses through the domain's
+    `servicekit.refusal.Refusal`, the one refusal type (conventions.md)."""
 
     status_code: ClassVar[int]
 
@@ -137,21 +138,20 @@ class RuleRefusal(Problem):
         code: str,
         detail: str | None = None,
         *,
-        rule: str | None = None,
         extra: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(self.status_code, code, detail, rule=rule, extra=extra, headers=headers)
+        super().__init__(self.status_code, code, detail, extra=extra, headers=headers)
 
 
-class Conflict(RuleRefusal):
-    """409: a rule refused the request because of the current state."""
+class Conflict(_WebRefusal):
+    """409: the request cannot be served in the current state."""
 
     status_code = 409
 
 
-class Unprocessable(RuleRefusal):
-    """422: a rule refused the input."""
+class Unprocessable(_WebRefusal):
+    """422: the request cannot be read as it is."""
 
     status_code = 422
 
@@ -196,62 +196,14 @@ class Forbidden(Problem):
         super().__init__(403, "FORBIDDEN", detail)
 
 
-_NOT_EXTENSIONS = _RESERVED | {"http_status", "headers", "extra"}
-
-
-def problem_of_refusal(exc: Refusal) -> Problem:
-    """A domain's refusal as the problem that answers it: detail and string members masked."""
+def problem_of(exc: BaseException) -> Problem | None:
+    """The problem that answers a domain's `Refusal` (detail and string members masked); None for any
+    other exception, which is our fault and answers 500."""
+    if not isinstance(exc, Refusal):
+        return None
     extra = {k: mask_text(v) if isinstance(v, str) else v for k, v in exc.extra.items() if k not in _RESERVED}
     headers = {} if exc.retry_after_s is None else {"Retry-After": str(exc.retry_after_s)}
     return Problem(exc.status, exc.code, mask_text(exc.detail), rule=exc.rule, extra=extra, headers=headers)
-
-
-def problem_from_rule_error(exc: BaseException) -> Problem | None:
-    """Map a refusal of the domain layer to a problem by duck typing, so that domain code stays free of
-    web imports. Any exception whose class has `code` and `rule` attributes qualifies (e.g.
-    `servicekit.verification.VerificationError`):
-    - status: its `http_status`; else 429 when it has `retry_after_s` (a rate limit); else 422;
-    - detail: `str(exc)`, masked;
-    - extension members: its `extra` mapping if it has one, otherwise its public instance attributes
-      of plain types (`tries_left`, `retry_after_s`, ...), strings masked;
-    - `Retry-After` from `retry_after_s`, plus any `headers` mapping it carries.
-    """
-    if isinstance(exc, Refusal):
-        return problem_of_refusal(exc)
-    cls = type(exc)
-    code = getattr(exc, "code", None)
-    if (
-        not isinstance(getattr(cls, "code", None), str)
-        or not hasattr(cls, "rule")
-        or not isinstance(code, str)
-    ):
-        return None
-    rule = getattr(exc, "rule", None)
-    declared = getattr(exc, "extra", None)
-    if isinstance(declared, Mapping):
-        extra = {str(k): v for k, v in declared.items() if k not in _RESERVED}
-    else:
-        extra = {
-            k: mask_text(v) if isinstance(v, str) else v
-            for k, v in vars(exc).items()
-            if not k.startswith("_") and k not in _NOT_EXTENSIONS and isinstance(v, bool | int | float | str)
-        }
-    retry_after = extra.get("retry_after_s", getattr(exc, "retry_after_s", None))
-    if isinstance(retry_after, bool) or not isinstance(retry_after, int | float):
-        retry_after = None
-    status = getattr(exc, "http_status", 422 if retry_after is None else 429)
-    headers = dict(getattr(exc, "headers", None) or {})
-    if retry_after is not None:
-        headers.setdefault("Retry-After", str(max(1, math.ceil(retry_after))))
-    detail = str(exc) or None
-    return Problem(
-        status if isinstance(status, int) and 400 <= status < 600 else 422,
-        code,
-        mask_text(detail) if detail else None,
-        rule=rule if isinstance(rule, str) else None,
-        extra=extra,
-        headers=headers,
-    )
 
 
 def internal_error() -> Problem:
@@ -306,7 +258,7 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
     """Last resort (Starlette's ServerErrorMiddleware): the web middleware normally answers first."""
-    rule_problem = problem_from_rule_error(exc)
+    rule_problem = problem_of(exc)
     if rule_problem is not None:
         return problem_response(request, rule_problem)
     log.error("unhandled error", exc_info=exc)
