@@ -70,7 +70,7 @@ os.environ.update(
 
 from plate_pool_service.context import context_for  # noqa: E402  (settings come from the env above)
 from plate_pool_service.domain import OfficeSettings  # noqa: E402
-from plate_pool_service.segments_api import (  # noqa: E402
+from plate_pool_service.segments import (  # noqa: E402
     PlanSegment,
     build_pool,
     plan_segment,

@@ -46,7 +46,7 @@ from gateway_service.nginx import NginxOptions, render
 from gateway_service.routes import route_table
 from plate_pool_service.context import context_for
 from plate_pool_service.domain import OfficeSettings
-from plate_pool_service.segments_api import PlanSegment, build_pool, plan_segment, save_office_settings
+from plate_pool_service.segments import PlanSegment, build_pool, plan_segment, save_office_settings
 from plate_pool_service.service import SPEC
 from plate_pool_service.settings import PlatePoolSettings
 from plate_pool_service.tables import allocations, segments, selections

@@ -32,7 +32,7 @@ from stdnum.cn import ric, uscc
 
 from plate_pool_service.domain import OfficeSettings
 from plate_pool_service.main import create_app as create_plate_pool_app
-from plate_pool_service.segments_api import PlanSegment, build_pool, plan_segment, save_office_settings
+from plate_pool_service.segments import PlanSegment, build_pool, plan_segment, save_office_settings
 from plate_pool_service.service import SPEC as PLATE_POOL
 from plate_pool_service.settings import PlatePoolSettings
 from plate_pool_service.tables import allocations, bans, segments, selections

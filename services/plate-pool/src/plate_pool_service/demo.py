@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from plate_pool_service.context import context_for
 from plate_pool_service.domain import SEED_SETTINGS
-from plate_pool_service.segments_api import (
+from plate_pool_service.segments import (
     PlanSegment,
     build_pool,
     plan_segment,

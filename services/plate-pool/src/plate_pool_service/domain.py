@@ -228,6 +228,60 @@ def check_pool_floor(available: int, settings: OfficeSettings, *, opening: bool 
     raise PoolBelowFloor(detail, extra={"available": available, "floor": floor})
 
 
+# --- PP-10: a segment's life: planned by its office, approved by the superior office, published --------
+
+MIN_SEGMENT_SIZE = 1_000  # seed §24(1)
+PUBLISH_WORKING_DAYS = 3  # seed §24(4): published at least 3 working days before it opens
+SegmentInvalid = refusal("SEGMENT_INVALID", "PP-10", 422)
+SegmentTooSmall = refusal("SEGMENT_TOO_SMALL", "PP-10", 422)
+SegmentExists = refusal("SEGMENT_EXISTS", "PP-10")
+NotSuperiorOffice = refusal("NOT_SUPERIOR_OFFICE", "PP-10", 403)
+SegmentNotPlanned = refusal("SEGMENT_NOT_PLANNED", "PP-10")
+SegmentNotApproved = refusal("SEGMENT_NOT_APPROVED", "PP-10")
+PublicationTooLate = refusal("PUBLICATION_TOO_LATE", "PP-10")
+
+
+def check_segment_size(size: int) -> None:
+    """PP-10: a segment put in use has at least 1,000 numbers."""
+    if size < MIN_SEGMENT_SIZE:
+        raise SegmentTooSmall(f"a segment has at least {MIN_SEGMENT_SIZE} numbers")
+
+
+def check_approval(state: str, superior: str | None, approver_office: str | None) -> None:
+    """PP-10: only the superior office approves, and only a planned segment."""
+    if superior is None or approver_office != superior:
+        raise NotSuperiorOffice("only the superior office approves a segment plan")
+    if state != "planned":
+        raise SegmentNotPlanned(f"the segment is {state}")
+
+
+def check_publication(state: str, opens_on: date, earliest: date) -> None:
+    """PP-10: an approved segment is published at least 3 working days (`earliest`) before it opens."""
+    if state != "approved":
+        raise SegmentNotApproved("the superior office has not approved this segment")
+    if opens_on < earliest:
+        raise PublicationTooLate(
+            f"a segment is published at least {PUBLISH_WORKING_DAYS} working days before it opens",
+            extra={"earliest_opening": earliest.isoformat()},
+        )
+
+
+def settings_changed(current: OfficeSettings, changes: Mapping[str, Any]) -> OfficeSettings:
+    """PP-06a: an office's settings with `changes` applied, each count and window in range; PP-10: the
+    pool's floor is never set under 50,000."""
+    unknown = set(changes) - set(current.to_json())
+    if unknown:
+        raise InvalidSettings(f"unknown settings: {sorted(unknown)}")
+    try:
+        new = OfficeSettings.from_json({**current.to_json(), **changes})
+        new.check()
+    except TypeError:  # a count given as text, a window as a list: compared, they raise
+        raise InvalidSettings("settings of the wrong type") from None
+    if "low_pool_threshold" in changes:
+        check_floor_setting(new.low_pool_threshold)
+    return new
+
+
 SEED_SETTINGS = OfficeSettings()
 
 

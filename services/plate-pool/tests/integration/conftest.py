@@ -21,7 +21,7 @@ from stdnum.cn import ric, uscc
 from plate_pool_service.context import PlateContext
 from plate_pool_service.domain import OfficeSettings
 from plate_pool_service.main import create_app
-from plate_pool_service.segments_api import (
+from plate_pool_service.segments import (
     PlanSegment,
     build_pool,
     plan_segment,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from plate_pool_service import sweeps
 from plate_pool_service.domain import OfficeSettings
-from plate_pool_service.segments_api import save_office_settings
+from plate_pool_service.segments import save_office_settings
 from plate_pool_service.tables import fairness_log, selections
 from servicekit.clock import SHANGHAI
 from servicekit.db import new_metadata
@@ -243,3 +244,27 @@ async def test_pp13_the_public_segment_list_pages_with_a_cursor(platform: Platfo
     assert {s["id"] for s in first["items"] + second["items"]} == opened
     r = await p.client.get("/api/v1/plate-segments", params={**params, "cursor": "not-a-cursor"})
     assert (r.status_code, r.json()["code"]) == (422, "INVALID_CURSOR")
+
+
+async def test_pp10_a_segment_approved_or_published_twice_at_once_moves_once(platform: Platform) -> None:
+    """Two admins pressing at once: one approval, one publication, one pool built; the other answers 409."""
+    p = platform
+    admin = p.tokens.headers(p.tokens.clerk(roles=("clerk.admin",), office=p.office))
+    superior = p.tokens.headers(p.tokens.clerk(roles=("clerk.admin",), office="130000"))
+    body = {
+        "office_code": p.office,
+        "prefix": "冀A",
+        "pattern": "7####",
+        "custom_patterns": ["#####"],
+        "opens_at": "2027-03-04T08:00:00+08:00",
+    }
+    segment = (await p.client.post("/api/v1/plate-segments", json=body, headers=admin)).json()
+    url = f"/api/v1/plate-segments/{segment['id']}"
+    approvals = await asyncio.gather(*(p.client.post(f"{url}/approval", headers=superior) for _ in range(4)))
+    assert sorted(r.status_code for r in approvals) == [200, 409, 409, 409]
+    published = await asyncio.gather(*(p.client.post(f"{url}/publication", headers=admin) for _ in range(4)))
+    assert sorted(r.status_code for r in published) == [200, 409, 409, 409]
+    assert {r.json()["code"] for r in published if r.status_code == 409} == {"SEGMENT_NOT_APPROVED"}
+    statistics = (await p.client.get("/api/v1/plate-segments", params={"office_code": p.office})).json()
+    (mine,) = [s for s in statistics["items"] if s["id"] == segment["id"]]
+    assert mine["statistics"]["available"] == 10_000

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from plate_pool_service.domain import OfficeSettings
-from plate_pool_service.segments_api import save_office_settings
+from plate_pool_service.segments import save_office_settings
 
 from .conftest import Applicant, Platform
 

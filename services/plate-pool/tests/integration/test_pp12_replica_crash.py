@@ -38,7 +38,7 @@ from sqlalchemy import delete, select
 
 from plate_pool_service.context import PlateContext, context_for
 from plate_pool_service.domain import OfficeSettings
-from plate_pool_service.segments_api import PlanSegment, build_pool, plan_segment, save_office_settings
+from plate_pool_service.segments import PlanSegment, build_pool, plan_segment, save_office_settings
 from plate_pool_service.selections import SMS_PURPOSE
 from plate_pool_service.service import SPEC
 from plate_pool_service.settings import PlatePoolSettings
