@@ -1,27 +1,23 @@
 """The notify service's HTTP API, mounted under /api/v1.
 
-`router` is the public API: the signed-in user's in-app inbox (`/api/v1/messages`, NT-01) and the SMS
-provider's delivery-report callback. `test_router` (`/api/v1/_test/*`) is mounted in dev and test only
-(see main.py), so in prod its paths answer 404.
+`router` is the public API: the signed-in user's in-app inbox (`/api/v1/messages`, NT-01); the SMS
+provider's delivery-report callback is `receipts_api.py`. `test_router` (`/api/v1/_test/*`) is mounted
+in dev and test only (see main.py), so in prod its paths answer 404.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Request
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import AfterValidator, BaseModel
 from sqlalchemy import func, select, update
 
 from notify_service import templates
-from notify_service.delivery import apply_receipt
 from notify_service.domain import CODE_TEMPLATE
-from notify_service.settings import NotifySettings
-from notify_service.sms import ALIYUN
 from notify_service.tables import sms_messages
 from servicekit.clock import SHANGHAI
 from servicekit.pagination import InvalidCursor, clamp_limit, decode_cursor, encode_cursor
@@ -274,63 +270,3 @@ async def mark_read(
             )
             await uow.commit()
     return _inbox_item(row)
-
-
-# --- the provider's delivery reports --------------------------------------------------------------------
-
-
-class AliyunReport(BaseModel):
-    """One item of Alibaba Cloud SMS's HTTP batch push of delivery reports (SmsReport)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    phone_number: str | None = None
-    success: bool
-    err_code: str | None = None
-    err_msg: str | None = None
-    biz_id: str | None = Field(default=None, max_length=100)
-    out_id: str | None = Field(default=None, max_length=256)
-
-
-class ReceiptAnswer(BaseModel):
-    code: int
-    msg: str
-
-
-@router.post(
-    "/messages/sms-receipts/aliyun/{token}",
-    response_model=ReceiptAnswer,
-    summary="Delivery reports pushed by Alibaba Cloud SMS",
-    include_in_schema=False,  # the provider's, not a client's
-)
-async def aliyun_receipts(
-    runtime: RuntimeDep,
-    token: Annotated[str, Path(max_length=200)],
-    reports: Annotated[list[AliyunReport], Body(max_length=1000)],
-) -> ReceiptAnswer:
-    """NT-01: `sent` becomes `delivered` or `failed` (with the operator's code). Authenticated by the
-    secret in the URL configured at the provider (ADR 0030); a wrong one answers 404. Unknown or repeated
-    reports change nothing and are still acknowledged, so the provider does not push them again."""
-    settings = runtime.settings
-    assert isinstance(settings, NotifySettings)
-    expected = settings.receipt_token.get_secret_value()
-    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
-        raise NotFound()
-    changed = 0
-    for report in reports:
-        message_id: uuid.UUID | None
-        try:
-            message_id = uuid.UUID(report.out_id) if report.out_id else None
-        except ValueError:
-            message_id = None
-        reason = None if report.success else f"{report.err_code or 'UNKNOWN'}: {report.err_msg or ''}"
-        changed += await apply_receipt(
-            runtime,
-            provider=ALIYUN,
-            message_id=message_id,
-            provider_ref=report.biz_id,
-            delivered=report.success,
-            reason=reason,
-        )
-    log.info("aliyun receipts: %d reports, %d messages changed", len(reports), changed)
-    return ReceiptAnswer(code=0, msg="接收成功")
