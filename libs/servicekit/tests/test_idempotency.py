@@ -10,8 +10,9 @@ import pytest
 from redis.asyncio import Redis
 from starlette.responses import JSONResponse, Response
 
+from servicekit.refusal import Refusal
 from servicekit.web.idempotency import REPLAYED_HEADER, IdempotencyStore
-from servicekit.web.problems import Conflict, Problem
+from servicekit.web.problems import Problem
 
 pytestmark = pytest.mark.integration
 
@@ -152,7 +153,7 @@ async def test_a_rules_refusal_is_the_stored_answer(store: IdempotencyStore) -> 
     async def refuse() -> Response:
         nonlocal calls
         calls += 1
-        raise Conflict("PLATE_TAKEN", "the plate was taken", rule="PP-05")
+        raise Refusal("the plate was taken", code="PLATE_TAKEN", rule="PP-05")
 
     first = await store.run(subject="p", method="POST", path="/p", key="k", body=b"{}", handler=refuse)
     again = await store.run(subject="p", method="POST", path="/p", key="k", body=b"{}", handler=refuse)
