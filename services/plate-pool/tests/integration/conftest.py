@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from sqlalchemy import delete, select, update
 from stdnum.cn import ric, uscc
@@ -31,12 +32,13 @@ from plate_pool_service.service import SPEC
 from plate_pool_service.settings import PlatePoolSettings
 from plate_pool_service.tables import allocations, segments, selections
 from servicekit.clock import SHANGHAI, FixedClock
-from servicekit.db import new_metadata
+from servicekit.db import new_metadata, psycopg_dsn
 from servicekit.migrate import migrate
 from servicekit.testing import TokenFactory, service_client
 from servicekit.validators import vin_check_digit
 
 MONDAY_10AM = datetime(2027, 3, 1, 10, 0, tzinfo=SHANGHAI)
+FIXTURE_YEARS = (2027, 2030)  # set in the test database as an admin would (WD-01)
 TEST_SETTINGS = OfficeSettings(low_pool_threshold=0)
 JPEG = base64.b64encode(b"\xff\xd8\xff\xe0" + b"0" * 64).decode()
 
@@ -46,6 +48,16 @@ def plate_pool_database() -> str:
     settings = SPEC.settings()
     assert settings.env.value == "test", "the tests run with TMS_ENV=test (root conftest.py)"
     migrate("plate-pool")
+    # The tests live in 2027 (the replica-crash test in 2030), years the calendar package does not carry:
+    # plate-pool's copy of the office calendar holds them (WD-01), as identity's event would. A test
+    # fixture, not the State Council's notice: weekends only. 2031 stays unset (test_wd01_...).
+    with psycopg.connect(psycopg_dsn(settings.database.url), autocommit=True) as conn:
+        for year in FIXTURE_YEARS:
+            conn.execute(
+                "INSERT INTO office_calendar_years (year, source, set_by, set_at) "
+                "VALUES (%s, 'test fixture: weekends only', 'tests', now()) ON CONFLICT DO NOTHING",
+                (year,),
+            )
     return settings.database.url
 
 
