@@ -14,7 +14,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from sqlalchemy import delete, select, update
 from stdnum.cn import ric, uscc
@@ -32,9 +31,9 @@ from plate_pool_service.service import SPEC
 from plate_pool_service.settings import PlatePoolSettings
 from plate_pool_service.tables import allocations, segments, selections
 from servicekit.clock import SHANGHAI, FixedClock
-from servicekit.db import new_metadata, psycopg_dsn
+from servicekit.db import new_metadata
 from servicekit.migrate import migrate
-from servicekit.testing import TokenFactory, service_client
+from servicekit.testing import TokenFactory, service_client, set_test_calendar_years
 from servicekit.validators import vin_check_digit
 
 MONDAY_10AM = datetime(2027, 3, 1, 10, 0, tzinfo=SHANGHAI)
@@ -51,13 +50,7 @@ def plate_pool_database() -> str:
     # The tests live in 2027 (the replica-crash test in 2030), years the calendar package does not carry:
     # plate-pool's copy of the office calendar holds them (WD-01), as identity's event would. A test
     # fixture, not the State Council's notice: weekends only. 2031 stays unset (test_wd01_...).
-    with psycopg.connect(psycopg_dsn(settings.database.url), autocommit=True) as conn:
-        for year in FIXTURE_YEARS:
-            conn.execute(
-                "INSERT INTO office_calendar_years (year, source, set_by, set_at) "
-                "VALUES (%s, 'test fixture: weekends only', 'tests', now()) ON CONFLICT DO NOTHING",
-                (year,),
-            )
+    set_test_calendar_years(settings.database.url, *FIXTURE_YEARS)
     return settings.database.url
 
 

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
@@ -16,11 +15,10 @@ from sqlalchemy import select
 
 from servicekit.clock import SHANGHAI, FixedClock
 from servicekit.consumer import Subscription
-from servicekit.db import psycopg_dsn
 from servicekit.envelope import Envelope
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
-from servicekit.testing import TokenFactory, service_client
+from servicekit.testing import TokenFactory, service_client, set_test_calendar_years
 from servicekit.web import create_service_app
 from vehicle_service import subscriptions as subs
 from vehicle_service.api import router
@@ -40,11 +38,7 @@ def vehicle_database() -> str:
     # The tests live in 2027, a year the calendar package does not carry: vehicle's copy of the office
     # calendar holds it (WD-01), as identity's event would. A test fixture, not the State Council's
     # notice: weekends only.
-    with psycopg.connect(psycopg_dsn(settings.database.url), autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO office_calendar_years (year, source, set_by, set_at) "
-            "VALUES (2027, 'test fixture: weekends only', 'tests', now()) ON CONFLICT DO NOTHING"
-        )
+    set_test_calendar_years(settings.database.url, 2027)
     return settings.database.url
 
 
