@@ -183,7 +183,7 @@ async def confirm(
     domain.check_step(Action.CONFIRM, row.state)
     # WD-01 (ADR 0004): the register-by must be computable before anything irreversible. A deadline that
     # reaches a year nobody set answers 503 here, with the code unspent and the number still held for the
-    # rest of its SMS window: the user confirms again once the admin has set the year.
+    # rest of its SMS window: the user confirms again (a new code after 5 minutes) once the year is set.
     settings = await ctx.catalog.settings(row.office_code)
     domain.register_by(await ctx.runtime.clock.now(), settings, await current_calendar(ctx))
     await ctx.codes.verify(row.phone, SMS_PURPOSE.format(row.id), code)
