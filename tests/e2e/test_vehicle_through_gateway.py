@@ -37,6 +37,7 @@ from identity_service.service import SPEC as IDENTITY
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
 from servicekit.settings import Environment
+from servicekit.testing import set_test_calendar_years
 from servicekit.validators import PROVINCES, vin_check_digit
 from vehicle_service import records as vehicle_records
 from vehicle_service.service import SPEC as VEHICLE
@@ -74,6 +75,8 @@ def gateway() -> Iterator[str]:
         pytest.skip("nginx is not installed")
     migrate("identity")
     migrate("vehicle")
+    # WD-01: an application's intake due date may reach 2027 (the real clock, December 2026): test fixture
+    set_test_calendar_years(VEHICLE.settings().database.url, 2027)
     identity_port, vehicle_port, edge_port, app_port = (free_port() for _ in range(4))
     prefix = Path(tempfile.mkdtemp(prefix="tms-e2e-vehicle-"))
     prefix.chmod(0o755)

@@ -177,3 +177,34 @@ async def test_wd01_table_overrides_the_package_and_another_replica_sees_it_afte
         await uow.commit()
     async with env.runtime.engine.connect() as conn:
         assert (await env.office.calendar(conn)).is_working_day(date(2026, 10, 9))
+
+
+async def test_wd01_a_consumers_copy_is_replaced_whole_and_an_older_setting_never_wins(env: Env) -> None:
+    first = datetime(2026, 11, 21, 9, 0, tzinfo=SHANGHAI)
+    later = datetime(2026, 11, 25, 9, 0, tzinfo=SHANGHAI)
+    holiday, extra = OfficeDay(date(2027, 1, 1), False, "元旦"), OfficeDay(date(2027, 1, 4), False, "closure")
+    async with env.runtime.uow() as uow:
+        assert await env.office.keep_year(
+            uow.session, 2027, [holiday, extra], source="v1", set_by="identity", set_at=first
+        )
+        await uow.commit()
+    async with env.runtime.uow() as uow:  # a repeat, then the later setting without the closure
+        assert await env.office.keep_year(
+            uow.session, 2027, [holiday, extra], source="v1", set_by="identity", set_at=first
+        )
+        assert await env.office.keep_year(
+            uow.session, 2027, [holiday], source="v2", set_by="identity", set_at=later
+        )
+        await uow.commit()
+    async with env.runtime.uow() as uow:  # the first setting, delivered late, changes nothing
+        assert not await env.office.keep_year(
+            uow.session, 2027, [holiday, extra], source="v1", set_by="identity", set_at=first
+        )
+        await uow.commit()
+    async with env.runtime.engine.connect() as conn:
+        held = await env.office.year(conn, 2027)
+        cal = await env.office.calendar(conn)
+    assert held is not None
+    assert (held.source, held.days) == ("v2", (holiday,))
+    assert cal.is_working_day(date(2027, 1, 4))
+    assert not cal.is_working_day(date(2027, 1, 1))

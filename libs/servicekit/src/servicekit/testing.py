@@ -23,9 +23,10 @@ from fastapi import FastAPI
 from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 
 from servicekit.clock import FixedClock
+from servicekit.db import psycopg_dsn
 from servicekit.web.auth import Channel, JwksVerifier, access_token_claims
 
-__all__ = ["FixedClock", "TokenFactory", "service_client"]
+__all__ = ["FixedClock", "TokenFactory", "service_client", "set_test_calendar_years"]
 
 Algorithm = Literal["RS256", "EdDSA"]
 
@@ -144,3 +145,20 @@ async def service_client(
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url) as client,
     ):
         yield client
+
+
+def set_test_calendar_years(database_url: str, *years: int) -> None:
+    """WD-01 (ADR 0004): mark `years` set in a test database's office calendar (`add_workday_tables`), as an
+    admin (or, in a consumer, identity's event) would, for tests that live in years the calendar package
+    does not carry. A test fixture, not the State Council's notice: weekends only. A year already held is
+    left as it is; the fixture's `set_at` is older than any setting a test delivers (`keep_year`)."""
+    import psycopg
+
+    with psycopg.connect(psycopg_dsn(database_url), autocommit=True) as conn:
+        for year in years:
+            conn.execute(
+                "INSERT INTO office_calendar_years (year, source, set_by, set_at) "
+                "VALUES (%s, 'test fixture: weekends only', 'tests', '2000-01-01T00:00:00Z') "
+                "ON CONFLICT DO NOTHING",
+                (year,),
+            )

@@ -260,6 +260,27 @@ class OfficeCalendar:
             )
         self.invalidate()
 
+    async def keep_year(
+        self,
+        session: AsyncSession,
+        year: int,
+        days: Sequence[OfficeDay],
+        *,
+        source: str,
+        set_by: str,
+        set_at: datetime,
+    ) -> bool:
+        """A consumer's copy of a year the owner set (WD-01, ADR 0004): replaced whole, like `set_year`,
+        unless the copy held is of a later setting (a relay may publish two settings out of order). A
+        repeat of the same setting replaces it with itself. True when the copy changed or was rewritten."""
+        held = (
+            await session.execute(select(self._years.c.set_at).where(self._years.c.year == year))
+        ).scalar()
+        if held is not None and held > set_at:
+            return False
+        await self.set_year(session, year, days, source=source, set_by=set_by, now=set_at)
+        return True
+
 
 def check_office_days(year: int, days: Sequence[OfficeDay]) -> None:
     """WD-01: every day in `year`, each once; a year is never all holidays."""

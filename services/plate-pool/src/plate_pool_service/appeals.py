@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from plate_pool_service import domain
 from plate_pool_service.access import visible_selection
-from plate_pool_service.context import PlateContext
+from plate_pool_service.context import PlateContext, current_calendar
 from plate_pool_service.domain import Action, Refusal, State
 from plate_pool_service.hot import HotError
 from plate_pool_service.ledger import write_allocation
@@ -101,6 +101,7 @@ async def decide(
                 "the number is held or allocated by someone else now", code="NUMBER_UNAVAILABLE", rule="PP-11"
             ) from None
     try:
+        calendar = await current_calendar(ctx)  # WD-01: a restored number's register-by (PP-08)
         async with runtime.uow() as uow:
             now = uow.now
             appeal = (
@@ -147,7 +148,7 @@ async def decide(
                     )
                 else:
                     assert index is not None
-                    deadline = domain.register_by(now, settings, ctx.calendar)
+                    deadline = domain.register_by(now, settings, calendar)
                     await write_allocation(uow, row, row.segment_id, index, row.plate_number, now, deadline)
             uow.audit(
                 actor,

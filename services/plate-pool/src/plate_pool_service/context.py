@@ -12,7 +12,7 @@ from plate_pool_service.hot import HotPool
 from plate_pool_service.settings import PlatePoolSettings
 from servicekit.runtime import Runtime
 from servicekit.verification import VerificationCodes
-from servicekit.workdays import WorkdayCalendar
+from servicekit.workdays import OfficeCalendar, WorkdayCalendar
 
 
 @dataclass
@@ -21,6 +21,9 @@ class PlateContext:
     hot: HotPool
     catalog: Catalog
     codes: VerificationCodes
+    # WD-01: `office_calendar.live`, the copy of identity's office calendar (subscriptions.py). Read at a
+    # confirmation, an appeal and a publication only, never per draw: `current_calendar` refreshes it there.
+    office_calendar: OfficeCalendar
     calendar: WorkdayCalendar
     # selection id -> segment id: immutable once made, so a replica never asks twice (hot path).
     segment_of: dict[str, str]
@@ -37,6 +40,7 @@ def context_for(runtime: Runtime) -> PlateContext:
         return found
     settings = runtime.settings
     plate = settings if isinstance(settings, PlatePoolSettings) else PlatePoolSettings()
+    office_calendar = OfficeCalendar(runtime.metadata)
     ctx = PlateContext(
         runtime=runtime,
         hot=HotPool(runtime.redis, runtime.clock, plate.hot_prefix, keep_place_s=plate.queue_keep_place_s),
@@ -48,7 +52,8 @@ def context_for(runtime: Runtime) -> PlateContext:
             settings.secret_key.get_secret_value().encode(),
             key_prefix="pp:vc",
         ),
-        calendar=WorkdayCalendar(),
+        office_calendar=office_calendar,
+        calendar=office_calendar.live,
         segment_of={},
     )
     _BY_RUNTIME[id(runtime)] = ctx
@@ -71,6 +76,12 @@ def get_context(request: Request) -> PlateContext:
     ctx = request.app.state.plate
     assert isinstance(ctx, PlateContext)
     return ctx
+
+
+async def current_calendar(ctx: PlateContext) -> WorkdayCalendar:
+    """WD-01: the calendar reloaded from the office tables when a minute old (a connection of its own,
+    only then); an unset year raises `CalendarYearNotSet` (503) when a deadline reaches it."""
+    return await ctx.office_calendar.refresh_if_stale(ctx.runtime.engine)
 
 
 ContextDep = Annotated[PlateContext, Depends(get_context)]

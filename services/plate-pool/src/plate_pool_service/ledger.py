@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from plate_pool_service import domain
 from plate_pool_service.catalog import Segment
-from plate_pool_service.context import PlateContext
+from plate_pool_service.context import PlateContext, current_calendar
 from plate_pool_service.domain import State
 from plate_pool_service.hot import Choice
 from plate_pool_service.published import SelectionConfirmed
@@ -108,7 +108,9 @@ async def record_confirmation(
     the number is someone else's: Redis was wrong, the ledger is the authority (PP-12)."""
     settings = await ctx.catalog.settings(row.office_code)
     plate = segment.space.number(index)
-    deadline = domain.register_by(confirmed_at, settings, ctx.calendar)
+    # WD-01: a year nobody set raises here (503) before anything is written; Redis keeps the allocation
+    # and the next read or the sms-windows sweep records it once the year is set (reconcile.py).
+    deadline = domain.register_by(confirmed_at, settings, await current_calendar(ctx))
     try:
         async with runtime.uow() as uow:
             await write_allocation(uow, row, segment.id, index, plate, confirmed_at, deadline)

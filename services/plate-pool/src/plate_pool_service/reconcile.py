@@ -62,6 +62,8 @@ async def reconcile(ctx: PlateContext, runtime: Runtime, row: Any) -> bool:
         return True
     if row.state == State.AWAITING_SMS and hot.state == State.SELECTED and hot.chosen_allocated:
         # When the ledger refuses, the selection goes back to selecting, as a live confirmation would.
+        # When the register-by reaches a year nobody set (WD-01), nothing is written and nothing undone:
+        # Redis keeps the allocation, and this records it once the year is set.
         with contextlib.suppress(Refusal):
             await record_confirmation(
                 ctx, runtime, row, segment, hot.chosen, hot.confirmed_at or now, SYSTEM_ACTOR

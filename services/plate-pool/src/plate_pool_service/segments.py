@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
 from plate_pool_service import domain
-from plate_pool_service.context import PlateContext
+from plate_pool_service.context import PlateContext, current_calendar
 from plate_pool_service.numbers import InvalidPattern, NumberSpace, alphabets
 from plate_pool_service.pools import build_pool as build_pool  # re-exported: demo and tests build pools
 from plate_pool_service.pools import published_available
@@ -106,9 +106,10 @@ async def publish(ctx: PlateContext, row: Any, publisher: Actor) -> None:
     office's pool with it reaches the 50,000 floor; then its pool is built in Redis."""
     pool = await published_available(ctx, row.office_code) + row.size
     domain.check_pool_floor(pool, await ctx.catalog.settings(row.office_code), opening=True)
+    calendar = await current_calendar(ctx)  # WD-01: the office calendar, reloaded when a minute old
     async with ctx.runtime.uow() as uow:
         today = uow.now.astimezone(SHANGHAI).date()
-        earliest = ctx.calendar.add_working_days(today, domain.PUBLISH_WORKING_DAYS)
+        earliest = calendar.add_working_days(today, domain.PUBLISH_WORKING_DAYS)
         domain.check_publication(row.state, row.opens_at.astimezone(SHANGHAI).date(), earliest)
         moved = await uow.session.execute(
             update(segments)

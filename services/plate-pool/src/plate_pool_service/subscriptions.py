@@ -8,12 +8,15 @@ for a difference, and cancels the number with the 2-year ban. plate-pool acts on
 the fields again (a second comparison, stricter than the counter's, once banned owners the counter had
 registered). The handlers call the use cases of selections.py in the consumer's unit of work, with the
 worker's own context (its runtime's Redis client).
+
+WD-01 (ADR 0004): `identity.workday_calendar.year_set.v1` keeps plate-pool's copy of the office calendar
+identity owns, the year replaced whole, so that PP-08's register-by counts the working days an admin set.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict
 
@@ -22,6 +25,7 @@ from plate_pool_service.context import PlateContext, context_for
 from servicekit.consumer import Subscription
 from servicekit.envelope import Envelope
 from servicekit.uow import UnitOfWork
+from servicekit.workdays import OfficeDay
 
 
 class VehicleRegisteredSeen(BaseModel):
@@ -41,9 +45,47 @@ class RegistrationRefusedSeen(BaseModel):
     refused_at: datetime
 
 
+class OfficialDaySeen(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    date: date
+    working: bool
+    name: str = ""
+
+
+class WorkdayYearSetSeen(BaseModel):
+    """plate-pool's reading of `identity.workday_calendar.year_set.v1`: a year's official days, whole."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    year: int
+    source: str
+    days: list[OfficialDaySeen]
+    set_at: datetime
+
+
 def worker_context(uow: UnitOfWork) -> PlateContext:
     """The worker's context, built once per runtime (context.py): its Redis client and its scripts."""
     return context_for(uow.runtime)
+
+
+def calendar_subscriptions(
+    context_of: Callable[[UnitOfWork], PlateContext] = worker_context,
+) -> list[Subscription]:
+    async def keep_calendar_year(uow: UnitOfWork, event: WorkdayYearSetSeen, envelope: Envelope) -> None:
+        """WD-01: identity set a year of the office calendar: plate-pool's copy of the year is replaced
+        whole (a repeat rewrites the same; an older setting delivered late is ignored)."""
+        days = [OfficeDay(d.date, d.working, d.name) for d in event.days]
+        await context_of(uow).office_calendar.keep_year(
+            uow.session, event.year, days, source=event.source, set_by="identity", set_at=event.set_at
+        )
+
+    return [
+        Subscription(
+            name="keep-workday-calendar",
+            handles={"identity.workday_calendar.year_set.v1": WorkdayYearSetSeen},
+            handler=keep_calendar_year,
+            summary="WD-01: keep a copy of the office calendar identity owns (PP-08's register-by).",
+        ),
+    ]
 
 
 def settlement_subscriptions(
@@ -80,4 +122,4 @@ def settlement_subscriptions(
     ]
 
 
-SUBSCRIPTIONS: list[Subscription] = settlement_subscriptions()
+SUBSCRIPTIONS: list[Subscription] = calendar_subscriptions() + settlement_subscriptions()

@@ -23,9 +23,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from plate_pool_service.domain import OPEN_STATES, State
-from servicekit.db import new_metadata
+from servicekit.db import add_workday_tables, new_metadata
 
 metadata = new_metadata()
+# PP-08's register-by counts working days: a copy of identity's office calendar (WD-01, ADR 0004).
+add_workday_tables(metadata)
 
 # PP-06a: each office's counts and windows; a missing row means the seed's values (domain.SEED_SETTINGS).
 office_settings = Table(

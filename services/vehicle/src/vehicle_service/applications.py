@@ -17,14 +17,13 @@ from servicekit.ids import new_id
 from servicekit.runtime import Runtime
 from servicekit.uow import SYSTEM_ACTOR, Actor, UnitOfWork
 from servicekit.web import NotFound, Principal
-from servicekit.workdays import WorkdayCalendar
 from vehicle_service import application_records as cases
 from vehicle_service import domain, records
 from vehicle_service.access import own_vehicle, owner_id
 from vehicle_service.post import Parcel, post_service
 from vehicle_service.tables import applications, vehicles
+from vehicle_service.workdays import calendar
 
-CALENDAR = WorkdayCalendar()
 ITEM_NAMES = {"plate": "号牌", "licence": "行驶证", "mark": "检验合格标志"}
 
 
@@ -82,6 +81,8 @@ async def apply(uow: UnitOfWork, principal: Principal, actor: Actor, ask: Reques
         raise domain.ApplicationOpen(
             "this item already has an open application", extra={"application_id": str(open_case.id)}
         )
+    # WD-01: a due date that reaches a year nobody set is refused (503) before anything is written.
+    intake_due = (await calendar(uow)).deadline_end_of_working_day(uow.now, 1)
     application_id = new_id()
     try:
         await uow.session.execute(
@@ -99,7 +100,7 @@ async def apply(uow: UnitOfWork, principal: Principal, actor: Actor, ask: Reques
                 temp_plate=ask.temp_plate,
                 insurance_photo_ref=ask.insurance_photo_ref,
                 state="submitted",
-                intake_due=CALENDAR.deadline_end_of_working_day(uow.now, 1),
+                intake_due=intake_due,
                 created_at=uow.now,
                 updated_at=uow.now,
             )

@@ -3,14 +3,16 @@
 Built and tested here: identity's `identity.person.phone_changed.v1` (ID-06), its
 `identity.binding.created.v1` / `ended.v1` (the VH-13 projection of vehicle bindings, ADR 0044) and
 plate-pool's `plate-pool.selection.confirmed.v1` / `cancelled.v1` / `registered.v1` (the PP-09
-projection). Their producers publish these types now, so every handler is subscribed. A `system` client
+projection), and identity's `identity.workday_calendar.year_set.v1` (WD-01, ADR 0004: vehicle's copy of
+the office calendar, each year replaced whole). Their producers publish these types now, so every handler
+is subscribed. A `system` client
 may still feed the PP-09 projection through `PUT /api/v1/vehicles/preselections/{id}` (ADR 0040).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict
 
@@ -18,7 +20,9 @@ from servicekit.consumer import Subscription
 from servicekit.envelope import Envelope
 from servicekit.uow import SYSTEM_ACTOR, UnitOfWork
 from servicekit.vocabulary import IdKindIn
+from servicekit.workdays import OfficeDay
 from vehicle_service import records
+from vehicle_service.workdays import OFFICE_CALENDAR
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +69,31 @@ class BindingChanged(_Tolerant):
     at: datetime
 
 
+class OfficialDay(_Tolerant):
+    date: date
+    working: bool
+    name: str = ""
+
+
+class WorkdayYearSet(_Tolerant):
+    """`identity.workday_calendar.year_set.v1` as vehicle reads it: a year's official days, whole."""
+
+    year: int
+    source: str
+    days: list[OfficialDay]
+    set_at: datetime
+
+
 BINDING_ENDED = "identity.binding.ended.v1"
+
+
+async def keep_calendar_year(uow: UnitOfWork, event: WorkdayYearSet, envelope: Envelope) -> None:
+    """WD-01: identity set a year of the office calendar: vehicle's copy of the year is replaced whole (a
+    repeat rewrites the same; an older setting delivered late is ignored)."""
+    days = [OfficeDay(d.date, d.working, d.name) for d in event.days]
+    await OFFICE_CALENDAR.keep_year(
+        uow.session, event.year, days, source=event.source, set_by="identity", set_at=event.set_at
+    )
 
 
 async def project_binding(uow: UnitOfWork, event: BindingChanged, envelope: Envelope) -> None:
@@ -135,6 +163,12 @@ BINDINGS = Subscription(
     handler=project_binding,
     summary="VH-13: project identity's vehicle bindings; a booking needs a live one (ADR 0044).",
 )
+WORKDAY_CALENDAR = Subscription(
+    name="keep-workday-calendar",
+    handles={"identity.workday_calendar.year_set.v1": WorkdayYearSet},
+    handler=keep_calendar_year,
+    summary="WD-01: keep a copy of the office calendar identity owns (VH-09's intake due date).",
+)
 SELECTION_CONFIRMED = Subscription(
     name="project-selection-confirmed",
     handles={"plate-pool.selection.confirmed.v1": SelectionConfirmed},
@@ -160,5 +194,6 @@ BUILT: list[Subscription] = [
     SELECTION_CONFIRMED,
     SELECTION_CANCELLED,
     SELECTION_REGISTERED,
+    WORKDAY_CALENDAR,
 ]
 SUBSCRIPTIONS: list[Subscription] = list(BUILT)

@@ -17,9 +17,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
-from servicekit.db import new_metadata
+from servicekit.db import add_workday_tables, new_metadata
 
 metadata = new_metadata()
+# VH-09's intake due date counts working days: a copy of identity's office calendar (WD-01, ADR 0004).
+add_workday_tables(metadata)
 
 # VH-01: the vehicle record. `state` is the lifecycle (registered, transferred_out, deregistered,
 # force_deregistered); `flags` the police markers that may stack (stolen, suspended, suspect, detained,

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from plate_pool_service import domain
 from plate_pool_service.catalog import Segment
 from plate_pool_service.commands import SendSms
-from plate_pool_service.context import PlateContext
+from plate_pool_service.context import PlateContext, current_calendar
 from plate_pool_service.domain import Action, Refusal, State
 from plate_pool_service.hot import Choice, Draw, HotError, HotStatus, Queued, Verify
 from plate_pool_service.ledger import record_choice, record_confirmation
@@ -181,6 +181,11 @@ async def confirm(
         # reconcile just recorded it): the confirmation stands, the answer is the selection as it is.
         return row
     domain.check_step(Action.CONFIRM, row.state)
+    # WD-01 (ADR 0004): the register-by must be computable before anything irreversible. A deadline that
+    # reaches a year nobody set answers 503 here, with the code unspent and the number still held for the
+    # rest of its SMS window: the user confirms again (a new code after 5 minutes) once the year is set.
+    settings = await ctx.catalog.settings(row.office_code)
+    domain.register_by(await ctx.runtime.clock.now(), settings, await current_calendar(ctx))
     await ctx.codes.verify(row.phone, SMS_PURPOSE.format(row.id), code)
     segment = await ctx.catalog.segment(row.segment_id)
     assert segment is not None
