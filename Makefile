@@ -5,7 +5,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv
 PYTEST_ARGS ?=
 
-.PHONY: help tools install infra migrate run test test-unit lint format contracts rules bench-tools bench-gateway bench-plates clean
+.PHONY: help tools install infra migrate run test test-unit lint format contracts rules bench-tools bench-gateway bench-plates bench-plates-ab clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ bench-gateway: install bench-tools ## gateway against direct throughput (JSON on
 
 bench-plates: install bench-tools ## plate-pool hot path (JSON on the last line)
 	$(UV) run python bench/plates.py
+
+bench-plates-ab: install bench-tools ## plate hot path, BASE=<commit> against HEAD side by side (JSON on the last line)
+	$(UV) run python bench/plates_ab.py $(BASE) HEAD --rounds $(or $(ROUNDS),4)
 
 clean: ## remove generated runtime files (var/)
 	rm -rf var/
