@@ -17,7 +17,7 @@ from identity_service import domain
 from identity_service.api.common import load_account
 from identity_service.binding_events import bind_record
 from identity_service.context import IdentityContext
-from identity_service.counter import Clerk, history, registry_check
+from identity_service.counter import Clerk, history, load_at_post, move_case, registry_check
 from identity_service.published import CounterChangeApproved, CounterChangeRejected
 from identity_service.tables import accounts, bindings, counter_changes, person_records
 from servicekit.ids import new_id
@@ -126,17 +126,7 @@ async def _vehicle_change(
 
 
 async def load_change(uow: UnitOfWork, change_id: uuid.UUID, clerk: Clerk, post: str | None) -> Any:
-    """A change of the clerk's office at the clerk's own post (locked), else 404."""
-    row = (
-        await uow.session.execute(
-            select(counter_changes).where(counter_changes.c.id == change_id).with_for_update()
-        )
-    ).first()
-    if row is None or (clerk.office is not None and row.office != clerk.office):
-        raise NotFound("change")
-    if post is not None and row.stage != domain.STAGE_OF_POST[post]:
-        raise NotFound("change")
-    return row
+    return await load_at_post(uow, counter_changes, change_id, clerk, post, "change")
 
 
 async def _reload(uow: UnitOfWork, change_id: uuid.UUID) -> Any:
@@ -152,19 +142,7 @@ async def _move(
     note: str | None = None,
     **values: Any,
 ) -> None:
-    now = uow.now
-    move = domain.next_move(domain.CHANGE_MOVES, action, row.stage)
-    await uow.session.execute(
-        update(counter_changes)
-        .where(counter_changes.c.id == row.id)
-        .values(
-            stage=move.target,
-            deadline=domain.stage_deadline(move.target, now, ctx.calendar),
-            history=history(row, move.target, clerk.subject, now, note),
-            updated_at=now,
-            **values,
-        )
-    )
+    await move_case(uow, ctx, counter_changes, domain.CHANGE_MOVES, row, action, clerk, note, **values)
 
 
 async def intake(uow: UnitOfWork, ctx: IdentityContext, clerk: Clerk, form: ChangeForm, office: str) -> Any:

@@ -5,11 +5,12 @@ and audit in one unit of work. The HTTP layer (api/counter.py) parses, calls and
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.exc import IntegrityError
 
 from identity_service import domain
@@ -66,23 +67,54 @@ async def registry_check(ctx: IdentityContext, id_number: str, name: str, catego
     return "passed"
 
 
-async def load_case(uow: UnitOfWork, case_id: uuid.UUID, clerk: Clerk, post: str | None) -> Any:
-    """A case of the clerk's office at the clerk's own post (locked), else 404: other posts' cases do not
-    leak."""
-    row = (
-        await uow.session.execute(
-            select(registrations).where(registrations.c.id == case_id).with_for_update()
-        )
-    ).first()
+async def load_at_post(
+    uow: UnitOfWork, table: Table, row_id: uuid.UUID, clerk: Clerk, post: str | None, what: str
+) -> Any:
+    """A case (a registration or a counter change) of the clerk's office at the clerk's own post, locked;
+    else 404: other offices' and other posts' cases do not leak."""
+    row = (await uow.session.execute(select(table).where(table.c.id == row_id).with_for_update())).first()
     if row is None or (clerk.office is not None and row.office != clerk.office):
-        raise NotFound("registration")
+        raise NotFound(what)
     if post is not None and row.stage != domain.STAGE_OF_POST[post]:
-        raise NotFound("registration")
+        raise NotFound(what)
     return row
+
+
+async def load_case(uow: UnitOfWork, case_id: uuid.UUID, clerk: Clerk, post: str | None) -> Any:
+    return await load_at_post(uow, registrations, case_id, clerk, post, "registration")
 
 
 async def _reload(uow: UnitOfWork, case_id: uuid.UUID) -> Any:
     return (await uow.session.execute(select(registrations).where(registrations.c.id == case_id))).one()
+
+
+async def move_case(
+    uow: UnitOfWork,
+    ctx: IdentityContext,
+    table: Table,
+    moves: Mapping[domain.CaseAction, domain.Move],
+    row: Any,
+    action: domain.CaseAction,
+    clerk: Clerk,
+    note: str | None = None,
+    **values: Any,
+) -> domain.Move:
+    """Write one move of a case's table (`domain.REGISTRATION_MOVES`, `domain.CHANGE_MOVES`) with the new
+    stage's deadline and the history entry."""
+    now = uow.now
+    move = domain.next_move(moves, action, row.stage)
+    await uow.session.execute(
+        update(table)
+        .where(table.c.id == row.id)
+        .values(
+            stage=move.target,
+            deadline=domain.stage_deadline(move.target, now, ctx.calendar),
+            history=history(row, move.target, clerk.subject, now, note),
+            updated_at=now,
+            **values,
+        )
+    )
+    return move
 
 
 async def _move(
@@ -94,21 +126,9 @@ async def _move(
     note: str | None = None,
     **values: Any,
 ) -> domain.Move:
-    """Write one move of domain.REGISTRATION_MOVES with its deadline and history entry."""
-    now = uow.now
-    move = domain.next_move(domain.REGISTRATION_MOVES, action, row.stage)
-    await uow.session.execute(
-        update(registrations)
-        .where(registrations.c.id == row.id)
-        .values(
-            stage=move.target,
-            deadline=domain.stage_deadline(move.target, now, ctx.calendar),
-            history=history(row, move.target, clerk.subject, now, note),
-            updated_at=now,
-            **values,
-        )
+    return await move_case(
+        uow, ctx, registrations, domain.REGISTRATION_MOVES, row, action, clerk, note, **values
     )
-    return move
 
 
 async def _check_no_account(uow: UnitOfWork, category: str, id_number: str, credit_code: str | None) -> None:
