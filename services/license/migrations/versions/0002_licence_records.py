@@ -17,6 +17,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "licence_records",
+        sa.Column("id", sa.UUID(), nullable=False),
         sa.Column("number", sa.String(length=18), nullable=False),
         sa.Column("file_number", sa.String(length=12), nullable=True),
         sa.Column("name", sa.String(length=100), nullable=False),
@@ -42,7 +43,8 @@ def upgrade() -> None:
             name=op.f("ck_licence_records_state"),
         ),
         sa.CheckConstraint("points >= 0", name=op.f("ck_licence_records_points")),
-        sa.PrimaryKeyConstraint("number", name=op.f("pk_licence_records")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_licence_records")),
+        sa.UniqueConstraint("number", name=op.f("uq_licence_records_number")),
     )
     op.create_index("ix_licence_records_valid_until", "licence_records", ["valid_until"], unique=False)
 

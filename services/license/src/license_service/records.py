@@ -1,0 +1,192 @@
+"""Licence records (DL-01) in the database: every change writes the row, its event and its audit entry
+(AU-01) in the caller's unit of work. The one way to change a record: the system API, the importer, the
+consumers, applications (DL-02..DL-08), exams (DL-11) and points (DL-12) all come through here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import RowMapping
+
+from license_service import domain
+from license_service import published as ev
+from license_service.domain import LicenceClass, RecordAction
+from license_service.tables import licence_records
+from servicekit.uow import Actor, UnitOfWork
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a police system states about a licence (DL-01); the platform keeps state and points."""
+
+    number: str
+    name: str
+    birth_date: date
+    classes: frozenset[LicenceClass]
+    first_issue: date
+    valid_from: date
+    valid_until: date
+    office_code: str
+    file_number: str | None = None
+    review_due: date | None = None
+    medical_due: date | None = None
+    phone: str | None = None
+
+    def columns(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "file_number": self.file_number,
+            "name": self.name,
+            "birth_date": self.birth_date,
+            "classes": sorted(self.classes),
+            "first_issue": self.first_issue,
+            "valid_from": self.valid_from,
+            "valid_until": self.valid_until,
+            "review_due": self.review_due,
+            "medical_due": self.medical_due,
+            "phone": self.phone,
+            "office_code": self.office_code,
+        }
+
+
+def snapshot(row: RowMapping | dict[str, Any]) -> dict[str, Any]:
+    """The record as the audit trail keeps it (JSON-safe)."""
+    out: dict[str, Any] = {}
+    for key, value in dict(row).items():
+        if isinstance(value, uuid.UUID):
+            value = str(value)
+        elif isinstance(value, datetime | date):
+            value = value.isoformat()
+        elif isinstance(value, list | tuple):
+            value = list(value)
+        out[key] = value
+    return out
+
+
+def classes_of(row: RowMapping) -> frozenset[LicenceClass]:
+    return frozenset(row["classes"])
+
+
+async def load(uow: UnitOfWork, record_id: uuid.UUID, *, lock: bool = False) -> RowMapping | None:
+    query = select(licence_records).where(licence_records.c.id == record_id)
+    if lock:
+        query = query.with_for_update()
+    return (await uow.session.execute(query)).mappings().first()
+
+
+async def load_by_number(uow: UnitOfWork, number: str, *, lock: bool = False) -> RowMapping | None:
+    query = select(licence_records).where(licence_records.c.number == number)
+    if lock:
+        query = query.with_for_update()
+    return (await uow.session.execute(query)).mappings().first()
+
+
+async def issue(uow: UnitOfWork, actor: Actor, facts: Facts, source: ev.IssueSource) -> RowMapping:
+    """A new record, valid (DL-01). The caller has made sure no record has this number (a unique index
+    backs it: two issues at once cannot both land)."""
+    row: RowMapping = (
+        (
+            await uow.session.execute(
+                licence_records.insert()
+                .values(
+                    id=uuid.uuid4(),
+                    **facts.columns(),
+                    state="valid",
+                    phone_changed_at=uow.now if facts.phone else None,
+                    created_at=uow.now,
+                    updated_at=uow.now,
+                )
+                .returning(licence_records)
+            )
+        )
+        .mappings()
+        .one()
+    )
+    uow.emit(
+        ev.LicenceRecordIssued(
+            record_id=str(row["id"]),
+            number=row["number"],
+            name=row["name"],
+            classes=list(row["classes"]),
+            state=row["state"],
+            valid_until=row["valid_until"],
+            phone=row["phone"],
+            office_code=row["office_code"],
+            source=source,
+            version=row["version"],
+            issued_at=uow.now,
+        )
+    )
+    uow.audit(actor, f"licence.issued.{source}", f"licence:{row['id']}", None, snapshot(row))
+    return row
+
+
+async def change(
+    uow: UnitOfWork,
+    actor: Actor,
+    row: RowMapping,
+    what: ev.RecordChange,
+    action: str,
+    reason: str | None = None,
+    **values: Any,
+) -> RowMapping:
+    """Write `values` on the record, publish it as it now is and audit the change: every change of a
+    record ends here, so no consumer misses one."""
+    after: RowMapping = (
+        (
+            await uow.session.execute(
+                update(licence_records)
+                .where(licence_records.c.id == row["id"])
+                .values(**values, updated_at=uow.now, version=licence_records.c.version + 1)
+                .returning(licence_records)
+            )
+        )
+        .mappings()
+        .one()
+    )
+    uow.emit(
+        ev.LicenceRecordChanged(
+            record_id=str(after["id"]),
+            number=after["number"],
+            change=what,
+            state=after["state"],
+            classes=list(after["classes"]),
+            valid_until=after["valid_until"],
+            review_due=after["review_due"],
+            medical_due=after["medical_due"],
+            phone=after["phone"],
+            points=after["points"],
+            reason=reason,
+            version=after["version"],
+            changed_at=uow.now,
+        )
+    )
+    before, now = snapshot(row), snapshot(after)
+    uow.audit(
+        actor, action, f"licence:{row['id']}", {k: before.get(k) for k in values}, {k: now[k] for k in values}
+    )
+    return after
+
+
+async def move(
+    uow: UnitOfWork, actor: Actor, row: RowMapping, action: RecordAction, reason: str | None
+) -> RowMapping:
+    """DL-01's state table: suspension, revocation, cancellation (DL-13), full points (DL-12). The caller
+    holds the row lock (`load(..., lock=True)`), so two moves cannot both read the old state."""
+    state = domain.move_record(row["state"], action)
+    return await change(uow, actor, row, "state", f"licence.{action}", reason, state=state)
+
+
+async def update_facts(uow: UnitOfWork, actor: Actor, row: RowMapping, facts: Facts) -> RowMapping:
+    """A police system's corrected record: the facts it owns, never state or points."""
+    values = {key: value for key, value in facts.columns().items() if row[key] != value}
+    if not values:
+        return row
+    if "phone" in values:
+        values["phone_changed_at"] = uow.now
+    return await change(uow, actor, row, "details", "licence.details_updated", None, **values)
