@@ -6,11 +6,11 @@ only if its business change committed.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Self, TypeVar
 
 from sqlalchemy import MetaData, Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -155,3 +155,21 @@ async def write_outbox(
     # NOTIFY is delivered at commit, and not at all on rollback: the relay wakes only for real rows.
     await session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
     return [message_id for message_id in (row["id"] for row in rows) if isinstance(message_id, uuid.UUID)]
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+async def committed(
+    uow: UnitOfWork,
+    case: Callable[Concatenate[UnitOfWork, P], Awaitable[T]],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """What a route does around a use case: open the unit of work, call it, commit (nothing is written when
+    it refuses: leaving the block without a commit rolls back)."""
+    async with uow:
+        result = await case(uow, *args, **kwargs)
+        await uow.commit()
+    return result

@@ -1,7 +1,7 @@
 """Reissue and replacement (VH-02..VH-10): one use case per action of the citizen, the office, the post and
 the archive, each writing the case, its event and its audit entry in the caller's unit of work; and the
 missed-pickup sweep the worker runs. The HTTP module (`api/applications.py`) parses, opens the unit of
-work, calls, commits (`api.common.committed`) and shapes."""
+work, calls, commits (`servicekit.uow.committed`) and shapes."""
 
 from __future__ import annotations
 

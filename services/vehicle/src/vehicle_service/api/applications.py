@@ -13,18 +13,10 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.engine import RowMapping
 
 from servicekit.masking import mask_phone
+from servicekit.uow import committed
 from servicekit.web import IdempotencyKeyHeader, UowDep, actor_from, idempotent
 from vehicle_service import applications as cases
-from vehicle_service.api.common import (
-    AnyCaller,
-    Archivist,
-    Input,
-    Intake,
-    Personal,
-    Phone,
-    SystemOnly,
-    committed,
-)
+from vehicle_service.api.common import AnyCaller, Archivist, Input, Intake, Personal, Phone, SystemOnly
 
 router = APIRouter(prefix="/api/v1/vehicle-applications", tags=["vehicle-applications"])
 

@@ -1,19 +1,17 @@
 """What every router of the vehicle API shares: callers, input types, the record's output, and running a
-use case in its unit of work (`committed`). Object-level access is `vehicle_service.access`."""
+use case: `servicekit.uow.committed`. Object-level access is `vehicle_service.access`."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import date, datetime
-from typing import Annotated, Any, Concatenate, Literal, ParamSpec, Self, TypeVar
+from typing import Annotated, Any, Literal, Self
 
 from fastapi import Depends
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.engine import RowMapping
 
 from servicekit.masking import mask_id_number, mask_phone
-from servicekit.uow import UnitOfWork
 from servicekit.validators import (
     mobile_phone,
     plate_number,
@@ -23,9 +21,6 @@ from servicekit.validators import (
 )
 from servicekit.vocabulary import IdKindIn
 from servicekit.web import Principal, require_roles
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 CLERKS = ("clerk.intake", "clerk.review", "clerk.archive", "clerk.admin")
 
@@ -99,17 +94,3 @@ def vehicle_out(row: RowMapping | dict[str, Any], *, masked: bool = False) -> Ve
         data["owner_id_number"] = mask_id_number(data["owner_id_number"])
         data["phone"] = mask_phone(data["phone"])
     return VehicleOut.model_validate(data)
-
-
-async def committed(
-    uow: UnitOfWork,
-    case: Callable[Concatenate[UnitOfWork, P], Awaitable[T]],
-    *args: P.args,
-    **kwargs: P.kwargs,
-) -> T:
-    """What a route does around a use case: open the unit of work, call it, commit (nothing is written when
-    it refuses: leaving the block without a commit rolls back)."""
-    async with uow:
-        result = await case(uow, *args, **kwargs)
-        await uow.commit()
-    return result

@@ -12,9 +12,10 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.engine import RowMapping
 
 from servicekit.masking import mask_phone
+from servicekit.uow import committed
 from servicekit.web import IdempotencyKeyHeader, UowDep, actor_from, idempotent
 from vehicle_service import inspections, stations
-from vehicle_service.api.common import AnyCaller, Citizen, Input, OfficeCode, System, committed
+from vehicle_service.api.common import AnyCaller, Citizen, Input, OfficeCode, System
 
 router = APIRouter(prefix="/api/v1", tags=["inspections"])
 

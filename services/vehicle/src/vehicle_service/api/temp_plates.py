@@ -15,11 +15,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import AfterValidator, BaseModel, Field
 
+from servicekit.uow import committed
 from servicekit.validators import social_credit_code
 from servicekit.web import Principal, UowDep, actor_from, require_roles
 from vehicle_service import domain, qualifications
 from vehicle_service import temp_plates as cases
-from vehicle_service.api.common import Input, Intake, OwnerIn, Phone, Vin, committed
+from vehicle_service.api.common import Input, Intake, OwnerIn, Phone, Vin
 
 router = APIRouter(prefix="/api/v1/temp-plates", tags=["temp-plates"])
 

@@ -11,19 +11,11 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import Field
 
+from servicekit.uow import committed
 from servicekit.web import Unprocessable, UowDep, actor_from
 from vehicle_service import domain
 from vehicle_service import vehicles as cases
-from vehicle_service.api.common import (
-    Input,
-    OwnerIn,
-    Phone,
-    Registrar,
-    Use,
-    VehicleOut,
-    committed,
-    vehicle_out,
-)
+from vehicle_service.api.common import Input, OwnerIn, Phone, Registrar, Use, VehicleOut, vehicle_out
 
 router = APIRouter(prefix="/api/v1/vehicles", tags=["vehicles"])
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from servicekit.pagination import InvalidCursor, Page, clamp_limit, decode_cursor, encode_cursor
+from servicekit.uow import committed
 from servicekit.web import (
     IdempotencyKeyHeader,
     Unprocessable,
@@ -35,7 +36,6 @@ from vehicle_service.api.common import (
     Use,
     VehicleOut,
     Vin,
-    committed,
     vehicle_out,
 )
 
