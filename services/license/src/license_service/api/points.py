@@ -54,6 +54,9 @@ class PointsOut(BaseModel):
     entries: list[PointEntryOut]
 
 
+_STORED = [key for key in PointEntryOut.model_fields if key != "status"]
+
+
 def points_out(view: points.CycleView) -> PointsOut:
     start, end = view.cycle
     return PointsOut(
@@ -64,8 +67,7 @@ def points_out(view: points.CycleView) -> PointsOut:
         total=view.total,
         entries=[
             PointEntryOut.model_validate(
-                {**{key: e[key] for key in PointEntryOut.model_fields if key != "status"}}
-                | {"status": points.entry_status(e)}
+                {key: e[key] for key in _STORED} | {"status": points.entry_status(e)}
             )
             for e in view.entries
         ],
