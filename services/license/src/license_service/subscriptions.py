@@ -7,6 +7,7 @@ handled by one consumer; either order gives the same result (points.py).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -16,7 +17,15 @@ from servicekit.consumer import Subscription
 from servicekit.envelope import Envelope
 from servicekit.uow import UnitOfWork
 
-Id = Annotated[str, Field(min_length=1, max_length=64)]
+# PostgreSQL refuses a NUL in text: such a message is refused here (dead-lettered at once, seen), not
+# retried as if the database were failing.
+_NO_NUL = r"^[^\x00]*$"
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=_NO_NUL)]
+Text = Annotated[str, Field(pattern=_NO_NUL)]
+# A time the cycles can be counted for (a year 9999 would overflow the next anniversary).
+Moment = Annotated[
+    AwareDatetime, Field(gt=datetime(1900, 1, 1, tzinfo=UTC), lt=datetime(3000, 1, 1, tzinfo=UTC))
+]
 
 
 def _cut(value: str | None, size: int) -> str | None:
@@ -33,16 +42,16 @@ class DecisionIn(_Tolerant):
     can count: the message goes to the dead-letter queue, where it is seen."""
 
     decision_id: Id
-    decision_number: str | None = None
+    decision_number: Text | None = None
     violation_id: Id
-    driver_id_number: Annotated[str, Field(min_length=1, max_length=32)]
-    plate_number: str | None = None
-    violation_code: Annotated[str, Field(min_length=1, max_length=16)]
-    violated_at: AwareDatetime
-    place: str | None = None
+    driver_id_number: Annotated[str, Field(min_length=1, max_length=32, pattern=_NO_NUL)]
+    plate_number: Text | None = None
+    violation_code: Annotated[str, Field(min_length=1, max_length=16, pattern=_NO_NUL)]
+    violated_at: Moment
+    place: Text | None = None
     points: Annotated[int, Field(ge=0, le=12)]
     fine_fen: Annotated[int, Field(ge=0)] = 0
-    decided_at: AwareDatetime
+    decided_at: Moment
 
     def decision(self) -> Decision:
         return Decision(
@@ -63,8 +72,8 @@ class DecisionIn(_Tolerant):
 class RevocationIn(DecisionIn):
     """`violation.decision.revoked.v1` as license reads it: the decision's facts, why and when."""
 
-    ground: Annotated[str, Field(min_length=1, max_length=32)]
-    revoked_at: AwareDatetime
+    ground: Annotated[str, Field(min_length=1, max_length=32, pattern=_NO_NUL)]
+    revoked_at: Moment
 
 
 async def record_points(uow: UnitOfWork, event: DecisionIn, envelope: Envelope) -> None:

@@ -210,6 +210,8 @@ async def test_dl12_full_points_outlive_the_cycle_until_the_study_and_exam_clear
     url = f"/api/v1/licences/{row['id']}/points/clear"
     r = await client.post(url, json={"reason": "满分学习考试合格"}, headers=actors.clerk)
     assert r.status_code == 403
+    r = await client.post(url, json={"reason": "合格\x00"}, headers=actors.system)
+    assert r.status_code == 422
     r = await client.post(url, json={"reason": "满分学习考试合格"}, headers=actors.system)
     assert r.status_code == 200, r.text
     assert (r.json()["state"], r.json()["total"]) == ("valid", 3)  # this cycle's 3 are not cleared
@@ -298,8 +300,14 @@ async def test_dl12_a_decision_without_points_changes_nothing_and_bad_points_are
     for bad in (13, -1):
         with pytest.raises(ValidationError):  # the consumer dead-letters it at once: seen, not lost
             subs.DecisionIn.model_validate(decision(row["number"], points=bad))
-    with pytest.raises(ValidationError):  # a time without an offset cannot be placed in a day
-        subs.DecisionIn.model_validate(decision(row["number"]) | {"decided_at": "2027-03-01T09:00:00"})
+    refused: list[dict[str, Any]] = [
+        {"decided_at": "2027-03-01T09:00:00"},  # without an offset it cannot be placed in a day
+        {"decided_at": "9999-12-31T09:00:00+08:00"},  # beyond any cycle that can be counted
+        {"place": "石家庄\x00"},  # PostgreSQL refuses a NUL: refused here, not retried
+    ]
+    for changed in refused:
+        with pytest.raises(ValidationError):
+            subs.DecisionIn.model_validate(decision(row["number"]) | changed)
 
 
 async def test_dl12_the_holder_sees_their_own_cycle_and_entries_only(
@@ -325,3 +333,7 @@ async def test_dl12_the_holder_sees_their_own_cycle_and_entries_only(
     assert r.status_code == 403  # the record-id route is for clerks and police systems
     r = await client.get(f"/api/v1/licences/{uuid.uuid4()}/points", headers=actors.clerk)
     assert r.status_code == 404
+    r = await client.get(
+        f"/api/v1/licences/{row['id']}/points", params={"on": "9999-12-31"}, headers=actors.clerk
+    )
+    assert r.status_code == 422

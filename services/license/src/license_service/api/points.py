@@ -20,7 +20,11 @@ router = APIRouter(prefix="/api/v1/licences", tags=["licences"])
 
 On = Annotated[
     date | None,
-    Query(description="a day in the cycle to show (Asia/Shanghai); today's cycle by default"),
+    Query(
+        ge=date(1900, 1, 1),
+        le=date(2999, 12, 31),
+        description="a day in the cycle to show (Asia/Shanghai); today's cycle by default",
+    ),
 ]
 
 
@@ -96,7 +100,9 @@ async def record_points(
 
 
 class ClearIn(Input):
-    reason: Annotated[str, Field(min_length=1, max_length=200, description="e.g. 满分学习考试合格")]
+    reason: Annotated[
+        str, Field(min_length=1, max_length=200, pattern=r"^[^\x00]*$", description="e.g. 满分学习考试合格")
+    ]
 
 
 @router.post(
