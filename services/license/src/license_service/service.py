@@ -1,8 +1,9 @@
+from license_service.points import roll_over
 from license_service.published import PUBLISHED
 from license_service.settings import LicenseSettings
 from license_service.subscriptions import SUBSCRIPTIONS
 from license_service.tables import metadata
-from servicekit.service import ServiceSpec
+from servicekit.service import ServiceSpec, Sweep
 
 SPEC = ServiceSpec(
     name="license",
@@ -11,4 +12,9 @@ SPEC = ServiceSpec(
     metadata=metadata,
     published=PUBLISHED,
     subscriptions=SUBSCRIPTIONS,
+    sweeps=[
+        # DL-12: a cycle ends at midnight on the first-issue anniversary; a few minutes late is harmless,
+        # since what the holder reads is computed from the entries (points.cycle_view).
+        Sweep(name="license.points-roll-over", every_s=300.0, run=roll_over),
+    ],
 )

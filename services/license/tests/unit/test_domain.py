@@ -161,15 +161,85 @@ def test_dl12_the_cycle_runs_from_the_first_issue_date() -> None:
     first = date(2015, 8, 20)
     assert domain.points_cycle(first, date(2026, 8, 19)) == (date(2025, 8, 20), date(2026, 8, 20))
     assert domain.points_cycle(first, date(2026, 8, 20)) == (date(2026, 8, 20), date(2027, 8, 20))
+    assert domain.points_cycle(first, first) == (first, date(2016, 8, 20))
+    # A day before the first issue (a decision dated so by mistake) is not lost: the first cycle.
+    assert domain.points_cycle(first, date(2015, 1, 1)) == (first, date(2016, 8, 20))
+
+
+def test_dl12_a_licence_first_issued_on_29_february_has_cycles_that_meet() -> None:
+    """In a common year the anniversary is 28 February; in a leap year 29 February. Each cycle ends where
+    the next begins: 28 February 2028 is in the cycle that started on 28 February 2027 (it was in none
+    when a cycle's end was counted 12 months from its own start)."""
     leap = date(2016, 2, 29)
-    assert domain.points_cycle(leap, date(2027, 3, 1)) == (date(2027, 2, 28), date(2028, 2, 28))
+    assert domain.points_cycle(leap, date(2027, 3, 1)) == (date(2027, 2, 28), date(2028, 2, 29))
+    assert domain.points_cycle(leap, date(2028, 2, 28)) == (date(2027, 2, 28), date(2028, 2, 29))
+    assert domain.points_cycle(leap, date(2028, 2, 29)) == (date(2028, 2, 29), date(2029, 2, 28))
+    assert domain.points_cycle(leap, date(2029, 2, 27)) == (date(2028, 2, 29), date(2029, 2, 28))
+    day, seen = date(2016, 2, 29), None
+    while day < date(2033, 3, 1):  # every day in exactly one cycle, the cycles back to back
+        cycle = domain.points_cycle(leap, day)
+        assert cycle[0] <= day < cycle[1]
+        if seen is not None and cycle != seen:
+            assert cycle[0] == seen[1]
+        seen, day = cycle, day + timedelta(days=1)
 
 
-def test_dl12_the_decision_that_reaches_12_flags_once() -> None:
-    assert domain.reaches_full_points(9, 3)
-    assert domain.reaches_full_points(6, 6)
-    assert not domain.reaches_full_points(6, 3)
-    assert not domain.reaches_full_points(12, 3)  # already flagged
+def entries(*pairs: tuple[date, int]) -> list[domain.PointEntry]:
+    return [domain.PointEntry(decided_on=day, points=points) for day, points in pairs]
+
+
+def test_dl12_a_decision_counts_in_the_cycle_of_its_decision_day() -> None:
+    first = date(2015, 8, 20)
+    counted = entries((date(2026, 8, 19), 6), (date(2026, 8, 20), 3), (date(2026, 9, 1), 1))
+    assert domain.cycle_totals(first, counted) == {
+        (date(2025, 8, 20), date(2026, 8, 20)): 6,
+        (date(2026, 8, 20), date(2027, 8, 20)): 4,
+    }
+    standing = domain.points_standing(first, counted, date(2026, 12, 1))
+    assert standing == domain.Standing(
+        cycle=(date(2026, 8, 20), date(2027, 8, 20)), total=4, full=False, review_on=date(2027, 8, 20)
+    )
+
+
+def test_dl12_twelve_in_a_cycle_is_full_points_and_outlives_the_cycle() -> None:
+    first = date(2015, 8, 20)
+    exactly = entries((date(2026, 1, 5), 6), (date(2026, 3, 5), 6))
+    assert domain.points_standing(first, exactly, date(2026, 4, 1)).full
+    over = entries((date(2026, 1, 5), 9), (date(2026, 3, 5), 6))
+    assert domain.points_standing(first, over, date(2026, 4, 1)).total == 15
+    assert not domain.points_standing(first, entries((date(2026, 1, 5), 11)), date(2026, 4, 1)).full
+    # 6 + 6 in two cycles is not 12 in one.
+    split = entries((date(2026, 8, 19), 6), (date(2026, 8, 20), 6))
+    assert not domain.points_standing(first, split, date(2026, 9, 1)).full
+    # After the full cycle ends the total is the new cycle's, and the flag stays until cleared.
+    later = domain.points_standing(first, exactly, date(2026, 9, 1))
+    assert (later.total, later.full, later.review_on) == (0, True, None)
+    assert domain.full_cycles(first, [*exactly, *entries((date(2026, 9, 1), 3))]) == {
+        (date(2025, 8, 20), date(2026, 8, 20))
+    }
+
+
+def test_dl12_a_cycle_under_12_is_cleared_by_ending() -> None:
+    first = date(2015, 8, 20)
+    counted = entries((date(2026, 5, 1), 9))
+    before = domain.points_standing(first, counted, date(2026, 8, 19))
+    assert (before.total, before.review_on) == (9, date(2026, 8, 20))
+    after = domain.points_standing(first, counted, date(2026, 8, 20))
+    assert (after.total, after.full, after.review_on) == (0, False, None)
+
+
+def test_dl12_the_state_follows_the_points() -> None:
+    assert domain.points_move("valid", True) == "reach_full_points"
+    assert domain.points_move("full_points", True) is None
+    assert domain.points_move("full_points", False) == "clear_full_points"
+    assert domain.points_move("valid", False) is None
+    for state in ("suspended", "revoked", "cancelled"):
+        assert domain.points_move(state, True) is None
+        assert domain.points_move(state, False) is None
+    domain.check_clear_full_points("full_points")
+    with pytest.raises(Refusal) as refused:
+        domain.check_clear_full_points("valid")
+    assert (refused.value.code, refused.value.rule) == ("LICENCE_NOT_FULL_POINTS", "DL-12")
 
 
 def test_dl11_subjects_are_taken_in_order() -> None:

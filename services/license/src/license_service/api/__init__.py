@@ -3,4 +3,7 @@ medical-certificates). Each module's router is included here, static paths befor
 
 from fastapi import APIRouter
 
+from license_service.api import points
+
 router = APIRouter()
+router.include_router(points.router)
