@@ -1,8 +1,10 @@
+from license_service.application_steps import sweep_medical_lapses, sweep_missed_pickups
+from license_service.medical import sweep_periodic_reminders
 from license_service.published import PUBLISHED
 from license_service.settings import LicenseSettings
 from license_service.subscriptions import SUBSCRIPTIONS
 from license_service.tables import metadata
-from servicekit.service import ServiceSpec
+from servicekit.service import ServiceSpec, Sweep
 
 SPEC = ServiceSpec(
     name="license",
@@ -11,4 +13,9 @@ SPEC = ServiceSpec(
     metadata=metadata,
     published=PUBLISHED,
     subscriptions=SUBSCRIPTIONS,
+    sweeps=[
+        Sweep(name="license.missed-pickups", every_s=60.0, run=sweep_missed_pickups),
+        Sweep(name="license.medical-lapses", every_s=300.0, run=sweep_medical_lapses),
+        Sweep(name="license.periodic-medical-reminders", every_s=300.0, run=sweep_periodic_reminders),
+    ],
 )
