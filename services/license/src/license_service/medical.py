@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, any_, exists, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 
@@ -245,7 +245,10 @@ async def sweep_periodic_reminders(runtime: Runtime) -> int:
                     .where(
                         licence_records.c.review_due <= today,
                         licence_records.c.state.in_(("valid", "full_points", "suspended")),
-                        or_(licence_records.c.birth_date <= sixty, licence_records.c.classes.any("C5")),
+                        or_(
+                            licence_records.c.birth_date <= sixty,
+                            literal("C5") == any_(licence_records.c.classes),
+                        ),
                         ~reminded,
                     )
                     .order_by(licence_records.c.review_due)
