@@ -79,10 +79,33 @@ def lines(row: RowMapping, name: str) -> list[str]:
     if row["state"] == "ready" and row["pickup_due"]:
         out.append(f"请于{_date(row['pickup_due'].astimezone(SHANGHAI))}前到车辆管理所领取。")
     if row["refusal_reason"]:
-        out.append(f"不予受理原因：{row['refusal_reason'][:60]}")
+        out.append(f"不予受理原因：{row['refusal_reason'][:120]}")
     if row["delivery"]:
         out.append("邮寄拒收或超过一个月未领取的，一年内不得通过互联网办理补、换领业务。")
     return out
+
+
+FONT_SIZE = 9
+MARGIN = 12 * mm
+LINE_GAP = 6 * mm
+
+
+def wrap(line: str, max_width: float, size: float = FONT_SIZE) -> list[str]:
+    """The line cut into pieces that each fit `max_width` (Chinese has no spaces to break at)."""
+    pieces, current = [], ""
+    for ch in line:
+        if current and pdfmetrics.stringWidth(current + ch, _FONT, size) > max_width:
+            pieces.append(current)
+            current = "  " + ch  # a continuation is indented
+        else:
+            current += ch
+    return [*pieces, current]
+
+
+def layout(row: RowMapping, name: str) -> list[str]:
+    """The lines as drawn on the A5 page: each within the margins."""
+    usable = A5[0] - 2 * MARGIN
+    return [piece for line in lines(row, name) for piece in wrap(line, usable)]
 
 
 def render(row: RowMapping, name: str) -> bytes:
@@ -92,13 +115,13 @@ def render(row: RowMapping, name: str) -> bytes:
     page.setTitle(f"驾驶证业务申请回执 {row['id']}")
     page.setFont(_FONT, 16)
     page.drawCentredString(width / 2, height - 22 * mm, "互联网驾驶证业务申请回执")
-    page.setFont(_FONT, 9)
+    page.setFont(_FONT, FONT_SIZE)
     y = height - 36 * mm
-    for line in lines(row, name):
-        page.drawString(12 * mm, y, line)
-        y -= 6 * mm
+    for line in layout(row, name):
+        page.drawString(MARGIN, y, line)
+        y -= LINE_GAP
     page.setFont(_FONT, 8)
-    page.drawString(12 * mm, 14 * mm, "公安机关交通管理部门 · 交管12123")
+    page.drawString(MARGIN, 14 * mm, "公安机关交通管理部门　交管12123")
     page.showPage()
     page.save()
     return buffer.getvalue()
