@@ -93,3 +93,18 @@ async def test_dl09_a_certificate_arriving_while_the_renewal_is_made_is_never_lo
             await client.get(f"/api/v1/licence-applications/{applied.json()['id']}", headers=desk.intake)
         ).json()["state"]
         assert state == "submitted"
+
+
+async def test_dl02_a_repeated_application_with_its_idempotency_key_answers_the_first(
+    client: httpx.AsyncClient, desk: Desk, runtime: Runtime
+) -> None:
+    record = await issue(runtime, desk)
+    headers = desk.citizen(record["number"]) | {"Idempotency-Key": f"apply-{record['id']}"}
+    body = {"kind": "reissue", "delivery": "pickup"}
+    first, again = [
+        await client.post("/api/v1/licence-applications", json=body, headers=headers) for _ in range(2)
+    ]
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert await open_count(runtime, record["id"]) == 1
