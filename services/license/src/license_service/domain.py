@@ -298,7 +298,7 @@ def plan_deferral(due: date | None, original_due: date | None, months: int, toda
     """DL-06: defer `due` by `months`, asked at least a month ahead; all deferrals of one date together
     reach at most three years past the date first deferred (`original_due`, the same as `due` unless
     `due` is itself a deferred date)."""
-    if due is None:
+    if due is None or due == LONG_TERM:
         raise NothingToDefer("the licence record has no such date to defer")
     check_deferral(due, today)
     start = original_due or due

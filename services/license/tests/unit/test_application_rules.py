@@ -41,6 +41,8 @@ def test_dl06_deferrals_of_one_date_reach_at_most_three_years_past_it() -> None:
 
 def test_dl06_no_date_no_deferral_and_a_month_ahead_still_holds() -> None:
     assert refused(domain.plan_deferral, None, None, 6, TODAY).code == "NOTHING_TO_DEFER"
+    long_term = refused(domain.plan_deferral, domain.LONG_TERM, None, 6, TODAY)  # no renewal to defer
+    assert (long_term.code, long_term.rule) == ("NOTHING_TO_DEFER", "DL-06")
     assert refused(domain.plan_deferral, date(2027, 3, 31), None, 6, TODAY).code == "DEFERRAL_TOO_LATE"
 
 
