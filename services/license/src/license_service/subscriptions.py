@@ -7,9 +7,10 @@ license's own bans in `licence_delivery_bans`, one per case, so a redelivery cha
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from license_service.application_records import record_ban
 from servicekit.consumer import Subscription
@@ -21,12 +22,17 @@ class _Tolerant(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+# PostgreSQL refuses a NUL in text: such a message is refused by the model (dead-lettered at once, seen),
+# not retried as if the database were failing; a value longer than its column likewise.
+_NO_NUL = r"^[^\x00]*$"
+
+
 class VehicleDeliveryBan(_Tolerant):
-    id_number: str
+    id_number: Annotated[str, Field(min_length=1, max_length=32, pattern=_NO_NUL)]
     until: date
-    reason: str
-    case_id: str
-    imposed_at: datetime
+    reason: Annotated[str, Field(min_length=1, max_length=20, pattern=_NO_NUL)]
+    case_id: Annotated[str, Field(min_length=1, max_length=64, pattern=_NO_NUL)]
+    imposed_at: AwareDatetime
 
 
 async def keep_delivery_ban(uow: UnitOfWork, event: VehicleDeliveryBan, envelope: Envelope) -> None:
@@ -35,7 +41,7 @@ async def keep_delivery_ban(uow: UnitOfWork, event: VehicleDeliveryBan, envelope
         uow,
         id_number=event.id_number,
         until=event.until,
-        reason=event.reason[:20],
+        reason=event.reason,
         source="vehicle",
         case_id=event.case_id,
         imposed_at=event.imposed_at,

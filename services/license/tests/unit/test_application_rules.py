@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from license_service import domain
+from license_service.subscriptions import VehicleDeliveryBan
 from servicekit.clock import SHANGHAI
 from servicekit.refusal import Refusal
 
@@ -129,3 +131,20 @@ def test_vh07_a_licence_not_refused_or_collected_is_archived_and_the_ban_lasts_a
     )
     problem = refused(domain.check_pickup_missed, "ready", domain.pickup_due(ready), domain.pickup_due(ready))
     assert (problem.code, problem.rule) == ("PICKUP_NOT_YET_MISSED", "VH-07")
+
+
+def test_vh07_licence_delivery_a_vehicle_ban_the_database_would_refuse_is_refused_by_the_model() -> None:
+    """A NUL or an overlong value would fail in PostgreSQL on every retry: the local model refuses it, so
+    the message goes to the dead-letter queue at once."""
+    good = {
+        "id_number": "130102199003071233",
+        "until": "2028-02-29",
+        "reason": "refused",
+        "case_id": "0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e75",
+        "imposed_at": "2027-03-01T09:00:00+08:00",
+        "item": "plate",
+    }
+    assert VehicleDeliveryBan.model_validate(good).until == date(2028, 2, 29)
+    for bad in ({"case_id": "a\x00b"}, {"reason": "x" * 21}, {"imposed_at": "2027-03-01T09:00:00"}):
+        with pytest.raises(ValidationError):
+            VehicleDeliveryBan.model_validate(good | bad)
