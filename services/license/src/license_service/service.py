@@ -1,3 +1,5 @@
+from license_service.application_steps import sweep_medical_lapses, sweep_missed_pickups
+from license_service.medical import sweep_periodic_reminders
 from license_service.points import roll_over
 from license_service.published import PUBLISHED
 from license_service.settings import LicenseSettings
@@ -16,5 +18,8 @@ SPEC = ServiceSpec(
         # DL-12: a cycle ends at midnight on the first-issue anniversary; a few minutes late is harmless,
         # since what the holder reads is computed from the entries (points.cycle_view).
         Sweep(name="license.points-roll-over", every_s=300.0, run=roll_over),
+        Sweep(name="license.missed-pickups", every_s=60.0, run=sweep_missed_pickups),
+        Sweep(name="license.medical-lapses", every_s=300.0, run=sweep_medical_lapses),
+        Sweep(name="license.periodic-medical-reminders", every_s=300.0, run=sweep_periodic_reminders),
     ],
 )

@@ -1,17 +1,22 @@
 """The messages the license service consumes: a local tolerant model, a handler and a queue each.
 
-Built and tested here: violation's `violation.decision.issued.v1` and `violation.decision.revoked.v1`
+violation's `violation.decision.issued.v1` and `violation.decision.revoked.v1`
 (DL-12, ADR 0053), on one queue (`license.record-points`) so that a decision and its revocation are
 handled by one consumer; either order gives the same result (points.py).
+
+vehicle's `vehicle.delivery_ban.imposed.v1` (VH-07): a vehicle item refused or not collected bars the
+person from online reissue and replacement of the driving licence too (seed 002 §27(6)); kept beside
+license's own bans in `licence_delivery_bans`, one per case, so a redelivery changes nothing.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from license_service.application_records import record_ban
 from license_service.points import Decision, record_decision, revoke_decision
 from servicekit.consumer import Subscription
 from servicekit.envelope import Envelope
@@ -91,4 +96,33 @@ POINTS = Subscription(
     summary="DL-12: count a penalty decision's points on the driver's licence; take a revoked one's off.",
 )
 
-SUBSCRIPTIONS: list[Subscription] = [POINTS]
+
+class VehicleDeliveryBan(_Tolerant):
+    id_number: Annotated[str, Field(min_length=1, max_length=32, pattern=_NO_NUL)]
+    until: date
+    reason: Annotated[str, Field(min_length=1, max_length=20, pattern=_NO_NUL)]
+    case_id: Annotated[str, Field(min_length=1, max_length=64, pattern=_NO_NUL)]
+    imposed_at: AwareDatetime
+
+
+async def keep_delivery_ban(uow: UnitOfWork, event: VehicleDeliveryBan, envelope: Envelope) -> None:
+    """VH-07: vehicle's ban, kept for DL-02/DL-03 (and mailed renewals)."""
+    await record_ban(
+        uow,
+        id_number=event.id_number,
+        until=event.until,
+        reason=event.reason,
+        source="vehicle",
+        case_id=event.case_id,
+        imposed_at=event.imposed_at,
+    )
+
+
+DELIVERY_BANS = Subscription(
+    name="keep-delivery-bans",
+    handles={"vehicle.delivery_ban.imposed.v1": VehicleDeliveryBan},
+    handler=keep_delivery_ban,
+    summary="Keep vehicle's one-year bans: no online licence reissue or replacement meanwhile (VH-07).",
+)
+
+SUBSCRIPTIONS: list[Subscription] = [POINTS, DELIVERY_BANS]

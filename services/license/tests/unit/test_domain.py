@@ -11,7 +11,6 @@ from license_service.domain import Candidate, Holder
 from servicekit.refusal import Refusal
 
 TODAY = date(2026, 12, 2)
-NOW = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
 
 
 def holder(**changes: object) -> Holder:
@@ -20,9 +19,12 @@ def holder(**changes: object) -> Holder:
         "birth_date": date(1980, 5, 6),
         "state": "valid",
         "classes": frozenset({"C1"}),
+        "valid_from": date(2021, 2, 1),
         "valid_until": date(2027, 2, 1),
+        "review_due": None,
+        "medical_due": None,
         "photo_valid_until": date(2027, 6, 1),
-        "delivery_banned_until": None,
+        "ban_until": None,
     }
     values.update(changes)
     return Holder(**values)  # type: ignore[arg-type]
@@ -52,36 +54,56 @@ def test_dl13_every_live_state_can_be_cancelled_and_cancelled_is_final() -> None
     assert not [action for (state, action) in domain.RECORD_MOVES if state == "cancelled"]
 
 
-@pytest.mark.parametrize("kind", ["reissue", "replace", "renew", "over_age", "defer_review"])
-def test_dl02_only_counter_registered_users_apply_online(kind: domain.ApplicationKind) -> None:
+@pytest.mark.parametrize(
+    ("kind", "rule"),
+    [
+        ("reissue", "DL-02"),
+        ("replace", "DL-03"),
+        ("renew", "DL-07"),
+        ("over_age", "DL-08"),
+        ("defer_review", "DL-06"),
+    ],
+)
+def test_dl02_only_counter_registered_users_apply_online(kind: domain.ApplicationKind, rule: str) -> None:
+    """Seed 000: each of these is for 窗口注册个人用户; the refusal names the kind's own rule."""
     problem = refused(
-        domain.check_online_application, kind, holder(channel="online"), TODAY, by_mail=False, now=NOW
+        domain.check_online_application, kind, holder(channel="online"), TODAY, delivery="pickup"
     )
-    assert (problem.code, problem.rule) == ("COUNTER_REGISTERED_USERS_ONLY", "DL-02")
+    assert (problem.code, problem.rule) == ("COUNTER_REGISTERED_USERS_ONLY", rule)
 
 
 def test_dl03_a_revoked_licence_is_not_replaced() -> None:
     problem = refused(
-        domain.check_online_application, "replace", holder(state="revoked"), TODAY, by_mail=False, now=NOW
+        domain.check_online_application, "replace", holder(state="revoked"), TODAY, delivery="pickup"
     )
     assert problem.code == "LICENCE_STATE_BLOCKS"
 
 
 def test_dl05_a_new_card_needs_a_current_photo_and_a_deferral_does_not() -> None:
     expired = holder(photo_valid_until=TODAY - timedelta(days=1))
-    problem = refused(domain.check_online_application, "reissue", expired, TODAY, by_mail=False, now=NOW)
+    problem = refused(domain.check_online_application, "reissue", expired, TODAY, delivery="pickup")
     assert (problem.code, problem.rule) == ("LICENCE_PHOTO_NEEDED", "DL-05")
-    domain.check_online_application("defer_medical", expired, TODAY, by_mail=False, now=NOW)
-    domain.check_online_application("reissue", holder(photo_valid_until=TODAY), TODAY, by_mail=False, now=NOW)
+    domain.check_online_application("defer_medical", expired, TODAY, delivery="pickup")
+    domain.check_online_application("reissue", holder(photo_valid_until=TODAY), TODAY, delivery="pickup")
 
 
-def test_vh07_a_delivery_ban_bars_mail_but_not_pickup() -> None:
-    banned = holder(delivery_banned_until=NOW + timedelta(days=30))
-    problem = refused(domain.check_online_application, "reissue", banned, TODAY, by_mail=True, now=NOW)
+def test_vh07_a_ban_bars_reissue_and_replacement_and_mails_no_renewal() -> None:
+    """Seed 002 §27(6): no online 补、换领 of the licence during the ban, whatever the delivery; a renewal or
+    over-age card is still made, collected at the office (ADR 0051)."""
+    banned = holder(ban_until=TODAY)
+    for kind in ("reissue", "replace"):
+        problem = refused(domain.check_online_application, kind, banned, TODAY, delivery="pickup")
+        assert (problem.code, problem.rule, problem.extra) == (
+            "DELIVERY_BAN",
+            "VH-07",
+            {"until": "2026-12-02"},
+        )
+    problem = refused(domain.check_online_application, "renew", banned, TODAY, delivery="mail")
     assert (problem.code, problem.rule) == ("DELIVERY_BAN", "VH-07")
-    domain.check_online_application("reissue", banned, TODAY, by_mail=False, now=NOW)
-    lapsed = holder(delivery_banned_until=NOW)
-    domain.check_online_application("reissue", lapsed, TODAY, by_mail=True, now=NOW)
+    domain.check_online_application("renew", banned, TODAY, delivery="pickup")
+    domain.check_online_application("defer_review", banned, TODAY, delivery=None)
+    lapsed = holder(ban_until=TODAY - timedelta(days=1))
+    domain.check_online_application("reissue", lapsed, TODAY, delivery="mail")
 
 
 def test_dl06_a_deferral_is_asked_for_at_least_one_month_ahead() -> None:
@@ -139,7 +161,7 @@ def test_dl06_a_deferral_is_approved_and_a_licence_is_produced() -> None:
     )
     state: domain.ApplicationState = "submitted"
     for action in ("accept", "produce", "mail", "deliver", "archive"):
-        state = domain.move_application("reissue", state, action)  # type: ignore[arg-type]
+        state = domain.move_application("reissue", state, action)
     assert state == "archived"
     assert (
         refused(domain.move_application, "reissue", "archived", "mail").code

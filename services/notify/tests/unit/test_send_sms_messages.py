@@ -115,7 +115,9 @@ async def test_nt01_the_test_sink_route_is_absent_in_prod() -> None:
     assert response.headers["content-type"] == "application/problem+json"
 
 
-def test_nt01_notify_consumes_every_outcome_event_identity_plate_pool_and_vehicle_address_to_it() -> None:
+def test_nt01_notify_consumes_every_outcome_event_identity_plate_pool_vehicle_and_license_address_to_it() -> (
+    None
+):
     consumed = {t: s.name for s in SUBSCRIPTIONS if s.kind == "event" for t in s.handles}
     assert consumed == {
         "identity.registration.approved.v1": "registration-approved",
@@ -131,4 +133,7 @@ def test_nt01_notify_consumes_every_outcome_event_identity_plate_pool_and_vehicl
         "vehicle.inspection_booking.booked.v1": "inspection-booked",
         "vehicle.inspection_booking.cancelled.v1": "inspection-cancelled",
         "vehicle.application.state_changed.v1": "vehicle-application",
+        "license.application.state_changed.v1": "licence-application",
+        "license.delivery_ban.imposed.v1": "licence-delivery-ban",
+        "license.periodic_medical.due.v1": "periodic-medical",
     }
