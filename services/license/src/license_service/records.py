@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.engine import RowMapping
 
 from license_service import domain
 from license_service import published as ev
 from license_service.domain import LicenceClass, RecordAction
-from license_service.tables import licence_records
+from license_service.tables import licence_photos, licence_records
 from servicekit.uow import Actor, UnitOfWork
 
 
@@ -86,9 +86,31 @@ async def load_by_number(uow: UnitOfWork, number: str, *, lock: bool = False) ->
     return (await uow.session.execute(query)).mappings().first()
 
 
+async def lock_number(uow: UnitOfWork, number: str) -> None:
+    """Serialise, until commit, what concerns one licence number before its record may exist: its issue
+    and a photo approval (DL-05) arriving at the same moment cannot miss each other."""
+    await uow.session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"licence-number:{number}"}
+    )
+
+
+async def waiting_photo(uow: UnitOfWork, number: str) -> RowMapping | None:
+    """DL-05: the newest licence photo identity approved for this number (licence_photos), if any."""
+    query = (
+        select(licence_photos)
+        .where(licence_photos.c.number == number)
+        .order_by(licence_photos.c.approved_at.desc(), licence_photos.c.photo_id.desc())
+        .limit(1)
+    )
+    return (await uow.session.execute(query)).mappings().first()
+
+
 async def issue(uow: UnitOfWork, actor: Actor, facts: Facts, source: ev.IssueSource) -> RowMapping:
-    """A new record, valid (DL-01). The caller has made sure no record has this number (a unique index
-    backs it: two issues at once cannot both land)."""
+    """A new record, valid (DL-01), with the newest photo identity approved for the holder before the record
+    came (DL-05). The caller has made sure no record has this number (a unique index backs it: two issues at
+    once cannot both land)."""
+    await lock_number(uow, facts.number)
+    photo = await waiting_photo(uow, facts.number)
     row: RowMapping = (
         (
             await uow.session.execute(
@@ -96,6 +118,8 @@ async def issue(uow: UnitOfWork, actor: Actor, facts: Facts, source: ev.IssueSou
                 .values(
                     id=uuid.uuid4(),
                     **facts.columns(),
+                    photo_document_id=photo["photo_id"] if photo else None,
+                    photo_valid_until=photo["valid_until"] if photo else None,
                     state="valid",
                     phone_changed_at=uow.now if facts.phone else None,
                     created_at=uow.now,
@@ -190,3 +214,58 @@ async def update_facts(uow: UnitOfWork, actor: Actor, row: RowMapping, facts: Fa
     if "phone" in values:
         values["phone_changed_at"] = uow.now
     return await change(uow, actor, row, "details", "licence.details_updated", None, **values)
+
+
+async def replace_phone(
+    uow: UnitOfWork, actor: Actor, number: str, phone: str, changed_at: datetime
+) -> RowMapping | None:
+    """ID-06: a counter registration's phone replaces the one on the holder's licence record (not on a
+    cancelled one), unless the record's phone changed after the registration did: a late message does not
+    undo a newer change. The changed record, or None when there was nothing to change."""
+    row = (
+        (
+            await uow.session.execute(
+                select(licence_records)
+                .where(
+                    licence_records.c.number == number,
+                    licence_records.c.state != "cancelled",
+                    or_(licence_records.c.phone.is_(None), licence_records.c.phone != phone),
+                    or_(
+                        licence_records.c.phone_changed_at.is_(None),
+                        licence_records.c.phone_changed_at < changed_at,
+                    ),
+                )
+                .with_for_update()
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    return await change(
+        uow,
+        actor,
+        row,
+        "phone",
+        "licence.phone_replaced_by_counter_registration",
+        None,
+        phone=phone,
+        phone_changed_at=changed_at,
+    )
+
+
+async def store_photo(
+    uow: UnitOfWork, actor: Actor, row: RowMapping, photo_id: str, valid_until: date
+) -> RowMapping:
+    """DL-05 / ID-15: the approved licence photo and the last day it is current, on the record."""
+    return await change(
+        uow,
+        actor,
+        row,
+        "photo",
+        "licence.photo_stored",
+        None,
+        photo_document_id=photo_id,
+        photo_valid_until=valid_until,
+    )
