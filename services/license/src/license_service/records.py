@@ -105,10 +105,17 @@ async def waiting_photo(uow: UnitOfWork, number: str) -> RowMapping | None:
     return (await uow.session.execute(query)).mappings().first()
 
 
-async def issue(uow: UnitOfWork, actor: Actor, facts: Facts, source: ev.IssueSource) -> RowMapping:
+async def issue(
+    uow: UnitOfWork,
+    actor: Actor,
+    facts: Facts,
+    source: ev.IssueSource,
+    *,
+    record_id: uuid.UUID | None = None,
+) -> RowMapping:
     """A new record, valid (DL-01), with the newest photo identity approved for the holder before the record
     came (DL-05). The caller has made sure no record has this number (a unique index backs it: two issues at
-    once cannot both land)."""
+    once cannot both land). `record_id` only for the demo's fixed ids (others refer to them first)."""
     await lock_number(uow, facts.number)
     photo = await waiting_photo(uow, facts.number)
     row: RowMapping = (
@@ -116,7 +123,7 @@ async def issue(uow: UnitOfWork, actor: Actor, facts: Facts, source: ev.IssueSou
             await uow.session.execute(
                 licence_records.insert()
                 .values(
-                    id=uuid.uuid4(),
+                    id=record_id or uuid.uuid4(),
                     **facts.columns(),
                     photo_document_id=photo["photo_id"] if photo else None,
                     photo_valid_until=photo["valid_until"] if photo else None,
