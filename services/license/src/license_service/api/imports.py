@@ -92,7 +92,7 @@ async def start_import(
     each record, line by line, and a bad line fails alone with its field and reason. 202 with the import
     and its `Location`, where the progress is read."""
     settings = runtime.settings
-    max_bytes = settings.import_max_bytes if isinstance(settings, LicenseSettings) else 20 * 1024 * 1024
+    max_bytes = settings.import_max_bytes if isinstance(settings, LicenseSettings) else 8 * 1024 * 1024
 
     async def run() -> JSONResponse:
         lines = importer.read_csv(await read_upload(request, max_bytes))
