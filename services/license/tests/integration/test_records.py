@@ -105,17 +105,18 @@ async def test_dl13_a_cancelled_licence_moves_no_further(runtime: Runtime) -> No
 
 
 async def _until_someone_waits_on_a_lock(runtime: Runtime) -> None:
-    async with runtime.engine.connect() as conn:
-        for _ in range(500):
+    for _ in range(500):
+        # A transaction of its own each time: pg_stat_activity is a snapshot kept for the transaction.
+        async with runtime.engine.connect() as conn:
             waiting = await conn.scalar(
                 text(
                     "SELECT count(*) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND wait_event_type = 'Lock'"
                 )
             )
-            if waiting:
-                return
-            await asyncio.sleep(0.01)
+        if waiting:
+            return
+        await asyncio.sleep(0.01)
     raise AssertionError("the second move never waited on the row lock")
 
 
