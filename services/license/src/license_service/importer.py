@@ -1,4 +1,5 @@
-"""Bulk import of an office's existing licence records (DL-01), with progress.
+"""Bulk import of an office's existing licence records (DL-01), with progress: the file and its lines.
+The job, its lines in the database and the worker's way through them are `imports.py`.
 
 A `system` client sends the office's file as one CSV (`POST /api/v1/licences/imports`); every line is kept
 at once (`licence_import_lines`) and the worker works through them in batches (the `licence-imports` sweep),
@@ -28,30 +29,24 @@ import csv
 import io
 import re
 import sys
-import uuid
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.engine import RowMapping
 
-from license_service import domain, licences
+from license_service import domain
 from license_service.domain import LICENCE_CLASSES, LicenceClass, LicenceState
 from license_service.records import Facts
-from license_service.tables import licence_import_lines, licence_imports
-from servicekit.ids import new_id
 from servicekit.refusal import Refusal, refusal
 from servicekit.runtime import Runtime
-from servicekit.uow import Actor, UnitOfWork
+from servicekit.uow import Actor
 from servicekit.validators import InvalidValue, birth_date_of, mobile_phone, resident_id
 
 REQUIRED = ("number", "name", "classes", "first_issue", "valid_from", "valid_until")
 OPTIONAL = ("office_code", "file_number", "review_due", "medical_due", "phone", "state")
 COLUMNS = REQUIRED + OPTIONAL
-BATCHES_PER_ROUND = 25  # then the sweep yields; the next round goes on where this one stopped
 
 UnreadableFile = refusal("IMPORT_FILE_UNREADABLE", "DL-01", 422)
 
@@ -177,213 +172,11 @@ def parse_line(raw: Mapping[str, str], default_office: str | None) -> tuple[Fact
     return facts, state
 
 
-# --- starting an import and reading it -------------------------------------------------------------------
-
-
-async def start(
-    uow: UnitOfWork, actor: Actor, lines: Sequence[tuple[int, dict[str, str]]], office_code: str | None
-) -> RowMapping:
-    """The import and all its lines, `pending` for the worker; a line repeating an earlier line's number
-    fails at once, naming that line."""
-    import_id = new_id()
-    first_line: dict[str, int] = {}
-    rows: list[dict[str, Any]] = []
-    for line, raw in lines:
-        key = re.sub(r"\s", "", raw.get("number", "")).upper()
-        earlier = first_line.get(key) if key else None
-        rows.append(
-            {
-                "import_id": import_id,
-                "line": line,
-                "raw": raw,
-                "outcome": "failed" if earlier is not None else "pending",
-                "field": "number" if earlier is not None else None,
-                "reason": f"the same number as line {earlier}" if earlier is not None else None,
-            }
-        )
-        if key and earlier is None:
-            first_line[key] = line
-    failed = sum(1 for row in rows if row["outcome"] == "failed")
-    job: RowMapping = (
-        (
-            await uow.session.execute(
-                licence_imports.insert()
-                .values(
-                    id=import_id,
-                    office_code=office_code,
-                    state="running",
-                    submitted_by=actor.id,
-                    total=len(rows),
-                    failed=failed,
-                    created_at=uow.now,
-                    updated_at=uow.now,
-                )
-                .returning(licence_imports)
-            )
-        )
-        .mappings()
-        .one()
-    )
-    for begin in range(0, len(rows), 1000):
-        await uow.session.execute(licence_import_lines.insert(), rows[begin : begin + 1000])
-    uow.audit(
-        actor,
-        "licence.import_started",
-        f"licence-import:{import_id}",
-        None,
-        {"lines": len(rows), "failed": failed},
-    )
-    return job
-
-
-async def load_import(uow: UnitOfWork, import_id: uuid.UUID) -> RowMapping | None:
-    query = select(licence_imports).where(licence_imports.c.id == import_id)
-    return (await uow.session.execute(query)).mappings().first()
-
-
-async def import_lines(
-    uow: UnitOfWork, import_id: uuid.UUID, *, outcome: str | None, after: int | None, limit: int
-) -> list[RowMapping]:
-    query = (
-        select(licence_import_lines)
-        .where(licence_import_lines.c.import_id == import_id)
-        .order_by(licence_import_lines.c.line)
-        .limit(limit)
-    )
-    if outcome is not None:
-        query = query.where(licence_import_lines.c.outcome == outcome)
-    if after is not None:
-        query = query.where(licence_import_lines.c.line > after)
-    return list((await uow.session.execute(query)).mappings().all())
-
-
-# --- working through it (the worker) ------------------------------------------------------------------
-
-
-def _failure(exc: InvalidValue | Refusal) -> tuple[str | None, str]:
-    if isinstance(exc, InvalidValue):
-        return exc.field, exc.reason
-    errors = exc.extra.get("errors")
-    field = errors[0]["field"] if isinstance(errors, list) and errors else None
-    return field, exc.detail
-
-
-async def run_batch(runtime: Runtime, batch: int) -> int:
-    """One transaction: the next `batch` pending lines of the oldest running import, each issued,
-    corrected, left alone or failed with its reason, and the import's counts with them; the import is done
-    when no line is pending. Returns how many lines were worked (0: nothing to do)."""
-    async with runtime.uow() as uow:
-        job = (
-            (
-                await uow.session.execute(
-                    select(licence_imports)
-                    .where(licence_imports.c.state == "running")
-                    .order_by(licence_imports.c.created_at, licence_imports.c.id)
-                    .limit(1)
-                    .with_for_update(skip_locked=True)
-                )
-            )
-            .mappings()
-            .first()
-        )
-        if job is None:
-            return 0
-        lines = (
-            (
-                await uow.session.execute(
-                    select(licence_import_lines)
-                    .where(
-                        licence_import_lines.c.import_id == job["id"],
-                        licence_import_lines.c.outcome == "pending",
-                    )
-                    .order_by(licence_import_lines.c.line)
-                    .limit(batch)
-                )
-            )
-            .mappings()
-            .all()
-        )
-        actor = Actor(id=job["submitted_by"], role="system", request_id=f"licence-import:{job['id']}")
-        results: list[dict[str, Any]] = []
-        for line in lines:
-            result: dict[str, Any] = {
-                "b_line": line["line"],
-                "field": None,
-                "reason": None,
-                "record_id": None,
-            }
-            try:
-                facts, state = parse_line(line["raw"], job["office_code"])
-                outcome, row = await licences.apply_line(uow, actor, facts, state)
-            except (InvalidValue, Refusal) as exc:
-                result["outcome"] = "failed"
-                result["field"], result["reason"] = _failure(exc)
-            else:
-                result["outcome"], result["record_id"] = outcome, row["id"]
-            results.append(result)
-        if results:
-            conn = await uow.session.connection()
-            await conn.execute(
-                update(licence_import_lines)
-                .where(
-                    licence_import_lines.c.import_id == job["id"],
-                    licence_import_lines.c.line == bindparam("b_line"),
-                )
-                .values(
-                    outcome=bindparam("outcome"),
-                    field=bindparam("field"),
-                    reason=bindparam("reason"),
-                    record_id=bindparam("record_id"),
-                ),
-                results,
-            )
-        counts = Counter(r["outcome"] for r in results)
-        pending = await uow.session.scalar(
-            select(
-                exists().where(
-                    licence_import_lines.c.import_id == job["id"], licence_import_lines.c.outcome == "pending"
-                )
-            )
-        )
-        done = {} if pending else {"state": "done", "finished_at": uow.now}
-        c = licence_imports.c
-        await uow.session.execute(
-            update(licence_imports)
-            .where(c.id == job["id"])
-            .values(
-                issued=c.issued + counts["issued"],
-                updated=c.updated + counts["updated"],
-                unchanged=c.unchanged + counts["unchanged"],
-                failed=c.failed + counts["failed"],
-                updated_at=uow.now,
-                **done,
-            )
-        )
-        if done:
-            uow.audit(actor, "licence.import_done", f"licence-import:{job['id']}")
-        await uow.commit()
-        return max(len(results), 1)  # an import closed without lines left is work done too
-
-
-async def run_imports(runtime: Runtime) -> int:
-    """The `licence-imports` sweep: batches until no import has a pending line, or for one round at most."""
-    from license_service.settings import LicenseSettings
-
-    settings = runtime.settings
-    batch = settings.import_batch if isinstance(settings, LicenseSettings) else 200
-    worked = 0
-    for _ in range(BATCHES_PER_ROUND):
-        done = await run_batch(runtime, batch)
-        if not done:
-            break
-        worked += done
-    return worked
-
-
 # --- from a shell ---------------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
+    from license_service import imports
     from license_service.service import SPEC
 
     parser = argparse.ArgumentParser(
@@ -398,17 +191,19 @@ def main(argv: list[str] | None = None) -> int:
         try:
             lines = read_csv(args.file.read_bytes())
             async with runtime.uow() as uow:
-                job = await start(uow, Actor(id="importer", role="system"), lines, args.office)
+                job = await imports.start(uow, Actor(id="importer", role="system"), lines, args.office)
                 await uow.commit()
-            while await run_imports(runtime):
+            while await imports.run_imports(runtime):
                 async with runtime.uow() as uow:
-                    now = await load_import(uow, job["id"])
+                    now = await imports.load_import(uow, job["id"])
                 assert now is not None
                 worked = now["issued"] + now["updated"] + now["unchanged"] + now["failed"]
                 print(f"{worked}/{now['total']} lines", file=sys.stderr, flush=True)
             async with runtime.uow() as uow:
-                final = await load_import(uow, job["id"])
-                failed = await import_lines(uow, job["id"], outcome="failed", after=None, limit=10_000)
+                final = await imports.load_import(uow, job["id"])
+                failed = await imports.import_lines(
+                    uow, job["id"], outcome="failed", after=None, limit=10_000
+                )
             assert final is not None
             for line in failed:
                 print(f"line {line['line']}: {line['field'] or '-'}: {line['reason']}", flush=True)

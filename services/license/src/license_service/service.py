@@ -1,4 +1,4 @@
-from license_service.importer import run_imports
+from license_service.imports import run_imports
 from license_service.published import PUBLISHED
 from license_service.settings import LicenseSettings
 from license_service.subscriptions import SUBSCRIPTIONS

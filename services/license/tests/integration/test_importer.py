@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from license_service import importer
+from license_service import imports
 from license_service.tables import licence_imports, licence_records
 from servicekit.runtime import Runtime
 
@@ -61,7 +61,7 @@ async def send(
 
 async def finish(runtime: Runtime) -> None:
     """The worker's sweep, until no import has a pending line."""
-    while await importer.run_imports(runtime):
+    while await imports.run_imports(runtime):
         pass
 
 
@@ -99,7 +99,7 @@ async def test_dl01_import_issues_every_line_with_its_event_and_shows_progress(
     job = r.json()
     assert r.headers["Location"] == f"/api/v1/licences/imports/{job['id']}"
     assert (job["state"], job["total"], job["processed"]) == ("running", 450, 0)
-    assert await importer.run_batch(runtime, 200) == 200
+    assert await imports.run_batch(runtime, 200) == 200
     halfway = await progress(client, actors, job["id"])
     assert (halfway["state"], halfway["processed"], halfway["issued"]) == ("running", 200, 200)
     await finish(runtime)

@@ -1,5 +1,5 @@
 """`/api/v1/licences/imports`: an office's existing licence records brought onto the platform in one file
-(DL-01), worked through by the worker while its progress is read here (`importer.py`)."""
+(DL-01), worked through by the worker while its progress is read here (`importer.py`, `imports.py`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy.engine import RowMapping
 from starlette.responses import JSONResponse
 
-from license_service import importer
+from license_service import importer, imports
 from license_service.api.common import OfficeCode, SystemOnly, SystemOrAdmin
 from license_service.settings import LicenseSettings
 from servicekit.pagination import InvalidCursor, Page, clamp_limit, decode_cursor, encode_cursor
@@ -96,7 +96,7 @@ async def start_import(
 
     async def run() -> JSONResponse:
         lines = importer.read_csv(await read_upload(request, max_bytes))
-        job = await committed(uow, importer.start, actor_from(request, principal), lines, office_code)
+        job = await committed(uow, imports.start, actor_from(request, principal), lines, office_code)
         out = import_out(job)
         return JSONResponse(
             out.model_dump(mode="json"),
@@ -108,7 +108,7 @@ async def start_import(
 
 
 async def _import(uow: Any, import_id: uuid.UUID) -> RowMapping:
-    row = await importer.load_import(uow, import_id)
+    row = await imports.load_import(uow, import_id)
     if row is None:
         raise NotFound("licence import")
     return row
@@ -141,7 +141,7 @@ async def get_import_lines(
 
     async def read(uow: Any) -> list[RowMapping]:
         await _import(uow, import_id)
-        return await importer.import_lines(uow, import_id, outcome=outcome, after=after, limit=size + 1)
+        return await imports.import_lines(uow, import_id, outcome=outcome, after=after, limit=size + 1)
 
     rows = await committed(uow, read)
     items = [LineOut.model_validate({key: row[key] for key in LineOut.model_fields}) for row in rows[:size]]
