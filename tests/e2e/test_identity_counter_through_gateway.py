@@ -231,8 +231,8 @@ def test_id09_counter_registration_intake_review_archive_then_login_through_the_
 
 
 def test_id03_online_registration_and_sign_in_through_the_gateway(edge: tuple[str, str]) -> None:
-    """The population seeded through the edge app's /_test/ forwarder, the ID-03 record fed by a system
-    client, then SMS code, registration, sign-in, /users/me and refresh, all through nginx."""
+    """The population seeded through the edge app's /_test/ forwarder, the ID-03 record (a vehicle) fed by a
+    system client, then SMS code, registration, sign-in, /users/me and refresh, all through nginx."""
     gateway_url, _ = edge
     id_number, phone = _id_number(), _phone()
 
@@ -266,10 +266,12 @@ def test_id03_online_registration_and_sign_in_through_the_gateway(edge: tuple[st
         )
         assert r.status_code == 200, r.text
         system = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        # ID-03's record: a vehicle (licences come from license's events since ADR 0050; the licence path
+        # through the broker is tests/e2e/test_licence_pipes.py)
         r = gw.put(
-            f"/api/v1/users/person-records/licence/{id_number}",
+            f"/api/v1/users/person-records/vehicle/e2e-{secrets.token_hex(6)}",
             headers=system,
-            json={"id_number": id_number, "phone": phone, "state": "valid"},
+            json={"id_number": id_number, "phone": phone, "state": "registered"},
         )
         assert r.status_code == 200, r.text
 

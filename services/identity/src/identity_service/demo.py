@@ -21,6 +21,7 @@ from identity_service.records import RecordChange, apply_record
 from identity_service.tables import accounts, bindings, person_records, population
 from identity_service.tokens import hash_password
 from servicekit.ids import demo_id, new_id
+from servicekit.runtime import Runtime
 from servicekit.uow import UnitOfWork
 from servicekit.validators import birth_date_of, sex_of
 
@@ -104,6 +105,13 @@ DEMO_CITIZENS = [
     ("130105197701010040", "赵六", "13800138003", "owner_driver"),  # counter-registered
 ]
 DEMO_UNPLACED = [("130102200001010029", "陈七"), ("130102198001010037", "周八")]  # registry only
+# Who holds a licence, with its phone: license's demo issues their records under `demo_licence_ref`
+# (ADR 0050). 陈七 has no account: registering online as a driver with that phone can be tried (ID-03).
+DEMO_LICENCES = [
+    ("130102199003071233", "13800138000"),
+    ("130105197701010040", "13800138003"),
+    ("130102200001010029", "13800138004"),
+]
 DEMO_UNITS = [
     # (credit code, name, unit kind, delegated roles, agent identity number, vehicles in vehicle's demo)
     ("91130100MA0CXXXX1K", "石家庄示例物流有限公司", "enterprise", [], "130105197701010040", 2),
@@ -145,6 +153,37 @@ async def record_demo_vehicle(
         await apply_record(uow, change, uow.now)
 
 
+def demo_licence_ref(number: str) -> str:
+    """The id license's demo gives the holder's licence record (the same `demo_id`)."""
+    return str(demo_id("licence", number))
+
+
+async def record_demo_licence(uow: UnitOfWork, number: str, phone: str) -> None:
+    """ID-03: the holder's demo licence until license's `license.record.issued.v1` records it (its version
+    then takes over: a placeholder has none)."""
+    ref = demo_licence_ref(number)
+    known = select(person_records.c.ref).where(
+        person_records.c.record_kind == "licence", person_records.c.ref == ref
+    )
+    if (await uow.session.execute(known)).first() is None:
+        await apply_record(uow, RecordChange("licence", ref, number, "valid", phone), uow.now)
+
+
+async def bind_own_licence(uow: UnitOfWork, account_id: uuid.UUID, number: str) -> bool:
+    """ID-12: the holder's demo licence bound to their account, once."""
+    ref = demo_licence_ref(number)
+    bound = select(bindings.c.id).where(
+        bindings.c.account_id == account_id,
+        bindings.c.record_kind == "licence",
+        bindings.c.ref == ref,
+        bindings.c.unbound_at.is_(None),
+    )
+    if (await uow.session.execute(bound)).first() is not None:
+        return False
+    await bind_record(uow, account_id, "licence", ref, True, "online")
+    return True
+
+
 async def bind_own_vehicles(uow: UnitOfWork, account_id: uuid.UUID, owner_key: str) -> int:
     """VH-13 books only bound vehicles: bind every live own vehicle not bound yet (each binding publishes
     `identity.binding.created.v1`, which vehicle's projection takes)."""
@@ -174,6 +213,9 @@ async def load(uow: UnitOfWork) -> None:
     from stdnum.cn import uscc
 
     session, now = uow.session, uow.now
+    licences = dict(DEMO_LICENCES)
+    for number, phone in DEMO_LICENCES:
+        await record_demo_licence(uow, number, phone)
     for id_number, name, phone, kind in DEMO_CITIZENS:
         await ensure_person(session, id_number, name)
         if kind == "owner_driver":
@@ -199,6 +241,8 @@ async def load(uow: UnitOfWork) -> None:
         )
         if kind == "owner_driver":
             await bind_own_vehicles(uow, account_id, id_number)
+        if id_number in licences:
+            await bind_own_licence(uow, account_id, id_number)
     for id_number, name in DEMO_UNPLACED:
         await ensure_person(session, id_number, name)
     for code, name, unit_kind, delegated, agent, vehicle_count in DEMO_UNITS:
@@ -243,7 +287,6 @@ async def load(uow: UnitOfWork) -> None:
 
 async def main() -> int:
     from identity_service.service import SPEC
-    from servicekit.runtime import Runtime
 
     settings = SPEC.settings()
     if not settings.is_test_env:
@@ -251,6 +294,7 @@ async def main() -> int:
         return 2
     runtime = Runtime.open(settings, SPEC.metadata)
     try:
+        await declare_licence_queue(runtime)
         async with runtime.uow() as uow:
             await load(uow)
             await uow.commit()
@@ -258,6 +302,23 @@ async def main() -> int:
         await runtime.aclose()
     print("identity: demo data loaded")
     return 0
+
+
+async def declare_licence_queue(runtime: Runtime) -> None:
+    """`make run` starts every worker at once: license's relay could publish its demo's records before
+    identity's worker has bound its queue, and the broker would park them as unrouted."""
+    from identity_service.service import SPEC
+    from identity_service.subscriptions import LICENCES
+    from servicekit.consumer import Consumer
+    from servicekit.relay import connect_broker
+
+    broker = runtime.settings.broker
+    connection = await connect_broker(broker)
+    try:
+        channel = await connection.channel()
+        await Consumer(runtime, connection, SPEC.name, LICENCES, broker).declare(channel)
+    finally:
+        await connection.close()
 
 
 if __name__ == "__main__":

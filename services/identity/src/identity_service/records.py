@@ -1,8 +1,10 @@
 """The ID-03 projection of vehicles, licences and licence applications per identity number, and what a
 change of one does to accounts and bindings: kind conversions (ID-07) and automatic unbinding (ID-14).
 
-Fed by vehicle and license events (subscriptions.py) and, until they publish, by a `system` client
-(`PUT /api/v1/users/person-records/{record_kind}/{ref}`). Both paths call `apply_record`.
+Fed by vehicle's and license's events (subscriptions.py) and, for what no producer publishes yet (licence
+applications) or what other police systems still send that way (vehicles), by a `system` client
+(`PUT /api/v1/users/person-records/{record_kind}/{ref}`; licences left it, ADR 0050). Every path calls
+`apply_record`. Licence events carry the record's `version`: one older than what is projected is dropped.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,12 +36,18 @@ class RecordChange:
     # For vehicles: what happened (registered, transferred, deregistered, use_changed, contact_changed).
     change: str | None = None
     from_use: str | None = None
+    # The producer's version of the record (licences): an event older than the projection is dropped.
+    version: int | None = None
 
 
 @dataclass(frozen=True)
 class RecordEffects:
     unbound_accounts: list[str]
     converted_accounts: list[str]
+    applied: bool = True  # False: an older version than the projection's, dropped
+
+
+DROPPED = RecordEffects(unbound_accounts=[], converted_accounts=[], applied=False)
 
 
 async def records_of(session: AsyncSession, id_number: str) -> list[PersonRecord]:
@@ -61,13 +69,21 @@ async def records_of(session: AsyncSession, id_number: str) -> list[PersonRecord
 
 async def apply_record(uow: UnitOfWork, change: RecordChange, now: datetime) -> RecordEffects:
     session = uow.session
+    kept = person_records.c
     previous = (
         await session.execute(
-            select(person_records).where(
-                person_records.c.record_kind == change.record_kind, person_records.c.ref == change.ref
-            )
+            select(person_records)
+            .where(kept.record_kind == change.record_kind, kept.ref == change.ref)
+            .with_for_update()
         )
     ).first()
+    if (
+        change.version is not None
+        and previous is not None
+        and previous.version is not None
+        and previous.version >= change.version
+    ):
+        return DROPPED
     values = {
         "id_number": change.id_number,
         "phone": change.phone if change.phone is not None else (previous.phone if previous else None),
@@ -75,15 +91,27 @@ async def apply_record(uow: UnitOfWork, change: RecordChange, now: datetime) -> 
         "plate_number": change.plate_number or (previous.plate_number if previous else None),
         "vin": change.vin or (previous.vin if previous else None),
         "use": change.use or (previous.use if previous else None),
+        "version": change.version if change.version is not None else (previous.version if previous else None),
         "updated_at": now,
     }
-    await session.execute(
-        insert(person_records)
-        .values(record_kind=change.record_kind, ref=change.ref, **values)
-        .on_conflict_do_update(
-            index_elements=[person_records.c.record_kind, person_records.c.ref], set_=values
+    stmt = insert(person_records).values(record_kind=change.record_kind, ref=change.ref, **values)
+    # Two first events of one record handled at once both find no row: the later-committing one updates
+    # only when it is the newer version.
+    written = (
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[kept.record_kind, kept.ref],
+                set_=values,
+                where=or_(
+                    kept.version.is_(None),
+                    stmt.excluded.version.is_(None),
+                    kept.version < stmt.excluded.version,
+                ),
+            ).returning(kept.ref)
         )
-    )
+    ).first()
+    if written is None:
+        return DROPPED
     unbound: list[str] = []
     converted: list[str] = []
     if change.record_kind == "vehicle":
@@ -103,7 +131,7 @@ async def apply_record(uow: UnitOfWork, change: RecordChange, now: datetime) -> 
         ):
             converted = await _convert(session, change.id_number, "vehicle_registered", now)
     elif change.record_kind == "licence":
-        if change.state == "cancelled":
+        if domain.unbinds_on_licence_state(change.state):
             unbound = await _unbind(uow, "licence", change.ref, "licence_cancelled")
         elif change.state in domain.LIVE_LICENCE_STATES:
             converted = await _convert(session, change.id_number, "licence_issued", now)

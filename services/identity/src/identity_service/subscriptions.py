@@ -1,12 +1,16 @@
 """The messages the identity service consumes: a local tolerant model, a handler and a queue each.
 
 - vehicle events feed the ID-03 projection and drive ID-14 unbinding and ID-07 kind conversions;
+- license's licence-record events do the same for licences (ADR 0050): a learner or new-car owner
+  becomes a driver user when a licence is issued (ID-07), a cancelled licence is unbound (ID-14, DL-13),
+  the record's phone is the one ID-03 compares; a late event older than the projection is dropped;
 - plate-pool events start and stop the new-car owner's ID-05 deadlines.
-License publishes no events yet: licences and licence applications come through the `system` API.
+Licence applications (ID-04) still come through the `system` API until a producer publishes them.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime
 from typing import Literal
@@ -19,6 +23,8 @@ from identity_service.tables import accounts
 from servicekit.consumer import Subscription
 from servicekit.envelope import Envelope
 from servicekit.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 
 class _Tolerant(BaseModel):
@@ -138,6 +144,32 @@ async def project_vehicle(uow: UnitOfWork, event: VehicleEvent, envelope: Envelo
     await apply_record(uow, change_for(event), now)
 
 
+class LicenceRecord(_Tolerant):
+    """`license.record.issued.v1` and `license.record.changed.v1` as identity reads them: the record as it
+    now is, and its version."""
+
+    record_id: str
+    number: str  # the holder's identity number
+    state: str
+    phone: str | None = None
+    version: int
+
+
+def licence_change(event: LicenceRecord) -> RecordChange:
+    return RecordChange(
+        "licence", event.record_id, event.number, event.state, event.phone, version=event.version
+    )
+
+
+async def project_licence(uow: UnitOfWork, event: LicenceRecord, envelope: Envelope) -> None:
+    """ID-03 projection of licences; ID-07 conversion when one is held; ID-14 unbinding when it is
+    cancelled (DL-13). Both types on one queue, so a record's events are taken in the order license
+    published them; one that still arrives after a newer one is dropped by its version."""
+    effects = await apply_record(uow, licence_change(event), uow.now)
+    if not effects.applied:
+        log.info("licence record version %d is older than the projection's: dropped", event.version)
+
+
 class SelectionConfirmed(_Tolerant):
     selection_id: str
     account_id: str
@@ -178,6 +210,16 @@ async def stop_register_deadline(uow: UnitOfWork, event: SelectionRegistered, en
     await uow.session.execute(update(accounts).where(accounts.c.id == account_id).values(register_by=None))
 
 
+LICENCES = Subscription(
+    name="project-licences",
+    handles={
+        "license.record.issued.v1": LicenceRecord,
+        "license.record.changed.v1": LicenceRecord,
+    },
+    handler=project_licence,
+    summary="ID-03 projection of licences; ID-07 conversion at a licence; ID-14 unbinding on DL-13.",
+)
+
 SUBSCRIPTIONS: list[Subscription] = [
     Subscription(
         name="project-vehicles",
@@ -192,6 +234,7 @@ SUBSCRIPTIONS: list[Subscription] = [
         handler=project_vehicle,
         summary="ID-03 projection of vehicles; ID-14 automatic unbinding; ID-07 kind conversions.",
     ),
+    LICENCES,
     Subscription(
         name="new-car-owner-preselected",
         handles={"plate-pool.selection.confirmed.v1": SelectionConfirmed},

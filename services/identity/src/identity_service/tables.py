@@ -118,12 +118,13 @@ population = Table(
 )
 
 # ID-03 projection: the vehicles, licences and licence applications recorded for each identity number,
-# fed by vehicle and license events (or a `system` client until they publish). Never asked synchronously.
+# fed by vehicle's and license's events (licence applications by a `system` client until a producer
+# publishes them, ADR 0050). Never asked synchronously.
 person_records = Table(
     "person_records",
     metadata,
     Column("record_kind", String(24), primary_key=True),  # vehicle | licence | licence_application
-    Column("ref", String(64), primary_key=True),  # vehicle id, licence number, application id
+    Column("ref", String(64), primary_key=True),  # vehicle id, licence record id (license's), application id
     Column("id_number", String(32), nullable=False),  # the owner / holder / applicant
     Column("phone", String(11)),
     Column("state", String(24), nullable=False),  # vehicle: registered | transferred | deregistered ...
@@ -131,6 +132,9 @@ person_records = Table(
     Column("vin", String(17)),
     Column("use", String(16)),  # commercial | non_commercial (vehicles)
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # The producer's version of the record where its events carry one (licences): a late older event is
+    # dropped. Null for what comes without (vehicles, the system feed, the demo's placeholders).
+    Column("version", Integer),
     Index("ix_person_records_id_number", "id_number"),
 )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import secrets
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -130,6 +131,39 @@ class Api:
             json=body,
             headers=TokenFactory.headers(self.system_token),
         )
+
+    async def licence(
+        self,
+        id_number: str,
+        phone: str | None = None,
+        state: str = "valid",
+        *,
+        record_id: str | None = None,
+        version: int = 1,
+        change: str | None = None,
+    ) -> str:
+        """A licence record as license tells identity (ADR 0050): one `license.record.issued.v1` (or, with
+        `change`, `license.record.changed.v1`) through the handler of queue identity.project-licences.
+        Returns the record's id, the ref a licence binding names."""
+        from identity_service.subscriptions import LicenceRecord, project_licence
+
+        record_id = record_id or str(uuid.uuid4())
+        data: dict[str, Any] = {
+            "record_id": record_id,
+            "number": id_number,
+            "name": "张三",
+            "classes": ["C1"],
+            "state": state,
+            "valid_until": "2033-03-01",
+            "phone": phone,
+            "version": version,
+        }
+        if change is not None:
+            data |= {"change": change, "points": 0, "reason": None}
+        async with self.runtime.uow() as uow:
+            await project_licence(uow, LicenceRecord.model_validate(data), None)  # type: ignore[arg-type]
+            await uow.commit()
+        return record_id
 
     async def register(
         self, kind: str, id_number: str, phone: str, name: str = "张三", **over: Any

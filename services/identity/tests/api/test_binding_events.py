@@ -74,14 +74,14 @@ async def test_id12_online_bind_and_unbind_publish_created_then_ended(api: "Api"
 
 async def test_id12_licence_bindings_publish_nothing(api: "Api") -> None:
     id_number, phone = await api.owner_driver()
-    await api.record("licence", id_number, id_number=id_number, phone=phone, state="valid")
+    licence = await api.licence(id_number, phone)
     r = await api.client.post(
         "/api/v1/users/me/bindings",
-        json={"record_kind": "licence", "ref": id_number},
+        json={"record_kind": "licence", "ref": licence},
         headers=await api.bearer(phone),
     )
     assert r.status_code == 201, r.text
-    assert await _events(api, CREATED, id_number) == []
+    assert await _events(api, CREATED, licence) == []
 
 
 async def test_id13_counter_bind_publishes_created_not_owned(api: "Api") -> None:

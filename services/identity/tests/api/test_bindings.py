@@ -27,22 +27,22 @@ async def test_id12_owner_binds_and_unbinds_own_vehicle_and_licence(api: "Api") 
     await api.record(
         "vehicle", vehicle, id_number=id_number, phone=phone, state="registered", plate_number="冀A1B2C3"
     )
-    await api.record("licence", id_number, id_number=id_number, phone=phone, state="valid")
+    licence = await api.licence(id_number, phone)
     me = await api.bearer(phone)
     r = await _bind(api, me, "vehicle", vehicle)
     assert r.status_code == 201, r.text
     assert r.json()["owned"] is True
-    assert (await _bind(api, me, "licence", id_number)).status_code == 201
+    assert (await _bind(api, me, "licence", licence)).status_code == 201
     assert (await _bind(api, me, "vehicle", vehicle)).status_code == 409  # already bound
     listed = (await api.client.get("/api/v1/users/me/bindings", headers=me)).json()["items"]
-    assert {b["ref"] for b in listed} == {vehicle, id_number}
+    assert {b["ref"] for b in listed} == {vehicle, licence}
     binding = next(b for b in listed if b["ref"] == vehicle)
     assert binding["plate_number"] == "冀A1B2C3"
     assert (
         await api.client.delete(f"/api/v1/users/me/bindings/{binding['id']}", headers=me)
     ).status_code == 204
     listed = (await api.client.get("/api/v1/users/me/bindings", headers=me)).json()["items"]
-    assert {b["ref"] for b in listed} == {id_number}
+    assert {b["ref"] for b in listed} == {licence}
 
 
 async def test_id12_another_persons_vehicle_and_binding_answer_404(api: "Api") -> None:
@@ -143,10 +143,10 @@ async def test_id14_non_commercial_to_commercial_keeps_bindings(api: "Api") -> N
 
 async def test_id14_cancelled_licence_is_unbound_from_its_user(api: "Api") -> None:
     id_number, phone = await api.owner_driver()
-    await api.record("licence", id_number, id_number=id_number, phone=phone, state="valid")
+    licence = await api.licence(id_number, phone)
     me = await api.bearer(phone)
-    assert (await _bind(api, me, "licence", id_number)).status_code == 201
-    await api.record("licence", id_number, id_number=id_number, state="cancelled")
+    assert (await _bind(api, me, "licence", licence)).status_code == 201
+    await api.licence(id_number, phone, "cancelled", record_id=licence, version=2, change="state")
     assert (await api.client.get("/api/v1/users/me/bindings", headers=me)).json()["items"] == []
 
 
@@ -157,8 +157,7 @@ async def test_id07_learner_becomes_owner_driver_when_the_first_licence_is_issue
         "licence_application", "la-" + secrets.token_hex(5), id_number=id_number, state="accepted"
     )
     assert (await api.register("learner", id_number, phone)).status_code == 201
-    r = await api.record("licence", id_number, id_number=id_number, phone=phone, state="valid")
-    assert len(r.json()["converted_accounts"]) == 1
+    await api.licence(id_number, phone)
     me = (await api.client.get("/api/v1/users/me", headers=await api.bearer(phone))).json()
     assert me["kind"] == "owner_driver"
     assert "bind_own_licence" in me["capabilities"]
@@ -196,16 +195,16 @@ async def test_id07_licence_bound_to_a_unit_and_unbound(api: "Api") -> None:
         )
         await uow.commit()
     id_number, phone = await api.owner_driver()
-    await api.record("licence", id_number, id_number=id_number, phone=phone, state="valid")
+    licence = await api.licence(id_number, phone)
     me = await api.bearer(phone)
-    binding = (await _bind(api, me, "licence", id_number)).json()
+    binding = (await _bind(api, me, "licence", licence)).json()
     r = await api.client.put(
         f"/api/v1/users/me/bindings/{binding['id']}/unit", json={"credit_code": credit_code}, headers=me
     )
     assert r.status_code == 200, r.text
     unit = await api.bearer(credit_code)
     items = (await api.client.get("/api/v1/units/me/licences", headers=unit)).json()["items"]
-    assert [b["ref"] for b in items] == [id_number]  # ID-08: the unit queries licences bound to it
+    assert [b["ref"] for b in items] == [licence]  # ID-08: the unit queries licences bound to it
     assert (
         await api.client.delete(f"/api/v1/users/me/bindings/{binding['id']}/unit", headers=me)
     ).status_code == 204

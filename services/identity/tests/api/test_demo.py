@@ -55,3 +55,28 @@ async def test_vh13_demo_binds_the_demo_vehicles_once_and_publishes_each_binding
         ).scalars()
         assert set(published) == DEMO_REFS
     assert dict(live) == dict.fromkeys(DEMO_REFS, 1)
+
+
+async def test_id12_demo_records_and_binds_the_demo_licences_once(api: "Api") -> None:
+    """license's demo issues these records under the same ids (ADR 0050); the holders with an account have
+    them bound, 陈七 (no account) can register online with the licence's phone (ID-03)."""
+    for _ in range(2):
+        async with api.runtime.uow() as uow:
+            await demo.load(uow)
+            await uow.commit()
+    refs = {demo.demo_licence_ref(number) for number, _ in demo.DEMO_LICENCES}
+    assert demo.demo_licence_ref("130102199003071233") == str(
+        uuid.uuid5(uuid.NAMESPACE_URL, "tms-demo/licence/130102199003071233")
+    )
+    async with api.runtime.engine.connect() as conn:
+        live = (
+            await conn.execute(
+                select(bindings.c.ref, func.count())
+                .where(bindings.c.ref.in_(refs), bindings.c.unbound_at.is_(None))
+                .group_by(bindings.c.ref)
+            )
+        ).all()
+    assert dict(live) == {
+        demo.demo_licence_ref("130102199003071233"): 1,
+        demo.demo_licence_ref("130105197701010040"): 1,
+    }

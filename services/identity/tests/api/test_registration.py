@@ -35,7 +35,7 @@ async def test_id03_owner_with_vehicle_and_matching_phone_registers(api: Api) ->
 async def test_id03_driver_with_licence_registers(api: Api) -> None:
     id_number = await api.person("李四")
     phone = api.new_phone()
-    await api.record("licence", id_number, id_number=id_number, phone=phone, state="valid")
+    await api.licence(id_number, phone)  # license's event (ADR 0050)
     r = await api.register("owner_driver", id_number, phone, "李四")
     assert r.status_code == 201, r.text
 

@@ -43,6 +43,69 @@ RECORD_MOVES: dict[tuple[LicenceState, RecordAction], LicenceState] = {
 }
 
 WrongRecordState = refusal("LICENCE_STATE_DOES_NOT_ALLOW", "DL-01")
+InvalidRecord = refusal("INVALID_LICENCE_RECORD", "DL-01", 422)
+LicenceExists = refusal("LICENCE_EXISTS", "DL-01")
+
+# What other police systems do to a record through the `system` API (DL-01): seizure and its end, revocation,
+# cancellation (DL-13). Full points come and go with DL-12's points, never from outside.
+PoliceAction = Literal["suspend", "restore", "revoke", "cancel"]
+POLICE_ACTIONS: tuple[PoliceAction, ...] = get_args(PoliceAction)
+# The states a record may come onto the platform in by bulk import: issued valid, then moved. A cancelled
+# licence has no business on the platform; full points follow the points, which the platform counts.
+IMPORT_MOVES: dict[LicenceState, RecordAction | None] = {
+    "valid": None,
+    "suspended": "suspend",
+    "revoked": "revoke",
+}
+
+
+def record_faults(
+    *,
+    birth_date: date,
+    classes: frozenset[str],
+    first_issue: date,
+    valid_from: date,
+    valid_until: date,
+) -> list[tuple[str, str]]:
+    """DL-01: what is wrong with a record a police system states, field by field (empty when nothing is):
+    at least one known permitted class; first issued after the holder's birth and no later than the
+    current card's valid-from, which comes before its valid-until."""
+    faults: list[tuple[str, str]] = []
+    unknown = sorted(classes - set(LICENCE_CLASSES))
+    if not classes:
+        faults.append(("classes", "at least one permitted class (准驾车型)"))
+    elif unknown:
+        faults.append(("classes", f"unknown permitted class {', '.join(unknown)}"))
+    if first_issue <= birth_date:
+        faults.append(("first_issue", "before the holder was born"))
+    if first_issue > valid_from:
+        faults.append(("first_issue", "after valid_from: the first issue comes before the current card"))
+    if valid_until <= valid_from:
+        faults.append(("valid_until", "not after valid_from"))
+    return faults
+
+
+def check_record(
+    *,
+    birth_date: date,
+    classes: frozenset[str],
+    first_issue: date,
+    valid_from: date,
+    valid_until: date,
+) -> None:
+    """DL-01: refuse (422) a record with any of `record_faults`, naming every bad field."""
+    faults = record_faults(
+        birth_date=birth_date,
+        classes=classes,
+        first_issue=first_issue,
+        valid_from=valid_from,
+        valid_until=valid_until,
+    )
+    if faults:
+        raise InvalidRecord(
+            "; ".join(f"{field}: {reason}" for field, reason in faults),
+            extra={"errors": [{"field": field, "message": reason} for field, reason in faults]},
+        )
 
 
 def move_record(state: LicenceState, action: RecordAction) -> LicenceState:
@@ -245,6 +308,15 @@ def check_online_application(
             "submit a current licence photo first (提交驾驶证专用照片)",
             extra={"photo_valid_until": holder.photo_valid_until and holder.photo_valid_until.isoformat()},
         )
+
+
+# --- DL-05: the licence photo --------------------------------------------------------------------
+
+
+def photo_valid_until(approved_on: date, months: int) -> date:
+    """DL-05: the last day an approved licence photo is current: `months` after the review post stored it
+    (ID-15). The seed names the expiry (超过有效期) without its length; the service's setting gives it."""
+    return months_before(approved_on, -months) - timedelta(days=1)
 
 
 # --- DL-06: deferrals at least one month ahead, at most three years ---------------------------------

@@ -4,8 +4,8 @@ roll-over, the full-points flag, and what the holder sees. The domain decides (`
 publish it as `license.record.changed.v1`.
 
 Locks: a decision names the licence by its number, and the record may not exist yet. Whoever touches the
-entries of a number first takes a transaction-scoped advisory lock on it (`lock_number`): the consumer
-before it looks the record up, `records.issue` after it inserts one. So a decision and the record's issue
+entries of a number first takes a transaction-scoped advisory lock on it (`records.lock_number`): the consumer
+before it looks the record up, `records.issue` before it inserts one. So a decision and the record's issue
 that happen at once are serialised: the decision is either attached by the issue or finds the record.
 Then the record's row lock (`FOR UPDATE`) serialises two decisions for one licence: the second counts on
 top of the first.
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 
@@ -32,8 +32,6 @@ from servicekit.uow import SYSTEM_ACTOR, Actor, UnitOfWork
 
 log = logging.getLogger(__name__)
 
-# The first key of the two-key advisory lock: its own key space, apart from the sweeps' one-key locks.
-_NUMBER_LOCK = 1_280_332_883
 ROLL_OVER_BATCH = 500
 
 
@@ -79,13 +77,6 @@ def _day(moment: datetime) -> date:
 
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), SHANGHAI)
-
-
-async def lock_number(uow: UnitOfWork, number: str) -> None:
-    await uow.session.execute(
-        text("SELECT pg_advisory_xact_lock(:cls, hashtext(:number))"),
-        {"cls": _NUMBER_LOCK, "number": number},
-    )
 
 
 async def _counted(uow: UnitOfWork, record_id: uuid.UUID) -> list[RowMapping]:
@@ -135,7 +126,7 @@ async def record_decision(uow: UnitOfWork, decision: Decision) -> RowMapping | N
     and attached when the record is issued. A decision without points changes nothing."""
     if decision.points == 0:
         return None
-    await lock_number(uow, decision.number)
+    await records.lock_number(uow, decision.number)
     row = await records.load_by_number(uow, decision.number, lock=True)
     added = (
         await uow.session.execute(
@@ -180,7 +171,7 @@ async def revoke_decision(
     """DL-12: a revoked decision's points come off the licence (相应记分应当撤销), and a licence flagged only
     because of them is cleared. A revocation that arrives before its decision leaves the entry revoked, so
     the decision, when it comes, adds nothing."""
-    await lock_number(uow, decision.number)
+    await records.lock_number(uow, decision.number)
     row = await records.load_by_number(uow, decision.number, lock=True)
     entry = (
         (
@@ -234,7 +225,7 @@ async def revoke_decision(
 async def adopt_waiting(uow: UnitOfWork, row: RowMapping) -> RowMapping:
     """DL-12: a record just issued takes the decisions that arrived for its number before it. Called by
     `records.issue` in its unit of work, after the insert."""
-    await lock_number(uow, row["number"])
+    await records.lock_number(uow, row["number"])
     adopted = (
         await uow.session.execute(
             update(point_entries)

@@ -10,14 +10,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.engine import RowMapping
 
 from license_service import domain
 from license_service import published as ev
 from license_service.domain import LicenceClass, RecordAction
-from license_service.tables import licence_records
+from license_service.tables import licence_photos, licence_records
 from servicekit.uow import Actor, UnitOfWork
+
+# The first key of the two-key advisory lock on a licence number: its own key space, apart from the
+# sweeps' one-key locks.
+_NUMBER_LOCK = 1_280_332_883
 
 
 @dataclass(frozen=True)
@@ -86,17 +90,50 @@ async def load_by_number(uow: UnitOfWork, number: str, *, lock: bool = False) ->
     return (await uow.session.execute(query)).mappings().first()
 
 
-async def issue(uow: UnitOfWork, actor: Actor, facts: Facts, source: ev.IssueSource) -> RowMapping:
-    """A new record, valid (DL-01). The caller has made sure no record has this number (a unique index
-    backs it: two issues at once cannot both land). Point entries waiting for the number are attached
-    (DL-12), which may already give it points or flag it: the row returned is the record as it now is."""
+async def lock_number(uow: UnitOfWork, number: str) -> None:
+    """Serialise, until commit, what concerns one licence number before its record may exist: its issue,
+    a photo approval (DL-05) and a penalty decision (DL-12) arriving at the same moment cannot miss each
+    other. Re-entrant within the transaction."""
+    await uow.session.execute(
+        text("SELECT pg_advisory_xact_lock(:cls, hashtext(:number))"), {"cls": _NUMBER_LOCK, "number": number}
+    )
+
+
+async def waiting_photo(uow: UnitOfWork, number: str) -> RowMapping | None:
+    """DL-05: the newest licence photo identity approved for this number (licence_photos), if any."""
+    query = (
+        select(licence_photos)
+        .where(licence_photos.c.number == number)
+        .order_by(licence_photos.c.approved_at.desc(), licence_photos.c.photo_id.desc())
+        .limit(1)
+    )
+    return (await uow.session.execute(query)).mappings().first()
+
+
+async def issue(
+    uow: UnitOfWork,
+    actor: Actor,
+    facts: Facts,
+    source: ev.IssueSource,
+    *,
+    record_id: uuid.UUID | None = None,
+) -> RowMapping:
+    """A new record, valid (DL-01), with the newest photo identity approved for the holder before the
+    record came (DL-05). The caller has made sure no record has this number (a unique index backs it: two
+    issues at once cannot both land). Point entries waiting for the number are attached (DL-12), which may
+    already give it points or flag it: the row returned is the record as it now is. `record_id` only for
+    the demo's fixed ids (others refer to them first)."""
+    await lock_number(uow, facts.number)
+    photo = await waiting_photo(uow, facts.number)
     row: RowMapping = (
         (
             await uow.session.execute(
                 licence_records.insert()
                 .values(
-                    id=uuid.uuid4(),
+                    id=record_id or uuid.uuid4(),
                     **facts.columns(),
+                    photo_document_id=photo["photo_id"] if photo else None,
+                    photo_valid_until=photo["valid_until"] if photo else None,
                     state="valid",
                     phone_changed_at=uow.now if facts.phone else None,
                     created_at=uow.now,
@@ -201,3 +238,58 @@ async def update_facts(uow: UnitOfWork, actor: Actor, row: RowMapping, facts: Fa
 
         row = await points.settle(uow, actor, row, "licence.points_recounted", "初次领证日期更正")
     return row
+
+
+async def replace_phone(
+    uow: UnitOfWork, actor: Actor, number: str, phone: str, changed_at: datetime
+) -> RowMapping | None:
+    """ID-06: a counter registration's phone replaces the one on the holder's licence record (not on a
+    cancelled one), unless the record's phone changed after the registration did: a late message does not
+    undo a newer change. The changed record, or None when there was nothing to change."""
+    row = (
+        (
+            await uow.session.execute(
+                select(licence_records)
+                .where(
+                    licence_records.c.number == number,
+                    licence_records.c.state != "cancelled",
+                    or_(licence_records.c.phone.is_(None), licence_records.c.phone != phone),
+                    or_(
+                        licence_records.c.phone_changed_at.is_(None),
+                        licence_records.c.phone_changed_at < changed_at,
+                    ),
+                )
+                .with_for_update()
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    return await change(
+        uow,
+        actor,
+        row,
+        "phone",
+        "licence.phone_replaced_by_counter_registration",
+        None,
+        phone=phone,
+        phone_changed_at=changed_at,
+    )
+
+
+async def store_photo(
+    uow: UnitOfWork, actor: Actor, row: RowMapping, photo_id: str, valid_until: date
+) -> RowMapping:
+    """DL-05 / ID-15: the approved licence photo and the last day it is current, on the record."""
+    return await change(
+        uow,
+        actor,
+        row,
+        "photo",
+        "licence.photo_stored",
+        None,
+        photo_document_id=photo_id,
+        photo_valid_until=valid_until,
+    )

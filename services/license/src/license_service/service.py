@@ -1,4 +1,5 @@
 from license_service.application_steps import sweep_medical_lapses, sweep_missed_pickups
+from license_service.imports import run_imports
 from license_service.medical import sweep_periodic_reminders
 from license_service.points import roll_over
 from license_service.published import PUBLISHED
@@ -21,5 +22,7 @@ SPEC = ServiceSpec(
         Sweep(name="license.missed-pickups", every_s=60.0, run=sweep_missed_pickups),
         Sweep(name="license.medical-lapses", every_s=300.0, run=sweep_medical_lapses),
         Sweep(name="license.periodic-medical-reminders", every_s=300.0, run=sweep_periodic_reminders),
+        # DL-01: bulk imports are worked through in batches, each its own transaction (progress shows).
+        Sweep(name="license.imports", every_s=1.0, run=run_imports),
     ],
 )

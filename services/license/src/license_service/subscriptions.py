@@ -7,20 +7,30 @@ handled by one consumer; either order gives the same result (points.py).
 vehicle's `vehicle.delivery_ban.imposed.v1` (VH-07): a vehicle item refused or not collected bars the
 person from online reissue and replacement of the driving licence too (seed 002 §27(6)); kept beside
 license's own bans in `licence_delivery_bans`, one per case, so a redelivery changes nothing.
+
+- identity's `identity.person.phone_changed.v1` (ID-06): a counter registration's phone replaces the one
+  on the holder's licence record (DL-01), unless a newer change came first;
+- identity's `identity.licence_photo.approved.v1` (ID-15, DL-05): the approved photo and its expiry on the
+  holder's record (`photos.py`).
+Each change of a record is published (`license.record.changed.v1`) for identity's ID-03 projection.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, date, datetime
 from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from license_service import photos, records
 from license_service.application_records import record_ban
 from license_service.points import Decision, record_decision, revoke_decision
+from license_service.settings import LicenseSettings
 from servicekit.consumer import Subscription
 from servicekit.envelope import Envelope
-from servicekit.uow import UnitOfWork
+from servicekit.uow import SYSTEM_ACTOR, UnitOfWork
+from servicekit.vocabulary import IdKindIn
 
 # PostgreSQL refuses a NUL in text: such a message is refused here (dead-lettered at once, seen), not
 # retried as if the database were failing.
@@ -125,4 +135,55 @@ DELIVERY_BANS = Subscription(
     summary="Keep vehicle's one-year bans: no online licence reissue or replacement meanwhile (VH-07).",
 )
 
-SUBSCRIPTIONS: list[Subscription] = [POINTS, DELIVERY_BANS]
+
+log = logging.getLogger(__name__)
+
+
+class PhoneChanged(_Tolerant):
+    id_kind: IdKindIn
+    id_number: str
+    phone: str
+    changed_at: datetime
+
+
+class LicencePhotoApproved(_Tolerant):
+    photo_id: str
+    id_number: str
+    approved_at: datetime
+
+
+async def apply_phone_changed(uow: UnitOfWork, event: PhoneChanged, envelope: Envelope) -> None:
+    """ID-06: the counter registration's phone on the person's licence record (a person's licence number
+    is their identity number: no record has a unit's credit code)."""
+    changed = await records.replace_phone(uow, SYSTEM_ACTOR, event.id_number, event.phone, event.changed_at)
+    log.info("ID-06: phone %s on the licence record", "replaced" if changed is not None else "not replaced")
+
+
+async def keep_licence_photo(uow: UnitOfWork, event: LicencePhotoApproved, envelope: Envelope) -> None:
+    """DL-05 / ID-15: the photo identity's review post approved, on the holder's record with its expiry."""
+    settings = uow.runtime.settings
+    months = settings.photo_valid_months if isinstance(settings, LicenseSettings) else 6
+    await photos.keep_approved(
+        uow,
+        SYSTEM_ACTOR,
+        photo_id=event.photo_id,
+        number=event.id_number,
+        approved_at=event.approved_at,
+        valid_months=months,
+    )
+
+
+PHONE_CHANGED = Subscription(
+    name="apply-phone-changed",
+    handles={"identity.person.phone_changed.v1": PhoneChanged},
+    handler=apply_phone_changed,
+    summary="ID-06: replace the phone on the person's licence record.",
+)
+LICENCE_PHOTO_APPROVED = Subscription(
+    name="keep-licence-photo",
+    handles={"identity.licence_photo.approved.v1": LicencePhotoApproved},
+    handler=keep_licence_photo,
+    summary="DL-05 / ID-15: keep the approved licence photo and its expiry on the holder's record.",
+)
+
+SUBSCRIPTIONS: list[Subscription] = [POINTS, DELIVERY_BANS, PHONE_CHANGED, LICENCE_PHOTO_APPROVED]

@@ -15,7 +15,7 @@ from sqlalchemy import (
     Text,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from license_service.domain import OPEN_APPLICATION_STATES
 from servicekit.db import new_metadata
@@ -206,4 +206,60 @@ licence_contacts = Table(
     Column("record_id", UUID(as_uuid=True), ForeignKey("licence_records.id"), primary_key=True),
     Column("address", Text, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# DL-05 / ID-15: every licence photo identity's review post approved, as `identity.licence_photo.approved.v1`
+# carried it. The record holds the newest current one; one approved before its holder's record came onto
+# the platform waits here and is taken up when the record is issued.
+licence_photos = Table(
+    "licence_photos",
+    metadata,
+    Column("photo_id", String(64), primary_key=True),  # identity's photo id (its stored photo, AR-01)
+    Column("number", String(18), nullable=False),
+    Column("approved_at", DateTime(timezone=True), nullable=False),
+    Column("valid_until", Date, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Index("ix_licence_photos_number", "number", "approved_at"),
+)
+
+# DL-01 bulk import: an office's existing records, sent as one CSV by a `system` client and worked through
+# by the worker in batches, so that progress can be read while it runs. Every line of the file is kept with
+# its outcome (issued, updated, unchanged, failed with the field and the reason): nothing is lost, and the
+# same file sent again issues nothing twice.
+licence_imports = Table(
+    "licence_imports",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("office_code", String(6)),  # for lines that name none
+    Column("state", String(16), nullable=False),  # running | done
+    Column("submitted_by", String(64), nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("issued", Integer, nullable=False, server_default=text("0")),
+    Column("updated", Integer, nullable=False, server_default=text("0")),
+    Column("unchanged", Integer, nullable=False, server_default=text("0")),
+    Column("failed", Integer, nullable=False, server_default=text("0")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    CheckConstraint("state IN ('running', 'done')", name="state"),
+    Index("ix_licence_imports_running", "created_at", postgresql_where=text("state = 'running'")),
+)
+
+licence_import_lines = Table(
+    "licence_import_lines",
+    metadata,
+    Column("import_id", UUID(as_uuid=True), ForeignKey("licence_imports.id"), primary_key=True),
+    Column("line", Integer, primary_key=True),  # the line of the file (the header is line 1)
+    Column("raw", JSONB, nullable=False),  # the line as read, column by column
+    Column("outcome", String(12), nullable=False),  # pending | issued | updated | unchanged | failed
+    Column("field", String(32)),
+    Column("reason", Text),
+    Column("record_id", UUID(as_uuid=True)),
+    CheckConstraint("outcome IN ('pending', 'issued', 'updated', 'unchanged', 'failed')", name="outcome"),
+    Index(
+        "ix_licence_import_lines_pending",
+        "import_id",
+        "line",
+        postgresql_where=text("outcome = 'pending'"),
+    ),
 )

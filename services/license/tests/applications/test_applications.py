@@ -20,7 +20,19 @@ from servicekit.post import LOCAL_POST
 from servicekit.runtime import Runtime
 from servicekit.uow import SYSTEM_ACTOR
 
-from .conftest import ADDRESS, TODAY, Desk, applied, apply, days, envelope, events_about, issue, step
+from .conftest import (
+    ADDRESS,
+    TODAY,
+    Desk,
+    applied,
+    apply,
+    days,
+    envelope,
+    events_about,
+    issue,
+    new_id_number,
+    step,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -129,7 +141,7 @@ async def test_dl02_someone_elses_application_and_a_missing_licence_answer_404(
     r = await client.post(
         "/api/v1/licence-applications",
         json={"kind": "reissue", "delivery": "pickup"},
-        headers=desk.citizen("130102199003071233"),
+        headers=desk.citizen(new_id_number()),  # no licence on the platform
     )
     assert r.status_code == 404
 

@@ -21,7 +21,8 @@ from servicekit.clock import SHANGHAI, FixedClock
 from servicekit.runtime import Runtime
 from servicekit.uow import SYSTEM_ACTOR
 
-from .conftest import START, Actors, deliver, events_about, issue, new_id_number, record
+from .conftest import START, Actors, deliver, events_about, issue_record, record
+from .factories import new_number as new_id_number
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +84,7 @@ def at(text: str) -> datetime:
 
 
 async def test_dl12_a_decision_counts_on_the_licence_and_is_published(runtime: Runtime) -> None:
-    row = await issue(runtime)
+    row = await issue_record(runtime)
     await give(runtime, decision(row["number"], points=3))
     after = await record(runtime, row["id"])
     assert (after["points"], after["state"]) == (3, "valid")
@@ -97,7 +98,7 @@ async def test_dl12_a_decision_counts_in_the_cycle_of_its_decision_day_at_the_an
 ) -> None:
     """First issued 1 March 2019: a cycle ends at the end of 28 February 2027 (Asia/Shanghai), and the
     next, running now, starts on 1 March."""
-    row = await issue(runtime, first_issue=date(2019, 3, 1))
+    row = await issue_record(runtime, first_issue=date(2019, 3, 1))
     old = decision(row["number"], points=6, decided_at=at("2027-02-28T23:59:59+08:00"))
     new = decision(row["number"], points=3, decided_at=at("2027-02-28T16:30:00+00:00"))  # 00:30 in Beijing
     await give(runtime, old, new)
@@ -118,7 +119,7 @@ async def test_dl12_a_decision_counts_in_the_cycle_of_its_decision_day_at_the_an
 async def test_dl12_a_licence_first_issued_on_a_leap_day_rolls_over_on_29_february(
     runtime: Runtime, clock: FixedClock, client: httpx.AsyncClient, actors: Actors
 ) -> None:
-    row = await issue(runtime, first_issue=date(2016, 2, 29))
+    row = await issue_record(runtime, first_issue=date(2016, 2, 29))
     clock.set(at("2028-02-28T12:00:00+08:00"))
     await give(runtime, decision(row["number"], points=3, decided_at=at("2028-02-28T10:00:00+08:00")))
     r = await client.get(f"/api/v1/licences/{row['id']}/points", headers=actors.clerk)
@@ -132,7 +133,7 @@ async def test_dl12_a_licence_first_issued_on_a_leap_day_rolls_over_on_29_februa
 
 
 async def test_dl12_a_redelivered_or_republished_decision_adds_nothing(runtime: Runtime) -> None:
-    row = await issue(runtime)
+    row = await issue_record(runtime)
     once = decision(row["number"], points=3)
     await give(runtime, once, once, once)  # three deliveries, each with its own message id
     after = await record(runtime, row["id"])
@@ -142,7 +143,7 @@ async def test_dl12_a_redelivered_or_republished_decision_adds_nothing(runtime: 
 
 
 async def test_dl12_exactly_12_in_a_cycle_flags_the_licence(runtime: Runtime) -> None:
-    row = await issue(runtime)
+    row = await issue_record(runtime)
     await give(runtime, decision(row["number"], points=6))
     assert (await record(runtime, row["id"]))["state"] == "valid"
     await give(runtime, decision(row["number"], points=6))
@@ -152,7 +153,7 @@ async def test_dl12_exactly_12_in_a_cycle_flags_the_licence(runtime: Runtime) ->
 
 
 async def test_dl12_over_12_flags_once(runtime: Runtime) -> None:
-    row = await issue(runtime)
+    row = await issue_record(runtime)
     await give(runtime, decision(row["number"], points=9), decision(row["number"], points=6))
     await give(runtime, decision(row["number"], points=3))
     after = await record(runtime, row["id"])
@@ -161,7 +162,7 @@ async def test_dl12_over_12_flags_once(runtime: Runtime) -> None:
 
 
 async def test_dl12_11_points_do_not_flag(runtime: Runtime) -> None:
-    row = await issue(runtime)
+    row = await issue_record(runtime)
     await give(runtime, decision(row["number"], points=9), decision(row["number"], points=1))
     await give(runtime, decision(row["number"], points=1))
     after = await record(runtime, row["id"])
@@ -171,7 +172,7 @@ async def test_dl12_11_points_do_not_flag(runtime: Runtime) -> None:
 async def test_dl12_decisions_for_one_licence_arriving_at_once_all_count(runtime: Runtime) -> None:
     """Six decisions of 2 points, each in its own transaction at the same moment: each counts on top of
     the others (the number's lock and the record's row lock serialise them), and the sixth flags."""
-    row = await issue(runtime)
+    row = await issue_record(runtime)
     await asyncio.gather(*(give(runtime, decision(row["number"], points=2)) for _ in range(6)))
     after = await record(runtime, row["id"])
     assert (after["points"], after["state"]) == (12, "full_points")
@@ -182,7 +183,7 @@ async def test_dl12_decisions_for_one_licence_arriving_at_once_all_count(runtime
 async def test_dl12_the_roll_over_clears_a_cycle_under_12_once_with_two_replicas(
     runtime: Runtime, clock: FixedClock
 ) -> None:
-    row = await issue(runtime, first_issue=date(2019, 3, 2))  # this cycle ends at the end of 1 March
+    row = await issue_record(runtime, first_issue=date(2019, 3, 2))  # this cycle ends at the end of 1 March
     await give(runtime, decision(row["number"], points=9))
     assert (await record(runtime, row["id"]))["points_review_on"] == date(2027, 3, 2)
     await points.roll_over(runtime)  # not yet
@@ -199,7 +200,7 @@ async def test_dl12_the_roll_over_clears_a_cycle_under_12_once_with_two_replicas
 async def test_dl12_full_points_outlive_the_cycle_until_the_study_and_exam_clear_them(
     runtime: Runtime, clock: FixedClock, client: httpx.AsyncClient, actors: Actors
 ) -> None:
-    row = await issue(runtime, first_issue=date(2019, 3, 2))
+    row = await issue_record(runtime, first_issue=date(2019, 3, 2))
     await give(runtime, decision(row["number"], points=6), decision(row["number"], points=6))
     clock.set(at("2027-03-02T08:00:00+08:00"))
     await points.roll_over(runtime)
@@ -230,7 +231,7 @@ async def test_dl12_full_points_outlive_the_cycle_until_the_study_and_exam_clear
 async def test_dl12_a_revoked_decision_comes_off_and_lifts_the_flag(
     runtime: Runtime, client: httpx.AsyncClient, actors: Actors
 ) -> None:
-    row = await issue(runtime)
+    row = await issue_record(runtime)
     wrong = decision(row["number"], points=6)
     await give(runtime, wrong, decision(row["number"], points=6))
     assert (await record(runtime, row["id"]))["state"] == "full_points"
@@ -248,7 +249,7 @@ async def test_dl12_a_revoked_decision_comes_off_and_lifts_the_flag(
 async def test_dl12_a_revocation_that_overtakes_its_decision_leaves_nothing_to_count(
     runtime: Runtime,
 ) -> None:
-    row = await issue(runtime)
+    row = await issue_record(runtime)
     overtaken = decision(row["number"], points=6)
     await revoke(runtime, overtaken)
     await give(runtime, overtaken)
@@ -260,7 +261,7 @@ async def test_dl12_a_revocation_that_overtakes_its_decision_leaves_nothing_to_c
 async def test_dl12_a_decision_before_the_record_waits_and_counts_when_it_is_issued(runtime: Runtime) -> None:
     number = new_id_number()
     await give(runtime, decision(number, points=6), decision(number, points=6))
-    row = await issue(runtime, number=number)
+    row = await issue_record(runtime, number=number)
     assert (row["points"], row["state"]) == (12, "full_points")  # issue answers the record as it now is
     keys = [(k, p.get("change")) for k, p in await events_about(runtime, str(row["id"]))]
     assert keys == [("license.record.issued.v1", None), (CHANGED, "points"), (CHANGED, "state")]
@@ -269,7 +270,7 @@ async def test_dl12_a_decision_before_the_record_waits_and_counts_when_it_is_iss
 async def test_dl12_decisions_and_the_records_issue_at_once_lose_nothing(runtime: Runtime) -> None:
     numbers = [new_id_number() for _ in range(5)]
     await asyncio.gather(
-        *(issue(runtime, number=n) for n in numbers),
+        *(issue_record(runtime, number=n) for n in numbers),
         *(give(runtime, decision(n, points=3)) for n in numbers),
     )
     async with runtime.uow() as uow:
@@ -278,7 +279,7 @@ async def test_dl12_decisions_and_the_records_issue_at_once_lose_nothing(runtime
 
 
 async def test_dl12_a_suspended_licence_keeps_its_points_but_is_not_flagged(runtime: Runtime) -> None:
-    row = await issue(runtime)
+    row = await issue_record(runtime)
     async with runtime.uow() as uow:
         locked = await records.load(uow, row["id"], lock=True)
         assert locked is not None
@@ -292,7 +293,7 @@ async def test_dl12_a_suspended_licence_keeps_its_points_but_is_not_flagged(runt
 async def test_dl12_a_decision_without_points_changes_nothing_and_bad_points_are_refused(
     runtime: Runtime,
 ) -> None:
-    row = await issue(runtime)
+    row = await issue_record(runtime)
     warning = decision(row["number"], points=0)
     await give(runtime, warning)
     assert await entry_count(runtime, warning["decision_id"]) == 0
@@ -313,7 +314,7 @@ async def test_dl12_a_decision_without_points_changes_nothing_and_bad_points_are
 async def test_dl12_the_holder_sees_their_own_cycle_and_entries_only(
     runtime: Runtime, client: httpx.AsyncClient, actors: Actors
 ) -> None:
-    row = await issue(runtime)
+    row = await issue_record(runtime)
     given = decision(row["number"], points=3)
     await give(runtime, given)
     r = await client.get("/api/v1/licences/mine/points", headers=actors.citizen(row["number"]))

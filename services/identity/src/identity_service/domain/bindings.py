@@ -13,6 +13,15 @@ NotOwnRecord = refusal("NOT_OWN_RECORD", "ID-12")
 NotAllowed = refusal("NOT_ALLOWED_FOR_ACCOUNT_KIND", "ID-07")
 AlreadyBound = refusal("ALREADY_BOUND", "ID-12")
 
+
+def unbinds_on_licence_state(state: str) -> bool:
+    """ID-14 / DL-13 (seed §17, 驾驶证注销后...自动解除与用户的绑定): a cancelled licence is unbound from its
+    user. A revoked one (吊销) is not: the seed names cancellation only, the user goes on seeing it revoked,
+    and the office cancels a revoked licence in turn (the licence regulation lists revocation among the
+    grounds for 注销), which then unbinds it."""
+    return state == "cancelled"
+
+
 # --- licence photos (ID-15) ------------------------------------------------------------------------
 
 NotCounterUser = refusal("COUNTER_REGISTRATION_REQUIRED", "ID-12")

@@ -39,7 +39,9 @@ class PersonRecord:
 
 
 LIVE_VEHICLE_STATES = frozenset({"registered", "normal"})
-LIVE_LICENCE_STATES = frozenset({"valid", "normal"})
+# A licence its holder still holds, in license's words (DL-01): valid, at full points (DL-12) or seized
+# for a while (暂扣); not once revoked (吊销) or cancelled (注销). "normal" is the old system feed's word.
+LIVE_LICENCE_STATES = frozenset({"valid", "full_points", "suspended", "normal"})
 ACCEPTED_APPLICATION_STATES = frozenset({"accepted", "in_exam"})
 
 NotInRegistry = refusal("IDENTITY_NOT_VERIFIED", "ID-02", 422)

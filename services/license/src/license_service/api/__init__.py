@@ -8,6 +8,8 @@ from license_service.api.application_steps import post_router as application_pos
 from license_service.api.application_steps import router as application_steps_router
 from license_service.api.applications import router as applications_router
 from license_service.api.contact import router as contact_router
+from license_service.api.imports import router as imports_router
+from license_service.api.licences import router as licences_router
 from license_service.api.medical import router as medical_router
 
 router = APIRouter()
@@ -17,4 +19,7 @@ router.include_router(applications_router)
 router.include_router(application_steps_router)
 router.include_router(medical_router)
 router.include_router(contact_router)
+# /licences/imports and /licences/mine/points before /licences/{record_id}.
+router.include_router(imports_router)
 router.include_router(points.router)
+router.include_router(licences_router)

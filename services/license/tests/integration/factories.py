@@ -1,0 +1,66 @@
+"""Values unique to each test: licence numbers (identity numbers) and phones never repeat between tests."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+from typing import Any
+
+from license_service.records import Facts
+from servicekit.validators import birth_date_of
+
+_RIC_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def new_number(region: str = "130102") -> str:
+    """A valid resident identity number (the licence number), born 1960-1999."""
+    year = 1960 + secrets.randbelow(40)
+    month = 1 + secrets.randbelow(12)
+    day = 1 + secrets.randbelow(28)
+    body = f"{region}{year:04d}{month:02d}{day:02d}{secrets.randbelow(1000):03d}"
+    check = "10X98765432"[sum(int(c) * w for c, w in zip(body, _RIC_WEIGHTS, strict=True)) % 11]
+    return body + check
+
+
+def new_phone() -> str:
+    return "139" + "".join(secrets.choice("0123456789") for _ in range(8))
+
+
+def licence_body(**overrides: Any) -> dict[str, Any]:
+    """A police system's record of a new licence, as `POST /api/v1/licences` takes it."""
+    body: dict[str, Any] = {
+        "number": new_number(),
+        "name": "张三",
+        "classes": ["C1"],
+        "first_issue": "2021-03-01",
+        "valid_from": "2021-03-01",
+        "valid_until": "2027-03-01",
+        "office_code": "130100",
+        "file_number": "".join(secrets.choice("0123456789") for _ in range(12)),
+        "review_due": None,
+        "medical_due": None,
+        "phone": new_phone(),
+    }
+    body.update(overrides)
+    return body
+
+
+def _day(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def facts(**overrides: Any) -> Facts:
+    """The same licence as `licence_body` as records.py takes it; dates as `date` or ISO text."""
+    body = licence_body(**overrides)
+    return Facts(
+        number=body["number"],
+        name=body["name"],
+        birth_date=birth_date_of(body["number"]),
+        classes=frozenset(body["classes"]),
+        first_issue=_day(body["first_issue"]),
+        valid_from=_day(body["valid_from"]),
+        valid_until=_day(body["valid_until"]),
+        office_code=body["office_code"],
+        file_number=body["file_number"],
+        phone=body["phone"],
+    )
