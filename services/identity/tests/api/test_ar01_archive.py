@@ -2,6 +2,7 @@
 The scans of counter registrations and personal counter changes are stored (servicekit.documents: typed by
 their bytes, size-checked), kept with their case, and served only to the clerks entitled to the case."""
 
+import asyncio
 import secrets
 from typing import TYPE_CHECKING, Any
 
@@ -260,3 +261,24 @@ async def test_ar01_counter_change_scan_type_and_size_are_refused(api: "Api") ->
         f"{CHANGES}/{change_id}/submission", json={"owner_documents_checked": True}, headers=intake
     )
     assert (missing.status_code, missing.json()["code"]) == (422, "MISSING_SCANS")
+
+
+async def test_ar01_scans_stored_at_once_are_all_kept_in_the_case(api: "Api") -> None:
+    """Each upload rewrites the case's list of scans under the case's row lock: three stored at once are
+    three in the case, none lost to another's write."""
+    intake = await api.staff("clerk.intake")
+    case_id, _, _ = await _opened(api, intake)
+    answers = await asyncio.gather(
+        *(
+            api.client.put(
+                f"{CASES}/{case_id}/scans/{kind}",
+                content=JPEG if kind == "onsite_photo" else PDF,
+                headers=intake,
+            )
+            for kind in PERSONAL_SCANS
+        )
+    )
+    assert [r.status_code for r in answers] == [201, 201, 201], [r.text for r in answers]
+    case = (await api.client.get(f"{CASES}/{case_id}", headers=intake)).json()
+    assert sorted(s["kind"] for s in case["scans"]) == sorted(PERSONAL_SCANS)
+    assert (await api.client.post(f"{CASES}/{case_id}/submission", headers=intake)).status_code == 200

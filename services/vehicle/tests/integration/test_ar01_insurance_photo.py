@@ -4,6 +4,7 @@ only to the applicant and to the clerks of the office once submitted."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import socket
 from collections.abc import Iterator
@@ -229,3 +230,26 @@ async def test_ar01_the_s3_backend_keeps_the_insurance_certificate_in_the_bucket
         ).scalar_one()
     stored = s3.get_object(Bucket="tms-vehicle-documents-test", Key=key)
     assert stored["Body"].read() == PDF
+
+
+async def test_vh02_ar01_two_drafts_for_one_mark_submitted_at_once_make_one_open_case(
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime
+) -> None:
+    """Drafts do not hold the one-open-case index; their submissions lock the vehicle and check again, so
+    two submitted at once leave one open case and one refusal."""
+    vehicle = await register_bound(client, actors, runtime)
+    owner = actors.citizen(vehicle["owner_id_number"])
+    body = {"vehicle_id": vehicle["id"], "item": "mark", "kind": "reissue", "delivery": "pickup"}
+    paths = []
+    for _ in range(2):
+        r = await client.post("/api/v1/vehicle-applications", json=body, headers=owner)
+        assert (r.status_code, r.json()["state"]) == (201, "draft"), r.text
+        path = f"/api/v1/vehicle-applications/{r.json()['id']}"
+        assert (await client.put(f"{path}/insurance-photo", content=JPEG, headers=owner)).status_code == 200
+        paths.append(path)
+    answers = await asyncio.gather(*(client.post(f"{p}/submission", headers=owner) for p in paths))
+    assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
+    loser = next(r for r in answers if r.status_code == 409)
+    assert (loser.json()["code"], loser.json()["rule"]) == ("APPLICATION_OPEN", "VH-02")
+    states = sorted([(await client.get(p, headers=owner)).json()["state"] for p in paths])
+    assert states == ["draft", "submitted"]
