@@ -152,6 +152,24 @@ def _make_clerks() -> dict[str, str]:
     return asyncio.run(make())
 
 
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 4 + b"\xff\xd9"
+PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def _counter_case(gw: httpx.Client, intake: dict[str, str], body: dict[str, str]) -> httpx.Response:
+    """Intake opens the case, stores its on-site photo and scans with it (AR-01: the body of each upload
+    is the file) and submits it; the submission's answer."""
+    r = gw.post("/api/v1/counter/registrations", headers=intake, json=body)
+    assert r.status_code == 201, r.text
+    path = f"/api/v1/counter/registrations/{r.json()['id']}"
+    for kind in ("onsite_photo", "registration_form", "identity_document"):
+        stored = gw.put(
+            f"{path}/scans/{kind}", headers=intake, content=JPEG if kind == "onsite_photo" else PDF
+        )
+        assert stored.status_code == 201, stored.text
+    return gw.post(f"{path}/submission", headers=intake)
+
+
 def _bearer(client: httpx.Client, username: str) -> dict[str, str]:
     r = client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
     assert r.status_code == 200, r.text
@@ -169,25 +187,20 @@ def test_id09_counter_registration_intake_review_archive_then_login_through_the_
         assert r.status_code == 201, r.text
     with httpx.Client(base_url=gateway_url, trust_env=False, timeout=30) as gw:
         intake, review, archive = (_bearer(gw, staff[p]) for p in ("intake", "review", "archive"))
-        r = gw.post(
-            "/api/v1/counter/registrations",
-            headers=intake,
-            json={
-                "id_number": id_number,
-                "name": "沙悟净",
-                "phone": phone,
-                "password": PASSWORD,
-                "scans": [
-                    {"kind": k, "ref": f"scan://{k}"}
-                    for k in ("onsite_photo", "registration_form", "identity_document")
-                ],
-            },
+        r = _counter_case(
+            gw, intake, {"id_number": id_number, "name": "沙悟净", "phone": phone, "password": PASSWORD}
         )
-        assert r.status_code == 201, r.text
+        assert r.status_code == 200, r.text
         case_id = r.json()["id"]
         assert r.headers["x-request-id"]
-        # each post sees the case only while it is theirs
+        # each post sees the case only while it is theirs, its stored scans too (AR-01)
         assert gw.get(f"/api/v1/counter/registrations/{case_id}", headers=archive).status_code == 404
+        photo = gw.get(f"/api/v1/counter/registrations/{case_id}/scans/onsite_photo", headers=review)
+        assert (photo.status_code, photo.content, photo.headers["content-type"]) == (200, JPEG, "image/jpeg")
+        assert (
+            gw.get(f"/api/v1/counter/registrations/{case_id}/scans/onsite_photo", headers=archive).status_code
+            == 404
+        )
         assert gw.post(f"/api/v1/counter/registrations/{case_id}/approve", headers=review).status_code == 200
         r = gw.post(
             f"/api/v1/counter/registrations/{case_id}/archive",
@@ -208,22 +221,19 @@ def test_id09_counter_registration_intake_review_archive_then_login_through_the_
         stranger_id, stranger_phone = _id_number(), _phone()
         with httpx.Client(base_url=identity_url, trust_env=False, timeout=30) as direct:
             direct.post("/api/v1/_test/population", json={"id_number": stranger_id, "name": "白龙马"})
-        r = gw.post(
-            "/api/v1/counter/registrations",
-            headers=intake,
-            json={
-                "id_number": stranger_id,
-                "name": "白龙马",
-                "phone": stranger_phone,
-                "password": PASSWORD,
-                "scans": [
-                    {"kind": k, "ref": "scan://x"}
-                    for k in ("onsite_photo", "registration_form", "identity_document")
-                ],
-            },
+        r = _counter_case(
+            gw,
+            intake,
+            {"id_number": stranger_id, "name": "白龙马", "phone": stranger_phone, "password": PASSWORD},
         )
         other_case = r.json()["id"]
         assert gw.get(f"/api/v1/counter/registrations/{other_case}", headers=citizen).status_code == 404
+        assert (
+            gw.get(
+                f"/api/v1/counter/registrations/{other_case}/scans/onsite_photo", headers=citizen
+            ).status_code
+            == 404
+        )
         assert (
             gw.get(f"/api/v1/counter/registrations/{case_id}", headers=citizen).status_code == 200
         )  # own case

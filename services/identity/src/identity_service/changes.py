@@ -1,6 +1,7 @@
 """Personal counter changes (ID-13, seed §16 and §19), one function per post's action: intake enters the
-change with its scans (the owner's documents too for another's vehicle), review decides within 1 working day
-(domain.CHANGE_MOVES) and an approved change takes effect; the outcome goes out by SMS through notify.
+change, stores its scans with it (the owner's documents too for another's vehicle; AR-01, `scans.py`) and
+submits it; review decides within 1 working day (domain.CHANGE_MOVES) and an approved change takes effect;
+the outcome goes out by SMS through notify.
 
 ID-13's limit of 3 vehicles that are not the person's holds under concurrency: every action that counts
 them first locks the person's account row, so concurrent intakes and approvals count one after another."""
@@ -8,12 +9,13 @@ them first locks the person's account row, so concurrent intakes and approvals c
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select, update
 
-from identity_service import domain
+from identity_service import domain, scans
 from identity_service.api.common import load_account
 from identity_service.binding_events import bind_record
 from identity_service.context import IdentityContext
@@ -33,9 +35,7 @@ class ChangeForm:
 
     account_id: uuid.UUID
     kind: str
-    scans: list[dict[str, Any]]
     ref: str | None = None
-    owner_documents_checked: bool = False
     details: dict[str, Any] = field(default_factory=dict)
 
 
@@ -110,15 +110,22 @@ async def _check_vehicle_free(
 
 
 async def _vehicle_change(
-    uow: UnitOfWork, account: Any, form: ChangeForm, but: uuid.UUID | None
+    uow: UnitOfWork,
+    account: Any,
+    ref: str,
+    but: uuid.UUID | None,
+    documents: tuple[bool, Iterable[str]] | None = None,
 ) -> dict[str, Any]:
     """Intake's checks of a vehicle binding (the account row locked): a live vehicle, not bound nor asked
-    for yet, the scans, and for another's vehicle the owner's documents and the limit of 3."""
-    record = await _live_vehicle(uow, form.ref or "")
+    for yet, for another's vehicle the limit of 3; and once submitted (`documents`: whether intake checked
+    the owner's documents, and the kinds of scans stored) the scans, the owner's documents among them."""
+    record = await _live_vehicle(uow, ref)
     if record is None:
         raise NotFound("vehicle")
     owned = record.id_number == account.id_number
-    domain.check_change_scans(owned, form.owner_documents_checked, (s["kind"] for s in form.scans))
+    if documents is not None:
+        checked, kinds = documents
+        domain.check_change_scans(owned, checked, kinds)
     await _check_vehicle_free(uow, account.id, record.ref, but)
     if not owned:
         domain.check_non_owned_limit(await _non_owned_in_use(uow, account.id, but))
@@ -127,6 +134,11 @@ async def _vehicle_change(
 
 async def load_change(uow: UnitOfWork, change_id: uuid.UUID, clerk: Clerk, post: str | None) -> Any:
     return await load_at_post(uow, counter_changes, change_id, clerk, post, "change")
+
+
+def case_ref(change_id: uuid.UUID | str) -> str:
+    """The case a change's scans are kept with (AR-01); its audit entries name it too."""
+    return f"counter_change:{change_id}"
 
 
 async def _reload(uow: UnitOfWork, change_id: uuid.UUID) -> Any:
@@ -147,19 +159,20 @@ async def _move(
 
 async def intake(uow: UnitOfWork, ctx: IdentityContext, clerk: Clerk, form: ChangeForm, office: str) -> Any:
     """Seed §19(一): intake checks the applicant (registry and ID-10, `pending` when unreachable) and the
-    documents, enters the change and its scans; the change goes to review (1 working day, WD-01)."""
+    vehicle, and enters the change; it opens at intake, its scans are stored with it (`store_scan`), and
+    `submit` sends it to review (1 working day, WD-01)."""
     async with uow:
         account = await _personal_account(uow, form.account_id, lock=False)
-    if form.kind == "details":
-        domain.check_change_scans(True, False, (s["kind"] for s in form.scans))
-        if not form.details:
-            raise domain.NothingToChange("a details change needs at least one new value")
+    if form.kind == "details" and not form.details:
+        raise domain.NothingToChange("a details change needs at least one new value")
     check = await registry_check(ctx, account.id_number, account.name, "personal")
     async with uow:
         now = uow.now
         account = await _personal_account(uow, form.account_id, lock=True)
         data = (
-            await _vehicle_change(uow, account, form, None) if form.kind == "bind_vehicle" else form.details
+            await _vehicle_change(uow, account, form.ref or "", None)
+            if form.kind == "bind_vehicle"
+            else form.details
         )
         change_id = new_id()
         await uow.session.execute(
@@ -167,12 +180,12 @@ async def intake(uow: UnitOfWork, ctx: IdentityContext, clerk: Clerk, form: Chan
                 id=change_id,
                 account_id=account.id,
                 kind=form.kind,
-                stage="review",
+                stage="intake",
                 office=office,
                 data=data,
-                scans=form.scans,
+                scans=[],
                 registry_check=check,
-                deadline=domain.stage_deadline("review", now, ctx.calendar),
+                deadline=None,
                 history=history(None, "intake", clerk.subject, now),
                 created_at=now,
                 updated_at=now,
@@ -188,33 +201,71 @@ async def intake(uow: UnitOfWork, ctx: IdentityContext, clerk: Clerk, form: Chan
         return await _reload(uow, change_id)
 
 
-async def correct(
-    uow: UnitOfWork,
-    ctx: IdentityContext,
-    clerk: Clerk,
-    change_id: uuid.UUID,
-    scans: list[dict[str, Any]] | None,
-    owner_documents_checked: bool,
+async def store_scan(
+    uow: UnitOfWork, ctx: IdentityContext, clerk: Clerk, change_id: uuid.UUID, kind: str, content: bytes
+) -> dict[str, Any]:
+    """ID-13 / AR-01: intake stores one of the change's scans with it while the change is at intake (new,
+    or returned by review); another scan of the same kind replaces it in the change."""
+    async with uow:
+        row = await load_change(uow, change_id, clerk, "clerk.intake")
+        domain.check_scan_kind(kind, domain.CHANGE_SCAN_KINDS, "ID-13")
+        entry = await scans.store(
+            uow,
+            ctx,
+            counter_changes,
+            row,
+            case_ref=case_ref(row.id),
+            owner=str(row.account_id),
+            kind=kind,
+            content=content,
+            actor=clerk.actor,
+            created_by=clerk.subject,
+        )
+        await uow.commit()
+    return entry
+
+
+async def _checked_for_review(uow: UnitOfWork, row: Any, owner_documents_checked: bool) -> dict[str, Any]:
+    """Seed §19(一) at submission (the account row locked): the stored scans, and for a vehicle binding the
+    vehicle's checks again with the owner's documents; the change's data as it goes to review."""
+    kinds = scans.stored_kinds(row.scans)
+    if row.kind != "bind_vehicle":
+        domain.check_change_scans(True, False, kinds)
+        return dict(row.data)
+    account = await _personal_account(uow, row.account_id, lock=True)
+    return await _vehicle_change(
+        uow, account, row.data.get("ref") or "", row.id, (owner_documents_checked, kinds)
+    )
+
+
+async def submit(
+    uow: UnitOfWork, ctx: IdentityContext, clerk: Clerk, change_id: uuid.UUID, owner_documents_checked: bool
 ) -> Any:
-    """Seed §19(二)4: intake corrects a returned change (registry re-checked) and sends it to review."""
+    """Seed §19(一): intake submits the change with its scans stored (for another's vehicle the owner's
+    documents, checked valid); it goes to review within 1 working day (WD-01)."""
+    async with uow:
+        row = await load_change(uow, change_id, clerk, "clerk.intake")
+        data = await _checked_for_review(uow, row, owner_documents_checked)
+        await _move(uow, ctx, row, "submit", clerk, "submitted", data=data)
+        uow.audit(clerk.actor, "counter_change_submitted", case_ref(row.id))
+        await uow.commit()
+        return await _reload(uow, change_id)
+
+
+async def correct(
+    uow: UnitOfWork, ctx: IdentityContext, clerk: Clerk, change_id: uuid.UUID, owner_documents_checked: bool
+) -> Any:
+    """Seed §19(二)4: intake corrects a returned change (a scan stored again with `store_scan`, the
+    registry re-checked) and sends it to review."""
     async with uow:
         row = await load_change(uow, change_id, clerk, "clerk.intake")
         account = await _personal_account(uow, row.account_id, lock=False)
     check = await registry_check(ctx, account.id_number, account.name, "personal")
     async with uow:
         row = await load_change(uow, change_id, clerk, "clerk.intake")
-        account = await _personal_account(uow, row.account_id, lock=True)
-        new_scans = scans if scans is not None else row.scans
-        form = ChangeForm(row.account_id, row.kind, new_scans, row.data.get("ref"), owner_documents_checked)
-        if row.kind == "bind_vehicle":
-            data = await _vehicle_change(uow, account, form, row.id)
-        else:
-            domain.check_change_scans(True, False, (s["kind"] for s in new_scans))
-            data = row.data
-        await _move(
-            uow, ctx, row, "correct", clerk, "corrected", scans=new_scans, data=data, registry_check=check
-        )
-        uow.audit(clerk.actor, "counter_change_corrected", f"counter_change:{row.id}")
+        data = await _checked_for_review(uow, row, owner_documents_checked)
+        await _move(uow, ctx, row, "correct", clerk, "corrected", data=data, registry_check=check)
+        uow.audit(clerk.actor, "counter_change_corrected", case_ref(row.id))
         await uow.commit()
         return await _reload(uow, change_id)
 

@@ -1,6 +1,7 @@
 """Counter registration, one function per post's action (ID-09 to ID-11): each loads the case, lets the
 domain decide (domain.REGISTRATION_MOVES and the pure checks) and writes the move, its history, events
-and audit in one unit of work. The HTTP layer (api/counter.py) parses, calls and shapes."""
+and audit in one unit of work. Intake opens the case at its own post, stores its scans with it (AR-01,
+`scans.py`) and submits it. The HTTP layer (api/counter.py) parses, calls and shapes."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 from sqlalchemy import Table, select, update
 from sqlalchemy.exc import IntegrityError
 
-from identity_service import domain
+from identity_service import domain, scans
 from identity_service.context import IdentityContext
 from identity_service.population import RegistryUnreachable
 from identity_service.published import PersonPhoneChanged, RegistrationApproved, RegistrationRejected
@@ -45,7 +46,6 @@ class IntakeForm:
     name: str
     phone: str
     password: str
-    scans: list[dict[str, Any]]
     unit: dict[str, Any] | None = None
 
 
@@ -82,6 +82,11 @@ async def load_at_post(
 
 async def load_case(uow: UnitOfWork, case_id: uuid.UUID, clerk: Clerk, post: str | None) -> Any:
     return await load_at_post(uow, registrations, case_id, clerk, post, "registration")
+
+
+def case_ref(case_id: uuid.UUID | str) -> str:
+    """The case a registration's scans are kept with (AR-01); its audit entries name it too."""
+    return f"registration:{case_id}"
 
 
 async def _reload(uow: UnitOfWork, case_id: uuid.UUID) -> Any:
@@ -191,10 +196,9 @@ async def _create_account(uow: UnitOfWork, row: Any, now: datetime) -> uuid.UUID
 
 
 async def intake(uow: UnitOfWork, ctx: IdentityContext, clerk: Clerk, form: IntakeForm, office: str) -> Any:
-    """ID-09 / ID-11: open a case after the password, scans and registry checks; a person's goes to review
-    (1 working day), a unit's account is created here and its case goes to archive."""
+    """ID-09 / ID-11: open a case at the intake post after the password, unit details and registry checks;
+    its scans are stored with it next (`store_scan`), then intake submits it (`submit`)."""
     domain.check_password_strength(form.password)
-    domain.check_scans(form.category, (s["kind"] for s in form.scans))
     data: dict[str, Any] = {"kind": form.kind, "id_kind": form.id_kind}
     credit_code = None
     if form.category == "unit":
@@ -211,49 +215,86 @@ async def intake(uow: UnitOfWork, ctx: IdentityContext, clerk: Clerk, form: Inta
         now = uow.now
         await _check_no_account(uow, form.category, form.id_number, credit_code)
         case_id = new_id()
-        stage = domain.opening_stage(form.category)
         await uow.session.execute(
             registrations.insert().values(
                 id=case_id,
                 category=form.category,
-                stage=stage,
+                stage="intake",
                 office=office,
                 id_number=form.id_number,
                 name=form.name,
                 phone=form.phone,
                 data=data,
-                scans=form.scans,
+                scans=[],
                 password_hash=password_hash,
                 registry_check=check,
-                deadline=domain.stage_deadline(stage, now, ctx.calendar),
+                deadline=None,
                 history=history(None, "intake", clerk.subject, now),
                 created_at=now,
                 updated_at=now,
             )
         )
-        row = await _reload(uow, case_id)
-        if form.category == "unit":
-            account_id = await _create_account(uow, row, now)
-            await uow.session.execute(
-                update(registrations).where(registrations.c.id == case_id).values(account_id=account_id)
-            )
-            uow.emit(
-                RegistrationApproved(
-                    registration_id=str(case_id),
-                    account_id=str(account_id),
-                    account_kind="unit",
-                    name=data["unit"]["unit_name"],
-                    phone=form.phone,
-                    username=credit_code or "",
-                    approved_at=now,
-                )
-            )
         uow.audit(
             clerk.actor,
             "registration_intake",
             f"registration:{case_id}",
             after={"category": form.category, "registry_check": check},
         )
+        await uow.commit()
+        return await _reload(uow, case_id)
+
+
+async def store_scan(
+    uow: UnitOfWork, ctx: IdentityContext, clerk: Clerk, case_id: uuid.UUID, kind: str, content: bytes
+) -> dict[str, Any]:
+    """ID-09 / ID-11 / AR-01: intake stores one of the case's scans with it while the case is at intake
+    (a new one, or one returned by review); another scan of the same kind replaces it in the case."""
+    async with uow:
+        row = await load_case(uow, case_id, clerk, "clerk.intake")
+        domain.check_scan_kind(kind, domain.scan_kinds(row.category), "ID-09")
+        entry = await scans.store(
+            uow,
+            ctx,
+            registrations,
+            row,
+            case_ref=case_ref(row.id),
+            owner=row.id_number,
+            kind=kind,
+            content=content,
+            actor=clerk.actor,
+            created_by=clerk.subject,
+        )
+        await uow.commit()
+    return entry
+
+
+async def submit(uow: UnitOfWork, ctx: IdentityContext, clerk: Clerk, case_id: uuid.UUID) -> Any:
+    """ID-09 / ID-11: intake submits a case whose scans are all stored: a person's goes to review (1
+    working day); a unit's account is created here (ID-11: no review) and its case goes to archive."""
+    async with uow:
+        now = uow.now
+        row = await load_case(uow, case_id, clerk, "clerk.intake")
+        domain.check_scans(row.category, scans.stored_kinds(row.scans))
+        action = domain.submission(row.category)
+        if action == "submit_unit":
+            unit = row.data["unit"]
+            await _check_no_account(uow, "unit", row.id_number, unit["credit_code"])
+            account_id = await _create_account(uow, row, now)
+            await _move(uow, ctx, row, action, clerk, "submitted", account_id=account_id)
+            uow.emit(
+                RegistrationApproved(
+                    registration_id=str(row.id),
+                    account_id=str(account_id),
+                    account_kind="unit",
+                    name=unit["unit_name"],
+                    phone=row.phone,
+                    username=unit["credit_code"],
+                    approved_at=now,
+                )
+            )
+        else:
+            await _move(uow, ctx, row, action, clerk, "submitted")
+        uow.audit(clerk.actor, "registration_submitted", case_ref(row.id))
         await uow.commit()
         return await _reload(uow, case_id)
 
@@ -265,17 +306,19 @@ async def correct(
     case_id: uuid.UUID,
     name: str | None,
     phone: str | None,
-    scans: list[dict[str, Any]] | None,
 ) -> Any:
-    """ID-09: intake corrects a returned case (registry re-checked) and sends it to review again."""
+    """ID-09: intake corrects a returned case (its scans stored again where needed, the registry
+    re-checked) and sends it to review again."""
     async with uow:
         row = await load_case(uow, case_id, clerk, "clerk.intake")
+    if domain.submission(row.category) != "submit":
+        raise domain.WrongStage("a unit's case has no review to return it: it is submitted, not corrected")
     name = name or row.name
-    scans = scans if scans is not None else row.scans
-    domain.check_scans(row.category, (s["kind"] for s in scans))
+    domain.check_scans(row.category, scans.stored_kinds(row.scans))
     check = await registry_check(ctx, row.id_number, name, row.category)
     async with uow:
         row = await load_case(uow, case_id, clerk, "clerk.intake")
+        domain.check_scans(row.category, scans.stored_kinds(row.scans))
         await _move(
             uow,
             ctx,
@@ -285,7 +328,6 @@ async def correct(
             "corrected",
             name=name,
             phone=phone or row.phone,
-            scans=scans,
             registry_check=check,
         )
         uow.audit(clerk.actor, "registration_corrected", f"registration:{row.id}")

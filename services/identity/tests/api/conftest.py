@@ -32,17 +32,17 @@ from servicekit.validators import resident_id
 pytestmark = pytest.mark.integration
 
 START = datetime(2027, 3, 1, 9, 0, tzinfo=SHANGHAI)  # a Monday
-# ID-13 / seed §19: the scans of a counter change binding another's vehicle
-CHANGE_SCANS = [
-    {"kind": k, "ref": f"scan://{k}"}
-    for k in (
-        "onsite_photo",
-        "registration_form",
-        "identity_document",
-        "owner_identity_document",
-        "vehicle_licence",
-    )
-]
+# Scans as intake stores them (AR-01): the bytes decide the type, so these are a real JPEG and PDF header.
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 4 + b"\xff\xd9"
+PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+# ID-09: a person's on-site photo and scans; ID-13 / seed §19: a change binding another's vehicle's
+PERSONAL_SCANS = ("onsite_photo", "registration_form", "identity_document")
+CHANGE_SCANS = (*PERSONAL_SCANS, "owner_identity_document", "vehicle_licence")
+
+
+def scan_bytes(kind: str) -> bytes:
+    """The on-site photo as a JPEG, the other scans as PDFs."""
+    return JPEG if kind == "onsite_photo" else PDF
 
 
 @pytest.fixture(scope="session")
@@ -223,24 +223,52 @@ class Api:
     async def bearer(self, username: str, password: str = "Passw0rd2027") -> dict[str, str]:
         return TokenFactory.headers((await self.login(username, password))["access_token"])
 
-    async def change_intake(
-        self, account_id: str, ref: str, intake: dict[str, str], **over: Any
+    async def store_scans(self, case_path: str, kinds: Any, headers: dict[str, str]) -> list[dict[str, Any]]:
+        """AR-01: intake stores each scan with its case (the body is the file itself)."""
+        stored = []
+        for kind in kinds:
+            r = await self.client.put(f"{case_path}/scans/{kind}", content=scan_bytes(kind), headers=headers)
+            assert r.status_code == 201, r.text
+            stored.append(r.json())
+        return stored
+
+    async def counter_case(
+        self, body: dict[str, Any], intake: dict[str, str], kinds: Any = PERSONAL_SCANS
     ) -> httpx.Response:
-        """ID-13: intake enters a counter change binding a vehicle, with the owner's documents scanned."""
-        body = {
-            "account_id": account_id,
-            "kind": "bind_vehicle",
-            "ref": ref,
-            "owner_documents_checked": True,
-            "scans": CHANGE_SCANS,
-            **over,
-        }
-        return await self.client.post("/api/v1/users/counter-changes", json=body, headers=intake)
+        """ID-09 / ID-11: intake opens a registration, stores its scans with it and submits it; the
+        submission's answer, or the opening's when that is refused."""
+        r = await self.client.post("/api/v1/counter/registrations", json=body, headers=intake)
+        if r.status_code != 201:
+            return r
+        path = f"/api/v1/counter/registrations/{r.json()['id']}"
+        await self.store_scans(path, kinds, intake)
+        return await self.client.post(f"{path}/submission", headers=intake)
+
+    async def change_intake(
+        self,
+        account_id: str,
+        ref: str,
+        intake: dict[str, str],
+        kinds: Any = CHANGE_SCANS,
+        owner_documents_checked: bool = True,
+        **over: Any,
+    ) -> httpx.Response:
+        """ID-13: intake enters a counter change binding a vehicle, stores its scans (the owner's documents
+        among them) and submits it; the submission's answer, or the opening's when that is refused."""
+        body = {"account_id": account_id, "kind": "bind_vehicle", "ref": ref, **over}
+        r = await self.client.post("/api/v1/users/counter-changes", json=body, headers=intake)
+        if r.status_code != 201:
+            return r
+        path = f"/api/v1/users/counter-changes/{r.json()['id']}"
+        await self.store_scans(path, kinds, intake)
+        return await self.client.post(
+            f"{path}/submission", json={"owner_documents_checked": owner_documents_checked}, headers=intake
+        )
 
     async def counter_bind(self, account_id: str, ref: str) -> dict[str, Any]:
         """ID-13: a counter binding through intake and review; the approved change."""
         r = await self.change_intake(account_id, ref, await self.staff("clerk.intake"))
-        assert r.status_code == 201, r.text
+        assert r.status_code == 200, r.text
         review = await self.staff("clerk.review")
         r = await self.client.post(f"/api/v1/users/counter-changes/{r.json()['id']}/approve", headers=review)
         assert r.status_code == 200, r.text

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import text
 
+from .conftest import CHANGE_SCANS, PDF
+
 if TYPE_CHECKING:
     from tests.api.conftest import Api
 
@@ -15,16 +17,6 @@ pytestmark = pytest.mark.integration
 
 APPROVED = "identity.counter_change.approved.v1"
 REJECTED = "identity.counter_change.rejected.v1"
-CHANGE_SCANS = [
-    {"kind": k, "ref": f"scan://{k}"}
-    for k in (
-        "onsite_photo",
-        "registration_form",
-        "identity_document",
-        "owner_identity_document",
-        "vehicle_licence",
-    )
-]
 
 
 async def _vehicle(api: "Api", id_number: str | None = None, plate: str = "冀A12345") -> str:
@@ -69,13 +61,17 @@ async def test_id13_a_counter_binding_waits_for_review_within_one_working_day_th
     intake, review = await api.staff("clerk.intake"), await api.staff("clerk.review")
     ref = await _vehicle(api)
     r = await api.change_intake(account_id, ref, intake)
-    assert r.status_code == 201, r.text
+    assert r.status_code == 200, r.text
     change = r.json()
     assert (change["stage"], change["kind"], change["data"]["owned"]) == ("review", "bind_vehicle", False)
-    # WD-01: opened Monday 2027-03-01 → end of Tuesday
+    # WD-01: submitted Monday 2027-03-01 → end of Tuesday
     assert change["deadline"].startswith("2027-03-02T23:59:59")
-    # the owner's documents are kept as scans (references until the document store exists)
-    assert {"owner_identity_document", "vehicle_licence"} <= {s["kind"] for s in change["scans"]}
+    # the owner's documents are stored with the change as scans (AR-01)
+    owner_documents = [
+        s for s in change["scans"] if s["kind"] in ("owner_identity_document", "vehicle_licence")
+    ]
+    assert len(owner_documents) == 2
+    assert all(s["content"] and s["document_id"] for s in owner_documents)
     assert ref not in await _refs(api, me)  # nothing bound before review
     queue = (await api.client.get("/api/v1/users/counter-changes?queue=review", headers=review)).json()[
         "items"
@@ -120,19 +116,32 @@ async def test_id13_another_persons_vehicle_needs_the_owners_documents_checked_a
     account_id, id_number, _, _ = await _person(api)
     intake = await api.staff("clerk.intake")
     ref = await _vehicle(api)
-    without_owner_scans = [s for s in CHANGE_SCANS if s["kind"] != "vehicle_licence"]
-    for over in ({"scans": without_owner_scans}, {"owner_documents_checked": False}):
-        r = await api.change_intake(account_id, ref, intake, **over)
+    without_owner_scans = [k for k in CHANGE_SCANS if k != "vehicle_licence"]
+    body = {"account_id": account_id, "kind": "bind_vehicle", "ref": ref}
+    opened = await api.client.post("/api/v1/users/counter-changes", json=body, headers=intake)
+    assert opened.status_code == 201, opened.text
+    path = f"/api/v1/users/counter-changes/{opened.json()['id']}"
+    await api.store_scans(path, CHANGE_SCANS[:2], intake)
+    r = await api.client.post(f"{path}/submission", json={"owner_documents_checked": True}, headers=intake)
+    assert (r.status_code, r.json()["code"]) == (422, "MISSING_SCANS")
+    await api.store_scans(path, without_owner_scans[2:], intake)
+    for checked in (True, False):
+        r = await api.client.post(
+            f"{path}/submission", json={"owner_documents_checked": checked}, headers=intake
+        )
         assert r.status_code == 422, r.text
         assert (r.json()["code"], r.json()["rule"]) == ("OWNER_DOCUMENTS_REQUIRED", "ID-13")
-    r = await api.change_intake(account_id, ref, intake, scans=CHANGE_SCANS[:2])
-    assert (r.status_code, r.json()["code"]) == (422, "MISSING_SCANS")
+    await api.store_scans(path, ["vehicle_licence"], intake)
+    r = await api.client.post(f"{path}/submission", json={"owner_documents_checked": False}, headers=intake)
+    assert (r.status_code, r.json()["code"]) == (422, "OWNER_DOCUMENTS_REQUIRED")
+    r = await api.client.post(f"{path}/submission", json={"owner_documents_checked": True}, headers=intake)
+    assert (r.status_code, r.json()["stage"]) == (200, "review")
     # the person's own vehicle needs no owner's documents, but still goes to review
     own = await _vehicle(api, id_number)
     r = await api.change_intake(
-        account_id, own, intake, scans=CHANGE_SCANS[:3], owner_documents_checked=False
+        account_id, own, intake, kinds=CHANGE_SCANS[:3], owner_documents_checked=False
     )
-    assert r.status_code == 201, r.text
+    assert r.status_code == 200, r.text
     assert (r.json()["stage"], r.json()["data"]["owned"]) == ("review", True)
 
 
@@ -140,7 +149,7 @@ async def test_id13_open_changes_count_towards_the_three_at_intake(api: "Api") -
     account_id, _, _, _ = await _person(api)
     intake = await api.staff("clerk.intake")
     for _ in range(3):
-        assert (await api.change_intake(account_id, await _vehicle(api), intake)).status_code == 201
+        assert (await api.change_intake(account_id, await _vehicle(api), intake)).status_code == 200
     r = await api.change_intake(account_id, await _vehicle(api), intake)
     assert r.status_code == 409
     assert (r.json()["code"], r.json()["rule"]) == ("NON_OWNED_VEHICLE_LIMIT", "ID-13")
@@ -166,16 +175,17 @@ async def test_id13_review_returns_to_intake_which_corrects_and_resubmits(api: "
     ]
     assert change["id"] in {c["id"] for c in queue}
     api.clock.advance(timedelta(days=1))  # corrected on Tuesday: a new working day to review it
-    rescanned = [*CHANGE_SCANS[:4], {"kind": "vehicle_licence", "ref": "scan://vehicle_licence-2"}]
-    r = await api.client.put(
-        f"/api/v1/users/counter-changes/{change['id']}",
-        json={"scans": rescanned, "owner_documents_checked": True},
-        headers=intake,
-    )
+    path = f"/api/v1/users/counter-changes/{change['id']}"
+    clearer = PDF + b"% rescanned\n"
+    stored = await api.client.put(f"{path}/scans/vehicle_licence", content=clearer, headers=intake)
+    assert stored.status_code == 201, stored.text
+    r = await api.client.put(path, json={"owner_documents_checked": True}, headers=intake)
     assert r.status_code == 200, r.text
     assert r.json()["stage"] == "review"
     assert r.json()["deadline"].startswith("2027-03-03T23:59:59")
-    assert [h["stage"] for h in r.json()["history"]] == ["intake", "intake", "review"]
+    assert [h["stage"] for h in r.json()["history"]] == ["intake", "review", "intake", "review"]
+    served = await api.client.get(f"{path}/scans/vehicle_licence", headers=review)
+    assert served.content == clearer
     # review's post only: intake cannot approve, a citizen cannot reach the queue
     assert (
         await api.client.post(f"/api/v1/users/counter-changes/{change['id']}/approve", headers=intake)
@@ -208,11 +218,14 @@ async def test_id13_a_details_change_takes_effect_on_approval(api: "Api") -> Non
             "account_id": account_id,
             "kind": "details",
             "details": {"email": "zhang@example.cn", "postcode": "050000"},
-            "scans": CHANGE_SCANS[:3],
         },
         headers=intake,
     )
     assert r.status_code == 201, r.text
+    path = f"/api/v1/users/counter-changes/{r.json()['id']}"
+    await api.store_scans(path, CHANGE_SCANS[:3], intake)
+    r = await api.client.post(f"{path}/submission", json={}, headers=intake)
+    assert r.status_code == 200, r.text
     change = r.json()
     assert (await api.client.get("/api/v1/users/me", headers=me)).json().get("email") != "zhang@example.cn"
     r = await api.client.post(f"/api/v1/users/counter-changes/{change['id']}/approve", headers=review)
@@ -237,7 +250,7 @@ async def test_id13_the_review_queue_pages_oldest_first_within_the_office(api: "
     for _ in range(3):
         account_id, _, _, _ = await _person(api)
         r = await api.change_intake(account_id, await _vehicle(api), intake)
-        assert r.status_code == 201, r.text
+        assert r.status_code == 200, r.text
         opened.append(r.json()["id"])
         api.clock.advance(timedelta(minutes=1))
     first = (

@@ -12,24 +12,20 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 
-PERSONAL_SCANS = [
-    {"kind": "onsite_photo", "ref": "scan://photo"},
-    {"kind": "registration_form", "ref": "scan://form"},
-    {"kind": "identity_document", "ref": "scan://id"},
-]
-UNIT_SCANS = [
-    {"kind": k, "ref": f"scan://{k}"}
-    for k in (
-        "onsite_photo",
-        "registration_form",
-        "organisation_certificate",
-        "power_of_attorney",
-        "agent_identity_document",
-    )
-]
+PERSONAL_SCANS = ("onsite_photo", "registration_form", "identity_document")
+UNIT_SCANS = (
+    "onsite_photo",
+    "registration_form",
+    "organisation_certificate",
+    "power_of_attorney",
+    "agent_identity_document",
+)
 
 
-async def _case(api: "Api", intake: dict[str, str], **over: Any) -> dict[str, Any]:
+async def _case(
+    api: "Api", intake: dict[str, str], scans: tuple[str, ...] = PERSONAL_SCANS, **over: Any
+) -> dict[str, Any]:
+    """Opened, its scans stored (AR-01) and submitted by intake."""
     id_number = over.pop("id_number", None) or await api.person("孙悟空")
     body = {
         "category": "personal",
@@ -37,11 +33,10 @@ async def _case(api: "Api", intake: dict[str, str], **over: Any) -> dict[str, An
         "name": "孙悟空",
         "phone": api.new_phone(),
         "password": "Passw0rd2027",
-        "scans": PERSONAL_SCANS,
         **over,
     }
-    r = await api.client.post("/api/v1/counter/registrations", json=body, headers=intake)
-    assert r.status_code == 201, r.text
+    r = await api.counter_case(body, intake, scans)
+    assert r.status_code == 200, r.text
     result: dict[str, Any] = {**r.json(), "_phone": body["phone"], "_id_number": id_number}
     return result
 
@@ -123,11 +118,13 @@ async def test_id09_review_returns_a_mismatch_to_intake_which_corrects_and_resub
     assert (
         await api.client.post(f"/api/v1/counter/registrations/{case['id']}/approve", headers=review)
     ).status_code == 404
-    r = await api.client.put(
-        f"/api/v1/counter/registrations/{case['id']}", json={"scans": PERSONAL_SCANS}, headers=intake
-    )
+    # the unclear photo stored again, then the case corrected and sent back
+    path = f"/api/v1/counter/registrations/{case['id']}"
+    (photo,) = await api.store_scans(path, ["onsite_photo"], intake)
+    r = await api.client.put(path, json={}, headers=intake)
     assert r.status_code == 200, r.text
     assert r.json()["stage"] == "review"
+    assert next(s for s in r.json()["scans"] if s["kind"] == "onsite_photo") == photo
 
 
 async def test_id09_reject_publishes_the_reason(api: "Api") -> None:
@@ -173,7 +170,6 @@ async def test_id10_intake_refuses_a_disqualifying_condition(api: "Api") -> None
             "name": "猪八戒",
             "phone": api.new_phone(),
             "password": "Passw0rd2027",
-            "scans": PERSONAL_SCANS,
         },
         headers=intake,
     )
@@ -183,19 +179,16 @@ async def test_id10_intake_refuses_a_disqualifying_condition(api: "Api") -> None
 
 async def test_id09_intake_needs_the_photo_and_scans(api: "Api") -> None:
     intake = await api.staff("clerk.intake")
-    r = await api.client.post(
-        "/api/v1/counter/registrations",
-        json={
-            "id_number": await api.person(),
-            "name": "张三",
-            "phone": api.new_phone(),
-            "password": "Passw0rd2027",
-            "scans": PERSONAL_SCANS[:1],
-        },
-        headers=intake,
-    )
+    body = {
+        "id_number": await api.person(),
+        "name": "张三",
+        "phone": api.new_phone(),
+        "password": "Passw0rd2027",
+    }
+    r = await api.counter_case(body, intake, PERSONAL_SCANS[:1])
     assert r.status_code == 422
-    assert r.json()["code"] == "MISSING_SCANS"
+    assert (r.json()["code"], r.json()["rule"]) == ("MISSING_SCANS", "ID-09")
+    assert "identity_document" in r.json()["detail"]
 
 
 async def test_id09_overdue_flag_after_the_working_day_deadline(api: "Api") -> None:

@@ -209,9 +209,10 @@ def test_id08_owner_id_claim_is_the_person_s_number_or_the_unit_s_credit_code() 
 
 
 def test_id09_id11_counter_case_moves() -> None:
-    assert domain.opening_stage("personal") == "review"
-    assert domain.opening_stage("unit") == "archive"
     moves = domain.REGISTRATION_MOVES
+    # a case opens at intake, which stores its scans and submits it: a person's to review, a unit's to archive
+    assert domain.next_move(moves, domain.submission("personal"), "intake").target == "review"
+    assert domain.next_move(moves, domain.submission("unit"), "intake").target == "archive"
     assert domain.next_move(moves, "approve", "review").target == "archive"
     assert domain.next_move(moves, "return", "review").target == "intake"
     assert domain.next_move(moves, "correct", "intake").target == "review"
@@ -221,6 +222,8 @@ def test_id09_id11_counter_case_moves() -> None:
         ("archive", "review"),
         ("reject", "filed"),
         ("correct", "review"),
+        ("submit", "review"),
+        ("submit_unit", "archive"),
     ]:
         with pytest.raises(domain.WrongStage) as refused:
             domain.next_move(moves, action, stage)  # type: ignore[arg-type]
@@ -231,8 +234,26 @@ def test_id09_id11_counter_case_moves() -> None:
             assert domain.POST_OF_STAGE[move.source] == move.post
 
 
+def test_id09_id13_ar01_a_case_takes_the_scans_its_rule_names() -> None:
+    domain.check_scan_kind("onsite_photo", domain.scan_kinds("personal"), "ID-09")
+    domain.check_scan_kind("power_of_attorney", domain.scan_kinds("unit"), "ID-09")
+    domain.check_scan_kind("vehicle_licence", domain.CHANGE_SCAN_KINDS, "ID-13")
+    with pytest.raises(domain.UnknownScanKind) as refused:
+        domain.check_scan_kind("power_of_attorney", domain.scan_kinds("personal"), "ID-09")
+    assert (refused.value.code, refused.value.rule, refused.value.status) == (
+        "UNKNOWN_SCAN_KIND",
+        "ID-09",
+        422,
+    )
+    assert refused.value.extra["kinds"] == sorted(domain.PERSONAL_SCANS)
+    with pytest.raises(domain.UnknownScanKind) as refused:
+        domain.check_scan_kind("agent_identity_document", domain.CHANGE_SCAN_KINDS, "ID-13")
+    assert refused.value.rule == "ID-13"
+
+
 def test_id13_counter_change_moves_end_at_review() -> None:
     moves = domain.CHANGE_MOVES
+    assert domain.next_move(moves, "submit", "intake").target == "review"
     assert domain.next_move(moves, "approve", "review").target == "approved"
     assert domain.next_move(moves, "reject", "review").target == "rejected"
     with pytest.raises(domain.WrongStage):

@@ -1,5 +1,5 @@
 """PP-10, PP-06a: a segment's life as use cases (plan, approve, publish: then its pool is built) and an
-office's settings. `segments_api.py` parses, calls and shapes; `domain.py` decides."""
+office's settings. `segments_api.py` parses, calls and shapes; `domain` decides."""
 
 from __future__ import annotations
 

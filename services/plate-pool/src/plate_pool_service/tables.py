@@ -64,7 +64,7 @@ segments = Table(
     Index("uq_segments_office_prefix_pattern", "office_code", "prefix", "pattern", unique=True),
 )
 
-SELECTION_STATES = tuple(State)  # domain.py: the lifecycle table
+SELECTION_STATES = tuple(State)  # domain/lifecycle.py: the lifecycle table
 _OPEN = "state IN (" + ", ".join(f"'{s}'" for s in OPEN_STATES) + ")"
 
 selections = Table(

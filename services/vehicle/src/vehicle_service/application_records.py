@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 
+from servicekit.documents import StoredDocument
 from servicekit.ids import new_id
 from servicekit.uow import Actor, UnitOfWork
 from vehicle_service import domain
@@ -24,6 +25,28 @@ async def set_flags(
         update(applications).where(applications.c.id == row["id"]).values(updated_at=uow.now, **values)
     )
     uow.audit(actor, action, f"application:{row['id']}", None, dict(values))
+    after = await load(uow, row["id"])
+    assert after is not None
+    return after
+
+
+async def set_insurance_photo(
+    uow: UnitOfWork, actor: Actor, row: RowMapping, document: StoredDocument
+) -> RowMapping:
+    """VH-09 / AR-01: the application's insurance image is this stored document (no event: a draft is
+    nobody else's concern yet)."""
+    await uow.session.execute(
+        update(applications)
+        .where(applications.c.id == row["id"])
+        .values(insurance_photo_id=document.id, updated_at=uow.now)
+    )
+    uow.audit(
+        actor,
+        "application.insurance_photo_stored",
+        f"application:{row['id']}",
+        None,
+        {"document_id": str(document.id), "media_type": document.media_type, "size": document.size},
+    )
     after = await load(uow, row["id"])
     assert after is not None
     return after

@@ -1,18 +1,22 @@
 """Reissue and replacement (VH-02..VH-10): one use case per action of the citizen, the office, the post and
 the archive, each writing the case, its event and its audit entry in the caller's unit of work; and the
-missed-pickup sweep the worker runs. The HTTP module (`api/applications.py`) parses, opens the unit of
-work, calls, commits (`servicekit.uow.committed`) and shapes."""
+missed-pickup sweep the worker runs. A mark's application keeps its insurance certificate's image
+(VH-09) through `servicekit.documents` (AR-01, case `application:<id>`): stored while the application is
+a draft, then submitted. The HTTP module (`api/applications.py`) parses, opens the unit of work, calls,
+commits (`servicekit.uow.committed`) and shapes."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from servicekit.clock import SHANGHAI
+from servicekit.documents import SCANS, DocumentContent, DocumentStore, StoredDocument
 from servicekit.ids import new_id
 from servicekit.runtime import Runtime
 from servicekit.uow import SYSTEM_ACTOR, Actor, UnitOfWork
@@ -38,7 +42,6 @@ class Request:
     address: str | None
     phone: str | None
     temp_plate: bool
-    insurance_photo_ref: str | None
 
 
 def facts(vehicle: RowMapping) -> domain.VehicleFacts:
@@ -53,36 +56,44 @@ def facts(vehicle: RowMapping) -> domain.VehicleFacts:
     )
 
 
-async def apply(uow: UnitOfWork, principal: Principal, actor: Actor, ask: Request) -> RowMapping:
-    """VH-02..VH-09 as the citizen applies: their own vehicle (else 404), bound to their account, then the
-    rules in the office's order (`domain.check_application`); one open case per vehicle and item. The
-    vehicle's row lock serialises concurrent applications for it, so the open-case check holds."""
-    vehicle = await own_vehicle(uow, principal, ask.vehicle_id, lock=True)
+async def _check_applicable(
+    uow: UnitOfWork, principal: Principal, vehicle: RowMapping, item: str, delivery: str, but: object = None
+) -> None:
+    """VH-02..VH-09 in the office's order (`domain.check_application`) on the locked vehicle, and one open
+    case per vehicle and item (`but`: the draft being submitted)."""
     domain.check_application(
         facts(vehicle),
         channel=principal.channel,
         bound=await records.is_bound(uow, principal.subject, vehicle["id"]),
-        item=ask.item,
-        delivery=ask.delivery,
-        insurance_photo_ref=ask.insurance_photo_ref,
+        item=item,
+        delivery=delivery,
         ban_until=await cases.active_ban(uow, vehicle["owner_id_number"]),
         today=uow.now.astimezone(SHANGHAI).date(),
     )
-    open_case = (
-        await uow.session.execute(
-            select(applications.c.id).where(
-                applications.c.vehicle_id == vehicle["id"],
-                applications.c.item == ask.item,
-                applications.c.state.in_(domain.OPEN_APPLICATION_STATES),
-            )
-        )
-    ).first()
+    query = select(applications.c.id).where(
+        applications.c.vehicle_id == vehicle["id"],
+        applications.c.item == item,
+        applications.c.state.in_(domain.OPEN_APPLICATION_STATES),
+    )
+    if but is not None:
+        query = query.where(applications.c.id != but)
+    open_case = (await uow.session.execute(query)).first()
     if open_case is not None:
         raise domain.ApplicationOpen(
             "this item already has an open application", extra={"application_id": str(open_case.id)}
         )
+
+
+async def apply(uow: UnitOfWork, principal: Principal, actor: Actor, ask: Request) -> RowMapping:
+    """VH-02..VH-09 as the citizen applies: their own vehicle (else 404), bound to their account, then the
+    rules in the office's order; one open case per vehicle and item. The vehicle's row lock serialises
+    concurrent applications for it, so the open-case check holds. A mark's application opens as a draft
+    that waits for its insurance image (`store_insurance_photo`, then `submit`)."""
+    vehicle = await own_vehicle(uow, principal, ask.vehicle_id, lock=True)
+    await _check_applicable(uow, principal, vehicle, ask.item, ask.delivery)
+    state = domain.first_state(ask.item)
     # WD-01: a due date that reaches a year nobody set is refused (503) before anything is written.
-    intake_due = (await calendar(uow)).deadline_end_of_working_day(uow.now, 1)
+    intake_due = await _intake_due(uow) if state == "submitted" else None
     application_id = new_id()
     try:
         await uow.session.execute(
@@ -98,8 +109,7 @@ async def apply(uow: UnitOfWork, principal: Principal, actor: Actor, ask: Reques
                 address=ask.address,
                 phone=ask.phone or vehicle["phone"],
                 temp_plate=ask.temp_plate,
-                insurance_photo_ref=ask.insurance_photo_ref,
-                state="submitted",
+                state=state,
                 intake_due=intake_due,
                 created_at=uow.now,
                 updated_at=uow.now,
@@ -109,22 +119,107 @@ async def apply(uow: UnitOfWork, principal: Principal, actor: Actor, ask: Reques
         raise domain.ApplicationOpen("this item already has an open application") from None
     row = await cases.load(uow, application_id)
     assert row is not None
-    uow.emit(cases.state_event(row, "submitted", uow.now))
+    if state == "submitted":
+        uow.emit(cases.state_event(row, "submitted", uow.now))
     uow.audit(
         actor,
-        "application.submitted",
-        f"application:{application_id}",
+        f"application.{state}",
+        case_ref(application_id),
         None,
         {"item": ask.item, "kind": ask.kind, "delivery": ask.delivery},
     )
     return row
 
 
-def _may_see(principal: Principal, row: RowMapping) -> bool:
-    if principal.is_staff:
-        return principal.office is None or principal.office == row["office_code"]
+async def _intake_due(uow: UnitOfWork) -> datetime:
+    """VH-09: the office takes a submitted application in within 1 working day (WD-01)."""
+    return (await calendar(uow)).deadline_end_of_working_day(uow.now, 1)
+
+
+def case_ref(application_id: object) -> str:
+    """The case an application's stored documents are kept with (AR-01); its audit entries name it too."""
+    return f"application:{application_id}"
+
+
+async def own_draft(uow: UnitOfWork, principal: Principal, application_id: uuid.UUID) -> RowMapping:
+    """The applicant's own application, locked, still a draft (else 409); anyone else's answers 404."""
+    row = await cases.load(uow, application_id, lock=True)
+    if row is None or not _is_applicant(principal, row):
+        raise NotFound("application")
+    domain.check_draft(row["state"])
+    return row
+
+
+async def store_insurance_photo(
+    uow: UnitOfWork,
+    principal: Principal,
+    actor: Actor,
+    store: DocumentStore,
+    application_id: uuid.UUID,
+    content: bytes,
+) -> RowMapping:
+    """VH-09 / AR-01: the applicant stores the insurance certificate's image (JPEG, PNG or the insurer's
+    PDF, typed by its bytes and size-checked) with their draft; stored again, it replaces the first in the
+    application, which stays stored with the case."""
+    row = await own_draft(uow, principal, application_id)
+    document = await store.store(
+        uow.session,
+        content,
+        case_ref=case_ref(row["id"]),
+        owner=row["applicant_subject"],
+        kind=domain.INSURANCE_CERTIFICATE,
+        allowed=SCANS,
+        created_by=principal.subject,
+        now=uow.now,
+    )
+    return await cases.set_insurance_photo(uow, actor, row, document)
+
+
+async def submit(
+    uow: UnitOfWork, principal: Principal, actor: Actor, application_id: uuid.UUID
+) -> RowMapping:
+    """VH-09: the applicant submits their draft once its insurance image is stored; the rules of `apply`
+    are checked again on the locked vehicle (its state, the ban, the binding may have changed), and the
+    office's 1 working day starts now."""
+    row = await own_draft(uow, principal, application_id)  # then the vehicle, as intake locks them
+    vehicle = await own_vehicle(uow, principal, row["vehicle_id"], lock=True)
+    domain.check_insurance_photo(row["item"], row["insurance_photo_id"] is not None)
+    await _check_applicable(uow, principal, vehicle, row["item"], row["delivery"], but=row["id"])
+    try:
+        return await cases.move(uow, actor, row, "submitted", intake_due=await _intake_due(uow))
+    except IntegrityError:  # the open-case index, should a path ever skip the vehicle's lock
+        raise domain.ApplicationOpen("this item already has an open application") from None
+
+
+async def insurance_photo(
+    uow: UnitOfWork, principal: Principal, store: DocumentStore, application_id: uuid.UUID
+) -> DocumentContent:
+    """AR-01: the stored insurance image, to the applicant and to the clerks of the office once submitted;
+    anyone else, a missing image or another case's document: 404."""
+    row = await cases.load(uow, application_id)
+    if row is None or row["insurance_photo_id"] is None:
+        raise NotFound("insurance photo")
+
+    def entitled(document: StoredDocument) -> bool:
+        return _may_see(principal, row)
+
+    return await store.open(
+        uow.session, row["insurance_photo_id"], case_ref=case_ref(row["id"]), entitled=entitled
+    )
+
+
+def _is_applicant(principal: Principal, row: RowMapping) -> bool:
     key = owner_id(principal)
     return key is not None and key == row["applicant_id_number"]
+
+
+def _may_see(principal: Principal, row: RowMapping) -> bool:
+    """The applicant, or the clerks of the office once the application is submitted (a draft is not yet
+    the office's)."""
+    if principal.is_staff:
+        office = principal.office is None or principal.office == row["office_code"]
+        return office and bool(row["state"] != "draft")
+    return _is_applicant(principal, row)
 
 
 async def case_for(uow: UnitOfWork, principal: Principal, application_id: uuid.UUID) -> RowMapping:
@@ -147,6 +242,7 @@ async def listing(uow: UnitOfWork, principal: Principal, state: str | None, limi
     if principal.is_staff:
         if principal.office:
             query = query.where(applications.c.office_code == principal.office)
+        query = query.where(applications.c.state != "draft")
         query = query.order_by(applications.c.intake_due, applications.c.id)
     else:
         query = query.where(applications.c.applicant_id_number == (owner_id(principal) or "")).order_by(

@@ -17,11 +17,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
-from servicekit.db import add_workday_tables, new_metadata
+from servicekit.db import add_document_tables, add_workday_tables, new_metadata
 
 metadata = new_metadata()
 # VH-09's intake due date counts working days: a copy of identity's office calendar (WD-01, ADR 0004).
 add_workday_tables(metadata)
+add_document_tables(metadata)  # a mark's insurance certificate, stored with its application (AR-01)
 
 # VH-01: the vehicle record. `state` is the lifecycle (registered, transferred_out, deregistered,
 # force_deregistered); `flags` the police markers that may stack (stolen, suspended, suspect, detained,
@@ -180,9 +181,11 @@ applications = Table(
     Column("address", Text),
     Column("phone", String(11), nullable=False),
     Column("temp_plate", Boolean, nullable=False, server_default=text("false")),
-    Column("insurance_photo_ref", String(200)),
+    Column("insurance_photo_ref", String(200)),  # before AR-01: a reference the client gave, kept as it was
+    # VH-09 / AR-01: a mark's insurance certificate, stored with the application (case application:<id>)
+    Column("insurance_photo_id", UUID(as_uuid=True), ForeignKey("documents.id")),
     Column("state", String(24), nullable=False),
-    Column("intake_due", DateTime(timezone=True), nullable=False),
+    Column("intake_due", DateTime(timezone=True)),  # VH-09: from its submission; a draft has none
     Column("ready_at", DateTime(timezone=True)),
     Column("pickup_due", DateTime(timezone=True)),
     Column("tracking_number", String(64)),

@@ -21,6 +21,8 @@ from vehicle_service.tables import applications
 from .conftest import Actors, bind, bind_owner, events_about, register, register_bound, unbind
 from .factories import new_owner_id
 
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 4 + b"\xff\xd9"
+
 pytestmark = pytest.mark.integration
 
 
@@ -122,7 +124,7 @@ async def test_vh02_online_registered_user_is_refused(
         ("plate", "replace", {}),
         ("licence", "reissue", {}),
         ("licence", "replace", {}),
-        ("mark", "reissue", {"insurance_photo_ref": "photos/ins-1.jpg"}),
+        ("mark", "reissue", {}),  # a draft until its insurance certificate is stored (AR-01)
     ],
 )
 async def test_vh02_an_owned_vehicle_not_bound_is_refused_for_every_item(
@@ -316,13 +318,18 @@ async def test_vh09_mark_needs_the_insurance_photo_and_its_check_at_intake(
     client: httpx.AsyncClient, actors: Actors, runtime: Runtime
 ) -> None:
     vehicle = await register_bound(client, actors, runtime)
+    owner = actors.citizen(vehicle["owner_id_number"])
     r = await apply(client, actors, vehicle, item="mark", delivery="pickup")
-    assert (r.status_code, r.json()["rule"]) == (422, "VH-09")
-    r = await apply(
-        client, actors, vehicle, item="mark", delivery="pickup", insurance_photo_ref="photos/ins-1.jpg"
-    )
-    assert r.status_code == 201
+    assert r.status_code == 201, r.text
     case = r.json()
+    assert (case["state"], case["intake_due"], case["insurance_photo"]) == ("draft", None, None)
+    path = f"/api/v1/vehicle-applications/{case['id']}"
+    r = await client.post(f"{path}/submission", headers=owner)
+    assert (r.status_code, r.json()["code"], r.json()["rule"]) == (422, "INSURANCE_PHOTO_MISSING", "VH-09")
+    r = await client.put(f"{path}/insurance-photo", content=JPEG, headers=owner)
+    assert r.status_code == 200, r.text
+    r = await client.post(f"{path}/submission", headers=owner)
+    assert (r.status_code, r.json()["state"]) == (200, "submitted")
     r = await client.post(
         f"/api/v1/vehicle-applications/{case['id']}/intake",
         json={"decision": "accept"},

@@ -113,7 +113,6 @@ def test_vh02_vh11_demo_owners_vehicles_serve_a_reissue_and_a_contact_change_onc
             bound=True,
             item=item,
             delivery="mail",
-            insurance_photo_ref=None,
             ban_until=None,
             today=date(2027, 3, 1),
         )

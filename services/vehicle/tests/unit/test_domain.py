@@ -61,7 +61,6 @@ def _apply(vehicle: VehicleFacts, **kw: object) -> None:
         "bound": True,
         "item": "plate",
         "delivery": "mail",
-        "insurance_photo_ref": None,
         "ban_until": None,
         "today": date(2027, 3, 1),
     }
@@ -118,16 +117,32 @@ def test_vh08_plate_kinds_not_offered_online_are_refused() -> None:
 
 
 def test_vh09_mark_needs_inspection_insurance_and_its_photo() -> None:
-    with pytest.raises(domain.InsurancePhotoMissing):
-        _apply(_facts(), item="mark")
     with pytest.raises(domain.InsuranceNotValid):
-        _apply(_facts(insurance_valid_until=date(2027, 2, 1)), item="mark", insurance_photo_ref="p")
+        _apply(_facts(insurance_valid_until=date(2027, 2, 1)), item="mark")
     with pytest.raises(domain.InspectionNotPassed):
-        _apply(_facts(inspection_valid_until=None), item="mark", insurance_photo_ref="p")
-    _apply(_facts(), item="mark", insurance_photo_ref="photo-1")
+        _apply(_facts(inspection_valid_until=None), item="mark")
+    _apply(_facts(), item="mark")
+    # the insurance certificate is stored with the draft (AR-01) before it is submitted
+    assert (domain.first_state("mark"), domain.first_state("plate")) == ("draft", "submitted")
+    with pytest.raises(domain.InsurancePhotoMissing) as refused:
+        domain.check_insurance_photo("mark", stored=False)
+    assert (refused.value.code, refused.value.rule, refused.value.status) == (
+        "INSURANCE_PHOTO_MISSING",
+        "VH-09",
+        422,
+    )
+    domain.check_insurance_photo("mark", stored=True)
+    domain.check_insurance_photo("licence", stored=False)
+    domain.check_draft("draft")
+    with pytest.raises(domain.WrongState) as late:
+        domain.check_draft("submitted")
+    assert (late.value.rule, late.value.status) == ("VH-09", 409)
 
 
 def test_vh09_office_steps_in_order() -> None:
+    domain.check_transition("draft", "submitted")
+    with pytest.raises(domain.WrongState):
+        domain.check_transition("draft", "accepted")
     domain.check_transition("submitted", "accepted")
     with pytest.raises(domain.WrongState):
         domain.check_transition("submitted", "mailed")

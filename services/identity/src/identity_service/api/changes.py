@@ -1,8 +1,9 @@
 """`/api/v1/users/counter-changes/*`: a personal user's counter change (ID-13, seed §16 and §19): intake
-enters it with its scans (for a vehicle that is not the person's, the owner's identity document and
-vehicle licence), the review post approves, returns or rejects it within 1 working day (WD-01), the
-outcome goes out by SMS. Under `/users`, which the gateway routes to identity (like `/users/licence-photos`).
-The actions are identity_service.changes's use cases; this module parses, calls and shapes."""
+enters it, stores its scans with it (`PUT .../scans/{kind}`, the body the file itself, AR-01; for a vehicle
+that is not the person's, the owner's identity document and vehicle licence too) and submits it; the review
+post approves, returns or rejects it within 1 working day (WD-01), the outcome goes out by SMS. Under
+`/users`, which the gateway routes to identity (like `/users/licence-photos`). The actions are
+identity_service.changes's use cases; this module parses, calls and shapes."""
 
 from __future__ import annotations
 
@@ -11,17 +12,20 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from starlette.responses import Response
 
-from identity_service import changes, domain
+from identity_service import changes, domain, scans
 from identity_service.api.common import CtxDep, oldest_first_page, parse_uuid
-from identity_service.api.counter import Scan
+from identity_service.api.scans import SCAN_CONTENT, SCAN_UPLOAD, ScanKind, scan_views
 from identity_service.counter import Clerk
 from identity_service.tables import counter_changes
 from servicekit.clock import SHANGHAI
+from servicekit.documents import StoredDocument
 from servicekit.validators import mobile_phone
 from servicekit.web import Forbidden, NotFound, Principal, UowDep, actor_from, require_roles
+from servicekit.web.documents import document_response, read_upload
 
 router = APIRouter(prefix="/api/v1/users/counter-changes", tags=["counter"])
 
@@ -39,17 +43,21 @@ class DetailsIn(BaseModel):
 
 
 class ChangeIn(BaseModel):
+    # The scans are stored with the change (AR-01), not sent as references: a `scans` member is refused.
+    model_config = ConfigDict(extra="forbid")
+
     account_id: str
     kind: Literal["bind_vehicle", "details"]
     ref: Annotated[str, Field(min_length=1, max_length=64)] | None = None  # bind_vehicle: the vehicle
-    # ID-13: intake checked the owner's identity document and vehicle licence valid (another's vehicle)
-    owner_documents_checked: bool = False
     details: DetailsIn | None = None
-    scans: list[Scan]
 
 
-class ChangeCorrection(BaseModel):
-    scans: list[Scan] | None = None
+class Submission(BaseModel):
+    """Submitting (or correcting) a change whose scans are stored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # ID-13: intake checked the owner's identity document and vehicle licence valid (another's vehicle)
     owner_documents_checked: bool = False
 
 
@@ -65,7 +73,7 @@ def change_view(row: Any, now: datetime) -> dict[str, Any]:
         "stage": row.stage,
         "office": row.office,
         "data": row.data,
-        "scans": row.scans,
+        "scans": scan_views(f"/api/v1/users/counter-changes/{row.id}", row.scans),
         "registry_check": row.registry_check,
         "deadline": row.deadline.astimezone(SHANGHAI).isoformat() if row.deadline else None,
         "overdue": domain.is_overdue(row.stage, row.deadline, now),
@@ -84,19 +92,23 @@ def _id(change_id: str) -> uuid.UUID:
     return parse_uuid(change_id, "change")
 
 
+def _of_my_office(principal: Principal, row: Any) -> bool:
+    return principal.office is None or row.office == principal.office
+
+
 @router.post("", status_code=201, summary="Intake: enter a personal counter change (ID-13, seed §19)")
 async def open_change(
     body: ChangeIn, request: Request, principal: IntakeClerk, ctx: CtxDep, uow: UowDep
 ) -> dict[str, Any]:
+    """The change opens at intake; its scans are stored with it next (`PUT /{id}/scans/{kind}`, AR-01),
+    then `POST /{id}/submission` sends it to review."""
     details = body.details.model_dump(exclude_none=True) if body.details is not None else {}
     if body.kind == "bind_vehicle" and body.ref is None:
         raise domain.NothingToChange("a vehicle binding names the vehicle (ref)")
     form = changes.ChangeForm(
         account_id=parse_uuid(body.account_id, "account"),
         kind=body.kind,
-        scans=[s.model_dump() for s in body.scans],
         ref=body.ref,
-        owner_documents_checked=body.owner_documents_checked,
         details=details,
     )
     clerk = _clerk(request, principal, "clerk.intake")
@@ -127,18 +139,74 @@ async def get_change(change_id: str, principal: Clerks, uow: UowDep) -> dict[str
         row = (
             await uow.session.execute(select(counter_changes).where(counter_changes.c.id == _id(change_id)))
         ).first()
-    if row is None or (principal.office is not None and row.office != principal.office):
+    if row is None or not _of_my_office(principal, row):
         raise NotFound("change")
+    return change_view(row, uow.now)
+
+
+@router.put(
+    "/{change_id}/scans/{kind}",
+    status_code=201,
+    summary="Intake stores one of the change's scans with it: the body is the JPEG, PNG or PDF (AR-01)",
+    openapi_extra=SCAN_UPLOAD,
+)
+async def store_scan(
+    change_id: str, kind: ScanKind, request: Request, principal: IntakeClerk, ctx: CtxDep, uow: UowDep
+) -> dict[str, Any]:
+    """While the change is at intake. Typed by its bytes (415 `DOCUMENT_TYPE_NOT_ALLOWED`) and
+    size-checked (413 `DOCUMENT_TOO_LARGE`), both AR-01; another scan of the kind replaces it in the change
+    (the earlier one stays stored with it)."""
+    content = await read_upload(request, ctx.documents.max_bytes)  # before the transaction opens
+    clerk = _clerk(request, principal, "clerk.intake")
+    entry = await changes.store_scan(uow, ctx, clerk, _id(change_id), kind, content)
+    (view,) = scan_views(f"/api/v1/users/counter-changes/{change_id}", [entry])
+    return view
+
+
+@router.get(
+    "/{change_id}/scans/{kind}",
+    summary="A stored scan of the change: to the clerks of its office (AR-01)",
+    response_class=Response,
+    responses=SCAN_CONTENT,
+)
+async def scan_content(
+    change_id: str, kind: ScanKind, principal: Clerks, ctx: CtxDep, uow: UowDep
+) -> Response:
+    """The clerks who read the change; anyone else is told it does not exist (404)."""
+    async with uow:
+        row = (
+            await uow.session.execute(select(counter_changes).where(counter_changes.c.id == _id(change_id)))
+        ).first()
+        if row is None:
+            raise NotFound("change")
+
+        def entitled(document: StoredDocument) -> bool:
+            return _of_my_office(principal, row)
+
+        found = await scans.open_current(
+            uow, ctx, row.scans, kind, case_ref=changes.case_ref(row.id), entitled=entitled
+        )
+    return document_response(found)
+
+
+@router.post("/{change_id}/submission", summary="Intake submits the change with its scans stored (ID-13)")
+async def submit_change(
+    change_id: str, body: Submission, request: Request, principal: IntakeClerk, ctx: CtxDep, uow: UowDep
+) -> dict[str, Any]:
+    """Every scan the change needs must be stored (422 `MISSING_SCANS`; for another's vehicle the owner's
+    documents, checked: 422 `OWNER_DOCUMENTS_REQUIRED`); it goes to review within 1 working day."""
+    clerk = _clerk(request, principal, "clerk.intake")
+    row = await changes.submit(uow, ctx, clerk, _id(change_id), body.owner_documents_checked)
     return change_view(row, uow.now)
 
 
 @router.put("/{change_id}", summary="Intake corrects a returned change and sends it to review again")
 async def correct_change(
-    change_id: str, body: ChangeCorrection, request: Request, principal: IntakeClerk, ctx: CtxDep, uow: UowDep
+    change_id: str, body: Submission, request: Request, principal: IntakeClerk, ctx: CtxDep, uow: UowDep
 ) -> dict[str, Any]:
-    scans = [s.model_dump() for s in body.scans] if body.scans is not None else None
+    """A scan is stored again with `PUT /{id}/scans/{kind}` first."""
     clerk = _clerk(request, principal, "clerk.intake")
-    row = await changes.correct(uow, ctx, clerk, _id(change_id), scans, body.owner_documents_checked)
+    row = await changes.correct(uow, ctx, clerk, _id(change_id), body.owner_documents_checked)
     return change_view(row, uow.now)
 
 

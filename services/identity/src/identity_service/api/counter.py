@@ -1,6 +1,8 @@
 """`/api/v1/counter/registrations/*`: counter registration through the intake, review and archive posts
 (ID-09 to ID-11), each post working its own queue, each case with its working-day deadline (WD-01).
-The posts' actions are identity_service.counter's use cases; this module parses, calls and shapes."""
+Intake opens a case, stores its scans with it (`PUT .../scans/{kind}`, the body the file itself: AR-01)
+and submits it. The posts' actions are identity_service.counter's use cases; this module parses, calls and
+shapes."""
 
 from __future__ import annotations
 
@@ -9,13 +11,16 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from starlette.responses import Response
 
-from identity_service import counter, domain
+from identity_service import counter, domain, scans
 from identity_service.api.common import CtxDep, oldest_first_page, parse_uuid
+from identity_service.api.scans import SCAN_CONTENT, SCAN_UPLOAD, ScanKind, scan_views
 from identity_service.tables import registrations
 from servicekit.clock import SHANGHAI
+from servicekit.documents import StoredDocument
 from servicekit.masking import mask_id_number, mask_phone
 from servicekit.validators import mobile_phone, resident_id
 from servicekit.web import (
@@ -27,6 +32,7 @@ from servicekit.web import (
     actor_from,
     require_roles,
 )
+from servicekit.web.documents import document_response, read_upload
 
 router = APIRouter(prefix="/api/v1/counter/registrations", tags=["counter"])
 
@@ -35,11 +41,6 @@ IdNumber = Annotated[str, AfterValidator(lambda v: resident_id(v, field="id_numb
 IntakeClerk = Annotated[Principal, Depends(require_roles("clerk.intake"))]
 ReviewClerk = Annotated[Principal, Depends(require_roles("clerk.review"))]
 ArchiveClerk = Annotated[Principal, Depends(require_roles("clerk.archive"))]
-
-
-class Scan(BaseModel):
-    kind: Annotated[str, Field(min_length=1, max_length=64)]
-    ref: Annotated[str, Field(min_length=1, max_length=200)]  # where the scan is stored
 
 
 class UnitDetails(BaseModel):
@@ -60,6 +61,9 @@ class UnitDetails(BaseModel):
 
 
 class CaseIn(BaseModel):
+    # The scans are stored with the case (AR-01), not sent as references: a `scans` member is refused.
+    model_config = ConfigDict(extra="forbid")
+
     category: Literal["personal", "unit"] = "personal"
     kind: Literal["owner_driver", "learner", "new_car_owner"] = "owner_driver"  # personal only
     id_kind: Literal["resident_id"] = "resident_id"
@@ -67,14 +71,14 @@ class CaseIn(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=100)]
     phone: Phone
     password: Annotated[str, Field(min_length=1, max_length=128)]  # typed by the person on the keypad
-    scans: list[Scan]
     unit: UnitDetails | None = None
 
 
 class CaseCorrection(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # scans are stored again with `PUT .../scans/{kind}`
+
     name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     phone: Phone | None = None
-    scans: list[Scan] | None = None
 
 
 class ReasonIn(BaseModel):
@@ -104,7 +108,7 @@ def case_view(row: Any, now: datetime, *, full: bool) -> dict[str, Any]:
         view.update(
             {
                 "data": row.data,
-                "scans": row.scans,
+                "scans": scan_views(f"/api/v1/counter/registrations/{row.id}", row.scans),
                 "reject_reason": row.reject_reason,
                 "account_id": str(row.account_id) if row.account_id else None,
                 "filed_items": row.filed_items,
@@ -122,11 +126,21 @@ def _case_id(case_id: str) -> uuid.UUID:
     return parse_uuid(case_id, "registration")
 
 
+def _at_my_post(principal: Principal, row: Any) -> bool:
+    """The clerks who read a case in full, its scans too: the post it is at (the archive once filed,
+    AR-01) or an admin, of the case's office."""
+    return (
+        principal.is_staff
+        and (principal.office is None or principal.office == row.office)
+        and (domain.READ_POST.get(row.stage) in principal.roles or "clerk.admin" in principal.roles)
+    )
+
+
 @router.post("", status_code=201, summary="Intake: open a counter registration (ID-09, ID-10, ID-11)")
 async def open_case(body: CaseIn, request: Request, principal: IntakeClerk, ctx: CtxDep, uow: UowDep) -> Any:
     """The intake post checks the form and identity document against the population registry and the
-    ID-10 disqualifications, enters the data, the on-site photo and scans. A personal case goes to review
-    (deadline: 1 working day); a unit's account is created at intake and the case goes to archive (ID-11)."""
+    ID-10 disqualifications and enters the data; the case opens at intake. The on-site photo and the scans
+    are stored with it next (`PUT /{id}/scans/{kind}`, AR-01), then `POST /{id}/submission` sends it on."""
     form = counter.IntakeForm(
         category=body.category,
         kind=body.kind,
@@ -135,7 +149,6 @@ async def open_case(body: CaseIn, request: Request, principal: IntakeClerk, ctx:
         name=body.name.strip(),
         phone=body.phone,
         password=body.password,
-        scans=[s.model_dump() for s in body.scans],
         unit=body.unit.model_dump() if body.unit is not None else None,
     )
     clerk = _clerk(request, principal, "clerk.intake")
@@ -175,24 +188,76 @@ async def get_case(case_id: str, principal: CurrentPrincipal, uow: UowDep) -> di
         if row is None:
             raise NotFound("registration")
         own_person = principal.id_number is not None and principal.id_number == row.id_number
-        at_my_post = (
-            principal.is_staff
-            and (principal.office is None or principal.office == row.office)
-            and (domain.READ_POST.get(row.stage) in principal.roles or "clerk.admin" in principal.roles)
-        )
+        at_my_post = _at_my_post(principal, row)
         if not (own_person or at_my_post):
             raise NotFound("registration")
     return case_view(row, now, full=at_my_post)
+
+
+@router.put(
+    "/{case_id}/scans/{kind}",
+    status_code=201,
+    summary="Intake stores one of the case's scans with it: the body is the JPEG, PNG or PDF (ID-09, AR-01)",
+    openapi_extra=SCAN_UPLOAD,
+)
+async def store_scan(
+    case_id: str, kind: ScanKind, request: Request, principal: IntakeClerk, ctx: CtxDep, uow: UowDep
+) -> dict[str, Any]:
+    """While the case is at intake. Typed by its bytes (415 `DOCUMENT_TYPE_NOT_ALLOWED`) and size-checked
+    (413 `DOCUMENT_TOO_LARGE`), both AR-01; another scan of the kind replaces it in the case (the earlier
+    one stays stored with the case)."""
+    content = await read_upload(request, ctx.documents.max_bytes)  # before the transaction opens
+    clerk = _clerk(request, principal, "clerk.intake")
+    entry = await counter.store_scan(uow, ctx, clerk, _case_id(case_id), kind, content)
+    (view,) = scan_views(f"/api/v1/counter/registrations/{case_id}", [entry])
+    return view
+
+
+@router.get(
+    "/{case_id}/scans/{kind}",
+    summary="A stored scan of the case: to the post the case is at (the archive once filed) (AR-01)",
+    response_class=Response,
+    responses=SCAN_CONTENT,
+)
+async def scan_content(
+    case_id: str, kind: ScanKind, principal: CurrentPrincipal, ctx: CtxDep, uow: UowDep
+) -> Response:
+    """The clerks who read the case in full; anyone else, the person included (their view of the case
+    carries no scans), is told it does not exist (404)."""
+    async with uow:
+        row = (
+            await uow.session.execute(select(registrations).where(registrations.c.id == _case_id(case_id)))
+        ).first()
+        if row is None:
+            raise NotFound("registration")
+
+        def entitled(document: StoredDocument) -> bool:
+            return _at_my_post(principal, row)
+
+        found = await scans.open_current(
+            uow, ctx, row.scans, kind, case_ref=counter.case_ref(row.id), entitled=entitled
+        )
+    return document_response(found)
+
+
+@router.post("/{case_id}/submission", summary="Intake submits the case with its scans stored (ID-09, ID-11)")
+async def submit_case(
+    case_id: str, request: Request, principal: IntakeClerk, ctx: CtxDep, uow: UowDep
+) -> dict[str, Any]:
+    """Every scan the case needs must be stored (422 `MISSING_SCANS`). A personal case goes to review
+    (deadline: 1 working day); a unit's account is created at intake and its case goes to archive (ID-11)."""
+    row = await counter.submit(uow, ctx, _clerk(request, principal, "clerk.intake"), _case_id(case_id))
+    return case_view(row, uow.now, full=True)
 
 
 @router.put("/{case_id}", summary="Intake corrects a returned case and sends it to review again")
 async def correct_case(
     case_id: str, body: CaseCorrection, request: Request, principal: IntakeClerk, ctx: CtxDep, uow: UowDep
 ) -> dict[str, Any]:
-    scans = [s.model_dump() for s in body.scans] if body.scans is not None else None
+    """Name and phone as corrected; a scan is stored again with `PUT /{id}/scans/{kind}` first."""
     clerk = _clerk(request, principal, "clerk.intake")
     name = body.name.strip() if body.name else None
-    row = await counter.correct(uow, ctx, clerk, _case_id(case_id), name, body.phone, scans)
+    row = await counter.correct(uow, ctx, clerk, _case_id(case_id), name, body.phone)
     return case_view(row, uow.now, full=True)
 
 

@@ -22,7 +22,7 @@ from servicekit.workdays import WorkdayCalendar
 # --- the counter posts: a case's stages and the moves between them (ID-09, ID-11, ID-13) -------------
 
 CaseStage = Literal["intake", "review", "archive", "filed", "approved", "rejected"]
-CaseAction = Literal["correct", "return", "approve", "reject", "archive"]
+CaseAction = Literal["submit", "submit_unit", "correct", "return", "approve", "reject", "archive"]
 # The post (clerk role) whose queue holds a case at each working stage.
 POST_OF_STAGE: Mapping[str, str] = {
     "intake": "clerk.intake",
@@ -49,9 +49,12 @@ def _moves(*moves: Move) -> Mapping[CaseAction, Move]:
     return {m.action: m for m in moves}
 
 
-# ID-09 / ID-11: a counter registration. Intake opens a personal case at review (1 working day) and a
-# unit's at archive (its account is made at intake); review returns, approves (the account) or rejects.
+# ID-09 / ID-11: a counter registration. Intake opens the case at its own post, stores its scans with it
+# (AR-01) and submits it: a person's to review (1 working day), a unit's to archive (its account is made
+# then, at intake); review returns, approves (the account) or rejects.
 REGISTRATION_MOVES: Mapping[CaseAction, Move] = _moves(
+    Move("submit", "intake", "review", "clerk.intake"),
+    Move("submit_unit", "intake", "archive", "clerk.intake"),
     Move("correct", "intake", "review", "clerk.intake"),
     Move("return", "review", "intake", "clerk.review"),
     Move("approve", "review", "archive", "clerk.review"),
@@ -61,6 +64,7 @@ REGISTRATION_MOVES: Mapping[CaseAction, Move] = _moves(
 # ID-13 / seed §19: a personal counter change. The same intake and review posts and deadline; an approved
 # change takes effect at review (the seed files no originals for a change: the scans are its record).
 CHANGE_MOVES: Mapping[CaseAction, Move] = _moves(
+    Move("submit", "intake", "review", "clerk.intake"),
     Move("correct", "intake", "review", "clerk.intake"),
     Move("return", "review", "intake", "clerk.review"),
     Move("approve", "review", "approved", "clerk.review"),
@@ -68,9 +72,22 @@ CHANGE_MOVES: Mapping[CaseAction, Move] = _moves(
 )
 
 
-def opening_stage(category: str) -> CaseStage:
-    """ID-09 / ID-11: where intake sends a new registration: a person's to review, a unit's to archive."""
-    return "archive" if category == "unit" else "review"
+def submission(category: str) -> CaseAction:
+    """ID-09 / ID-11: how intake sends a new registration on: a person's to review, a unit's to archive."""
+    return "submit_unit" if category == "unit" else "submit"
+
+
+UnknownScanKind = refusal("UNKNOWN_SCAN_KIND", "ID-09", 422)
+
+
+def check_scan_kind(kind: str, kinds: Iterable[str], rule: str) -> None:
+    """ID-09 / ID-11 / ID-13: a case takes the scans its rule names, one current scan of each kind (AR-01:
+    a scan stored again replaces it in the case; the earlier one stays stored with the case)."""
+    allowed = sorted(kinds)
+    if kind not in allowed:
+        raise UnknownScanKind(
+            f"this case takes scans of the kinds {', '.join(allowed)}", rule=rule, extra={"kinds": allowed}
+        )
 
 
 def next_move(moves: Mapping[CaseAction, Move], action: CaseAction, stage: str) -> Move:
@@ -99,6 +116,7 @@ CHANGE_SCANS = frozenset({"onsite_photo", "registration_form", "identity_documen
 # Seed §19(一)1/3: binding another's vehicle also needs the owner's identity document and vehicle licence,
 # checked valid at intake and entered as scans.
 OWNER_DOCUMENT_SCANS = frozenset({"owner_identity_document", "vehicle_licence"})
+CHANGE_SCAN_KINDS = CHANGE_SCANS | OWNER_DOCUMENT_SCANS
 VehicleNotLive = refusal("VEHICLE_NOT_LIVE", "ID-13")
 ChangeAlreadyOpen = refusal("CHANGE_ALREADY_OPEN", "ID-13")
 NothingToChange = refusal("NOTHING_TO_CHANGE", "ID-13", 422)

@@ -180,9 +180,14 @@ def check_disqualifications(person: RegistryPerson) -> None:
         )
 
 
+def scan_kinds(category: str) -> frozenset[str]:
+    """ID-09 / ID-11: the on-site photo and the scans intake enters for a person or a unit."""
+    return PERSONAL_SCANS if category == "personal" else UNIT_SCANS
+
+
 def check_scans(category: str, scans: Iterable[str]) -> None:
-    """ID-09 / ID-11: the on-site photo and the scans intake must enter."""
-    needed = PERSONAL_SCANS if category == "personal" else UNIT_SCANS
+    """ID-09 / ID-11: the on-site photo and the scans intake must enter (stored with the case, AR-01)."""
+    needed = scan_kinds(category)
     missing = sorted(needed - set(scans))
     if missing:
         raise MissingScans(f"missing scans: {', '.join(missing)}")

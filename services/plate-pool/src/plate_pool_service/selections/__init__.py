@@ -1,5 +1,5 @@
 """The use cases of a pre-selection (PP-01..PP-09), one function per action. The HTTP modules, the worker's
-sweeps and its subscriptions call these and nothing below them: each reads what it needs, asks domain.py
+sweeps and its subscriptions call these and nothing below them: each reads what it needs, asks `domain`
 (the rules and the lifecycle table), and writes. PP-12 hot path: draws and verifies touch Redis only;
 choices, confirmations and everything durable go through Postgres (ledger.py, reconcile.py).
 

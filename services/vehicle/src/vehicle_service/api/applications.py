@@ -1,6 +1,6 @@
 """`/api/v1/vehicle-applications`: reissue (lost) and replacement (damaged) of plates, vehicle licence and
-inspection mark (VH-02..VH-10): the citizen's application, the office's queue and steps, the post's
-delivery updates, the archive."""
+inspection mark (VH-02..VH-10): the citizen's application (a mark's with its insurance certificate's image
+stored with it, AR-01), the office's queue and steps, the post's delivery updates, the archive."""
 
 from __future__ import annotations
 
@@ -11,12 +11,24 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.engine import RowMapping
+from starlette.responses import Response
 
+from servicekit.documents import SCANS
 from servicekit.masking import mask_phone
 from servicekit.uow import committed
 from servicekit.web import IdempotencyKeyHeader, UowDep, actor_from, idempotent
+from servicekit.web.documents import document_response, read_upload
 from vehicle_service import applications as cases
-from vehicle_service.api.common import AnyCaller, Archivist, Input, Intake, Personal, Phone, SystemOnly
+from vehicle_service.api.common import (
+    AnyCaller,
+    Archivist,
+    Documents,
+    Input,
+    Intake,
+    Personal,
+    Phone,
+    SystemOnly,
+)
 
 router = APIRouter(prefix="/api/v1/vehicle-applications", tags=["vehicle-applications"])
 
@@ -31,7 +43,6 @@ class ApplicationIn(Input):
         default=None, description="Contact for this case; default: the record's phone"
     )
     temp_plate: bool = False
-    insurance_photo_ref: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> ApplicationIn:
@@ -55,7 +66,12 @@ class ApplicationOut(BaseModel):
     phone: str
     temp_plate: bool
     state: str
-    intake_due: datetime
+    intake_due: datetime | None = Field(
+        description="VH-09: 1 working day from the submission; none for a draft"
+    )
+    insurance_photo: str | None = Field(
+        default=None, description="VH-09 / AR-01: the path of the stored insurance certificate, for a mark"
+    )
     ready_at: datetime | None
     pickup_due: datetime | None
     tracking_number: str | None
@@ -72,8 +88,10 @@ class ApplicationOut(BaseModel):
 
 
 def _out(row: RowMapping, *, masked: bool = False, now: datetime | None = None) -> ApplicationOut:
-    data = {k: row[k] for k in ApplicationOut.model_fields if k != "intake_overdue"}
+    data = {k: row[k] for k in ApplicationOut.model_fields if k not in ("intake_overdue", "insurance_photo")}
     data["intake_overdue"] = now is not None and row["state"] == "submitted" and now > row["intake_due"]
+    if row["insurance_photo_id"] is not None:
+        data["insurance_photo"] = f"/api/v1/vehicle-applications/{row['id']}/insurance-photo"
     if masked:
         data["phone"] = mask_phone(data["phone"])
     return ApplicationOut.model_validate(data)
@@ -90,15 +108,64 @@ async def apply(
     """VH-02..VH-09 as the citizen applies: counter-registered users, for vehicles they own and have bound
     to their account in identity (VH-02, ADR 0044); no active one-year ban (VH-07); not in the VH-03
     states; plate kinds the office offers online (VH-08); a licence only with its photo stored (VH-04); a
-    second or later plate reissue is not mailed (VH-05); a mark only with inspection passed, insurance
-    valid and the insurance certificate's photo (VH-09). The office must take it in within 1 working day
-    (`intake_due`)."""
+    second or later plate reissue is not mailed (VH-05); a mark only with inspection passed and insurance
+    valid (VH-09). The office must take it in within 1 working day (`intake_due`). A mark's application
+    opens as a `draft`: store the insurance certificate with it (`PUT /{id}/insurance-photo`), then submit it
+    (`POST /{id}/submission`)."""
 
     async def run() -> ApplicationOut:
         ask = cases.Request(**body.model_dump())
         return _out(await committed(uow, cases.apply, principal, actor_from(request, principal), ask))
 
     return await idempotent(request, principal.subject, run, status_code=201)
+
+
+@router.put(
+    "/{application_id}/insurance-photo",
+    response_model=ApplicationOut,
+    summary="Store the insurance certificate with a mark's draft: the body is the JPEG, PNG or PDF (AR-01)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "The image or the insurer's PDF itself, checked by its bytes",
+            "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in SCANS},
+        }
+    },
+)
+async def store_insurance_photo(
+    application_id: uuid.UUID, request: Request, uow: UowDep, principal: Personal, store: Documents
+) -> ApplicationOut:
+    """VH-09 / AR-01: the applicant's own draft only (409 once submitted, 404 for anyone else's). Typed by
+    its bytes (415 `DOCUMENT_TYPE_NOT_ALLOWED`) and size-checked (413 `DOCUMENT_TOO_LARGE`), both AR-01;
+    stored again, it replaces the first in the application (the first stays stored with it)."""
+    content = await read_upload(request, store.max_bytes)  # before the transaction opens
+    actor = actor_from(request, principal)
+    return _out(
+        await committed(uow, cases.store_insurance_photo, principal, actor, store, application_id, content),
+        now=uow.now,
+    )
+
+
+@router.get(
+    "/{application_id}/insurance-photo",
+    summary="The stored insurance certificate: to the applicant and the office's clerks (AR-01)",
+    response_class=Response,
+    responses={200: {"content": {t: {} for t in SCANS}}, 404: {"description": "not there or not yours"}},
+)
+async def insurance_photo(
+    application_id: uuid.UUID, uow: UowDep, principal: AnyCaller, store: Documents
+) -> Response:
+    return document_response(await committed(uow, cases.insurance_photo, principal, store, application_id))
+
+
+@router.post("/{application_id}/submission", response_model=ApplicationOut, summary="Submit a mark's draft")
+async def submit(
+    application_id: uuid.UUID, request: Request, uow: UowDep, principal: Personal
+) -> ApplicationOut:
+    """VH-09: with its insurance certificate stored (422 `INSURANCE_PHOTO_MISSING` otherwise); the rules of
+    the application are checked again, and the office's 1 working day starts now."""
+    actor = actor_from(request, principal)
+    return _out(await committed(uow, cases.submit, principal, actor, application_id), now=uow.now)
 
 
 @router.get("", response_model=list[ApplicationOut], summary="My applications, or the office queue")

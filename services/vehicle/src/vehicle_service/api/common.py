@@ -7,10 +7,11 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, Self
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.engine import RowMapping
 
+from servicekit.documents import DocumentStore
 from servicekit.masking import mask_id_number, mask_phone
 from servicekit.validators import (
     mobile_phone,
@@ -94,3 +95,17 @@ def vehicle_out(row: RowMapping | dict[str, Any], *, masked: bool = False) -> Ve
         data["owner_id_number"] = mask_id_number(data["owner_id_number"])
         data["phone"] = mask_phone(data["phone"])
     return VehicleOut.model_validate(data)
+
+
+def document_store(request: Request) -> DocumentStore:
+    """The stored documents (AR-01) of this process, built once from the `documents` settings (the service's
+    own database, or an S3-compatible store) on first use."""
+    store = getattr(request.app.state, "documents", None)
+    if not isinstance(store, DocumentStore):
+        runtime = request.app.state.runtime
+        store = DocumentStore.from_settings(runtime.metadata, runtime.settings.documents)
+        request.app.state.documents = store
+    return store
+
+
+Documents = Annotated[DocumentStore, Depends(document_store)]

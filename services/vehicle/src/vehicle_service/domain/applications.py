@@ -51,10 +51,13 @@ Item = Literal["plate", "licence", "mark"]
 Kind = Literal["reissue", "replace"]
 Delivery = Literal["mail", "pickup"]
 
-# The application's life. `accepted` is the intake (VH-09), `produced` the office made the items, then
-# mailed -> delivered | refused, or ready (for pickup) -> picked_up | not_collected; rejected at intake;
-# `withdrawn` (退办) by the archive when a refused or missed case was not yet archived (VH-10).
+# The application's life. A mark's application is a `draft` until its insurance certificate's image is
+# stored with it (VH-09, AR-01) and the citizen submits it; the others are `submitted` at once. `accepted`
+# is the intake (VH-09), `produced` the office made the items, then mailed -> delivered | refused, or ready
+# (for pickup) -> picked_up | not_collected; rejected at intake; `withdrawn` (退办) by the archive when a
+# refused or missed case was not yet archived (VH-10).
 APPLICATION_STATES: tuple[str, ...] = (
+    "draft",
     "submitted",
     "accepted",
     "rejected",
@@ -68,6 +71,9 @@ APPLICATION_STATES: tuple[str, ...] = (
     "withdrawn",
 )
 OPEN_APPLICATION_STATES: frozenset[str] = frozenset({"submitted", "accepted", "produced", "mailed", "ready"})
+# VH-09 / AR-01: the one scan an application keeps, a mark's compulsory insurance certificate (an image or
+# the insurer's PDF), stored with the application as a document of this kind.
+INSURANCE_CERTIFICATE = "insurance_certificate"
 
 # VH-08: the plate kinds an office lets citizens reissue online (default: the ordinary small and large
 # plates and their new-energy forms). An office setting; the default serves every office here.
@@ -94,7 +100,6 @@ def check_application(
     bound: bool,
     item: str,
     delivery: str,
-    insurance_photo_ref: str | None,
     ban_until: date | None,
     today: date,
     online_plate_kinds: frozenset[str] = ONLINE_PLATE_KINDS,
@@ -103,7 +108,8 @@ def check_application(
     VH-02 counter-registered users only, for a vehicle bound to their account (绑定在本人名下, ADR 0044);
     VH-07 no online reissue during a ban; VH-03 blocking states; VH-08 plate kinds offered online;
     VH-04 licence only with a stored photo; VH-05 a second or later plate reissue is not mailed;
-    VH-09 a mark only with inspection passed, insurance valid and its photo.
+    VH-09 a mark only with inspection passed and insurance valid (its photo: `check_insurance_photo`, when
+    the draft is submitted).
     """
     if channel != "counter":
         raise CounterUsersOnly("reissue and replacement are for users registered at a counter")
@@ -128,12 +134,35 @@ def check_application(
             raise InspectionNotPassed("the vehicle has no valid inspection")
         if vehicle.insurance_valid_until is None or vehicle.insurance_valid_until < today:
             raise InsuranceNotValid("the compulsory insurance is not valid")
-        if not insurance_photo_ref:
-            raise InsurancePhotoMissing("an inspection mark needs a photo of the insurance certificate")
+
+
+def first_state(item: str) -> str:
+    """VH-09 / AR-01: a mark's application waits as a draft for its insurance certificate's image, stored
+    with it before it is submitted; a plate's or licence's needs no scan and is submitted at once."""
+    return "draft" if item == "mark" else "submitted"
+
+
+def check_insurance_photo(item: str, stored: bool) -> None:
+    """VH-09: a mark is applied for with the image of the compulsory insurance certificate, stored with
+    the application (AR-01)."""
+    if item == "mark" and not stored:
+        raise InsurancePhotoMissing(
+            "an inspection mark needs the insurance certificate's image: store it with the application first"
+        )
+
+
+def check_draft(state: str) -> None:
+    """VH-09 / AR-01: the applicant stores the insurance image and submits only while the application is
+    a draft; after that the office has it."""
+    if state != "draft":
+        raise WrongState(
+            f"an application that is {state} is no longer a draft", rule="VH-09", extra={"state": state}
+        )
 
 
 # Where each state may go, and who moves it (VH-09, VH-10).
 TRANSITIONS: Mapping[str, frozenset[str]] = {
+    "draft": frozenset({"submitted"}),
     "submitted": frozenset({"accepted", "rejected"}),
     "accepted": frozenset({"produced"}),
     "produced": frozenset({"mailed", "ready"}),
