@@ -3,4 +3,9 @@ medical-certificates). Each module's router is included here, static paths befor
 
 from fastapi import APIRouter
 
+from license_service.api.exam_sites import router as exam_sites_router
+from license_service.api.exams import router as exams_router
+
 router = APIRouter()
+router.include_router(exam_sites_router)
+router.include_router(exams_router)

@@ -1,0 +1,250 @@
+"""license against its real `license_test` database (TMS_ENV=test, set by the root conftest)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+from stdnum.cn import ric
+
+from license_service.api import router
+from license_service.service import SPEC
+from license_service.tables import metadata
+from servicekit.clock import SHANGHAI, FixedClock
+from servicekit.migrate import migrate
+from servicekit.runtime import Runtime
+from servicekit.testing import TokenFactory, service_client
+from servicekit.web import create_service_app
+
+START = datetime(2027, 3, 1, 9, 0, tzinfo=SHANGHAI)  # a Monday
+OFFICE = "130100"
+
+
+@pytest.fixture(scope="session")
+def license_database() -> str:
+    settings = SPEC.settings()
+    assert settings.env.value == "test", "the tests run with TMS_ENV=test (root conftest.py)"
+    migrate("license")
+    return settings.database.url
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(START)
+
+
+@pytest.fixture
+async def runtime(license_database: str, clock: FixedClock) -> AsyncIterator[Runtime]:
+    rt = Runtime.open(SPEC.settings(), SPEC.metadata, clock=clock)
+    yield rt
+    await rt.aclose()
+
+
+@pytest.fixture(scope="session")
+def tokens() -> TokenFactory:
+    return TokenFactory()
+
+
+def build_app(tokens: TokenFactory, clock: FixedClock) -> FastAPI:
+    settings = SPEC.settings()
+    app = create_service_app(
+        settings,
+        title="license",
+        routers=[router],
+        runtime_factory=lambda: Runtime.open(settings, SPEC.metadata, clock=clock),
+    )
+    app.state.verifier = tokens.verifier()
+    return app
+
+
+@pytest.fixture
+async def client(
+    license_database: str, tokens: TokenFactory, clock: FixedClock
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with service_client(build_app(tokens, clock)) as c:
+        yield c
+
+
+class Actors:
+    """Tokens for the callers of one test."""
+
+    def __init__(self, tokens: TokenFactory, office: str = OFFICE) -> None:
+        self.tokens = tokens
+        self.office = office
+        self.system = tokens.headers(tokens.system())
+        self.admin = tokens.headers(tokens.clerk("admin-1", roles=("clerk.admin",), office=office))
+        self.examiner = tokens.headers(tokens.clerk("examiner-1", roles=("clerk.review",), office=office))
+        self.counter = tokens.headers(tokens.clerk("intake-1", roles=("clerk.intake",), office=office))
+        self.elsewhere = tokens.headers(
+            tokens.clerk("examiner-2", roles=("clerk.review", "clerk.intake"), office="130200")
+        )
+
+    def citizen(self, id_number: str) -> dict[str, str]:
+        return self.tokens.headers(self.tokens.citizen(subject=f"person-{id_number}", id_number=id_number))
+
+
+@pytest.fixture
+def actors(tokens: TokenFactory) -> Actors:
+    return Actors(tokens)
+
+
+def new_id_number() -> str:
+    born = date(1970, 1, 1) + timedelta(days=secrets.randbelow(12_000))
+    body = "130102" + born.strftime("%Y%m%d") + f"{secrets.randbelow(1000):03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+def new_phone() -> str:
+    return "139" + "".join(secrets.choice("0123456789") for _ in range(8))
+
+
+async def events_about(runtime: Runtime, subject: str) -> list[tuple[str, dict[str, Any]]]:
+    outbox = metadata.tables["outbox"]
+    async with runtime.engine.connect() as conn:
+        rows = await conn.execute(
+            select(outbox.c.routing_key, outbox.c.payload)
+            .where(outbox.c.subject == subject)
+            .order_by(outbox.c.id)
+        )
+        return [(r.routing_key, r.payload) for r in rows]
+
+
+# --- DL-11 helpers: a site, slots relative to the clock, learners, bookings, results ---------------
+
+
+async def add_site(
+    client: httpx.AsyncClient, actors: Actors, subjects: tuple[int, ...] = (1, 2, 3, 4)
+) -> str:
+    r = await client.post(
+        "/api/v1/exams/sites",
+        json={
+            "name": f"考场{secrets.token_hex(3)}",
+            "address": "石家庄市长安区",
+            "office_code": actors.office,
+            "subjects": list(subjects),
+        },
+        headers=actors.system,
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+async def add_slot(
+    client: httpx.AsyncClient,
+    actors: Actors,
+    site_id: str,
+    now: datetime,
+    subject: int = 1,
+    capacity: int = 10,
+    exam_in: timedelta = timedelta(days=5),
+    classes: tuple[str, ...] = ("C1", "C2"),
+) -> dict[str, Any]:
+    """A slot of `subject` `exam_in` after `now`: open since an hour ago, cut-off 3 days before the exam."""
+    starts = now + exam_in
+    r = await client.post(
+        f"/api/v1/exams/sites/{site_id}/slots",
+        json={
+            "subject": subject,
+            "classes": list(classes),
+            "starts_at": starts.isoformat(),
+            "capacity": capacity,
+            "booking_opens_at": (now - timedelta(hours=1)).isoformat(),
+            "cutoff_at": (starts - timedelta(days=3)).isoformat(),
+        },
+        headers=actors.admin,
+    )
+    assert r.status_code == 201, r.text
+    data: dict[str, Any] = r.json()
+    return data
+
+
+class Learner:
+    def __init__(self, id_number: str, headers: dict[str, str], data: dict[str, Any]) -> None:
+        self.id_number = id_number
+        self.headers = headers
+        self.data = data
+
+
+async def add_learner(
+    client: httpx.AsyncClient,
+    actors: Actors,
+    accepted_at: datetime,
+    classes: tuple[str, ...] = ("C1",),
+    id_number: str | None = None,
+) -> Learner:
+    idn = id_number or new_id_number()
+    r = await client.post(
+        "/api/v1/exams/learners",
+        json={
+            "application_number": secrets.token_hex(8).upper(),
+            "id_number": idn,
+            "name": "李四",
+            "phone": new_phone(),
+            "classes": list(classes),
+            "office_code": actors.office,
+            "accepted_at": accepted_at.isoformat(),
+        },
+        headers=actors.system,
+    )
+    assert r.status_code == 201, r.text
+    return Learner(idn, actors.citizen(idn), r.json())
+
+
+async def book(client: httpx.AsyncClient, learner: Learner, slot: dict[str, Any]) -> httpx.Response:
+    return await client.post("/api/v1/exams/bookings", json={"slot_id": slot["id"]}, headers=learner.headers)
+
+
+async def decide(
+    client: httpx.AsyncClient, actors: Actors, clock: FixedClock, slot: dict[str, Any]
+) -> dict[str, Any]:
+    """Move the clock to the slot's cut-off and seat it."""
+    cutoff = datetime.fromisoformat(slot["cutoff_at"])
+    if await clock.now() < cutoff:
+        clock.set(cutoff)
+    r = await client.post(f"/api/v1/exams/slots/{slot['id']}/decision", headers=actors.admin)
+    assert r.status_code == 200, r.text
+    data: dict[str, Any] = r.json()
+    return data
+
+
+async def result(
+    client: httpx.AsyncClient,
+    actors: Actors,
+    clock: FixedClock,
+    booking: dict[str, Any],
+    outcome: str,
+) -> httpx.Response:
+    """Move the clock to the exam (if it is earlier) and record the outcome."""
+    starts = datetime.fromisoformat(booking["starts_at"])
+    if await clock.now() < starts:
+        clock.set(starts + timedelta(hours=2))
+    return await client.post(
+        f"/api/v1/exams/bookings/{booking['id']}/result", json={"outcome": outcome}, headers=actors.examiner
+    )
+
+
+async def sit(
+    client: httpx.AsyncClient,
+    actors: Actors,
+    clock: FixedClock,
+    site_id: str,
+    learner: Learner,
+    subject: int,
+    outcome: str,
+) -> dict[str, Any]:
+    """One exam end to end: a slot for the subject from now, the learner's request, the cut-off, the
+    outcome. Returns the result's answer."""
+    slot = await add_slot(client, actors, site_id, await clock.now(), subject=subject)
+    r = await book(client, learner, slot)
+    assert r.status_code == 201, r.text
+    await decide(client, actors, clock, slot)
+    done = await result(client, actors, clock, r.json(), outcome)
+    assert done.status_code == 200, done.text
+    data: dict[str, Any] = done.json()
+    return data
