@@ -436,7 +436,7 @@ async def record_result(
         values["ended_reason"] = after.ended
     licence: RowMapping | None = None
     if after.licensed:
-        licence = await _issue_first_licence(uow, actor, learner_row, _day(uow.now))
+        licence = await _issue_first_licence(uow, actor, learner_row, _day(exam_at))
         values["licence_record_id"] = licence["id"]
     learner_after = await _write_learner(uow, learner_row["id"], **values)
     nxt = domain.next_subject(after.learner.passed) if after.learner.state == "learning" else None
@@ -472,7 +472,8 @@ async def record_result(
 
 
 async def _issue_first_licence(uow: UnitOfWork, actor: Actor, learner: RowMapping, today: date) -> RowMapping:
-    """DL-11, ID-07: the first licence, in the classes applied for, valid six years from today."""
+    """DL-11, ID-07: the first licence, in the classes applied for, issued on the day of the last pass and
+    valid six years from it."""
     if await records.load_by_number(uow, learner["id_number"]) is not None:
         raise AlreadyLicensed("a licence record with this number exists; the office must reconcile it")
     valid_from, valid_until = domain.first_licence_validity(today)
