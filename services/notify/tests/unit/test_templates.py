@@ -54,10 +54,32 @@ GOOD_PARAMS: dict[str, dict[str, str]] = {
     "delivery_mailed": {"item": "机动车号牌", "tracking": "EMS1234567890CN"},
     "delivery_ready_for_pickup": {"item": "机动车行驶证", "pickup_by": "2027年4月5日"},
     "application_rejected": {"item": "机动车号牌", "business": "补领", "reason": "号牌未列入网上补领范围"},
+    "exam_seated": {
+        "subject": "科目一",
+        "place": "石家庄市第一考场",
+        "slot": "2027年3月15日 08:30",
+        "requests": "340",
+        "rank": "12",
+        "capacity": "100",
+        "basis": "首次预约科目一，按受理时间2027年1月5日 10:00",
+    },
+    "exam_not_seated": {
+        "subject": "科目二",
+        "place": "石家庄市第二考场",
+        "slot": "2027年3月15日 08:30",
+        "requests": "340",
+        "rank": "101",
+        "capacity": "100",
+        "basis": "按上次考试时间2027年2月1日 09:00",
+    },
+    "exam_passed": {"day": "2027年3月15日", "subject": "科目一", "next": "下一科目为科目二。"},
+    "exam_failed": {"day": "2027年3月15日", "subject": "科目二", "next": "可于2027年3月25日起重新预约考试。"},
+    "exam_absent": {"day": "2027年3月15日", "subject": "科目三道路驾驶技能", "next": "可重新预约。"},
 }
 
 # The outcomes NT-01 and the rules name that are built, each with its template (the table in the README;
-# the licence and violation outcomes await their services, and vehicle has no booking change).
+# the other licence outcomes and the violation ones await their services, and vehicle has no booking
+# change).
 NT01_OUTCOMES = {
     "registration approved": "registration_approved",
     "registration rejected with the reason": "registration_rejected",
@@ -75,6 +97,11 @@ NT01_OUTCOMES = {
     "delivery for pickup": "delivery_ready_for_pickup",
     "delivery ban": "delivery_ban_imposed",
     "application refused": "application_rejected",
+    "exam seated at the cut-off": "exam_seated",
+    "exam not seated at the cut-off": "exam_not_seated",
+    "exam passed": "exam_passed",
+    "exam failed": "exam_failed",
+    "exam missed": "exam_absent",
 }
 
 
