@@ -220,46 +220,49 @@ async def book(uow: UnitOfWork, principal: Principal, actor: Actor, slot_id: uui
         requested_at=uow.now,
     )
     priority_at, basis = domain.ranking(candidate)
-    try:
-        async with uow.session.begin_nested():
-            await uow.session.execute(
-                exam_bookings.insert().values(
-                    id=booking_id,
-                    slot_id=slot_id,
-                    learner_id=learner_row["id"],
-                    subject=slot["subject"],
-                    id_number=learner_row["id_number"],
-                    phone=learner_row["phone"],
-                    state="requested",
-                    requested_at=uow.now,
-                    accepted_at=learner.accepted_at,
-                    last_exam_at=learner.last_exam_at,
-                    last_cancelled_at=learner.last_cancelled_at,
-                    last_absent_at=learner.last_absent_at,
-                    priority_at=priority_at,
-                    priority_basis=basis,
-                    updated_at=uow.now,
-                )
+    # Under the learner's lock their own requests come one at a time, so this finds the one held; the
+    # partial unique index is the backstop.
+    held = (
+        await uow.session.execute(
+            select(exam_bookings.c.id).where(
+                exam_bookings.c.learner_id == learner_row["id"],
+                exam_bookings.c.subject == slot["subject"],
+                exam_bookings.c.state.in_(domain.OPEN_BOOKING_STATES),
             )
-    except IntegrityError:
-        open_one = (
-            await uow.session.execute(
-                select(exam_bookings.c.id).where(
-                    exam_bookings.c.learner_id == learner_row["id"],
-                    exam_bookings.c.subject == slot["subject"],
-                    exam_bookings.c.state.in_(domain.OPEN_BOOKING_STATES),
-                )
-            )
-        ).scalar()
+        )
+    ).scalar()
+    if held is not None:
         raise domain.AlreadyBooked(
             f"you hold a booking for subject {slot['subject']}; withdraw it first",
-            extra={"booking_id": str(open_one) if open_one else None},
-        ) from None
+            extra={"booking_id": str(held)},
+        )
+    try:
+        await uow.session.execute(
+            exam_bookings.insert().values(
+                id=booking_id,
+                slot_id=slot_id,
+                learner_id=learner_row["id"],
+                subject=slot["subject"],
+                id_number=learner_row["id_number"],
+                phone=learner_row["phone"],
+                state="requested",
+                requested_at=uow.now,
+                accepted_at=learner.accepted_at,
+                last_exam_at=learner.last_exam_at,
+                last_cancelled_at=learner.last_cancelled_at,
+                last_absent_at=learner.last_absent_at,
+                priority_at=priority_at,
+                priority_basis=basis,
+                updated_at=uow.now,
+            )
+        )
+    except IntegrityError:
+        raise domain.AlreadyBooked(f"you hold a booking for subject {slot['subject']}") from None
     uow.audit(actor, "exam_booking.requested", f"exam_booking:{booking_id}", None, {"slot_id": str(slot_id)})
     return await booking(uow, booking_id)
 
 
-def _booking_query() -> Any:
+def _build_booking_query() -> Any:
     ahead = exam_bookings.alias("ahead")
     provisional = (
         select(func.count())
@@ -288,6 +291,13 @@ def _booking_query() -> Any:
         .join(exam_slots, exam_slots.c.id == exam_bookings.c.slot_id)
         .join(exam_sites, exam_sites.c.id == exam_slots.c.site_id)
     )
+
+
+_BOOKING_QUERY = _build_booking_query()
+
+
+def _booking_query() -> Any:
+    return _BOOKING_QUERY
 
 
 async def booking(uow: UnitOfWork, booking_id: uuid.UUID) -> RowMapping:
