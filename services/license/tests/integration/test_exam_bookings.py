@@ -78,6 +78,11 @@ async def test_dl11_an_accepted_application_makes_a_learner_once_and_is_publishe
     assert (mine.status_code, mine.json()["id"]) == (200, learner["id"])
     nobody = await client.get("/api/v1/exams/learners/me", headers=actors.citizen(new_id_number()))
     assert nobody.status_code == 404
+    bad = {**body, "application_number": "1301009", "id_number": new_id_number(), "name": "王\x00五"}
+    assert (await client.post("/api/v1/exams/learners", json=bad, headers=actors.system)).status_code == 422
+    bad = {**body, "application_number": "1301008", "id_number": "130102199003071234"}  # check digit
+    r = await client.post("/api/v1/exams/learners", json=bad, headers=actors.system)
+    assert r.status_code == 422
 
 
 async def test_dl11_a_request_shows_the_time_it_ranks_by_why_and_its_place_so_far(

@@ -14,6 +14,7 @@ from sqlalchemy.engine import RowMapping
 
 from license_service import exam_slots
 from license_service.api.common import CLERKS, Input, OfficeCode
+from license_service.api.exams import NO_NUL
 from license_service.domain import LicenceClass, Subject
 from servicekit.masking import mask_id_number
 from servicekit.uow import UnitOfWork, committed
@@ -37,8 +38,8 @@ def check_office(principal: Principal, office_code: str) -> None:
 
 
 class SiteIn(Input):
-    name: Annotated[str, Field(min_length=1, max_length=100)]
-    address: Annotated[str, Field(min_length=1, max_length=300)]
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
+    address: Annotated[str, Field(min_length=1, max_length=300, pattern=NO_NUL)]
     office_code: OfficeCode
     subjects: Annotated[list[Subject], Field(min_length=1, max_length=4)]
 

@@ -23,6 +23,8 @@ from servicekit.web import IdempotencyKeyHeader, Principal, UowDep, actor_from, 
 
 router = APIRouter(prefix="/api/v1/exams", tags=["exams"])
 
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL refuses NUL in text: a 422 here, not a 500 there
+
 # Examiners: the clerks of the site's office (identity has no examiner role; ADR 0052), or the exam
 # system (`system`).
 Examiner = Annotated[Principal, Depends(require_roles(*CLERKS, "system"))]
@@ -37,7 +39,7 @@ class LearnerIn(Input):
 
     application_number: Annotated[str, Field(pattern=r"^[0-9A-Z]{6,32}$")]
     id_number: Annotated[str, AfterValidator(lambda v: resident_id(v, field="id_number"))]
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
     birth_date: date | None = Field(default=None, description="default: from the identity number")
     phone: Annotated[str, AfterValidator(mobile_phone)] | None = None
     classes: Annotated[list[LicenceClass], Field(min_length=1, max_length=3)]
