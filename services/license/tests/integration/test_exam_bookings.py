@@ -105,8 +105,14 @@ async def test_dl11_a_request_shows_the_time_it_ranks_by_why_and_its_place_so_fa
     assert data["place"] == 1  # the earlier acceptance ranks first
     mine = await client.get("/api/v1/exams/bookings/mine", headers=late.headers)
     assert [(b["id"], b["place"]) for b in mine.json()] == [(first.json()["id"], 2)]
+    # A repeated request with the same Idempotency-Key answers the first booking, and makes no other.
+    keyed = await add_learner(client, actors, START - timedelta(days=1))
+    headers = {**keyed.headers, "Idempotency-Key": "exam-" + keyed.id_number}
+    one = await client.post("/api/v1/exams/bookings", json={"slot_id": slot["id"]}, headers=headers)
+    two = await client.post("/api/v1/exams/bookings", json={"slot_id": slot["id"]}, headers=headers)
+    assert (one.status_code, two.status_code, two.json()["id"]) == (201, 201, one.json()["id"])
     slots = await client.get(f"/api/v1/exams/slots/{slot['id']}", headers=late.headers)
-    assert (slots.json()["requests"], slots.json()["state"]) == (2, "open")
+    assert (slots.json()["requests"], slots.json()["state"]) == (3, "open")
 
 
 async def test_dl11_an_oversubscribed_slot_seats_exactly_its_capacity_in_the_published_order(
@@ -151,6 +157,10 @@ async def test_dl11_an_oversubscribed_slot_seats_exactly_its_capacity_in_the_pub
     again = await decide(client, actors, clock, slot)  # decided once: the same decision
     assert (again["requests"], again["seated"]) == (40, 10)
     assert len(await events_about(runtime, by_learner[expected[0].id_number]["id"])) == 1
+    # Not seated: told, and free to ask for another slot.
+    other = await add_slot(client, actors, site, await clock.now(), capacity=10)
+    r = await book(client, expected[-1], other)
+    assert (r.status_code, r.json()["ranking"]["basis"]) == (201, "accepted")
 
 
 async def test_dl11_one_open_booking_per_subject_under_concurrent_requests(
