@@ -14,8 +14,9 @@ Then:
    from what the service stored): the seated set must be the first 100 and every place must match.
 
 The last line printed is one JSON object: `seated` (must be 100), `order_violations` (must be 0),
-`bookings_per_s`, and `requests`, `refused`, `p50_ms`, `p99_ms`, `decide_ms`, `slots_decided`,
-`decided_events`, `api_places_checked`, `replicas`.
+`bookings_per_s`, and `requests`, `refused`, `p50_ms`, `p99_ms`, `cpu_ms_per_booking` (the replicas' own
+CPU time per request, which the machine's other load does not inflate), `load_average_1m`, `decide_ms`,
+`slots_decided`, `decided_events`, `api_places_checked`, `replicas`.
 """
 
 from __future__ import annotations
@@ -136,6 +137,12 @@ def wait_ready(url: str, timeout_s: float = 60.0) -> None:
                 return
         time.sleep(0.2)
     raise RuntimeError(f"{url} not ready after {timeout_s} s")
+
+
+def cpu_ms(pid: int) -> float:
+    """A process's own CPU time so far (utime + stime from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def new_id_numbers(count: int) -> list[str]:
@@ -352,7 +359,7 @@ async def check(clients: list[httpx.AsyncClient], slot_id: str, people: list[Per
     }
 
 
-async def run(ports: list[int], tokens: TokenFactory) -> dict[str, Any]:
+async def run(ports: list[int], pids: list[int], tokens: TokenFactory) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=CONNECTIONS // len(ports), max_keepalive_connections=CONNECTIONS)
     clients = [
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120.0, limits=limits, trust_env=False)
@@ -367,7 +374,9 @@ async def run(ports: list[int], tokens: TokenFactory) -> dict[str, Any]:
         started = time.perf_counter()
         slot_id, people = await prepare(clients, tokens, now)
         log(f"{LEARNERS} learners and a {SEATS}-seat slot in {time.perf_counter() - started:.1f} s")
+        cpu_before = sum(cpu_ms(pid) for pid in pids)
         elapsed, refused = await book_all(clients, slot_id, people)
+        cpu_used = sum(cpu_ms(pid) for pid in pids) - cpu_before
         log(f"{LEARNERS} requests in {elapsed:.2f} s, {refused} refused")
         decide_s, slots_decided = await cutoff(slot_id)
         log(f"cut-off: {slots_decided} slot(s) decided in {decide_s * 1000:.0f} ms")
@@ -382,6 +391,9 @@ async def run(ports: list[int], tokens: TokenFactory) -> dict[str, Any]:
             "refused": refused,
             "p50_ms": round(statistics.median(latencies) * 1000, 1),
             "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1),
+            # The replicas' own CPU per request: what a booking costs, whatever else loads the machine.
+            "cpu_ms_per_booking": round(cpu_used / LEARNERS, 2),
+            "load_average_1m": round(os.getloadavg()[0], 2),
             "decide_ms": round(decide_s * 1000, 1),
             "slots_decided": slots_decided,
             "decided_events": outcome["decided_events"],
@@ -420,7 +432,7 @@ def main() -> int:
             replicas.append(start_replica(port))
         for port in ports:
             wait_ready(f"http://127.0.0.1:{port}/readyz")
-        result = asyncio.run(run(ports, tokens))
+        result = asyncio.run(run(ports, [proc.pid for proc in replicas], tokens))
         print(json.dumps(result), flush=True)
         return 0 if result["seated"] == SEATS and result["order_violations"] == 0 else 1
     finally:

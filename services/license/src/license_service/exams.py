@@ -525,7 +525,17 @@ async def sweep_lapsed_permits(runtime: Runtime) -> int:
             (
                 await uow.session.execute(
                     select(exam_learners)
-                    .where(exam_learners.c.state == "learning", exam_learners.c.permit_valid_until < today)
+                    .where(
+                        exam_learners.c.state == "learning",
+                        exam_learners.c.permit_valid_until < today,
+                        # A seated exam inside the permit whose result is not in yet is waited for.
+                        ~select(exam_bookings.c.id)
+                        .where(
+                            exam_bookings.c.learner_id == exam_learners.c.id,
+                            exam_bookings.c.state.in_(domain.OPEN_BOOKING_STATES),
+                        )
+                        .exists(),
+                    )
                     .order_by(exam_learners.c.permit_valid_until)
                     .limit(500)
                     .with_for_update(skip_locked=True)
@@ -537,7 +547,6 @@ async def sweep_lapsed_permits(runtime: Runtime) -> int:
         for row in rows:
             if not domain.permit_lapsed(learner_of(row), today):
                 continue
-            # No booking of theirs is open: every exam they could book lies inside the permit.
             after = await _write_learner(
                 uow, row["id"], state="ended", ended_reason="permit_expired", passed=[]
             )

@@ -111,8 +111,18 @@ async def test_dl11_a_request_shows_the_time_it_ranks_by_why_and_its_place_so_fa
     one = await client.post("/api/v1/exams/bookings", json={"slot_id": slot["id"]}, headers=headers)
     two = await client.post("/api/v1/exams/bookings", json={"slot_id": slot["id"]}, headers=headers)
     assert (one.status_code, two.status_code, two.json()["id"]) == (201, 201, one.json()["id"])
-    slots = await client.get(f"/api/v1/exams/slots/{slot['id']}", headers=late.headers)
-    assert (slots.json()["requests"], slots.json()["state"]) == (3, "open")
+    one = await client.get(f"/api/v1/exams/slots/{slot['id']}", headers=late.headers)
+    assert (one.json()["requests"], one.json()["state"]) == (3, "open")
+    listed = await client.get(
+        "/api/v1/exams/slots",
+        params={"site_id": site, "subject": "1", "day_from": "2027-03-06"},
+        headers=late.headers,
+    )
+    assert [s["id"] for s in listed.json()] == [slot["id"]]
+    none = await client.get(
+        "/api/v1/exams/slots", params={"site_id": site, "subject": "2"}, headers=late.headers
+    )
+    assert none.json() == []
 
 
 async def test_dl11_an_oversubscribed_slot_seats_exactly_its_capacity_in_the_published_order(

@@ -19,7 +19,8 @@ from servicekit.clock import FixedClock
 from servicekit.runtime import Runtime
 from servicekit.worker import run_sweep
 
-from .conftest import START, Actors, add_learner, add_site, add_slot, book, events_about, sit
+from .conftest import START, Actors, add_learner, add_site, add_slot, book, decide, events_about, result, sit
+from .test_exam_results import to_day
 
 pytestmark = pytest.mark.integration
 
@@ -87,9 +88,18 @@ async def test_dl11_a_lapsed_learner_permit_ends_the_exams(
     learner = await add_learner(client, actors, START - timedelta(days=4))
     first = await sit(client, actors, clock, site, learner, 1, "passed")
     until = first["learner"]["permit_valid_until"]
+    # A seated subject-2 exam inside the permit, its result not yet in: the sweep waits for it.
+    await to_day(clock, first["learner"]["book_from"])
+    slot = await add_slot(client, actors, site, await clock.now(), subject=2)
+    seated = (await book(client, learner, slot)).json()
+    await decide(client, actors, clock, slot)
     lapse = FixedClock(START.replace(year=int(until[:4])) + timedelta(days=400))
     later = Runtime.open(SPEC.settings(), SPEC.metadata, clock=lapse)
     try:
+        await sweep_lapsed_permits(later)
+        r = await client.get("/api/v1/exams/learners/me", headers=learner.headers)
+        assert r.json()["state"] == "learning"
+        assert (await result(client, actors, clock, seated, "failed")).status_code == 200
         assert await sweep_lapsed_permits(later) >= 1
     finally:
         await later.aclose()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Self
+from typing import Annotated, Self, cast
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field, model_validator
@@ -169,12 +169,14 @@ async def list_slots(
     principal: AnyCaller,
     site_id: uuid.UUID | None = None,
     office_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
-    subject: Annotated[Subject | None, Query()] = None,
+    subject: Annotated[int | None, Query(ge=1, le=4)] = None,  # a query string: no Literal of ints
     day_from: date | None = None,
     day_to: date | None = None,
 ) -> list[SlotOut]:
     """DL-11: slots soonest first (at most 200), with their capacity, requests so far, and cut-off."""
-    rows = await committed(uow, exam_slots.slots, site_id, office_code, subject, day_from, day_to)
+    rows = await committed(
+        uow, exam_slots.slots, site_id, office_code, cast(Subject | None, subject), day_from, day_to
+    )
     return [slot_out(r) for r in rows]
 
 
