@@ -45,7 +45,8 @@ def worktree(name: str, commit: str) -> Path:
     return path
 
 
-def run(side: str, path: Path) -> dict[str, float]:
+def run(side: str, path: Path) -> dict[str, float] | None:
+    """One throughput run of one side, or None when it failed (its stderr's tail is logged)."""
     database = f"plate_pool_bench_{side}"
     subprocess.run(  # noqa: S603  (a fresh bench database: the sides' migrations differ)
         [PSQL, "-h", "127.0.0.1", "-U", "postgres", "-qc", f"DROP DATABASE IF EXISTS {database}"],
@@ -63,8 +64,11 @@ def run(side: str, path: Path) -> dict[str, float]:
         env=env,
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+    if done.returncode != 0:
+        log(f"{side} failed (exit {done.returncode}):\n" + "\n".join(done.stderr.splitlines()[-15:]))
+        return None
     figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return figures
 
@@ -79,18 +83,29 @@ def main() -> int:
     paths = {side: worktree(side, commit) for side, commit in commits.items()}
     runs: dict[str, list[dict[str, float]]] = {"base": [], "head": []}
     for round_no in range(1, args.rounds + 1):
+        pair: dict[str, dict[str, float]] = {}
         for side in ("base", "head"):
             started = time.monotonic()
             log(f"round {round_no}/{args.rounds}: {side} ({commits[side][:10]})")
             figures = run(side, paths[side])
-            runs[side].append(figures)
             line = {"round": round_no, "side": side, "seconds": round(time.monotonic() - started)}
+            if figures is None:
+                print(json.dumps(line | {"failed": True}), flush=True)
+                break
+            pair[side] = figures
             print(json.dumps(line | {k: figures[k] for k in FIGURES}), flush=True)
+        # A round counts only whole: the sides are compared pairwise, under the same load.
+        if len(pair) == 2:
+            for side, figures in pair.items():
+                runs[side].append(figures)
+    if not runs["base"]:
+        log("no round completed")
+        return 1
     means = {side: {k: sum(r[k] for r in rs) / len(rs) for k in FIGURES} for side, rs in runs.items()}
     summary = {
         "base": commits["base"][:10],
         "head": commits["head"][:10],
-        "rounds": args.rounds,
+        "rounds": len(runs["base"]),
         **{f"base_{k}": round(v, 3) for k, v in means["base"].items()},
         **{f"head_{k}": round(v, 3) for k, v in means["head"].items()},
         **{f"ratio_{k}": round(means["head"][k] / means["base"][k], 3) for k in FIGURES},

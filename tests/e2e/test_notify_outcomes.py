@@ -1,6 +1,7 @@
-"""NT-01 across services: identity's, plate-pool's and vehicle's own event classes, emitted in their units
-of work and published by their real outbox relays, reach notify's real worker through RabbitMQ; notify's
-dispatch sweep hands each SMS to the local sink; the dev/test sink and the account's inbox show it, once.
+"""NT-01 across services: identity's, plate-pool's, vehicle's and license's own event classes, emitted in
+their units of work (license's by its own use cases) and published by their real outbox relays, reach
+notify's real worker through RabbitMQ; notify's dispatch sweep hands each SMS to the local sink; the
+dev/test sink and the account's inbox show it, once.
 
 The producers run relay-only workers (no consumers, no sweeps), so this test never takes messages meant for
 their own tests. Phones, ids and accounts are new on every run.
@@ -32,6 +33,9 @@ from identity_service.published import (
     RegistrationRejected,
 )
 from identity_service.service import SPEC as IDENTITY
+from license_service import applications, medical, records
+from license_service.medical import sweep_periodic_reminders
+from license_service.service import SPEC as LICENSE
 from notify_service.main import create_app as create_notify_app
 from notify_service.service import SPEC as NOTIFY
 from plate_pool_service.published import Owner, SelectionCancelled, SelectionConfirmed
@@ -42,6 +46,8 @@ from servicekit.messages import Message
 from servicekit.migrate import migrate
 from servicekit.service import ServiceSpec
 from servicekit.testing import TokenFactory, service_client
+from servicekit.uow import SYSTEM_ACTOR
+from servicekit.web import Principal
 from servicekit.worker import Worker
 from vehicle_service.published import DeliveryBanImposed
 from vehicle_service.service import SPEC as VEHICLE
@@ -68,6 +74,7 @@ class Platform:
     vehicle: Worker
     notify: Worker
     api: httpx.AsyncClient
+    license: Worker
 
     async def emit(self, producer: Worker, *events: Message) -> list[uuid.UUID]:
         async with producer.runtime.uow() as uow:
@@ -125,15 +132,18 @@ async def running(*specs: ServiceSpec) -> AsyncIterator[list[Worker]]:
 
 @pytest.fixture(scope="module")
 async def platform() -> AsyncIterator[Platform]:
-    for spec in (IDENTITY, PLATE_POOL, VEHICLE, NOTIFY):
+    for spec in (IDENTITY, PLATE_POOL, VEHICLE, LICENSE, NOTIFY):
         migrate(spec.name)
     app = create_notify_app()
     app.state.verifier = TOKENS.verifier()
     async with (
-        running(relay_only(IDENTITY), relay_only(PLATE_POOL), relay_only(VEHICLE), NOTIFY) as (
+        running(
+            relay_only(IDENTITY), relay_only(PLATE_POOL), relay_only(VEHICLE), relay_only(LICENSE), NOTIFY
+        ) as (
             identity,
             plate_pool,
             vehicle,
+            license_,
             notify,
         ),
         service_client(app) as api,
@@ -146,7 +156,7 @@ async def platform() -> AsyncIterator[Platform]:
                 queue = await channel.declare_queue(consumer.queue.name, passive=True)
                 if int(queue.declaration_result.consumer_count or 0) > 1:
                     pytest.fail(f"another worker consumes {consumer.queue.name}: this test needs it alone")
-        yield Platform(identity, plate_pool, vehicle, notify, api)
+        yield Platform(identity, plate_pool, vehicle, notify, api, license_)
 
 
 def new_phone() -> str:
@@ -371,3 +381,82 @@ async def test_nt01_vh07_vehicle_delivery_ban_reaches_the_phone_with_its_last_da
     assert (item["phone"], item["template"]) == (phone, "delivery_ban_imposed")
     assert "您申请补换领的检验合格标志超过一个月未领取，自即日起至2033年2月28日，" in item["body"]
     assert "130102199003071233" not in item["body"]
+
+
+def new_id_number(born: date) -> str:
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    body = f"13{secrets.randbelow(10_000):04d}{born:%Y%m%d}{secrets.randbelow(1000):03d}"
+    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, weights, strict=True)) % 11]
+
+
+async def test_dl09_dl10_license_use_cases_reach_the_phone_through_the_broker(platform: Platform) -> None:
+    """license's own use cases, in its units of work: a renewal waits for its medical certificate (told
+    where to go), a hospital's unfit certificate ends it (told why), and the DL-10 sweep reminds the
+    holder aged 60 of the periodic certificate (told once, however often the sweep runs)."""
+    runtime = platform.license.runtime
+    phone, today = new_phone(), (await runtime.clock.now()).astimezone(SHANGHAI).date()
+    born = date(today.year - 65, 1, 15)
+    facts = records.Facts(
+        number=new_id_number(born),
+        name="孙七",
+        birth_date=born,
+        classes=frozenset({"C1"}),
+        first_issue=today - timedelta(days=3650),
+        valid_from=today - timedelta(days=2190),
+        valid_until=today + timedelta(days=30),
+        office_code="130100",
+        review_due=today,
+        phone=phone,
+    )
+    async with runtime.uow() as uow:
+        record = await records.issue(uow, SYSTEM_ACTOR, facts, "police_system")
+        await uow.session.execute(
+            update(LICENSE.metadata.tables["licence_records"])
+            .where(LICENSE.metadata.tables["licence_records"].c.id == record["id"])
+            .values(photo_document_id=str(uuid.uuid4()), photo_valid_until=today + timedelta(days=365))
+        )
+        await uow.commit()
+    citizen = Principal(
+        subject=f"person-{uuid.uuid4()}",
+        account_kind="person",
+        channel="counter",
+        roles=frozenset({"citizen"}),
+        id_number=facts.number,
+    )
+    async with runtime.uow() as uow:
+        case = await applications.apply(
+            uow, citizen, SYSTEM_ACTOR, applications.Request(kind="renew", delivery="pickup")
+        )
+        await uow.commit()
+    (waiting,) = await platform.delivered(phone, 1)
+    assert waiting["template"] == "medical_certificate_needed"
+    assert "您申请的驾驶证期满换证业务需提交身体条件证明" in waiting["body"]
+
+    hospital = Principal(
+        subject="unit-hospital", account_kind="unit", channel="counter", roles=frozenset({"unit", "hospital"})
+    )
+    async with runtime.uow() as uow:
+        done = await medical.submit(
+            uow,
+            hospital,
+            SYSTEM_ACTOR,
+            medical.Submission(
+                id_number=facts.number, name="孙七", purpose="renewal", conclusion="unfit", examined_on=today
+            ),
+        )
+        await uow.commit()
+    assert [a["id"] for a in done.applications] == [case["id"]]
+    rejected, _ = await platform.delivered(phone, 2)
+    assert rejected["template"] == "application_rejected"
+    assert (
+        "您申请的驾驶证期满换证业务未予受理，原因：医院出具的身体条件证明结论为不合格。" in rejected["body"]
+    )
+
+    while await sweep_periodic_reminders(runtime):
+        pass
+    await sweep_periodic_reminders(runtime)
+    reminder, *_ = await platform.delivered(phone, 3)
+    assert reminder["template"] == "periodic_medical_due"
+    assert f"您的驾驶证已到审验日期（{today.year}年{today.month}月{today.day}日）" in reminder["body"]
+    assert facts.number not in reminder["body"]
+    assert len(await platform.sink(phone)) == 3

@@ -1,7 +1,7 @@
 """DL-11: exam appointments: learners, sites, slots, bookings (ADR 0052).
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004 (rechained when merged with main: 0002, 0006, 0004)
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0005"
-down_revision = "0002"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

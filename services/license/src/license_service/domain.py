@@ -5,10 +5,12 @@ Asia/Shanghai). A use case loads what a check needs, calls it, and writes what i
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Literal, get_args
 
+from servicekit.clock import SHANGHAI
 from servicekit.refusal import refusal
 
 # --- DL-01: the record ------------------------------------------------------------------------------
@@ -51,7 +53,7 @@ def move_record(state: LicenceState, action: RecordAction) -> LicenceState:
     return nxt
 
 
-# --- Applications (DL-02, DL-03, DL-06, DL-07, DL-08) -----------------------------------------------
+# --- Applications (DL-02..DL-09): what each kind checks, how it moves ---------------------------------
 
 ApplicationKind = Literal[
     "reissue",  # DL-02 遗失补领
@@ -64,15 +66,40 @@ ApplicationKind = Literal[
 ]
 APPLICATION_KINDS: tuple[ApplicationKind, ...] = get_args(ApplicationKind)
 PRODUCES_A_LICENCE: frozenset[ApplicationKind] = frozenset({"reissue", "replace", "renew", "over_age"})
+DEFERRALS: frozenset[ApplicationKind] = frozenset({"defer_renewal", "defer_medical", "defer_review"})
 # DL-09: of these, renewal on expiry and the over-age exchange need a medical certificate (身体条件证明).
 NEEDS_MEDICAL: frozenset[ApplicationKind] = frozenset({"renew", "over_age"})
 # DL-05: a new licence card carries the photo, so it must be current.
 NEEDS_PHOTO: frozenset[ApplicationKind] = PRODUCES_A_LICENCE
+# VH-07 (seed 002 §27(6): 补、换领……驾驶证业务): a ban bars online reissue and replacement outright; a
+# renewal or over-age exchange (a duty of the holder, not a lost card) stays open, collected at the office.
+BARRED_BY_BAN: frozenset[ApplicationKind] = frozenset({"reissue", "replace"})
+# The rule each kind is applied under, named in its refusals and events.
+RULE_OF: dict[ApplicationKind, str] = {
+    "reissue": "DL-02",
+    "replace": "DL-03",
+    "defer_renewal": "DL-06",
+    "defer_medical": "DL-06",
+    "defer_review": "DL-06",
+    "renew": "DL-07",
+    "over_age": "DL-08",
+}
+# The business as the person reads it (SMS, receipt).
+KIND_NAMES: dict[ApplicationKind, str] = {
+    "reissue": "遗失补领驾驶证",
+    "replace": "损毁换领驾驶证",
+    "defer_renewal": "延期换证",
+    "defer_medical": "延期提交身体条件证明",
+    "defer_review": "延期审验",
+    "renew": "期满换领驾驶证",
+    "over_age": "超龄换领驾驶证",
+}
+Delivery = Literal["mail", "pickup"]
 
 ApplicationState = Literal[
     "awaiting_medical",  # DL-09: waits for the hospital's certificate, then goes to intake
     "submitted",  # at the intake post
-    "rejected",  # refused at intake, with a reason
+    "rejected",  # refused at intake (or lapsed waiting for its certificate), with a reason
     "approved",  # a deferral granted: nothing to produce
     "accepted",  # a licence to produce
     "produced",
@@ -80,8 +107,11 @@ ApplicationState = Literal[
     "ready",  # for pick-up at the office
     "delivered",
     "picked_up",
+    "refused",  # VH-07: the mailed licence was refused at the door
+    "not_collected",  # VH-07: not picked up within one month
     "archived",
 ]
+APPLICATION_STATES: tuple[ApplicationState, ...] = get_args(ApplicationState)
 ApplicationAction = Literal[
     "medical_received",
     "approve",
@@ -91,7 +121,9 @@ ApplicationAction = Literal[
     "mail",
     "hold",
     "deliver",
+    "refuse_delivery",
     "pick_up",
+    "miss_pickup",
     "archive",
 ]
 
@@ -105,11 +137,15 @@ APPLICATION_MOVES: dict[tuple[ApplicationState, ApplicationAction], ApplicationS
     ("produced", "mail"): "mailed",
     ("produced", "hold"): "ready",
     ("mailed", "deliver"): "delivered",
+    ("mailed", "refuse_delivery"): "refused",
     ("ready", "pick_up"): "picked_up",
+    ("ready", "miss_pickup"): "not_collected",
     ("approved", "archive"): "archived",
     ("rejected", "archive"): "archived",
     ("delivered", "archive"): "archived",
     ("picked_up", "archive"): "archived",
+    ("refused", "archive"): "archived",
+    ("not_collected", "archive"): "archived",
 }
 OPEN_APPLICATION_STATES: frozenset[ApplicationState] = frozenset(
     {"awaiting_medical", "submitted", "accepted", "produced", "mailed", "ready"}
@@ -117,6 +153,9 @@ OPEN_APPLICATION_STATES: frozenset[ApplicationState] = frozenset(
 
 WrongApplicationState = refusal("APPLICATION_STATE_DOES_NOT_ALLOW", "DL-02")
 NotForThisKind = refusal("NOT_FOR_THIS_APPLICATION_KIND", "DL-06", 422)
+ApplicationOpen = refusal("APPLICATION_OPEN", "DL-02")
+ReasonRequired = refusal("REASON_REQUIRED", "DL-02", 422)
+PickupNotYetMissed = refusal("PICKUP_NOT_YET_MISSED", "VH-07")
 
 
 def move_application(
@@ -130,8 +169,18 @@ def move_application(
         raise NotForThisKind("a deferral is approved; there is nothing to produce")
     nxt = APPLICATION_MOVES.get((state, action))
     if nxt is None:
-        raise WrongApplicationState(f"an application that is {state} cannot {action.replace('_', ' ')}")
+        raise WrongApplicationState(
+            f"an application that is {state} cannot {action.replace('_', ' ')}",
+            rule=RULE_OF[kind],
+            extra={"state": state},
+        )
     return nxt
+
+
+def slot(kind: ApplicationKind) -> str:
+    """What "one open application of a kind per person" counts: every kind that produces a card shares one
+    slot (two new cards at once would void each other), each deferral kind has its own."""
+    return "card" if kind in PRODUCES_A_LICENCE else kind
 
 
 def first_state(kind: ApplicationKind, medical_on_file: bool) -> ApplicationState:
@@ -147,9 +196,12 @@ class Holder:
     birth_date: date
     state: LicenceState
     classes: frozenset[LicenceClass]
+    valid_from: date
     valid_until: date
+    review_due: date | None
+    medical_due: date | None
     photo_valid_until: date | None
-    delivery_banned_until: datetime | None  # VH-07, from vehicle's delivery_ban event
+    ban_until: date | None  # VH-07: the last barred day of the person's longest ban (vehicle's or ours)
 
 
 CounterUsersOnly = refusal("COUNTER_REGISTERED_USERS_ONLY", "DL-02")
@@ -158,28 +210,44 @@ PhotoNeeded = refusal("LICENCE_PHOTO_NEEDED", "DL-05")
 DeliveryBanned = refusal("DELIVERY_BAN", "VH-07")
 
 
+def banned(holder: Holder, today: date) -> bool:
+    return holder.ban_until is not None and today <= holder.ban_until
+
+
 def check_online_application(
-    kind: ApplicationKind, holder: Holder, today: date, *, by_mail: bool, now: datetime
+    kind: ApplicationKind, holder: Holder, today: date, *, delivery: Delivery | None
 ) -> None:
-    """DL-02, DL-03, DL-06..DL-08: only a counter-registered person (窗口注册个人用户) applies online; a
-    revoked or cancelled licence has nothing to reissue or renew; a new card needs a current photo
-    (DL-05); a mailed delivery is refused while a VH-07 ban runs."""
+    """DL-02, DL-03, DL-06..DL-08, in the office's order, each refusal naming the kind's rule: only a
+    counter-registered person (窗口注册个人用户) applies online; a revoked or cancelled licence has
+    nothing to reissue, renew or defer; VH-07: during a ban no online reissue or replacement at all, and a
+    renewal or over-age card is collected, not mailed; DL-05: a new card needs a current photo."""
+    rule = RULE_OF[kind]
     if holder.channel != "counter":
         raise CounterUsersOnly(
-            "this licence service is for users registered at a counter; bring your ID there"
+            "this licence service is for users registered at a counter; bring your ID there", rule=rule
         )
     if holder.state in ("revoked", "cancelled"):
-        raise LicenceNotUsable(f"the licence is {holder.state}", extra={"state": holder.state})
+        raise LicenceNotUsable(f"the licence is {holder.state}", rule=rule, extra={"state": holder.state})
+    if banned(holder, today):
+        assert holder.ban_until is not None
+        until = holder.ban_until.isoformat()
+        if kind in BARRED_BY_BAN:
+            raise DeliveryBanned(
+                f"online reissue and replacement are barred until {until} after a failed delivery",
+                extra={"until": until},
+            )
+        if kind in PRODUCES_A_LICENCE and delivery == "mail":
+            raise DeliveryBanned(
+                f"until {until} a new licence is collected at the office, not mailed", extra={"until": until}
+            )
     if kind in NEEDS_PHOTO and (holder.photo_valid_until is None or holder.photo_valid_until < today):
-        raise PhotoNeeded("submit a current licence photo first (提交驾驶证专用照片)")
-    if by_mail and holder.delivery_banned_until is not None and now < holder.delivery_banned_until:
-        raise DeliveryBanned(
-            "mailed delivery is barred for a year after an item was refused; choose pick-up",
-            extra={"banned_until": holder.delivery_banned_until.isoformat()},
+        raise PhotoNeeded(
+            "submit a current licence photo first (提交驾驶证专用照片)",
+            extra={"photo_valid_until": holder.photo_valid_until and holder.photo_valid_until.isoformat()},
         )
 
 
-# --- DL-06: deferrals at least one month ahead ------------------------------------------------------
+# --- DL-06: deferrals at least one month ahead, at most three years ---------------------------------
 
 
 def months_before(day: date, months: int) -> date:
@@ -195,7 +263,16 @@ def months_before(day: date, months: int) -> date:
     raise AssertionError("unreachable")
 
 
+def add_months(day: date, months: int) -> date:
+    return months_before(day, -months)
+
+
 TooLateToDefer = refusal("DEFERRAL_TOO_LATE", "DL-06")
+NothingToDefer = refusal("NOTHING_TO_DEFER", "DL-06")
+DeferralTooLong = refusal("DEFERRAL_TOO_LONG", "DL-06", 422)
+
+# 《机动车驾驶证申领和使用规定》: 延期期限最长不超过三年, counted from the date first deferred.
+MAX_DEFERRAL_MONTHS = 36
 
 
 def check_deferral(due: date, today: date) -> None:
@@ -209,25 +286,70 @@ def check_deferral(due: date, today: date) -> None:
         )
 
 
-# --- DL-07: renewal on expiry -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Deferral:
+    """DL-06: the date deferred, where its chain of deferrals began, and the new date."""
+
+    due: date
+    original_due: date
+    deferred_to: date
+
+
+def plan_deferral(due: date | None, original_due: date | None, months: int, today: date) -> Deferral:
+    """DL-06: defer `due` by `months`, asked at least a month ahead; all deferrals of one date together
+    reach at most three years past the date first deferred (`original_due`, the same as `due` unless
+    `due` is itself a deferred date)."""
+    if due is None or due == LONG_TERM:
+        raise NothingToDefer("the licence record has no such date to defer")
+    check_deferral(due, today)
+    start = original_due or due
+    deferred_to = add_months(due, months)
+    latest = add_months(start, MAX_DEFERRAL_MONTHS)
+    if deferred_to > latest:
+        raise DeferralTooLong(
+            f"deferrals reach at most {latest.isoformat()}, three years after {start.isoformat()}",
+            extra={"latest": latest.isoformat()},
+        )
+    return Deferral(due=due, original_due=start, deferred_to=deferred_to)
+
+
+# --- DL-07: renewal on expiry, and the validity ladder -----------------------------------------------
 
 OutsideRenewalWindow = refusal("OUTSIDE_RENEWAL_WINDOW", "DL-07")
 
+# 长期: a long-term licence has no expiry; the record keeps this date so that `valid_until` stays a date.
+LONG_TERM = date(9999, 12, 31)
 
-def renewal_window(valid_until: date) -> tuple[date, date]:
-    """DL-07: from 90 days before the expiry (前九十日内) to the last day before 11 months after it."""
+
+def renewal_window(valid_until: date, deferred_to: date | None = None) -> tuple[date, date]:
+    """DL-07: from 90 days before the expiry (前九十日内) to the last day before 11 months after it; a
+    granted renewal deferral (DL-06) counts the 11 months from the deferred date instead."""
     opens = valid_until - timedelta(days=90)
-    closes = months_before(valid_until, -11) - timedelta(days=1)
+    closes = add_months(max(valid_until, deferred_to or valid_until), 11) - timedelta(days=1)
     return opens, closes
 
 
-def check_renewal(valid_until: date, today: date) -> None:
-    opens, closes = renewal_window(valid_until)
+def check_renewal(valid_until: date, today: date, deferred_to: date | None = None) -> None:
+    if valid_until == LONG_TERM:
+        raise OutsideRenewalWindow("a long-term licence is not renewed")
+    opens, closes = renewal_window(valid_until, deferred_to)
     if not opens <= today <= closes:
         raise OutsideRenewalWindow(
             f"online renewal is open from {opens.isoformat()} to {closes.isoformat()}",
             extra={"opens": opens.isoformat(), "closes": closes.isoformat()},
         )
+
+
+def renewed_validity(valid_from: date, valid_until: date, full_points_in_term: bool) -> tuple[date, date]:
+    """DL-07, 《机动车驾驶证申领和使用规定》's ladder: a 6-year licence with no scoring cycle of 12 points in
+    its term is renewed for 10 years, a 10-year one for the long term; with a full-points cycle the same
+    term again. The new term runs on from the old expiry (a late renewal gains no time)."""
+    years = valid_until.year - valid_from.year
+    if full_points_in_term:
+        term: int | None = 10 if years >= 10 else 6
+    else:
+        term = None if years >= 10 else 10
+    return valid_until, LONG_TERM if term is None else add_months(valid_until, 12 * term)
 
 
 # --- DL-08: over-age exchange -----------------------------------------------------------------------
@@ -268,33 +390,230 @@ def over_age_exchange(
     )
 
 
+# --- Delivery and the VH-07 ban -----------------------------------------------------------------------
+
+
+def pickup_due(ready_at: datetime) -> datetime:
+    """VH-07: a licence not picked up within one calendar month of being ready (Shanghai time)."""
+    local = ready_at.astimezone(SHANGHAI)
+    return datetime.combine(add_months(local.date(), 1), local.timetz())
+
+
+def check_pickup_missed(state: ApplicationState, due: datetime | None, now: datetime) -> None:
+    """VH-07: a pick-up is missed once its month has passed."""
+    if state == "ready" and due is not None and now <= due:
+        raise PickupNotYetMissed(
+            "the month for pick-up has not passed", extra={"pickup_due": due.isoformat()}
+        )
+
+
+def ban_until(imposed_at: datetime) -> date:
+    """VH-07, as vehicle counts it (ADR 0042): one year, the last barred day the day before the
+    anniversary."""
+    return add_months(imposed_at.astimezone(SHANGHAI).date(), 12) - timedelta(days=1)
+
+
+# --- DL-09: medical certificates from hospitals -----------------------------------------------------
+
+MedicalPurpose = Literal[
+    "first_application",  # 初次申领
+    "transfer_in",  # 转入
+    "renewal",  # DL-07 期满换证
+    "over_age",  # DL-08 超龄换证
+    "reinstatement",  # 恢复驾驶资格
+    "downgrade",  # 因身体条件变化降低准驾车型
+    "periodic",  # DL-10 60周岁以上或持C5, 到达审验日期
+]
+MEDICAL_PURPOSES: tuple[MedicalPurpose, ...] = get_args(MedicalPurpose)
+Conclusion = Literal["fit", "unfit"]
+
+# 身体条件证明自出具之日起六个月内有效.
+CERTIFICATE_VALID_MONTHS = 6
+# How long an application waits for its certificate before it lapses (ADR 0051).
+MEDICAL_WAIT = timedelta(days=30)
+UNFIT_REASON = "医院出具的身体条件证明结论为不合格"
+LAPSED_REASON = "30日内未收到医院提交的身体条件证明"
+
+ExamDateInFuture = refusal("EXAM_DATE_IN_FUTURE", "DL-09", 422)
+CertificateExpired = refusal("MEDICAL_CERTIFICATE_EXPIRED", "DL-09", 422)
+NameMismatch = refusal("MEDICAL_NAME_MISMATCH", "DL-09", 422)
+
+
+def certificate_valid_until(examined_on: date) -> date:
+    """DL-09: the last day a certificate counts, six months from the examination."""
+    return add_months(examined_on, CERTIFICATE_VALID_MONTHS) - timedelta(days=1)
+
+
+def check_certificate(examined_on: date, today: date) -> None:
+    """DL-09: a hospital submits what it examined: not a future date, not one past its six months."""
+    if examined_on > today:
+        raise ExamDateInFuture("the examination date is in the future")
+    if certificate_valid_until(examined_on) < today:
+        raise CertificateExpired(
+            "a medical certificate counts for six months from the examination",
+            extra={"valid_until": certificate_valid_until(examined_on).isoformat()},
+        )
+
+
+def medical_outcome(conclusion: Conclusion) -> tuple[ApplicationAction, str | None]:
+    """DL-09: what a certificate does to an application waiting for it: a fit one sends it to intake, an
+    unfit one ends it with the reason the person is told."""
+    return ("medical_received", None) if conclusion == "fit" else ("reject", UNFIT_REASON)
+
+
 # --- DL-10: the periodic medical certificate --------------------------------------------------------
+
+PeriodicNotDue = refusal("PERIODIC_MEDICAL_NOT_DUE", "DL-10")
+# 记分周期结束后三十日内: the certificate is submitted within 30 days of the review date.
+PERIODIC_SUBMIT_WITHIN = timedelta(days=30)
+PeriodicReason = Literal["age_60", "c5"]
+
+
+def periodic_medical(
+    classes: frozenset[LicenceClass], birth: date, today: date
+) -> tuple[PeriodicReason, int] | None:
+    """DL-10: why a holder submits a periodic certificate and every how many years: yearly at 60 or over,
+    every three years for C5 (《机动车驾驶证申领和使用规定》); None when neither applies."""
+    if age_on(birth, today) >= 60:
+        return "age_60", 1
+    if "C5" in classes:
+        return "c5", 3
+    return None
 
 
 def needs_periodic_medical(
     classes: frozenset[LicenceClass], birth: date, review_date: date, today: date
 ) -> bool:
     """DL-10: aged 60 or over, or holding C5, once the review date (审验日期) is reached."""
-    return (age_on(birth, today) >= 60 or "C5" in classes) and today >= review_date
+    return periodic_medical(classes, birth, today) is not None and today >= review_date
+
+
+def submit_by(review_due: date, medical_due: date | None) -> date:
+    """DL-10: the last day for the certificate: the record's own due date, else 30 days after review."""
+    return (
+        medical_due
+        if medical_due is not None and medical_due >= review_due
+        else review_due + PERIODIC_SUBMIT_WITHIN
+    )
+
+
+def check_periodic(
+    classes: frozenset[LicenceClass], birth: date, review_due: date | None, today: date
+) -> int:
+    """DL-10: a periodic certificate is taken for a holder who needs one once the review date is reached
+    (当前日期到达驾驶证审验日期后); returns its period in years."""
+    need = periodic_medical(classes, birth, today)
+    if need is None:
+        raise PeriodicNotDue("the periodic certificate is for holders aged 60 or over or holding C5")
+    if review_due is None or today < review_due:
+        raise PeriodicNotDue(
+            "the periodic certificate is submitted once the review date is reached",
+            extra={"review_due": review_due and review_due.isoformat()},
+        )
+    return need[1]
+
+
+def next_review(review_due: date, years: int, today: date) -> date:
+    """DL-10: the next review date after a periodic certificate: the period added until it is ahead."""
+    nxt = review_due
+    while nxt <= today:
+        nxt = add_months(nxt, 12 * years)
+    return nxt
 
 
 # --- DL-12: points ----------------------------------------------------------------------------------
 
 FULL_POINTS = 12
 
+Cycle = tuple[date, date]  # [start, end): the end is the next cycle's first day (清分日)
 
-def points_cycle(first_issue: date, on: date) -> tuple[date, date]:
-    """DL-12: the 12-month cycle that contains `on`, counted from the first issue date: [start, end)."""
+
+def _anniversary(first_issue: date, years: int) -> date:
+    return months_before(first_issue, -12 * years)
+
+
+def points_cycle(first_issue: date, on: date) -> Cycle:
+    """DL-12: the 12-month cycle (记分周期) that contains `on`, counted from the first issue date: [start,
+    end), each cycle starting on an anniversary of the first issue (28 February in a common year for a
+    licence first issued on 29 February) and ending where the next starts, so every day is in exactly
+    one cycle. A day before the first issue falls in the first cycle."""
+    on = max(on, first_issue)
     years = on.year - first_issue.year
-    start = months_before(first_issue, -12 * years)
-    if start > on:
-        start = months_before(first_issue, -12 * (years - 1))
-    return start, months_before(start, -12)
+    if _anniversary(first_issue, years) > on:
+        years -= 1
+    return _anniversary(first_issue, years), _anniversary(first_issue, years + 1)
 
 
-def reaches_full_points(points_before: int, points_added: int) -> bool:
-    """DL-12: the decision that takes the cycle's total to 12 or more flags the licence (满分)."""
-    return points_before < FULL_POINTS <= points_before + points_added
+@dataclass(frozen=True)
+class PointEntry:
+    """What DL-12 reads of one counted decision: the day it was decided (in Asia/Shanghai) and its points.
+    Revoked entries (撤销) and entries cleared by the full-points study are not given to these checks."""
+
+    decided_on: date
+    points: int
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A licence's points on a day: the cycle running, its total (the record's `points`), whether some
+    cycle stands at 12 or more (满分, until the study and exam clear it), and the day the total must be
+    looked at again (the cycle's end; None when no counted entry is in this cycle or a later one)."""
+
+    cycle: Cycle
+    total: int
+    full: bool
+    review_on: date | None
+
+
+def cycle_totals(first_issue: date, entries: Iterable[PointEntry]) -> dict[Cycle, int]:
+    """DL-12: the points of each cycle. A decision counts in the cycle running on the day it was issued:
+    points are given with the penalty decision (处罚与记分同时执行), so a cycle that has ended takes no
+    more (ADR 0053)."""
+    totals: dict[Cycle, int] = {}
+    for entry in entries:
+        cycle = points_cycle(first_issue, entry.decided_on)
+        totals[cycle] = totals.get(cycle, 0) + entry.points
+    return totals
+
+
+def points_standing(first_issue: date, entries: Iterable[PointEntry], today: date) -> Standing:
+    """DL-12: the current cycle's total, and whether any cycle has reached 12. A cycle that ended under 12
+    is cleared by ending (its total is simply no longer current); one that reached 12 keeps the licence
+    flagged past its end, until the study and exam clear its entries."""
+    totals = cycle_totals(first_issue, entries)
+    cycle = points_cycle(first_issue, today)
+    pending = any(start >= cycle[0] for start, _ in totals)
+    return Standing(
+        cycle=cycle,
+        total=totals.get(cycle, 0),
+        full=any(total >= FULL_POINTS for total in totals.values()),
+        review_on=cycle[1] if pending else None,
+    )
+
+
+def full_cycles(first_issue: date, entries: Iterable[PointEntry]) -> set[Cycle]:
+    """DL-12: the cycles at 12 or more: the ones the full-points study and exam (满分学习考试) clear."""
+    return {cycle for cycle, total in cycle_totals(first_issue, entries).items() if total >= FULL_POINTS}
+
+
+NotFullPoints = refusal("LICENCE_NOT_FULL_POINTS", "DL-12")
+
+
+def check_clear_full_points(state: LicenceState) -> None:
+    """DL-12: only a flagged licence (满分) has full points for the study and exam to clear."""
+    if state != "full_points":
+        raise NotFullPoints(f"the licence is {state}, not at full points", extra={"state": state})
+
+
+def points_move(state: LicenceState, full: bool) -> RecordAction | None:
+    """DL-12: the move that makes the state agree with the points: a valid licence with a cycle at 12 is
+    flagged (满分); a flagged one whose cycles are all under 12 again (a decision revoked, or the study and
+    exam passed) is cleared. A suspended, revoked or cancelled licence is not moved on points."""
+    if state == "valid" and full:
+        return "reach_full_points"
+    if state == "full_points" and not full:
+        return "clear_full_points"
+    return None
 
 
 # --- DL-11: exam appointments -----------------------------------------------------------------------

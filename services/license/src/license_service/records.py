@@ -88,7 +88,8 @@ async def load_by_number(uow: UnitOfWork, number: str, *, lock: bool = False) ->
 
 async def issue(uow: UnitOfWork, actor: Actor, facts: Facts, source: ev.IssueSource) -> RowMapping:
     """A new record, valid (DL-01). The caller has made sure no record has this number (a unique index
-    backs it: two issues at once cannot both land)."""
+    backs it: two issues at once cannot both land). Point entries waiting for the number are attached
+    (DL-12), which may already give it points or flag it: the row returned is the record as it now is."""
     row: RowMapping = (
         (
             await uow.session.execute(
@@ -123,7 +124,10 @@ async def issue(uow: UnitOfWork, actor: Actor, facts: Facts, source: ev.IssueSou
         )
     )
     uow.audit(actor, f"licence.issued.{source}", f"licence:{row['id']}", None, snapshot(row))
-    return row
+    # DL-12: decisions that named this number before the record existed are counted now.
+    from license_service import points  # points builds on this module
+
+    return await points.adopt_waiting(uow, row)
 
 
 async def change(
@@ -183,10 +187,17 @@ async def move(
 
 
 async def update_facts(uow: UnitOfWork, actor: Actor, row: RowMapping, facts: Facts) -> RowMapping:
-    """A police system's corrected record: the facts it owns, never state or points."""
+    """A police system's corrected record: the facts it owns, never state or points (a corrected first
+    issue date recounts the points' cycles, DL-12). The caller holds the row lock."""
     values = {key: value for key, value in facts.columns().items() if row[key] != value}
     if not values:
         return row
     if "phone" in values:
         values["phone_changed_at"] = uow.now
-    return await change(uow, actor, row, "details", "licence.details_updated", None, **values)
+    row = await change(uow, actor, row, "details", "licence.details_updated", None, **values)
+    if "first_issue" in values:
+        # DL-12: the cycles run from the first issue date; a corrected date moves them.
+        from license_service import points  # points builds on this module
+
+        row = await points.settle(uow, actor, row, "licence.points_recounted", "初次领证日期更正")
+    return row

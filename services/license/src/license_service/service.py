@@ -1,5 +1,8 @@
+from license_service.application_steps import sweep_medical_lapses, sweep_missed_pickups
 from license_service.exam_slots import sweep_cutoffs
 from license_service.exams import sweep_lapsed_permits
+from license_service.medical import sweep_periodic_reminders
+from license_service.points import roll_over
 from license_service.published import PUBLISHED
 from license_service.settings import LicenseSettings
 from license_service.subscriptions import SUBSCRIPTIONS
@@ -17,5 +20,11 @@ SPEC = ServiceSpec(
         # DL-11: slots are seated at their cut-off; a learner permit that lapsed ends the exams.
         Sweep(name="license.exam-cutoffs", every_s=30.0, run=sweep_cutoffs),
         Sweep(name="license.exam-permits-lapsed", every_s=3600.0, run=sweep_lapsed_permits),
+        # DL-12: a cycle ends at midnight on the first-issue anniversary; a few minutes late is harmless,
+        # since what the holder reads is computed from the entries (points.cycle_view).
+        Sweep(name="license.points-roll-over", every_s=300.0, run=roll_over),
+        Sweep(name="license.missed-pickups", every_s=60.0, run=sweep_missed_pickups),
+        Sweep(name="license.medical-lapses", every_s=300.0, run=sweep_medical_lapses),
+        Sweep(name="license.periodic-medical-reminders", every_s=300.0, run=sweep_periodic_reminders),
     ],
 )

@@ -1,6 +1,7 @@
 """Tables of the license database (outbox, inbox and audit_log come from servicekit)."""
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -11,10 +12,12 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    Text,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
+from license_service.domain import OPEN_APPLICATION_STATES
 from servicekit.db import new_metadata
 
 metadata = new_metadata()
@@ -42,6 +45,9 @@ licence_records = Table(
     Column("photo_valid_until", Date),
     Column("state", String(16), nullable=False),
     Column("points", Integer, nullable=False, server_default=text("0")),
+    # DL-12: the day `points` must be computed again (its cycle's end), for the roll-over sweep; NULL when
+    # no counted entry is in the current cycle or a later one, so a licence without points is never swept.
+    Column("points_review_on", Date),
     Column("phone", String(11)),
     # When the phone last changed (ID-06's `changed_at` or a record update): a late, older change is not
     # applied over a newer one.
@@ -53,6 +59,153 @@ licence_records = Table(
     CheckConstraint("state IN ('valid', 'full_points', 'suspended', 'revoked', 'cancelled')", name="state"),
     CheckConstraint("points >= 0", name="points"),
     Index("ix_licence_records_valid_until", "valid_until"),
+    Index("ix_licence_records_points_review_on", "points_review_on"),
+)
+
+# DL-12: one row per penalty decision (处罚决定书) with points, from violation's
+# `violation.decision.issued.v1`; `decision_id` is unique, so a decision published or delivered twice
+# counts once. `record_id` is NULL while no record has the driver's number: the entry waits and is
+# attached when the record is issued (points.adopt_waiting). A revoked decision (撤销, from
+# `violation.decision.revoked.v1`) keeps its row with `revoked_at`, and a revocation that arrives first
+# leaves that row for the decision to find. `cleared_at`: the full-points study and exam cleared it.
+point_entries = Table(
+    "point_entries",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("decision_id", String(64), nullable=False, unique=True),
+    Column("decision_number", String(64)),  # 处罚决定书编号
+    Column("violation_id", String(64), nullable=False),
+    Column("number", String(32), nullable=False),  # the handling driver's identity (= licence) number
+    Column("record_id", UUID(as_uuid=True), ForeignKey("licence_records.id")),
+    Column("plate_number", String(16)),
+    Column("violation_code", String(16), nullable=False),
+    Column("violated_at", DateTime(timezone=True), nullable=False),
+    Column("place", String(200)),
+    Column("points", SmallInteger, nullable=False),
+    Column("fine_fen", Integer, nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("revoke_ground", String(32)),
+    Column("cleared_at", DateTime(timezone=True)),
+    CheckConstraint("points BETWEEN 1 AND 12", name="points"),
+    CheckConstraint("fine_fen >= 0", name="fine_fen"),
+    Index("ix_point_entries_record_id_decided_at", "record_id", "decided_at"),
+    Index("ix_point_entries_waiting_number", "number", postgresql_where=text("record_id IS NULL")),
+)
+
+# --- Applications (DL-02..DL-08), bans (VH-07), medical certificates (DL-09, DL-10), contact (DL-04) ---
+# Migration 0004. ADR 0051.
+
+OPEN_SQL = ", ".join(f"'{state}'" for state in sorted(OPEN_APPLICATION_STATES))
+
+# An application and its clerk workflow (domain.APPLICATION_MOVES). `slot` is what the one-open-case rule
+# counts (domain.slot: every card-producing kind shares "card", each deferral kind its own); the partial
+# unique index holds it under concurrent requests, behind the record's row lock.
+licence_applications = Table(
+    "licence_applications",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("record_id", UUID(as_uuid=True), ForeignKey("licence_records.id"), nullable=False),
+    Column("office_code", String(6), nullable=False),
+    Column("id_number", String(18), nullable=False),  # the holder's (the record's number): whose it is
+    Column("applicant_subject", String(100), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("slot", String(16), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("delivery", String(8)),  # mail | pickup; none for a deferral
+    Column("address", Text),
+    Column("phone", String(11), nullable=False),
+    Column("target_class", String(2)),  # DL-08
+    # DL-06: the date deferred, where its chain of deferrals began, the date asked for, and why.
+    Column("deferral_due", Date),
+    Column("deferral_original_due", Date),
+    Column("deferred_to", Date),
+    Column("deferral_reason", String(16)),  # military_service | abroad | other
+    Column("deferral_note", Text),
+    # DL-09: the certificate the application waits for or was sent on with, and until when it waits.
+    Column("medical_certificate_id", UUID(as_uuid=True)),
+    Column("medical_wait_until", DateTime(timezone=True)),
+    Column("photo_document_id", String(64)),  # DL-05: the photo the card is produced with
+    Column("tracking_number", String(64)),
+    Column("ready_at", DateTime(timezone=True)),
+    Column("pickup_due", DateTime(timezone=True)),
+    Column("old_card_returned", Boolean, nullable=False, server_default=text("false")),
+    Column("refusal_reason", Text),
+    Column("decided_by", String(100)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_licence_applications_record", "record_id"),
+    Index("ix_licence_applications_id_number", "id_number", "created_at"),
+    Index("ix_licence_applications_office_state", "office_code", "state", "created_at"),
+    Index(
+        "uq_licence_applications_open_slot",
+        "record_id",
+        "slot",
+        unique=True,
+        postgresql_where=text(f"state IN ({OPEN_SQL})"),
+    ),
+    Index("uq_licence_applications_tracking", "tracking_number", unique=True),
+)
+
+# VH-07: the one-year bans on online reissue and replacement: vehicle's (its `delivery_ban` event) and
+# ours (a licence refused at the door or not collected). One ban per case.
+licence_delivery_bans = Table(
+    "licence_delivery_bans",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("id_number", String(32), nullable=False),
+    Column("until", Date, nullable=False),
+    Column("reason", String(20), nullable=False),  # refused | not_collected
+    Column("source", String(10), nullable=False),  # vehicle | license
+    Column("case_id", String(64), nullable=False, unique=True),
+    Column("imposed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_licence_delivery_bans_id_number", "id_number"),
+)
+
+# DL-09: the medical certificates (身体条件证明) hospitals submit; DL-10's periodic ones among them.
+medical_certificates = Table(
+    "medical_certificates",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("id_number", String(18), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("record_id", UUID(as_uuid=True), ForeignKey("licence_records.id")),
+    Column("hospital_subject", String(100), nullable=False),
+    Column("hospital_code", String(32)),  # the unit's unified social credit code (ADR 0012)
+    Column("purpose", String(20), nullable=False),
+    Column("conclusion", String(8), nullable=False),  # fit | unfit
+    Column("examined_on", Date, nullable=False),
+    Column("valid_until", Date, nullable=False),
+    Column("doctor", String(100)),
+    Column("remarks", Text),
+    # The application it sent on (a fit certificate serves one application; a periodic one none).
+    Column("used_by", UUID(as_uuid=True)),
+    Column("submitted_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("conclusion IN ('fit', 'unfit')", name="conclusion"),
+    Index("ix_medical_certificates_id_number", "id_number", "examined_on"),
+    Index("ix_medical_certificates_hospital", "hospital_subject", "submitted_at"),
+)
+
+# DL-10: each holder is told once per review date that a periodic certificate is due.
+medical_reminders = Table(
+    "medical_reminders",
+    metadata,
+    Column("record_id", UUID(as_uuid=True), ForeignKey("licence_records.id"), primary_key=True),
+    Column("review_due", Date, primary_key=True),
+    Column("reason", String(8), nullable=False),  # age_60 | c5
+    Column("submit_by", Date, nullable=False),
+    Column("told_at", DateTime(timezone=True), nullable=False),
+    Column("satisfied_by", UUID(as_uuid=True)),  # the certificate that answered it
+)
+
+# DL-04: the driver's mailing address (the phone is on the record); the default address of a mailed card.
+licence_contacts = Table(
+    "licence_contacts",
+    metadata,
+    Column("record_id", UUID(as_uuid=True), ForeignKey("licence_records.id"), primary_key=True),
+    Column("address", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 

@@ -11,7 +11,6 @@ from license_service.domain import Candidate, Holder
 from servicekit.refusal import Refusal
 
 TODAY = date(2026, 12, 2)
-NOW = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
 
 
 def holder(**changes: object) -> Holder:
@@ -20,9 +19,12 @@ def holder(**changes: object) -> Holder:
         "birth_date": date(1980, 5, 6),
         "state": "valid",
         "classes": frozenset({"C1"}),
+        "valid_from": date(2021, 2, 1),
         "valid_until": date(2027, 2, 1),
+        "review_due": None,
+        "medical_due": None,
         "photo_valid_until": date(2027, 6, 1),
-        "delivery_banned_until": None,
+        "ban_until": None,
     }
     values.update(changes)
     return Holder(**values)  # type: ignore[arg-type]
@@ -52,36 +54,56 @@ def test_dl13_every_live_state_can_be_cancelled_and_cancelled_is_final() -> None
     assert not [action for (state, action) in domain.RECORD_MOVES if state == "cancelled"]
 
 
-@pytest.mark.parametrize("kind", ["reissue", "replace", "renew", "over_age", "defer_review"])
-def test_dl02_only_counter_registered_users_apply_online(kind: domain.ApplicationKind) -> None:
+@pytest.mark.parametrize(
+    ("kind", "rule"),
+    [
+        ("reissue", "DL-02"),
+        ("replace", "DL-03"),
+        ("renew", "DL-07"),
+        ("over_age", "DL-08"),
+        ("defer_review", "DL-06"),
+    ],
+)
+def test_dl02_only_counter_registered_users_apply_online(kind: domain.ApplicationKind, rule: str) -> None:
+    """Seed 000: each of these is for 窗口注册个人用户; the refusal names the kind's own rule."""
     problem = refused(
-        domain.check_online_application, kind, holder(channel="online"), TODAY, by_mail=False, now=NOW
+        domain.check_online_application, kind, holder(channel="online"), TODAY, delivery="pickup"
     )
-    assert (problem.code, problem.rule) == ("COUNTER_REGISTERED_USERS_ONLY", "DL-02")
+    assert (problem.code, problem.rule) == ("COUNTER_REGISTERED_USERS_ONLY", rule)
 
 
 def test_dl03_a_revoked_licence_is_not_replaced() -> None:
     problem = refused(
-        domain.check_online_application, "replace", holder(state="revoked"), TODAY, by_mail=False, now=NOW
+        domain.check_online_application, "replace", holder(state="revoked"), TODAY, delivery="pickup"
     )
     assert problem.code == "LICENCE_STATE_BLOCKS"
 
 
 def test_dl05_a_new_card_needs_a_current_photo_and_a_deferral_does_not() -> None:
     expired = holder(photo_valid_until=TODAY - timedelta(days=1))
-    problem = refused(domain.check_online_application, "reissue", expired, TODAY, by_mail=False, now=NOW)
+    problem = refused(domain.check_online_application, "reissue", expired, TODAY, delivery="pickup")
     assert (problem.code, problem.rule) == ("LICENCE_PHOTO_NEEDED", "DL-05")
-    domain.check_online_application("defer_medical", expired, TODAY, by_mail=False, now=NOW)
-    domain.check_online_application("reissue", holder(photo_valid_until=TODAY), TODAY, by_mail=False, now=NOW)
+    domain.check_online_application("defer_medical", expired, TODAY, delivery="pickup")
+    domain.check_online_application("reissue", holder(photo_valid_until=TODAY), TODAY, delivery="pickup")
 
 
-def test_vh07_a_delivery_ban_bars_mail_but_not_pickup() -> None:
-    banned = holder(delivery_banned_until=NOW + timedelta(days=30))
-    problem = refused(domain.check_online_application, "reissue", banned, TODAY, by_mail=True, now=NOW)
+def test_vh07_a_ban_bars_reissue_and_replacement_and_mails_no_renewal() -> None:
+    """Seed 002 §27(6): no online 补、换领 of the licence during the ban, whatever the delivery; a renewal or
+    over-age card is still made, collected at the office (ADR 0051)."""
+    banned = holder(ban_until=TODAY)
+    for kind in ("reissue", "replace"):
+        problem = refused(domain.check_online_application, kind, banned, TODAY, delivery="pickup")
+        assert (problem.code, problem.rule, problem.extra) == (
+            "DELIVERY_BAN",
+            "VH-07",
+            {"until": "2026-12-02"},
+        )
+    problem = refused(domain.check_online_application, "renew", banned, TODAY, delivery="mail")
     assert (problem.code, problem.rule) == ("DELIVERY_BAN", "VH-07")
-    domain.check_online_application("reissue", banned, TODAY, by_mail=False, now=NOW)
-    lapsed = holder(delivery_banned_until=NOW)
-    domain.check_online_application("reissue", lapsed, TODAY, by_mail=True, now=NOW)
+    domain.check_online_application("renew", banned, TODAY, delivery="pickup")
+    domain.check_online_application("defer_review", banned, TODAY, delivery=None)
+    lapsed = holder(ban_until=TODAY - timedelta(days=1))
+    domain.check_online_application("reissue", lapsed, TODAY, delivery="mail")
 
 
 def test_dl06_a_deferral_is_asked_for_at_least_one_month_ahead() -> None:
@@ -139,7 +161,7 @@ def test_dl06_a_deferral_is_approved_and_a_licence_is_produced() -> None:
     )
     state: domain.ApplicationState = "submitted"
     for action in ("accept", "produce", "mail", "deliver", "archive"):
-        state = domain.move_application("reissue", state, action)  # type: ignore[arg-type]
+        state = domain.move_application("reissue", state, action)
     assert state == "archived"
     assert (
         refused(domain.move_application, "reissue", "archived", "mail").code
@@ -161,15 +183,85 @@ def test_dl12_the_cycle_runs_from_the_first_issue_date() -> None:
     first = date(2015, 8, 20)
     assert domain.points_cycle(first, date(2026, 8, 19)) == (date(2025, 8, 20), date(2026, 8, 20))
     assert domain.points_cycle(first, date(2026, 8, 20)) == (date(2026, 8, 20), date(2027, 8, 20))
+    assert domain.points_cycle(first, first) == (first, date(2016, 8, 20))
+    # A day before the first issue (a decision dated so by mistake) is not lost: the first cycle.
+    assert domain.points_cycle(first, date(2015, 1, 1)) == (first, date(2016, 8, 20))
+
+
+def test_dl12_a_licence_first_issued_on_29_february_has_cycles_that_meet() -> None:
+    """In a common year the anniversary is 28 February; in a leap year 29 February. Each cycle ends where
+    the next begins: 28 February 2028 is in the cycle that started on 28 February 2027 (it was in none
+    when a cycle's end was counted 12 months from its own start)."""
     leap = date(2016, 2, 29)
-    assert domain.points_cycle(leap, date(2027, 3, 1)) == (date(2027, 2, 28), date(2028, 2, 28))
+    assert domain.points_cycle(leap, date(2027, 3, 1)) == (date(2027, 2, 28), date(2028, 2, 29))
+    assert domain.points_cycle(leap, date(2028, 2, 28)) == (date(2027, 2, 28), date(2028, 2, 29))
+    assert domain.points_cycle(leap, date(2028, 2, 29)) == (date(2028, 2, 29), date(2029, 2, 28))
+    assert domain.points_cycle(leap, date(2029, 2, 27)) == (date(2028, 2, 29), date(2029, 2, 28))
+    day, seen = date(2016, 2, 29), None
+    while day < date(2033, 3, 1):  # every day in exactly one cycle, the cycles back to back
+        cycle = domain.points_cycle(leap, day)
+        assert cycle[0] <= day < cycle[1]
+        if seen is not None and cycle != seen:
+            assert cycle[0] == seen[1]
+        seen, day = cycle, day + timedelta(days=1)
 
 
-def test_dl12_the_decision_that_reaches_12_flags_once() -> None:
-    assert domain.reaches_full_points(9, 3)
-    assert domain.reaches_full_points(6, 6)
-    assert not domain.reaches_full_points(6, 3)
-    assert not domain.reaches_full_points(12, 3)  # already flagged
+def entries(*pairs: tuple[date, int]) -> list[domain.PointEntry]:
+    return [domain.PointEntry(decided_on=day, points=points) for day, points in pairs]
+
+
+def test_dl12_a_decision_counts_in_the_cycle_of_its_decision_day() -> None:
+    first = date(2015, 8, 20)
+    counted = entries((date(2026, 8, 19), 6), (date(2026, 8, 20), 3), (date(2026, 9, 1), 1))
+    assert domain.cycle_totals(first, counted) == {
+        (date(2025, 8, 20), date(2026, 8, 20)): 6,
+        (date(2026, 8, 20), date(2027, 8, 20)): 4,
+    }
+    standing = domain.points_standing(first, counted, date(2026, 12, 1))
+    assert standing == domain.Standing(
+        cycle=(date(2026, 8, 20), date(2027, 8, 20)), total=4, full=False, review_on=date(2027, 8, 20)
+    )
+
+
+def test_dl12_twelve_in_a_cycle_is_full_points_and_outlives_the_cycle() -> None:
+    first = date(2015, 8, 20)
+    exactly = entries((date(2026, 1, 5), 6), (date(2026, 3, 5), 6))
+    assert domain.points_standing(first, exactly, date(2026, 4, 1)).full
+    over = entries((date(2026, 1, 5), 9), (date(2026, 3, 5), 6))
+    assert domain.points_standing(first, over, date(2026, 4, 1)).total == 15
+    assert not domain.points_standing(first, entries((date(2026, 1, 5), 11)), date(2026, 4, 1)).full
+    # 6 + 6 in two cycles is not 12 in one.
+    split = entries((date(2026, 8, 19), 6), (date(2026, 8, 20), 6))
+    assert not domain.points_standing(first, split, date(2026, 9, 1)).full
+    # After the full cycle ends the total is the new cycle's, and the flag stays until cleared.
+    later = domain.points_standing(first, exactly, date(2026, 9, 1))
+    assert (later.total, later.full, later.review_on) == (0, True, None)
+    assert domain.full_cycles(first, [*exactly, *entries((date(2026, 9, 1), 3))]) == {
+        (date(2025, 8, 20), date(2026, 8, 20))
+    }
+
+
+def test_dl12_a_cycle_under_12_is_cleared_by_ending() -> None:
+    first = date(2015, 8, 20)
+    counted = entries((date(2026, 5, 1), 9))
+    before = domain.points_standing(first, counted, date(2026, 8, 19))
+    assert (before.total, before.review_on) == (9, date(2026, 8, 20))
+    after = domain.points_standing(first, counted, date(2026, 8, 20))
+    assert (after.total, after.full, after.review_on) == (0, False, None)
+
+
+def test_dl12_the_state_follows_the_points() -> None:
+    assert domain.points_move("valid", True) == "reach_full_points"
+    assert domain.points_move("full_points", True) is None
+    assert domain.points_move("full_points", False) == "clear_full_points"
+    assert domain.points_move("valid", False) is None
+    for state in ("suspended", "revoked", "cancelled"):
+        assert domain.points_move(state, True) is None
+        assert domain.points_move(state, False) is None
+    domain.check_clear_full_points("full_points")
+    with pytest.raises(Refusal) as refused:
+        domain.check_clear_full_points("valid")
+    assert (refused.value.code, refused.value.rule) == ("LICENCE_NOT_FULL_POINTS", "DL-12")
 
 
 def test_dl11_subjects_are_taken_in_order() -> None:

@@ -518,6 +518,133 @@ async def delivery_ban_imposed(uow: UnitOfWork, event: DeliveryBanImposed, envel
     )
 
 
+# --- license: driving-licence applications, their bans, the periodic medical certificate --------------
+
+LICENCE = "机动车驾驶证"
+# DL-02..DL-08: the business as the applicant reads it, after "驾驶证".
+LICENCE_BUSINESS = {
+    "reissue": "遗失补领",
+    "replace": "损毁换领",
+    "defer_renewal": "延期换证",
+    "defer_medical": "延期提交身体条件证明",
+    "defer_review": "延期审验",
+    "renew": "期满换证",
+    "over_age": "超龄换证",
+}
+
+
+class LicenceApplicationStateChanged(_Tolerant):
+    """license.application.state_changed.v1, as notify reads it."""
+
+    application_id: str = Field(min_length=1, max_length=80)
+    application_kind: str = Field(min_length=1, max_length=16)
+    state: str = Field(min_length=1, max_length=32)
+    phone: Phone
+    tracking_number: str | None = Field(default=None, max_length=40)
+    reason: str | None = Field(default=None, max_length=1000)
+    deferred_to: date | None = None
+    pickup_due: datetime | None = None
+    medical_wait_until: datetime | None = None
+    changed_at: datetime
+
+
+async def licence_application_state_changed(
+    uow: UnitOfWork, event: LicenceApplicationStateChanged, envelope: Envelope
+) -> None:
+    """DL-02..DL-09, NT-01: a licence mailed (tracking number) or ready (the VH-07 deadline), an
+    application refused with the reason, a deferral granted with its date, an application waiting for a
+    hospital's certificate (until when). Other states are not told by SMS."""
+    business = LICENCE_BUSINESS.get(event.application_kind, "驾驶证业务")
+    params: dict[str, str]
+    if event.state == "mailed" and event.tracking_number:
+        template, params = "delivery_mailed", {"item": LICENCE, "tracking": event.tracking_number.upper()}
+    elif event.state == "ready":
+        deadline = chinese_date(event.pickup_due or event.changed_at + PICKUP_WINDOW)
+        template, params = "delivery_ready_for_pickup", {"item": LICENCE, "pickup_by": deadline}
+    elif event.state == "rejected":
+        template = "application_rejected"
+        params = {
+            "item": "驾驶证",
+            "business": business,
+            "reason": free_text(event.reason or "申请不符合规定"),
+        }
+    elif event.state == "approved" and event.deferred_to is not None:
+        template, params = (
+            "deferral_approved",
+            {"business": business, "until": chinese_date(event.deferred_to)},
+        )
+    elif event.state == "awaiting_medical" and event.medical_wait_until is not None:
+        template = "medical_certificate_needed"
+        params = {"business": business, "wait_until": chinese_date(event.medical_wait_until)}
+    else:
+        return
+    await enqueue(
+        uow,
+        phone=event.phone,
+        template=template,
+        params=params,
+        case_id=f"licence-application:{event.application_id}",
+        account_id=None,
+        requested_at=envelope.time,
+    )
+
+
+class LicenceDeliveryBanImposed(_Tolerant):
+    """license.delivery_ban.imposed.v1, as notify reads it."""
+
+    case_id: str = Field(min_length=1, max_length=80)
+    until: date
+    reason: str = Field(min_length=1, max_length=32)
+    phone: Phone | None = None
+
+
+async def licence_delivery_ban_imposed(
+    uow: UnitOfWork, event: LicenceDeliveryBanImposed, envelope: Envelope
+) -> None:
+    """VH-07, NT-01: a driving licence refused at the door or not collected: the same year's ban as a
+    vehicle item's, told in the same words."""
+    if event.phone is None:
+        return
+    await enqueue(
+        uow,
+        phone=event.phone,
+        template="delivery_ban_imposed",
+        params={
+            "item": LICENCE,
+            "reason": BAN_REASONS.get(event.reason, "未按规定领取"),
+            "until": chinese_date(event.until),
+        },
+        case_id=f"delivery-ban:{event.case_id}",
+        account_id=None,
+        requested_at=envelope.time,
+    )
+
+
+class PeriodicMedicalDue(_Tolerant):
+    """license.periodic_medical.due.v1, as notify reads it."""
+
+    record_id: str = Field(min_length=1, max_length=80)
+    review_due: date
+    submit_by: date
+    phone: Phone | None = None
+
+
+async def periodic_medical_due(uow: UnitOfWork, event: PeriodicMedicalDue, envelope: Envelope) -> None:
+    """DL-10, NT-01: a holder aged 60 or over, or holding C5, reached the review date: a certificate is due
+    through a hospital. Once per record and review date."""
+    if event.phone is None:
+        return
+    await enqueue(
+        uow,
+        phone=event.phone,
+        template="periodic_medical_due",
+        params={"review_date": chinese_date(event.review_due), "submit_by": chinese_date(event.submit_by)},
+        case_id=f"periodic-medical:{event.record_id}:{event.review_due.isoformat()}",
+        account_id=None,
+        requested_at=envelope.time,
+    )
+
+
 # DL-11: the exam subjects and why a request ranked where it did, as the learner reads them.
 EXAM_SUBJECTS = {1: "科目一", 2: "科目二", 3: "科目三道路驾驶技能", 4: "科目三安全文明驾驶常识"}
 EXAM_BASES = {
@@ -697,6 +824,27 @@ EVENT_SUBSCRIPTIONS: dict[str, Subscription] = {
         handles={"vehicle.delivery_ban.imposed.v1": DeliveryBanImposed},
         handler=delivery_ban_imposed,
         summary="Tell the applicant of the one-year ban on online reissue after a failed delivery (VH-07).",
+    ),
+    "license.application.state_changed.v1": Subscription(
+        name="licence-application",
+        handles={"license.application.state_changed.v1": LicenceApplicationStateChanged},
+        handler=licence_application_state_changed,
+        summary=(
+            "Tell the applicant a licence was mailed or is ready, an application refused or waiting for a "
+            "medical certificate, a deferral granted (DL-02..DL-09, NT-01)."
+        ),
+    ),
+    "license.delivery_ban.imposed.v1": Subscription(
+        name="licence-delivery-ban",
+        handles={"license.delivery_ban.imposed.v1": LicenceDeliveryBanImposed},
+        handler=licence_delivery_ban_imposed,
+        summary="Tell the holder of the one-year ban after a licence delivery failed (VH-07, NT-01).",
+    ),
+    "license.periodic_medical.due.v1": Subscription(
+        name="periodic-medical",
+        handles={"license.periodic_medical.due.v1": PeriodicMedicalDue},
+        handler=periodic_medical_due,
+        summary="Remind a holder at 60+ or with C5 that a medical certificate is due (DL-10, NT-01).",
     ),
     "license.exam_booking.decided.v1": Subscription(
         name="exam-booking-decided",

@@ -302,7 +302,7 @@ TEMPLATES: Mapping[str, Template] = _registry(
         text="您未按预约时间参加{day}的{subject}考试，按规定判定该次考试不合格。{next}",
         shapes={"day": _DATE},
     ),
-    # VH-05/VH-09, DL-02/03: deliveries by mail or self pickup.
+    # VH-05, DL-02/03/07/08: deliveries by mail or self pickup, of vehicle items and of driving licences.
     Template(
         key="delivery_mailed",
         title="证件邮寄",
@@ -331,12 +331,42 @@ TEMPLATES: Mapping[str, Template] = _registry(
         ),
         shapes={"until": _DATE},
     ),
-    # VH-09: an application the office refused at intake, with the reason.
+    # VH-09, DL-02..DL-08: an application the office refused at intake (or that lapsed), with the reason.
     Template(
         key="application_rejected",
         title="业务申请未通过",
         rule="VH-09",
         text="您申请的{item}{business}业务未予受理，原因：{reason}。如有疑问，请到车辆管理所咨询。",
+    ),
+    # DL-06: a deferral granted, with the deferred date (延期期间不得驾驶机动车).
+    Template(
+        key="deferral_approved",
+        title="延期申请已批准",
+        rule="DL-06",
+        text="您申请的驾驶证{business}已批准，延期至{until}。延期期间不得驾驶机动车。",
+        shapes={"until": _DATE},
+    ),
+    # DL-09: a renewal or over-age exchange waits for a hospital's medical certificate.
+    Template(
+        key="medical_certificate_needed",
+        title="需提交身体条件证明",
+        rule="DL-09",
+        text=(
+            "您申请的驾驶证{business}业务需提交身体条件证明，请于{wait_until}前到开通互联网体检业务的医院体检，"
+            "医院提交后业务自动转入受理。"
+        ),
+        shapes={"wait_until": _DATE},
+    ),
+    # DL-10: aged 60 or over, or holding C5, once the review date is reached.
+    Template(
+        key="periodic_medical_due",
+        title="提交身体条件证明提醒",
+        rule="DL-10",
+        text=(
+            "您的驾驶证已到审验日期（{review_date}），按规定须提交身体条件证明，请于{submit_by}前"
+            "到开通互联网体检业务的医院体检，由医院通过互联网提交。"
+        ),
+        shapes={"review_date": _DATE, "submit_by": _DATE},
     ),
 )
 

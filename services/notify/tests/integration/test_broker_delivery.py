@@ -812,3 +812,112 @@ async def test_dl11_an_exam_result_is_told_with_what_follows(notify: Notify) -> 
     (row,) = await notify.rows(licensed)
     assert row.template == "exam_passed"
     assert "科目三安全文明驾驶常识考试成绩合格。您已通过全部考试科目，驾驶证已核发。" in row.body
+
+
+# --- license: driving-licence applications, their bans, the periodic certificate (DL-02..DL-10) ----------
+
+
+def licence_application(phone: str, state: str, **more: Any) -> dict[str, Any]:
+    return {
+        "application_id": str(uuid.uuid4()),
+        "record_id": str(uuid.uuid4()),
+        "office_code": "130100",
+        "application_kind": "reissue",
+        "state": state,
+        "delivery": "mail",
+        "phone": phone,
+        "tracking_number": None,
+        "reason": None,
+        "deferred_to": None,
+        "pickup_due": None,
+        "medical_wait_until": None,
+        "changed_at": "2032-03-01T10:00:00+08:00",
+    } | more
+
+
+@pytest.mark.parametrize(
+    ("state", "more", "template", "says"),
+    [
+        (
+            "mailed",
+            {"tracking_number": "LP1A2B3C4D5E6F7A8B"},
+            "delivery_mailed",
+            "您申请的机动车驾驶证已交邮政寄出，邮件号LP1A2B3C4D5E6F7A8B",
+        ),
+        (
+            "ready",
+            {"delivery": "pickup", "pickup_due": "2032-04-01T10:00:00+08:00"},
+            "delivery_ready_for_pickup",
+            "您申请的机动车驾驶证已制作完成，请于2032年4月1日前到车辆管理所领取。",
+        ),
+        (
+            "rejected",
+            {"application_kind": "replace", "reason": "身份证号130102199003071233与登记不符"},
+            "application_rejected",
+            "您申请的驾驶证损毁换领业务未予受理，原因：身份证号1301**********1233与登记不符。",
+        ),
+        (
+            "approved",
+            {"application_kind": "defer_review", "delivery": None, "deferred_to": "2033-03-01"},
+            "deferral_approved",
+            "您申请的驾驶证延期审验已批准，延期至2033年3月1日。延期期间不得驾驶机动车。",
+        ),
+        (
+            "awaiting_medical",
+            {"application_kind": "renew", "medical_wait_until": "2032-03-31T10:00:00+08:00"},
+            "medical_certificate_needed",
+            "您申请的驾驶证期满换证业务需提交身体条件证明，请于2032年3月31日前到开通互联网体检业务的医院体检",
+        ),
+        ("accepted", {}, None, None),
+    ],
+)
+async def test_dl02_dl09_licence_application_outcomes_are_told(
+    notify: Notify, state: str, more: dict[str, Any], template: str | None, says: str | None
+) -> None:
+    """NT-01: license.application.state_changed.v1 → the outcome's SMS to the case's phone, or none."""
+    phone = new_phone()
+    data = licence_application(phone, state, **more)
+    await told(notify, "licence-application", "license", "license.application.state_changed.v1", data)
+    items = await sink(notify, phone)
+    if template is None:
+        assert items == []
+        return
+    sms = the_sms(items, phone, template)
+    assert says is not None
+    assert says in sms["body"]
+    assert sms["case_id"] == f"licence-application:{data['application_id']}"
+
+
+async def test_vh07_licence_delivery_ban_is_told_in_the_words_of_a_vehicle_ban(notify: Notify) -> None:
+    phone, case_id = new_phone(), str(uuid.uuid4())
+    data = {
+        "id_kind": "resident_id",
+        "id_number": "130102199003071233",
+        "until": "2033-02-28",
+        "reason": "refused",
+        "case_id": case_id,
+        "imposed_at": "2032-03-01T10:00:00+08:00",
+        "phone": phone,
+    }
+    await told(notify, "licence-delivery-ban", "license", "license.delivery_ban.imposed.v1", data)
+    sms = the_sms(await sink(notify, phone), phone, "delivery_ban_imposed")
+    assert "您申请补换领的机动车驾驶证邮寄送达时被拒收，自即日起至2033年2月28日，" in sms["body"]
+
+
+async def test_dl10_the_periodic_certificate_reminder_is_told_once_per_review_date(notify: Notify) -> None:
+    phone, record_id = new_phone(), str(uuid.uuid4())
+    data = {
+        "record_id": record_id,
+        "review_due": "2032-03-01",
+        "submit_by": "2032-03-31",
+        "reason": "age_60",
+        "phone": phone,
+        "told_at": "2032-03-01T02:00:00+08:00",
+    }
+    await told(notify, "periodic-medical", "license", "license.periodic_medical.due.v1", data)
+    await told(notify, "periodic-medical", "license", "license.periodic_medical.due.v1", data)  # a new id
+    sms = the_sms(await sink(notify, phone), phone, "periodic_medical_due")
+    assert (
+        "您的驾驶证已到审验日期（2032年3月1日），按规定须提交身体条件证明，请于2032年3月31日前" in sms["body"]
+    )
+    assert sms["case_id"] == f"periodic-medical:{record_id}:2032-03-01"

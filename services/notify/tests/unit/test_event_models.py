@@ -13,6 +13,7 @@ from notify_service.subscriptions import (
     AccountCancelled,
     DeliveryBanImposed,
     ExamResultRecorded,
+    LicenceDeliveryBanImposed,
     LicencePhotoApproved,
     RegistrationApproved,
     SelectionConfirmed,
@@ -102,7 +103,9 @@ def test_nt01_an_overlong_reason_is_cut_to_the_templates_limit_not_dead_lettered
     assert text.endswith("…")
 
 
-@pytest.mark.parametrize("model", [AccountCancelled, LicencePhotoApproved, DeliveryBanImposed])
+@pytest.mark.parametrize(
+    "model", [AccountCancelled, LicencePhotoApproved, DeliveryBanImposed, LicenceDeliveryBanImposed]
+)
 def test_nt01_an_event_from_before_the_phone_was_added_is_read_and_tells_nobody(model: type) -> None:
     base = {
         "account_id": "a",

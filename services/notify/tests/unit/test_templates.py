@@ -54,6 +54,9 @@ GOOD_PARAMS: dict[str, dict[str, str]] = {
     "delivery_mailed": {"item": "机动车号牌", "tracking": "EMS1234567890CN"},
     "delivery_ready_for_pickup": {"item": "机动车行驶证", "pickup_by": "2027年4月5日"},
     "application_rejected": {"item": "机动车号牌", "business": "补领", "reason": "号牌未列入网上补领范围"},
+    "deferral_approved": {"business": "延期审验", "until": "2027年10月1日"},
+    "medical_certificate_needed": {"business": "期满换证", "wait_until": "2027年3月31日"},
+    "periodic_medical_due": {"review_date": "2027年3月1日", "submit_by": "2027年3月31日"},
     "exam_seated": {
         "subject": "科目一",
         "place": "石家庄市第一考场",
@@ -78,8 +81,9 @@ GOOD_PARAMS: dict[str, dict[str, str]] = {
 }
 
 # The outcomes NT-01 and the rules name that are built, each with its template (the table in the README;
-# the other licence outcomes and the violation ones await their services, and vehicle has no booking
-# change).
+# the violation outcomes and DL-12's await their builders, and vehicle has no booking change). A
+# delivery, a ban and a refusal are one message kind each, for a vehicle item and a driving licence alike
+# (DL-02..DL-08 name the item in the parameters).
 NT01_OUTCOMES = {
     "registration approved": "registration_approved",
     "registration rejected with the reason": "registration_rejected",
@@ -93,10 +97,13 @@ NT01_OUTCOMES = {
     "pre-selection cancelled and banned": "selection_cancelled_banned",
     "appointment made": "appointment_made",
     "appointment cancelled by a station": "appointment_cancelled",
-    "delivery by mail": "delivery_mailed",
-    "delivery for pickup": "delivery_ready_for_pickup",
-    "delivery ban": "delivery_ban_imposed",
-    "application refused": "application_rejected",
+    "delivery by mail (vehicle items, driving licences)": "delivery_mailed",
+    "delivery for pickup (vehicle items, driving licences)": "delivery_ready_for_pickup",
+    "delivery ban (after a vehicle item or a driving licence)": "delivery_ban_imposed",
+    "application refused, with the reason (vehicle items, driving licences)": "application_rejected",
+    "licence deferral granted, with the date": "deferral_approved",
+    "licence application waiting for a hospital's medical certificate": "medical_certificate_needed",
+    "periodic medical certificate due at the review date": "periodic_medical_due",
     "exam seated at the cut-off": "exam_seated",
     "exam not seated at the cut-off": "exam_not_seated",
     "exam passed": "exam_passed",
@@ -246,3 +253,17 @@ def test_nt01_malformed_template_definitions_are_refused(
 def test_nt01_template_keys_are_lower_snake_case() -> None:
     with pytest.raises(ValueError, match="snake"):
         Template(key="Bad-Key", title="坏模板", rule="NT-01", text="{name}")
+
+
+def test_dl06_dl09_dl10_the_licence_outcomes_read_as_the_person_is_told() -> None:
+    assert templates.render("deferral_approved", GOOD_PARAMS["deferral_approved"]) == (
+        "【交管12123】您申请的驾驶证延期审验已批准，延期至2027年10月1日。延期期间不得驾驶机动车。"
+    )
+    assert templates.render("medical_certificate_needed", GOOD_PARAMS["medical_certificate_needed"]) == (
+        "【交管12123】您申请的驾驶证期满换证业务需提交身体条件证明，请于2027年3月31日前到开通互联网体检业务"
+        "的医院体检，医院提交后业务自动转入受理。"
+    )
+    assert templates.render("periodic_medical_due", GOOD_PARAMS["periodic_medical_due"]) == (
+        "【交管12123】您的驾驶证已到审验日期（2027年3月1日），按规定须提交身体条件证明，请于2027年3月31日前"
+        "到开通互联网体检业务的医院体检，由医院通过互联网提交。"
+    )

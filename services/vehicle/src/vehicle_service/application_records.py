@@ -93,27 +93,42 @@ async def move(
     return after
 
 
-async def impose_ban(uow: UnitOfWork, row: RowMapping, reason: str) -> None:
-    """VH-07: a refused delivery or a missed pickup bars the applicant from online reissue and replacement
-    (plates, vehicle licence, inspection mark, driving licence) for one year; published for license."""
-    until = domain.ban_until(uow.now)
+async def keep_ban(
+    uow: UnitOfWork, *, id_kind: str, id_number: str, until: Any, reason: str, case_id: str, imposed_at: Any
+) -> bool:
+    """VH-07: keep a ban, one per case (vehicle's own, or license's for a driving licence); True when new."""
     inserted = (
         await uow.session.execute(
             insert(delivery_bans)
             .values(
                 id=new_id(),
-                id_kind=row["owner_id_kind"],
-                id_number=row["applicant_id_number"],
+                id_kind=id_kind,
+                id_number=id_number,
                 until=until,
                 reason=reason,
-                case_id=str(row["id"]),
-                imposed_at=uow.now,
+                case_id=case_id,
+                imposed_at=imposed_at,
             )
             .on_conflict_do_nothing(index_elements=[delivery_bans.c.case_id])
             .returning(delivery_bans.c.id)
         )
     ).first()
-    if inserted is None:
+    return inserted is not None
+
+
+async def impose_ban(uow: UnitOfWork, row: RowMapping, reason: str) -> None:
+    """VH-07: a refused delivery or a missed pickup bars the applicant from online reissue and replacement
+    (plates, vehicle licence, inspection mark, driving licence) for one year; published for license."""
+    until = domain.ban_until(uow.now)
+    if not await keep_ban(
+        uow,
+        id_kind=row["owner_id_kind"],
+        id_number=row["applicant_id_number"],
+        until=until,
+        reason=reason,
+        case_id=str(row["id"]),
+        imposed_at=uow.now,
+    ):
         return
     uow.emit(
         ev.DeliveryBanImposed(

@@ -3,7 +3,8 @@
 Built and tested here: identity's `identity.person.phone_changed.v1` (ID-06), its
 `identity.binding.created.v1` / `ended.v1` (the VH-13 projection of vehicle bindings, ADR 0044) and
 plate-pool's `plate-pool.selection.confirmed.v1` / `cancelled.v1` / `registered.v1` (the PP-09
-projection), and identity's `identity.workday_calendar.year_set.v1` (WD-01, ADR 0004: vehicle's copy of
+projection), license's `license.delivery_ban.imposed.v1` (VH-07: a driving licence's failed delivery bars
+vehicle items too), and identity's `identity.workday_calendar.year_set.v1` (WD-01, ADR 0004: vehicle's copy of
 the office calendar, each year replaced whole). Their producers publish these types now, so every handler
 is subscribed. A `system` client
 may still feed the PP-09 projection through `PUT /api/v1/vehicles/preselections/{id}` (ADR 0040).
@@ -21,7 +22,7 @@ from servicekit.envelope import Envelope
 from servicekit.uow import SYSTEM_ACTOR, UnitOfWork
 from servicekit.vocabulary import IdKindIn
 from servicekit.workdays import OfficeDay
-from vehicle_service import records
+from vehicle_service import application_records, records
 from vehicle_service.workdays import OFFICE_CALENDAR
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,17 @@ class WorkdayYearSet(_Tolerant):
     set_at: datetime
 
 
+class LicenceDeliveryBan(_Tolerant):
+    """`license.delivery_ban.imposed.v1` as vehicle reads it."""
+
+    id_kind: IdKindIn
+    id_number: str
+    until: date
+    reason: str
+    case_id: str
+    imposed_at: datetime
+
+
 BINDING_ENDED = "identity.binding.ended.v1"
 
 
@@ -93,6 +105,21 @@ async def keep_calendar_year(uow: UnitOfWork, event: WorkdayYearSet, envelope: E
     days = [OfficeDay(d.date, d.working, d.name) for d in event.days]
     await OFFICE_CALENDAR.keep_year(
         uow.session, event.year, days, source=event.source, set_by="identity", set_at=event.set_at
+    )
+
+
+async def keep_licence_delivery_ban(uow: UnitOfWork, event: LicenceDeliveryBan, envelope: Envelope) -> None:
+    """VH-07 (seed 002 §27(6)): a driving licence refused at the door or not collected bars the person from
+    online reissue of plates, vehicle licence and marks too, as vehicle's own bans do: kept beside them,
+    one per case (a redelivery changes nothing)."""
+    await application_records.keep_ban(
+        uow,
+        id_kind=event.id_kind,
+        id_number=event.id_number,
+        until=event.until,
+        reason=event.reason[:20],
+        case_id=event.case_id,
+        imposed_at=event.imposed_at,
     )
 
 
@@ -188,7 +215,15 @@ SELECTION_REGISTERED = Subscription(
     summary="PP-09: plate-pool settled the selection as registered.",
 )
 
+LICENCE_DELIVERY_BANS = Subscription(
+    name="keep-licence-delivery-bans",
+    handles={"license.delivery_ban.imposed.v1": LicenceDeliveryBan},
+    handler=keep_licence_delivery_ban,
+    summary="VH-07: a driving licence's failed delivery bars online reissue of vehicle items for a year too.",
+)
+
 BUILT: list[Subscription] = [
+    LICENCE_DELIVERY_BANS,
     PHONE_CHANGED,
     BINDINGS,
     SELECTION_CONFIRMED,

@@ -5,17 +5,21 @@ in the unit of work that imposes it."""
 from __future__ import annotations
 
 import secrets
+import uuid
 from datetime import timedelta
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from servicekit.clock import FixedClock
 from servicekit.runtime import Runtime
 from servicekit.testing import TokenFactory
+from vehicle_service import subscriptions as subs
 from vehicle_service.applications import sweep_missed_pickups
+from vehicle_service.tables import delivery_bans
 
-from .conftest import Actors, events_about, register_bound
+from .conftest import Actors, deliver, events_about, register_bound
 from .factories import new_phone
 from .test_applications import apply, clerk, step
 
@@ -63,3 +67,31 @@ async def test_nt01_delivery_ban_not_collected_is_published_with_the_cases_own_p
     await sweep_missed_pickups(runtime)
     (ban,) = [p for t, p in await events_about(runtime, case["id"]) if t == BAN]
     assert (ban["reason"], ban["phone"], ban["item"]) == ("not_collected", contact, "licence")
+
+
+async def test_vh07_licence_delivery_a_refused_driving_licence_bars_vehicle_reissues_for_a_year(
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime
+) -> None:
+    """license's `license.delivery_ban.imposed.v1` reaches vehicle's handler: the one-year ban of seed 002
+    §27(6) holds for plates, vehicle licence and marks too; a redelivery keeps one ban."""
+    vehicle = await register_bound(client, actors, runtime)
+    data = {
+        "id_kind": "resident_id",
+        "id_number": vehicle["owner_id_number"],
+        "until": "2028-02-29",
+        "reason": "refused",
+        "case_id": str(uuid.uuid4()),
+        "imposed_at": "2027-03-01T09:00:00+08:00",
+        "phone": vehicle["phone"],
+    }
+    for _ in range(2):
+        await deliver(runtime, subs.LICENCE_DELIVERY_BANS, data)
+    async with runtime.engine.connect() as conn:
+        kept = (
+            await conn.execute(
+                select(func.count()).where(delivery_bans.c.id_number == vehicle["owner_id_number"])
+            )
+        ).scalar_one()
+    assert kept == 1
+    r = await apply(client, actors, vehicle)
+    assert (r.status_code, r.json()["code"], r.json()["until"]) == (409, "DELIVERY_BAN", "2028-02-29")

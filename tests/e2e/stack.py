@@ -1,0 +1,203 @@
+"""A platform behind its gateway, for the through-the-gateway tests: identity's api (it signs every token),
+the named services' apis verifying those tokens against identity's JWKS, optionally their workers (outbox
+relay, consumers, sweeps) as real processes, the gateway app and nginx with the configuration generated
+from the gateway's route table; each on a free port, TMS_ENV=test. Accounts are made in identity's
+database the way its demo data makes them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from stdnum.cn import ric
+
+from gateway_service.nginx import NginxOptions, render
+from gateway_service.routes import route_table
+from identity_service.demo import ensure_account
+from identity_service.service import SPEC as IDENTITY
+from servicekit.migrate import migrate
+from servicekit.runtime import Runtime
+from servicekit.service import load_spec
+from servicekit.settings import Environment, ServiceSettings
+
+from .processes import NGINX, free_port, wait_until_ok
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "Passw0rd2027"
+
+
+def _uvicorn(factory: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    args = ["-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1", "--port", str(port)]
+    return subprocess.Popen([sys.executable, *args, "--no-access-log"], cwd=ROOT, env=env)
+
+
+def _stop(processes: Sequence[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@contextmanager
+def gateway_stack(services: Sequence[str], *, workers: Sequence[str] = ()) -> Iterator[str]:
+    """The edge's base URL while identity, `services` and the gateway run; `workers` names the services
+    whose worker process runs too (identity's included when named)."""
+    if NGINX is None:
+        pytest.skip("nginx is not installed")
+    for name in {"identity", *services, *workers}:
+        migrate(name)
+    ports = {name: free_port() for name in ("identity", *services, "gateway")}
+    upstreams = {name: f"127.0.0.1:{port}" for name, port in ports.items()}
+    edge_port = free_port()
+    prefix = Path(tempfile.mkdtemp(prefix="tms-e2e-"))
+    prefix.chmod(0o755)
+    (prefix / "tmp").mkdir()
+    opts = NginxOptions(
+        env=Environment.test, listen=f"127.0.0.1:{edge_port}", prefix=prefix, access_log="off"
+    )
+    (prefix / "nginx.conf").write_text(render(route_table(upstreams), opts))
+    jwks = f"http://127.0.0.1:{ports['identity']}/api/v1/auth/jwks.json"
+    env = dict(os.environ)
+    for name in ("identity", *services, *workers):
+        service_prefix = ServiceSettings.env_prefix_for(name)
+        env[service_prefix + "TELEMETRY__LOG_LEVEL"] = "WARNING"
+        if name != "identity":
+            env[service_prefix + "AUTH__JWKS_URL"] = jwks
+    for name in ("identity", *services):
+        env[ServiceSettings.env_prefix_for("gateway") + "UPSTREAMS__" + name.upper().replace("-", "_")] = (
+            upstreams[name]
+        )
+    apis = [
+        _uvicorn(f"{load_spec(name).package}.main:create_app", ports[name], env)
+        for name in ("identity", *services)
+    ]
+    apis.append(_uvicorn("gateway_service.app:create_app", ports["gateway"], env))
+    background = [
+        subprocess.Popen([sys.executable, "-m", f"{load_spec(name).package}.worker"], cwd=ROOT, env=env)
+        for name in workers
+    ]
+    nginx = subprocess.Popen(
+        [NGINX, "-c", str(prefix / "nginx.conf"), "-p", str(prefix), "-e", "stderr"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        for process, port in zip(apis, ports.values(), strict=True):
+            wait_until_ok(f"http://127.0.0.1:{port}/healthz", process)
+        wait_until_ok(f"http://127.0.0.1:{edge_port}/healthz", nginx)
+        yield f"http://127.0.0.1:{edge_port}"
+    finally:
+        _stop([*apis, *background])
+        nginx.send_signal(signal.SIGQUIT)
+        _stop([nginx])
+        shutil.rmtree(prefix, ignore_errors=True)
+
+
+def new_id_number(born: date | None = None) -> str:
+    """A valid resident identity number (GB 11643 check digit) of someone born on `born` (random when
+    not given), in Shijiazhuang."""
+    born = born or date(1980 + secrets.randbelow(20), 5, 5)
+    body = f"130102{born:%Y%m%d}{secrets.randbelow(1000):03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+def new_phone() -> str:
+    return "137" + "".join(secrets.choice("0123456789") for _ in range(8))
+
+
+@dataclass(frozen=True)
+class Person:
+    id_number: str
+    phone: str
+    kind: str = "owner_driver"  # identity's account kind (learner, driver, owner_driver, ...)
+    channel: str = "counter"
+    name: str = "沈十七"
+
+
+def make_accounts(
+    staff: dict[str, list[str]], people: Sequence[Person], *, system: bool = True
+) -> dict[str, str]:
+    """Accounts in identity's database: staff of office 130100 by username prefix and roles, a system
+    client (username under "system") and personal users signing in with their identity number."""
+
+    async def make() -> dict[str, str]:
+        runtime = Runtime.open(IDENTITY.settings(), IDENTITY.metadata)
+        names = {post: "E2E" + post[:3].upper() + secrets.token_hex(4) for post in staff}
+        try:
+            async with runtime.uow() as uow:
+                for post, roles in staff.items():
+                    await ensure_account(
+                        uow.session,
+                        category="staff",
+                        kind="staff",
+                        name=f"{post} clerk",
+                        password=PASSWORD,
+                        roles=roles,
+                        now=uow.now,
+                        username=names[post],
+                        office="130100",
+                    )
+                if system:
+                    names["system"] = "e2e-system-" + secrets.token_hex(4)
+                    await ensure_account(
+                        uow.session,
+                        category="system",
+                        kind="system",
+                        name="e2e police system",
+                        password=PASSWORD,
+                        roles=["system"],
+                        now=uow.now,
+                        username=names["system"],
+                    )
+                for person in people:
+                    await ensure_account(
+                        uow.session,
+                        category="personal",
+                        kind=person.kind,
+                        name=person.name,
+                        password=PASSWORD,
+                        roles=["citizen"],
+                        now=uow.now,
+                        channel=person.channel,
+                        id_number=person.id_number,
+                        phone=person.phone,
+                    )
+                await uow.commit()
+        finally:
+            await runtime.aclose()
+        return names
+
+    return asyncio.run(make())
+
+
+def login(gw: httpx.Client, username: str) -> dict[str, str]:
+    r = gw.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def system_login(gw: httpx.Client, client_id: str) -> dict[str, str]:
+    body: dict[str, Any] = {
+        "grant_type": "client_credentials",
+        "client_id": client_id,
+        "client_secret": PASSWORD,
+    }
+    r = gw.post("/api/v1/auth/token", json=body)
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
