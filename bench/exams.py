@@ -1,7 +1,7 @@
 """`make bench-exams`: DL-11's oversubscribed slot, over HTTP against the license service on real PostgreSQL.
 
-It starts what it needs beside the running infra: its own database `license_bench` (its exam tables and
-outbox emptied at the start), a tiny JWKS server for tokens signed like identity's, and license api
+It starts what it needs beside the running infra: its own database `license_bench` (dropped and migrated
+anew at the start), a tiny JWKS server for tokens signed like identity's, and license api
 replicas (uvicorn, the real app with auth and the rules; 2 by default, requests alternating between them).
 Then:
 
@@ -40,7 +40,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select, text, update
+import psycopg
+from sqlalchemy import select, text, update
+from sqlalchemy.engine import make_url
 from stdnum.cn import ric
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,7 +76,7 @@ from license_service.exam_slots import sweep_cutoffs  # noqa: E402  (settings co
 from license_service.service import SPEC  # noqa: E402
 from license_service.tables import exam_bookings, exam_learners, exam_slots  # noqa: E402
 from servicekit.clock import FixedClock  # noqa: E402
-from servicekit.migrate import migrate  # noqa: E402
+from servicekit.migrate import ADMIN_URL, migrate  # noqa: E402
 from servicekit.runtime import Runtime  # noqa: E402
 from servicekit.testing import TokenFactory  # noqa: E402
 
@@ -405,18 +407,15 @@ async def run(ports: list[int], pids: list[int], tokens: TokenFactory) -> dict[s
             await client.aclose()
 
 
-async def reset() -> None:
-    """The bench database at the newest revision, its exam tables and outbox empty."""
+def reset() -> None:
+    """The bench database made anew at the newest revision: nothing an earlier run (or another branch's
+    migrations) left in it counts."""
+    name = make_url(DB_URL).database
+    if not name or not name.endswith("_bench"):
+        raise SystemExit(f"refusing to drop {name!r}: the bench drops only a *_bench database")
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     migrate("license", DB_URL)
-    runtime = Runtime.open(SPEC.settings(), SPEC.metadata)
-    try:
-        async with runtime.engine.begin() as conn:
-            await conn.execute(
-                text("TRUNCATE exam_bookings, exam_slots, exam_sites, exam_learners, licence_records, outbox")
-            )
-            assert (await conn.execute(select(func.count()).select_from(exam_bookings))).scalar_one() == 0
-    finally:
-        await runtime.aclose()
 
 
 def main() -> int:
@@ -426,7 +425,7 @@ def main() -> int:
     threading.Thread(target=jwks.serve_forever, daemon=True).start()
     replicas: list[subprocess.Popen[bytes]] = []
     try:
-        asyncio.run(reset())
+        reset()
         ports = [free_port() for _ in range(REPLICAS)]
         for port in ports:
             replicas.append(start_replica(port))
