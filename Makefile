@@ -5,7 +5,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv
 PYTEST_ARGS ?=
 
-.PHONY: help tools install infra migrate run test test-unit lint format contracts rules bench-tools bench-gateway bench-plates bench-plates-ab clean
+.PHONY: help tools install infra migrate run test test-unit lint format contracts rules bench-tools bench-gateway bench-plates bench-plates-ab bench-exams clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ bench-plates: install bench-tools ## plate-pool hot path (JSON on the last line)
 
 bench-plates-ab: install bench-tools ## plate hot path, BASE=<commit> against HEAD side by side (JSON on the last line)
 	$(UV) run python bench/plates_ab.py $(BASE) HEAD --rounds $(or $(ROUNDS),4)
+
+bench-exams: install bench-tools ## DL-11: 1,000 concurrent exam requests for 100 seats, the cut-off, the order checked (JSON on the last line)
+	$(UV) run python bench/exams.py
 
 clean: ## remove generated runtime files (var/)
 	rm -rf var/

@@ -15,10 +15,15 @@ from license_service.domain import (
     ApplicationState,
     Conclusion,
     Delivery,
+    EndReason,
+    ExamOutcome,
+    LearnerState,
     LicenceClass,
     LicenceState,
     MedicalPurpose,
     PeriodicReason,
+    PriorityBasis,
+    Subject,
 )
 from servicekit.clock import SHANGHAI
 from servicekit.messages import Event, Message
@@ -258,6 +263,197 @@ class PeriodicMedicalDue(Event):
         )
 
 
+# --- DL-11: exam appointments -----------------------------------------------------------------------
+
+_LEARNER_ID = "0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e81"
+_BOOKING_ID = "0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e82"
+_SLOT_ID = "0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e83"
+_EXAM_AT = datetime(2027, 3, 15, 8, 30, tzinfo=SHANGHAI)
+
+
+class LearnerAccepted(Event):
+    message_type: ClassVar[str] = "license.learner.accepted.v1"
+    summary: ClassVar[str] = (
+        "An initial licence application was accepted (受理) and its applicant is a learner who may book "
+        "exams (DL-11). identity's ID-04 projection reads it as an accepted `licence_application` (ADR 0052)."
+    )
+    learner_id: str
+    application_number: str
+    id_number: str
+    name: str
+    phone: str | None
+    classes: list[LicenceClass]
+    office_code: str
+    accepted_at: datetime
+
+    def subject(self) -> str:
+        return self.learner_id
+
+    @classmethod
+    def example(cls) -> LearnerAccepted:
+        return cls(
+            learner_id=_LEARNER_ID,
+            application_number="1301002027000123",
+            id_number=_IDN,
+            name="张三",
+            phone="13800138000",
+            classes=["C1"],
+            office_code="130100",
+            accepted_at=datetime(2027, 1, 5, 10, 0, tzinfo=SHANGHAI),
+        )
+
+
+class LearnerEnded(Event):
+    message_type: ClassVar[str] = "license.learner.ended.v1"
+    summary: ClassVar[str] = (
+        "A learner's exams ended without a licence (DL-11): a fifth failed road test, or the learner permit "
+        "expired; the subjects passed are void and a new application starts again."
+    )
+    learner_id: str
+    application_number: str
+    id_number: str
+    reason: EndReason
+    phone: str | None
+    ended_at: datetime
+
+    def subject(self) -> str:
+        return self.learner_id
+
+    @classmethod
+    def example(cls) -> LearnerEnded:
+        return cls(
+            learner_id=_LEARNER_ID,
+            application_number="1301002027000123",
+            id_number=_IDN,
+            reason="fifth_failure",
+            phone="13800138000",
+            ended_at=_AT,
+        )
+
+
+class ExamBookingDecided(Event):
+    message_type: ClassVar[str] = "license.exam_booking.decided.v1"
+    summary: ClassVar[str] = (
+        "A slot's cut-off seated or did not seat a booking request (DL-11): its place in the published "
+        "order, the time it ranked by and which rule gave it. notify tells the learner (NT-01)."
+    )
+    booking_id: str
+    learner_id: str
+    slot_id: str
+    site_name: str
+    exam_subject: Subject
+    starts_at: datetime
+    outcome: Literal["seated", "not_seated"]
+    place: int
+    capacity: int
+    requests: int
+    priority_at: datetime
+    priority_basis: PriorityBasis
+    phone: str | None
+    decided_at: datetime
+
+    def subject(self) -> str:
+        return self.booking_id
+
+    @classmethod
+    def example(cls) -> ExamBookingDecided:
+        return cls(
+            booking_id=_BOOKING_ID,
+            learner_id=_LEARNER_ID,
+            slot_id=_SLOT_ID,
+            site_name="石家庄市第一考场",
+            exam_subject=1,
+            starts_at=_EXAM_AT,
+            outcome="seated",
+            place=12,
+            capacity=100,
+            requests=340,
+            priority_at=datetime(2027, 1, 5, 10, 0, tzinfo=SHANGHAI),
+            priority_basis="accepted",
+            phone="13800138000",
+            decided_at=datetime(2027, 3, 10, 17, 0, tzinfo=SHANGHAI),
+        )
+
+
+class ExamBookingCancelled(Event):
+    message_type: ClassVar[str] = "license.exam_booking.cancelled.v1"
+    summary: ClassVar[str] = (
+        "A booking ended before its exam (DL-11): a request withdrawn online before the cut-off, or a seated "
+        "booking cancelled at the counter by the day before the exam (which then ranks the learner's next "
+        "booking by the cancellation time)."
+    )
+    booking_id: str
+    learner_id: str
+    slot_id: str
+    exam_subject: Subject
+    starts_at: datetime
+    state: Literal["withdrawn", "cancelled"]
+    by: Literal["learner", "counter"]
+    cancelled_at: datetime
+
+    def subject(self) -> str:
+        return self.booking_id
+
+    @classmethod
+    def example(cls) -> ExamBookingCancelled:
+        return cls(
+            booking_id=_BOOKING_ID,
+            learner_id=_LEARNER_ID,
+            slot_id=_SLOT_ID,
+            exam_subject=2,
+            starts_at=_EXAM_AT,
+            state="cancelled",
+            by="counter",
+            cancelled_at=_AT,
+        )
+
+
+class ExamResultRecorded(Event):
+    message_type: ClassVar[str] = "license.exam_result.recorded.v1"
+    summary: ClassVar[str] = (
+        "An examiner recorded a seated booking's outcome (DL-11): passed, failed, or absent (judged failed), "
+        "with what follows: the next subject, the day a retake may be booked, the road-test bookings left, "
+        "and whether the exams ended (a fifth failure voids the subjects passed). A pass of the last subject "
+        "also issues the first licence (`license.record.issued.v1`, source `exam`). notify tells the learner."
+    )
+    booking_id: str
+    learner_id: str
+    exam_subject: Subject
+    outcome: ExamOutcome
+    exam_at: datetime
+    site_name: str
+    learner_state: LearnerState
+    next_subject: Subject | None
+    book_from: date | None
+    road_bookings_left: int | None
+    voided: bool
+    licence_record_id: str | None
+    phone: str | None
+    recorded_at: datetime
+
+    def subject(self) -> str:
+        return self.booking_id
+
+    @classmethod
+    def example(cls) -> ExamResultRecorded:
+        return cls(
+            booking_id=_BOOKING_ID,
+            learner_id=_LEARNER_ID,
+            exam_subject=2,
+            outcome="failed",
+            exam_at=_EXAM_AT,
+            site_name="石家庄市第一考场",
+            learner_state="learning",
+            next_subject=2,
+            book_from=date(2027, 3, 25),
+            road_bookings_left=4,
+            voided=False,
+            licence_record_id=None,
+            phone="13800138000",
+            recorded_at=datetime(2027, 3, 15, 11, 0, tzinfo=SHANGHAI),
+        )
+
+
 PUBLISHED: list[type[Message]] = [
     LicenceRecordIssued,
     LicenceRecordChanged,
@@ -265,4 +461,9 @@ PUBLISHED: list[type[Message]] = [
     DeliveryBanImposed,
     MedicalCertificateSubmitted,
     PeriodicMedicalDue,
+    LearnerAccepted,
+    LearnerEnded,
+    ExamBookingDecided,
+    ExamBookingCancelled,
+    ExamResultRecorded,
 ]

@@ -1,4 +1,6 @@
 from license_service.application_steps import sweep_medical_lapses, sweep_missed_pickups
+from license_service.exam_slots import sweep_cutoffs
+from license_service.exams import sweep_lapsed_permits
 from license_service.imports import run_imports
 from license_service.medical import sweep_periodic_reminders
 from license_service.points import roll_over
@@ -16,6 +18,9 @@ SPEC = ServiceSpec(
     published=PUBLISHED,
     subscriptions=SUBSCRIPTIONS,
     sweeps=[
+        # DL-11: slots are seated at their cut-off; a learner permit that lapsed ends the exams.
+        Sweep(name="license.exam-cutoffs", every_s=30.0, run=sweep_cutoffs),
+        Sweep(name="license.exam-permits-lapsed", every_s=3600.0, run=sweep_lapsed_permits),
         # DL-12: a cycle ends at midnight on the first-issue anniversary; a few minutes late is harmless,
         # since what the holder reads is computed from the entries (points.cycle_view).
         Sweep(name="license.points-roll-over", every_s=300.0, run=roll_over),

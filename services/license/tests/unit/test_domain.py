@@ -305,3 +305,177 @@ def test_dl11_a_full_slot_seats_by_the_published_order() -> None:
     ordered = domain.seat_order([absent, cancelled, second, first_late, first_early, tie])
     assert [x.booking_id for x in ordered] == ["f", "a", "c", "b", "d", "e"]
     assert domain.priority_time(absent) == t0 + timedelta(days=6)  # the later of cancellation and absence
+
+
+# --- DL-11: the order's reasons, seats, waiting rules, results ------------------------------------
+
+T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+
+
+def cand(booking: str = "x", subject: int = 1, **times: datetime | None) -> Candidate:
+    values: dict[str, object] = {
+        "accepted_at": T0,
+        "last_exam_at": None,
+        "last_cancelled_at": None,
+        "last_absent_at": None,
+        "requested_at": T0 + timedelta(days=30),
+    }
+    values.update(times)
+    return Candidate(booking_id=booking, subject=subject, **values)  # type: ignore[arg-type]
+
+
+def test_dl11_the_order_names_the_rule_each_time_came_from() -> None:
+    day = timedelta(days=1)
+    assert domain.ranking(cand()) == (T0, "accepted")
+    assert domain.ranking(cand(subject=2, last_exam_at=T0 + 3 * day)) == (T0 + 3 * day, "last_exam")
+    # A first subject-1 booking after a no-show ranks by the absence, later than the acceptance.
+    assert domain.ranking(cand(last_absent_at=T0 + 5 * day)) == (T0 + 5 * day, "absent")
+    both = cand(subject=2, last_exam_at=T0, last_cancelled_at=T0 + 2 * day, last_absent_at=T0 + day)
+    assert domain.ranking(both) == (T0 + 2 * day, "cancelled")  # the most recent of the two counts
+    # A cancellation older than the last exam is spent: the exam after it is the more recent time.
+    spent = cand(subject=1, last_exam_at=T0 + 9 * day, last_cancelled_at=T0 + 2 * day)
+    assert domain.ranking(spent) == (T0 + 9 * day, "last_exam")
+    same = cand(subject=2, last_exam_at=T0 + day, last_absent_at=T0 + day)
+    assert domain.ranking(same) == (T0 + day, "absent")
+
+
+def test_dl11_the_cutoff_seats_the_first_capacity_and_places_everyone() -> None:
+    many = [cand(f"b{i:02d}", accepted_at=T0 + timedelta(hours=(i * 7) % 20)) for i in range(20)]
+    placed = domain.decide_seats(many, 5)
+    assert [p.place for p in placed] == list(range(1, 21))
+    assert [p.seated for p in placed] == [True] * 5 + [False] * 15
+    ordered = [c.booking_id for c in domain.seat_order(many)]
+    assert [p.booking_id for p in placed] == ordered
+    assert domain.decide_seats([], 5) == []
+    assert all(p.seated for p in domain.decide_seats(many[:3], 5))
+
+
+def test_dl11_a_booking_moves_only_along_its_table() -> None:
+    assert domain.move_booking("requested", "seat") == "seated"
+    assert domain.move_booking("seated", "be_absent") == "absent"
+    for done in ("not_seated", "withdrawn", "cancelled", "passed", "failed", "absent"):
+        problem = refused(domain.move_booking, done, "pass")
+        assert (problem.code, problem.rule, problem.extra) == (
+            "BOOKING_STATE_DOES_NOT_ALLOW",
+            "DL-11",
+            {"state": done},
+        )
+    assert refused(domain.move_booking, "requested", "pass").code == "BOOKING_STATE_DOES_NOT_ALLOW"
+
+
+def test_dl11_requests_in_the_window_seats_from_the_cutoff_cancel_by_the_day_before() -> None:
+    opens, cutoff = T0, T0 + timedelta(days=3)
+    domain.check_booking_window("open", opens, cutoff, opens)
+    for when, state in ((opens - timedelta(seconds=1), "open"), (cutoff, "open"), (opens, "decided")):
+        assert refused(domain.check_booking_window, state, opens, cutoff, when).code == "BOOKING_CLOSED"
+    assert refused(domain.check_cutoff_reached, cutoff, cutoff - timedelta(seconds=1)).code == (
+        "CUTOFF_NOT_REACHED"
+    )
+    domain.check_cutoff_reached(cutoff, cutoff)
+    exam = date(2027, 3, 15)
+    domain.check_cancellable(exam, date(2027, 3, 14))
+    problem = refused(domain.check_cancellable, exam, exam)
+    assert (problem.code, problem.extra) == ("CANCEL_TOO_LATE", {"last_day": "2027-03-14"})
+    assert refused(domain.check_exam_begun, T0, T0 - timedelta(minutes=1)).code == "EXAM_NOT_STARTED"
+
+
+def learner(**changes: object) -> domain.Learner:
+    values: dict[str, object] = {
+        "state": "learning",
+        "classes": frozenset({"C1"}),
+        "accepted_at": T0,
+        "passed": frozenset(),
+        "permit_issued_on": None,
+        "permit_valid_until": None,
+        "last_exam_at": None,
+        "last_cancelled_at": None,
+        "last_absent_at": None,
+        "retry_from": None,
+        "road_bookings": {2: 0, 3: 0},
+    }
+    values.update(changes)
+    return domain.Learner(**values)  # type: ignore[arg-type]
+
+
+def test_dl11_the_learner_permit_waits_by_class_before_subjects_2_and_3() -> None:
+    heavy, small = frozenset({"A1"}), frozenset({"C1"})
+    assert domain.permit_wait_days(2, small) == 10
+    assert domain.permit_wait_days(2, heavy) == 20
+    assert domain.permit_wait_days(3, frozenset({"C2"})) == 20
+    assert domain.permit_wait_days(3, small) == 30
+    assert domain.permit_wait_days(3, heavy) == 40
+    assert domain.permit_wait_days(3, frozenset({"C2", "B2"})) == 40  # the longest class applied for
+    assert domain.permit_wait_days(2, frozenset({"D"})) == 10  # motorcycles: the shortest (ADR 0052)
+    assert domain.permit_wait_days(1, heavy) == domain.permit_wait_days(4, heavy) == 0
+    permit = date(2027, 3, 6)
+    one = learner(passed=frozenset({1}), permit_issued_on=permit, permit_valid_until=date(2030, 3, 6))
+    assert domain.earliest_booking(one, 2) == (date(2027, 3, 16), "permit")
+    problem = refused(domain.check_can_book, one, 2, small, date(2027, 3, 25), date(2027, 3, 15))
+    assert (problem.code, problem.extra) == ("TOO_EARLY_TO_BOOK", {"from": "2027-03-16", "reason": "permit"})
+    domain.check_can_book(one, 2, small, date(2027, 3, 25), date(2027, 3, 16))
+    problem = refused(domain.check_can_book, one, 2, small, date(2030, 3, 7), date(2027, 3, 16))
+    assert (problem.code, problem.extra) == ("LEARNER_PERMIT_EXPIRES", {"permit_valid_until": "2030-03-06"})
+    assert refused(domain.check_can_book, one, 2, heavy, date(2027, 3, 25), date(2027, 3, 16)).code == (
+        "SLOT_NOT_FOR_CLASSES"
+    )
+    assert refused(domain.check_can_book, one, 3, small, date(2027, 3, 25), date(2027, 3, 16)).code == (
+        "SUBJECT_OUT_OF_ORDER"
+    )
+
+
+def test_dl11_a_pass_of_subject_1_issues_the_learner_permit_for_three_years() -> None:
+    exam = datetime(2028, 2, 29, 1, 0, tzinfo=UTC)
+    after = domain.after_result(learner(), 1, "passed", exam, date(2028, 2, 29))
+    assert (after.licensed, after.ended) == (False, None)
+    assert after.learner.passed == frozenset({1})
+    assert (after.learner.permit_issued_on, after.learner.permit_valid_until) == (
+        date(2028, 2, 29),
+        date(2031, 2, 28),
+    )
+    assert after.learner.last_exam_at == exam
+    assert domain.permit_lapsed(after.learner, date(2031, 3, 1))
+    assert not domain.permit_lapsed(after.learner, date(2031, 2, 28))
+
+
+def test_dl11_a_failed_or_missed_road_test_waits_ten_days_and_counts_toward_five() -> None:
+    exam = datetime(2027, 4, 1, 1, 0, tzinfo=UTC)
+    two = learner(
+        passed=frozenset({1}), permit_issued_on=date(2027, 3, 6), permit_valid_until=date(2030, 3, 6)
+    )
+    failed = domain.after_result(two, 2, "failed", exam, date(2027, 4, 1))
+    assert failed.learner.retry_from == date(2027, 4, 11)
+    assert domain.earliest_booking(failed.learner, 2) == (date(2027, 4, 11), "retry")
+    assert domain.road_bookings_left(failed.learner, 2) == 4
+    assert failed.learner.last_exam_at == exam
+    absent = domain.after_result(two, 2, "absent", exam, date(2027, 4, 1))
+    assert (absent.learner.last_absent_at, absent.learner.last_exam_at) == (exam, None)
+    assert absent.learner.retry_from == date(2027, 4, 11)  # 判定不合格: a failure's wait
+    theory = domain.after_result(learner(), 1, "failed", exam, date(2027, 4, 1))
+    assert theory.learner.retry_from is None  # subject 1 is booked again at once
+    assert domain.road_bookings_left(theory.learner, 1) is None
+
+
+def test_dl11_the_fifth_failed_road_test_voids_the_subjects_passed() -> None:
+    exam = datetime(2027, 6, 1, 1, 0, tzinfo=UTC)
+    fourth = learner(passed=frozenset({1, 2}), permit_issued_on=date(2027, 3, 6), road_bookings={2: 1, 3: 4})
+    after = domain.after_result(fourth, 3, "failed", exam, date(2027, 6, 1))
+    assert (after.ended, after.learner.state, after.learner.passed) == ("fifth_failure", "ended", frozenset())
+    missed = domain.after_result(fourth, 3, "absent", exam, date(2027, 6, 1))
+    assert missed.ended == "fifth_failure"
+    passed = domain.after_result(fourth, 3, "passed", exam, date(2027, 6, 1))
+    assert (passed.ended, passed.learner.passed) == (None, frozenset({1, 2, 3}))
+    ended = refused(
+        domain.check_can_book, after.learner, 1, frozenset({"C1"}), date(2027, 7, 1), date(2027, 6, 2)
+    )
+    assert (ended.code, ended.extra) == ("LEARNER_NOT_LEARNING", {"learner_state": "ended"})
+
+
+def test_dl11_the_last_pass_licenses_and_the_first_licence_is_valid_six_years() -> None:
+    three = learner(passed=frozenset({1, 2, 3}), retry_from=date(2027, 5, 1))
+    after = domain.after_result(three, 4, "passed", datetime(2027, 6, 1, tzinfo=UTC), date(2027, 6, 1))
+    assert (after.licensed, after.learner.state, after.learner.retry_from) == (True, "licensed", None)
+    assert domain.first_licence_validity(date(2027, 6, 1)) == (date(2027, 6, 1), date(2033, 6, 1))
+    assert domain.first_licence_validity(date(2028, 2, 29)) == (date(2028, 2, 29), date(2034, 2, 28))
+    # The safe-driving test has no ten-day wait and no five-booking limit.
+    failed = domain.after_result(three, 4, "failed", datetime(2027, 6, 1, tzinfo=UTC), date(2027, 6, 1))
+    assert (failed.learner.retry_from, failed.ended) == (date(2027, 5, 1), None)

@@ -645,6 +645,107 @@ async def periodic_medical_due(uow: UnitOfWork, event: PeriodicMedicalDue, envel
     )
 
 
+# DL-11: the exam subjects and why a request ranked where it did, as the learner reads them.
+EXAM_SUBJECTS = {1: "科目一", 2: "科目二", 3: "科目三道路驾驶技能", 4: "科目三安全文明驾驶常识"}
+EXAM_BASES = {
+    "accepted": "首次预约科目一，按受理时间",
+    "last_exam": "按上次考试时间",
+    "cancelled": "按取消已预约考试的时间",
+    "absent": "按缺考时间",
+}
+
+
+class ExamBookingDecided(_Tolerant):
+    """license.exam_booking.decided.v1, as notify reads it."""
+
+    booking_id: str = Field(min_length=1, max_length=80)
+    site_name: str = Field(min_length=1, max_length=100)
+    exam_subject: int = Field(ge=1, le=4)
+    starts_at: datetime
+    outcome: str = Field(min_length=1, max_length=16)
+    place: int = Field(ge=1)
+    capacity: int = Field(ge=1)
+    requests: int = Field(ge=1)
+    priority_at: datetime
+    priority_basis: str = Field(min_length=1, max_length=16)
+    phone: Phone | None = None
+
+
+class ExamResultRecorded(_Tolerant):
+    """license.exam_result.recorded.v1, as notify reads it."""
+
+    booking_id: str = Field(min_length=1, max_length=80)
+    exam_subject: int = Field(ge=1, le=4)
+    outcome: str = Field(min_length=1, max_length=16)
+    exam_at: datetime
+    learner_state: str = Field(min_length=1, max_length=16)
+    next_subject: int | None = Field(default=None, ge=1, le=4)
+    book_from: date | None = None
+    road_bookings_left: int | None = None
+    voided: bool = False
+    phone: Phone | None = None
+
+
+async def exam_booking_decided(uow: UnitOfWork, event: ExamBookingDecided, envelope: Envelope) -> None:
+    """DL-11, NT-01: the cut-off seated the request or not: the place among the requests and its reason."""
+    if event.phone is None:
+        return
+    basis = EXAM_BASES.get(event.priority_basis, "按排序规则")
+    await enqueue(
+        uow,
+        phone=event.phone,
+        template="exam_seated" if event.outcome == "seated" else "exam_not_seated",
+        params={
+            "subject": EXAM_SUBJECTS[event.exam_subject],
+            "place": event.site_name,
+            "slot": chinese_slot(event.starts_at),
+            "requests": str(event.requests),
+            "rank": str(event.place),
+            "capacity": str(event.capacity),
+            "basis": f"{basis}{chinese_slot(event.priority_at)}",
+        },
+        case_id=f"exam-booking:{event.booking_id}",
+        account_id=None,
+        requested_at=envelope.time,
+    )
+
+
+def exam_next_step(event: ExamResultRecorded) -> str:
+    """DL-11: what follows a result, in words: the licence, the next subject and from when, a retake's
+    wait and the road-test bookings left, or the end of the exams."""
+    if event.learner_state == "licensed":
+        return "您已通过全部考试科目，驾驶证已核发。"
+    if event.voided:
+        return "该科目预约考试已满五次仍不合格，已考试合格的其他科目成绩作废，如需考试请重新申请。"
+    if event.next_subject is None:
+        return "本次考试申请已终止。"
+    when = f"可于{chinese_date(event.book_from)}起" if event.book_from else "可通过交管12123"
+    if event.outcome == "passed":
+        return f"下一科目为{EXAM_SUBJECTS[event.next_subject]}，{when}预约考试。"
+    left = f"（该科目剩余预约考试次数{event.road_bookings_left}次）" if event.road_bookings_left else ""
+    return f"{when}重新预约考试{left}。"
+
+
+async def exam_result_recorded(uow: UnitOfWork, event: ExamResultRecorded, envelope: Envelope) -> None:
+    """DL-11, NT-01: the outcome of an exam (passed, failed, absent: judged failed) and what follows."""
+    if event.phone is None:
+        return
+    template = {"passed": "exam_passed", "absent": "exam_absent"}.get(event.outcome, "exam_failed")
+    await enqueue(
+        uow,
+        phone=event.phone,
+        template=template,
+        params={
+            "day": chinese_date(event.exam_at),
+            "subject": EXAM_SUBJECTS[event.exam_subject],
+            "next": exam_next_step(event),
+        },
+        case_id=f"exam-result:{event.booking_id}",
+        account_id=None,
+        requested_at=envelope.time,
+    )
+
+
 EVENT_SUBSCRIPTIONS: dict[str, Subscription] = {
     "identity.registration.approved.v1": Subscription(
         name="registration-approved",
@@ -744,6 +845,18 @@ EVENT_SUBSCRIPTIONS: dict[str, Subscription] = {
         handles={"license.periodic_medical.due.v1": PeriodicMedicalDue},
         handler=periodic_medical_due,
         summary="Remind a holder at 60+ or with C5 that a medical certificate is due (DL-10, NT-01).",
+    ),
+    "license.exam_booking.decided.v1": Subscription(
+        name="exam-booking-decided",
+        handles={"license.exam_booking.decided.v1": ExamBookingDecided},
+        handler=exam_booking_decided,
+        summary="Tell the learner whether the cut-off seated their exam request, the place and why (DL-11).",
+    ),
+    "license.exam_result.recorded.v1": Subscription(
+        name="exam-result",
+        handles={"license.exam_result.recorded.v1": ExamResultRecorded},
+        handler=exam_result_recorded,
+        summary="Tell the learner an exam's outcome and what follows (DL-11, NT-01).",
     ),
 }
 

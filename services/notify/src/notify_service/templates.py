@@ -141,6 +141,7 @@ def _registry(*templates: Template) -> Mapping[str, Template]:
 
 
 _DATE = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日")
+_COUNT = re.compile(r"[1-9]\d{0,5}")
 _PLATE = re.compile(r"[\u4e00-\u9fa5][A-HJ-NP-Z][A-HJ-NP-Z0-9]{5,6}|（未选定）")
 
 TEMPLATES: Mapping[str, Template] = _registry(
@@ -244,7 +245,7 @@ TEMPLATES: Mapping[str, Template] = _registry(
             "ban_until": _DATE,
         },
     ),
-    # VH-13/VH-14: appointments made, or cancelled by a station (DL-11's exam appointments: awaiting license).
+    # VH-13/VH-14: inspection appointments made, or cancelled by a station (exams: the exam_* templates).
     Template(
         key="appointment_made",
         title="预约成功",
@@ -256,6 +257,50 @@ TEMPLATES: Mapping[str, Template] = _registry(
         title="预约取消",
         rule="VH-14",
         text="因{station}暂停或停止服务，您预约的{business}（{slot}）已取消，原因：{reason}。请重新预约。",
+    ),
+    # DL-11: an exam slot's cut-off seats the request or not, with the place and its reason.
+    Template(
+        key="exam_seated",
+        title="考试预约成功",
+        rule="DL-11",
+        text=(
+            "您预约的{subject}考试（{place}，{slot}）已预约成功，在{requests}名申请人中排第{rank}位"
+            "（考位{capacity}个，排序依据：{basis}）。请携带身份证明按时参加考试；因故不能参加的，"
+            "应于考试前一日到车辆管理所申请取消，未按时参加考试的判定该次考试不合格。"
+        ),
+        shapes={"rank": _COUNT, "requests": _COUNT, "capacity": _COUNT},
+    ),
+    Template(
+        key="exam_not_seated",
+        title="考试预约未成功",
+        rule="DL-11",
+        text=(
+            "您申请预约的{subject}考试（{place}，{slot}）申请人数超过考位，您在{requests}名申请人中"
+            "排第{rank}位（考位{capacity}个，排序依据：{basis}），本场次未能安排，请重新预约其他考试场次。"
+        ),
+        shapes={"rank": _COUNT, "requests": _COUNT, "capacity": _COUNT},
+    ),
+    # DL-11: an examiner recorded the outcome, with what follows.
+    Template(
+        key="exam_passed",
+        title="考试合格",
+        rule="DL-11",
+        text="您于{day}参加的{subject}考试成绩合格。{next}",
+        shapes={"day": _DATE},
+    ),
+    Template(
+        key="exam_failed",
+        title="考试不合格",
+        rule="DL-11",
+        text="您于{day}参加的{subject}考试成绩不合格。{next}",
+        shapes={"day": _DATE},
+    ),
+    Template(
+        key="exam_absent",
+        title="考试缺考",
+        rule="DL-11",
+        text="您未按预约时间参加{day}的{subject}考试，按规定判定该次考试不合格。{next}",
+        shapes={"day": _DATE},
     ),
     # VH-05, DL-02/03/07/08: deliveries by mail or self pickup, of vehicle items and of driving licences.
     Template(

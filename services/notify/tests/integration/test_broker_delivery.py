@@ -705,6 +705,115 @@ async def test_nt01_delivery_ban_is_told_with_its_last_day(
     assert sms["case_id"] == f"delivery-ban:{case_id}"
 
 
+def exam_decision(phone: str, **more: Any) -> dict[str, Any]:
+    return {
+        "booking_id": str(uuid.uuid4()),
+        "learner_id": str(uuid.uuid4()),
+        "slot_id": str(uuid.uuid4()),
+        "site_name": "石家庄市第一考场",
+        "exam_subject": 1,
+        "starts_at": "2032-03-15T08:30:00+08:00",
+        "outcome": "seated",
+        "place": 12,
+        "capacity": 100,
+        "requests": 340,
+        "priority_at": "2032-01-05T10:00:00+08:00",
+        "priority_basis": "accepted",
+        "phone": phone,
+        "decided_at": "2032-03-10T17:00:00+08:00",
+        **more,
+    }
+
+
+async def test_dl11_the_cutoff_tells_each_learner_seated_or_not_with_the_place_and_why(
+    notify: Notify,
+) -> None:
+    seated, not_seated = new_phone(), new_phone()
+    consumer = notify.consumer("exam-booking-decided")
+    before = taken(consumer)
+    first = exam_decision(seated)
+    await notify.publish("license", "license.exam_booking.decided.v1", first, uuid.uuid4())
+    await notify.publish("license", "license.exam_booking.decided.v1", first, uuid.uuid4())  # republished
+    late = exam_decision(
+        not_seated,
+        outcome="not_seated",
+        place=101,
+        exam_subject=2,
+        priority_basis="last_exam",
+        priority_at="2032-02-01T09:00:00+08:00",
+    )
+    await notify.publish("license", "license.exam_booking.decided.v1", late, uuid.uuid4())
+    await settled(consumer, before, 3)
+    (row,) = await notify.rows(seated)
+    assert row.template == "exam_seated"
+    assert "您预约的科目一考试（石家庄市第一考场，2032年3月15日 08:30）已预约成功" in row.body
+    assert (
+        "在340名申请人中排第12位（考位100个，排序依据：首次预约科目一，按受理时间2032年1月5日 10:00）"
+        in row.body
+    )
+    (row,) = await notify.rows(not_seated)
+    assert row.template == "exam_not_seated"
+    assert "排第101位" in row.body
+    assert "按上次考试时间2032年2月1日 09:00" in row.body
+    assert "请重新预约其他考试场次" in row.body
+
+
+async def test_dl11_an_exam_result_is_told_with_what_follows(notify: Notify) -> None:
+    failed, licensed = new_phone(), new_phone()
+    consumer = notify.consumer("exam-result")
+    before = taken(consumer)
+    base = {
+        "learner_id": str(uuid.uuid4()),
+        "site_name": "石家庄市第一考场",
+        "exam_at": "2032-03-15T08:30:00+08:00",
+        "voided": False,
+        "licence_record_id": None,
+        "recorded_at": "2032-03-15T11:00:00+08:00",
+    }
+    await notify.publish(
+        "license",
+        "license.exam_result.recorded.v1",
+        base
+        | {
+            "booking_id": str(uuid.uuid4()),
+            "exam_subject": 2,
+            "outcome": "failed",
+            "learner_state": "learning",
+            "next_subject": 2,
+            "book_from": "2032-03-25",
+            "road_bookings_left": 3,
+            "phone": failed,
+        },
+        uuid.uuid4(),
+    )
+    await notify.publish(
+        "license",
+        "license.exam_result.recorded.v1",
+        base
+        | {
+            "booking_id": str(uuid.uuid4()),
+            "exam_subject": 4,
+            "outcome": "passed",
+            "learner_state": "licensed",
+            "next_subject": None,
+            "book_from": None,
+            "road_bookings_left": None,
+            "licence_record_id": str(uuid.uuid4()),
+            "phone": licensed,
+        },
+        uuid.uuid4(),
+    )
+    await settled(consumer, before, 2)
+    (row,) = await notify.rows(failed)
+    assert row.template == "exam_failed"
+    assert row.body.endswith(
+        "您于2032年3月15日参加的科目二考试成绩不合格。可于2032年3月25日起重新预约考试（该科目剩余预约考试次数3次）。"
+    )
+    (row,) = await notify.rows(licensed)
+    assert row.template == "exam_passed"
+    assert "科目三安全文明驾驶常识考试成绩合格。您已通过全部考试科目，驾驶证已核发。" in row.body
+
+
 # --- license: driving-licence applications, their bans, the periodic certificate (DL-02..DL-10) ----------
 
 

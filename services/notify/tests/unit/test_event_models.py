@@ -12,12 +12,14 @@ from notify_service.subscriptions import (
     CANCELLATION_REASONS,
     AccountCancelled,
     DeliveryBanImposed,
+    ExamResultRecorded,
     LicenceDeliveryBanImposed,
     LicencePhotoApproved,
     RegistrationApproved,
     SelectionConfirmed,
     chinese_date,
     chinese_slot,
+    exam_next_step,
     free_text,
     masked_account,
 )
@@ -113,3 +115,38 @@ def test_nt01_an_event_from_before_the_phone_was_added_is_read_and_tells_nobody(
         "until": "2028-03-09",
     }
     assert model.model_validate(base).phone is None
+
+
+def exam_result(**more: object) -> ExamResultRecorded:
+    data: dict[str, object] = {
+        "booking_id": "b",
+        "exam_subject": 2,
+        "outcome": "failed",
+        "exam_at": "2027-03-15T08:30:00+08:00",
+        "learner_state": "learning",
+        "next_subject": 2,
+        "book_from": "2027-03-25",
+        "road_bookings_left": 4,
+        "voided": False,
+        "phone": "13912345678",
+    }
+    data.update(more)
+    return ExamResultRecorded.model_validate(data)
+
+
+def test_dl11_what_follows_an_exam_result_is_told_in_words() -> None:
+    assert exam_next_step(exam_result()) == "可于2027年3月25日起重新预约考试（该科目剩余预约考试次数4次）。"
+    passed = exam_result(outcome="passed", exam_subject=1, next_subject=2, road_bookings_left=None)
+    assert exam_next_step(passed) == "下一科目为科目二，可于2027年3月25日起预约考试。"
+    again = exam_result(
+        outcome="absent", exam_subject=1, next_subject=1, book_from=None, road_bookings_left=None
+    )
+    assert exam_next_step(again) == "可通过交管12123重新预约考试。"
+    assert exam_next_step(exam_result(learner_state="licensed", outcome="passed")) == (
+        "您已通过全部考试科目，驾驶证已核发。"
+    )
+    assert "成绩作废" in exam_next_step(exam_result(learner_state="ended", voided=True, next_subject=None))
+    for case in (exam_result(), passed, again):
+        templates.render(
+            "exam_failed", {"day": "2027年3月15日", "subject": "科目二", "next": exam_next_step(case)}
+        )

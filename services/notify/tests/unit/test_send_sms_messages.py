@@ -133,6 +133,8 @@ def test_nt01_notify_consumes_every_outcome_event_identity_plate_pool_vehicle_an
         "vehicle.inspection_booking.booked.v1": "inspection-booked",
         "vehicle.inspection_booking.cancelled.v1": "inspection-cancelled",
         "vehicle.application.state_changed.v1": "vehicle-application",
+        "license.exam_booking.decided.v1": "exam-booking-decided",
+        "license.exam_result.recorded.v1": "exam-result",
         "license.application.state_changed.v1": "licence-application",
         "license.delivery_ban.imposed.v1": "licence-delivery-ban",
         "license.periodic_medical.due.v1": "periodic-medical",

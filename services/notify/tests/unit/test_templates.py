@@ -57,10 +57,31 @@ GOOD_PARAMS: dict[str, dict[str, str]] = {
     "deferral_approved": {"business": "延期审验", "until": "2027年10月1日"},
     "medical_certificate_needed": {"business": "期满换证", "wait_until": "2027年3月31日"},
     "periodic_medical_due": {"review_date": "2027年3月1日", "submit_by": "2027年3月31日"},
+    "exam_seated": {
+        "subject": "科目一",
+        "place": "石家庄市第一考场",
+        "slot": "2027年3月15日 08:30",
+        "requests": "340",
+        "rank": "12",
+        "capacity": "100",
+        "basis": "首次预约科目一，按受理时间2027年1月5日 10:00",
+    },
+    "exam_not_seated": {
+        "subject": "科目二",
+        "place": "石家庄市第二考场",
+        "slot": "2027年3月15日 08:30",
+        "requests": "340",
+        "rank": "101",
+        "capacity": "100",
+        "basis": "按上次考试时间2027年2月1日 09:00",
+    },
+    "exam_passed": {"day": "2027年3月15日", "subject": "科目一", "next": "下一科目为科目二。"},
+    "exam_failed": {"day": "2027年3月15日", "subject": "科目二", "next": "可于2027年3月25日起重新预约考试。"},
+    "exam_absent": {"day": "2027年3月15日", "subject": "科目三道路驾驶技能", "next": "可重新预约。"},
 }
 
 # The outcomes NT-01 and the rules name that are built, each with its template (the table in the README;
-# the violation outcomes and DL-11/DL-12's await their builders, and vehicle has no booking change). A
+# the violation outcomes and DL-12's await their builders, and vehicle has no booking change). A
 # delivery, a ban and a refusal are one message kind each, for a vehicle item and a driving licence alike
 # (DL-02..DL-08 name the item in the parameters).
 NT01_OUTCOMES = {
@@ -83,6 +104,11 @@ NT01_OUTCOMES = {
     "licence deferral granted, with the date": "deferral_approved",
     "licence application waiting for a hospital's medical certificate": "medical_certificate_needed",
     "periodic medical certificate due at the review date": "periodic_medical_due",
+    "exam seated at the cut-off": "exam_seated",
+    "exam not seated at the cut-off": "exam_not_seated",
+    "exam passed": "exam_passed",
+    "exam failed": "exam_failed",
+    "exam missed": "exam_absent",
 }
 
 

@@ -8,6 +8,8 @@ from license_service.api.application_steps import post_router as application_pos
 from license_service.api.application_steps import router as application_steps_router
 from license_service.api.applications import router as applications_router
 from license_service.api.contact import router as contact_router
+from license_service.api.exam_sites import router as exam_sites_router
+from license_service.api.exams import router as exams_router
 from license_service.api.imports import router as imports_router
 from license_service.api.licences import router as licences_router
 from license_service.api.medical import router as medical_router
@@ -23,3 +25,5 @@ router.include_router(contact_router)
 router.include_router(imports_router)
 router.include_router(points.router)
 router.include_router(licences_router)
+router.include_router(exam_sites_router)
+router.include_router(exams_router)
