@@ -1,0 +1,11 @@
+"""The violation service's HTTP API, mounted under /api/v1 (violations, payments)."""
+
+from fastapi import APIRouter
+
+from violation_service.api.batches import router as batches_router
+from violation_service.api.violations import router as violations_router
+
+router = APIRouter()
+# The static /violations/intake-batches paths before /violations/{violation_id}.
+router.include_router(batches_router)
+router.include_router(violations_router)
