@@ -259,3 +259,37 @@ async def events_about(runtime: Runtime, subject: str) -> list[tuple[str, dict[s
             .order_by(outbox.c.id)
         )
         return [(r.routing_key, r.payload) for r in rows]
+
+
+async def sent_code(runtime: Runtime, phone: str) -> str:
+    """The last SMS code violation asked notify to send to `phone` (the command in its outbox)."""
+    outbox = metadata.tables["outbox"]
+    async with runtime.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(outbox.c.payload)
+                .where(
+                    outbox.c.routing_key == "notify.sms.send.v1", outbox.c.payload["phone"].astext == phone
+                )
+                .order_by(outbox.c.id.desc())
+                .limit(1)
+            )
+        ).one()
+    return str(row.payload["params"]["code"])
+
+
+def read_pdf(content: bytes) -> tuple[str, list[str]]:
+    """A PDF as a person and a scanner see it: every page rendered (pdfium), its text, and the QR codes
+    read from the rendered pixels (zxing)."""
+    import pypdfium2
+    import zxingcpp
+
+    assert content.startswith(b"%PDF-")
+    document = pypdfium2.PdfDocument(content)
+    texts: list[str] = []
+    codes: list[str] = []
+    for page in document:
+        texts.append(page.get_textpage().get_text_range())
+        image = page.render(scale=3).to_pil()
+        codes += [found.text for found in zxingcpp.read_barcodes(image)]
+    return "\n".join(texts), codes

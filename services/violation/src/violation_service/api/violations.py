@@ -13,8 +13,8 @@ from servicekit.pagination import InvalidCursor, Page, clamp_limit, decode_curso
 from servicekit.uow import committed
 from servicekit.web import Unprocessable, UowDep, actor_from
 from servicekit.web.documents import document_response
-from violation_service import access, intake, queries
-from violation_service.api.common import AnyCaller, SystemOnly, ViolationOut, violation_out
+from violation_service import access, handling, intake, queries
+from violation_service.api.common import AnyCaller, HandlingOut, SystemOnly, ViolationOut, violation_out
 from violation_service.context import ContextDep
 from violation_service.published import SubmitCameraRecord
 
@@ -91,12 +91,18 @@ async def list_violations(
 async def get_violation(
     violation_id: uuid.UUID, uow: UowDep, ctx: ContextDep, principal: AnyCaller
 ) -> ViolationOut:
-    """VI-05: to whom may see it (404 otherwise), with its evidence images' links and its decision."""
+    """VI-05: to whom may see it (404 otherwise), with its evidence images' links and its decision; for a
+    citizen or unit, whether they may handle it online (VI-02) and if not, the refusal's code."""
     async with uow:
         row = await access.violation_for(uow, principal, violation_id)
         evidence = await ctx.documents.of_case(uow.session, intake.case_ref(violation_id))
         decision = await queries.decision_of(uow, violation_id)
-    return violation_out(row, evidence=[d for d in evidence if d.kind == intake.EVIDENCE], decision=decision)
+        can = None
+        if principal.has_any("citizen", "unit"):
+            refusal = await handling.eligibility(uow, principal, row)
+            can = HandlingOut(allowed=refusal is None, refusal=refusal)
+    evidence = [d for d in evidence if d.kind == intake.EVIDENCE]
+    return violation_out(row, evidence=evidence, handling=can, decision=decision)
 
 
 @router.get("/{violation_id}/evidence/{document_id}", summary="An evidence image (VI-01)")
