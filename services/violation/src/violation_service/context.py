@@ -11,6 +11,8 @@ from fastapi import Depends, FastAPI, Request
 from servicekit.documents import DocumentStore
 from servicekit.runtime import Runtime
 from servicekit.verification import VerificationCodes
+from violation_service.banks import Bank, banks_of
+from violation_service.settings import ViolationSettings
 
 
 @dataclass
@@ -18,6 +20,8 @@ class ViolationContext:
     runtime: Runtime
     documents: DocumentStore
     codes: VerificationCodes
+    banks: dict[str, Bank]
+    secret: bytes  # signs the papers' QR codes
 
 
 _BY_RUNTIME: dict[int, ViolationContext] = {}
@@ -28,12 +32,15 @@ def context_for(runtime: Runtime) -> ViolationContext:
     if found is not None and found.runtime is runtime:
         return found
     settings = runtime.settings
+    violation = settings if isinstance(settings, ViolationSettings) else ViolationSettings()
     ctx = ViolationContext(
         runtime=runtime,
         documents=DocumentStore.from_settings(runtime.metadata, settings.documents),
         codes=VerificationCodes(
             runtime.redis, runtime.clock, settings.secret_key.get_secret_value().encode(), key_prefix="vi:vc"
         ),
+        banks=banks_of(violation.bank_settings()),
+        secret=settings.secret_key.get_secret_value().encode(),
     )
     _BY_RUNTIME[id(runtime)] = ctx
     return ctx

@@ -158,10 +158,9 @@ async def issue(
         payment_reference=domain.payment_reference(number),
         office_code=row["office_code"],
     )
-    secret = ctx.runtime.settings.secret_key.get_secret_value().encode()
     document = await ctx.documents.store(
         uow.session,
-        papers.render_decision(secret, paper),
+        papers.render_decision(ctx.secret, paper),
         case_ref=intake.case_ref(row["id"]),
         owner=account_id,
         kind=DECISION_DOCUMENT,

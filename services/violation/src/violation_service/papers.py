@@ -67,16 +67,19 @@ def yuan(fen: int) -> str:
     return f"{fen // 100}.{fen % 100:02d}"
 
 
+_NO_LINE_START = frozenset("，。；：、）》」！？,.;:)")
+
+
 def _wrap(text: str, size: float, width: float) -> list[str]:
     """Break `text` into lines no wider than `width` (CJK text breaks anywhere; measured, not counted)."""
     lines: list[str] = []
     current = ""
     for ch in text:
-        if pdfmetrics.stringWidth(current + ch, FONT, size) > width:
+        if pdfmetrics.stringWidth(current + ch, FONT, size) > width and ch not in _NO_LINE_START:
             lines.append(current)
             current = ch.lstrip() if ch == " " else ch
         else:
-            current += ch
+            current += ch  # closing punctuation stays on its line (避头点), a little into the margin
     if current:
         lines.append(current)
     return lines
@@ -189,3 +192,66 @@ def render_decision(secret: bytes, paper: DecisionPaper) -> bytes:
     page.canvas.setFont(FONT, 8)
     page.canvas.drawString(page.margin, page.margin, "扫描二维码可核验本决定书真伪。")
     return page.finish(floor=page.margin + 37 * mm)
+
+
+@dataclass(frozen=True)
+class VoucherPaper:
+    """What the payment voucher shows (VI-04): the amount due on the day it is printed."""
+
+    payment_reference: str
+    decision_number: str
+    payer_name: str
+    plate_number: str
+    fine_fen: int
+    late_fee_fen: int
+    late_days: int
+    pay_by: date
+    printed_at: datetime
+
+
+def voucher_qr(secret: bytes, paper: VoucherPaper) -> str:
+    return signed(
+        secret,
+        VOUCHER_QR,
+        paper.payment_reference,
+        paper.decision_number,
+        str(paper.fine_fen),
+        f"{paper.pay_by:%Y%m%d}",
+    )
+
+
+def voucher_lines(paper: VoucherPaper) -> Sequence[str]:
+    printed = paper.printed_at.astimezone(SHANGHAI)
+    total = paper.fine_fen + paper.late_fee_fen
+    late = (
+        f"加处罚款：{yuan(paper.late_fee_fen)}元（逾期{paper.late_days}日）"
+        if paper.late_days
+        else "加处罚款：0.00元"
+    )
+    return [
+        f"处罚决定书编号：{paper.decision_number}",
+        f"被处罚人：{paper.payer_name}    车辆号牌：{paper.plate_number}",
+        f"罚款金额：{yuan(paper.fine_fen)}元    {late}",
+        f"应缴金额合计：人民币{total // 100}元{total % 100:02d}分（截至{printed:%Y年%m月%d日}）",
+        f"缴款期限：{paper.pay_by:%Y年%m月%d日}前；逾期每日按罚款数额的百分之三加处罚款，"
+        "加处罚款不超过罚款数额，以缴款当日银行核算金额为准。",
+        "请持本凭证到代收银行柜台缴款，或登录已开通网上缴纳交通罚款功能的银行网站缴款。",
+        "为便于银行保存，本凭证请使用激光或针式打印机打印，不能使用热敏打印机打印。",
+        f"打印时间：{printed:%Y-%m-%d %H:%M}",
+    ]
+
+
+def render_voucher(secret: bytes, paper: VoucherPaper, layout: Layout) -> bytes:
+    """VI-04: the voucher for a bank counter, on A4 (`laser`) or the impact printer's continuous form."""
+    impact = layout == "impact"
+    pagesize = IMPACT_FORM if impact else A4
+    margin = 12 * mm if impact else 20 * mm
+    qr_size = 38 * mm if impact else 40 * mm
+    page = _Page(pagesize, margin, f"缴款凭证 {paper.payment_reference}")
+    page.centred("公安交通管理罚款缴款凭证", 16 if impact else 18, 3 * mm)
+    page.centred(f"缴款编号：{paper.payment_reference}", 14, 3 * mm)
+    size, leading = (11.0, 5.6 * mm) if impact else (11.0, 7 * mm)
+    for line in voucher_lines(paper):
+        page.paragraph(line, size, leading, right=qr_size + 4 * mm if impact else 0)
+    page.qr(voucher_qr(secret, paper), qr_size, page.width - margin - qr_size, margin)
+    return page.finish(floor=margin if impact else margin + qr_size + 2 * mm)

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 from sqlalchemy import select
 
 from servicekit.clock import SHANGHAI, FixedClock
@@ -60,8 +60,8 @@ def tokens() -> TokenFactory:
     return TokenFactory()
 
 
-def build_app(tokens: TokenFactory, clock: FixedClock) -> FastAPI:
-    settings = SPEC.settings()
+def build_app(tokens: TokenFactory, clock: FixedClock, settings: Any = None) -> FastAPI:
+    settings = settings or SPEC.settings()
     app = create_service_app(
         settings,
         title="violation",
@@ -293,3 +293,46 @@ def read_pdf(content: bytes) -> tuple[str, list[str]]:
         image = page.render(scale=3).to_pil()
         codes += [found.text for found in zxingcpp.read_barcodes(image)]
     return "\n".join(texts), codes
+
+
+@pytest.fixture
+async def own_bank(
+    violation_database: str, tokens: TokenFactory, clock: FixedClock
+) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+    """A client of an app that trusts one more bank, this test's own (a fresh code and key), and that
+    bank's simulator: what it reconciles is only this test's (the test database outlives a test)."""
+    from violation_service.banks import BankSettings, HmacKey
+    from violation_service.banksim import BankSimulator
+
+    code, key = "t" + secrets.token_hex(4), secrets.token_hex(16)
+    settings = SPEC.settings()
+    settings.banks = {code: BankSettings(name="测试银行", key=SecretStr(key), simulator=True)}  # type: ignore[attr-defined]
+    async with service_client(build_app(tokens, clock, settings)) as c:
+        yield c, BankSimulator(code, HmacKey(key.encode()))
+
+
+def simulator(runtime: Runtime) -> Any:
+    """The local bank as the service is configured to trust it (dev and test: `sim`, HMAC-SHA256)."""
+    from violation_service.banks import HmacKey
+    from violation_service.banksim import BankSimulator
+    from violation_service.settings import ViolationSettings
+
+    settings = runtime.settings
+    assert isinstance(settings, ViolationSettings)
+    return BankSimulator("sim", HmacKey(settings.simulator_key().hex().encode()))
+
+
+async def decided(
+    client: httpx.AsyncClient, actors: Actors, runtime: Runtime, **overrides: Any
+) -> tuple[Person, dict[str, Any], dict[str, Any]]:
+    """A camera record its owner has handled: (owner, violation, decision)."""
+    taken = await take(client, actors, **overrides)
+    owner = await owner_of(runtime, actors, taken["plate_number"])
+    r = await client.post(f"/api/v1/violations/{taken['id']}/handling-code", headers=owner.headers)
+    assert r.status_code == 202, r.text
+    code = await sent_code(runtime, owner.phone)
+    r = await client.post(
+        f"/api/v1/violations/{taken['id']}/handling", json={"code": code}, headers=owner.headers
+    )
+    assert r.status_code == 201, r.text
+    return owner, taken, r.json()

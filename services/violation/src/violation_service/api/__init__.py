@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from violation_service.api.batches import router as batches_router
 from violation_service.api.decisions import router as decisions_router
 from violation_service.api.handling import router as handling_router
+from violation_service.api.payments import router as payments_router
 from violation_service.api.violations import router as violations_router
 
 router = APIRouter()
@@ -13,3 +14,4 @@ router.include_router(batches_router)
 router.include_router(decisions_router)
 router.include_router(violations_router)
 router.include_router(handling_router)
+router.include_router(payments_router)
