@@ -54,10 +54,18 @@ GOOD_PARAMS: dict[str, dict[str, str]] = {
     "delivery_mailed": {"item": "机动车号牌", "tracking": "EMS1234567890CN"},
     "delivery_ready_for_pickup": {"item": "机动车行驶证", "pickup_by": "2027年4月5日"},
     "application_rejected": {"item": "机动车号牌", "business": "补领", "reason": "号牌未列入网上补领范围"},
+    "penalty_decision_issued": {
+        "plate": "冀A12345",
+        "violated_on": "2027年2月20日",
+        "penalty": "罚款200.00元",
+        "points": "6",
+        "payment": "请于2027年3月16日前缴纳罚款（缴款编号1301042027000123459）。",
+    },
+    "penalty_paid": {"plate": "冀A12345", "amount": "206.00", "late_fee": "6.00", "paid_on": "2027年3月17日"},
 }
 
 # The outcomes NT-01 and the rules name that are built, each with its template (the table in the README;
-# the licence and violation outcomes await their services, and vehicle has no booking change).
+# the licence outcomes await their service, and vehicle has no booking change).
 NT01_OUTCOMES = {
     "registration approved": "registration_approved",
     "registration rejected with the reason": "registration_rejected",
@@ -75,6 +83,8 @@ NT01_OUTCOMES = {
     "delivery for pickup": "delivery_ready_for_pickup",
     "delivery ban": "delivery_ban_imposed",
     "application refused": "application_rejected",
+    "penalty decision issued": "penalty_decision_issued",
+    "fine paid": "penalty_paid",
 }
 
 
