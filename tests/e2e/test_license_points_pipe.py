@@ -165,7 +165,9 @@ async def test_dl12_decisions_published_by_violation_reach_the_licence_and_a_rev
 
     await eventually(flagged, "both decisions counted and the licence flagged")
     revoked = DecisionRevoked(
-        **first.model_dump(exclude={"place"}), ground="litigation", revoked_at=NOW - timedelta(minutes=5)
+        **first.model_dump(include=set(DecisionRevoked.model_fields)),
+        ground="litigation",
+        revoked_at=NOW - timedelta(minutes=5),
     )
     await publish(violation, revoked)
 

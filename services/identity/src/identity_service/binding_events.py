@@ -1,8 +1,10 @@
-"""Every path that starts or ends a vehicle binding tells vehicle, in the same unit of work (VH-13 needs
-the binding, ADR 0044): `identity.binding.created.v1` and `identity.binding.ended.v1`.
+"""Every path that starts or ends a binding publishes it, in the same unit of work: a vehicle's as
+`identity.binding.created.v1` / `ended.v1` (vehicle's VH-13 needs it, ADR 0044; violation's VI-02 too), a
+licence's as `identity.licence_binding.created.v1` / `ended.v1` (violation's VI-02: a personal user with a
+bound licence handles camera violations, ADR 0060).
 
-`replay_live` publishes a `created` again for every live vehicle binding: the one-off step of a roll-out
-(bindings made before these events existed), safe to repeat since vehicle keeps one row per binding.
+`replay_live` publishes a `created` again for every live binding: the one-off step of a roll-out
+(bindings made before these events existed), safe to repeat since the consumers keep one row per binding.
 Run it as `python -m identity_service.replay_bindings`."""
 
 from __future__ import annotations
@@ -15,15 +17,48 @@ from sqlalchemy import ColumnElement, Row, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from identity_service.domain import AlreadyBound
-from identity_service.published import BindingCreated, BindingEnded
-from identity_service.tables import bindings
+from identity_service.published import (
+    BindingCreated,
+    BindingEnded,
+    LicenceBindingCreated,
+    LicenceBindingEnded,
+)
+from identity_service.tables import accounts, bindings, person_records
 from servicekit.ids import new_id
 from servicekit.runtime import Runtime
 from servicekit.uow import UnitOfWork
 
 
-def emit_created(uow: UnitOfWork, row: Any) -> None:
-    """A new binding row; licences are not published (no consumer needs them)."""
+async def _licence_number(uow: UnitOfWork, ref: str) -> str:
+    """The licence number (the holder's identity number) of the licence record `ref` names: a licence
+    binding's ref is license's record id (ADR 0050), which identity's projection maps to its number."""
+    number: str = (
+        await uow.session.execute(
+            select(person_records.c.id_number).where(
+                person_records.c.record_kind == "licence", person_records.c.ref == ref
+            )
+        )
+    ).scalar_one()
+    return number
+
+
+async def emit_created(uow: UnitOfWork, row: Any) -> None:
+    """A new binding row, published by its kind (a licence's with the holder's name, for the decision)."""
+    if row.record_kind == "licence":
+        name = (
+            await uow.session.execute(select(accounts.c.name).where(accounts.c.id == row.account_id))
+        ).scalar_one()
+        uow.emit(
+            LicenceBindingCreated(
+                binding_id=str(row.id),
+                account_id=str(row.account_id),
+                licence_number=await _licence_number(uow, row.ref),
+                holder_name=name,
+                channel=row.channel,
+                at=row.created_at,
+            )
+        )
+        return
     if row.record_kind != "vehicle":
         return
     uow.emit(
@@ -60,12 +95,12 @@ async def bind_record(
     except IntegrityError:
         raise AlreadyBound("this record is already bound to the account") from None
     row = (await uow.session.execute(select(bindings).where(bindings.c.id == binding_id))).one()
-    emit_created(uow, row)
+    await emit_created(uow, row)
     return row
 
 
 async def end_bindings(uow: UnitOfWork, where: ColumnElement[bool], reason: str) -> Sequence[Row[Any]]:
-    """End the live bindings `where` selects, publishing each vehicle binding's end; the ended rows."""
+    """End the live bindings `where` selects, publishing each one's end; the ended rows."""
     now = uow.now
     ended: Sequence[Row[Any]] = (
         await uow.session.execute(
@@ -76,7 +111,17 @@ async def end_bindings(uow: UnitOfWork, where: ColumnElement[bool], reason: str)
         )
     ).all()
     for row in ended:
-        if row.record_kind == "vehicle":
+        if row.record_kind == "licence":
+            uow.emit(
+                LicenceBindingEnded(
+                    binding_id=str(row.id),
+                    account_id=str(row.account_id),
+                    licence_number=await _licence_number(uow, row.ref),
+                    reason=reason,
+                    at=now,
+                )
+            )
+        elif row.record_kind == "vehicle":
             uow.emit(
                 BindingEnded(
                     binding_id=str(row.id),
@@ -94,9 +139,9 @@ async def end_bindings(uow: UnitOfWork, where: ColumnElement[bool], reason: str)
 async def replay_live(
     runtime: Runtime, batch: int = 500, progress: Callable[[int, int], None] = lambda done, total: None
 ) -> int:
-    """A `created` for every live vehicle binding, `batch` rows per transaction in id order; returns how
-    many. `progress(done, total)` after each batch (a long job shows where it is)."""
-    live = (bindings.c.record_kind == "vehicle") & bindings.c.unbound_at.is_(None)
+    """A `created` for every live binding (vehicles and licences), `batch` rows per transaction in id order;
+    returns how many. `progress(done, total)` after each batch (a long job shows where it is)."""
+    live = bindings.c.record_kind.in_(("vehicle", "licence")) & bindings.c.unbound_at.is_(None)
     async with runtime.engine.connect() as conn:
         total = int((await conn.execute(select(func.count()).select_from(bindings).where(live))).scalar_one())
     done, after = 0, None
@@ -107,7 +152,7 @@ async def replay_live(
                 query = query.where(bindings.c.id > after)
             rows = (await uow.session.execute(query)).all()
             for row in rows:
-                emit_created(uow, row)
+                await emit_created(uow, row)
             await uow.commit()
         if not rows:
             return done

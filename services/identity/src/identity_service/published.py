@@ -266,6 +266,68 @@ class BindingEnded(Event):
         )
 
 
+class LicenceBindingCreated(Event):
+    """ID-12: an account bound its own driving licence. violation lets a personal user with a bound licence
+    handle camera violations (VI-02, ADR 0060)."""
+
+    message_type: ClassVar[str] = "identity.licence_binding.created.v1"
+    summary: ClassVar[str] = (
+        "An account bound its own driving licence (ID-12); violation lets it handle camera violations of "
+        "its bound vehicles (VI-02). `licence_number` is the holder's identity number."
+    )
+
+    binding_id: str
+    account_id: str
+    licence_number: str
+    holder_name: str
+    channel: Literal["online", "counter"]
+    at: datetime
+
+    def subject(self) -> str:
+        return self.binding_id
+
+    @classmethod
+    def example(cls) -> LicenceBindingCreated:
+        return cls(
+            binding_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e65",
+            account_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e61",
+            licence_number="130102199003071233",
+            holder_name="张三",
+            channel="online",
+            at=_EXAMPLE_TIME,
+        )
+
+
+class LicenceBindingEnded(Event):
+    """ID-12 / ID-14 / ID-16: a licence binding ended: unbound by the user, the licence cancelled (DL-13),
+    or with its account."""
+
+    message_type: ClassVar[str] = "identity.licence_binding.ended.v1"
+    summary: ClassVar[str] = (
+        "A driving licence binding ended: unbound by the user (ID-12), the licence cancelled (ID-14, DL-13) "
+        "or with its account (ID-16)."
+    )
+
+    binding_id: str
+    account_id: str
+    licence_number: str
+    reason: str  # by_user | cancelled | account_cancelled
+    at: datetime
+
+    def subject(self) -> str:
+        return self.binding_id
+
+    @classmethod
+    def example(cls) -> LicenceBindingEnded:
+        return cls(
+            binding_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e65",
+            account_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e61",
+            licence_number="130102199003071233",
+            reason="by_user",
+            at=_EXAMPLE_TIME,
+        )
+
+
 class OfficialDay(BaseModel):
     date: dt.date
     working: bool  # false: a holiday off; true: an adjusted working day (调休)
@@ -311,6 +373,8 @@ PUBLISHED: list[type[Message]] = [
     LicencePhotoRejected,
     BindingCreated,
     BindingEnded,
+    LicenceBindingCreated,
+    LicenceBindingEnded,
     WorkdayYearSet,
 ]
 

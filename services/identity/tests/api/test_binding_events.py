@@ -1,4 +1,5 @@
-"""Every path that starts or ends a vehicle binding publishes it (ADR 0044; vehicle's VH-13 reads them)."""
+"""Every path that starts or ends a binding publishes it: vehicles (ADR 0044; vehicle's VH-13 and
+violation's VI-02 read them) and licences (ADR 0060; violation's VI-02 reads them)."""
 
 import secrets
 from typing import TYPE_CHECKING, Any
@@ -13,17 +14,17 @@ pytestmark = pytest.mark.integration
 
 CREATED = "identity.binding.created.v1"
 ENDED = "identity.binding.ended.v1"
+LICENCE_CREATED = "identity.licence_binding.created.v1"
+LICENCE_ENDED = "identity.licence_binding.ended.v1"
 
 
-async def _events(api: "Api", routing_key: str, ref: str) -> list[dict[str, Any]]:
-    """The payloads of `routing_key` about the vehicle `ref` in identity's outbox, oldest first."""
+async def _events(api: "Api", routing_key: str, ref: str, field: str = "ref") -> list[dict[str, Any]]:
+    """The payloads of `routing_key` about the record `ref` in identity's outbox, oldest first."""
     async with api.runtime.engine.connect() as conn:
         rows = (
             await conn.execute(
-                text(
-                    "SELECT payload FROM outbox WHERE routing_key = :k AND payload->>'ref' = :r ORDER BY id"
-                ),
-                {"k": routing_key, "r": ref},
+                text("SELECT payload FROM outbox WHERE routing_key = :k AND payload->>:f = :r ORDER BY id"),
+                {"k": routing_key, "r": ref, "f": field},
             )
         ).all()
     return [dict(row.payload) for row in rows]
@@ -72,16 +73,31 @@ async def test_id12_online_bind_and_unbind_publish_created_then_ended(api: "Api"
     )
 
 
-async def test_id12_licence_bindings_publish_nothing(api: "Api") -> None:
+async def test_id12_vi02_licence_bindings_publish_their_own_created_then_ended(api: "Api") -> None:
+    """ADR 0060: violation needs to know who has bound a licence (VI-02), by its own event types (the
+    vehicle binding events stay as they were)."""
     id_number, phone = await api.owner_driver()
-    licence = await api.licence(id_number, phone)
+    licence = await api.licence(id_number, phone)  # license's record id (ADR 0050)
+    me = await api.bearer(phone)
+    account = (await api.client.get("/api/v1/users/me", headers=me)).json()
     r = await api.client.post(
-        "/api/v1/users/me/bindings",
-        json={"record_kind": "licence", "ref": licence},
-        headers=await api.bearer(phone),
+        "/api/v1/users/me/bindings", json={"record_kind": "licence", "ref": licence}, headers=me
     )
     assert r.status_code == 201, r.text
     assert await _events(api, CREATED, licence) == []
+    (created,) = await _events(api, LICENCE_CREATED, id_number, "licence_number")
+    assert created | {"at": None} == {
+        "binding_id": r.json()["id"],
+        "account_id": account["id"],
+        "licence_number": id_number,
+        "holder_name": account["name"],
+        "channel": "online",
+        "at": None,
+    }
+    r = await api.client.delete(f"/api/v1/users/me/bindings/{r.json()['id']}", headers=me)
+    assert r.status_code == 204
+    (ended,) = await _events(api, LICENCE_ENDED, id_number, "licence_number")
+    assert (ended["binding_id"], ended["reason"]) == (created["binding_id"], "by_user")
 
 
 async def test_id13_counter_bind_publishes_created_not_owned(api: "Api") -> None:

@@ -746,6 +746,88 @@ async def exam_result_recorded(uow: UnitOfWork, event: ExamResultRecorded, envel
     )
 
 
+# --- violation: penalty decisions and payments (VI-03, VI-04) ------------------------------------
+
+
+def yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+class DecisionIssued(_Tolerant):
+    """violation.decision.issued.v1, as notify reads it (no phone: nobody to tell)."""
+
+    decision_id: str = Field(min_length=1, max_length=64)
+    decision_number: str = Field(pattern=r"^\d{18}$")
+    plate_number: str = Field(min_length=1, max_length=10)
+    violated_at: datetime
+    points: int = Field(ge=0, le=12)
+    fine_fen: int = Field(ge=0)
+    phone: Phone | None = None
+    payment_reference: str | None = Field(default=None, pattern=r"^\d{19}$")
+    pay_by: date | None = None
+
+
+async def decision_issued(uow: UnitOfWork, event: DecisionIssued, envelope: Envelope) -> None:
+    """VI-03, NT-01: the driver who handled a violation online is told the penalty and the points, and
+    for a fine the payment reference and the last day without a late fine (VI-04)."""
+    if event.phone is None:
+        return
+    penalty = f"罚款{yuan(event.fine_fen)}元" if event.fine_fen else "警告"
+    payment = "无需缴款。"
+    if event.fine_fen and event.pay_by is not None and event.payment_reference is not None:
+        payment = (
+            f"请于{chinese_date(event.pay_by)}前持缴款凭证到代收银行或通过网上银行缴纳罚款"
+            f"（缴款编号{event.payment_reference}），逾期每日按罚款数额的3%加处罚款。"
+        )
+    await enqueue(
+        uow,
+        phone=event.phone,
+        template="penalty_decision_issued",
+        params={
+            "plate": event.plate_number,
+            "violated_on": chinese_date(event.violated_at),
+            "penalty": penalty,
+            "points": str(event.points),
+            "payment": payment,
+        },
+        case_id=f"decision:{event.decision_id}",
+        account_id=None,
+        requested_at=envelope.time,
+    )
+
+
+class PaymentConfirmed(_Tolerant):
+    """violation.payment.confirmed.v1, as notify reads it."""
+
+    decision_id: str = Field(min_length=1, max_length=64)
+    plate_number: str = Field(min_length=1, max_length=10)
+    amount_fen: int = Field(gt=0)
+    late_fee_fen: int = Field(ge=0)
+    paid_at: datetime
+    phone: Phone | None = None
+
+
+async def payment_confirmed(uow: UnitOfWork, event: PaymentConfirmed, envelope: Envelope) -> None:
+    """VI-04, NT-01: the payer is told the fine is paid, with any late fine taken (one SMS per decision:
+    a fine is paid once)."""
+    if event.phone is None:
+        return
+    await enqueue(
+        uow,
+        phone=event.phone,
+        template="penalty_paid",
+        params={
+            "plate": event.plate_number,
+            "amount": yuan(event.amount_fen),
+            "late_fee": yuan(event.late_fee_fen),
+            "paid_on": chinese_date(event.paid_at),
+        },
+        case_id=f"decision-paid:{event.decision_id}",
+        account_id=None,
+        requested_at=envelope.time,
+    )
+
+
 EVENT_SUBSCRIPTIONS: dict[str, Subscription] = {
     "identity.registration.approved.v1": Subscription(
         name="registration-approved",
@@ -857,6 +939,18 @@ EVENT_SUBSCRIPTIONS: dict[str, Subscription] = {
         handles={"license.exam_result.recorded.v1": ExamResultRecorded},
         handler=exam_result_recorded,
         summary="Tell the learner an exam's outcome and what follows (DL-11, NT-01).",
+    ),
+    "violation.decision.issued.v1": Subscription(
+        name="decision-issued",
+        handles={"violation.decision.issued.v1": DecisionIssued},
+        handler=decision_issued,
+        summary="Tell the driver the penalty decision, its points and how to pay (VI-03, VI-04, NT-01).",
+    ),
+    "violation.payment.confirmed.v1": Subscription(
+        name="payment-confirmed",
+        handles={"violation.payment.confirmed.v1": PaymentConfirmed},
+        handler=payment_confirmed,
+        summary="Tell the payer the fine is paid (VI-04, NT-01).",
     ),
 }
 

@@ -331,6 +331,30 @@ TEMPLATES: Mapping[str, Template] = _registry(
         ),
         shapes={"until": _DATE},
     ),
+    # VI-03: a penalty decision issued online; VI-04: how much and by when (the late fine follows).
+    Template(
+        key="penalty_decision_issued",
+        title="违法处理决定书",
+        rule="VI-03",
+        # No decision number: 18 digits read as an identity number, which no SMS carries (the app shows it).
+        text=(
+            "您已通过互联网交通安全综合服务管理平台处理车辆{plate}于{violated_on}的交通违法行为，"
+            "处罚决定：{penalty}，记{points}分。{payment}"
+        ),
+        shapes={"plate": _PLATE, "violated_on": _DATE, "points": re.compile(r"0|1|3|6|9|12")},
+    ),
+    Template(
+        key="penalty_paid",
+        title="罚款缴纳成功",
+        rule="VI-04",
+        text="您为车辆{plate}交通违法缴纳的罚款{amount}元（含加处罚款{late_fee}元）已于{paid_on}缴纳成功。",
+        shapes={
+            "plate": _PLATE,
+            "amount": re.compile(r"\d+\.\d{2}"),
+            "late_fee": re.compile(r"\d+\.\d{2}"),
+            "paid_on": _DATE,
+        },
+    ),
     # VH-09, DL-02..DL-08: an application the office refused at intake (or that lapsed), with the reason.
     Template(
         key="application_rejected",

@@ -921,3 +921,67 @@ async def test_dl10_the_periodic_certificate_reminder_is_told_once_per_review_da
         "您的驾驶证已到审验日期（2032年3月1日），按规定须提交身体条件证明，请于2032年3月31日前" in sms["body"]
     )
     assert sms["case_id"] == f"periodic-medical:{record_id}:2032-03-01"
+
+
+async def test_vi03_nt01_a_decision_is_told_with_its_penalty_points_and_how_to_pay(notify: Notify) -> None:
+    """VI-03/VI-04: violation.decision.issued.v1 → `penalty_decision_issued` to the handling driver's
+    phone: the plate, the day, the penalty, the points, the payment reference and the last day without
+    a late fine; a warning has nothing to pay. Never the decision's 18-digit number (it reads as an
+    identity number, which no SMS carries)."""
+    phone, decision_id = new_phone(), str(uuid.uuid4())
+    data = {
+        "decision_id": decision_id,
+        "decision_number": "130104202700012345",
+        "violation_id": str(uuid.uuid4()),
+        "driver_id_number": "130102199003071233",
+        "plate_number": "冀A12345",
+        "violation_code": "1625",
+        "violated_at": "2027-02-20T18:42:00+08:00",
+        "place": "石家庄市中华大街与裕华路交叉口",
+        "points": 6,
+        "fine_fen": 20000,
+        "decided_at": "2027-03-01T09:30:00+08:00",
+        "phone": phone,
+        "payment_reference": "1301042027000123459",
+        "pay_by": "2027-03-16",
+    }
+    await told(notify, "decision-issued", "violation", "violation.decision.issued.v1", data)
+    sms = the_sms(await sink(notify, phone), phone, "penalty_decision_issued")
+    assert "车辆冀A12345于2027年2月20日的交通违法行为，处罚决定：罚款200.00元，记6分。" in sms["body"]
+    assert "请于2027年3月16日前" in sms["body"]
+    assert "缴款编号1301042027000123459" in sms["body"]
+    assert "130104202700012345，" not in sms["body"]
+    assert sms["case_id"] == f"decision:{decision_id}"
+    warned = new_phone()
+    warning = data | {"decision_id": str(uuid.uuid4()), "fine_fen": 0, "points": 0, "phone": warned}
+    warning |= {"payment_reference": None, "pay_by": None}
+    await told(notify, "decision-issued", "violation", "violation.decision.issued.v1", warning)
+    sms = the_sms(await sink(notify, warned), warned, "penalty_decision_issued")
+    assert "处罚决定：警告，记0分。无需缴款。" in sms["body"]
+
+
+async def test_vi04_nt01_a_paid_fine_is_told_with_the_late_fine_taken(notify: Notify) -> None:
+    """VI-04: violation.payment.confirmed.v1 → `penalty_paid` to the payer's phone."""
+    phone, decision_id = new_phone(), str(uuid.uuid4())
+    data = {
+        "payment_id": str(uuid.uuid4()),
+        "decision_id": decision_id,
+        "decision_number": "130104202700012345",
+        "violation_id": str(uuid.uuid4()),
+        "plate_number": "冀A12345",
+        "bank": "sim",
+        "bank_txn_id": "SIM2027031700000001",
+        "channel": "counter",
+        "amount_fen": 20600,
+        "fine_fen": 20000,
+        "late_fee_fen": 600,
+        "paid_at": "2027-03-17T10:15:00+08:00",
+        "booked_by": "notice",
+        "phone": phone,
+    }
+    await told(notify, "payment-confirmed", "violation", "violation.payment.confirmed.v1", data)
+    sms = the_sms(await sink(notify, phone), phone, "penalty_paid")
+    assert (
+        "车辆冀A12345交通违法缴纳的罚款206.00元（含加处罚款6.00元）已于2027年3月17日缴纳成功。" in sms["body"]
+    )
+    assert sms["case_id"] == f"decision-paid:{decision_id}"

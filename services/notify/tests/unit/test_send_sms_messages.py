@@ -115,9 +115,7 @@ async def test_nt01_the_test_sink_route_is_absent_in_prod() -> None:
     assert response.headers["content-type"] == "application/problem+json"
 
 
-def test_nt01_notify_consumes_every_outcome_event_identity_plate_pool_vehicle_and_license_address_to_it() -> (
-    None
-):
+def test_nt01_notify_consumes_every_outcome_event_the_producers_address_to_it() -> None:
     consumed = {t: s.name for s in SUBSCRIPTIONS if s.kind == "event" for t in s.handles}
     assert consumed == {
         "identity.registration.approved.v1": "registration-approved",
@@ -138,4 +136,6 @@ def test_nt01_notify_consumes_every_outcome_event_identity_plate_pool_vehicle_an
         "license.application.state_changed.v1": "licence-application",
         "license.delivery_ban.imposed.v1": "licence-delivery-ban",
         "license.periodic_medical.due.v1": "periodic-medical",
+        "violation.decision.issued.v1": "decision-issued",
+        "violation.payment.confirmed.v1": "payment-confirmed",
     }

@@ -78,10 +78,18 @@ GOOD_PARAMS: dict[str, dict[str, str]] = {
     "exam_passed": {"day": "2027年3月15日", "subject": "科目一", "next": "下一科目为科目二。"},
     "exam_failed": {"day": "2027年3月15日", "subject": "科目二", "next": "可于2027年3月25日起重新预约考试。"},
     "exam_absent": {"day": "2027年3月15日", "subject": "科目三道路驾驶技能", "next": "可重新预约。"},
+    "penalty_decision_issued": {
+        "plate": "冀A12345",
+        "violated_on": "2027年2月20日",
+        "penalty": "罚款200.00元",
+        "points": "6",
+        "payment": "请于2027年3月16日前缴纳罚款（缴款编号1301042027000123459）。",
+    },
+    "penalty_paid": {"plate": "冀A12345", "amount": "206.00", "late_fee": "6.00", "paid_on": "2027年3月17日"},
 }
 
 # The outcomes NT-01 and the rules name that are built, each with its template (the table in the README;
-# the violation outcomes and DL-12's await their builders, and vehicle has no booking change). A
+# vehicle has no booking change). A
 # delivery, a ban and a refusal are one message kind each, for a vehicle item and a driving licence alike
 # (DL-02..DL-08 name the item in the parameters).
 NT01_OUTCOMES = {
@@ -109,6 +117,8 @@ NT01_OUTCOMES = {
     "exam passed": "exam_passed",
     "exam failed": "exam_failed",
     "exam missed": "exam_absent",
+    "penalty decision issued": "penalty_decision_issued",
+    "fine paid": "penalty_paid",
 }
 
 

@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from servicekit.runtime import Runtime
 from servicekit.web import create_service_app
 from violation_service.api import router
+from violation_service.context import close_context, open_context
 from violation_service.service import SPEC
 
 
@@ -15,4 +16,6 @@ def create_app() -> FastAPI:
         title="violation",
         routers=[router],
         runtime_factory=lambda: Runtime.open(settings, SPEC.metadata),
+        on_startup=[open_context],
+        on_shutdown=[close_context],
     )

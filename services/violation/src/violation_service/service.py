@@ -1,4 +1,5 @@
 from servicekit.service import ServiceSpec
+from violation_service.commands import SENDS
 from violation_service.published import PUBLISHED
 from violation_service.settings import ViolationSettings
 from violation_service.subscriptions import SUBSCRIPTIONS
@@ -11,4 +12,5 @@ SPEC = ServiceSpec(
     metadata=metadata,
     published=PUBLISHED,
     subscriptions=SUBSCRIPTIONS,
+    sends=SENDS,
 )
