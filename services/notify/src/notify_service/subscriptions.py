@@ -645,6 +645,34 @@ async def periodic_medical_due(uow: UnitOfWork, event: PeriodicMedicalDue, envel
     )
 
 
+class LicenceRecordChanged(_Tolerant):
+    """license.record.changed.v1, as notify reads it: only a move to full points is told."""
+
+    record_id: str = Field(min_length=1, max_length=80)
+    change: str = Field(min_length=1, max_length=16)
+    state: str = Field(min_length=1, max_length=16)
+    points: int = Field(ge=0)
+    phone: Phone | None = None
+    version: int = Field(ge=1)
+
+
+async def licence_record_changed(uow: UnitOfWork, event: LicenceRecordChanged, envelope: Envelope) -> None:
+    """DL-12, NT-01: the holder whose licence reached 12 points in its cycle is told that it is flagged
+    and what follows (the full-points study and exam). Any other change of the record tells nobody; the
+    record's version keys the message, so a redelivery tells once."""
+    if event.change != "state" or event.state != "full_points" or event.phone is None:
+        return
+    await enqueue(
+        uow,
+        phone=event.phone,
+        template="full_points_reached",
+        params={"points": str(event.points)},
+        case_id=f"full-points:{event.record_id}:{event.version}",
+        account_id=None,
+        requested_at=envelope.time,
+    )
+
+
 # DL-11: the exam subjects and why a request ranked where it did, as the learner reads them.
 EXAM_SUBJECTS = {1: "科目一", 2: "科目二", 3: "科目三道路驾驶技能", 4: "科目三安全文明驾驶常识"}
 EXAM_BASES = {
@@ -927,6 +955,12 @@ EVENT_SUBSCRIPTIONS: dict[str, Subscription] = {
         handles={"license.periodic_medical.due.v1": PeriodicMedicalDue},
         handler=periodic_medical_due,
         summary="Remind a holder at 60+ or with C5 that a medical certificate is due (DL-10, NT-01).",
+    ),
+    "license.record.changed.v1": Subscription(
+        name="licence-full-points",
+        handles={"license.record.changed.v1": LicenceRecordChanged},
+        handler=licence_record_changed,
+        summary="Tell the holder the licence reached 12 points and what follows (DL-12, NT-01).",
     ),
     "license.exam_booking.decided.v1": Subscription(
         name="exam-booking-decided",

@@ -392,6 +392,17 @@ TEMPLATES: Mapping[str, Template] = _registry(
         ),
         shapes={"review_date": _DATE, "submit_by": _DATE},
     ),
+    # DL-12: the cycle's total reached 12: the licence is flagged until the study and exam are passed.
+    Template(
+        key="full_points_reached",
+        title="驾驶证记满12分提醒",
+        rule="DL-12",
+        text=(
+            "您的机动车驾驶证在本记分周期内累积记分已达{points}分，已记满12分。请按规定参加道路交通安全"
+            "法律法规和相关知识学习、考试，合格后方可恢复驾驶资格。"
+        ),
+        shapes={"points": re.compile(r"1[2-9]|[2-9]\d|1\d\d")},
+    ),
 )
 
 

@@ -923,6 +923,34 @@ async def test_dl10_the_periodic_certificate_reminder_is_told_once_per_review_da
     assert sms["case_id"] == f"periodic-medical:{record_id}:2032-03-01"
 
 
+async def test_dl12_nt01_a_licence_reaching_12_points_is_told_once_and_other_changes_tell_nobody(
+    notify: Notify,
+) -> None:
+    phone, record_id = new_phone(), str(uuid.uuid4())
+    data = {
+        "record_id": record_id,
+        "number": "130102199003071233",
+        "change": "state",
+        "state": "full_points",
+        "classes": ["C1"],
+        "valid_until": "2033-03-01",
+        "review_due": None,
+        "medical_due": None,
+        "phone": phone,
+        "points": 12,
+        "reason": "本记分周期累积记分达到12分",
+        "version": 5,
+        "changed_at": "2032-03-01T10:00:00+08:00",
+    }
+    await told(notify, "licence-full-points", "license", "license.record.changed.v1", data)
+    await told(notify, "licence-full-points", "license", "license.record.changed.v1", data)  # a new id
+    for other in ({"change": "points", "state": "valid", "points": 6}, {"change": "phone", "state": "valid"}):
+        await told(notify, "licence-full-points", "license", "license.record.changed.v1", data | other)
+    sms = the_sms(await sink(notify, phone), phone, "full_points_reached")
+    assert "您的机动车驾驶证在本记分周期内累积记分已达12分，已记满12分。" in sms["body"]
+    assert sms["case_id"] == f"full-points:{record_id}:5"
+
+
 async def test_vi03_nt01_a_decision_is_told_with_its_penalty_points_and_how_to_pay(notify: Notify) -> None:
     """VI-03/VI-04: violation.decision.issued.v1 → `penalty_decision_issued` to the handling driver's
     phone: the plate, the day, the penalty, the points, the payment reference and the last day without

@@ -136,6 +136,7 @@ def test_nt01_notify_consumes_every_outcome_event_the_producers_address_to_it() 
         "license.application.state_changed.v1": "licence-application",
         "license.delivery_ban.imposed.v1": "licence-delivery-ban",
         "license.periodic_medical.due.v1": "periodic-medical",
+        "license.record.changed.v1": "licence-full-points",
         "violation.decision.issued.v1": "decision-issued",
         "violation.payment.confirmed.v1": "payment-confirmed",
     }

@@ -57,6 +57,7 @@ GOOD_PARAMS: dict[str, dict[str, str]] = {
     "deferral_approved": {"business": "延期审验", "until": "2027年10月1日"},
     "medical_certificate_needed": {"business": "期满换证", "wait_until": "2027年3月31日"},
     "periodic_medical_due": {"review_date": "2027年3月1日", "submit_by": "2027年3月31日"},
+    "full_points_reached": {"points": "12"},
     "exam_seated": {
         "subject": "科目一",
         "place": "石家庄市第一考场",
@@ -112,6 +113,7 @@ NT01_OUTCOMES = {
     "licence deferral granted, with the date": "deferral_approved",
     "licence application waiting for a hospital's medical certificate": "medical_certificate_needed",
     "periodic medical certificate due at the review date": "periodic_medical_due",
+    "licence reached 12 points in its cycle": "full_points_reached",
     "exam seated at the cut-off": "exam_seated",
     "exam not seated at the cut-off": "exam_not_seated",
     "exam passed": "exam_passed",
