@@ -8,16 +8,14 @@ case, its event and its audit entry in the caller's unit of work; the record cha
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, time
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import RowMapping
 
 from license_service import application_records as cases
-from license_service import domain, records
+from license_service import domain, points, records
 from license_service.applications import case_for, today_of
-from license_service.tables import licence_applications, metadata
-from servicekit.clock import SHANGHAI
+from license_service.tables import licence_applications
 from servicekit.post import Parcel, post_service
 from servicekit.runtime import Runtime
 from servicekit.uow import SYSTEM_ACTOR, Actor, UnitOfWork
@@ -78,22 +76,11 @@ async def _write_deferral(uow: UnitOfWork, actor: Actor, row: RowMapping, record
 
 
 async def full_points_in_term(uow: UnitOfWork, record: RowMapping) -> bool:
-    """DL-07's ladder: did a scoring cycle of this term reach 12 points (DL-12)? The record is flagged
-    through `records.move`, which audits every flag: the audit trail since the term began answers."""
+    """DL-07's ladder: did a scoring cycle of this term reach 12 points (DL-12)? Read from the point
+    entries (points.py), so a decision revoked later does not count against the holder."""
     if record["state"] == "full_points":
         return True
-    audit = metadata.tables["audit_log"]
-    since = datetime.combine(record["valid_from"], time(), tzinfo=SHANGHAI)
-    flagged = (
-        await uow.session.execute(
-            select(func.count()).where(
-                audit.c.target == f"licence:{record['id']}",
-                audit.c.action == "licence.reach_full_points",
-                audit.c.at >= since,
-            )
-        )
-    ).scalar_one()
-    return bool(flagged)
+    return await points.reached_full_points_since(uow, record, record["valid_from"])
 
 
 async def produce(

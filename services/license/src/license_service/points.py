@@ -91,6 +91,19 @@ async def _counted(uow: UnitOfWork, record_id: uuid.UUID) -> list[RowMapping]:
     return list(rows.mappings())
 
 
+async def reached_full_points_since(uow: UnitOfWork, record: RowMapping, since: date) -> bool:
+    """DL-07's ladder asks it of a term: did a scoring cycle of the term (one ending after `since`) reach
+    12 points (DL-12)? Entries cleared by the full-points study still count (the cycle did reach 12);
+    revoked ones (撤销) do not."""
+    rows = await uow.session.execute(
+        select(point_entries.c.decided_at, point_entries.c.points).where(
+            point_entries.c.record_id == record["id"], point_entries.c.revoked_at.is_(None)
+        )
+    )
+    full = domain.full_cycles(record["first_issue"], [_entry(r) for r in rows.mappings()])
+    return any(end > since for _start, end in full)
+
+
 def _entry(row: RowMapping) -> domain.PointEntry:
     return domain.PointEntry(decided_on=_day(row["decided_at"]), points=row["points"])
 

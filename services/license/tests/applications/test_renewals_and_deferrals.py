@@ -3,12 +3,15 @@ the licence record, against the real license_test database."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
+from typing import Any
 
 import httpx
 import pytest
 
-from license_service import records
+from license_service import points
+from license_service.points import Decision
 from servicekit.clock import SHANGHAI, FixedClock
 from servicekit.runtime import Runtime
 from servicekit.uow import SYSTEM_ACTOR
@@ -126,16 +129,26 @@ async def test_dl07_a_renewal_waits_for_the_medical_certificate_then_renews_for_
     )
 
 
-async def test_dl07_a_term_with_a_full_points_cycle_is_renewed_for_the_same_six_years(
-    client: httpx.AsyncClient, desk: Desk, runtime: Runtime
-) -> None:
-    record = await issue(runtime, desk, valid_from=date(2021, 5, 6), valid_until=date(2027, 5, 6))
-    async with runtime.uow() as uow:  # DL-12 flagged a cycle of this term, then the study cleared it
-        row = await records.load(uow, record["id"], lock=True)
-        assert row is not None
-        row = await records.move(uow, SYSTEM_ACTOR, row, "reach_full_points", None)
-        await records.move(uow, SYSTEM_ACTOR, row, "clear_full_points", None)
-        await uow.commit()
+def _decision(number: str, points: int) -> Decision:
+    decided = datetime(2023, 6, 1, 10, 0, tzinfo=SHANGHAI)  # in the term that began on 6 May 2021
+    return Decision(
+        decision_id=uuid.uuid4().hex,
+        decision_number=None,
+        violation_id=uuid.uuid4().hex,
+        number=number,
+        plate_number=None,
+        violation_code="1625",
+        violated_at=decided,
+        place=None,
+        points=points,
+        fine_fen=20_000,
+        decided_at=decided,
+    )
+
+
+async def _renewed_until(
+    client: httpx.AsyncClient, desk: Desk, runtime: Runtime, record: dict[str, Any]
+) -> date:
     assert (await certify(client, desk, record)).status_code == 201  # on file before applying
     case = await applied(client, desk, record, kind="renew", delivery="pickup", address=None)
     assert case["state"] == "submitted"
@@ -143,7 +156,36 @@ async def test_dl07_a_term_with_a_full_points_cycle_is_renewed_for_the_same_six_
     await step(client, desk.intake, case["id"], "intake", decision="accept")
     await step(client, desk.intake, case["id"], "production")
     after = await load_record(runtime, record["id"])
-    assert (after["valid_from"], after["valid_until"]) == (date(2027, 5, 6), date(2033, 5, 6))
+    assert after["valid_from"] == date(2027, 5, 6)
+    valid_until: date = after["valid_until"]
+    return valid_until
+
+
+async def test_dl07_dl12_a_term_with_a_full_points_cycle_is_renewed_for_the_same_six_years(
+    client: httpx.AsyncClient, desk: Desk, runtime: Runtime
+) -> None:
+    record = await issue(runtime, desk, valid_from=date(2021, 5, 6), valid_until=date(2027, 5, 6))
+    async with runtime.uow() as uow:  # DL-12: a cycle of this term reached 12, then the study cleared it
+        await points.record_decision(uow, _decision(record["number"], 12))
+        await uow.commit()
+    async with runtime.uow() as uow:
+        assert await points.clear_full_points(uow, SYSTEM_ACTOR, record["id"], "满分学习考试合格") is not None
+        await uow.commit()
+    assert await _renewed_until(client, desk, runtime, record) == date(2033, 5, 6)
+
+
+async def test_dl07_dl12_a_revoked_decision_does_not_hold_the_ladder_back(
+    client: httpx.AsyncClient, desk: Desk, runtime: Runtime
+) -> None:
+    record = await issue(runtime, desk, valid_from=date(2021, 5, 6), valid_until=date(2027, 5, 6))
+    decision = _decision(record["number"], 12)
+    async with runtime.uow() as uow:
+        await points.record_decision(uow, decision)
+        await uow.commit()
+    async with runtime.uow() as uow:  # 撤销: administrative review set the decision aside
+        await points.revoke_decision(uow, decision, "administrative_review", decision.decided_at)
+        await uow.commit()
+    assert await _renewed_until(client, desk, runtime, record) == date(2037, 5, 6)
 
 
 async def test_dl08_over_age_exchange_maps_the_large_classes_to_the_one_asked_at_60(
