@@ -4,80 +4,29 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.engine import RowMapping
 
 from license_service import records
-from license_service.api import router
-from license_service.service import SPEC
 from license_service.tables import metadata
 from servicekit.clock import SHANGHAI, FixedClock
 from servicekit.consumer import Subscription
 from servicekit.envelope import Envelope
-from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
-from servicekit.testing import TokenFactory, service_client
+from servicekit.testing import TokenFactory
 from servicekit.uow import SYSTEM_ACTOR
-from servicekit.web import create_service_app
 
 from .factories import facts, licence_body, new_phone
 from .factories import new_number as new_id_number
 
-START = datetime(2027, 3, 1, 9, 0, tzinfo=SHANGHAI)  # a Monday
+START = datetime(2027, 3, 1, 9, 0, tzinfo=SHANGHAI)  # a Monday: where the `clock` fixture (tests/conftest.py) starts
 OFFICE = "130100"
-
-
-@pytest.fixture(scope="session")
-def license_database() -> str:
-    settings = SPEC.settings()
-    assert settings.env.value == "test", "the tests run with TMS_ENV=test (root conftest.py)"
-    migrate("license")
-    return settings.database.url
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(START)
-
-
-@pytest.fixture
-async def runtime(license_database: str, clock: FixedClock) -> AsyncIterator[Runtime]:
-    rt = Runtime.open(SPEC.settings(), SPEC.metadata, clock=clock)
-    yield rt
-    await rt.aclose()
-
-
-@pytest.fixture(scope="session")
-def tokens() -> TokenFactory:
-    return TokenFactory()
-
-
-def build_app(tokens: TokenFactory, clock: FixedClock) -> FastAPI:
-    settings = SPEC.settings()
-    app = create_service_app(
-        settings,
-        title="license",
-        routers=[router],
-        runtime_factory=lambda: Runtime.open(settings, SPEC.metadata, clock=clock),
-    )
-    app.state.verifier = tokens.verifier()
-    return app
-
-
-@pytest.fixture
-async def client(
-    license_database: str, tokens: TokenFactory, clock: FixedClock
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with service_client(build_app(tokens, clock)) as c:
-        yield c
 
 
 class Actors:
