@@ -21,7 +21,8 @@ from servicekit.runtime import Runtime
 from servicekit.testing import TokenFactory
 from servicekit.uow import SYSTEM_ACTOR
 
-START = datetime(2027, 3, 1, 9, 0, tzinfo=SHANGHAI)  # a Monday: where the `clock` fixture (tests/conftest.py) starts
+# A Monday: where the `clock` fixture (tests/conftest.py) starts.
+START = datetime(2027, 3, 1, 9, 0, tzinfo=SHANGHAI)
 TODAY = START.date()
 ADDRESS = "河北省石家庄市长安区建设北大街1号"
 _RIC_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

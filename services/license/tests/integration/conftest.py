@@ -25,7 +25,8 @@ from servicekit.uow import SYSTEM_ACTOR
 from .factories import facts, licence_body, new_phone
 from .factories import new_number as new_id_number
 
-START = datetime(2027, 3, 1, 9, 0, tzinfo=SHANGHAI)  # a Monday: where the `clock` fixture (tests/conftest.py) starts
+# A Monday: where the `clock` fixture (tests/conftest.py) starts.
+START = datetime(2027, 3, 1, 9, 0, tzinfo=SHANGHAI)
 OFFICE = "130100"
 
 
