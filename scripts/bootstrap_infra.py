@@ -314,10 +314,38 @@ def ensure_redis(report: Report, timeout: float) -> None:
 
 
 TEST_VHOST = "tms-test"
+# Quorum queues reserve handles in RabbitMQ's file-handle cache whether or not a file is open, and the
+# cache's budget is ~90 % of the descriptor limit: 927 under Debian's default of 1,024. The platform
+# declares about 400 queues per environment (each subscription's queue, its retry and dead-letter queues),
+# so `make test` beside `make run` spends the budget, and from then on every new connection waits in its
+# AMQP handshake forever (seen on these machines: the broker still answered `rabbitmqctl status`). The
+# local broker's budget is raised at every bootstrap; the descriptors really open stay in the tens.
+FILE_HANDLE_BUDGET = 16_384
 
 
 def rabbit_ready() -> bool:
     return port_open(AMQP_PORT) and run(["rabbitmqctl", "-q", "status"], timeout=60).returncode == 0
+
+
+def amqp_answers(timeout_s: float = 10.0) -> bool:
+    """The broker answers an AMQP 0-9-1 protocol header with a Connection.Start frame (type 1)."""
+    try:
+        with socket.create_connection((HOST, AMQP_PORT), timeout=timeout_s) as conn:
+            conn.sendall(b"AMQP\x00\x00\x09\x01")
+            return conn.recv(1) == b"\x01"
+    except OSError:
+        return False
+
+
+def ensure_file_handle_budget(report: Report) -> None:
+    subject = "rabbitmq file-handle budget"
+    got = run(["rabbitmqctl", "-q", "eval", "file_handle_cache:get_limit()."], timeout=60)
+    limit = int(got.stdout.strip()) if got.returncode == 0 and got.stdout.strip().isdigit() else None
+    if limit is not None and limit >= FILE_HANDLE_BUDGET:
+        report.step(subject, "present", str(limit))
+        return
+    run(["rabbitmqctl", "-q", "eval", f"file_handle_cache:set_limit({FILE_HANDLE_BUDGET})."], check=True)
+    report.step(subject, "raised", f"{limit} -> {FILE_HANDLE_BUDGET} (quorum queues reserve handles)")
 
 
 def ensure_rabbitmq(report: Report, timeout: float) -> None:
@@ -333,6 +361,12 @@ def ensure_rabbitmq(report: Report, timeout: float) -> None:
         )
         wait_until(subject, rabbit_ready, timeout)
         report.step(subject, "started")
+    ensure_file_handle_budget(report)
+    if not amqp_answers():
+        raise NotReady(
+            f"RabbitMQ on {HOST}:{AMQP_PORT} accepts connections but does not answer the AMQP handshake; "
+            "see its log (/var/log/rabbitmq/) and restart it"
+        )
 
     flags = dict(
         line.split(None, 1)
