@@ -1,6 +1,7 @@
 """`make run`, as a test: the whole platform comes up with demo data, the gateway reports every upstream
-ready, and Ctrl-C stops every process. Runs `scripts/run_platform.py` (what `make run` runs after
-`make infra`) in the dev environment, in a process group of its own."""
+ready, the demo citizen sees the violation demo's records, and Ctrl-C stops every process. Runs
+`scripts/run_platform.py` (what `make run` runs after `make infra`) in the dev environment, in a process
+group of its own."""
 
 from __future__ import annotations
 

@@ -122,7 +122,9 @@ class LocalBank:
             payment_reference=payment_reference,
         )
         if not await self.redis.set(paying, _dump(payment), nx=True, ex=KEEP_S):
-            return _load(await self.redis.get(paying) or b"{}"), False  # a twin confirm took it first
+            twin = await self.redis.get(paying)  # a twin confirm took it first: that payment stands
+            if twin is not None:
+                return _load(twin), False
         day = self._key("day", now.date().isoformat())
         await self.redis.hset(day, payment.txn_id, _dump(payment))
         await self.redis.expire(day, KEEP_S)

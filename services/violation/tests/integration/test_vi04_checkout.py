@@ -5,6 +5,7 @@ reconciliation against the local bank's signed statement (`/api/v1/_test/bank-st
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
@@ -170,3 +171,20 @@ async def test_vi04_a_lost_notice_is_booked_by_reconciling_the_local_banks_state
     )
     assert again.status_code == 200, again.text
     assert not [d for d in again.json()["differences"] if d["bank_txn_id"] == txn]
+
+
+async def test_vi04_confirms_at_once_take_one_payment_and_book_it_once(
+    bank_app: tuple[httpx.AsyncClient, FastAPI], actors: Actors, runtime: Runtime
+) -> None:
+    """A payer pressing the button five times at once: the bank takes one payment (its ledger's key is
+    set once per order), the platform books it once; every other confirm sends the same notice again."""
+    client, _ = bank_app
+    owner, _, decision = await decided(client, actors, runtime)
+    order = await online_order(client, owner, decision)
+    answers = await asyncio.gather(*(client.post(local(order["pay_url"])) for _ in range(5)))
+    assert sorted(r.status_code for r in answers) == [200, 200, 200, 200, 201]
+    assert len({r.json()["txn_id"] for r in answers}) == 1
+    outcomes = sorted(r.json()["notice"]["outcome"] for r in answers)
+    assert outcomes == ["booked", "replayed", "replayed", "replayed", "replayed"]
+    confirmed = [k for k, _ in await events_about(runtime, decision["id"]) if k.endswith("confirmed.v1")]
+    assert confirmed == ["violation.payment.confirmed.v1"]
