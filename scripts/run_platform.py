@@ -54,6 +54,8 @@ def main() -> int:
       API document   http://localhost:{edge}/api/v1/openapi.json
       move the clock curl -X POST localhost:{edge}/api/v1/_test/clock \\
                        -H 'content-type: application/json' -d '{{"now": "2027-03-01T09:00:00+08:00"}}'
+      demo data      sign in as 张三, 130102199003071233 / Demo2027pass (POST /api/v1/auth/login); what
+                     each service's demo holds: its README, section "Demo data"
     Ctrl-C stops every process.
 """,
         flush=True,

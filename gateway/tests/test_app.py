@@ -294,6 +294,20 @@ async def test_sms_and_population_are_forwarded(client: httpx.AsyncClient, upstr
     assert upstreams.calls[-1].url.port == 8010
 
 
+async def test_the_local_banks_checkout_and_statement_are_forwarded_to_violation(
+    client: httpx.AsyncClient, upstreams: Upstreams
+) -> None:
+    """VI-04 (dev/test): an online order's pay_url leads to the local bank's checkout, at violation."""
+    query = {"order_number": "VI2027030100000001", "amount_fen": "20000"}
+    page = await client.get("/api/v1/_test/bank-checkout", params=query)
+    assert page.json()["upstream"] == "violation"
+    assert upstreams.calls[-1].url.port == 8050
+    paid = await client.post("/api/v1/_test/bank-checkout", params=query, content="notice=send")
+    assert (paid.json()["query"], paid.json()["body"]) == (query, "notice=send")
+    statement = await client.post("/api/v1/_test/bank-statement", json={"day": "2027-03-01"})
+    assert statement.json()["upstream"] == "violation"
+
+
 async def test_forward_to_a_down_upstream_is_a_502_problem(
     client: httpx.AsyncClient, upstreams: Upstreams
 ) -> None:
@@ -316,6 +330,9 @@ async def test_wrong_method_on_a_forward_is_a_problem(client: httpx.AsyncClient)
         ("DELETE", "/api/v1/_test/clock"),
         ("GET", "/api/v1/_test/sms?phone=1"),
         ("POST", "/api/v1/_test/population"),
+        ("GET", "/api/v1/_test/bank-checkout?order_number=VI1&amount_fen=1"),
+        ("POST", "/api/v1/_test/bank-checkout?order_number=VI1&amount_fen=1"),
+        ("POST", "/api/v1/_test/bank-statement"),
     ],
 )
 async def test_prod_has_no_test_endpoints(

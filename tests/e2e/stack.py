@@ -80,6 +80,12 @@ def gateway_stack(services: Sequence[str], *, workers: Sequence[str] = ()) -> It
         env[service_prefix + "TELEMETRY__LOG_LEVEL"] = "WARNING"
         if name != "identity":
             env[service_prefix + "AUTH__JWKS_URL"] = jwks
+    if "violation" in services:
+        # The local bank's checkout (an order's pay_url) and its notices go through this stack's edge, as
+        # they go through `make run`'s (VI-04).
+        edge = f"http://127.0.0.1:{edge_port}"
+        env["TMS_VIOLATION__SIMULATOR_CHECKOUT_URL"] = f"{edge}/api/v1/_test/bank-checkout"
+        env["TMS_VIOLATION__SIMULATOR_NOTICE_URL"] = f"{edge}/api/v1/payments/bank-notices/sim"
     for name in ("identity", *services):
         env[ServiceSettings.env_prefix_for("gateway") + "UPSTREAMS__" + name.upper().replace("-", "_")] = (
             upstreams[name]

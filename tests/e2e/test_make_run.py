@@ -1,6 +1,7 @@
 """`make run`, as a test: the whole platform comes up with demo data, the gateway reports every upstream
-ready, and Ctrl-C stops every process. Runs `scripts/run_platform.py` (what `make run` runs after
-`make infra`) in the dev environment, in a process group of its own."""
+ready, the demo citizen sees the violation demo's records, and Ctrl-C stops every process. Runs
+`scripts/run_platform.py` (what `make run` runs after `make infra`) in the dev environment, in a process
+group of its own."""
 
 from __future__ import annotations
 
@@ -74,6 +75,29 @@ def _wait_ready(timeout_s: float) -> dict[str, object]:
     raise AssertionError(f"the platform was not ready in {timeout_s} s; last answer: {last}")
 
 
+def _demo_citizen_sees_the_violation_demo() -> None:
+    """VI-05: 张三 (identity's demo) lists violation's demo records once identity's binding events have
+    reached violation's projection through the broker; reading only (the demo stays as it is for a person)."""
+    login = httpx.post(
+        f"{GATEWAY}/api/v1/auth/login",
+        json={"username": "130102199003071233", "password": "Demo2027pass"},
+        timeout=10,
+    )
+    assert login.status_code == 200, login.text
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    wanted = {"DEMO-VI-0001", "DEMO-VI-0002", "DEMO-VI-0003", "DEMO-VI-0004"}
+    seen: set[str] = set()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        answer = httpx.get(f"{GATEWAY}/api/v1/violations", headers=headers, params={"limit": 100}, timeout=10)
+        if answer.status_code == 200:
+            seen = {item["record_id"] for item in answer.json()["items"]}
+            if wanted <= seen:
+                return
+        time.sleep(1)
+    raise AssertionError(f"张三 does not see the violation demo's records: he sees {sorted(seen)}")
+
+
 def test_make_run_brings_every_upstream_up_and_ctrl_c_stops_everything(
     platform: subprocess.Popen[str],
 ) -> None:
@@ -91,6 +115,8 @@ def test_make_run_brings_every_upstream_up_and_ctrl_c_stops_everything(
     assert document.get("x-unavailable") in (None, [], {})
     assert any(path.startswith("/api/v1/plate-selections") for path in document["paths"])
     assert any(path.startswith("/api/v1/auth") for path in document["paths"])
+
+    _demo_citizen_sees_the_violation_demo()
 
     os.killpg(platform.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends to the whole group
     platform.wait(timeout=60)

@@ -2,9 +2,10 @@
 has bound the car and her licence in identity (their events reach violation's projections over the real
 broker) sees it, asks for the SMS code (notify's sink has it), confirms, and holds a numbered decision as a
 PDF; the points reach her licence (license's worker consumes `violation.decision.issued.v1`, DL-12); she
-prints the voucher, orders online and the bank (the local simulator, behind the bank adapter) pays: its
-signed notice books the payment once, the replay and a forgery change nothing, and notify tells her of the
-decision and the payment. A stranger sees nothing of it.
+prints the voucher, orders online and pays at the order's pay_url, the local bank's checkout (the
+simulator behind the bank adapter): its signed notice books the payment once, a second confirm and a
+forgery change nothing, the day's statement reconciles, and notify tells her of the decision and the
+payment. A stranger sees nothing of it.
 
 Real processes (tests/e2e/stack.py): identity, vehicle, violation, license and notify apis and workers,
 the gateway and nginx; RabbitMQ, PostgreSQL and Redis; everything is new per run.
@@ -228,18 +229,30 @@ def test_vi01_to_vi05_a_camera_record_to_a_paid_decision_with_points_on_the_lice
         forged = forger.pay(order_number=order["order_number"], amount_fen=20_000, paid_at=paid_at)
         r = gw.post("/api/v1/payments/bank-notices/sim", content=forger.notice_body(forged))
         assert (r.status_code, r.json()["code"]) == (400, "NOTICE_SIGNATURE_INVALID")
-        payment = bank.pay(order_number=order["order_number"], amount_fen=20_000, paid_at=paid_at)
-        body = bank.notice_body(payment)
-        altered = json.dumps(json.loads(body) | {"amount_fen": 2_000}).encode()
+        genuine = bank.notice_body(
+            bank.pay(order_number=order["order_number"], amount_fen=20_000, paid_at=paid_at)
+        )
+        altered = json.dumps(json.loads(genuine) | {"amount_fen": 2_000}).encode()
         assert gw.post("/api/v1/payments/bank-notices/sim", content=altered).status_code == 400
-        outcomes = [
-            gw.post("/api/v1/payments/bank-notices/sim", content=body).json()["outcome"] for _ in range(3)
-        ]
-        assert outcomes == ["booked", "replayed", "replayed"]
+        # She pays as a payer does: pay_url is the local bank's checkout (dev and test, through the
+        # gateway); confirming makes the bank post its signed notice to the platform's notice endpoint
+        # through the edge, as a bank does. Confirming again takes nothing more: the bank's notice again.
+        page = gw.get(order["pay_url"])
+        assert (page.status_code, page.headers["content-type"]) == (200, "text/html; charset=utf-8")
+        assert order["order_number"] in page.text
+        answers = [gw.post(order["pay_url"]).json() for _ in range(3)]
+        assert [a["notice"]["outcome"] for a in answers] == ["booked", "replayed", "replayed"]
+        assert len({a["txn_id"] for a in answers}) == 1
         mine = gw.get(f"/api/v1/violations/decisions/{decision['id']}", headers=her).json()
         assert (mine["payment_state"], mine["paid_fen"]) == ("paid", 20_000)
         paid = gw.get("/api/v1/payments", headers=her).json()["items"]
-        assert [(p["bank_txn_id"], p["outcome"]) for p in paid] == [(payment.txn_id, "booked")]
+        assert [(p["bank_txn_id"], p["outcome"]) for p in paid] == [(answers[0]["txn_id"], "booked")]
+        # The day's statement from the local bank, reconciled: nothing of hers is left to settle.
+        statement = gw.post("/api/v1/_test/bank-statement", json={})
+        assert statement.status_code == 200, statement.text
+        assert answers[0]["txn_id"] in statement.json()["statement"]
+        differences = statement.json()["reconciliation"]["differences"]
+        assert not [d for d in differences if d["bank_txn_id"] == answers[0]["txn_id"]]
 
         # NT-01: notify told her of the decision and of the payment, once each.
         told = eventually(lambda: _sms(gw, her_phone, "penalty_decision_issued"), "the decision's SMS")

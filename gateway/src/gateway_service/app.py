@@ -265,10 +265,11 @@ def _install_test_routes(app: FastAPI, gateway: Gateway) -> None:
         return forward
 
     for path, (name, methods) in TEST_FORWARDS.items():
-        app.add_api_route(
-            path,
-            forwarder(gateway.table.upstreams[name]),
-            methods=list(methods),
-            tags=["test"],
-            summary=f"Forwarded to {name}'s own {path}",
-        )
+        for method in methods:  # a route per method: each gets its own operation id in the document
+            app.add_api_route(
+                path,
+                forwarder(gateway.table.upstreams[name]),
+                methods=[method],
+                tags=["test"],
+                summary=f"Forwarded to {name}'s own {path}",
+            )

@@ -51,6 +51,9 @@ PUBLIC_PREFIXES: tuple[tuple[str, str], ...] = (
 TEST_FORWARDS: dict[str, tuple[str, tuple[str, ...]]] = {
     f"{TEST_PREFIX}sms": ("notify", ("GET",)),
     f"{TEST_PREFIX}population": ("identity", ("POST",)),
+    # the local bank's checkout (an online order's pay_url) and its statement for the reconciliation
+    f"{TEST_PREFIX}bank-checkout": ("violation", ("GET", "POST")),
+    f"{TEST_PREFIX}bank-statement": ("violation", ("POST",)),
 }
 
 

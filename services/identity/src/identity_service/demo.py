@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_service import domain
-from identity_service.binding_events import bind_record
+from identity_service.binding_events import bind_record, emit_created
 from identity_service.records import RecordChange, apply_record
 from identity_service.tables import accounts, bindings, person_records, population
 from identity_service.tokens import hash_password
@@ -45,8 +45,10 @@ async def ensure_account(
     credit_code: str | None = None,
     office: str | None = "130100",
     details: dict[str, Any] | None = None,
+    account_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
-    """The live account with this username / identity number / credit code, made if missing."""
+    """The live account with this username / identity number / credit code, made if missing (under
+    `account_id` when given and free: a cancelled account may hold it)."""
     live = accounts.c.status != "cancelled"
     if username is not None:
         where = (accounts.c.username == username) & live
@@ -57,7 +59,12 @@ async def ensure_account(
     found = (await session.execute(select(accounts.c.id).where(where))).first()
     if found is not None:
         return uuid.UUID(str(found.id))
-    account_id = new_id()
+    taken = (
+        account_id is not None
+        and (await session.execute(select(accounts.c.id).where(accounts.c.id == account_id))).first()
+    )
+    if account_id is None or taken:
+        account_id = new_id()
     await session.execute(
         accounts.insert().values(
             id=account_id,
@@ -131,6 +138,49 @@ DEMO_STAFF = [
     ("S130100003", "档案岗 吴三", ["clerk.archive"]),
     ("S130100009", "管理员 郑九", ["clerk.admin"]),
 ]
+
+
+def demo_account_id(id_number: str) -> uuid.UUID:
+    """The id a demo citizen's account is made with (`demo_id`), so that another service's demo can name
+    the account before identity's events reach it: violation's demo issues a decision to 张三 (VI-03). An
+    account made before these ids existed keeps its own; violation's demo then reads it from its
+    projection of the bindings."""
+    return demo_id("account", id_number)
+
+
+def unit_credit_code(code: str) -> str:
+    """A demo unit's credit code: the table's 17 characters and the computed check character."""
+    from stdnum.cn import uscc
+
+    return code[:17] + uscc.calc_check_digit(code[:17])
+
+
+async def replay_demo_bindings(uow: UnitOfWork) -> int:
+    """A `created` again for every live vehicle and licence binding of the demo accounts, at every run.
+    The consumers (vehicle's VH-13 projection, violation's VI-02/VI-05 ones) keep one row per binding, so
+    where they were received nothing changes; a projection that missed them (its queue bound after they
+    were published, on a dev database older than the consumer) learns them. A first run has none yet:
+    `bind_record` publishes the new ones."""
+    citizens = [number for number, *_ in DEMO_CITIZENS]
+    units = [unit_credit_code(code) for code, *_ in DEMO_UNITS]
+    demo_accounts = select(accounts.c.id).where(
+        ((accounts.c.category == "personal") & accounts.c.id_number.in_(citizens))
+        | ((accounts.c.category == "unit") & accounts.c.credit_code.in_(units))
+    )
+    rows = (
+        await uow.session.execute(
+            select(bindings)
+            .where(
+                bindings.c.account_id.in_(demo_accounts),
+                bindings.c.record_kind.in_(("vehicle", "licence")),
+                bindings.c.unbound_at.is_(None),
+            )
+            .order_by(bindings.c.id)
+        )
+    ).all()
+    for row in rows:
+        await emit_created(uow, row)
+    return len(rows)
 
 
 def demo_vehicle_ref(owner_key: str, n: int) -> str:
@@ -210,9 +260,8 @@ async def bind_own_vehicles(uow: UnitOfWork, account_id: uuid.UUID, owner_key: s
 
 
 async def load(uow: UnitOfWork) -> None:
-    from stdnum.cn import uscc
-
     session, now = uow.session, uow.now
+    await replay_demo_bindings(uow)
     licences = dict(DEMO_LICENCES)
     for number, phone in DEMO_LICENCES:
         await record_demo_licence(uow, number, phone)
@@ -238,6 +287,7 @@ async def load(uow: UnitOfWork) -> None:
             channel=channel,
             id_number=id_number,
             phone=phone,
+            account_id=demo_account_id(id_number),
         )
         if kind == "owner_driver":
             await bind_own_vehicles(uow, account_id, id_number)
@@ -246,7 +296,7 @@ async def load(uow: UnitOfWork) -> None:
     for id_number, name in DEMO_UNPLACED:
         await ensure_person(session, id_number, name)
     for code, name, unit_kind, delegated, agent, vehicle_count in DEMO_UNITS:
-        credit_code = code[:17] + uscc.calc_check_digit(code[:17])
+        credit_code = unit_credit_code(code)
         for n in range(vehicle_count):  # ID-08: units bind their own vehicles too
             await record_demo_vehicle(uow, credit_code, n)
         unit_id = await ensure_account(

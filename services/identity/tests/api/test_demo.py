@@ -80,3 +80,70 @@ async def test_id12_demo_records_and_binds_the_demo_licences_once(api: "Api") ->
         demo.demo_licence_ref("130102199003071233"): 1,
         demo.demo_licence_ref("130105197701010040"): 1,
     }
+
+
+async def _created(api: "Api") -> dict[str, int]:
+    """How many `created` events the outbox holds per demo vehicle ref and demo licence number."""
+    async with api.runtime.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT COALESCE(payload->>'licence_number', payload->>'ref') AS key, count(*) "
+                    "FROM outbox WHERE routing_key IN "
+                    "('identity.binding.created.v1', 'identity.licence_binding.created.v1') "
+                    "AND (payload->>'ref' = ANY(:refs) OR payload->>'licence_number' = ANY(:numbers)) "
+                    "GROUP BY key"
+                ),
+                {"refs": list(DEMO_REFS), "numbers": ["130102199003071233", "130105197701010040"]},
+            )
+        ).all()
+    return {row.key: row.count for row in rows}
+
+
+async def test_vh13_demo_publishes_the_demo_accounts_live_bindings_again_at_every_run(api: "Api") -> None:
+    """A projection that missed the first run's binding events (its queue bound later: vehicle's VH-13,
+    violation's VI-02/VI-05) learns them at the next `make run`; where they arrived, nothing changes."""
+    async with api.runtime.uow() as uow:
+        await demo.load(uow)
+        await uow.commit()
+    before = await _created(api)
+    async with api.runtime.uow() as uow:
+        await demo.load(uow)
+        await uow.commit()
+    after = await _created(api)
+    keys = DEMO_REFS | {"130102199003071233", "130105197701010040"}
+    assert {key: after[key] - before[key] for key in keys} == dict.fromkeys(keys, 1)
+
+
+async def test_demo_citizens_accounts_take_the_fixed_ids_other_demos_name(api: "Api") -> None:
+    """violation's demo issues a decision to 张三's account before identity's events reach it (VI-03):
+    a new demo account is made under `demo_account_id`; an id already held (a cancelled account) is not
+    taken again."""
+    from identity_service.demo import demo_account_id, ensure_account
+    from identity_service.tables import accounts
+
+    assert demo_account_id("130102199003071233") == uuid.uuid5(
+        uuid.NAMESPACE_URL, "tms-demo/account/130102199003071233"
+    )
+    id_number, wanted = api.new_id_number(), uuid.uuid4()
+    made = {}
+    for attempt in ("first", "after_cancel"):
+        async with api.runtime.uow() as uow:
+            made[attempt] = await ensure_account(
+                uow.session,
+                category="personal",
+                kind="owner_driver",
+                name="孙十",
+                password="Passw0rd2027",
+                roles=["citizen"],
+                now=uow.now,
+                id_number=id_number,
+                phone=api.new_phone(),
+                account_id=wanted,
+            )
+            await uow.session.execute(
+                accounts.update().where(accounts.c.id == made[attempt]).values(status="cancelled")
+            )
+            await uow.commit()
+    assert made["first"] == wanted
+    assert made["after_cancel"] not in (None, wanted)

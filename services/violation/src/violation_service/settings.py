@@ -18,6 +18,10 @@ class ViolationSettings(ServiceSettings):
     # VI-04: the banks that take fines online or at their counters, by code
     # (`TMS_VIOLATION__BANKS='{"icbc": {"name": "…", "scheme": "rsa-sha256", "key": "<PEM>"}}'`).
     banks: dict[str, BankSettings] = Field(default_factory=dict)
+    # dev and test: the simulator's checkout (an order's `pay_url`, served through the gateway's
+    # /api/v1/_test/*) and where the simulator posts its notices, as a bank reaches the platform: the edge.
+    simulator_checkout_url: str = "http://localhost:8000/api/v1/_test/bank-checkout"
+    simulator_notice_url: str = "http://127.0.0.1:8000/api/v1/payments/bank-notices/sim"
 
     def simulator_key(self) -> bytes:
         """The local simulator's merchant key (dev and test): derived from the secret key, never stored."""
@@ -35,6 +39,11 @@ class ViolationSettings(ServiceSettings):
             return configured
         configured.setdefault(
             SIMULATOR,
-            BankSettings(name="本地模拟银行", key=SecretStr(self.simulator_key().hex()), simulator=True),
+            BankSettings(
+                name="本地模拟银行",
+                key=SecretStr(self.simulator_key().hex()),
+                checkout_url=self.simulator_checkout_url,
+                simulator=True,
+            ),
         )
         return configured

@@ -60,15 +60,25 @@ def tokens() -> TokenFactory:
     return TokenFactory()
 
 
-def build_app(tokens: TokenFactory, clock: FixedClock, settings: Any = None) -> FastAPI:
+def build_app(
+    tokens: TokenFactory, clock: FixedClock, settings: Any = None, *, local_bank: bool = False
+) -> FastAPI:
+    """The api as main.py builds it, on the test's clock; `local_bank` mounts the dev/test checkout."""
+    from violation_service.api import testing
+
     settings = settings or SPEC.settings()
+    routers, on_startup, on_shutdown = [router], [open_context], [close_context]
+    if local_bank:
+        routers.append(testing.router)
+        on_startup.append(testing.open_local_bank)
+        on_shutdown.append(testing.close_local_bank)
     app = create_service_app(
         settings,
         title="violation",
-        routers=[router],
+        routers=routers,
         runtime_factory=lambda: Runtime.open(settings, SPEC.metadata, clock=clock),
-        on_startup=[open_context],
-        on_shutdown=[close_context],
+        on_startup=on_startup,
+        on_shutdown=on_shutdown,
     )
     app.state.verifier = tokens.verifier()
     return app
