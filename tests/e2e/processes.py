@@ -3,6 +3,7 @@ process to answer."""
 
 from __future__ import annotations
 
+import random
 import shutil
 import socket
 import subprocess
@@ -14,10 +15,24 @@ import httpx
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port for a server these tests start, below the kernel's ephemeral range (32768 and up): a port
+    the kernel picks itself can be taken by a client connection (to PostgreSQL, the broker, ...) before
+    the server binds it, which failed a CI run. Never one already handed out in this session."""
+    while True:
+        port = random.randrange(20_000, 32_000)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
 
 
 def wait_until_ok(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
