@@ -9,11 +9,10 @@ carries this test's events and not a backlog nobody waits for.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
+import functools
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,49 +28,18 @@ from notify_service.service import SPEC as NOTIFY
 from servicekit.clock import SHANGHAI, FixedClock
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
-from servicekit.service import ServiceSpec
 from servicekit.testing import TokenFactory, service_client
 from servicekit.web import create_service_app
-from servicekit.worker import Worker
+
+from . import workers
 
 pytestmark = pytest.mark.integration
 
 TIMEOUT_S = 60.0
+eventually = functools.partial(workers.eventually, timeout_s=TIMEOUT_S)
+running = functools.partial(workers.running_workers, timeout_s=TIMEOUT_S)
 TOKENS = TokenFactory()
 START = datetime(2031, 6, 2, 9, 0, tzinfo=SHANGHAI)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + TIMEOUT_S
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"not within {TIMEOUT_S:.0f} s: {what}")
-        await asyncio.sleep(0.05)
-
-
-@contextlib.asynccontextmanager
-async def running(*specs: ServiceSpec) -> AsyncIterator[list[Worker]]:
-    stop = asyncio.Event()
-    workers = [Worker(spec) for spec in specs]
-    tasks = [asyncio.create_task(w.run(stop), name=f"{w.spec.name}-worker") for w in workers]
-    try:
-
-        async def started() -> bool:
-            for task in tasks:
-                if task.done():
-                    task.result()
-                    raise AssertionError(f"{task.get_name()} stopped while starting")
-            return all(w.relay is not None and len(w.consumers) == len(w.spec.subscriptions) for w in workers)
-
-        await eventually(started, "the workers started")
-        yield workers
-    finally:
-        stop.set()
-        _, pending = await asyncio.wait(tasks, timeout=TIMEOUT_S)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @dataclasses.dataclass

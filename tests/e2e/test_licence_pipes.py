@@ -14,12 +14,9 @@ every run.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import dataclasses
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -39,54 +36,16 @@ from license_service.tables import licence_records
 from servicekit.clock import SHANGHAI
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
-from servicekit.service import ServiceSpec
 from servicekit.testing import TokenFactory, service_client
 from servicekit.uow import Actor
 from servicekit.web import create_service_app
 from servicekit.worker import Worker
 
+from .workers import eventually, running_workers, without_sweeps
+
 pytestmark = pytest.mark.integration
 
-TIMEOUT_S = 30.0
 _RIC_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + TIMEOUT_S
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"not within {TIMEOUT_S:.0f} s: {what}")
-        await asyncio.sleep(0.05)
-
-
-@contextlib.asynccontextmanager
-async def running_workers(*specs: ServiceSpec) -> AsyncIterator[list[Worker]]:
-    stop = asyncio.Event()
-    workers = [Worker(spec) for spec in specs]
-    tasks = [asyncio.create_task(w.run(stop), name=f"{w.spec.name}-worker") for w in workers]
-    try:
-
-        async def started() -> bool:
-            for task in tasks:
-                if task.done():
-                    task.result()
-                    raise AssertionError(f"{task.get_name()} stopped while starting")
-            return all(w.relay is not None and len(w.consumers) == len(w.spec.subscriptions) for w in workers)
-
-        await eventually(started, "the workers started")
-        yield workers
-    finally:
-        stop.set()
-        _, pending = await asyncio.wait(tasks, timeout=TIMEOUT_S)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def without_sweeps(spec: ServiceSpec) -> ServiceSpec:
-    """A worker's relay and consumers; its sweeps run on the real clock and belong to their own tests."""
-    return dataclasses.replace(spec, sweeps=())
 
 
 def new_id_number() -> str:

@@ -9,12 +9,11 @@ their own tests. Phones, ids and accounts are new on every run.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
+import functools
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -44,7 +43,6 @@ from servicekit.clock import SHANGHAI
 from servicekit.db import OUTBOX_CHANNEL
 from servicekit.messages import Message
 from servicekit.migrate import migrate
-from servicekit.service import ServiceSpec
 from servicekit.testing import TokenFactory, service_client
 from servicekit.uow import SYSTEM_ACTOR
 from servicekit.web import Principal
@@ -52,19 +50,15 @@ from servicekit.worker import Worker
 from vehicle_service.published import DeliveryBanImposed
 from vehicle_service.service import SPEC as VEHICLE
 
+from . import workers
+
 pytestmark = pytest.mark.integration
 
 TIMEOUT_S = 60.0  # a backlog left in the queues by other suites is worked off first
+eventually = functools.partial(workers.eventually, timeout_s=TIMEOUT_S)
+running = functools.partial(workers.running_workers, timeout_s=TIMEOUT_S)
+relay_only = workers.relay_only
 TOKENS = TokenFactory()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + TIMEOUT_S
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"not within {TIMEOUT_S:.0f} s: {what}")
-        await asyncio.sleep(0.05)
 
 
 @dataclasses.dataclass
@@ -100,34 +94,6 @@ class Platform:
 
         await eventually(done, f"{count} SMS delivered to {phone[:3]}****{phone[-4:]}")
         return await self.sink(phone)
-
-
-def relay_only(spec: ServiceSpec) -> ServiceSpec:
-    return dataclasses.replace(spec, subscriptions=(), sweeps=())
-
-
-@contextlib.asynccontextmanager
-async def running(*specs: ServiceSpec) -> AsyncIterator[list[Worker]]:
-    stop = asyncio.Event()
-    workers = [Worker(spec) for spec in specs]
-    tasks = [asyncio.create_task(w.run(stop), name=f"{w.spec.name}-worker") for w in workers]
-    try:
-
-        async def started() -> bool:
-            for task in tasks:
-                if task.done():
-                    task.result()
-                    raise AssertionError(f"{task.get_name()} stopped while starting")
-            return all(w.relay is not None and len(w.consumers) == len(w.spec.subscriptions) for w in workers)
-
-        await eventually(started, "the workers started")
-        yield workers
-    finally:
-        stop.set()
-        _, pending = await asyncio.wait(tasks, timeout=TIMEOUT_S)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,10 @@ run.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
-import dataclasses
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -40,7 +37,6 @@ from servicekit.clock import SHANGHAI, FixedClock
 from servicekit.db import new_metadata
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
-from servicekit.service import ServiceSpec
 from servicekit.testing import TokenFactory, service_client, set_test_calendar_years
 from servicekit.validators import vin_check_digit
 from servicekit.web import create_service_app
@@ -48,50 +44,12 @@ from servicekit.worker import Worker
 from vehicle_service.api import router as vehicle_router
 from vehicle_service.service import SPEC as VEHICLE
 
+from .workers import eventually, running_workers, without_sweeps
+
 pytestmark = pytest.mark.integration
 
-TIMEOUT_S = 30.0
 MONDAY_10AM = datetime(2027, 3, 1, 10, 0, tzinfo=SHANGHAI)
 JPEG = base64.b64encode(b"\xff\xd8\xff\xe0" + b"0" * 64).decode()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    """Waits for another process's effect (a message through the broker), not for a deadline."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + TIMEOUT_S
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"not within {TIMEOUT_S:.0f} s: {what}")
-        await asyncio.sleep(0.05)
-
-
-@contextlib.asynccontextmanager
-async def running_workers(*specs: ServiceSpec) -> AsyncIterator[list[Worker]]:
-    stop = asyncio.Event()
-    workers = [Worker(spec) for spec in specs]
-    tasks = [asyncio.create_task(w.run(stop), name=f"{w.spec.name}-worker") for w in workers]
-    try:
-
-        async def started() -> bool:
-            for task in tasks:
-                if task.done():
-                    task.result()
-                    raise AssertionError(f"{task.get_name()} stopped while starting")
-            return all(w.relay is not None and len(w.consumers) == len(w.spec.subscriptions) for w in workers)
-
-        await eventually(started, "the workers started")
-        yield workers
-    finally:
-        stop.set()
-        _, pending = await asyncio.wait(tasks, timeout=TIMEOUT_S)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def without_sweeps(spec: ServiceSpec) -> ServiceSpec:
-    """The sweeps run on the platform clock and scan the whole test database: not part of this pipe."""
-    return dataclasses.replace(spec, sweeps=())
 
 
 def new_vin() -> str:
