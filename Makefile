@@ -5,7 +5,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv
 PYTEST_ARGS ?=
 
-.PHONY: help tools install infra migrate run test test-unit lint format contracts rules bench-tools bench-gateway bench-plates bench-plates-ab bench-exams clean
+.PHONY: help tools install infra web web-openapi browser migrate run test test-unit lint format contracts rules bench-tools bench-gateway bench-plates bench-plates-ab bench-exams clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -19,13 +19,22 @@ install: tools ## every package of the workspace into .venv, from uv.lock
 infra: tools ## find, start or install PostgreSQL, RabbitMQ and Redis; create each service's database and role
 	python3 scripts/bootstrap_infra.py --env all
 
+web: ## build the citizen app, the clerk console and the API reference when missing or stale (web/dist)
+	python3 scripts/build_web.py
+
+web-openapi: install ## regenerate web/packages/api/openapi.json, the merged API document the apps' types come from
+	$(UV) run python -m gateway_service.openapi_snapshot --out web/packages/api/openapi.json
+
+browser: tools ## as `make infra`, and Chromium with CJK fonts from Debian's packages for the browser tests
+	python3 scripts/bootstrap_infra.py --env all --browser
+
 migrate: install infra ## bring every service's dev database to its newest revision
 	TMS_ENV=dev $(UV) run python -m servicekit.migrate
 
-run: install infra ## run the whole platform with demo data: gateway on http://localhost:8000
+run: install infra web ## run the whole platform with demo data: gateway on http://localhost:8000
 	$(UV) run python scripts/run_platform.py
 
-test: install infra ## unit, integration (real servers) and contract tests
+test: install browser web ## unit, integration (real servers), contract and browser tests
 	$(UV) run pytest -q $(PYTEST_ARGS)
 
 test-unit: install ## the tests that need no server
@@ -36,6 +45,7 @@ lint: install ## ruff and mypy (strict on servicekit)
 	$(UV) run ruff format --check .
 	$(UV) run mypy libs/servicekit/src gateway/src services/*/src scripts
 	$(UV) run python scripts/rules_index.py --check
+	$(UV) run python -m gateway_service.openapi_snapshot --out web/packages/api/openapi.json --check
 
 format: install ## apply ruff's fixes and formatting
 	$(UV) run ruff check --fix .

@@ -45,6 +45,12 @@ PACKAGES = {  # what we need → (Debian package, a command that proves it is in
     "nginx": ("nginx", "nginx"),
 }
 BENCH_PACKAGES = {"wrk": ("wrk", "wrk")}  # the benchmarks' load generator (`--bench`)
+# The browser tests' Chromium (Playwright drives Debian's build) and a font with Chinese glyphs, without
+# which every screenshot shows boxes (`--browser`). A proof starting with / is a file, not a command.
+BROWSER_PACKAGES = {
+    "chromium": ("chromium", "chromium"),
+    "cjk fonts": ("fonts-noto-cjk", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
+}
 CHANGED = ("installed", "started", "created", "enabled", "fixed", "configured")
 NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")  # role and database names go into SQL unquoted-safe
 
@@ -64,6 +70,8 @@ class Report:
 
 
 def which(cmd: str) -> str | None:
+    if cmd.startswith("/"):
+        return cmd if Path(cmd).exists() else None
     return shutil.which(cmd, path=SEARCH_PATH)
 
 
@@ -126,9 +134,9 @@ def apt(args: Sequence[str], timeout: float) -> None:
         time.sleep(3)
 
 
-def ensure_packages(report: Report, timeout: float, bench: bool = False) -> set[str]:
+def ensure_packages(report: Report, timeout: float, bench: bool = False, browser: bool = False) -> set[str]:
     """Install what is absent. Returns the names installed now (their servers need first-time setup)."""
-    packages = {**PACKAGES, **(BENCH_PACKAGES if bench else {})}
+    packages = {**PACKAGES, **(BENCH_PACKAGES if bench else {}), **(BROWSER_PACKAGES if browser else {})}
     missing = [name for name, (_, cmd) in packages.items() if which(cmd) is None]
     for name, (_, cmd) in packages.items():
         if name not in missing:
@@ -199,6 +207,7 @@ def ensure_postgres(report: Report, timeout: float, fresh: bool) -> None:
     probe = psql("select 1", check=False)
     if probe.returncode == 0:
         report.step("postgresql superuser login", "ok", "postgres over TCP without password (trust)")
+        ensure_pg_connections(report, timeout)
         return
     if not fresh:
         raise NotReady(
@@ -215,6 +224,31 @@ def ensure_postgres(report: Report, timeout: float, fresh: bool) -> None:
         run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "reload"], check=True)
     wait_until("postgres login over TCP", lambda: psql("select 1", check=False).returncode == 0, timeout)
     report.step("postgresql loopback auth", "configured", "trust for 127.0.0.1 and ::1 (fresh install)")
+    ensure_pg_connections(report, timeout)
+
+
+# `make run` holds about 70 connections (a pool per api and worker); the browser tests run a second whole
+# platform beside it, and the e2e tests a third part of one. Debian's default of 100 runs out.
+PG_MAX_CONNECTIONS = 400
+
+
+def ensure_pg_connections(report: Report, timeout: float) -> None:
+    have = int(psql("show max_connections").stdout.strip())
+    if have >= PG_MAX_CONNECTIONS:
+        report.step("postgresql max_connections", "present", str(have))
+        return
+    if not is_root():
+        raise NotReady(f"max_connections is {have}; set it to {PG_MAX_CONNECTIONS} and restart PostgreSQL")
+    psql(f"alter system set max_connections = {PG_MAX_CONNECTIONS}")
+    version = psql("show server_version_num").stdout.strip()[:-4]
+    # The setting takes effect at a restart only: done once, the first time this machine is set up.
+    run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+        check=True,
+        timeout=timeout,
+    )
+    wait_until("postgresql after restart", pg_ready, timeout)
+    report.step("postgresql max_connections", "configured", f"{have} → {PG_MAX_CONNECTIONS} (restarted)")
 
 
 def create(sql: str) -> bool:
@@ -416,13 +450,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--env", choices=["dev", "test", "all"], default="all", help="which databases")
     parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for each server")
     parser.add_argument("--bench", action="store_true", help="also the benchmarks' tools (wrk)")
+    parser.add_argument("--browser", action="store_true", help="also Chromium and CJK fonts (browser tests)")
     args = parser.parse_args(argv)
     envs = ["dev", "test"] if args.env == "all" else [args.env]
 
     report = Report()
     try:
         services = json.loads(TOPOLOGY.read_text(encoding="utf-8"))["services"]
-        fresh = ensure_packages(report, args.timeout, bench=args.bench)
+        fresh = ensure_packages(report, args.timeout, bench=args.bench, browser=args.browser)
         ensure_postgres(report, args.timeout, fresh="postgresql" in fresh)
         ensure_redis(report, args.timeout)
         ensure_rabbitmq(report, args.timeout)

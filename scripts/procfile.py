@@ -52,6 +52,7 @@ def procfile_lines(topology: dict[str, Any], root: Path, nginx: str) -> list[str
     # reach nginx itself (SIGTERM: fast shutdown).
     render = f"{UV_RUN} python -m {gateway['package']}.nginx --out {conf} --prefix {prefix}"
     render += " --env ${TMS_ENV:-dev}"  # the shell expands it when honcho starts the process
+    render += f" --web-root {root / 'web' / 'dist'}"  # the apps `make web` built
     lines.append(f"nginx: {render} && exec {nginx} -c {conf} -p {prefix} -e stderr")
     return lines
 

@@ -56,9 +56,12 @@ def _stop(processes: Sequence[subprocess.Popen[bytes]]) -> None:
 
 
 @contextmanager
-def gateway_stack(services: Sequence[str], *, workers: Sequence[str] = ()) -> Iterator[str]:
+def gateway_stack(
+    services: Sequence[str], *, workers: Sequence[str] = (), web_root: Path | None = None
+) -> Iterator[str]:
     """The edge's base URL while identity, `services` and the gateway run; `workers` names the services
-    whose worker process runs too (identity's included when named)."""
+    whose worker process runs too (identity's included when named); `web_root` (web/dist) makes the edge
+    serve the built apps as well."""
     if NGINX is None:
         pytest.skip("nginx is not installed")
     for name in {"identity", *services, *workers}:
@@ -70,7 +73,11 @@ def gateway_stack(services: Sequence[str], *, workers: Sequence[str] = ()) -> It
     prefix.chmod(0o755)
     (prefix / "tmp").mkdir()
     opts = NginxOptions(
-        env=Environment.test, listen=f"127.0.0.1:{edge_port}", prefix=prefix, access_log="off"
+        env=Environment.test,
+        listen=f"127.0.0.1:{edge_port}",
+        prefix=prefix,
+        access_log="off",
+        web_root=web_root,
     )
     (prefix / "nginx.conf").write_text(render(route_table(upstreams), opts))
     jwks = f"http://127.0.0.1:{ports['identity']}/api/v1/auth/jwks.json"

@@ -6,7 +6,8 @@
 The file is complete and standalone (no /etc/nginx includes): it runs in the foreground, keeps its pid
 and temp files under the prefix directory, logs errors to stderr and access as one JSON object a line.
 nginx carries all API traffic; only /readyz, the merged OpenAPI document and (dev/test) /api/v1/_test/*
-go to the gateway app.
+go to the gateway app. With `--web-root` it also serves the built web apps: the citizen app at /, the
+clerk console at /console/ and the API reference at /api/docs/.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ class NginxOptions:
     upstream_keepalive: int = 64
     proxy_read_timeout_s: int = 30
     test_read_timeout_s: int = 120  # /api/v1/_test/population seeds a population
+    # The built web apps (`make web`): citizen/ at /, console/ at /console/, api/docs/ at /api/docs/.
+    # None serves no page (an API-only edge, as the benchmarks and most e2e tests run it).
+    web_root: Path | None = None
 
     @property
     def exempt(self) -> tuple[str, ...]:
@@ -96,6 +100,55 @@ def _block(head: str, body: Sequence[str], indent: int = 1) -> list[str]:
 
 UVICORN_KEEP_ALIVE_S = 5  # uvicorn's default `--timeout-keep-alive`, which the services run with
 UPSTREAM_IDLE_S = UVICORN_KEEP_ALIVE_S - 1
+
+
+# What the built apps contain; the API's own answers keep `default_type application/json`.
+STATIC_TYPES = (
+    "types { text/html html; text/css css; application/javascript js mjs; image/svg+xml svg; "
+    "image/png png; image/x-icon ico; application/json json map; application/yaml yaml yml; "
+    "font/woff2 woff2; font/woff woff; }"
+)
+# The apps load nothing from elsewhere: scripts, styles and fonts come from this origin (Vant and Element
+# Plus set inline style attributes, hence 'unsafe-inline' for styles alone).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+IMMUTABLE = "public, max-age=31536000, immutable"  # Vite puts a content hash in every asset's name
+
+
+def _static_locations(web_root: Path, common_headers: Sequence[str]) -> list[str]:
+    """The built apps. index.html is revalidated on every load (`no-cache`), so a deploy reaches every
+    phone at its next visit; hashed assets are cached for a year. Unknown paths under an app fall back to
+    its index.html (client-side routes); unknown /api/ paths stay a problem+json 404."""
+    root = web_root.resolve()
+
+    def headers(cache: str) -> list[str]:
+        return [
+            *common_headers,
+            f"add_header Cache-Control {_q(cache)} always;",
+            f"add_header Content-Security-Policy {_q(CONTENT_SECURITY_POLICY)} always;",
+            "add_header X-Content-Type-Options nosniff always;",
+            "add_header Referrer-Policy same-origin always;",
+        ]
+
+    def files(match: str, under: Path, fallback: str, cache: str) -> list[str]:
+        return _block(
+            f"location {match}",
+            [STATIC_TYPES, f"root {under};", f"try_files $uri {fallback};", *headers(cache)],
+            2,
+        )
+
+    locs: list[str] = []
+    locs += _block("location = /console", ["return 301 /console/;"], 2)
+    locs += _block("location = /api/docs", ["return 301 /api/docs/;"], 2)
+    locs += files("^~ /console/assets/", root, "=404", IMMUTABLE)
+    locs += files("^~ /console/", root, "/console/index.html", "no-cache")
+    locs += files("^~ /api/docs/", root, "/api/docs/index.html", "no-cache")
+    locs += files("^~ /assets/", root / "citizen", "=404", IMMUTABLE)
+    locs += files("/", root / "citizen", "/index.html", "no-cache")
+    return locs
 
 
 def _upstream_block(up: Upstream, keepalive: int) -> list[str]:
@@ -169,6 +222,12 @@ def render(table: RouteTable, opts: NginxOptions) -> str:
         "client_header_timeout 15s;",
         "client_body_timeout 15s;",
         "send_timeout 30s;",
+        "# Compresses the web apps' files; proxied API answers are left as the services send them.",
+        "gzip on;",
+        "gzip_comp_level 6;",
+        "gzip_min_length 1024;",
+        "gzip_vary on;",
+        "gzip_types text/css application/javascript image/svg+xml application/json application/yaml;",
         "",
         "# A client's X-Request-ID is kept when it is a sane token; otherwise nginx's own $request_id.",
         *_map_block(
@@ -314,7 +373,12 @@ def _server(table: RouteTable, opts: NginxOptions, is_test_env: bool) -> list[st
         else:
             locs += _proxy_location(f"= {route.prefix}", up)
             locs += _proxy_location(f"^~ {route.prefix}/", up)
-    locs += _block("location /", _return_problem(404, "ROUTE_NOT_FOUND", "no service answers this path"), 2)
+    not_found = _return_problem(404, "ROUTE_NOT_FOUND", "no service answers this path")
+    if opts.web_root is None:
+        locs += _block("location /", not_found, 2)
+    else:
+        locs += _block("location ^~ /api/", not_found, 2)
+        locs += _static_locations(opts.web_root, common_headers)
     locs += _block(
         "location @tms_rate_limited",
         [
@@ -360,6 +424,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="allowed browser origin (repeat); default TMS_GATEWAY__CORS_ORIGINS; dev/test add localhost",
     )
+    parser.add_argument(
+        "--web-root", type=Path, default=None, help="the built web apps (web/dist) to serve; none by default"
+    )
     parser.add_argument("--rate", type=int, default=NginxOptions.rate_per_s, help="requests/s per client IP")
     parser.add_argument("--burst", type=int, default=NginxOptions.burst)
     parser.add_argument(
@@ -386,6 +453,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         burst=args.burst,
         rate_exempt=tuple(args.rate_exempt) if args.rate_exempt is not None else None,
         trusted_proxies=tuple(args.trusted_proxy),
+        web_root=args.web_root,
     )
     # nginx creates each temp dir itself but not its parent.
     (prefix / "tmp").mkdir(parents=True, exist_ok=True)

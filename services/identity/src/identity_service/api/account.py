@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from identity_service import domain
 from identity_service.api.auth import _username_filter
-from identity_service.api.common import USER_WRITE_LIMIT, CtxDep, account_view, load_account
+from identity_service.api.common import USER_WRITE_LIMIT, AccountOut, CtxDep, account_view, load_account
 from identity_service.lifecycle import cancel_account
 from identity_service.published import CounterChangeApproved
 from identity_service.tables import accounts
@@ -86,7 +86,7 @@ async def change_password(
 )
 async def change_details(
     body: DetailsChange, request: Request, principal: CurrentPrincipal, ctx: CtxDep, uow: UowDep
-) -> dict[str, Any]:
+) -> AccountOut:
     """The e-mail, or the phone with a code sent to the new phone (purpose `change_phone`)."""
     if body.phone is not None:
         if body.sms_code is None:
@@ -132,7 +132,7 @@ async def suspend(
 
 
 @router.post("/reactivation", summary="Reactivate a suspended account with password and SMS code (ID-12)")
-async def reactivate(body: Reactivation, request: Request, ctx: CtxDep, uow: UowDep) -> dict[str, Any]:
+async def reactivate(body: Reactivation, request: Request, ctx: CtxDep, uow: UowDep) -> AccountOut:
     async with uow:
         rows = (await uow.session.execute(select(accounts).where(_username_filter(body.username)))).all()
     if len(rows) != 1 or not verify_password(rows[0].password_hash, body.password) or rows[0].phone is None:
@@ -215,7 +215,7 @@ units_router = APIRouter(prefix="/api/v1/units", tags=["account"])
 @units_router.patch("/{account_id}", summary="Counter change of a unit's registration (ID-13)")
 async def change_unit(
     account_id: str, body: UnitChange, request: Request, principal: IntakeClerk, uow: UowDep
-) -> dict[str, Any]:
+) -> AccountOut:
     """ID-13: a unit change whose unit or agent details differ from the registration updates it."""
     changes = body.model_dump(exclude_none=True)
     async with uow:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends
+from pydantic import BaseModel, Field
 from sqlalchemy import Select, Table, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +19,7 @@ from servicekit.clock import SHANGHAI
 from servicekit.masking import mask_id_number, mask_phone
 from servicekit.pagination import InvalidCursor, clamp_limit, decode_cursor, encode_cursor
 from servicekit.uow import UnitOfWork
+from servicekit.vocabulary import IdKind
 from servicekit.web import NotFound, Unprocessable
 
 # Per-user limit on the writes a citizen makes (servicekit.web.limits, real time): a flood guard.
@@ -82,22 +84,41 @@ def token_account(row: Any) -> TokenAccount:
     )
 
 
-def account_view(row: Any) -> dict[str, Any]:
-    """The account as its owner sees it (identity number and phone masked, as everywhere)."""
-    return {
-        "id": str(row.id),
-        "category": row.category,
-        "kind": row.kind,
-        "channel": row.channel,
-        "name": row.name,
-        "id_kind": row.id_kind,
-        "id_number": mask_id_number(row.id_number) if row.id_number else None,
-        "credit_code": row.credit_code,
-        "phone": mask_phone(row.phone) if row.phone else None,
-        "email": row.email,
-        "roles": sorted(row.roles),
-        "office": row.office,
-        "status": row.status,
-        "created_at": row.created_at.astimezone(SHANGHAI).isoformat(),
-        "capabilities": capabilities(row.category, row.kind, row.channel, row.roles),
-    }
+class AccountOut(BaseModel):
+    """The account as its owner sees it: identity number and phone masked, as everywhere."""
+
+    id: str
+    category: str
+    kind: str
+    channel: str
+    name: str
+    id_kind: IdKind | None
+    id_number: str | None
+    credit_code: str | None
+    phone: str | None
+    email: str | None
+    roles: list[str]
+    office: str | None
+    status: str
+    created_at: str
+    capabilities: list[str] = Field(description="what clients offer this account (ID-07, ID-08)")
+
+
+def account_view(row: Any) -> AccountOut:
+    return AccountOut(
+        id=str(row.id),
+        category=row.category,
+        kind=row.kind,
+        channel=row.channel,
+        name=row.name,
+        id_kind=row.id_kind,
+        id_number=mask_id_number(row.id_number) if row.id_number else None,
+        credit_code=row.credit_code,
+        phone=mask_phone(row.phone) if row.phone else None,
+        email=row.email,
+        roles=sorted(row.roles),
+        office=row.office,
+        status=row.status,
+        created_at=row.created_at.astimezone(SHANGHAI).isoformat(),
+        capabilities=capabilities(row.category, row.kind, row.channel, row.roles),
+    )

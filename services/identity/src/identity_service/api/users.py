@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from identity_service import domain
-from identity_service.api.common import CtxDep, account_view, load_account
+from identity_service.api.common import AccountOut, CtxDep, account_view, load_account
 from identity_service.records import records_of
 from identity_service.tables import accounts
 from identity_service.tokens import hash_password
@@ -37,7 +37,7 @@ class RegistrationIn(BaseModel):
     sms_code: Annotated[str, Field(min_length=4, max_length=10)]
 
 
-@router.post("", status_code=201, summary="Register online (ID-01 to ID-05)")
+@router.post("", status_code=201, response_model=AccountOut, summary="Register online (ID-01 to ID-05)")
 async def register(
     body: RegistrationIn,
     request: Request,
@@ -50,7 +50,7 @@ async def register(
     )
 
 
-async def _register(body: RegistrationIn, request: Request, ctx: CtxDep, uow: UowDep) -> dict[str, Any]:
+async def _register(body: RegistrationIn, request: Request, ctx: CtxDep, uow: UowDep) -> AccountOut:
     """ID-01 the three personal kinds; ID-02 units only at a counter, and the identity checked against the
     population registry; ID-03 owner/driver: a vehicle or licence with this phone; ID-04 learner: an
     accepted licence application; ID-05 new-car owner (its deadlines run from now)."""
@@ -110,7 +110,7 @@ async def _register(body: RegistrationIn, request: Request, ctx: CtxDep, uow: Uo
 
 
 @router.get("/me", summary="The caller's account and capabilities (ID-07)")
-async def me(principal: CurrentPrincipal, uow: UowDep) -> dict[str, Any]:
+async def me(principal: CurrentPrincipal, uow: UowDep) -> AccountOut:
     async with uow:
         row = await load_account(uow.session, principal.subject)
     return account_view(row)

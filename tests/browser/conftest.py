@@ -1,0 +1,152 @@
+"""Browser tests: Playwright drives Debian's Chromium against the whole platform behind its gateway, the
+built apps served by nginx as `make run` serves them. Every `Screen.check` keeps a screenshot under
+var/test-artifacts/browser/ (CI keeps them) and runs axe-core on the page: a serious or critical WCAG 2.1
+A/AA violation fails the test."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+
+from tests.e2e.stack import Person, gateway_stack, make_accounts
+
+ROOT = Path(__file__).resolve().parents[2]
+WEB_DIST = ROOT / "web" / "dist"
+AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
+ARTIFACTS = ROOT / "var" / "test-artifacts" / "browser"
+SERVICES = ("vehicle", "license", "plate-pool", "violation", "notify")
+WORKERS = ("identity", *SERVICES)
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 900}
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+
+def _unavailable(reason: str) -> None:
+    # A developer without Chromium may skip; CI installs everything (`make test`), so there it fails.
+    if os.environ.get("CI"):
+        pytest.fail(f"browser tests cannot run: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def edge() -> Iterator[str]:
+    """The platform's base URL with every service, every worker and the built apps."""
+    if not (WEB_DIST / "citizen" / "index.html").exists():
+        _unavailable("web/dist is not built (make web)")
+    with gateway_stack(SERVICES, workers=WORKERS, web_root=WEB_DIST) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    executable = shutil.which("chromium")
+    if executable is None:
+        _unavailable("Debian's chromium is not installed (make browser)")
+    with sync_playwright() as pw:
+        browser = _launch(pw, executable)
+        yield browser
+        browser.close()
+
+
+def _launch(pw: Playwright, executable: str | None) -> Browser:
+    return pw.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
+
+
+@dataclass
+class Screen:
+    """One person's browser tab, with the checks every page gets."""
+
+    page: Page
+    edge: str
+    name: str
+    shots: list[Path] = field(default_factory=list)
+
+    def open(self, path: str) -> None:
+        self.page.goto(self.edge + path)
+
+    def check(self, label: str) -> list[dict[str, Any]]:
+        """Screenshot the page as it is now and assert axe-core finds no serious or critical violation."""
+        self.page.wait_for_load_state("networkidle")
+        folder = ARTIFACTS / self.name
+        folder.mkdir(parents=True, exist_ok=True)
+        shot = folder / f"{len(self.shots) + 1:02d}-{re.sub(r'[^0-9A-Za-z_-]+', '-', label)}.png"
+        self.page.screenshot(path=str(shot), full_page=True)
+        self.shots.append(shot)
+        violations = axe_violations(self.page)
+        assert not violations, f"{label}: axe-core found\n" + json.dumps(
+            violations, ensure_ascii=False, indent=1
+        )
+        return violations
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        # Evaluated through the DevTools protocol, which the apps' CSP (script-src 'self') does not govern:
+        # the page is tested under the policy it ships with.
+        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
+    result: dict[str, Any] = page.evaluate(
+        """async () => await window.axe.run(document, {
+            runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+            resultTypes: ['violations'],
+        })"""
+    )
+    return [
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "targets": [n["target"] for n in v["nodes"][:5]],
+        }
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def _screen(
+    chromium: Browser, edge: str, request: pytest.FixtureRequest, viewport: dict[str, int]
+) -> Iterator[Screen]:
+    context = chromium.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield Screen(page, edge, request.node.name)
+    context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+@pytest.fixture
+def phone(chromium: Browser, edge: str, request: pytest.FixtureRequest) -> Iterator[Screen]:
+    """The citizen app on a phone-sized screen."""
+    yield from _screen(chromium, edge, request, PHONE)
+
+
+@pytest.fixture
+def desk(chromium: Browser, edge: str, request: pytest.FixtureRequest) -> Iterator[Screen]:
+    """The console on a counter's desktop screen."""
+    yield from _screen(chromium, edge, request, DESKTOP)
+
+
+def accounts(staff: dict[str, list[str]], people: list[Person]) -> dict[str, str]:
+    """`make_accounts` from a test that has a page open: Playwright's sync API keeps an event loop running
+    on this thread, so the accounts are made on another."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(make_accounts, staff, people, system=False).result()
+
+
+@pytest.fixture
+def gw(edge: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=edge, timeout=30) as client:
+        yield client

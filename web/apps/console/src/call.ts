@@ -1,0 +1,32 @@
+// Run one API call for a screen: a busy flag, and a refusal shown in plain Chinese with its rule and the
+// wait the server asked for.
+import { ref } from 'vue'
+import { ElMessage } from 'element-plus'
+import { ApiError } from '@tms/api'
+
+export function describe(error: unknown): string {
+  if (error instanceof ApiError) {
+    return error.retryAfter ? `${error.message}，请 ${error.retryAfter} 秒后再试` : error.message
+  }
+  return '操作未能完成，请稍后再试'
+}
+
+export function useCall() {
+  const busy = ref(false)
+  const error = ref<ApiError | null>(null)
+  async function run<T>(fn: () => Promise<T>, opts: { toast?: boolean } = {}): Promise<T | undefined> {
+    busy.value = true
+    error.value = null
+    try {
+      return await fn()
+    } catch (e) {
+      error.value = e instanceof ApiError ? e : null
+      if (opts.toast !== false) ElMessage.error({ message: describe(e), showClose: true, duration: 6000 })
+      if (!(e instanceof ApiError)) console.error(e)
+      return undefined
+    } finally {
+      busy.value = false
+    }
+  }
+  return { busy, error, run }
+}
