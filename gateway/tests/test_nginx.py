@@ -94,6 +94,26 @@ def test_cli_output_passes_nginx_t(tmp_path: Path, env: str) -> None:
     assert "test is successful" in result.stderr
 
 
+@needs_nginx
+def test_web_root_serves_the_apps_and_keeps_api_paths_problems(tmp_path: Path) -> None:
+    out = tmp_path / "gw" / "nginx.conf"
+    web = tmp_path / "dist"
+    assert main(["--out", str(out), "--env", "prod", "--web-root", str(web)]) == 0
+    conf = out.read_text()
+    assert nginx_test(out, out.parent).returncode == 0
+    # The citizen app takes every path no route or /api/ claims; the console and docs have their own.
+    assert f"root {web.resolve() / 'citizen'};" in conf
+    assert "try_files $uri /console/index.html;" in conf
+    assert "try_files $uri /api/docs/index.html;" in conf
+    api_block = conf.split("location ^~ /api/ {", 1)[1].split("}", 1)[0]
+    assert "ROUTE_NOT_FOUND" in api_block
+    assert "immutable" in conf
+    assert "Content-Security-Policy" in conf
+    # Without a web root the edge serves no page at all.
+    assert main(["--out", str(out), "--env", "prod"]) == 0
+    assert "try_files" not in out.read_text()
+
+
 # -- a live nginx ----------------------------------------------------------------------------------
 
 
