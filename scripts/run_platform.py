@@ -49,6 +49,10 @@ def main() -> int:
     print(
         f"""
     The platform is starting. In a few seconds:
+      citizen app    http://localhost:{edge}/           (张三: 130102199003071233 / Demo2027pass)
+      clerk console  http://localhost:{edge}/console/   (S130100001 intake, S130100002 review,
+                                                          S130100003 archive, S130100009 admin)
+      API reference  http://localhost:{edge}/api/docs/
       gateway        http://localhost:{edge}/api/v1/...
       readiness      curl http://localhost:{edge}/readyz
       API document   http://localhost:{edge}/api/v1/openapi.json

@@ -1,5 +1,6 @@
 """`make run`, as a test: the whole platform comes up with demo data, the gateway reports every upstream
-ready, the demo citizen sees the violation demo's records, and Ctrl-C stops every process. Runs
+ready, the demo citizen sees the violation demo's records, the apps are served, and Ctrl-C stops every
+process. Runs
 `scripts/run_platform.py` (what `make run` runs after `make infra`) in the dev environment, in a process
 group of its own."""
 
@@ -117,6 +118,12 @@ def test_make_run_brings_every_upstream_up_and_ctrl_c_stops_everything(
     assert any(path.startswith("/api/v1/auth") for path in document["paths"])
 
     _demo_citizen_sees_the_violation_demo()
+
+    # The apps, as `make web` built them (make test builds them before this runs), through the same edge.
+    for path, title in (("/", "交管服务"), ("/console/", "业务管理台"), ("/api/docs/", "接口文档")):
+        page = httpx.get(f"{GATEWAY}{path}", timeout=10)
+        assert page.status_code == 200, path
+        assert title in page.text, path
 
     os.killpg(platform.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends to the whole group
     platform.wait(timeout=60)
