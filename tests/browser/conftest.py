@@ -11,6 +11,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,24 +41,44 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+# One platform and one Playwright for all the browser tests, closed as soon as the last of them is done
+# (the hook below), not at the end of the session: the platform's workers would compete with later tests
+# for the test vhost's messages, and Playwright's sync API keeps an event loop running on this thread,
+# which breaks every later asyncio.run.
+_shared = ExitStack()
+_opened: dict[str, Any] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    yield
+    if nextitem is None or Path(nextitem.path).parent != Path(__file__).parent:
+        _shared.close()
+        _opened.clear()
+
+
 @pytest.fixture(scope="session")
-def edge() -> Iterator[str]:
+def edge() -> str:
     """The platform's base URL with every service, every worker and the built apps."""
     if not (WEB_DIST / "citizen" / "index.html").exists():
         _unavailable("web/dist is not built (make web)")
-    with gateway_stack(SERVICES, workers=WORKERS, web_root=WEB_DIST) as url:
-        yield url
+    if "edge" not in _opened:
+        _opened["edge"] = _shared.enter_context(gateway_stack(SERVICES, workers=WORKERS, web_root=WEB_DIST))
+    url: str = _opened["edge"]
+    return url
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[Browser]:
+def chromium() -> Browser:
     executable = shutil.which("chromium")
     if executable is None:
         _unavailable("Debian's chromium is not installed (make browser)")
-    with sync_playwright() as pw:
-        browser = _launch(pw, executable)
-        yield browser
-        browser.close()
+    if "chromium" not in _opened:
+        browser = _launch(_shared.enter_context(sync_playwright()), executable)
+        _shared.callback(browser.close)
+        _opened["chromium"] = browser
+    found: Browser = _opened["chromium"]
+    return found
 
 
 def _launch(pw: Playwright, executable: str | None) -> Browser:

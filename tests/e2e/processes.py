@@ -35,7 +35,7 @@ def free_port() -> int:
         return port
 
 
-def wait_until_ok(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+def wait_until_ok(url: str, process: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
     """Until `url` answers 200; fails at once if the process died, and after `timeout_s` otherwise."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
