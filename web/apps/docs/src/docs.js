@@ -58,6 +58,7 @@ async function showOpenapi() {
     ])
     const target = document.createElement('div')
     view.replaceChildren(target)
+    labelServerPicker(target)
     window.SwaggerUIBundle({
       spec,
       domNode: target,
@@ -72,6 +73,18 @@ async function showOpenapi() {
     openapiShown = false
     showStatus(view, `接口文档加载失败：${error.message}。请刷新页面重试。`, true)
   }
+}
+
+/** Swagger UI's server picker is a <select> without a label: name it for screen readers once it appears. */
+function labelServerPicker(root) {
+  const observer = new MutationObserver(() => {
+    const select = root.querySelector('select#servers')
+    if (select && !select.hasAttribute('aria-label')) {
+      select.setAttribute('aria-label', '服务器 (Servers)')
+      observer.disconnect()
+    }
+  })
+  observer.observe(root, { childList: true, subtree: true })
 }
 
 let services = null
