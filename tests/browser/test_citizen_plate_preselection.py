@@ -249,6 +249,7 @@ def register(phone_screen: Screen, gw: httpx.Client, id_number: str, name: str, 
     page.get_by_role("button", name="获取验证码").click()
     page.get_by_label("短信验证码").fill(_sms(gw, mobile, before))
     page.get_by_label("密码").fill(PASSWORD)
+    expect(page.locator(".van-toast")).to_be_hidden()  # "验证码已发送" fades before the screenshot
     phone_screen.check("register")
     page.get_by_role("button", name="注册", exact=True).click()
     expect(page.get_by_text(f"您好，{name}")).to_be_visible()
