@@ -8,11 +8,11 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from plate_pool_service import appeals as appeal_cases
 from plate_pool_service.context import ContextDep
+from plate_pool_service.schemas import PlateAppealOut, PlateAppealPage
 from servicekit.clock import SHANGHAI
 from servicekit.web import Principal, actor_from, require_roles
 
@@ -46,22 +46,33 @@ def appeal_view(row: Any) -> dict[str, Any]:
     }
 
 
-@router.post("/{selection_id}/appeals", status_code=201, summary="Appeal a pre-selection outcome (PP-11)")
+@router.post(
+    "/{selection_id}/appeals",
+    status_code=201,
+    response_model=PlateAppealOut,
+    summary="Appeal a pre-selection outcome (PP-11)",
+)
 async def file_appeal(
     selection_id: uuid.UUID, body: AppealIn, request: Request, principal: Applicant, ctx: ContextDep
-) -> JSONResponse:
+) -> dict[str, Any]:
     actor = actor_from(request, principal)
     created = await appeal_cases.file_appeal(ctx, selection_id, principal, body.reason, actor)
-    return JSONResponse(appeal_view(created), status_code=201)
+    return appeal_view(created)
 
 
-@router.get("/{selection_id}/appeals", summary="A selection's appeals (PP-11)")
+@router.get(
+    "/{selection_id}/appeals", response_model=PlateAppealPage, summary="A selection's appeals (PP-11)"
+)
 async def list_appeals(selection_id: uuid.UUID, principal: Reader, ctx: ContextDep) -> dict[str, Any]:
     rows = await appeal_cases.list_appeals(ctx, selection_id, principal)
     return {"items": [appeal_view(r) for r in rows], "next_cursor": None}
 
 
-@router.post("/{selection_id}/appeals/{appeal_id}/decision", summary="Decide an appeal (clerk, PP-11)")
+@router.post(
+    "/{selection_id}/appeals/{appeal_id}/decision",
+    response_model=PlateAppealOut,
+    summary="Decide an appeal (clerk, PP-11)",
+)
 async def decide_appeal(
     selection_id: uuid.UUID,
     appeal_id: uuid.UUID,

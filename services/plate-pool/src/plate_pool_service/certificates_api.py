@@ -11,13 +11,18 @@ from fastapi import APIRouter, Depends, Response
 from plate_pool_service import certificate, domain, selections
 from plate_pool_service.context import ContextDep
 from plate_pool_service.domain import Action, State
+from plate_pool_service.schemas import PlateCertificateCheckOut
 from plate_pool_service.views import selection_view
 from servicekit.web import Principal, require_roles
 
 router = APIRouter(prefix="/api/v1/plate-selections", tags=["plate-selections"])
 
 
-@router.get("/certificate-checks", summary="Check a scanned certificate's QR code (counter, PP-08)")
+@router.get(
+    "/certificate-checks",
+    response_model=PlateCertificateCheckOut,
+    summary="Check a scanned certificate's QR code (counter, PP-08)",
+)
 async def check_certificate(
     code: str,
     principal: Annotated[Principal, Depends(require_roles("clerk.intake", "clerk.review", "clerk.admin"))],
@@ -39,7 +44,12 @@ async def check_certificate(
     }
 
 
-@router.get("/{selection_id}/certificate", summary="The printable pre-selection certificate, PDF (PP-08)")
+@router.get(
+    "/{selection_id}/certificate",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}},
+    summary="The printable pre-selection certificate, PDF (PP-08)",
+)
 async def get_certificate(
     selection_id: uuid.UUID,
     principal: Annotated[

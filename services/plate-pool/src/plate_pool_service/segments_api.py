@@ -7,14 +7,19 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
 from sqlalchemy import literal, select, tuple_
 
 from plate_pool_service import segments as cases
 from plate_pool_service.context import ContextDep, PlateContext
 from plate_pool_service.numbers import NumberSpace
+from plate_pool_service.schemas import (
+    PlateOfficePage,
+    PlateOfficeSettingsOut,
+    PlateSegmentOut,
+    PlateSegmentPage,
+)
 from plate_pool_service.segments import PlanSegment, plan_segment
-from plate_pool_service.tables import segments
+from plate_pool_service.tables import office_settings, segments
 from servicekit.clock import SHANGHAI
 from servicekit.pagination import InvalidCursor, clamp_limit, decode_cursor, encode_cursor
 from servicekit.web import NotFound, Principal, Unprocessable, actor_from, require_roles
@@ -58,7 +63,9 @@ def _check_office_admin(principal: Principal, office_code: str) -> None:
         raise NotFound("office")
 
 
-@router.get("", summary="Segments and their pool statistics (public, PP-10/PP-13)")
+@router.get(
+    "", response_model=PlateSegmentPage, summary="Segments and their pool statistics (public, PP-10/PP-13)"
+)
 async def list_segments(
     ctx: ContextDep,
     office_code: str | None = None,
@@ -96,16 +103,18 @@ async def list_segments(
     return {"items": [await segment_view(ctx, row) for row in page], "next_cursor": next_cursor}
 
 
-@router.post("", status_code=201, summary="Plan a segment (office admin, PP-10)")
+@router.post(
+    "", status_code=201, response_model=PlateSegmentOut, summary="Plan a segment (office admin, PP-10)"
+)
 async def create_segment(
     body: PlanSegment, request: Request, principal: Admin, ctx: ContextDep
-) -> JSONResponse:
+) -> dict[str, Any]:
     _check_office_admin(principal, body.office_code)
     now = await ctx.runtime.clock.now()
     segment_id = await plan_segment(ctx, body, principal.subject, now)
     async with ctx.runtime.engine.connect() as conn:
         row = (await conn.execute(select(segments).where(segments.c.id == segment_id))).one()
-    return JSONResponse(await segment_view(ctx, row), status_code=201)
+    return await segment_view(ctx, row)
 
 
 async def _segment_row(ctx: PlateContext, segment_id: str) -> Any:
@@ -115,7 +124,11 @@ async def _segment_row(ctx: PlateContext, segment_id: str) -> Any:
     return row
 
 
-@router.post("/{segment_id}/approval", summary="Approve a planned segment (superior office's admin, PP-10)")
+@router.post(
+    "/{segment_id}/approval",
+    response_model=PlateSegmentOut,
+    summary="Approve a planned segment (superior office's admin, PP-10)",
+)
 async def approve_segment(
     segment_id: str, request: Request, principal: Admin, ctx: ContextDep
 ) -> dict[str, Any]:
@@ -124,7 +137,11 @@ async def approve_segment(
     return await segment_view(ctx, await _segment_row(ctx, segment_id))
 
 
-@router.post("/{segment_id}/publication", summary="Publish an approved segment and build its pool (PP-10)")
+@router.post(
+    "/{segment_id}/publication",
+    response_model=PlateSegmentOut,
+    summary="Publish an approved segment and build its pool (PP-10)",
+)
 async def publish_segment(
     segment_id: str, request: Request, principal: Admin, ctx: ContextDep
 ) -> dict[str, Any]:
@@ -134,12 +151,45 @@ async def publish_segment(
     return await segment_view(ctx, await _segment_row(ctx, segment_id))
 
 
-@router.get("/offices/{office_code}/settings", summary="An office's counts and windows (PP-06a)")
+@router.get(
+    "/offices",
+    response_model=PlateOfficePage,
+    summary="The offices that pre-select numbers: those with a published segment (public)",
+)
+async def list_offices(ctx: ContextDep) -> dict[str, Any]:
+    """Where a citizen may pre-select (the office chosen at the start), by code. Offices are a few dozen
+    per province, so one page holds them all."""
+    query = (
+        select(office_settings.c.office_code, office_settings.c.name)
+        .where(
+            office_settings.c.office_code.in_(
+                select(segments.c.office_code).where(segments.c.state == "published")
+            )
+        )
+        .order_by(office_settings.c.office_code)
+    )
+    async with ctx.runtime.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return {
+        "items": [{"office_code": row.office_code, "name": row.name} for row in rows],
+        "next_cursor": None,
+    }
+
+
+@router.get(
+    "/offices/{office_code}/settings",
+    response_model=PlateOfficeSettingsOut,
+    summary="An office's counts and windows (PP-06a)",
+)
 async def get_office_settings(office_code: str, ctx: ContextDep) -> dict[str, Any]:
     return (await ctx.catalog.settings(office_code)).to_json()
 
 
-@router.put("/offices/{office_code}/settings", summary="Change an office's counts and windows (PP-06a)")
+@router.put(
+    "/offices/{office_code}/settings",
+    response_model=PlateOfficeSettingsOut,
+    summary="Change an office's counts and windows (PP-06a)",
+)
 async def put_office_settings(
     office_code: str, body: dict[str, Any], request: Request, principal: Admin, ctx: ContextDep
 ) -> dict[str, Any]:

@@ -14,6 +14,13 @@ from pydantic import BaseModel, Field
 from plate_pool_service import selections
 from plate_pool_service.context import ContextDep, PlateContext
 from plate_pool_service.hot import Queued
+from plate_pool_service.schemas import (
+    PlateDrawOut,
+    PlateDrawQueuedOut,
+    PlateSelectionOut,
+    PlateSmsCodeOut,
+    PlateVerifyOut,
+)
 from plate_pool_service.views import iso, selection_view
 from servicekit.masking import mask_phone
 from servicekit.web import (
@@ -44,11 +51,13 @@ class CodeIn(BaseModel):
     "/{selection_id}/random-draws",
     status_code=201,
     summary="Draw and hold five numbers (PP-06); or wait in line when the pool is all held (PP-10)",
+    response_model=PlateDrawOut,
     responses={
         202: {
+            "model": PlateDrawQueuedOut,
             "description": "Too few numbers free right now: the draw is queued. Ask again after "
             "`retry_after_s` (Retry-After) to keep the place (`queue_position` of `queue_length`); a place "
-            "not asked for within `place_kept_s` is given up. Waiting spends no draw."
+            "not asked for within `place_kept_s` is given up. Waiting spends no draw.",
         }
     },
 )
@@ -132,25 +141,25 @@ async def _draw(selection_id: uuid.UUID, principal: Principal, ctx: PlateContext
 @router.post(
     "/{selection_id}/custom-verifications",
     status_code=201,
+    response_model=PlateVerifyOut,
     summary="Verify and hold a number of your own (PP-05)",
 )
 async def custom_verification(
     selection_id: uuid.UUID, body: NumberIn, principal: Applicant, ctx: ContextDep
-) -> JSONResponse:
+) -> dict[str, Any]:
     number, result = await selections.verify(ctx, selection_id, principal, body.number)
-    return JSONResponse(
-        {
-            "selection_id": str(selection_id),
-            "number": number,
-            "held_until": result.held_until.isoformat() if result.held_until else None,
-            "custom_attempts_left": 0,
-        },
-        status_code=201,
-    )
+    return {
+        "selection_id": str(selection_id),
+        "number": number,
+        "held_until": result.held_until.isoformat() if result.held_until else None,
+        "custom_attempts_left": 0,
+    }
 
 
 @router.post(
-    "/{selection_id}/choice", summary="Confirm one held number (确认选号); SMS step next (PP-06, PP-07)"
+    "/{selection_id}/choice",
+    response_model=PlateSelectionOut,
+    summary="Confirm one held number (确认选号); SMS step next (PP-06, PP-07)",
 )
 async def choose(
     selection_id: uuid.UUID, body: NumberIn, request: Request, principal: Applicant, ctx: ContextDep
@@ -162,6 +171,7 @@ async def choose(
 @router.post(
     "/{selection_id}/sms-code",
     status_code=202,
+    response_model=PlateSmsCodeOut,
     summary="Send the SMS code to the registered phone (PP-07)",
 )
 async def send_sms_code(selection_id: uuid.UUID, principal: Applicant, ctx: ContextDep) -> dict[str, Any]:
@@ -169,7 +179,11 @@ async def send_sms_code(selection_id: uuid.UUID, principal: Applicant, ctx: Cont
     return {"sent_to": mask_phone(row.phone), "code_expires_at": iso(issued.expires_at)}
 
 
-@router.post("/{selection_id}/confirmation", summary="Enter the SMS code: the number is yours (PP-07, PP-08)")
+@router.post(
+    "/{selection_id}/confirmation",
+    response_model=PlateSelectionOut,
+    summary="Enter the SMS code: the number is yours (PP-07, PP-08)",
+)
 async def confirm(
     selection_id: uuid.UUID, body: CodeIn, request: Request, principal: Applicant, ctx: ContextDep
 ) -> dict[str, Any]:

@@ -14,6 +14,13 @@ from pydantic import BaseModel, Field
 
 from plate_pool_service import selections
 from plate_pool_service.context import ContextDep
+from plate_pool_service.schemas import (
+    PlateSelectionDetailOut,
+    PlateSelectionOut,
+    PlateSelectionPage,
+    PlateServerTimeOut,
+    PlateWhoAmIOut,
+)
 from plate_pool_service.views import iso, selection_view
 from servicekit.vocabulary import IdKindIn
 from servicekit.web import Principal, Unprocessable, actor_from, require_roles
@@ -82,15 +89,27 @@ class StartSelection(BaseModel):
         )
 
 
-@router.post("", status_code=201, summary="Start a pre-selection for one new car (PP-01..PP-04)")
+@router.post(
+    "",
+    status_code=201,
+    response_model=PlateSelectionOut,
+    summary="Start a pre-selection for one new car (PP-01..PP-04)",
+    responses={200: {"model": PlateSelectionOut, "description": "the vehicle's selection, resumed (PP-04)"}},
+)
 async def start_selection(
-    body: StartSelection, request: Request, principal: Applicant, ctx: ContextDep
-) -> JSONResponse:
+    body: StartSelection, request: Request, response: Response, principal: Applicant, ctx: ContextDep
+) -> dict[str, Any]:
     row, created = await selections.start(ctx, body.application(), principal, actor_from(request, principal))
-    return JSONResponse(selection_view(row), status_code=201 if created else 200)
+    if not created:
+        response.status_code = 200
+    return selection_view(row)
 
 
-@router.get("", summary="Find selections at the counter: by voucher number, VIN or plate (clerks, PP-08)")
+@router.get(
+    "",
+    response_model=PlateSelectionPage,
+    summary="Find selections at the counter: by voucher number, VIN or plate (clerks, PP-08)",
+)
 async def find_selections(
     principal: Clerk,
     ctx: ContextDep,
@@ -110,12 +129,49 @@ async def find_selections(
     return {"items": [selection_view(row) for row in rows], "next_cursor": None}
 
 
-@router.get("/whoami", summary="The caller as plate-pool sees them (a trivial authenticated endpoint)")
+@router.get(
+    "/whoami",
+    response_model=PlateWhoAmIOut,
+    summary="The caller as plate-pool sees them (a trivial authenticated endpoint)",
+)
 async def whoami(principal: Applicant) -> JSONResponse:
+    # A Response as it is (the model documents it): the benchmark's reference stays as cheap as it was.
     return JSONResponse({"subject": principal.subject, "roles": sorted(principal.roles)})
 
 
-@router.get("/{selection_id}", summary="One selection (yours; clerks see their office's)")
+@router.get(
+    "/server-time",
+    response_model=PlateServerTimeOut,
+    summary="The platform time, to count the selection's deadlines down from (public)",
+)
+async def server_time(ctx: ContextDep) -> dict[str, Any]:
+    """The deadlines a selection answers (the 180-second hold, the 30-minute SMS window, the session's
+    end) are platform times; a client measures its own clock against this once per screen."""
+    return {"now": iso(await ctx.runtime.clock.now())}
+
+
+@router.get("/mine", response_model=PlateSelectionPage, summary="My selections, newest first (我的选号)")
+async def my_selections(
+    principal: Applicant,
+    ctx: ContextDep,
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> dict[str, Any]:
+    """The caller's own selections, each with the chances it has right now (api.md: a page at a time)."""
+    page, next_cursor = await selections.mine(ctx, principal, limit, cursor)
+    return {
+        "items": [selection_view(found.row, found.counters) for found in page],
+        "next_cursor": next_cursor,
+    }
+
+
+@router.get(
+    "/{selection_id}",
+    response_model=PlateSelectionDetailOut,
+    # `held_numbers` and `held_until` are there only while numbers are held
+    response_model_exclude_unset=True,
+    summary="One selection (yours; clerks see their office's)",
+)
 async def get_selection(
     selection_id: uuid.UUID,
     principal: Annotated[

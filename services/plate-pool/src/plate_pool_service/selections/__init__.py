@@ -27,6 +27,7 @@ from plate_pool_service.selections.reading import (
     find_for_counter,
     load,
     load_current,
+    mine,
     row_of,
 )
 from plate_pool_service.selections.starting import Application, registered_phone, start
@@ -58,6 +59,7 @@ __all__ = [
     "lapse_sms",
     "load",
     "load_current",
+    "mine",
     "registered_phone",
     "registration_refused",
     "row_of",

@@ -16,7 +16,8 @@ from plate_pool_service.domain import State
 from plate_pool_service.hot import from_us
 from plate_pool_service.reconcile import reconcile
 from plate_pool_service.tables import selections
-from servicekit.web import Principal
+from servicekit.pagination import InvalidCursor, clamp_limit, decode_cursor, encode_cursor
+from servicekit.web import Principal, Unprocessable
 
 
 async def row_of(ctx: PlateContext, selection_id: uuid.UUID) -> Any:
@@ -60,6 +61,34 @@ async def current(ctx: PlateContext, selection_id: uuid.UUID, principal: Princip
                 held = [segment.space.number(int(i)) for i in _text(held_raw).split(",") if i]
                 until = moment
     return Current(row, counters, held, until)
+
+
+async def mine(
+    ctx: PlateContext, principal: Principal, limit: int | None, cursor: str | None
+) -> tuple[list[Current], str | None]:
+    """The caller's own selections, newest first (ids are UUIDv7, in creation order), a page at a time;
+    those selecting with their hot counters (the chances as they are now, PP-05/PP-06)."""
+    page_size = clamp_limit(limit)
+    query = (
+        select(selections)
+        .where(selections.c.account_id == principal.subject)
+        .order_by(selections.c.id.desc())
+        .limit(page_size + 1)
+    )
+    if cursor is not None:
+        try:
+            query = query.where(selections.c.id < uuid.UUID(str(decode_cursor(cursor)["id"])))
+        except (InvalidCursor, KeyError, ValueError):
+            raise Unprocessable("INVALID_CURSOR", "the cursor is not one this list returned") from None
+    async with ctx.runtime.engine.connect() as conn:
+        rows = list((await conn.execute(query)).all())
+    page = rows[:page_size]
+    found = []
+    for row in page:
+        counters = await ctx.hot.counters(str(row.id)) if row.state == State.SELECTING else None
+        found.append(Current(row, counters, None, None))
+    next_cursor = encode_cursor({"id": str(page[-1].id)}) if len(rows) > page_size else None
+    return found, next_cursor
 
 
 async def find_for_counter(

@@ -1,0 +1,18 @@
+"""The declared answer shapes (schemas.py) follow the domain they describe."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import get_args
+
+from plate_pool_service.domain import OfficeSettings, State
+from plate_pool_service.schemas import PlateOfficeSettingsOut, PlateSelectionState
+
+
+def test_selection_states_are_the_lifecycle_tables() -> None:
+    assert list(get_args(PlateSelectionState)) == [s.value for s in State]
+
+
+def test_pp06a_office_settings_answer_declares_every_setting() -> None:
+    assert list(PlateOfficeSettingsOut.model_fields) == [f.name for f in fields(OfficeSettings)]
+    PlateOfficeSettingsOut.model_validate(OfficeSettings().to_json())
