@@ -179,3 +179,14 @@ def test_api_docs_show_both_viewers_from_the_edge_alone(desk: Screen) -> None:
 
     assert not console_errors, f"console errors on /api/docs/: {console_errors}"
     assert not elsewhere, f"/api/docs/ asked other hosts than the edge: {elsewhere}"
+
+
+def test_built_styles_load_nothing_from_another_host() -> None:
+    """The apps' CSS names no remote font or image (Vant's icon font names a CDN woff as a fallback; the
+    citizen build cuts it): everything a page needs comes from the platform's own edge."""
+    dist = Path(__file__).resolve().parents[2] / "web" / "dist"
+    styles = list(dist.glob("*/assets/*.css")) + list(dist.glob("console/assets/*.css"))
+    assert styles, "web/dist is not built"
+    remote = re.compile(r"url\(\s*['\"]?(?:https?:)?//", re.I)
+    offenders = [p.name for p in styles if remote.search(p.read_text(encoding="utf-8"))]
+    assert offenders == []
