@@ -385,6 +385,9 @@ class InspectionBooked(_Tolerant):
     station_name: str = Field(min_length=1, max_length=100)
     starts_at: datetime
     phone: Phone
+    account_id: str | None = Field(
+        default=None, max_length=64
+    )  # the holder's inbox; absent from older producers
 
 
 class InspectionCancelled(InspectionBooked):
@@ -406,7 +409,7 @@ async def inspection_booked(uow: UnitOfWork, event: InspectionBooked, envelope: 
             "slot": chinese_slot(event.starts_at),
         },
         case_id=f"inspection-booking:{event.booking_id}",
-        account_id=None,
+        account_id=event.account_id,
         requested_at=envelope.time,
     )
 
@@ -427,7 +430,7 @@ async def inspection_cancelled(uow: UnitOfWork, event: InspectionCancelled, enve
             "reason": event.reason or "检验站暂停或停止服务",
         },
         case_id=f"inspection-booking-cancelled:{event.booking_id}",
-        account_id=None,
+        account_id=event.account_id,
         requested_at=envelope.time,
     )
 
