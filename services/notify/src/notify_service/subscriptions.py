@@ -452,6 +452,7 @@ class ApplicationStateChanged(_Tolerant):
     reason: str | None = Field(default=None, max_length=200)
     changed_at: datetime
     pickup_due: datetime | None = None  # vehicle's own deadline when it sends one
+    account_id: str | None = Field(default=None, max_length=64)  # the applicant's inbox, when sent
 
 
 async def application_state_changed(
@@ -481,7 +482,7 @@ async def application_state_changed(
         template=template,
         params=params,
         case_id=case_id,
-        account_id=None,
+        account_id=event.account_id,
         requested_at=envelope.time,
     )
 

@@ -506,6 +506,7 @@ async def test_vh05_deliveries_and_refusals_of_reissues_are_told(
     notify: Notify, state: str, more: dict[str, Any], template: str | None, says: str | None
 ) -> None:
     phone = new_phone()
+    applicant = str(uuid.uuid4())
     consumer = notify.consumer("vehicle-application")
     before = taken(consumer)
     data = {
@@ -520,6 +521,7 @@ async def test_vh05_deliveries_and_refusals_of_reissues_are_told(
         "tracking_number": None,
         "reason": None,
         "changed_at": "2032-03-01T10:00:00+08:00",
+        "account_id": applicant,
     } | more
     await notify.publish("vehicle", "vehicle.application.state_changed.v1", data, uuid.uuid4())
     await settled(consumer, before, 1)
@@ -531,6 +533,7 @@ async def test_vh05_deliveries_and_refusals_of_reissues_are_told(
     assert row.template == template
     assert says is not None
     assert says in row.body
+    assert row.account_id == applicant  # NT-01: in the applicant's in-app inbox too
 
 
 # --- NT-01: the outcomes told from identity's and vehicle's events, each through the broker to the sink ---

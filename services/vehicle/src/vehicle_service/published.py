@@ -437,6 +437,8 @@ class ApplicationStateChanged(Event):
     changed_at: datetime
     # When `ready`: the end of the one-month pickup window (VH-07), as vehicle computes it.
     pickup_due: datetime | None = None
+    # Added in v1 (optional): the applicant's platform account, so that notify keeps the message in its inbox.
+    account_id: str | None = None
 
     def subject(self) -> str:
         return self.application_id
@@ -455,6 +457,7 @@ class ApplicationStateChanged(Event):
             tracking_number="EMS1234567890",
             reason=None,
             changed_at=_AT,
+            account_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e61",
         )
 
 
