@@ -97,3 +97,10 @@ export function todayInBeijing(): string {
 export function cityOf(code: string): string {
   return code.slice(0, 4) + '00'
 }
+
+/** Vant's grey tag (#969799) is below AA contrast with white; a grey tag is drawn in this one. */
+export const MUTED = '#4b5563'
+
+export function tagColor(type: string | undefined): string | undefined {
+  return type === undefined || type === 'default' ? MUTED : undefined
+}
