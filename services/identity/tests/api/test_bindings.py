@@ -11,6 +11,10 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.integration
 
 
+# The members of a binding as the API answers it; a listing of one's own adds its record's plate and state.
+BINDING_KEYS = {"id", "record_kind", "ref", "owned", "channel", "unit_account_id", "created_at"}
+
+
 def _ref() -> str:
     return "veh-" + secrets.token_hex(6)
 
@@ -38,6 +42,8 @@ async def test_id12_owner_binds_and_unbinds_own_vehicle_and_licence(api: "Api") 
     assert {b["ref"] for b in listed} == {vehicle, licence}
     binding = next(b for b in listed if b["ref"] == vehicle)
     assert binding["plate_number"] == "冀A1B2C3"
+    assert set(binding) == {*BINDING_KEYS, "plate_number", "state"}
+    assert binding["state"] == "registered"
     assert (
         await api.client.delete(f"/api/v1/users/me/bindings/{binding['id']}", headers=me)
     ).status_code == 204
@@ -202,9 +208,11 @@ async def test_id07_licence_bound_to_a_unit_and_unbound(api: "Api") -> None:
         f"/api/v1/users/me/bindings/{binding['id']}/unit", json={"credit_code": credit_code}, headers=me
     )
     assert r.status_code == 200, r.text
+    assert set(r.json()) == BINDING_KEYS
     unit = await api.bearer(credit_code)
     items = (await api.client.get("/api/v1/units/me/licences", headers=unit)).json()["items"]
     assert [b["ref"] for b in items] == [licence]  # ID-08: the unit queries licences bound to it
+    assert set(items[0]) == BINDING_KEYS
     assert (
         await api.client.delete(f"/api/v1/users/me/bindings/{binding['id']}/unit", headers=me)
     ).status_code == 204

@@ -385,6 +385,9 @@ class InspectionBooked(_Tolerant):
     station_name: str = Field(min_length=1, max_length=100)
     starts_at: datetime
     phone: Phone
+    account_id: str | None = Field(
+        default=None, max_length=64
+    )  # the holder's inbox; absent from older producers
 
 
 class InspectionCancelled(InspectionBooked):
@@ -406,7 +409,7 @@ async def inspection_booked(uow: UnitOfWork, event: InspectionBooked, envelope: 
             "slot": chinese_slot(event.starts_at),
         },
         case_id=f"inspection-booking:{event.booking_id}",
-        account_id=None,
+        account_id=event.account_id,
         requested_at=envelope.time,
     )
 
@@ -427,7 +430,7 @@ async def inspection_cancelled(uow: UnitOfWork, event: InspectionCancelled, enve
             "reason": event.reason or "检验站暂停或停止服务",
         },
         case_id=f"inspection-booking-cancelled:{event.booking_id}",
-        account_id=None,
+        account_id=event.account_id,
         requested_at=envelope.time,
     )
 
@@ -449,6 +452,7 @@ class ApplicationStateChanged(_Tolerant):
     reason: str | None = Field(default=None, max_length=200)
     changed_at: datetime
     pickup_due: datetime | None = None  # vehicle's own deadline when it sends one
+    account_id: str | None = Field(default=None, max_length=64)  # the applicant's inbox, when sent
 
 
 async def application_state_changed(
@@ -478,7 +482,7 @@ async def application_state_changed(
         template=template,
         params=params,
         case_id=case_id,
-        account_id=None,
+        account_id=event.account_id,
         requested_at=envelope.time,
     )
 

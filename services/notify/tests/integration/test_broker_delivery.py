@@ -432,13 +432,22 @@ def booking(phone: str, **more: Any) -> dict[str, Any]:
 
 
 async def test_vh13_an_inspection_appointment_made_is_told(notify: Notify) -> None:
-    phone = new_phone()
+    phone, older_producer = new_phone(), new_phone()
+    holder = str(uuid.uuid4())
     consumer = notify.consumer("inspection-booked")
     before = taken(consumer)
-    await notify.publish("vehicle", "vehicle.inspection_booking.booked.v1", booking(phone), uuid.uuid4())
-    await settled(consumer, before, 1)
+    await notify.publish(
+        "vehicle", "vehicle.inspection_booking.booked.v1", booking(phone, account_id=holder), uuid.uuid4()
+    )
+    await notify.publish(
+        "vehicle", "vehicle.inspection_booking.booked.v1", booking(older_producer), uuid.uuid4()
+    )
+    await settled(consumer, before, 2)
     (row,) = await notify.rows(phone)
     assert row.template == "appointment_made"
+    assert row.account_id == holder  # NT-01: kept in the holder's in-app inbox too
+    (untold_account,) = await notify.rows(older_producer)
+    assert untold_account.account_id is None
     assert (
         "您已成功预约机动车安全技术检验（冀A12345）：石家庄市第一机动车检测站，2032年3月8日 09:00。"
         in row.body
@@ -449,7 +458,12 @@ async def test_vh14_a_station_cancellation_is_told_a_holders_own_is_not(notify: 
     by_station, by_holder = new_phone(), new_phone()
     consumer = notify.consumer("inspection-cancelled")
     before = taken(consumer)
-    cancelled = {"by": "station", "reason": "设备故障", "cancelled_at": "2032-03-02T10:00:00+08:00"}
+    cancelled = {
+        "by": "station",
+        "reason": "设备故障",
+        "cancelled_at": "2032-03-02T10:00:00+08:00",
+        "account_id": "0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e61",
+    }
     await notify.publish(
         "vehicle", "vehicle.inspection_booking.cancelled.v1", booking(by_station, **cancelled), uuid.uuid4()
     )
@@ -462,6 +476,7 @@ async def test_vh14_a_station_cancellation_is_told_a_holders_own_is_not(notify: 
     await settled(consumer, before, 2)
     (row,) = await notify.rows(by_station)
     assert row.template == "appointment_cancelled"
+    assert row.account_id == "0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e61"
     assert "因石家庄市第一机动车检测站暂停或停止服务" in row.body
     assert "原因：设备故障。" in row.body
     assert await notify.rows(by_holder) == []
@@ -491,6 +506,7 @@ async def test_vh05_deliveries_and_refusals_of_reissues_are_told(
     notify: Notify, state: str, more: dict[str, Any], template: str | None, says: str | None
 ) -> None:
     phone = new_phone()
+    applicant = str(uuid.uuid4())
     consumer = notify.consumer("vehicle-application")
     before = taken(consumer)
     data = {
@@ -505,6 +521,7 @@ async def test_vh05_deliveries_and_refusals_of_reissues_are_told(
         "tracking_number": None,
         "reason": None,
         "changed_at": "2032-03-01T10:00:00+08:00",
+        "account_id": applicant,
     } | more
     await notify.publish("vehicle", "vehicle.application.state_changed.v1", data, uuid.uuid4())
     await settled(consumer, before, 1)
@@ -516,6 +533,7 @@ async def test_vh05_deliveries_and_refusals_of_reissues_are_told(
     assert row.template == template
     assert says is not None
     assert says in row.body
+    assert row.account_id == applicant  # NT-01: in the applicant's in-app inbox too
 
 
 # --- NT-01: the outcomes told from identity's and vehicle's events, each through the broker to the sink ---

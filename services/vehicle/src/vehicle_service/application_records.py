@@ -88,6 +88,7 @@ def state_event(
         reason=reason,
         changed_at=now,
         pickup_due=row["pickup_due"] if state == "ready" else None,
+        account_id=row["applicant_subject"],
     )
 
 

@@ -124,6 +124,7 @@ async def book(
             starts_at=slot["starts_at"],
             phone=vehicle["phone"],
             booked_at=uow.now,
+            account_id=principal.subject,
         )
     )
     uow.audit(
@@ -216,4 +217,5 @@ def cancelled_event(
         by=by,
         reason=reason,
         cancelled_at=now,
+        account_id=row["holder_subject"],
     )

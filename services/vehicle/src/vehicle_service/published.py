@@ -295,6 +295,8 @@ class InspectionBooked(Event):
     starts_at: datetime
     phone: str
     booked_at: datetime
+    # Added in v1 (optional): the holder's platform account, so that notify keeps the message in its inbox.
+    account_id: str | None = None
 
     def subject(self) -> str:
         return self.booking_id
@@ -310,6 +312,7 @@ class InspectionBooked(Event):
             starts_at=datetime(2027, 3, 8, 9, 0, tzinfo=SHANGHAI),
             phone="13800138000",
             booked_at=_AT,
+            account_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e61",
         )
 
 
@@ -329,6 +332,8 @@ class InspectionCancelled(Event):
     by: Literal["holder", "station"]
     reason: str | None
     cancelled_at: datetime
+    # Added in v1 (optional): the holder's platform account, so that notify keeps the message in its inbox.
+    account_id: str | None = None
 
     def subject(self) -> str:
         return self.booking_id
@@ -346,6 +351,7 @@ class InspectionCancelled(Event):
             by="station",
             reason="设备故障",
             cancelled_at=_AT,
+            account_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e61",
         )
 
 
@@ -431,6 +437,8 @@ class ApplicationStateChanged(Event):
     changed_at: datetime
     # When `ready`: the end of the one-month pickup window (VH-07), as vehicle computes it.
     pickup_due: datetime | None = None
+    # Added in v1 (optional): the applicant's platform account, so that notify keeps the message in its inbox.
+    account_id: str | None = None
 
     def subject(self) -> str:
         return self.application_id
@@ -449,6 +457,7 @@ class ApplicationStateChanged(Event):
             tracking_number="EMS1234567890",
             reason=None,
             changed_at=_AT,
+            account_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e61",
         )
 
 

@@ -99,8 +99,10 @@ async def test_vh09_citizen_to_delivered_plate_with_a_clerk_working_the_queue(
         f"/api/v1/vehicle-applications/{case['id']}", headers=actors.citizen(vehicle["owner_id_number"])
     )
     assert r.json()["state"] == "delivered"
-    states = [p["state"] for t, p in await events_about(runtime, case["id"])]
-    assert states == ["submitted", "accepted", "produced", "mailed", "delivered"]
+    events = [p for t, p in await events_about(runtime, case["id"])]
+    assert [p["state"] for p in events] == ["submitted", "accepted", "produced", "mailed", "delivered"]
+    # The applicant's account on every step, so that notify keeps the messages in their inbox (NT-01).
+    assert {p["account_id"] for p in events} == {f"person-{vehicle['owner_id_number']}"}
     r = await client.get(f"/api/v1/vehicles/{vehicle['id']}", headers=actors.system)
     assert r.json()["plate_reissue_count"] == 1
     archive = clerk(actors, "clerk.archive")

@@ -122,6 +122,8 @@ async def test_vh13_owner_books_within_the_window_and_it_is_published(
     assert r.status_code == 201, r.text
     events = await events_about(runtime, r.json()["id"])
     assert [t for t, _ in events] == ["vehicle.inspection_booking.booked.v1"]
+    # The holder's account, so that notify keeps the message in their inbox (NT-01).
+    assert events[0][1]["account_id"] == f"person-{vehicle['owner_id_number']}"
     # One live appointment per vehicle.
     r = await book(client, actors, vehicle, slots[1])
     assert r.status_code == 409
@@ -285,6 +287,7 @@ async def test_vh14_suspended_station_cancels_future_bookings_tells_holders_and_
         assert kind == "vehicle.inspection_booking.cancelled.v1"
         assert payload["by"] == "station"
         assert payload["phone"] == vehicle["phone"]
+        assert payload["account_id"] == f"person-{vehicle['owner_id_number']}"
     assert [t for t, _ in await events_about(runtime, station["id"])] == [
         "vehicle.inspection_station.state_changed.v1"
     ]

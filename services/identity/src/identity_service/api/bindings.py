@@ -42,20 +42,51 @@ class UnitBindIn(BaseModel):
     credit_code: str
 
 
-def binding_view(row: Any, record: Any | None = None) -> dict[str, Any]:
-    view = {
-        "id": str(row.id),
-        "record_kind": row.record_kind,
-        "ref": row.ref,
-        "owned": row.owned,
-        "channel": row.channel,
-        "unit_account_id": str(row.unit_account_id) if row.unit_account_id else None,
-        "created_at": row.created_at.astimezone(SHANGHAI).isoformat(),
-    }
-    if record is not None:
-        view["plate_number"] = record.plate_number
-        view["state"] = record.state
-    return view
+class BindingOut(BaseModel):
+    """A live binding of an account to a record (a vehicle's id at vehicle, a licence's at license)."""
+
+    id: str
+    record_kind: str = Field(description="vehicle | licence")
+    ref: str = Field(description="the record's id in its service")
+    owned: bool = Field(description="the record is the account's own (ID-12), not bound at a counter (ID-13)")
+    channel: str = Field(description="online | counter")
+    unit_account_id: str | None = Field(description="ID-07: the unit a licence is bound to")
+    created_at: str
+
+
+class BoundRecordOut(BindingOut):
+    """A binding with what identity knows of its record (ID-03 feed); null where nothing is recorded."""
+
+    plate_number: str | None = Field(description="a vehicle's plate")
+    state: str | None = Field(description="the record's state: registered, valid, ...")
+
+
+class BoundRecords(BaseModel):
+    items: list[BoundRecordOut]
+    next_cursor: str | None = None
+
+
+class UnitLicences(BaseModel):
+    items: list[BindingOut]
+    next_cursor: str | None = None
+
+
+def binding_view(row: Any) -> BindingOut:
+    return BindingOut(
+        id=str(row.id),
+        record_kind=row.record_kind,
+        ref=row.ref,
+        owned=row.owned,
+        channel=row.channel,
+        unit_account_id=str(row.unit_account_id) if row.unit_account_id else None,
+        created_at=row.created_at.astimezone(SHANGHAI).isoformat(),
+    )
+
+
+def bound_record_view(row: Any, record: Any) -> BoundRecordOut:
+    return BoundRecordOut(
+        **binding_view(row).model_dump(), plate_number=record.plate_number, state=record.state
+    )
 
 
 def _actor(request: Request, principal: Principal) -> Actor:
@@ -67,8 +98,8 @@ def _ids(principal: Principal, binding_id: str) -> tuple[uuid.UUID, uuid.UUID]:
     return parse_uuid(principal.subject, "binding"), parse_uuid(binding_id, "binding")
 
 
-@router.get("/users/me/bindings", summary="What the caller has bound (ID-07)")
-async def my_bindings(principal: CurrentPrincipal, uow: UowDep) -> dict[str, Any]:
+@router.get("/users/me/bindings", response_model=BoundRecords, summary="What the caller has bound (ID-07)")
+async def my_bindings(principal: CurrentPrincipal, uow: UowDep) -> BoundRecords:
     async with uow:
         rows = (
             await uow.session.execute(
@@ -86,23 +117,24 @@ async def my_bindings(principal: CurrentPrincipal, uow: UowDep) -> dict[str, Any
                 .order_by(bindings.c.created_at)
             )
         ).all()
-    return {"items": [binding_view(r, r) for r in rows], "next_cursor": None}
+    return BoundRecords(items=[bound_record_view(r, r) for r in rows])
 
 
 @router.post(
     "/users/me/bindings",
     status_code=201,
+    response_model=BoundRecordOut,
     summary="Bind an own vehicle or licence online (ID-12)",
     dependencies=[Depends(per_user_limit(USER_WRITE_LIMIT, "bindings"))],
 )
 async def bind_own(
     body: BindIn, request: Request, principal: CurrentPrincipal, uow: UowDep
-) -> dict[str, Any]:
+) -> BoundRecordOut:
     """ID-12 / ID-07: online owner/driver users, counter-registered personal users and units (vehicles
     only, ID-08) bind what is recorded as theirs; a record of someone else answers 404."""
     account_id = parse_uuid(principal.subject, "account")
     row, record = await use.bind_own(uow, _actor(request, principal), account_id, body.record_kind, body.ref)
-    return binding_view(row, record)
+    return bound_record_view(row, record)
 
 
 @router.delete("/users/me/bindings/{binding_id}", status_code=204, summary="Unbind (ID-12)")
@@ -111,10 +143,14 @@ async def unbind_own(binding_id: str, request: Request, principal: CurrentPrinci
     return Response(status_code=204)
 
 
-@router.put("/users/me/bindings/{binding_id}/unit", summary="Bind the own licence to a unit (ID-07)")
+@router.put(
+    "/users/me/bindings/{binding_id}/unit",
+    response_model=BindingOut,
+    summary="Bind the own licence to a unit (ID-07)",
+)
 async def bind_licence_to_unit(
     binding_id: str, body: UnitBindIn, request: Request, principal: CurrentPrincipal, uow: UowDep
-) -> dict[str, Any]:
+) -> BindingOut:
     try:
         code = social_credit_code(body.credit_code)
     except InvalidValue as exc:
@@ -134,8 +170,10 @@ async def unbind_licence_from_unit(
     return Response(status_code=204)
 
 
-@router.get("/units/me/licences", summary="Licences bound to the calling unit (ID-08)")
-async def unit_licences(principal: UnitPrincipal, uow: UowDep) -> dict[str, Any]:
+@router.get(
+    "/units/me/licences", response_model=UnitLicences, summary="Licences bound to the calling unit (ID-08)"
+)
+async def unit_licences(principal: UnitPrincipal, uow: UowDep) -> UnitLicences:
     async with uow:
         rows = (
             await uow.session.execute(
@@ -145,4 +183,4 @@ async def unit_licences(principal: UnitPrincipal, uow: UowDep) -> dict[str, Any]
                 )
             )
         ).all()
-    return {"items": [binding_view(r) for r in rows], "next_cursor": None}
+    return UnitLicences(items=[binding_view(r) for r in rows])
