@@ -141,9 +141,12 @@ def test_id09_clerks_take_a_counter_registration_from_intake_to_archive(desk: Sc
     desk.check("archive-queue")
     page.get_by_role("row", name=re.compile(name)).get_by_role("link", name=name, exact=True).click()
     assert shown_scans(page) == [f"{label}扫描件" for label in SCANS]
-    expect(page.get_by_label("注册申请表原件")).to_be_checked()
+    file = page.get_by_role("button", name="装订归档")
+    expect(file).to_be_disabled()  # until each original is checked
     desk.check("archive-case")
-    page.get_by_role("button", name="装订归档").click()
+    page.get_by_label("注册申请表原件").check()
+    page.get_by_label("身份证明复印件").check()
+    file.click()
     expect(page.get_by_role("status")).to_contain_text("已归档")
     expect(page.get_by_text("注册申请表原件、身份证明复印件")).to_be_visible()
     desk.check("archive-filed")
