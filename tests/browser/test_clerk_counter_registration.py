@@ -70,10 +70,13 @@ def shown_scans(page: Page) -> list[str]:
     for i in range(len(SCANS)):
         expect(images.nth(i)).to_have_js_property("complete", True)
         assert images.nth(i).evaluate("img => img.naturalWidth") == 320
-    return images.evaluate_all("imgs => imgs.map(img => img.alt)")
+    alts: list[str] = images.evaluate_all("imgs => imgs.map(img => img.alt)")
+    return alts
 
 
-def test_id09_clerks_take_a_counter_registration_from_intake_to_archive(desk: Screen, gw: httpx.Client) -> None:
+def test_id09_clerks_take_a_counter_registration_from_intake_to_archive(
+    desk: Screen, gw: httpx.Client
+) -> None:
     names = accounts(
         {"intake": ["clerk.intake"], "review": ["clerk.review"], "archive": ["clerk.archive"]}, []
     )
@@ -108,7 +111,9 @@ def test_id09_clerks_take_a_counter_registration_from_intake_to_archive(desk: Sc
         page.get_by_label(label, exact=True).set_input_files(
             {"name": f"{label}.{suffix}", "mimeType": media_type, "buffer": image(page, label, media_type)}
         )
-        expect(page.locator("li", has=page.get_by_label(label, exact=True)).get_by_text("已录入")).to_be_visible()
+        expect(
+            page.locator("li", has=page.get_by_label(label, exact=True)).get_by_text("已录入")
+        ).to_be_visible()
     assert shown_scans(page) == [f"{label}扫描件" for label in SCANS]
     desk.check("intake-scans-stored")
     submit.click()
@@ -144,8 +149,9 @@ def test_id09_clerks_take_a_counter_registration_from_intake_to_archive(desk: Sc
     file = page.get_by_role("button", name="装订归档")
     expect(file).to_be_disabled()  # until each original is checked
     desk.check("archive-case")
-    page.get_by_label("注册申请表原件").check()
-    page.get_by_label("身份证明复印件").check()
+    for original in ("注册申请表原件", "身份证明复印件"):
+        page.locator("label", has_text=original).click()  # Element Plus hides the native checkbox
+        expect(page.get_by_label(original)).to_be_checked()
     file.click()
     expect(page.get_by_role("status")).to_contain_text("已归档")
     expect(page.get_by_text("注册申请表原件、身份证明复印件")).to_be_visible()
