@@ -8,7 +8,6 @@ identity_service.changes's use cases; this module parses, calls and shapes."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -18,11 +17,12 @@ from starlette.responses import Response
 
 from identity_service import changes, domain, scans
 from identity_service.api.common import CtxDep, oldest_first_page, parse_uuid
-from identity_service.api.scans import SCAN_CONTENT, SCAN_UPLOAD, ScanKind, scan_views
+from identity_service.api.scans import SCAN_CONTENT, SCAN_UPLOAD, ScanKind
+from identity_service.api.views import ChangeOut, ScanOut, change_view, scan_views
 from identity_service.counter import Clerk
 from identity_service.tables import counter_changes
-from servicekit.clock import SHANGHAI
 from servicekit.documents import StoredDocument
+from servicekit.pagination import Page
 from servicekit.validators import mobile_phone
 from servicekit.web import Forbidden, NotFound, Principal, UowDep, actor_from, require_roles
 from servicekit.web.documents import document_response, read_upload
@@ -65,25 +65,6 @@ class ReasonIn(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
-def change_view(row: Any, now: datetime) -> dict[str, Any]:
-    return {
-        "id": str(row.id),
-        "account_id": str(row.account_id),
-        "kind": row.kind,
-        "stage": row.stage,
-        "office": row.office,
-        "data": row.data,
-        "scans": scan_views(f"/api/v1/users/counter-changes/{row.id}", row.scans),
-        "registry_check": row.registry_check,
-        "deadline": row.deadline.astimezone(SHANGHAI).isoformat() if row.deadline else None,
-        "overdue": domain.is_overdue(row.stage, row.deadline, now),
-        "return_reason": row.return_reason,
-        "reject_reason": row.reject_reason,
-        "history": row.history,
-        "created_at": row.created_at.astimezone(SHANGHAI).isoformat(),
-    }
-
-
 def _clerk(request: Request, principal: Principal, role: str) -> Clerk:
     return Clerk(principal.subject, principal.office, actor_from(request, principal, role=role))
 
@@ -96,10 +77,15 @@ def _of_my_office(principal: Principal, row: Any) -> bool:
     return principal.office is None or row.office == principal.office
 
 
-@router.post("", status_code=201, summary="Intake: enter a personal counter change (ID-13, seed §19)")
+@router.post(
+    "",
+    status_code=201,
+    summary="Intake: enter a personal counter change (ID-13, seed §19)",
+    response_model_exclude_unset=True,
+)
 async def open_change(
     body: ChangeIn, request: Request, principal: IntakeClerk, ctx: CtxDep, uow: UowDep
-) -> dict[str, Any]:
+) -> ChangeOut:
     """The change opens at intake; its scans are stored with it next (`PUT /{id}/scans/{kind}`, AR-01),
     then `POST /{id}/submission` sends it to review."""
     details = body.details.model_dump(exclude_none=True) if body.details is not None else {}
@@ -116,25 +102,31 @@ async def open_change(
     return change_view(row, uow.now)
 
 
-@router.get("", summary="The intake or review post's queue of changes, oldest first, with deadlines")
+@router.get(
+    "",
+    summary="The intake or review post's queue of changes, oldest first, with deadlines",
+    response_model_exclude_unset=True,
+)
 async def change_queue(
     principal: Clerks,
     uow: UowDep,
     queue: Annotated[Literal["intake", "review"], Query()],
     limit: Annotated[int | None, Query(ge=1, le=100)] = None,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
-) -> dict[str, Any]:
+) -> Page[ChangeOut]:
     if domain.POST_OF_STAGE[queue] not in principal.roles:
         raise Forbidden(f"the {queue} queue belongs to the {domain.POST_OF_STAGE[queue]} post")
     query = select(counter_changes).where(counter_changes.c.stage == queue)
     if principal.office is not None:
         query = query.where(counter_changes.c.office == principal.office)
     rows, next_cursor = await oldest_first_page(uow, counter_changes, query, limit, cursor)
-    return {"items": [change_view(r, uow.now) for r in rows], "next_cursor": next_cursor}
+    return Page(items=[change_view(r, uow.now) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/{change_id}", summary="One change, for the clerks of its office")
-async def get_change(change_id: str, principal: Clerks, uow: UowDep) -> dict[str, Any]:
+@router.get(
+    "/{change_id}", summary="One change, for the clerks of its office", response_model_exclude_unset=True
+)
+async def get_change(change_id: str, principal: Clerks, uow: UowDep) -> ChangeOut:
     async with uow:
         row = (
             await uow.session.execute(select(counter_changes).where(counter_changes.c.id == _id(change_id)))
@@ -149,10 +141,11 @@ async def get_change(change_id: str, principal: Clerks, uow: UowDep) -> dict[str
     status_code=201,
     summary="Intake stores one of the change's scans with it: the body is the JPEG, PNG or PDF (AR-01)",
     openapi_extra=SCAN_UPLOAD,
+    response_model_exclude_unset=True,
 )
 async def store_scan(
     change_id: str, kind: ScanKind, request: Request, principal: IntakeClerk, ctx: CtxDep, uow: UowDep
-) -> dict[str, Any]:
+) -> ScanOut:
     """While the change is at intake. Typed by its bytes (415 `DOCUMENT_TYPE_NOT_ALLOWED`) and
     size-checked (413 `DOCUMENT_TOO_LARGE`), both AR-01; another scan of the kind replaces it in the change
     (the earlier one stays stored with it)."""
@@ -189,10 +182,14 @@ async def scan_content(
     return document_response(found)
 
 
-@router.post("/{change_id}/submission", summary="Intake submits the change with its scans stored (ID-13)")
+@router.post(
+    "/{change_id}/submission",
+    summary="Intake submits the change with its scans stored (ID-13)",
+    response_model_exclude_unset=True,
+)
 async def submit_change(
     change_id: str, body: Submission, request: Request, principal: IntakeClerk, ctx: CtxDep, uow: UowDep
-) -> dict[str, Any]:
+) -> ChangeOut:
     """Every scan the change needs must be stored (422 `MISSING_SCANS`; for another's vehicle the owner's
     documents, checked: 422 `OWNER_DOCUMENTS_REQUIRED`); it goes to review within 1 working day."""
     clerk = _clerk(request, principal, "clerk.intake")
@@ -200,37 +197,53 @@ async def submit_change(
     return change_view(row, uow.now)
 
 
-@router.put("/{change_id}", summary="Intake corrects a returned change and sends it to review again")
+@router.put(
+    "/{change_id}",
+    summary="Intake corrects a returned change and sends it to review again",
+    response_model_exclude_unset=True,
+)
 async def correct_change(
     change_id: str, body: Submission, request: Request, principal: IntakeClerk, ctx: CtxDep, uow: UowDep
-) -> dict[str, Any]:
+) -> ChangeOut:
     """A scan is stored again with `PUT /{id}/scans/{kind}` first."""
     clerk = _clerk(request, principal, "clerk.intake")
     row = await changes.correct(uow, ctx, clerk, _id(change_id), body.owner_documents_checked)
     return change_view(row, uow.now)
 
 
-@router.post("/{change_id}/return", summary="Review returns the change to intake on a mismatch")
+@router.post(
+    "/{change_id}/return",
+    summary="Review returns the change to intake on a mismatch",
+    response_model_exclude_unset=True,
+)
 async def return_change(
     change_id: str, body: ReasonIn, request: Request, principal: ReviewClerk, ctx: CtxDep, uow: UowDep
-) -> dict[str, Any]:
+) -> ChangeOut:
     clerk = _clerk(request, principal, "clerk.review")
     row = await changes.return_to_intake(uow, ctx, clerk, _id(change_id), body.reason)
     return change_view(row, uow.now)
 
 
-@router.post("/{change_id}/approve", summary="Review approves: the change takes effect, SMS by event")
+@router.post(
+    "/{change_id}/approve",
+    summary="Review approves: the change takes effect, SMS by event",
+    response_model_exclude_unset=True,
+)
 async def approve_change(
     change_id: str, request: Request, principal: ReviewClerk, ctx: CtxDep, uow: UowDep
-) -> dict[str, Any]:
+) -> ChangeOut:
     row = await changes.approve(uow, ctx, _clerk(request, principal, "clerk.review"), _id(change_id))
     return change_view(row, uow.now)
 
 
-@router.post("/{change_id}/reject", summary="Review rejects, with the reason sent by SMS")
+@router.post(
+    "/{change_id}/reject",
+    summary="Review rejects, with the reason sent by SMS",
+    response_model_exclude_unset=True,
+)
 async def reject_change(
     change_id: str, body: ReasonIn, request: Request, principal: ReviewClerk, ctx: CtxDep, uow: UowDep
-) -> dict[str, Any]:
+) -> ChangeOut:
     clerk = _clerk(request, principal, "clerk.review")
     row = await changes.reject(uow, ctx, clerk, _id(change_id), body.reason)
     return change_view(row, uow.now)

@@ -7,7 +7,6 @@ shapes."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -17,11 +16,11 @@ from starlette.responses import Response
 
 from identity_service import counter, domain, scans
 from identity_service.api.common import CtxDep, oldest_first_page, parse_uuid
-from identity_service.api.scans import SCAN_CONTENT, SCAN_UPLOAD, ScanKind, scan_views
+from identity_service.api.scans import SCAN_CONTENT, SCAN_UPLOAD, ScanKind
+from identity_service.api.views import CaseOut, CaseSummary, ScanOut, case_summary, case_view, scan_views
 from identity_service.tables import registrations
-from servicekit.clock import SHANGHAI
 from servicekit.documents import StoredDocument
-from servicekit.masking import mask_id_number, mask_phone
+from servicekit.pagination import Page
 from servicekit.validators import mobile_phone, resident_id
 from servicekit.web import (
     CurrentPrincipal,
@@ -89,35 +88,6 @@ class ArchiveIn(BaseModel):
     filed: list[str]
 
 
-def case_view(row: Any, now: datetime, *, full: bool) -> dict[str, Any]:
-    view: dict[str, Any] = {
-        "id": str(row.id),
-        "category": row.category,
-        "stage": row.stage,
-        "office": row.office,
-        "name": row.name,
-        "id_number": mask_id_number(row.id_number),
-        "phone": mask_phone(row.phone),
-        "registry_check": row.registry_check,
-        "deadline": row.deadline.astimezone(SHANGHAI).isoformat() if row.deadline else None,
-        "overdue": domain.is_overdue(row.stage, row.deadline, now),
-        "created_at": row.created_at.astimezone(SHANGHAI).isoformat(),
-        "return_reason": row.return_reason,
-    }
-    if full:
-        view.update(
-            {
-                "data": row.data,
-                "scans": scan_views(f"/api/v1/counter/registrations/{row.id}", row.scans),
-                "reject_reason": row.reject_reason,
-                "account_id": str(row.account_id) if row.account_id else None,
-                "filed_items": row.filed_items,
-                "history": row.history,
-            }
-        )
-    return view
-
-
 def _clerk(request: Request, principal: Principal, role: str) -> counter.Clerk:
     return counter.Clerk(principal.subject, principal.office, actor_from(request, principal, role=role))
 
@@ -136,8 +106,15 @@ def _at_my_post(principal: Principal, row: Any) -> bool:
     )
 
 
-@router.post("", status_code=201, summary="Intake: open a counter registration (ID-09, ID-10, ID-11)")
-async def open_case(body: CaseIn, request: Request, principal: IntakeClerk, ctx: CtxDep, uow: UowDep) -> Any:
+@router.post(
+    "",
+    status_code=201,
+    summary="Intake: open a counter registration (ID-09, ID-10, ID-11)",
+    response_model_exclude_unset=True,
+)
+async def open_case(
+    body: CaseIn, request: Request, principal: IntakeClerk, ctx: CtxDep, uow: UowDep
+) -> CaseOut:
     """The intake post checks the form and identity document against the population registry and the
     ID-10 disqualifications and enters the data; the case opens at intake. The on-site photo and the scans
     are stored with it next (`PUT /{id}/scans/{kind}`, AR-01), then `POST /{id}/submission` sends it on."""
@@ -153,7 +130,7 @@ async def open_case(body: CaseIn, request: Request, principal: IntakeClerk, ctx:
     )
     clerk = _clerk(request, principal, "clerk.intake")
     row = await counter.intake(uow, ctx, clerk, form, principal.office or ctx.settings.office_code)
-    return case_view(row, uow.now, full=True)
+    return case_view(row, uow.now)
 
 
 @router.get("", summary="A post's work queue (ID-09), oldest first, with deadlines and overdue flags")
@@ -163,7 +140,7 @@ async def queue(
     queue: Annotated[Literal["intake", "review", "archive"], Query()],
     limit: Annotated[int | None, Query(ge=1, le=100)] = None,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
-) -> dict[str, Any]:
+) -> Page[CaseSummary]:
     """Each clerk post reaches only its own queue (403 otherwise); cases of the clerk's office only."""
     if domain.POST_OF_STAGE[queue] not in principal.roles:
         raise Forbidden(f"the {queue} queue belongs to the {domain.POST_OF_STAGE[queue]} post")
@@ -171,13 +148,16 @@ async def queue(
     if principal.office is not None:
         query = query.where(registrations.c.office == principal.office)
     rows, next_cursor = await oldest_first_page(uow, registrations, query, limit, cursor)
-    return {"items": [case_view(row, uow.now, full=False) for row in rows], "next_cursor": next_cursor}
+    return Page(items=[case_summary(row, uow.now) for row in rows], next_cursor=next_cursor)
 
 
 @router.get(
-    "/{case_id}", summary="One case, for the post it is at, the archive once filed (AR-01), or its person"
+    "/{case_id}",
+    summary="One case, for the post it is at, the archive once filed (AR-01), or its person",
+    response_model_exclude_unset=True,
 )
-async def get_case(case_id: str, principal: CurrentPrincipal, uow: UowDep) -> dict[str, Any]:
+async def get_case(case_id: str, principal: CurrentPrincipal, uow: UowDep) -> CaseOut | CaseSummary:
+    """The post reads the case in full (`CaseOut`); its person, the summary without scans."""
     async with uow:
         now = uow.now
         row = (
@@ -191,7 +171,7 @@ async def get_case(case_id: str, principal: CurrentPrincipal, uow: UowDep) -> di
         at_my_post = _at_my_post(principal, row)
         if not (own_person or at_my_post):
             raise NotFound("registration")
-    return case_view(row, now, full=at_my_post)
+    return case_view(row, now) if at_my_post else case_summary(row, now)
 
 
 @router.put(
@@ -199,10 +179,11 @@ async def get_case(case_id: str, principal: CurrentPrincipal, uow: UowDep) -> di
     status_code=201,
     summary="Intake stores one of the case's scans with it: the body is the JPEG, PNG or PDF (ID-09, AR-01)",
     openapi_extra=SCAN_UPLOAD,
+    response_model_exclude_unset=True,
 )
 async def store_scan(
     case_id: str, kind: ScanKind, request: Request, principal: IntakeClerk, ctx: CtxDep, uow: UowDep
-) -> dict[str, Any]:
+) -> ScanOut:
     """While the case is at intake. Typed by its bytes (415 `DOCUMENT_TYPE_NOT_ALLOWED`) and size-checked
     (413 `DOCUMENT_TOO_LARGE`), both AR-01; another scan of the kind replaces it in the case (the earlier
     one stays stored with the case)."""
@@ -240,60 +221,84 @@ async def scan_content(
     return document_response(found)
 
 
-@router.post("/{case_id}/submission", summary="Intake submits the case with its scans stored (ID-09, ID-11)")
+@router.post(
+    "/{case_id}/submission",
+    summary="Intake submits the case with its scans stored (ID-09, ID-11)",
+    response_model_exclude_unset=True,
+)
 async def submit_case(
     case_id: str, request: Request, principal: IntakeClerk, ctx: CtxDep, uow: UowDep
-) -> dict[str, Any]:
+) -> CaseOut:
     """Every scan the case needs must be stored (422 `MISSING_SCANS`). A personal case goes to review
     (deadline: 1 working day); a unit's account is created at intake and its case goes to archive (ID-11)."""
     row = await counter.submit(uow, ctx, _clerk(request, principal, "clerk.intake"), _case_id(case_id))
-    return case_view(row, uow.now, full=True)
+    return case_view(row, uow.now)
 
 
-@router.put("/{case_id}", summary="Intake corrects a returned case and sends it to review again")
+@router.put(
+    "/{case_id}",
+    summary="Intake corrects a returned case and sends it to review again",
+    response_model_exclude_unset=True,
+)
 async def correct_case(
     case_id: str, body: CaseCorrection, request: Request, principal: IntakeClerk, ctx: CtxDep, uow: UowDep
-) -> dict[str, Any]:
+) -> CaseOut:
     """Name and phone as corrected; a scan is stored again with `PUT /{id}/scans/{kind}` first."""
     clerk = _clerk(request, principal, "clerk.intake")
     name = body.name.strip() if body.name else None
     row = await counter.correct(uow, ctx, clerk, _case_id(case_id), name, body.phone)
-    return case_view(row, uow.now, full=True)
+    return case_view(row, uow.now)
 
 
-@router.post("/{case_id}/return", summary="Review returns the case to intake on a mismatch (ID-09)")
+@router.post(
+    "/{case_id}/return",
+    summary="Review returns the case to intake on a mismatch (ID-09)",
+    response_model_exclude_unset=True,
+)
 async def return_case(
     case_id: str, body: ReasonIn, request: Request, principal: ReviewClerk, ctx: CtxDep, uow: UowDep
-) -> dict[str, Any]:
+) -> CaseOut:
     clerk = _clerk(request, principal, "clerk.review")
     row = await counter.return_to_intake(uow, ctx, clerk, _case_id(case_id), body.reason)
-    return case_view(row, uow.now, full=True)
+    return case_view(row, uow.now)
 
 
-@router.post("/{case_id}/approve", summary="Review approves: the account is created, SMS by event (ID-09)")
+@router.post(
+    "/{case_id}/approve",
+    summary="Review approves: the account is created, SMS by event (ID-09)",
+    response_model_exclude_unset=True,
+)
 async def approve_case(
     case_id: str, request: Request, principal: ReviewClerk, ctx: CtxDep, uow: UowDep
-) -> dict[str, Any]:
+) -> CaseOut:
     """Re-runs a registry check that intake could not make; creates the account (counter channel);
     publishes `identity.registration.approved.v1` (notify sends the account details) and, for a person,
     `identity.person.phone_changed.v1` (ID-06: the phone replaces the one on vehicle and licence records)."""
     row = await counter.approve(uow, ctx, _clerk(request, principal, "clerk.review"), _case_id(case_id))
-    return case_view(row, uow.now, full=True)
+    return case_view(row, uow.now)
 
 
-@router.post("/{case_id}/reject", summary="Review rejects, with the reason sent by SMS (ID-09)")
+@router.post(
+    "/{case_id}/reject",
+    summary="Review rejects, with the reason sent by SMS (ID-09)",
+    response_model_exclude_unset=True,
+)
 async def reject_case(
     case_id: str, body: ReasonIn, request: Request, principal: ReviewClerk, ctx: CtxDep, uow: UowDep
-) -> dict[str, Any]:
+) -> CaseOut:
     clerk = _clerk(request, principal, "clerk.review")
     row = await counter.reject(uow, ctx, clerk, _case_id(case_id), body.reason)
-    return case_view(row, uow.now, full=True)
+    return case_view(row, uow.now)
 
 
-@router.post("/{case_id}/archive", summary="Archive binds and files the originals (ID-09, ID-11, AR-01)")
+@router.post(
+    "/{case_id}/archive",
+    summary="Archive binds and files the originals (ID-09, ID-11, AR-01)",
+    response_model_exclude_unset=True,
+)
 async def archive_case(
     case_id: str, body: ArchiveIn, request: Request, principal: ArchiveClerk, ctx: CtxDep, uow: UowDep
-) -> dict[str, Any]:
+) -> CaseOut:
     clerk = _clerk(request, principal, "clerk.archive")
     row = await counter.archive(uow, ctx, clerk, _case_id(case_id), body.filed)
-    return case_view(row, uow.now, full=True)
+    return case_view(row, uow.now)

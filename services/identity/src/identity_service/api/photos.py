@@ -17,12 +17,14 @@ from starlette.responses import Response
 
 from identity_service import domain
 from identity_service.api.common import USER_WRITE_LIMIT, CtxDep, load_account, parse_uuid
+from identity_service.api.views import PhotoOut
 from identity_service.published import LicencePhotoApproved, LicencePhotoRejected
 from identity_service.tables import accounts, licence_photos
 from servicekit.clock import SHANGHAI
 from servicekit.documents import IMAGES, StoredDocument
 from servicekit.ids import new_id
 from servicekit.masking import mask_id_number
+from servicekit.pagination import Page
 from servicekit.uow import UnitOfWork
 from servicekit.web import CurrentPrincipal, NotFound, Principal, UowDep, actor_from, require_roles
 from servicekit.web.documents import document_response, read_upload
@@ -63,20 +65,20 @@ class RejectIn(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
-def photo_view(row: Any, now: Any) -> dict[str, Any]:
-    return {
-        "id": str(row.id),
-        "account_id": str(row.account_id),
-        "id_number": mask_id_number(row.id_number),
-        "photo_ref": row.photo_ref,
-        "format": row.format,
-        "state": row.state,
-        "submitted_at": row.submitted_at.astimezone(SHANGHAI).isoformat(),
-        "deadline": row.deadline.astimezone(SHANGHAI).isoformat(),
-        "overdue": row.state == "pending" and now > row.deadline,
-        "reject_reason": row.reject_reason,
-        "content": content_path(row.id) if row.document_id is not None else None,
-    }
+def photo_view(row: Any, now: Any) -> PhotoOut:
+    return PhotoOut(
+        id=str(row.id),
+        account_id=str(row.account_id),
+        id_number=mask_id_number(row.id_number),
+        photo_ref=row.photo_ref,
+        format=row.format,
+        state=row.state,
+        submitted_at=row.submitted_at.astimezone(SHANGHAI).isoformat(),
+        deadline=row.deadline.astimezone(SHANGHAI).isoformat(),
+        overdue=row.state == "pending" and now > row.deadline,
+        reject_reason=row.reject_reason,
+        content=content_path(row.id) if row.document_id is not None else None,
+    )
 
 
 @router.post(
@@ -86,9 +88,7 @@ def photo_view(row: Any, now: Any) -> dict[str, Any]:
     dependencies=[Depends(per_user_limit(USER_WRITE_LIMIT, "licence-photos"))],
     openapi_extra=UPLOAD_BODY,
 )
-async def submit_photo(
-    request: Request, principal: CurrentPrincipal, ctx: CtxDep, uow: UowDep
-) -> dict[str, Any]:
+async def submit_photo(request: Request, principal: CurrentPrincipal, ctx: CtxDep, uow: UowDep) -> PhotoOut:
     content = await read_upload(request, ctx.documents.max_bytes)  # before the transaction opens
     async with uow:
         now = uow.now
@@ -130,7 +130,7 @@ async def submit_photo(
 
 
 @router.get("/me/licence-photos", summary="The caller's licence photos")
-async def my_photos(principal: CurrentPrincipal, uow: UowDep) -> dict[str, Any]:
+async def my_photos(principal: CurrentPrincipal, uow: UowDep) -> Page[PhotoOut]:
     async with uow:
         rows = (
             await uow.session.execute(
@@ -140,7 +140,7 @@ async def my_photos(principal: CurrentPrincipal, uow: UowDep) -> dict[str, Any]:
             )
         ).all()
         now = uow.now
-    return {"items": [photo_view(r, now) for r in rows], "next_cursor": None}
+    return Page(items=[photo_view(r, now) for r in rows], next_cursor=None)
 
 
 @router.get(
@@ -177,14 +177,14 @@ async def photo_queue(
     principal: ReviewClerk,
     uow: UowDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-) -> dict[str, Any]:
+) -> Page[PhotoOut]:
     query = select(licence_photos).where(licence_photos.c.state == "pending")
     if principal.office is not None:
         query = query.where(licence_photos.c.office == principal.office)
     async with uow:
         rows = (await uow.session.execute(query.order_by(licence_photos.c.submitted_at).limit(limit))).all()
         now = uow.now
-    return {"items": [photo_view(r, now) for r in rows], "next_cursor": None}
+    return Page(items=[photo_view(r, now) for r in rows], next_cursor=None)
 
 
 async def _pending(uow: UnitOfWork, photo_id: str, principal: Principal) -> Any:
@@ -213,7 +213,7 @@ async def _phone(uow: UnitOfWork, account_id: Any) -> str | None:
 @router.post("/licence-photos/{photo_id}/approve", summary="Approve and store the photo (ID-15)")
 async def approve_photo(
     photo_id: str, body: ReviewChecks, request: Request, principal: ReviewClerk, uow: UowDep
-) -> dict[str, Any]:
+) -> PhotoOut:
     """ID-15: the photo is clear, in a valid format and matches the registration photo; it is then stored
     (published as `identity.licence_photo.approved.v1` for license, DL-05)."""
     failed = [name for name, ok in body.model_dump().items() if not ok]
@@ -254,7 +254,7 @@ async def approve_photo(
 @router.post("/licence-photos/{photo_id}/reject", summary="Reject the photo with the reason (ID-15)")
 async def reject_photo(
     photo_id: str, body: RejectIn, request: Request, principal: ReviewClerk, uow: UowDep
-) -> dict[str, Any]:
+) -> PhotoOut:
     async with uow:
         now = uow.now
         row = await _pending(uow, photo_id, principal)
