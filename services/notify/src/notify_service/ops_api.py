@@ -15,6 +15,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import select
 
+from notify_service import templates
 from notify_service.delivery import requeue_in
 from notify_service.domain import SmsState
 from notify_service.tables import sms_messages
@@ -37,6 +38,7 @@ class Delivery(BaseModel):
     id: uuid.UUID
     phone: str  # masked
     template: str
+    title: str = Field(description="the template's name in Chinese, as the citizen's inbox shows it")
     case_id: str | None
     state: str
     attempts: int
@@ -52,6 +54,11 @@ class Delivery(BaseModel):
 class Deliveries(BaseModel):
     items: list[Delivery]
     next_cursor: str | None = None
+
+
+def _title(template: str) -> str:
+    known = templates.TEMPLATES.get(template)
+    return known.title if known is not None else template
 
 
 def _local(moment: datetime | None) -> datetime | None:
@@ -94,6 +101,7 @@ async def list_deliveries(
             id=row.id,
             phone=mask_phone(row.phone),
             template=row.template,
+            title=_title(row.template),
             case_id=row.case_id,
             state=row.state,
             attempts=row.attempts,

@@ -67,6 +67,7 @@ async def test_nt01_staff_see_delivery_records_with_the_phone_masked(
     (item,) = r.json()["items"]
     assert item["id"] == str(sms_id)
     assert item["phone"] == f"{phone[:3]}****{phone[-4:]}"
+    assert (item["template"], item["title"]) == ("delivery_mailed", "证件邮寄")
     assert (item["state"], item["attempts"], item["provider"]) == ("dead_lettered", 1, "down")
     assert "isp.SYSTEM_ERROR" in item["last_error"]
     assert "body" not in item

@@ -1,5 +1,6 @@
 """The plate-pool service's HTTP API, mounted under /api/v1: selections, their steps and certificates,
-appeals, and segments. The certificate routes come first: `/certificate-checks` before `/{selection_id}`."""
+appeals, and segments. The certificate and appeal routes come first: `/certificate-checks` and `/appeals`
+before `/{selection_id}`."""
 
 from fastapi import APIRouter
 
@@ -13,7 +14,7 @@ from plate_pool_service import (
 
 router = APIRouter()
 router.include_router(certificates_api.router)
+router.include_router(appeals_api.router)
 router.include_router(selections_api.router)
 router.include_router(selection_steps_api.router)
 router.include_router(segments_api.router)
-router.include_router(appeals_api.router)

@@ -72,6 +72,43 @@ async def list_appeals(ctx: PlateContext, selection_id: uuid.UUID, principal: Pr
     return list(rows)
 
 
+async def office_appeals(
+    ctx: PlateContext,
+    principal: Principal,
+    state: str | None,
+    after: uuid.UUID | None,
+    limit: int,
+) -> list[Any]:
+    """PP-11: the appeals of selections of the clerk's office (a clerk decides only those), oldest first,
+    each with the selection's state, counts and owner as the decision needs them."""
+    if principal.office is None:
+        return []
+    query = (
+        select(
+            appeals,
+            selections.c.office_code,
+            selections.c.vin,
+            selections.c.owner_name,
+            selections.c.phone,
+            selections.c.plate_number,
+            selections.c.state.label("selection_state"),
+            selections.c.cancel_reason,
+            selections.c.custom_left,
+            selections.c.draws_left,
+        )
+        .join(selections, selections.c.id == appeals.c.selection_id)
+        .where(selections.c.office_code == principal.office)
+        .order_by(appeals.c.id)
+        .limit(limit)
+    )
+    if state is not None:
+        query = query.where(appeals.c.state == state)
+    if after is not None:
+        query = query.where(appeals.c.id > after)
+    async with ctx.runtime.engine.connect() as conn:
+        return list((await conn.execute(query)).all())
+
+
 async def decide(
     ctx: PlateContext,
     selection_id: uuid.UUID,

@@ -10,12 +10,12 @@ import pytest
 from plate_pool_service.domain import OfficeSettings
 from plate_pool_service.schemas import (
     PlateDrawOut,
-    PlateSegmentPage,
     PlateSelectionDetailOut,
     PlateSelectionPage,
     PlateServerTimeOut,
     PlateVerifyOut,
 )
+from plate_pool_service.segment_views import SegmentPage
 
 from .conftest import Platform
 
@@ -100,7 +100,7 @@ async def test_pp10_offices_that_pre_select_and_their_segments_statistics(platfo
     assert r.status_code == 200, r.text
     assert {"office_code": p.office, "name": "test office"} in r.json()["items"]
     r = await p.client.get("/api/v1/plate-segments", params={"office_code": p.office})
-    page = PlateSegmentPage.model_validate(r.json())
+    page = SegmentPage.model_validate(r.json())
     assert [s.statistics.available if s.statistics else None for s in page.items] == [10_000]
 
 

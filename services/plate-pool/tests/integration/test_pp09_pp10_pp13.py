@@ -268,3 +268,85 @@ async def test_pp10_a_segment_approved_or_published_twice_at_once_moves_once(pla
     statistics = (await p.client.get("/api/v1/plate-segments", params={"office_code": p.office})).json()
     (mine,) = [s for s in statistics["items"] if s["id"] == segment["id"]]
     assert mine["statistics"]["available"] == 10_000
+
+
+async def test_pp10_admins_see_the_plans_of_their_office_and_those_they_approve(platform: Platform) -> None:
+    """A planned segment is not public; its office's admin and the superior office's admin see it (the one to
+    publish it, the other to approve it) with the superior named; an admin of another office does not."""
+    p = platform
+    admin = p.tokens.headers(p.tokens.clerk(roles=("clerk.admin",), office=p.office))
+    superior = p.tokens.headers(p.tokens.clerk(roles=("clerk.admin",), office="130000"))
+    stranger = p.tokens.headers(p.tokens.clerk(roles=("clerk.admin",), office="120000"))
+    reviewer = p.tokens.headers(p.tokens.clerk(roles=("clerk.review",), office=p.office))
+    body = {
+        "office_code": p.office,
+        "prefix": "冀A",
+        "pattern": "8####",
+        "custom_patterns": ["#####"],
+        "opens_at": "2027-03-04T08:00:00+08:00",
+    }
+    segment = (await p.client.post("/api/v1/plate-segments", json=body, headers=admin)).json()
+    # The answer's shape, as before the response model.
+    assert segment == {
+        "id": segment["id"],
+        "office_code": p.office,
+        "prefix": "冀A",
+        "pattern": "8####",
+        "first_number": "冀A80000",
+        "last_number": "冀A89999",
+        "size": 10_000,
+        "custom_patterns": ["#####"],
+        "opens_at": "2027-03-04T08:00:00+08:00",
+        "state": "planned",
+        "published_at": None,
+        "statistics": None,
+    }
+    public = (await p.client.get("/api/v1/plate-segments", params={"office_code": p.office})).json()
+    assert public["items"] == []
+    r = await p.client.get("/api/v1/plate-segments/plans", headers=admin)
+    assert r.status_code == 200, r.text
+    (mine,) = r.json()["items"]
+    assert {k: mine[k] for k in segment} == segment
+    assert (mine["superior_office_code"], mine["planned_at"], mine["approved_at"]) == (
+        "130000",
+        "2027-03-01T10:00:00+08:00",
+        None,
+    )
+    planned = (
+        await p.client.get("/api/v1/plate-segments/plans", params={"state": "planned"}, headers=superior)
+    ).json()
+    assert segment["id"] in [s["id"] for s in planned["items"]]
+    assert all(s["state"] == "planned" for s in planned["items"])
+    others = (await p.client.get("/api/v1/plate-segments/plans", headers=stranger)).json()
+    assert segment["id"] not in [s["id"] for s in others["items"]]
+    assert (await p.client.get("/api/v1/plate-segments/plans", headers=reviewer)).status_code == 403
+    await p.client.post(f"/api/v1/plate-segments/{segment['id']}/approval", headers=superior)
+    (mine,) = (await p.client.get("/api/v1/plate-segments/plans", headers=admin)).json()["items"]
+    assert (mine["state"], mine["approved_at"]) == ("approved", "2027-03-01T10:00:00+08:00")
+
+
+async def test_pp06a_office_settings_answer_every_count_and_window(platform: Platform) -> None:
+    p = platform
+    admin = p.tokens.headers(p.tokens.clerk(roles=("clerk.admin",), office=p.office))
+    url = f"/api/v1/plate-segments/offices/{p.office}/settings"
+    assert (await p.client.get(url)).json() == TEST_SETTINGS_JSON
+    r = await p.client.put(url, json={"random_draws": 5, "closes_at": "22:00"}, headers=admin)
+    assert r.status_code == 200, r.text
+    assert r.json() == {**TEST_SETTINGS_JSON, "random_draws": 5, "closes_at": "22:00"}
+    r = await p.client.put(url, json={"draws": 5}, headers=admin)
+    assert (r.status_code, r.json()["code"], r.json()["rule"]) == (422, "INVALID_SETTINGS", "PP-06a")
+
+
+TEST_SETTINGS_JSON = {
+    "custom_attempts": 20,
+    "random_draws": 10,
+    "draw_size": 5,
+    "hold_seconds": 180,
+    "session_minutes": 60,
+    "opens_at": "08:00",
+    "closes_at": "23:00",
+    "sms_minutes": 30,
+    "register_working_days": 3,
+    "ban_years": 2,
+    "low_pool_threshold": 0,
+}

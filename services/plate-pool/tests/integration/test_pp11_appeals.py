@@ -115,3 +115,52 @@ async def test_pp11_nothing_to_appeal_while_selecting(platform: Platform) -> Non
         "NOTHING_TO_APPEAL",
         "PP-11",
     )
+
+
+async def test_pp11_the_office_queue_lists_open_appeals_with_their_selection(platform: Platform) -> None:
+    """The deciding clerk's queue: the appeals of the clerk's own office, with what the decision needs of
+    the selection (the phone masked); a decided appeal leaves the `filed` queue."""
+    p = platform
+    await p.open_segment()
+    who, sel, number = await cancelled_for_lateness(p)
+    body = {"reason": "住院无法按期办理"}
+    appeal = (await p.client.post(p.url(sel, "/appeals"), json=body, headers=who.headers)).json()
+    # The answer's shape, as before the response model: ids and times as strings, Beijing time.
+    assert set(appeal) == {
+        "id",
+        "selection_id",
+        "state",
+        "reason",
+        "remedy",
+        "decision_note",
+        "created_at",
+        "decided_at",
+    }
+    assert (appeal["selection_id"], appeal["remedy"], appeal["decided_at"]) == (sel["id"], None, None)
+    assert appeal["created_at"] == "2027-03-05T09:00:00+08:00"
+    queue = "/api/v1/plate-selections/appeals"
+    r = await p.client.get(queue, params={"state": "filed"}, headers=reviewer(p))
+    assert r.status_code == 200, r.text
+    (item,) = r.json()["items"]
+    assert {k: item[k] for k in appeal} == appeal
+    assert (item["vin"], item["plate_number"], item["selection_state"], item["office_code"]) == (
+        sel["vin"],
+        number,
+        "cancelled",
+        p.office,
+    )
+    assert item["phone"] == f"{who.phone[:3]}****{who.phone[-4:]}"
+    elsewhere = p.tokens.headers(p.tokens.clerk(roles=("clerk.review",), office="120000"))
+    r = await p.client.get(queue, headers=elsewhere)
+    assert appeal["id"] not in [a["id"] for a in r.json()["items"]]
+    r = await p.client.get(queue, headers=who.headers)
+    assert r.status_code == 403
+    await p.client.post(
+        p.url(sel, f"/appeals/{appeal['id']}/decision"),
+        json={"decision": "rejected", "note": "无正当理由"},
+        headers=reviewer(p),
+    )
+    r = await p.client.get(queue, params={"state": "filed"}, headers=reviewer(p))
+    assert r.json()["items"] == []
+    r = await p.client.get(queue, params={"state": "rejected"}, headers=reviewer(p))
+    assert [(a["id"], a["decision_note"]) for a in r.json()["items"]] == [(appeal["id"], "无正当理由")]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -98,6 +98,23 @@ async def file_plan(uow: UnitOfWork, actor: Actor, station_id: uuid.UUID, plan: 
     )
     uow.audit(actor, "inspection_plan.filed", f"plan:{plan_id}", None, {"station_id": str(station_id)})
     return plan_id
+
+
+async def plans_of(uow: UnitOfWork, station_id: uuid.UUID) -> list[RowMapping]:
+    """VH-14: a station's plans, newest first, each with the number of slots it opened."""
+    await station(uow, station_id)
+    slots = (
+        select(func.count())
+        .select_from(inspection_slots)
+        .where(inspection_slots.c.plan_id == inspection_plans.c.id)
+        .scalar_subquery()
+    )
+    query = (
+        select(inspection_plans, slots.label("slots"))
+        .where(inspection_plans.c.station_id == station_id)
+        .order_by(inspection_plans.c.created_at.desc(), inspection_plans.c.id.desc())
+    )
+    return list((await uow.session.execute(query)).mappings().all())
 
 
 def _slots(plan: RowMapping, station_id: uuid.UUID) -> list[dict[str, Any]]:

@@ -8,11 +8,11 @@ import './plates.css'
 
 export type Selection = Schema<'PlateSelectionDetailOut'>
 export type SelectionState = Schema<'PlateSelectionOut'>['state']
-export type Segment = Schema<'PlateSegmentOut'>
-export type OfficeSettings = Schema<'PlateOfficeSettingsOut'>
+export type Segment = Schema<'SegmentOut'>
+export type OfficeSettings = Schema<'OfficeSettingsOut'>
 export type Office = Schema<'PlateOfficeOut'>
 export type Queued = Schema<'PlateDrawQueuedOut'>
-export type Appeal = Schema<'PlateAppealOut'>
+export type Appeal = Schema<'AppealOut'>
 
 export const STATE_LABEL: Record<SelectionState, string> = {
   selecting: '选号中',
