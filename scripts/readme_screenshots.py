@@ -51,7 +51,10 @@ def main() -> int:
         page = desk.new_page()
         sign_in_clerk(page, edge, "S130100001")
         page.wait_for_load_state("networkidle")
-        page.screenshot(path=str(OUT / "console-workbench.png"))
+        page.goto(f"{edge}/console/queues/intake")
+        page.get_by_role("heading", name="受理岗工作队列").wait_for()
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(OUT / "console-intake.png"))
         browser.close()
     print(f"wrote {sorted(p.name for p in OUT.glob('*.png'))}")
     return 0
