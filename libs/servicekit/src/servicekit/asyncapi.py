@@ -133,7 +133,10 @@ def service_document(spec: ServiceSpec, producers: dict[str, type[Message]]) -> 
                 "channel": channel,
                 "summary": subscription.summary or f"{queue} handles {message_type}",
                 "messages": [{"$ref": f"#/channels/{key}/messages/{key}"}],
-                "bindings": {"amqp": {"queue": {"name": queue, "durable": True}, "bindingVersion": "0.3.0"}},
+                # AsyncAPI 3's AMQP operation binding has no queue (it belongs to a channel bound as one);
+                # the consumer's durable queue is told as an extension so the document stays valid.
+                "bindings": {"amqp": {"ack": True, "bindingVersion": "0.3.0"}},
+                "x-amqp-queue": {"name": queue, "durable": True},
             }
     for sent in spec.sends:
         # The receiver owns a command's schema; the sender's local model documents it when alone.
