@@ -102,7 +102,7 @@ def test_dl11_a_learner_books_subject_one_and_is_seated_in_the_published_order(
     page.get_by_role("button", name="登录").click()
     expect(page.get_by_text(f"您好，{her.name}")).to_be_visible()
     phone.check("home")
-    page.get_by_role("button", name="考试预约").click()
+    page.get_by_text("考试预约", exact=True).click()  # a home tile (Vant grid item)
 
     # Her progress: nothing passed yet, subject 1 next and bookable now.
     expect(page.get_by_role("heading", name="考试进度 · C1")).to_be_visible()
@@ -113,7 +113,9 @@ def test_dl11_a_learner_books_subject_one_and_is_seated_in_the_published_order(
     # The venue of her office and its subject-1 slot, with the request already in it.
     page.get_by_role("button", name="预约科目一考试").click()
     expect(page.get_by_role("heading", name="场次")).to_be_visible()
-    expect(page.get_by_role("radio", name=f"石家庄市{venue}")).to_be_checked()
+    venue_radio = page.get_by_role("radio", name=f"石家庄市{venue}")
+    venue_radio.click()  # the office has other venues (earlier tests' too)
+    expect(venue_radio).to_be_checked()
     expect(page.get_by_text("考位 2 个 · 已申请 1 人")).to_be_visible()
     phone.check("book")
     when = starts.strftime("%Y-%m-%d %H:%M")
@@ -124,19 +126,25 @@ def test_dl11_a_learner_books_subject_one_and_is_seated_in_the_published_order(
     expect(page.get_by_text("待排序")).to_be_visible()
     expect(page.get_by_text(re.compile(r"目前暂排第 2 位（本场 2 个考位）"))).to_be_visible()
     expect(page.get_by_text(re.compile(r"首次预约科目一，按受理时间排序"))).to_be_visible()
+    expect(page.locator(".van-toast")).to_be_hidden()  # "预约申请已提交" has gone
     phone.check("booking-requested")
 
     # Withdrawn before the cut-off, without consequence; then booked again.
     page.get_by_role("button", name="撤销预约").click()
-    expect(page.get_by_role("dialog")).to_be_visible()
+    confirm = page.get_by_role("dialog").filter(has_text="撤销后需重新预约")
+    expect(confirm).to_be_visible()
+    expect(confirm).not_to_have_class(re.compile("enter-active"))  # its opening animation has ended
     phone.check("withdraw-confirm")
-    page.get_by_role("dialog").get_by_role("button", name="确认").click()
-    expect(page.get_by_text("已撤销", exact=True)).to_be_visible()
+    confirm.get_by_role("button", name="确认").click()
+    expect(page.get_by_role("heading", name=re.compile("已撤销"))).to_be_visible()
+    expect(page.get_by_text("不影响下次预约的排序")).to_be_visible()
     expect(page.get_by_role("button", name="撤销预约")).to_have_count(0)
+    expect(page.locator(".van-toast")).to_be_hidden()
     phone.check("booking-withdrawn")
     page.get_by_role("button", name="返回考试预约").click()
-    expect(page.get_by_text("已撤销")).to_be_visible()
+    expect(page.get_by_role("link").filter(has_text="已撤销")).to_be_visible()
     page.get_by_role("button", name="预约科目一考试").click()
+    venue_radio.click()
     page.get_by_role("button", name=f"预约 {when} 的场次").click()
     expect(page.get_by_text(re.compile(r"目前暂排第 2 位"))).to_be_visible()
     booking_id = page.url.rsplit("/", 1)[1]
@@ -151,7 +159,7 @@ def test_dl11_a_learner_books_subject_one_and_is_seated_in_the_published_order(
         assert gw.delete("/api/v1/_test/clock").status_code == 200
     assert (decided["requests"], decided["seated"]) == (2, 2)
     page.reload()
-    expect(page.get_by_text("预约成功")).to_be_visible()
+    expect(page.get_by_role("heading", name=re.compile("预约成功"))).to_be_visible()
     expect(page.get_by_text(re.compile(r"预约成功：第 2 位（共 2 人申请，2 个考位）"))).to_be_visible()
     phone.check("booking-seated")
     mine = _ok(gw.get(f"/api/v1/exams/bookings/{booking_id}", headers=login(gw, her.id_number)))
@@ -159,7 +167,7 @@ def test_dl11_a_learner_books_subject_one_and_is_seated_in_the_published_order(
 
     # Her exams page: the seated booking listed, no second booking offered for subject 1.
     page.get_by_role("button", name="返回考试预约").click()
-    expect(page.get_by_role("button").filter(has_text="预约成功")).to_be_visible()
+    expect(page.get_by_role("link").filter(has_text="预约成功")).to_be_visible()
     expect(page.get_by_text(re.compile("科目一已预约成功，请按时参加考试"))).to_be_visible()
     expect(page.get_by_role("button", name="预约科目一考试")).to_have_count(0)
     phone.check("exams-seated")

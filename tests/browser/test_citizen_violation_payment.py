@@ -117,7 +117,7 @@ def test_vi03_vi04_a_citizen_handles_a_camera_violation_with_the_sms_code_and_pa
     page.get_by_label("账号").fill(her.id_number)
     page.get_by_label("密码").fill("Passw0rd2027")
     page.get_by_role("button", name="登录").click()
-    page.get_by_role("button", name="违法处理").click()
+    page.get_by_text("违法处理", exact=True).click()  # a home tile (Vant grid item)
 
     # VI-05: her list, the unhandled record with its penalty.
     expect(page.get_by_role("heading", name="交通违法")).to_be_visible()
@@ -146,6 +146,7 @@ def test_vi03_vi04_a_citizen_handles_a_camera_violation_with_the_sms_code_and_pa
     page.get_by_label("短信验证码").fill(f"{(int(code) + 1) % 1_000_000:06d}")  # a wrong code first
     page.get_by_role("button", name="确认处理").click()
     expect(page.get_by_text(re.compile(r"短信验证码不正确（NT-02），还可以输入 \d 次"))).to_be_visible()
+    expect(page.locator(".van-toast")).to_be_hidden()  # "验证码已发送" has gone
     phone.check("wrong-code")
     page.get_by_label("短信验证码").fill(code)
     page.get_by_role("button", name="确认处理").click()
@@ -155,9 +156,10 @@ def test_vi03_vi04_a_citizen_handles_a_camera_violation_with_the_sms_code_and_pa
     decision_id = page.url.rsplit("/", 1)[1]
     decision = gw.get(f"/api/v1/violations/decisions/{decision_id}", headers=login(gw, her.id_number)).json()
     assert (decision["violation_id"], decision["payment_state"]) == (violation["id"], "unpaid")
-    expect(page.get_by_text(decision["number"])).to_be_visible()
-    expect(page.get_by_text(decision["payment_reference"])).to_be_visible()
+    expect(page.get_by_text(decision["number"], exact=True)).to_be_visible()
+    expect(page.get_by_text(decision["payment_reference"], exact=True)).to_be_visible()
     expect(page.get_by_text("未缴款")).to_be_visible()
+    expect(page.locator(".van-toast")).to_be_hidden()  # "处罚决定书已生成" has gone
     phone.check("decision-unpaid")
 
     # The decision as issued and the voucher for a bank counter, saved as PDFs.
