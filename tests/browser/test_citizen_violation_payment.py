@@ -133,6 +133,14 @@ def test_vi03_vi04_a_citizen_handles_a_camera_violation_with_the_sms_code_and_pa
         expect(image).to_have_js_property("complete", True)
         assert image.evaluate("img => img.naturalWidth") == 16  # the PNG the camera sent
     phone.check("violation")
+    page.get_by_role("button", name="查看第 1 张证据图片（大图）").click()
+    viewer = page.get_by_role("dialog", name="违法证据图片")
+    expect(viewer.get_by_role("img", name="违法证据图片 1（共 2 张）")).to_be_visible()
+    phone.check("evidence")
+    viewer.get_by_role("button", name="下一张").click()
+    expect(viewer.get_by_role("img", name="违法证据图片 2（共 2 张）")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(viewer).to_be_hidden()
 
     # VI-03: the SMS code to her registered phone, then the decision.
     page.get_by_role("button", name="在线处理").click()
