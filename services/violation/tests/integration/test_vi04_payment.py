@@ -95,6 +95,8 @@ async def test_vi04_an_online_payment_replayed_ten_times_books_once(
     client: httpx.AsyncClient, actors: Actors, runtime: Runtime
 ) -> None:
     owner, violation, decision = await decided(client, actors, runtime)
+    banks = await client.get("/api/v1/payments/banks", headers=owner.headers)
+    assert banks.json() == {"items": [{"code": "sim", "name": "本地模拟银行"}]}
     made = await order(client, owner, decision)
     assert (made["amount_fen"], made["late_fee_fen"], made["state"]) == (20_000, 0, "created")
     assert made["pay_url"].startswith("http")

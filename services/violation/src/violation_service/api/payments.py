@@ -78,9 +78,19 @@ async def create_order(
     return await idempotent(request, principal.subject, run, status_code=201)
 
 
-@router.get("/banks", summary="The banks that take fines (VI-04)")
-async def list_banks(ctx: ContextDep, principal: AnyCaller) -> dict[str, Any]:
-    return {"items": [{"code": code, "name": b.settings.name} for code, b in sorted(ctx.banks.items())]}
+class BankOut(BaseModel):
+    code: str
+    name: str
+
+
+class BanksOut(BaseModel):
+    items: list[BankOut]
+
+
+@router.get("/banks", response_model=BanksOut, summary="The banks that take fines (VI-04)")
+async def list_banks(ctx: ContextDep, principal: AnyCaller) -> BanksOut:
+    """The codes an order names (`bank`), with the names a payer reads."""
+    return BanksOut(items=[BankOut(code=code, name=b.settings.name) for code, b in sorted(ctx.banks.items())])
 
 
 # --- the banks' notices and statements (VI-04) -----------------------------------------------------------
