@@ -178,7 +178,7 @@ def test_pp10_a_segment_is_planned_approved_by_the_superior_and_published_its_po
     plates = ["号段管理", "号池统计", "选号参数", "预选号牌申诉"]
     assert menu(page) == ["工作台", *plates, "检验站与检验计划", "短信发送记录"]
     check(desk, "workbench-admin")
-    page.get_by_role("link", name="号段管理").click()
+    page.get_by_role("navigation", name="业务菜单").get_by_role("link", name="号段管理").click()
     expect(page.get_by_role("heading", name="号段管理")).to_be_visible()
     expect(page.get_by_text("暂无号段")).to_be_visible()
     check(desk, "segments-empty")
@@ -225,7 +225,7 @@ def test_pp10_a_segment_is_planned_approved_by_the_superior_and_published_its_po
     confirm(page, "发布")
     expect(row).to_contain_text("已发布")
     check(desk, "segment-published")
-    page.get_by_role("link", name="号池统计").click()
+    page.get_by_role("navigation", name="业务菜单").get_by_role("link", name="号池统计").click()
     expect(page.get_by_role("heading", name=f"车管所 {office} 号池合计")).to_be_visible()
     figures = page.locator(".figures")
     expect(figures).to_contain_text("可选号码50,000")
@@ -234,7 +234,7 @@ def test_pp10_a_segment_is_planned_approved_by_the_superior_and_published_its_po
     check(desk, "pool-statistics")
 
     # PP-06a: the office's counts and windows.
-    page.get_by_role("link", name="选号参数").click()
+    page.get_by_role("navigation", name="业务菜单").get_by_role("link", name="选号参数").click()
     draws = page.get_by_label("随机选号次数（次）")
     expect(draws).to_have_value("10")
     check(desk, "office-settings")
@@ -254,7 +254,7 @@ def test_each_post_sees_only_the_management_entries_its_roles_allow(desk: Screen
     desk.open("/console/plates/segments")  # typed by hand: the page is not the review post's
     expect(desk.page.get_by_text("您的岗位无权办理此项业务")).to_be_visible()
     expect(desk.page.get_by_role("heading", name="工作台")).to_be_visible()
-    desk.page.get_by_role("link", name="预选号牌申诉").click()
+    desk.page.get_by_role("navigation", name="业务菜单").get_by_role("link", name="预选号牌申诉").click()
     expect(desk.page.get_by_role("heading", name="预选号牌申诉")).to_be_visible()
     check(desk, "appeals-queue")
 
@@ -264,7 +264,7 @@ def test_vh14_a_station_is_filed_and_its_plan_published(desk: Screen) -> None:
     admin = staff(city, ["clerk.admin"])
     page = desk.page
     sign_in(desk, admin)
-    page.get_by_role("link", name="检验站与检验计划").click()
+    page.get_by_role("navigation", name="业务菜单").get_by_role("link", name="检验站与检验计划").click()
     expect(page.get_by_text(f"城市 {city} 尚无检验站")).to_be_visible()
     page.get_by_role("button", name="登记检验站").click()
     dialog = page.get_by_role("dialog", name="登记检验站")
@@ -334,7 +334,7 @@ def test_nt01_the_sms_log_finds_a_phone_s_messages_masked(desk: Screen, gw: http
     assert sent.status_code == 202, sent.text
     intake = staff("130100", ["clerk.intake"])
     sign_in(desk, intake)
-    desk.page.get_by_role("link", name="短信发送记录").click()
+    desk.page.get_by_role("navigation", name="业务菜单").get_by_role("link", name="短信发送记录").click()
     expect(desk.page.get_by_role("heading", name="短信发送记录")).to_be_visible()
     check(desk, "sms-log-failed")
     desk.page.get_by_label("手机号码（完整 11 位）").fill(phone)
@@ -389,7 +389,7 @@ def test_pp11_a_reviewer_upholds_an_appeal_and_gives_the_chances_back(desk: Scre
     # The reviewer of the office finds it in the queue and upholds it, with the reason the citizen is told.
     sign_in(desk, reviewer)
     page = desk.page
-    page.get_by_role("link", name="预选号牌申诉").click()
+    page.get_by_role("navigation", name="业务菜单").get_by_role("link", name="预选号牌申诉").click()
     row = page.get_by_role("row").filter(has_text=vin)
     expect(row).to_contain_text(reason)
     expect(row).to_contain_text("已放弃")
