@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import re
 import secrets
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -33,6 +35,10 @@ from tests.e2e.stack import PASSWORD, Person, new_id_number, new_phone
 from .conftest import Screen, accounts
 
 SUPERIOR = "130000"  # 河北省公安厅交通警察总队: approves the cities' segment plans
+
+REASONS = json.loads(
+    (Path(__file__).resolve().parents[2] / "web/packages/api/src/reasons.json").read_text(encoding="utf-8")
+)
 
 
 @pytest.fixture(autouse=True)
@@ -192,7 +198,8 @@ def test_pp10_a_segment_is_planned_approved_by_the_superior_and_published_its_po
     dialog.get_by_label("启用时间（北京时间）").press("Enter")
     expect(dialog.get_by_text("共 100 个号码，不足 1,000 个，不能作为号段")).to_be_visible()
     dialog.get_by_role("button", name="提交规划").click()  # the service decides, and says why in Chinese
-    expect(dialog.get_by_role("alert")).to_contain_text("号段不足 1,000 个号码（PP-10）")
+    # the code's plain-Chinese sentence (web/packages/api/src/reasons.json) with the rule that decided it
+    expect(dialog.get_by_role("alert")).to_contain_text(f"{REASONS['SEGMENT_TOO_SMALL']}（PP-10）")
     check(desk, "plan-refused")
     pattern.fill("*####")
     expect(dialog.get_by_text("共 240,000 个号码")).to_be_visible()
