@@ -2,14 +2,9 @@
 // its rule, plus the wait the server asked for (Retry-After) when it asked.
 import { ref } from 'vue'
 import { showFailToast } from 'vant'
-import { ApiError } from '@tms/api'
+import { ApiError, describe } from '@tms/api'
 
-export function describe(error: unknown): string {
-  if (error instanceof ApiError) {
-    return error.retryAfter ? `${error.message}，请 ${error.retryAfter} 秒后再试` : error.message
-  }
-  return '操作未能完成，请稍后再试'
-}
+export { describe }
 
 export function useCall() {
   const busy = ref(false)

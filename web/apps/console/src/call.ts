@@ -2,14 +2,9 @@
 // wait the server asked for.
 import { ref } from 'vue'
 import { ElMessage } from 'element-plus'
-import { ApiError } from '@tms/api'
+import { ApiError, describe } from '@tms/api'
 
-export function describe(error: unknown): string {
-  if (error instanceof ApiError) {
-    return error.retryAfter ? `${error.message}，请 ${error.retryAfter} 秒后再试` : error.message
-  }
-  return '操作未能完成，请稍后再试'
-}
+export { describe }
 
 export function useCall() {
   const busy = ref(false)

@@ -1,5 +1,5 @@
 export { createApi, idempotencyKey, ok, type Api, type ApiOptions } from './client'
-export { ApiError, reasonFor, type Problem } from './problem'
+export { ApiError, describe, reasonFor, type Problem } from './problem'
 export type { Session, Tokens } from './session'
 export type { paths, components } from './schema'
 

@@ -45,6 +45,14 @@ export function reasonFor(problem: Problem): string {
   return problem.rule ? `${text}（${problem.rule}）` : text
 }
 
+/** What a screen tells a person about a failed call: the reason, and the wait the server asked for. */
+export function describe(error: unknown): string {
+  if (error instanceof ApiError) {
+    return error.retryAfter ? `${error.message}，请 ${error.retryAfter} 秒后再试` : error.message
+  }
+  return '操作未能完成，请稍后再试'
+}
+
 export function networkError(cause: unknown): ApiError {
   const error = new ApiError(
     { status: 0, code: 'NETWORK', detail: cause instanceof Error ? cause.message : String(cause) },
