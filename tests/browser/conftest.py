@@ -26,6 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 WEB_DIST = ROOT / "web" / "dist"
 AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = ROOT / "var" / "test-artifacts" / "browser"
+# What the apps say for each problem code (web/packages/api/src/reasons.json): tests expect these
+# sentences rather than copies of them.
+REASONS: dict[str, str] = json.loads((ROOT / "web/packages/api/src/reasons.json").read_text(encoding="utf-8"))
 SERVICES = ("vehicle", "license", "plate-pool", "violation", "notify")
 WORKERS = ("identity", *SERVICES)
 PHONE = {"width": 390, "height": 844}

@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from tests.e2e.stack import Person, login, make_accounts, new_id_number, new_phone, system_login
 from tests.e2e.test_violation_through_gateway import _plate, _png, _vin, eventually
 
-from .conftest import Screen
+from .conftest import REASONS, Screen
 
 NAME = "孙十二"
 
@@ -153,7 +153,8 @@ def test_vi03_vi04_a_citizen_handles_a_camera_violation_with_the_sms_code_and_pa
     code = _sms_code(gw, her.phone)
     page.get_by_label("短信验证码").fill(f"{(int(code) + 1) % 1_000_000:06d}")  # a wrong code first
     page.get_by_role("button", name="确认处理").click()
-    expect(page.get_by_text(re.compile(r"短信验证码不正确（NT-02），还可以输入 \d 次"))).to_be_visible()
+    wrong_code = re.escape(REASONS["SMS_CODE_MISMATCH"]) + r"（NT-02），还可以输入 \d 次"
+    expect(page.get_by_text(re.compile(wrong_code))).to_be_visible()
     expect(page.locator(".van-toast")).to_be_hidden()  # "验证码已发送" has gone
     phone.check("wrong-code")
     page.get_by_label("短信验证码").fill(code)

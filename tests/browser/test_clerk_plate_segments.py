@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import re
 import secrets
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -32,13 +30,9 @@ from servicekit.runtime import Runtime
 from servicekit.validators import vin_check_digit
 from tests.e2e.stack import PASSWORD, Person, new_id_number, new_phone
 
-from .conftest import Screen, accounts
+from .conftest import REASONS, Screen, accounts
 
 SUPERIOR = "130000"  # 河北省公安厅交通警察总队: approves the cities' segment plans
-
-REASONS = json.loads(
-    (Path(__file__).resolve().parents[2] / "web/packages/api/src/reasons.json").read_text(encoding="utf-8")
-)
 
 
 @pytest.fixture(autouse=True)
