@@ -454,7 +454,8 @@ def test_pp04_pp11_a_session_runs_out_the_selection_is_abandoned_and_appealed(
     expect(page.get_by_text(f"您好，{person.name}")).to_be_visible()
     phone.open("/plates")
     page.get_by_role("button", name=re.compile("选号中")).click()
-    expect(page.get_by_text("自编 20 次 · 随机 10 次")).to_be_visible()
+    # the list row shows the same chances: wait for the selection's own page before the reload
+    expect(page).to_have_url(re.compile(rf"/plates/selections/{started['id']}$"))
 
     # PP-04: the session's end, counted on the platform's clock; the chances stay with the vehicle
     _set_clock(gw, datetime.fromisoformat(started["session_expires_at"]) - timedelta(seconds=3))
