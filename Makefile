@@ -5,7 +5,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv
 PYTEST_ARGS ?=
 
-.PHONY: help tools install infra web web-openapi browser migrate run test test-unit lint format contracts rules bench-tools bench-gateway bench-plates bench-plates-ab bench-exams clean
+.PHONY: help tools install infra web web-openapi browser migrate run test test-unit lint format contracts rules bench-tools bench-gateway bench-plates bench-plates-ab bench-exams proof-faults proof-attack clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -71,6 +71,16 @@ bench-plates-ab: install bench-tools ## plate hot path, BASE=<commit> against HE
 
 bench-exams: install bench-tools ## DL-11: 1,000 concurrent exam requests for 100 seats, the cut-off, the order checked (JSON on the last line)
 	$(UV) run python bench/exams.py
+
+proof-faults: install infra ## the platform under faults (broker, database, Redis, kills, cuts, poison): figures as JSON on the last line
+	$(UV) run python scripts/proof_report.py faults --reset
+	$(UV) run pytest -q --proof tests/proof/faults $(PYTEST_ARGS); status=$$?; \
+	  $(UV) run python scripts/proof_report.py faults; exit $$status
+
+proof-attack: install browser web ## the platform under attack through the gateway (fuzzing, authorization, tokens, input, brute force, logs): JSON on the last line
+	$(UV) run python scripts/proof_report.py attack --reset
+	$(UV) run pytest -q --proof tests/proof/attack $(PYTEST_ARGS); status=$$?; \
+	  $(UV) run python scripts/proof_report.py attack; exit $$status
 
 clean: ## remove generated runtime files (var/)
 	rm -rf var/

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 
 import psycopg
+import pytest
 
 from servicekit.service import SERVICE_NAMES
 from servicekit.settings import ServiceSettings
@@ -68,3 +69,21 @@ def _reset_test_vhost() -> None:
         if granted.returncode == 0:
             return
     raise RuntimeError(f"could not make the RabbitMQ vhost {vhost} for the tests")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--proof",
+        action="store_true",
+        help="run the long proofs (tests marked `proof`; `make proof-faults`, `make proof-attack`)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The long proofs stay out of `make test` (CI's half hour); their make targets run them."""
+    if config.getoption("--proof"):
+        return
+    skip = pytest.mark.skip(reason="a long proof: `make proof-faults` / `make proof-attack` run it")
+    for item in items:
+        if item.get_closest_marker("proof") is not None:
+            item.add_marker(skip)
