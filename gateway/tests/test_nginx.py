@@ -143,6 +143,8 @@ class _Echo(http.server.BaseHTTPRequestHandler):
         status = 200
         if "status=" in self.path:
             status = int(self.path.rsplit("status=", 1)[1][:3])
+        if "sleep=" in self.path:
+            time.sleep(float(self.path.rsplit("sleep=", 1)[1].split("&")[0]))
         body = json.dumps(
             {
                 "upstream": server.name,
@@ -156,6 +158,12 @@ class _Echo(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Access-Control-Allow-Origin", "*")  # the edge must hide this
+        # A service echoes the request id it was given (servicekit's middleware), as the edge does.
+        self.send_header("X-Request-ID", self.headers.get("X-Request-ID") or "from-upstream")
+        if "cache=" in self.path:
+            self.send_header(
+                "Cache-Control", self.path.rsplit("cache=", 1)[1].split("&")[0].replace("_", " ")
+            )
         self.end_headers()
         self.wfile.write(body)
 
@@ -163,6 +171,9 @@ class _Echo(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+LOAD_BALANCER = "127.0.0.2"  # dev_nginx trusts this address's X-Forwarded-For; 127.0.0.1 is a plain client
 
 
 def free_port() -> int:
@@ -178,8 +189,10 @@ class LiveNginx:
     log: Path  # nginx's stderr
     access: Path | None  # the access log, when it goes to a file
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, trust_env=False, timeout=10)
+    def client(self, source: str | None = None) -> httpx.Client:
+        """A client calling from 127.0.0.1, or from `source` (another loopback address: a load balancer)."""
+        transport = httpx.HTTPTransport(local_address=source) if source else None
+        return httpx.Client(base_url=self.url, trust_env=False, timeout=10, transport=transport)
 
 
 def start_nginx(table: RouteTable, opts: NginxOptions) -> LiveNginx:
@@ -252,6 +265,7 @@ def dev_nginx(
         listen=f"127.0.0.1:{free_port()}",
         prefix=prefix,
         access_log=str(tmp_path_factory.mktemp("nginx-dev-log") / "access.log"),
+        trusted_proxies=(LOAD_BALANCER + "/32",),
     )
     live = start_nginx(table_for(fakes), opts)
     yield live
@@ -275,6 +289,7 @@ def prod_nginx(
         rate_per_s=1,
         burst=3,
         client_max_body_size="1k",
+        proxy_read_timeout_s=1,
     )
     live = start_nginx(table_for(fakes, dead="notify"), opts)
     yield live
@@ -282,12 +297,14 @@ def prod_nginx(
 
 
 def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """An answer the edge made itself: problem+json with a code, one request id, never cached."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     body: dict[str, Any] = response.json()
     assert body["code"] == code
     assert body["status"] == status
-    assert body["request_id"] == response.headers["x-request-id"]
+    assert response.headers.get_list("x-request-id") == [body["request_id"]]
+    assert response.headers.get_list("cache-control") == ["no-store"]
     return body
 
 
@@ -326,14 +343,100 @@ def test_live_request_id_forwarding_and_trace_headers(dev_nginx: LiveNginx) -> N
         assert response.headers["x-request-id"] == "req-123"
         assert seen["traceparent"] == traceparent
         assert seen["x-forwarded-for"] == "127.0.0.1"
-        assert seen["x-real-ip"] == "127.0.0.1"
 
         generated = c.get("/api/v1/vehicles", headers={"X-Request-ID": "<script>"})
         assert generated.json()["headers"]["x-request-id"] == generated.headers["x-request-id"]
         assert len(generated.headers["x-request-id"]) == 32  # replaced, not trusted
 
-        chained = c.get("/api/v1/vehicles", headers={"X-Forwarded-For": "203.0.113.7"}).json()
-        assert chained["headers"]["x-forwarded-for"] == "203.0.113.7, 127.0.0.1"
+
+def test_live_a_callers_forwarded_for_is_overwritten_with_the_address_the_edge_decided(
+    dev_nginx: LiveNginx,
+) -> None:
+    """The services get exactly one address, decided here: a caller's own X-Forwarded-For (from loopback,
+    which is not a trusted load balancer) is dropped, never passed on in front of the real address."""
+    with dev_nginx.client() as c:
+        for forged in ("203.0.113.7", "203.0.113.7, 10.0.0.1", "garbage", "127.0.0.9"):
+            seen = c.get("/api/v1/users", headers={"X-Forwarded-For": forged}).json()["headers"]
+            assert seen["x-forwarded-for"] == "127.0.0.1", forged
+            assert "x-real-ip" not in seen  # one header carries the address
+        forwarded = c.get("/api/v1/users", headers={"Forwarded": "for=203.0.113.7"}).json()["headers"]
+        assert forwarded["x-forwarded-for"] == "127.0.0.1"
+
+
+def test_live_a_trusted_load_balancers_forwarded_for_is_believed(dev_nginx: LiveNginx) -> None:
+    """From a configured load balancer the client is the last address it appended that is not itself
+    trusted; what the client wrote further left is not believed."""
+    with dev_nginx.client(source=LOAD_BALANCER) as lb:
+        seen = lb.get("/api/v1/users", headers={"X-Forwarded-For": "203.0.113.7"}).json()["headers"]
+        assert seen["x-forwarded-for"] == "203.0.113.7"
+        chain = lb.get("/api/v1/users", headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.8"}).json()
+        assert chain["headers"]["x-forwarded-for"] == "203.0.113.8"
+        direct = lb.get("/api/v1/users").json()["headers"]
+        assert direct["x-forwarded-for"] == LOAD_BALANCER
+
+
+def raw(live: LiveNginx, request: bytes) -> httpx.Response:
+    """Send bytes no HTTP client would, read the answer up to the close (nginx closes after these)."""
+    host, port = live.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = [tuple(line.split(": ", 1)) for line in lines]
+    return httpx.Response(int(status_line.split()[1]), headers=headers, content=body)
+
+
+def test_live_errors_the_edge_makes_are_problems(dev_nginx: LiveNginx) -> None:
+    """nginx's own refusals (before any service sees the request) are problem+json, never its HTML."""
+    problem(raw(dev_nginx, b"GET /api/v1/users HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 400, "BAD_REQUEST")
+    problem(raw(dev_nginx, b"GET /api/v1/users HTTP/1.1 x\r\nHost: a\r\n\r\n"), 400, "BAD_REQUEST")
+    long_uri = b"/api/v1/users/" + b"a" * 9000
+    problem(raw(dev_nginx, b"GET " + long_uri + b" HTTP/1.1\r\nHost: a\r\n\r\n"), 414, "URI_TOO_LONG")
+    big_header = b"X-Filler: " + b"a" * 9000 + b"\r\n"
+    problem(
+        raw(dev_nginx, b"GET /api/v1/users HTTP/1.1\r\nHost: a\r\n" + big_header + b"\r\n"),
+        431,
+        "REQUEST_HEADER_FIELDS_TOO_LARGE",
+    )
+    problem(raw(dev_nginx, b"TRACE /api/v1/users HTTP/1.1\r\nHost: a\r\n\r\n"), 405, "METHOD_NOT_ALLOWED")
+    problem(
+        raw(dev_nginx, b"POST /api/v1/users HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n"),
+        501,
+        "NOT_IMPLEMENTED",
+    )
+    problem(
+        raw(dev_nginx, b"GET /api/v1/users HTTP/2.0\r\nHost: a\r\n\r\n"), 505, "HTTP_VERSION_NOT_SUPPORTED"
+    )
+
+
+def test_live_one_request_id_in_every_answer(dev_nginx: LiveNginx) -> None:
+    """The service echoes the id nginx gave it, and nginx adds its own: the client must see one."""
+    with dev_nginx.client() as c:
+        proxied = c.get("/api/v1/vehicles", headers={"X-Request-ID": "once-1"})
+        assert proxied.headers.get_list("x-request-id") == ["once-1"]
+        failed = c.get("/api/v1/vehicles?status=409", headers={"X-Request-ID": "once-2"})
+        assert failed.headers.get_list("x-request-id") == ["once-2"]
+        assert len(c.get("/api/v1/vehicles").headers.get_list("x-request-id")) == 1
+        assert c.get("/healthz", headers={"X-Request-ID": "once-3"}).headers.get_list("x-request-id") == [
+            "once-3"
+        ]
+
+
+def test_live_the_edge_adds_no_caching_to_api_answers(dev_nginx: LiveNginx) -> None:
+    """A service's Cache-Control passes as it is (public reference data may be cached); an answer that
+    says nothing is never stored; the edge's own answers are never stored."""
+    with dev_nginx.client() as c:
+        public = c.get("/api/v1/auth/jwks.json?cache=public,_max-age=60")
+        assert public.headers.get_list("cache-control") == ["public, max-age=60"]
+        private = c.get("/api/v1/users/1?cache=private,_no-store")
+        assert private.headers.get_list("cache-control") == ["private, no-store"]
+        silent = c.get("/api/v1/users/1")
+        assert silent.headers.get_list("cache-control") == ["no-store"]
+        assert c.get("/healthz").headers.get_list("cache-control") == ["no-store"]
+        assert "expires" not in silent.headers
 
 
 def test_live_plate_pool_balances_both_replicas(dev_nginx: LiveNginx, fakes: Any) -> None:
@@ -397,6 +500,8 @@ def test_live_prod_hides_test_endpoints_and_reports_down_upstreams(prod_nginx: L
         problem(c.get("/api/v1/messages"), 502, "UPSTREAM_UNAVAILABLE")
         time.sleep(2.1)
         problem(c.post("/api/v1/vehicles", content=b"x" * 4096), 413, "PAYLOAD_TOO_LARGE")
+        time.sleep(1.1)
+        problem(c.get("/api/v1/vehicles/1?sleep=1.5"), 504, "UPSTREAM_TIMEOUT")
 
 
 def test_live_rate_limit_answers_429_problem(prod_nginx: LiveNginx) -> None:
@@ -420,17 +525,63 @@ def test_live_dev_does_not_limit_loopback(dev_nginx: LiveNginx) -> None:
         assert {c.get("/api/v1/exams").status_code for _ in range(300)} == {200}
 
 
-def test_live_access_log_is_json_without_query_strings(dev_nginx: LiveNginx) -> None:
-    with dev_nginx.client() as c:
-        c.get("/api/v1/messages/1?phone=13800138000", headers={"X-Request-ID": "log-check"})
-    assert dev_nginx.access is not None
+def access_entry(live: LiveNginx, request_id: str) -> dict[str, Any]:
+    assert live.access is not None
     entry: dict[str, Any] | None = None
     deadline = time.monotonic() + 5
     while entry is None and time.monotonic() < deadline:
-        records = [json.loads(line) for line in dev_nginx.access.read_text().splitlines()]
-        entry = next((r for r in records if r["request_id"] == "log-check"), None)
+        records = [json.loads(line) for line in live.access.read_text().splitlines()]
+        entry = next((r for r in records if r["request_id"] == request_id), None)
         time.sleep(0.05)
     assert entry is not None
+    return entry
+
+
+ID_NUMBER = "130102198005051234"  # a licence number is an identity number
+PHONE = "13812345678"
+
+
+@pytest.mark.parametrize(
+    ("path", "logged"),
+    [
+        (f"/api/v1/licences/{ID_NUMBER}", "/api/v1/licences/1301**********1234"),
+        (f"/api/v1/licences/{ID_NUMBER[:-1]}X/points", "/api/v1/licences/1301**********123X/points"),
+        (f"/api/v1/users/by-phone/{PHONE}", "/api/v1/users/by-phone/138****5678"),
+        (
+            f"/api/v1/licences/{ID_NUMBER}/contact/{PHONE}",
+            "/api/v1/licences/1301**********1234/contact/138****5678",
+        ),
+        # percent-encoded digits: nginx logs the decoded path, which is masked like any other
+        ("/api/v1/licences/%31%33%30%31%30%32198005051234", "/api/v1/licences/1301**********1234"),
+    ],
+)
+def test_live_access_log_never_holds_an_identity_number_or_phone(
+    dev_nginx: LiveNginx, path: str, logged: str
+) -> None:
+    rid = "mask-" + str(abs(hash(path)))
+    with dev_nginx.client() as c:
+        c.get(path, headers={"X-Request-ID": rid})
+    entry = access_entry(dev_nginx, rid)
+    assert entry["path"] == logged
+    line = json.dumps(entry)
+    assert ID_NUMBER not in line
+    assert PHONE not in line
+    assert "198005051" not in line
+
+
+def test_live_access_log_hides_a_path_with_more_numbers_than_it_masks(dev_nginx: LiveNginx) -> None:
+    path = "/api/v1/licences/" + "/".join(f"13010219800505{n:03d}4" for n in range(5))
+    with dev_nginx.client() as c:
+        c.get(path, headers={"X-Request-ID": "mask-many"})
+    entry = access_entry(dev_nginx, "mask-many")
+    assert "198005050" not in json.dumps(entry)
+    assert entry["path"] == "(withheld: too many numbers)"
+
+
+def test_live_access_log_is_json_without_query_strings(dev_nginx: LiveNginx) -> None:
+    with dev_nginx.client() as c:
+        c.get("/api/v1/messages/1?phone=13800138000", headers={"X-Request-ID": "log-check"})
+    entry = access_entry(dev_nginx, "log-check")
     assert entry["path"] == "/api/v1/messages/1"
     assert "13800138000" not in json.dumps(entry)
     assert entry["status"] == 200

@@ -185,8 +185,9 @@ def render(table: RouteTable, opts: NginxOptions) -> str:
         "request_id": "$tms_request_id",
         "remote_addr": "$remote_addr",
         "method": "$request_method",
-        # the path without its query string: queries can carry phone numbers, which logs must not hold
-        "path": "$uri",
+        # the decoded path without its query string (queries can carry phone numbers), with identity
+        # numbers and phones masked (ADR 0083)
+        "path": "$tms_log_path",
         "status": "$status",
         "bytes": "$body_bytes_sent",
         "duration_s": "$request_time",
@@ -228,6 +229,17 @@ def render(table: RouteTable, opts: NginxOptions) -> str:
         "gzip_min_length 1024;",
         "gzip_vary on;",
         "gzip_types text/css application/javascript image/svg+xml application/json application/yaml;",
+        "",
+        "# The access log's path: identity numbers (licence numbers are identity numbers) and phones in it",
+        "# are masked, the way servicekit.masking shows them; a path holding more of them than the passes",
+        "# mask is not logged at all.",
+        *_log_path_maps(),
+        "",
+        "# An answer that says nothing about caching is never stored (tokens and personal data); a",
+        "# service's own Cache-Control (public reference data) passes as it is.",
+        *_map_block(
+            "$upstream_http_cache_control $tms_cache_control", [('""', "no-store"), ("default", '""')]
+        ),
         "",
         "# A client's X-Request-ID is kept when it is a sane token; otherwise nginx's own $request_id.",
         *_map_block(
@@ -291,6 +303,32 @@ def render(table: RouteTable, opts: NginxOptions) -> str:
     return "\n".join([*head, *http_lines, "}", ""])
 
 
+# Masks, in servicekit.masking's shapes, the first identity number (`1301**********1234`) or mobile
+# number (`138****5678`) of a path; each pass masks one more. `(?s)`: a decoded path may hold a newline.
+_PATH_MASKS: tuple[tuple[str, str], ...] = (
+    (r"~(?s)^(.*?)(?<![0-9])([1-9][0-9]{3})[0-9]{10}([0-9]{3}[0-9Xx])(?![0-9])(.*)$", "$1$2**********$3$4"),
+    (r"~(?s)^(.*?)(?<![0-9])(1[3-9][0-9])[0-9]{4}([0-9]{4})(?![0-9])(.*)$", "$1$2****$3$4"),
+)
+LOG_MASK_PASSES = 3
+# What is still long enough to be one of them after the passes: the path is withheld.
+_UNMASKED = r"~(?<![0-9])(?:[0-9]{11}|[1-9][0-9]{16}[0-9Xx])(?![0-9])"
+
+
+def _log_path_maps() -> list[str]:
+    lines: list[str] = []
+    source = "$uri"
+    for n in range(1, LOG_MASK_PASSES + 1):
+        target = f"$tms_log_path_{n}"
+        lines += _map_block(
+            f"{source} {target}", [*((_q(k), _q(v)) for k, v in _PATH_MASKS), ("default", source)]
+        )
+        source = target
+    lines += _map_block(
+        f"{source} $tms_log_path", [(_q(_UNMASKED), _q("(withheld: too many numbers)")), ("default", source)]
+    )
+    return lines
+
+
 def _map_block(head: str, entries: Sequence[tuple[str, str]]) -> list[str]:
     return [f"map {head} {{", *(f"    {k} {v};" for k, v in entries), "}"]
 
@@ -300,6 +338,7 @@ def _geo_block(var: str, entries: Sequence[tuple[str, str]]) -> list[str]:
 
 
 def _server(table: RouteTable, opts: NginxOptions, is_test_env: bool) -> list[str]:
+    edge_errors = _edge_errors(opts)
     # Every response, errors included, carries these. A location with its own add_header loses them
     # (nginx inherits add_header only into locations that have none), so only @tms_rate_limited adds any.
     common_headers = [
@@ -311,10 +350,13 @@ def _server(table: RouteTable, opts: NginxOptions, is_test_env: bool) -> list[st
         "add_header Access-Control-Max-Age $tms_cors_max_age always;",
         "add_header Vary Origin always;",
     ]
+    # API answers and the edge's own: no caching unless the service said otherwise. Not for the web apps'
+    # files, which set their own.
+    api_headers = [*common_headers, "add_header Cache-Control $tms_cache_control always;"]
     body: list[str] = [
         f"listen {opts.listen};",
         "server_name _;",
-        *common_headers,
+        *api_headers,
         "",
         "# A preflight is answered here; the services never see OPTIONS.",
         "if ($tms_cors_preflight) {",
@@ -325,12 +367,16 @@ def _server(table: RouteTable, opts: NginxOptions, is_test_env: bool) -> list[st
         'proxy_set_header Connection "";',  # keep upstream connections alive
         "proxy_set_header Host $host;",
         "proxy_set_header X-Request-ID $tms_request_id;",
-        "proxy_set_header X-Real-IP $remote_addr;",
-        "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "# The client's address as decided here (behind trusted load balancers, by real_ip): exactly one",
+        "# address, overwriting whatever the caller sent, so the services never read a caller's own list.",
+        "proxy_set_header X-Forwarded-For $remote_addr;",
+        'proxy_set_header X-Real-IP "";',
+        'proxy_set_header Forwarded "";',
         "proxy_set_header X-Forwarded-Proto $scheme;",
         "proxy_set_header X-Forwarded-Host $host;",
         "# traceparent and tracestate pass through untouched (nginx forwards client headers as they are).",
         "proxy_hide_header Access-Control-Allow-Origin;",  # the edge alone decides CORS
+        "proxy_hide_header X-Request-ID;",  # the service echoes the id it was given; the edge sends it once
         "proxy_connect_timeout 2s;",
         "proxy_send_timeout 30s;",
         f"proxy_read_timeout {opts.proxy_read_timeout_s}s;",
@@ -339,11 +385,10 @@ def _server(table: RouteTable, opts: NginxOptions, is_test_env: bool) -> list[st
         "proxy_next_upstream_tries 2;",
         f"limit_req zone=tms_per_ip burst={opts.burst} nodelay;",
         "",
-        "# Errors nginx itself makes become problem+json; the services' own errors pass through untouched.",
+        "# Errors nginx itself makes become problem+json; the services' own errors pass through untouched",
+        "# (proxy_intercept_errors is off).",
+        *(f"error_page {status} {EDGE_ERRORS}{name};" for status, name, _ in edge_errors),
         "error_page 429 @tms_rate_limited;",
-        "error_page 413 @tms_too_large;",
-        "error_page 502 503 @tms_unavailable;",
-        "error_page 504 @tms_timeout;",
         "",
     ]
     locs: list[str] = [f"        {line}" if line else "" for line in body]
@@ -382,28 +427,74 @@ def _server(table: RouteTable, opts: NginxOptions, is_test_env: bool) -> list[st
     locs += _block(
         "location @tms_rate_limited",
         [
-            *common_headers,
+            *api_headers,
             "add_header Retry-After 1 always;",
             *_return_problem(429, "RATE_LIMITED", "too many requests from this address; retry later"),
         ],
         2,
     )
-    locs += _block(
-        "location @tms_too_large",
-        _return_problem(413, "PAYLOAD_TOO_LARGE", f"the body exceeds {opts.client_max_body_size}"),
-        2,
-    )
-    locs += _block(
-        "location @tms_unavailable",
-        _return_problem(502, "UPSTREAM_UNAVAILABLE", "the service for this path is not answering"),
-        2,
-    )
-    locs += _block(
-        "location @tms_timeout",
-        _return_problem(504, "UPSTREAM_TIMEOUT", "the service for this path did not answer in time"),
-        2,
-    )
+    for _, name, answer in edge_errors:
+        locs += _block(f"location = {EDGE_ERRORS}{name}", ["internal;", *answer], 2)
     return ["    server {", *locs, "    }"]
+
+
+# Internal locations of the edge's own errors. Not named (@...) locations: nginx cannot redirect a request
+# whose request line it could not parse to a named location (it answers its own HTML 500 instead).
+EDGE_ERRORS = "/_tms_edge_error/"
+
+
+def _edge_errors(opts: NginxOptions) -> list[tuple[str, str, list[str]]]:
+    """Every error nginx answers itself, as (status nginx gives it, location name, problem answer).
+    494 is nginx's own status for a header too large (it would send it as 400): answered as 431."""
+    return [
+        ("400", "bad_request", _return_problem(400, "BAD_REQUEST", "the request is not valid HTTP")),
+        ("403", "forbidden", _return_problem(403, "FORBIDDEN", "this path may not be read")),
+        ("404", "not_found", _return_problem(404, "ROUTE_NOT_FOUND", "nothing is served at this path")),
+        ("405", "method", _return_problem(405, "METHOD_NOT_ALLOWED", "this method is not served here")),
+        (
+            "408",
+            "request_timeout",
+            _return_problem(408, "REQUEST_TIMEOUT", "the request came too slowly"),
+        ),
+        ("411", "length", _return_problem(411, "LENGTH_REQUIRED", "the body needs a Content-Length")),
+        (
+            "413",
+            "too_large",
+            _return_problem(413, "PAYLOAD_TOO_LARGE", f"the body exceeds {opts.client_max_body_size}"),
+        ),
+        ("414", "uri_too_long", _return_problem(414, "URI_TOO_LONG", "the path and query are too long")),
+        (
+            "494 =431",
+            "header_too_large",
+            _return_problem(431, "REQUEST_HEADER_FIELDS_TOO_LARGE", "a request header is too large"),
+        ),
+        ("500", "internal", _return_problem(500, "INTERNAL_ERROR", "the edge failed to answer")),
+        (
+            "501",
+            "not_implemented",
+            _return_problem(501, "NOT_IMPLEMENTED", "this transfer encoding or method is not supported"),
+        ),
+        (
+            "502",
+            "unavailable",
+            _return_problem(502, "UPSTREAM_UNAVAILABLE", "the service for this path is not answering"),
+        ),
+        (
+            "503",
+            "no_upstream",
+            _return_problem(503, "UPSTREAM_UNAVAILABLE", "the service for this path is not answering"),
+        ),
+        (
+            "504",
+            "timeout",
+            _return_problem(504, "UPSTREAM_TIMEOUT", "the service for this path did not answer in time"),
+        ),
+        (
+            "505",
+            "http_version",
+            _return_problem(505, "HTTP_VERSION_NOT_SUPPORTED", "only HTTP/1.0 and HTTP/1.1 are served"),
+        ),
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
