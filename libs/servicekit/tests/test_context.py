@@ -4,34 +4,43 @@ from __future__ import annotations
 
 import pytest
 
+from servicekit.settings import DEFAULT_GATEWAY_PEERS
 from servicekit.web.auth import Principal
 from servicekit.web.context import (
-    DEFAULT_TRUSTED_PROXIES,
     accept_or_new_request_id,
     parse_networks,
     primary_role,
     resolve_client_ip,
 )
 
-TRUSTED = parse_networks(DEFAULT_TRUSTED_PROXIES)
+GATEWAY = parse_networks(DEFAULT_GATEWAY_PEERS)
+CLUSTER = parse_networks(["10.0.0.0/8"])
 
 
 @pytest.mark.parametrize(
     ("peer", "xff", "expected"),
     [
-        ("10.0.3.4", "203.0.113.7", "203.0.113.7"),  # through the gateway: its first hop
-        ("10.0.3.4", "203.0.113.7, 10.0.0.9", "203.0.113.7"),  # a load balancer in front of the gateway
-        ("10.0.3.4", "6.6.6.6, 203.0.113.7", "203.0.113.7"),  # a client's own XFF entry is not believed
-        ("203.0.113.7", "1.2.3.4", "203.0.113.7"),  # straight from the internet: the header is ignored
-        ("10.0.3.4", None, "10.0.3.4"),
-        ("10.0.3.4", "10.0.0.8", "10.0.0.8"),  # all internal: the origin inside the cluster
-        ("10.0.3.4", "garbage", "10.0.3.4"),
+        ("127.0.0.1", "203.0.113.7", "203.0.113.7"),  # the gateway: the one address it decided
         ("::1", "2001:db8::1", "2001:db8::1"),
+        # A list was not written by the gateway (it overwrites the header): the caller forged it.
+        ("127.0.0.1", "6.6.6.6, 127.0.0.1", "127.0.0.1"),
+        ("127.0.0.1", "6.6.6.6, 203.0.113.7", "127.0.0.1"),
+        ("127.0.0.1", "garbage", "127.0.0.1"),
+        ("127.0.0.1", None, "127.0.0.1"),
+        ("10.0.3.4", "203.0.113.7", "10.0.3.4"),  # a private address is not the gateway unless configured
+        ("203.0.113.7", "1.2.3.4", "203.0.113.7"),  # straight from the internet: the header is ignored
         (None, "203.0.113.7", None),
     ],
 )
-def test_client_ip(peer: str | None, xff: str | None, expected: str | None) -> None:
-    assert resolve_client_ip(peer, xff, TRUSTED) == expected
+def test_client_ip_is_the_gateways_one_address(
+    peer: str | None, xff: str | None, expected: str | None
+) -> None:
+    assert resolve_client_ip(peer, xff, GATEWAY) == expected
+
+
+def test_client_ip_from_a_gateway_in_the_cluster() -> None:
+    assert resolve_client_ip("10.0.3.4", "203.0.113.7", CLUSTER) == "203.0.113.7"
+    assert resolve_client_ip("127.0.0.1", "203.0.113.7", CLUSTER) == "127.0.0.1"
 
 
 def test_request_id_is_kept_when_sane() -> None:

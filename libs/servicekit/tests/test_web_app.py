@@ -126,6 +126,12 @@ async def person(id_number: str) -> dict[str, str]:
     return {"phone": PHONE}
 
 
+@router.get("/api/v1/demo/calendar")
+async def calendar(response: Response) -> dict[str, str]:
+    response.headers["Cache-Control"] = "public, max-age=60"  # public reference data says so itself
+    return {"2027-01-01": "holiday"}
+
+
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -390,6 +396,41 @@ async def test_actor_for_the_audit_trail(client: httpx.AsyncClient, tokens: Toke
         "source_ip": "203.0.113.7",
         "request_id": "req-actor",
     }
+
+
+async def test_a_forwarded_list_or_a_second_header_is_not_believed(
+    client: httpx.AsyncClient, tokens: TokenFactory
+) -> None:
+    """The gateway sends one address it decided; a list or two headers were written by someone else (a
+    caller forging its address to escape a per-address limit), so the peer's own address counts."""
+    token = tokens.clerk("staff-8", roles=["clerk.intake"])
+    for forged in ("6.6.6.6, 203.0.113.7", "6.6.6.6,127.0.0.1", "not-an-address"):
+        r = await client.get(
+            "/api/v1/demo/actor", headers=tokens.headers(token, **{"X-Forwarded-For": forged})
+        )
+        assert r.json()["source_ip"] == "127.0.0.1", forged
+    twice = [
+        ("Authorization", f"Bearer {token}"),
+        ("X-Forwarded-For", "6.6.6.6"),
+        ("X-Forwarded-For", "7.7.7.7"),
+    ]
+    r = await client.get("/api/v1/demo/actor", headers=twice)
+    assert r.json()["source_ip"] == "127.0.0.1"
+
+
+async def test_answers_are_not_stored_unless_a_route_says_they_are_public(
+    client: httpx.AsyncClient, tokens: TokenFactory
+) -> None:
+    """Tokens and personal data must never sit in a browser's or a proxy's cache."""
+    me = await client.get("/api/v1/demo/me", headers=tokens.headers(tokens.citizen("p-cache")))
+    assert me.headers.get_list("cache-control") == ["no-store"]
+    refused = await client.get("/api/v1/demo/me")
+    assert (refused.status_code, refused.headers.get_list("cache-control")) == (401, ["no-store"])
+    assert (await client.get("/api/v1/demo/boom")).headers.get_list("cache-control") == ["no-store"]
+    assert (await client.get("/readyz")).headers.get_list("cache-control") == ["no-store"]
+    public = await client.get("/api/v1/demo/calendar")
+    assert public.headers.get_list("cache-control") == ["public, max-age=60"]
+    assert len(public.headers.get_list("x-request-id")) == 1
 
 
 async def test_openapi_is_served_and_docs_are_off_in_prod(

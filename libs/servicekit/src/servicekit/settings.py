@@ -69,6 +69,10 @@ class DocumentSettings(BaseModel):
     s3_secret_key: SecretStr | None = None
 
 
+# Where the gateway reaches a service from unless settings say otherwise: this machine.
+DEFAULT_GATEWAY_PEERS: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+
+
 class ServiceSettings(BaseSettings):
     """Base of every service's settings. Subclasses set `service_name` and `model_config` prefix."""
 
@@ -89,6 +93,9 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8000
     # The worker answers GET /healthz here for a liveness probe; 0 (the default in dev) serves nothing.
     worker_health_port: int = 0
+    # Where the gateway calls from: only these peers' X-Forwarded-For (the one address the edge decided)
+    # is believed (ADR 0083). This machine by default; a cluster lists its pod network.
+    gateway_peers: list[str] = Field(default_factory=lambda: list(DEFAULT_GATEWAY_PEERS))
 
     def model_post_init(self, __context: Any) -> None:
         if not self.database.url:

@@ -50,7 +50,7 @@ def _serve_draws_beside_the_stack(app: FastAPI, draw_route: Route) -> None:
     (bench/plates.py). It still runs in servicekit's `RequestMiddleware` (span continuing `traceparent`,
     request id, 500 problem for the unexpected, access log), with the same endpoint, auth and rules, and a
     refusal answers the same problem+json as through the stack. Every other request takes the full stack."""
-    trusted = app.state.trusted_proxies
+    gateway_peers = app.state.gateway_peers
 
     async def draw_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
         scope["route"] = draw_route  # span name and access log: the route template
@@ -61,7 +61,7 @@ def _serve_draws_beside_the_stack(app: FastAPI, draw_route: Route) -> None:
             response = problem.response(scope["path"], scope["state"].get("request_id"))
         await response(scope, receive, send)
 
-    draws: ASGIApp = RequestMiddleware(draw_endpoint, trusted_proxies=trusted)
+    draws: ASGIApp = RequestMiddleware(draw_endpoint, gateway_peers=gateway_peers)
     build_full_stack = app.build_middleware_stack
 
     def build_middleware_stack() -> ASGIApp:

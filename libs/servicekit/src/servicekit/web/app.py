@@ -63,7 +63,6 @@ from servicekit.telemetry import (
 from servicekit.uow import UnitOfWork
 from servicekit.web.auth import JwksVerifier
 from servicekit.web.context import (
-    DEFAULT_TRUSTED_PROXIES,
     IPNetwork,
     accept_or_new_request_id,
     parse_networks,
@@ -213,9 +212,9 @@ async def readyz(request: Request) -> JSONResponse:
 class RequestMiddleware:
     """Pure ASGI (no BaseHTTPMiddleware: no extra task, no body buffering) around every HTTP request."""
 
-    def __init__(self, app: ASGIApp, *, trusted_proxies: Sequence[IPNetwork]) -> None:
+    def __init__(self, app: ASGIApp, *, gateway_peers: Sequence[IPNetwork]) -> None:
         self.app = app
-        self._trusted = tuple(trusted_proxies)
+        self._gateway_peers = tuple(gateway_peers)
         # resolve_client_ip is a pure function of (peer, X-Forwarded-For): memoised, bounded.
         self._client_ips: dict[tuple[str | None, str | None], str | None] = {}
         # Proxies until setup_telemetry installs the providers; they then forward to them.
@@ -238,7 +237,9 @@ class RequestMiddleware:
             elif name == b"x-request-id":
                 incoming_id = value.decode("latin-1")
             elif name == b"x-forwarded-for":
-                forwarded_for = value.decode("latin-1")
+                # Twice is not the gateway's one address: joined, it is a list, which is not believed.
+                decoded = value.decode("latin-1")
+                forwarded_for = decoded if forwarded_for is None else f"{forwarded_for},{decoded}"
         request_id = accept_or_new_request_id(incoming_id)
         peer = scope["client"][0] if scope.get("client") else None
         state = scope.setdefault("state", {})
@@ -247,7 +248,7 @@ class RequestMiddleware:
         try:
             client_ip = self._client_ips[ip_key]
         except KeyError:
-            client_ip = resolve_client_ip(peer, forwarded_for, self._trusted)
+            client_ip = resolve_client_ip(peer, forwarded_for, self._gateway_peers)
             if len(self._client_ips) >= _CLIENT_IP_CACHE_SIZE:
                 self._client_ips.clear()
             self._client_ips[ip_key] = client_ip
@@ -358,8 +359,13 @@ class RequestMiddleware:
         access_log.log(level, "%s %s %s", scope["method"], shown_path, status, extra=fields)
 
 
+NO_STORE = (b"cache-control", b"no-store")
+
+
 class _Exchange:
-    """Wraps `send`: notes status and size, and adds X-Request-ID to the response."""
+    """Wraps `send`: notes status and size, adds X-Request-ID to the response, and `Cache-Control:
+    no-store` to any answer that does not say how it may be cached: answers hold tokens and personal data,
+    and only a route that knows its content is public (reference data) sets a Cache-Control of its own."""
 
     __slots__ = ("_request_id", "_send", "bytes_sent", "started", "status")
 
@@ -374,7 +380,10 @@ class _Exchange:
         if message["type"] == "http.response.start":
             self.started = True
             self.status = message["status"]
-            message["headers"] = [*message.get("headers", ()), (b"x-request-id", self._request_id)]
+            headers = [*message.get("headers", ()), (b"x-request-id", self._request_id)]
+            if not any(name.lower() == b"cache-control" for name, _ in headers):
+                headers.append(NO_STORE)
+            message["headers"] = headers
         elif message["type"] == "http.response.body":
             self.bytes_sent += len(message.get("body", b""))
         await self._send(message)
@@ -442,7 +451,6 @@ def create_service_app(
     on_shutdown: Sequence[Hook] = (),
     version: str = "1.0.0",
     description: str = "",
-    trusted_proxies: Sequence[str] = DEFAULT_TRUSTED_PROXIES,
     check_timeout_s: float = 2.0,
 ) -> FastAPI:
     """Build a service's API app. `on_startup` hooks run after the runtime is open, `on_shutdown` hooks
@@ -501,7 +509,8 @@ def create_service_app(
         **fastapi_kwargs,
     )
     app.state.settings = settings
-    app.state.trusted_proxies = parse_networks(trusted_proxies)
+    # Only the gateway's X-Forwarded-For is believed, and only from these addresses (ADR 0083).
+    app.state.gateway_peers = parse_networks(settings.gateway_peers)
     app.state.readiness_checks = (
         ReadinessCheck("database", _database_probe, check_timeout_s),
         ReadinessCheck("redis", _redis_probe, check_timeout_s),
@@ -509,7 +518,7 @@ def create_service_app(
         *readiness,
     )
     install_problem_handlers(app)
-    app.add_middleware(RequestMiddleware, trusted_proxies=app.state.trusted_proxies)
+    app.add_middleware(RequestMiddleware, gateway_peers=app.state.gateway_peers)
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.add_api_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
     for router in routers:

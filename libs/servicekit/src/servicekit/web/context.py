@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
 
+from servicekit.settings import DEFAULT_GATEWAY_PEERS
 from servicekit.uow import Actor
 from servicekit.web.auth import CurrentPrincipal, Principal
 
@@ -18,17 +19,6 @@ REQUEST_ID_HEADER = "x-request-id"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-# Peers whose X-Forwarded-For is believed: the gateway reaches services only over loopback or the
-# cluster's private network, and no service is exposed to the internet directly.
-DEFAULT_TRUSTED_PROXIES: tuple[str, ...] = (
-    "127.0.0.0/8",
-    "::1/128",
-    "10.0.0.0/8",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-    "fc00::/7",
-)
 
 # The role an audit row names when a principal holds several: the most powerful one.
 _ROLE_PRECEDENCE = (
@@ -65,56 +55,43 @@ def request_id(conn: HTTPConnection) -> str:
     return rid
 
 
-def _is_trusted(address: str, trusted: Sequence[IPNetwork]) -> bool:
+def _is_from(address: str, networks: Sequence[IPNetwork]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    return any(ip in net for net in trusted)
+    return any(ip in net for net in networks)
 
 
 def resolve_client_ip(
-    peer: str | None, forwarded_for: str | None, trusted: Sequence[IPNetwork]
+    peer: str | None, forwarded_for: str | None, gateway_peers: Sequence[IPNetwork]
 ) -> str | None:
-    """The client's address: the peer, unless the peer is a trusted proxy (the gateway), in which case
-    X-Forwarded-For is walked from the right, skipping trusted hops, to the first address not ours.
+    """The client's address: the one the gateway decided, when the request comes from the gateway;
+    otherwise the peer.
 
-    When the gateway forwards one address (it should set, not append), that is its first hop. Walking from
-    the right instead of taking the leftmost entry keeps a client from choosing its own address by
-    sending an X-Forwarded-For of its own.
+    The edge decides the address once (behind the load balancers it trusts) and overwrites
+    X-Forwarded-For with exactly that address (ADR 0083). So the header is believed only from the
+    gateway's addresses, and only as one address: a list, or anything else, was not written by the
+    gateway, and walking it would let a caller choose an address of its own.
     """
-    if peer is None or not forwarded_for or not _is_trusted(peer, trusted):
+    if peer is None or not forwarded_for or not _is_from(peer, gateway_peers):
         return peer
-    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
-    for hop in reversed(hops):
-        try:
-            ipaddress.ip_address(hop)
-        except ValueError:
-            break  # garbage in the header: trust nothing further left
-        if not _is_trusted(hop, trusted):
-            return hop
-    # Every hop is internal (a call from inside the cluster): the first hop is the origin.
-    first = hops[0] if hops else None
-    return first if first and _is_valid_ip(first) else peer
-
-
-def _is_valid_ip(value: str) -> bool:
+    decided = forwarded_for.strip()
     try:
-        ipaddress.ip_address(value)
+        return str(ipaddress.ip_address(decided))
     except ValueError:
-        return False
-    return True
+        return peer
 
 
 def client_ip(conn: HTTPConnection) -> str | None:
     cached = getattr(conn.state, "client_ip", None)
     if isinstance(cached, str):
         return cached
-    trusted: Sequence[IPNetwork] = getattr(conn.app.state, "trusted_proxies", None) or parse_networks(
-        DEFAULT_TRUSTED_PROXIES
+    gateway_peers: Sequence[IPNetwork] = getattr(conn.app.state, "gateway_peers", None) or parse_networks(
+        DEFAULT_GATEWAY_PEERS
     )
     peer = conn.client.host if conn.client else None
-    ip = resolve_client_ip(peer, conn.headers.get("x-forwarded-for"), trusted)
+    ip = resolve_client_ip(peer, conn.headers.get("x-forwarded-for"), gateway_peers)
     if ip is not None:
         conn.state.client_ip = ip
     return ip
