@@ -57,11 +57,16 @@ def _stop(processes: Sequence[subprocess.Popen[bytes]]) -> None:
 
 @contextmanager
 def gateway_stack(
-    services: Sequence[str], *, workers: Sequence[str] = (), web_root: Path | None = None
+    services: Sequence[str],
+    *,
+    workers: Sequence[str] = (),
+    web_root: Path | None = None,
+    trusted_proxies: Sequence[str] = (),
 ) -> Iterator[str]:
     """The edge's base URL while identity, `services` and the gateway run; `workers` names the services
     whose worker process runs too (identity's included when named); `web_root` (web/dist) makes the edge
-    serve the built apps as well."""
+    serve the built apps as well; `trusted_proxies` are the load balancers whose X-Forwarded-For the edge
+    believes (none by default, as in NginxOptions)."""
     if NGINX is None:
         pytest.skip("nginx is not installed")
     for name in {"identity", *services, *workers}:
@@ -78,6 +83,7 @@ def gateway_stack(
         prefix=prefix,
         access_log="off",
         web_root=web_root,
+        trusted_proxies=tuple(trusted_proxies),
     )
     (prefix / "nginx.conf").write_text(render(route_table(upstreams), opts))
     jwks = f"http://127.0.0.1:{ports['identity']}/api/v1/auth/jwks.json"
