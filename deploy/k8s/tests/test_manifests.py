@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import base64
 import copy
+import ipaddress
+import json
 import re
 import shutil
 import subprocess
@@ -816,6 +818,18 @@ def test_base_api_settings_point_at_identity_jwks(base_docs: list[Doc]) -> None:
         api = by_kind(base_docs, "Deployment")[f"{svc}-api"]
         (c,) = [c for c in containers_of(api, init=False) if c["name"] == "api"]
         assert env_of(c)[f"{prefix(svc)}AUTH__JWKS_URL"]["value"] == url
+
+
+def test_base_apis_believe_forwarded_addresses_only_from_the_pod_network(base_docs: list[Doc]) -> None:
+    """ADR 0083: a service believes the X-Forwarded-For of the gateway's pods alone, never of the internet."""
+    for svc in SERVICES:
+        api = by_kind(base_docs, "Deployment")[f"{svc}-api"]
+        (c,) = [c for c in containers_of(api, init=False) if c["name"] == "api"]
+        peers = [
+            ipaddress.ip_network(n) for n in json.loads(env_of(c)[f"{prefix(svc)}GATEWAY_PEERS"]["value"])
+        ]
+        assert peers, svc
+        assert all(net.is_private and net.prefixlen >= 8 for net in peers), (svc, peers)
 
 
 def test_gateway_upstreams_are_the_services(base_docs: list[Doc]) -> None:
