@@ -412,6 +412,30 @@ def test_live_errors_the_edge_makes_are_problems(dev_nginx: LiveNginx) -> None:
     )
 
 
+def test_live_errors_beside_the_web_apps_are_problems(fakes: dict[str, list[FakeUpstream]]) -> None:
+    """The web apps' files: a missing hashed asset and a POST to a page are nginx's answers too."""
+    if NGINX is None:
+        pytest.skip("nginx is not installed (apt-get install -y nginx)")
+    prefix = Path(tempfile.mkdtemp(prefix="tms-nginx-web-"))
+    prefix.chmod(0o755)
+    web = prefix / "dist"
+    (web / "citizen" / "assets").mkdir(parents=True)
+    (web / "citizen" / "index.html").write_text("<!doctype html><title>citizen</title>")
+    opts = NginxOptions(
+        env=Environment.prod, listen=f"127.0.0.1:{free_port()}", prefix=prefix, access_log="off", web_root=web
+    )
+    live = start_nginx(table_for(fakes), opts)
+    try:
+        with live.client() as c:
+            assert c.get("/").headers["cache-control"] == "no-cache"  # the apps keep their own caching
+            problem(c.get("/assets/missing-1a2b3c.js"), 404, "ROUTE_NOT_FOUND")
+            problem(c.post("/index.html", content=b"{}"), 405, "METHOD_NOT_ALLOWED")
+            problem(c.get("/api/v1/nothing"), 404, "ROUTE_NOT_FOUND")
+    finally:
+        stop_nginx(live)
+        shutil.rmtree(prefix, ignore_errors=True)
+
+
 def test_live_one_request_id_in_every_answer(dev_nginx: LiveNginx) -> None:
     """The service echoes the id nginx gave it, and nginx adds its own: the client must see one."""
     with dev_nginx.client() as c:
