@@ -31,8 +31,10 @@ UV_RUN = "uv run --no-sync"
 
 
 def uvicorn(package: str, module: str, host: str, port: int) -> str:
+    """`--no-proxy-headers`: the client's address is servicekit's to decide from the gateway's one
+    X-Forwarded-For (ADR 0083), not uvicorn's, which would walk a list a caller wrote."""
     app = f"{package}.{module}:create_app"
-    return f"{UV_RUN} uvicorn --factory {app} --host {host} --port {port} --no-access-log"
+    return f"{UV_RUN} uvicorn --factory {app} --host {host} --port {port} --no-access-log --no-proxy-headers"
 
 
 def procfile_lines(topology: dict[str, Any], root: Path, nginx: str) -> list[str]:

@@ -41,7 +41,7 @@ def test_procfile_lists_every_process_from_the_one_topology(tmp_path: Path) -> N
             expected_names.add(label)
             assert entries[label] == (
                 f"uv run --no-sync uvicorn --factory {up.package}.main:create_app "
-                f"--host {server.host} --port {server.port} --no-access-log"
+                f"--host {server.host} --port {server.port} --no-access-log --no-proxy-headers"
             )
     assert set(entries) == expected_names
     assert {"plate-pool-8040", "plate-pool-8041"} <= set(entries)

@@ -42,7 +42,10 @@ PASSWORD = "Passw0rd2027"
 
 def _uvicorn(factory: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     args = ["-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1", "--port", str(port)]
-    return subprocess.Popen([sys.executable, *args, "--no-access-log"], cwd=ROOT, env=env)
+    # The services decide the client's address from the gateway's header themselves (ADR 0083).
+    return subprocess.Popen(
+        [sys.executable, *args, "--no-access-log", "--no-proxy-headers"], cwd=ROOT, env=env
+    )
 
 
 def _stop(processes: Sequence[subprocess.Popen[bytes]]) -> None:

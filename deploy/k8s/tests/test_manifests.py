@@ -403,6 +403,7 @@ def problems_services(docs: list[Doc]) -> list[str]:
             "0.0.0.0",  # noqa: S104 - the contract: the api listens on the pod's address
             "--port",
             "8000",
+            "--no-proxy-headers",  # the client's address is servicekit's to decide (ADR 0083)
         ]:
             found.append(f"{svc}-api: command is not the api contract: {api_c.get('command')}")
         if worker_c.get("command") != ["python", "-m", f"{package(svc)}.worker"]:
