@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 if TYPE_CHECKING:
     from tests.api.conftest import Api
@@ -109,6 +110,14 @@ async def test_id12_reactivation_wrong_password_counts_toward_the_sign_in_lockou
     r = await _reactivate(api, id_number, phone, PASSWORD, await _code(api, phone, "reactivate"))
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "active"
+    async with api.runtime.engine.connect() as conn:  # AU-01: each wrong password is in the audit trail
+        failed = (
+            await conn.execute(
+                text("SELECT count(*) FROM audit_log WHERE target = :t AND action = 'reactivation_failed'"),
+                {"t": f"account:{r.json()['id']}"},
+            )
+        ).scalar_one()
+    assert failed == 5
 
 
 async def test_id12_reactivation_is_limited_per_client_address(api: Api) -> None:

@@ -169,7 +169,7 @@ async def reactivate(body: Reactivation, request: Request, ctx: CtxDep, uow: Uow
         row = rows[0]
         refuse_if_locked(row, now)
         if not verify_password(row.password_hash, body.password):
-            await count_wrong_password(uow, request, row, settings)
+            await count_wrong_password(uow, request, row, settings, "reactivation_failed")
             raise invalid_credentials()
         if row.status != "suspended":
             raise domain.NotSuspended("the account is not suspended")

@@ -79,7 +79,7 @@ def refuse_if_locked(row: Any, now: datetime) -> None:
 
 
 async def count_wrong_password(
-    uow: UnitOfWork, request: Request, row: Any, settings: IdentitySettings
+    uow: UnitOfWork, request: Request, row: Any, settings: IdentitySettings, action: str = "login_failed"
 ) -> None:
     """One more wrong password on the sign-in lockout's counter (the row locked FOR UPDATE), audited and
     committed before the caller raises."""
@@ -92,7 +92,7 @@ async def count_wrong_password(
     await uow.session.execute(update(accounts).where(accounts.c.id == row.id).values(**values))
     uow.audit(
         actor_from(request, None),
-        "login_failed",
+        action,
         f"account:{row.id}",
         after={"failures": row.failed_logins + 1},
     )
