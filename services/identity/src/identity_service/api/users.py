@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
@@ -52,9 +54,11 @@ async def register(
     settings = ctx.settings
     await enforce_limit(request, settings.registration_rate_per_ip, "register", "ip", caller_ip(request))
     await enforce_limit(request, settings.registration_rate_per_phone, "register", "phone", body.phone)
-    await enforce_limit(
-        request, settings.registration_rate_per_id_number, "register", "id_number", body.id_number
-    )
+    # The identity number is keyed under the service's secret: Redis holds no identity numbers.
+    id_key = hmac.new(
+        settings.secret_key.get_secret_value().encode(), body.id_number.encode(), hashlib.sha256
+    ).hexdigest()
+    await enforce_limit(request, settings.registration_rate_per_id_number, "register", "id_number", id_key)
     return await idempotent(
         request, f"register:{body.phone}", lambda: _register(body, request, ctx, uow), status_code=201
     )
