@@ -124,13 +124,13 @@ def _phone() -> str:
     return "137" + "".join(secrets.choice("0123456789") for _ in range(8))
 
 
-def _make_clerks() -> dict[str, str]:
+def _make_clerks(posts: tuple[str, ...] = ("intake", "review", "archive")) -> dict[str, str]:
     """One clerk per post, made in identity's database as the demo data makes them."""
 
     async def make() -> dict[str, str]:
         settings = SPEC.settings()
         runtime = Runtime.open(settings, SPEC.metadata)
-        staff = {post: "E2E" + secrets.token_hex(4) for post in ("intake", "review", "archive")}
+        staff = {post: "E2E" + secrets.token_hex(4) for post in posts}
         try:
             async with runtime.uow() as uow:
                 for post, staff_no in staff.items():
@@ -330,3 +330,38 @@ def test_id03_online_registration_and_sign_in_through_the_gateway(edge: tuple[st
         refreshed = gw.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
         assert refreshed.status_code == 200
         assert gw.get("/api/v1/auth/jwks.json").json()["keys"]
+
+
+def test_id02_id16_registration_and_forced_cancellation_tell_and_touch_nothing_they_may_not(
+    edge: tuple[str, str],
+) -> None:
+    """Through nginx (ADR 0080, ADR 0081): an anonymous registration learns nothing of the population
+    registry before the phone's code, and a clerk.admin cannot cancel a colleague's account (404)."""
+    gateway_url, _ = edge
+    staff = _make_clerks(("admin", "intake"))
+    with httpx.Client(base_url=gateway_url, trust_env=False, timeout=30) as gw:
+        phone = _phone()
+        assert (
+            gw.post("/api/v1/auth/sms-codes", json={"phone": phone, "purpose": "register"}).status_code == 202
+        )
+        body = {
+            "kind": "new_car_owner",
+            "id_kind": "resident_id",
+            "id_number": _id_number(),  # in no registry
+            "name": "无名氏",
+            "phone": phone,
+            "password": PASSWORD,
+            "sms_code": "0000000",  # 7 digits: never the 6-digit code that was sent
+        }
+        r = gw.post("/api/v1/users", json=body)
+        assert (r.status_code, r.json()["code"]) == (422, "SMS_CODE_MISMATCH"), r.text
+
+        admin, intake = _bearer(gw, staff["admin"]), _bearer(gw, staff["intake"])
+        colleague = gw.get("/api/v1/users/me", headers=intake).json()["id"]
+        r = gw.post(
+            f"/api/v1/users/{colleague}/cancellation",
+            headers=admin,
+            json={"reason": "false_registration_data"},
+        )
+        assert (r.status_code, r.json()["code"]) == (404, "NOT_FOUND"), r.text
+        assert gw.get("/api/v1/users/me", headers=intake).status_code == 200

@@ -18,9 +18,17 @@ class IdentitySettings(ServiceSettings):
     # Sign-in lockout: this many failures in a row lock the account for lockout_minutes.
     max_failed_logins: int = 5
     lockout_minutes: int = 15
-    # Per-IP and per-username limits on sign-in and SMS-code requests (real time, Redis).
+    # Per-IP limits on sign-in and SMS-code requests (real time, Redis); the per-account guard of sign-in
+    # is the lockout above.
     login_rate_per_ip: str = "30/minute"
     sms_rate_per_ip: str = "20/minute"
+    # ADR 0081: the anonymous calls that take an SMS code, per client address and per account (the
+    # account's registered phone, which a reactivation names) or per phone and identity number.
+    reactivation_rate_per_ip: str = "20/minute"
+    reactivation_rate_per_account: str = "10/hour"
+    registration_rate_per_ip: str = "20/minute"
+    registration_rate_per_phone: str = "10/hour"
+    registration_rate_per_id_number: str = "10/hour"
 
     def model_post_init(self, __context: Any) -> None:
         super().model_post_init(__context)

@@ -280,6 +280,8 @@ def test_settings(**over: Any) -> IdentitySettings:
     values: dict[str, Any] = {
         "login_rate_per_ip": "100000/minute",
         "sms_rate_per_ip": "100000/minute",
+        "reactivation_rate_per_ip": "100000/minute",
+        "registration_rate_per_ip": "100000/minute",
         **over,
     }
     return IdentitySettings(**values)

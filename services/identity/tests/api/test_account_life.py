@@ -207,7 +207,12 @@ async def test_id12_suspended_account_cannot_sign_in_until_reactivated(api: "Api
     await api.client.post("/api/v1/auth/sms-codes", json={"phone": phone, "purpose": "reactivate"})
     r = await api.client.post(
         "/api/v1/users/reactivation",
-        json={"username": id_number, "password": "Passw0rd2027", "sms_code": await api.last_code(phone)},
+        json={
+            "username": id_number,
+            "phone": phone,
+            "password": "Passw0rd2027",
+            "sms_code": await api.last_code(phone),
+        },
     )
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "active"

@@ -284,3 +284,36 @@ def test_id07_id08_id12_who_binds_which_own_records_online() -> None:
     assert not domain.is_own_live_record("vehicle", IDN, "deregistered", IDN)
     assert not domain.is_own_live_record("licence", IDN, "valid", "130102199003071234")
     assert not domain.is_own_live_record("licence", IDN, "valid", None)
+
+
+@pytest.mark.parametrize(
+    ("roles", "category", "allowed"),
+    [
+        ({"clerk.admin"}, "personal", True),
+        ({"clerk.admin"}, "unit", True),
+        ({"clerk.intake"}, "personal", True),
+        ({"system"}, "unit", True),
+        ({"clerk.admin"}, "staff", False),
+        ({"clerk.admin"}, "system", False),
+        ({"clerk.intake"}, "staff", False),
+        ({"system"}, "system", False),
+        ({"clerk.review"}, "personal", False),
+        ({"citizen"}, "personal", False),
+    ],
+)
+def test_id16_forced_cancellation_reaches_person_and_unit_accounts_only(
+    roles: set[str], category: str, allowed: bool
+) -> None:
+    """ADR 0080: staff accounts and system clients are never targets of the ID-16 endpoint."""
+    assert domain.may_cancel_by_force(roles, category) is allowed
+
+
+def test_id12_wrong_passwords_lock_the_account_at_the_limit_and_start_counting_again() -> None:
+    """ADR 0081: the one sign-in lockout counter, for sign-in and reactivation alike."""
+    lockout = timedelta(minutes=15)
+    assert domain.count_wrong_password(3, T0, 5, lockout) == domain.WrongPasswordCount(4, None)
+    assert domain.count_wrong_password(4, T0, 5, lockout) == domain.WrongPasswordCount(0, T0 + lockout)
+    assert domain.lock_remaining_s(T0 + lockout, T0) == 900
+    assert domain.lock_remaining_s(T0 + timedelta(milliseconds=10), T0) == 1
+    assert domain.lock_remaining_s(T0, T0) is None
+    assert domain.lock_remaining_s(None, T0) is None

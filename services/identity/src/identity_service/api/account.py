@@ -10,7 +10,13 @@ from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import select, update
 
 from identity_service import domain
-from identity_service.api.auth import _username_filter
+from identity_service.api.auth import (
+    _username_filter,
+    caller_ip,
+    count_wrong_password,
+    invalid_credentials,
+    refuse_if_locked,
+)
 from identity_service.api.common import USER_WRITE_LIMIT, AccountOut, CtxDep, account_view, load_account
 from identity_service.lifecycle import cancel_account
 from identity_service.published import CounterChangeApproved
@@ -19,7 +25,7 @@ from identity_service.tokens import hash_password, revoke_all, verify_password
 from servicekit.ids import new_id
 from servicekit.validators import mobile_phone
 from servicekit.web import CurrentPrincipal, NotFound, Principal, Problem, UowDep, actor_from, require_roles
-from servicekit.web.limits import per_user_limit
+from servicekit.web.limits import enforce_limit, per_user_limit
 
 router = APIRouter(prefix="/api/v1/users", tags=["account"])
 
@@ -45,6 +51,7 @@ class PasswordConfirm(BaseModel):
 
 class Reactivation(BaseModel):
     username: Annotated[str, Field(min_length=1, max_length=64)]
+    phone: Phone = Field(description="the account's registered phone, the one the code was sent to")
     password: Password
     sms_code: Annotated[str, Field(min_length=4, max_length=10)]
 
@@ -131,20 +138,45 @@ async def suspend(
     return Response(status_code=204)
 
 
-@router.post("/reactivation", summary="Reactivate a suspended account with password and SMS code (ID-12)")
+@router.post(
+    "/reactivation",
+    summary="Reactivate a suspended account with the SMS code and the password (ID-12)",
+    responses={401: {"description": "unknown account, another phone's account or a wrong password"}},
+)
 async def reactivate(body: Reactivation, request: Request, ctx: CtxDep, uow: UowDep) -> AccountOut:
-    async with uow:
-        rows = (await uow.session.execute(select(accounts).where(_username_filter(body.username)))).all()
-    if len(rows) != 1 or not verify_password(rows[0].password_hash, body.password) or rows[0].phone is None:
-        raise Problem(401, "INVALID_CREDENTIALS", "the username or password is wrong")
-    row = rows[0]
-    if row.status != "suspended":
-        raise domain.NotSuspended("the account is not suspended")
-    await ctx.codes.verify(row.phone, "reactivate", body.sms_code)
+    """ID-12, ADR 0081: the code sent to `phone` (purpose `reactivate`) is checked first, its tries counted
+    as every NT-02 code's; only then the account (named by `username`, registered with that phone) and its
+    password, a wrong one counting toward the sign-in lockout. Until both are proved the answer says
+    nothing of the account: unknown, another phone's or a wrong password are one 401."""
+    settings = ctx.settings
+    await enforce_limit(request, settings.reactivation_rate_per_ip, "reactivation", "ip", caller_ip(request))
+    # Per account: the phone a reactivation of that account must name, whatever form the username takes.
+    phone = body.phone  # canonical (the validator)
+    await enforce_limit(request, settings.reactivation_rate_per_account, "reactivation", "phone", phone)
+    await ctx.codes.verify(phone, "reactivate", body.sms_code)
     async with uow:
         now = uow.now
+        rows = (
+            await uow.session.execute(
+                select(accounts)
+                .where(_username_filter(body.username), accounts.c.phone == phone)
+                .with_for_update()
+            )
+        ).all()
+        if len(rows) != 1:
+            verify_password(None, body.password)  # the same cost as a real check
+            raise invalid_credentials()
+        row = rows[0]
+        refuse_if_locked(row, now)
+        if not verify_password(row.password_hash, body.password):
+            await count_wrong_password(uow, request, row, settings, "reactivation_failed")
+            raise invalid_credentials()
+        if row.status != "suspended":
+            raise domain.NotSuspended("the account is not suspended")
         await uow.session.execute(
-            update(accounts).where(accounts.c.id == row.id).values(status="active", updated_at=now)
+            update(accounts)
+            .where(accounts.c.id == row.id)
+            .values(status="active", failed_logins=0, locked_until=None, updated_at=now)
         )
         uow.audit(actor_from(request, None), "reactivated", f"account:{row.id}")
         await uow.commit()
@@ -170,13 +202,16 @@ async def cancel_by_force(
     account_id: str, body: ForcedCancellation, request: Request, principal: Canceller, uow: UowDep
 ) -> Response:
     """ID-16: a dead person or dissolved unit, false registration data (clerk.admin or a `system` client),
-    or the user's request at a counter (clerk.intake)."""
+    or the user's request at a counter (clerk.intake). Person and unit accounts only (ADR 0080): a staff
+    account or a system client is answered as absent (404)."""
     if body.reason == "counter_request" and "clerk.intake" not in principal.roles:
         raise Problem(403, "FORBIDDEN", "a counter request is taken by the intake post")
     if body.reason != "counter_request" and principal.roles.isdisjoint({"clerk.admin", "system"}):
         raise Problem(403, "FORBIDDEN", "forced cancellation is for clerk.admin or a system client")
     async with uow:
         row = await load_account(uow.session, account_id, lock=True)
+        if not domain.may_cancel_by_force(principal.roles, row.category):
+            raise NotFound("account")
         await cancel_account(uow, row.id, body.reason, actor_from(request, principal))
         await uow.commit()
     return Response(status_code=204)

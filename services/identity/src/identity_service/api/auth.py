@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, Response
@@ -13,6 +13,7 @@ from stdnum.cn import uscc
 from identity_service import domain
 from identity_service.api.common import CtxDep, load_account, token_account
 from identity_service.commands import SendSms
+from identity_service.settings import IdentitySettings
 from identity_service.tables import accounts
 from identity_service.tokens import (
     RefreshRefused,
@@ -22,6 +23,7 @@ from identity_service.tokens import (
     rotate_refresh_token,
     verify_password,
 )
+from servicekit.uow import UnitOfWork
 from servicekit.validators import InvalidValue, mobile_phone, resident_id
 from servicekit.web import Conflict, CurrentPrincipal, Problem, UowDep, actor_from
 from servicekit.web.limits import enforce_limit
@@ -59,15 +61,49 @@ class ClientCredentialsIn(BaseModel):
     client_secret: Annotated[str, Field(min_length=1, max_length=200)]
 
 
-def _invalid_credentials() -> Problem:
+def invalid_credentials() -> Problem:
+    """The one answer to a wrong password and to an unknown account: no account enumeration."""
     return Problem(401, "INVALID_CREDENTIALS", "the username or password is wrong")
+
+
+def refuse_if_locked(row: Any, now: datetime) -> None:
+    """The sign-in lockout refuses every password check of a locked account, right or wrong."""
+    retry = domain.lock_remaining_s(row.locked_until, now)
+    if retry is not None:
+        raise Conflict(
+            "ACCOUNT_LOCKED",
+            "too many wrong passwords; the account is locked for a while",
+            extra={"retry_after_s": retry},
+            headers={"Retry-After": str(retry)},
+        )
+
+
+async def count_wrong_password(
+    uow: UnitOfWork, request: Request, row: Any, settings: IdentitySettings, action: str = "login_failed"
+) -> None:
+    """One more wrong password on the sign-in lockout's counter (the row locked FOR UPDATE), audited and
+    committed before the caller raises."""
+    count = domain.count_wrong_password(
+        row.failed_logins, uow.now, settings.max_failed_logins, timedelta(minutes=settings.lockout_minutes)
+    )
+    values: dict[str, Any] = {"failed_logins": count.failed_logins}
+    if count.locked_until is not None:
+        values["locked_until"] = count.locked_until
+    await uow.session.execute(update(accounts).where(accounts.c.id == row.id).values(**values))
+    uow.audit(
+        actor_from(request, None),
+        action,
+        f"account:{row.id}",
+        after={"failures": row.failed_logins + 1},
+    )
+    await uow.commit()
 
 
 @router.post("/sms-codes", status_code=202, summary="Send an SMS verification code (NT-02)")
 async def send_sms_code(body: SmsCodeIn, request: Request, ctx: CtxDep, uow: UowDep) -> dict[str, Any]:
     """NT-02: a 6-digit code for one purpose, sent with notify's `verification_code` template. The
     per-phone limits (one a minute, ten a day) are NT-02's; a per-IP limit guards against a flood."""
-    await enforce_limit(request, ctx.settings.sms_rate_per_ip, "sms-codes", "ip", _ip(request))
+    await enforce_limit(request, ctx.settings.sms_rate_per_ip, "sms-codes", "ip", caller_ip(request))
     issued = await ctx.codes.issue(body.phone, body.purpose)
     async with uow:
         uow.emit(
@@ -81,7 +117,8 @@ async def send_sms_code(body: SmsCodeIn, request: Request, ctx: CtxDep, uow: Uow
     return {"phone": body.phone[:3] + "****" + body.phone[-4:], "expires_at": issued.expires_at.isoformat()}
 
 
-def _ip(request: Request) -> str:
+def caller_ip(request: Request) -> str:
+    """The client address the per-IP limits count (behind trusted proxies, the forwarded one)."""
     from servicekit.web import client_ip
 
     return client_ip(request) or "unknown"
@@ -109,7 +146,7 @@ async def login(body: LoginIn, request: Request, ctx: CtxDep, uow: UowDep) -> To
     """Sign in with identity number or phone (personal), credit code (unit) or staff number. After
     `max_failed_logins` wrong passwords in a row the account is locked for `lockout_minutes`."""
     settings = ctx.settings
-    await enforce_limit(request, settings.login_rate_per_ip, "login", "ip", _ip(request))
+    await enforce_limit(request, settings.login_rate_per_ip, "login", "ip", caller_ip(request))
     async with uow:
         rows = (
             await uow.session.execute(
@@ -118,31 +155,13 @@ async def login(body: LoginIn, request: Request, ctx: CtxDep, uow: UowDep) -> To
         ).all()
         if len(rows) != 1:
             verify_password(None, body.password)  # the same cost as a real check: no account enumeration
-            raise _invalid_credentials()
+            raise invalid_credentials()
         row = rows[0]
         now = uow.now
-        if row.locked_until is not None and row.locked_until > now:
-            retry = max(1, int((row.locked_until - now).total_seconds()))
-            raise Conflict(
-                "ACCOUNT_LOCKED",
-                "too many wrong passwords; the account is locked for a while",
-                extra={"retry_after_s": retry},
-                headers={"Retry-After": str(retry)},
-            )
+        refuse_if_locked(row, now)
         if not verify_password(row.password_hash, body.password):
-            failures = row.failed_logins + 1
-            values: dict[str, Any] = {"failed_logins": failures}
-            if failures >= settings.max_failed_logins:
-                values = {
-                    "failed_logins": 0,
-                    "locked_until": now + timedelta(minutes=settings.lockout_minutes),
-                }
-            await uow.session.execute(update(accounts).where(accounts.c.id == row.id).values(**values))
-            uow.audit(
-                actor_from(request, None), "login_failed", f"account:{row.id}", after={"failures": failures}
-            )
-            await uow.commit()
-            raise _invalid_credentials()
+            await count_wrong_password(uow, request, row, settings)
+            raise invalid_credentials()
         if row.status == "suspended":
             raise domain.AccountSuspended("the account is suspended; reactivate it with an SMS code")
         await uow.session.execute(
@@ -198,7 +217,7 @@ async def client_credentials(
     body: ClientCredentialsIn, request: Request, ctx: CtxDep, uow: UowDep
 ) -> TokensOut:
     """Other police systems (role `system`) get an access token, no refresh token."""
-    await enforce_limit(request, ctx.settings.login_rate_per_ip, "login", "ip", _ip(request))
+    await enforce_limit(request, ctx.settings.login_rate_per_ip, "login", "ip", caller_ip(request))
     async with uow:
         row = (
             await uow.session.execute(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
@@ -10,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from identity_service import domain
+from identity_service.api.auth import caller_ip
 from identity_service.api.common import AccountOut, CtxDep, account_view, load_account
 from identity_service.records import records_of
 from identity_service.tables import accounts
@@ -17,6 +20,7 @@ from identity_service.tokens import hash_password
 from servicekit.ids import new_id
 from servicekit.validators import mobile_phone, resident_id
 from servicekit.web import CurrentPrincipal, IdempotencyKeyHeader, UowDep, actor_from, idempotent
+from servicekit.web.limits import enforce_limit
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
@@ -45,6 +49,16 @@ async def register(
     uow: UowDep,
     _key: IdempotencyKeyHeader = None,
 ) -> Any:
+    # ADR 0081: per client address, phone and identity number, before the idempotency layer (which would
+    # keep a 429 as the key's answer).
+    settings = ctx.settings
+    await enforce_limit(request, settings.registration_rate_per_ip, "register", "ip", caller_ip(request))
+    await enforce_limit(request, settings.registration_rate_per_phone, "register", "phone", body.phone)
+    # The identity number is keyed under the service's secret: Redis holds no identity numbers.
+    id_key = hmac.new(
+        settings.secret_key.get_secret_value().encode(), body.id_number.encode(), hashlib.sha256
+    ).hexdigest()
+    await enforce_limit(request, settings.registration_rate_per_id_number, "register", "id_number", id_key)
     return await idempotent(
         request, f"register:{body.phone}", lambda: _register(body, request, ctx, uow), status_code=201
     )
@@ -53,12 +67,17 @@ async def register(
 async def _register(body: RegistrationIn, request: Request, ctx: CtxDep, uow: UowDep) -> AccountOut:
     """ID-01 the three personal kinds; ID-02 units only at a counter, and the identity checked against the
     population registry; ID-03 owner/driver: a vehicle or licence with this phone; ID-04 learner: an
-    accepted licence application; ID-05 new-car owner (its deadlines run from now)."""
+    accepted licence application; ID-05 new-car owner (its deadlines run from now).
+
+    ADR 0081: only the checks of the request itself come before the phone's SMS code; the registry, the
+    accounts and the person's records are consulted once the caller proved the phone, so the code is
+    used up by a refusal after it (a new one is a minute away, NT-02)."""
     if body.kind in domain.UNIT_KINDS or body.kind == "unit":
         raise domain.UnitOnlineRegistration("units register at a vehicle registration office counter")
     if body.kind not in domain.PERSONAL_KINDS:
         raise domain.UnknownAccountKind("kind must be one of owner_driver, learner, new_car_owner")
     domain.check_password_strength(body.password)
+    await ctx.codes.verify(body.phone, "register", body.sms_code)
     person = await ctx.registry.lookup(body.id_number)
     domain.check_registry_match(person, body.id_number, body.name)
     async with uow:
@@ -72,8 +91,6 @@ async def _register(body: RegistrationIn, request: Request, ctx: CtxDep, uow: Uo
         if existing.first() is not None:
             raise domain.AccountExists("an account is already registered for this identity number")
         domain.check_online_eligibility(body.kind, body.phone, await records_of(uow.session, body.id_number))
-    # The code is consumed only once every other check passed: a refused registration keeps it usable.
-    await ctx.codes.verify(body.phone, "register", body.sms_code)
     password_hash = hash_password(body.password)
     async with uow:
         now = uow.now

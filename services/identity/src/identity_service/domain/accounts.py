@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Literal
 
 from servicekit.refusal import refusal
@@ -118,5 +119,45 @@ def check_password_strength(password: str) -> None:
 
 # --- sign-in lockout -------------------------------------------------------------------------------
 
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
+
+@dataclass(frozen=True)
+class WrongPasswordCount:
+    """The account's counter after one more wrong password: `locked_until` set when it reached the limit
+    (the counter then starts again)."""
+
+    failed_logins: int
+    locked_until: datetime | None
+
+
+def count_wrong_password(
+    failed_logins: int, now: datetime, max_failed: int, lockout: timedelta
+) -> WrongPasswordCount:
+    """The sign-in lockout, for every check of an account's password by an anonymous caller (sign-in,
+    reactivation, ADR 0081): `max_failed` wrong passwords in a row lock the account for `lockout`."""
+    failures = failed_logins + 1
+    if failures >= max_failed:
+        return WrongPasswordCount(failed_logins=0, locked_until=now + lockout)
+    return WrongPasswordCount(failed_logins=failures, locked_until=None)
+
+
+def lock_remaining_s(locked_until: datetime | None, now: datetime) -> int | None:
+    """Seconds (at least 1) until a locked account may try a password again; None when it is not locked."""
+    if locked_until is None or locked_until <= now:
+        return None
+    return max(1, int((locked_until - now).total_seconds()))
+
+
+# --- forced and counter cancellation (ID-16) ---------------------------------------------------------
+
+CANCELLER_ROLES = frozenset({"clerk.admin", "clerk.intake", "system"})
+# ID-16 / seed §21 name persons and units; staff accounts and system clients have their own administration.
+CANCELLABLE_CATEGORIES = frozenset({"personal", "unit"})
+
+
+def may_cancel_by_force(caller_roles: Iterable[str], target_category: str) -> bool:
+    """ID-16 (ADR 0080): whom `POST /users/{id}/cancellation` may reach. Every caller of it (clerk.admin,
+    clerk.intake, a system client) reaches person and unit accounts only, never a staff account or a
+    system client. The office is no part of it: seed §21 gives forced cancellation to the traffic
+    management departments and the request to any designated window, and a citizen's account is the
+    platform's, not an office's."""
+    return not CANCELLER_ROLES.isdisjoint(caller_roles) and target_category in CANCELLABLE_CATEGORIES
