@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from servicekit.web.input import (
     INVALID_CHARACTERS,
     INVALID_NUMBER,
+    INVALID_PATH_PARAMETER,
     install_input_handlers,
     json_problems,
     pairs_problems,
@@ -124,6 +125,15 @@ async def test_query_path_and_form_values_are_checked(client: httpx.AsyncClient)
         "/raw", content=b"a=1&b=x%00y", headers={"content-type": "application/x-www-form-urlencoded"}
     )
     assert_refused(r, INVALID_CHARACTERS, "form.b")
+
+
+async def test_a_path_parameter_is_one_short_segment(client: httpx.AsyncClient) -> None:
+    for raw in ("%2e%2e", "%2E", "a%5Cb", "x" * 257):  # an encoded slash routes elsewhere: 404
+        url = httpx.URL("http://t/").copy_with(raw_path=f"/things/{raw}".encode())  # as sent: no normalising
+        r = await client.post(url, json={"name": "x"})
+        assert_refused(r, INVALID_PATH_PARAMETER, "path.thing_id")
+    r = await client.post(f"/things/{'x' * 256}", json={"name": "x"})
+    assert r.status_code == 201, r.text
 
 
 async def test_bodies_that_are_not_json_or_a_form_are_the_routes_own(client: httpx.AsyncClient) -> None:

@@ -8,11 +8,14 @@ of the path parameters may not hold:
 - lone surrogates (U+D800..U+DFFF: JSON's `\\ud800` escape, or their UTF-8 bytes, which Python's JSON
   decoder lets through);
 - bytes that are not UTF-8 (query and path: Starlette and uvicorn would turn them into U+FFFD);
-and JSON numbers must fit what the columns hold: integers within 64 bits, floats finite (`1e400` is
-infinity to Python's decoder; `NaN` and `Infinity` are not JSON at all).
+JSON numbers must fit what the columns hold: integers within 64 bits, floats finite (`1e400` is
+infinity to Python's decoder; `NaN` and `Infinity` are not JSON at all); and a path parameter is one
+segment of at most 256 characters: not `.` or `..`, no encoded slash or backslash (a traversal reaches no
+resource; an id of thousands of characters is no id).
 
 A refusal is 422 problem+json naming each field in `errors` the way VALIDATION_FAILED does (`body.name`,
-`query.plate_number`, `path.case_id`): `INVALID_CHARACTERS` or `INVALID_NUMBER`.
+`query.plate_number`, `path.case_id`): `INVALID_CHARACTERS`, `INVALID_NUMBER` or
+`INVALID_PATH_PARAMETER`.
 
 Where: one app-level dependency (`create_service_app` passes it to FastAPI), so every route of every
 service has it without a model changing; a pydantic string type would need every model and every
@@ -49,9 +52,11 @@ log = logging.getLogger("servicekit.web.input")
 
 INVALID_CHARACTERS = "INVALID_CHARACTERS"
 INVALID_NUMBER = "INVALID_NUMBER"
+INVALID_PATH_PARAMETER = "INVALID_PATH_PARAMETER"
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_REPORTED = 10  # fields named in one refusal
+MAX_PATH_PARAMETER = 256  # characters: the longest id of any service is 64
 
 REFUSED_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 # A JSON body may hold a refused string or number only if one of these byte patterns is in it: an
@@ -152,20 +157,34 @@ def pairs_problems(raw: bytes, prefix: str) -> Iterator[BadField]:
                 yield bad
 
 
+def _bad_segment(value: str, field: str) -> BadField | None:
+    if value in (".", "..") or "/" in value or "\\" in value:
+        return BadField(field, INVALID_PATH_PARAMETER, "is not a single path segment")
+    if len(value) > MAX_PATH_PARAMETER:
+        return BadField(field, INVALID_PATH_PARAMETER, f"is longer than {MAX_PATH_PARAMETER} characters")
+    return None
+
+
 def path_problems(raw_path: bytes | None, params: dict[str, Any]) -> Iterator[BadField]:
-    """Each path parameter holding a refused character; invalid UTF-8 (which uvicorn decoded to U+FFFD)
-    names the parameters holding U+FFFD, or `path` when none does."""
-    if raw_path is None or not _URL_SUSPECT.search(raw_path):
+    """Each path parameter holding a refused character, a traversal (`..`, an encoded slash) or more than
+    MAX_PATH_PARAMETER characters; invalid UTF-8 (which uvicorn decoded to U+FFFD) names the parameters
+    holding U+FFFD, or `path` when none does."""
+    if raw_path is None:
+        return
+    suspect = _URL_SUSPECT.search(raw_path) is not None
+    if not suspect and len(raw_path) <= MAX_PATH_PARAMETER:
         return
     strings = {name: value for name, value in params.items() if isinstance(value, str)}
-    _, invalid = _text_of(unquote_to_bytes(raw_path), "path")
-    if invalid is not None:
-        named = [f"path.{name}" for name, value in strings.items() if "\ufffd" in value]
-        for field in named or ["path"]:
-            yield BadField(field, INVALID_CHARACTERS, invalid.message)
-        return
+    if suspect:
+        _, invalid = _text_of(unquote_to_bytes(raw_path), "path")
+        if invalid is not None:
+            named = [f"path.{name}" for name, value in strings.items() if "\ufffd" in value]
+            for field in named or ["path"]:
+                yield BadField(field, INVALID_CHARACTERS, invalid.message)
+            return
     for name, value in strings.items():
-        bad = _bad_string(value, f"path.{name}")
+        field = f"path.{name}"
+        bad = _bad_string(value, field) or _bad_segment(value, field)
         if bad is not None:
             yield bad
 
@@ -207,6 +226,8 @@ def _refusal(bad: list[BadField]) -> Problem:
     extra = {"errors": [b.as_error() for b in bad]}
     if all(b.code == INVALID_NUMBER for b in bad):
         return Problem(422, "INVALID_NUMBER", detail, extra=extra)
+    if all(b.code == INVALID_PATH_PARAMETER for b in bad):
+        return Problem(422, "INVALID_PATH_PARAMETER", detail, extra=extra)
     return Problem(422, "INVALID_CHARACTERS", detail, extra=extra)
 
 
