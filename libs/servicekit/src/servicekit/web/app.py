@@ -14,7 +14,8 @@ What it gives every service:
 - a pure-ASGI middleware (cheap enough for the plate-pool hot path) that runs each request in a SERVER
   span continuing the caller's `traceparent`, gives it a request id (`X-Request-ID`, echoed), answers an
   unhandled exception with a generic 500 problem, and writes one masked access line.
-- `/openapi.json` always (the gateway merges them); `/docs` outside prod only.
+- `/openapi.json` always (the gateway merges them), each operation listing the problems it can answer
+  (`servicekit.web.openapi_problems`); `/docs` outside prod only.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ from servicekit.web.context import (
 )
 from servicekit.web.idempotency import IdempotencyStore
 from servicekit.web.input import install_input_handlers, refuse_bad_input
+from servicekit.web.openapi_problems import document_problems
 from servicekit.web.problems import install_problem_handlers, internal_error, problem_of
 
 log = logging.getLogger("servicekit.web")
@@ -519,6 +521,7 @@ def create_service_app(
     app.add_api_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
     for router in routers:
         app.include_router(router)
+    document_problems(app)
     return app
 
 
