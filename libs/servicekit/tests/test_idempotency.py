@@ -70,6 +70,15 @@ async def test_same_json_with_other_spacing_is_the_same_request(store: Idempoten
     assert handler.calls == 1
 
 
+async def test_a_body_nested_deeper_than_the_decoder_goes_is_kept_as_bytes(store: IdempotencyStore) -> None:
+    """An upload that merely looks like JSON (a CSV of `{"a":` lines) was a RecursionError, a 500."""
+    handler = Counter()
+    deep = b'{"a":' * 5000
+    await run(store, handler, body=deep)
+    await run(store, handler, body=deep)
+    assert handler.calls == 1
+
+
 async def test_key_is_scoped_to_subject_and_path(store: IdempotencyStore) -> None:
     handler = Counter()
     await run(store, handler)

@@ -204,6 +204,22 @@ async def test_vi01_bulk_intake_reports_progress_and_every_refused_line(
     assert (again["created"], again["repeated"], again["refused"], again["runs"]) == (0, len(good) + 1, 2, 2)
 
 
+async def test_vi01_a_line_nested_too_deep_or_holding_a_nul_is_refused_alone(
+    client: httpx.AsyncClient, actors: Actors
+) -> None:
+    """ADR 0084: a line the JSON decoder cannot follow (RecursionError, which was a 500 for the whole
+    upload) or one holding a NUL (which PostgreSQL refuses) fails alone, like any bad line."""
+    good = record()
+    lines: list[Any] = [b'{"a":' * 5000, record(place="a\x00b"), good]
+    url = f"/api/v1/violations/intake-batches/{uuid.uuid4()}"
+    headers = actors.system | {"content-type": "application/x-ndjson"}
+    r = await client.put(url, content=ndjson(lines), headers=headers)
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert (report["state"], report["created"], report["refused"]) == ("done", 1, 2)
+    assert [e["line"] for e in report["errors"]] == [1, 2]
+
+
 async def test_vi01_bulk_progress_is_visible_while_the_upload_runs(
     client: httpx.AsyncClient, actors: Actors
 ) -> None:

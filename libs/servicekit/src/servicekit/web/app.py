@@ -9,11 +9,13 @@ What it gives every service:
   `app.state.idempotency`, and closes them in reverse order;
 - `GET /healthz` (the process runs) and `GET /readyz` (database, Redis and broker answer, plus the
   service's own checks), both outside the OpenAPI document;
-- problem+json for every error (`servicekit.web.problems`);
+- problem+json for every error (`servicekit.web.problems`), and input no service can store (NUL and other
+  control characters, numbers beyond 64 bits) refused with 422 on every route (`servicekit.web.input`);
 - a pure-ASGI middleware (cheap enough for the plate-pool hot path) that runs each request in a SERVER
   span continuing the caller's `traceparent`, gives it a request id (`X-Request-ID`, echoed), answers an
   unhandled exception with a generic 500 problem, and writes one masked access line.
-- `/openapi.json` always (the gateway merges them); `/docs` outside prod only.
+- `/openapi.json` always (the gateway merges them), each operation listing the problems it can answer
+  (`servicekit.web.openapi_problems`); `/docs` outside prod only.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ from servicekit.web.context import (
     resolve_client_ip,
 )
 from servicekit.web.idempotency import IdempotencyStore
+from servicekit.web.input import install_input_handlers, refuse_bad_input
+from servicekit.web.openapi_problems import document_problems
 from servicekit.web.problems import install_problem_handlers, internal_error, problem_of
 
 log = logging.getLogger("servicekit.web")
@@ -506,6 +510,8 @@ def create_service_app(
         docs_url=None if prod else "/docs",
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None if prod else "/docs/oauth2-redirect",
+        # Every route refuses what no service can store (NUL, control characters, ...): ADR 0084.
+        dependencies=[Depends(refuse_bad_input)],
         **fastapi_kwargs,
     )
     app.state.settings = settings
@@ -518,11 +524,13 @@ def create_service_app(
         *readiness,
     )
     install_problem_handlers(app)
+    install_input_handlers(app)
     app.add_middleware(RequestMiddleware, gateway_peers=app.state.gateway_peers)
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.add_api_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
     for router in routers:
         app.include_router(router)
+    document_problems(app)
     return app
 
 

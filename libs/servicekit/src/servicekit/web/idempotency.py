@@ -83,7 +83,7 @@ def _canonical_body(body: bytes) -> bytes:
         return b""
     try:
         parsed = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON (a CSV upload), or nested deeper than the decoder goes
         return body
     return json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
