@@ -24,6 +24,11 @@ class DatabaseSettings(BaseModel):
     url: str = ""
     pool_size: int = 10
     max_overflow: int = 10
+    # How long a request waits for the database before it answers 503 (ADR 0088): a free pooled
+    # connection, a new connection, unacknowledged bytes on an open one (libpq's tcp_user_timeout).
+    pool_timeout_s: float = 5.0
+    connect_timeout_s: int = 3
+    tcp_user_timeout_ms: int = 8_000
     echo: bool = False
 
 
@@ -39,6 +44,9 @@ class BrokerSettings(BaseModel):
 
 class RedisSettings(BaseModel):
     url: str = "redis://127.0.0.1:6379/0"
+    # A Redis that went away answers 503 within these, not after the kernel's retransmissions (ADR 0088).
+    connect_timeout_s: float = 3.0
+    timeout_s: float = 8.0
 
 
 class TelemetrySettings(BaseModel):

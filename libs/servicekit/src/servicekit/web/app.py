@@ -70,7 +70,7 @@ from servicekit.web.context import (
     resolve_client_ip,
 )
 from servicekit.web.idempotency import IdempotencyStore
-from servicekit.web.problems import install_problem_handlers, internal_error, problem_of
+from servicekit.web.problems import install_problem_handlers, internal_error, problem_of, unavailable_of
 
 log = logging.getLogger("servicekit.web")
 access_log = logging.getLogger("servicekit.access")
@@ -319,6 +319,10 @@ class RequestMiddleware:
             await self.app(scope, receive, exchange.send)
         except Exception as exc:
             problem = problem_of(exc)
+            if problem is None:
+                problem = unavailable_of(exc)
+                if problem is not None:  # a moment, not a bug: one line, no traceback
+                    log.warning("a store is unavailable", extra={"error_type": type(exc).__name__})
             if problem is None:
                 log.error("unhandled error", exc_info=exc)
                 if span is not None:
