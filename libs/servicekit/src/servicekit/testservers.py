@@ -151,12 +151,12 @@ class PrivateRedis:
 
     def start(self, timeout_s: float = 30) -> None:
         self.process = subprocess.Popen(  # noqa: S603 - fixed program, our own arguments
-            [
+            [  # noqa: S607
                 "redis-server",
                 "--port",
                 str(self.port),
                 "--bind",
-                *self.listen.split(","),  # noqa: S607
+                *self.listen.split(","),
                 "--save",
                 "",
                 "--appendonly",
@@ -171,10 +171,10 @@ class PrivateRedis:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             ping = subprocess.run(  # noqa: S603
-                ["redis-cli", "-p", str(self.port), "ping"],
+                ["redis-cli", "-p", str(self.port), "ping"],  # noqa: S607
                 capture_output=True,
                 text=True,
-                check=False,  # noqa: S607
+                check=False,
             )
             if ping.stdout.strip() == "PONG":
                 return
