@@ -28,7 +28,7 @@ class DatabaseSettings(BaseModel):
     # connection, a new connection, unacknowledged bytes on an open one (libpq's tcp_user_timeout).
     pool_timeout_s: float = 5.0
     connect_timeout_s: int = 3
-    tcp_user_timeout_ms: int = 8_000
+    tcp_user_timeout_ms: int = 5_000
     echo: bool = False
 
 
