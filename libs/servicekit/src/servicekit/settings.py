@@ -26,7 +26,7 @@ class DatabaseSettings(BaseModel):
     max_overflow: int = 10
     # How long a request waits for the database before it answers 503 (ADR 0088): a free pooled
     # connection, a new connection, unacknowledged bytes on an open one (libpq's tcp_user_timeout).
-    pool_timeout_s: float = 5.0
+    pool_timeout_s: float = 10.0
     connect_timeout_s: int = 3
     tcp_user_timeout_ms: int = 5_000
     echo: bool = False

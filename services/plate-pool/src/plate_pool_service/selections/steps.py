@@ -15,6 +15,7 @@ from plate_pool_service.context import PlateContext, current_calendar
 from plate_pool_service.domain import Action, Refusal, State
 from plate_pool_service.hot import Choice, Draw, HotError, HotStatus, Queued, Verify
 from plate_pool_service.ledger import record_choice, record_confirmation
+from plate_pool_service.pools import build_pool
 from plate_pool_service.reconcile import restore_hot
 from plate_pool_service.selections.reading import _text, load, load_current, row_of
 from servicekit.uow import Actor
@@ -100,6 +101,14 @@ async def draw(
     async def call() -> Draw | Queued:
         return await hot.draw(sid, owner, segment.id, segment.space.size, 5)
 
+    try:
+        return segment, await _hot_call(ctx, selection_id, principal, call)
+    except domain.PoolExhausted:
+        if await hot.is_built(segment.id):
+            raise
+    # Not exhausted: Redis lost the pool (a restart) and the worker has not rebuilt it yet. Rebuilt here
+    # from the ledger (once, whoever is first), and the draw made on it.
+    await build_pool(ctx, segment.id, only_if_missing=True)
     return segment, await _hot_call(ctx, selection_id, principal, call)
 
 
