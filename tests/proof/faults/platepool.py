@@ -410,6 +410,15 @@ class Load:
     def statuses(self) -> Counter[int]:
         return Counter(a.status for a in self.answers)
 
+    def timeline(self, since: float, seconds: int = 10) -> str:
+        """The answers second by second from `since` (by when they came): how the recovery went."""
+        buckets: dict[int, Counter[int]] = {}
+        for a in self.answers:
+            second = int(a.at + a.seconds - since)
+            if 0 <= second < seconds:
+                buckets.setdefault(second, Counter())[a.status] += 1
+        return "; ".join(f"+{s}s {dict(sorted(buckets[s].items()))}" for s in sorted(buckets))
+
     def recovered_s(self, back_at: float) -> float:
         """From the server being back to the first success answer of every replica after it."""
         firsts = []

@@ -3,6 +3,7 @@ confirmation (PP-07, PP-08)."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -166,7 +167,8 @@ async def send_code(
     async with ctx.runtime.uow() as uow:
         if row.sms_deadline is None or uow.now >= row.sms_deadline:
             raise domain.SmsWindowOver("the 30-minute SMS confirmation window is over")
-        issued = await ctx.codes.issue(row.phone, SMS_PURPOSE.format(row.id))
+        purpose = SMS_PURPOSE.format(row.id)
+        issued = await ctx.codes.issue(row.phone, purpose)
         minutes = max(1, round((issued.expires_at - uow.now).total_seconds() / 60))
         uow.emit(
             SendSms(
@@ -176,7 +178,13 @@ async def send_code(
                 account_id=row.account_id,
             )
         )
-        await uow.commit()
+        try:
+            await uow.commit()
+        except Exception:
+            # The SMS will never be sent: the send must not count against the person's retry (NT-02).
+            with contextlib.suppress(Exception):  # Redis away too: the code expires unused
+                await ctx.codes.withdraw(row.phone, purpose, issued)
+            raise
     return row, issued
 
 
