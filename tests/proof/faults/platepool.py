@@ -354,30 +354,21 @@ class Load:
         who.started = True
         who.selection_id = sid = r.json()["id"]
         url = f"/api/v1/plate-selections/{sid}"
-        numbers: list[str] = []
-        for _ in range(40):  # a draw in line (202) asks again
-            r = await self.call(who, "POST", f"{url}/random-draws")
+        for attempt in range(2):  # numbers drawn (held, not chosen) that Redis lost: draw again, once
+            number = await self._draw(who, url)
+            if number is None:
+                return
+            r = await self.call(who, "POST", f"{url}/choice", json={"number": number})
             if r is None:
                 return
-            if r.status_code == 201:
-                numbers = r.json()["numbers"]
+            if r.status_code == 200:
+                who.chosen = number
                 break
-            if r.status_code != 202:
-                who.gave_up = f"draw {r.status_code} {r.text[:200]}"
-                return
-            await asyncio.sleep(0.2)
-        if not numbers:
-            who.gave_up = "draw: never out of the line"
-            return
-        number = numbers[secrets.randbelow(len(numbers))]
-        r = await self.call(who, "POST", f"{url}/choice", json={"number": number})
-        if r is None:
-            return
-        if r.status_code == 200:
-            who.chosen = number
-        else:  # the choice may have gone through before its answer was lost: the selection says
+            # the choice may have gone through before its answer was lost: the selection says
             view = await self.call(who, "GET", url)
-            if view is None or view.json().get("plate_number") != number:
+            if view is not None and view.json().get("plate_number") == number:
+                break
+            if attempt or r.json().get("code") != "NUMBER_NOT_HELD":
                 who.gave_up = f"choice {r.status_code} {r.text[:200]}"
                 return
         for _ in range(2):  # a code Redis lost with a restart: the person asks for a new one, once
@@ -398,6 +389,22 @@ class Load:
             who.confirmed = r.json()["plate_number"]
         else:
             who.gave_up = f"confirmation {r.status_code} {r.text[:200]}"
+
+    async def _draw(self, who: Citizen, url: str) -> str | None:
+        """One of five numbers a random draw holds (asking again while in line, 202); None: gave up."""
+        for _ in range(40):
+            r = await self.call(who, "POST", f"{url}/random-draws")
+            if r is None:
+                return None
+            if r.status_code == 201:
+                numbers: list[str] = r.json()["numbers"]
+                return numbers[secrets.randbelow(len(numbers))]
+            if r.status_code != 202:
+                who.gave_up = f"draw {r.status_code} {r.text[:200]}"
+                return None
+            await asyncio.sleep(0.2)
+        who.gave_up = "draw: never out of the line"
+        return None
 
     async def run(self, people: int, every_s: float) -> None:
         """`people` citizens, one arriving every `every_s`, each going through to the end."""
@@ -512,8 +519,9 @@ async def hot_agrees(platform: Platform) -> list[str]:
     redis = Redis.from_url(platform.redis_url)
     try:
         key = f"{platform.prefix}:seg:{platform.segment_id}:"  # hot.py's layout
-        bits = await redis.get(key + "bits") or b""
-        holds = {int(k): v.decode() for k, v in (await redis.hgetall(key + "holds")).items()}
+        raw = await redis.get(key + "bits")
+        bits = raw if isinstance(raw, bytes) else b""
+        holds = {int(k): str(v) for k, v in (await redis.hgetall(key + "holds")).items()}
         alloc = {int(m) for m in await redis.smembers(key + "alloc")}
     finally:
         await redis.aclose()

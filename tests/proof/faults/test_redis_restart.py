@@ -117,3 +117,4 @@ async def test_redis_restarts_under_plate_selection(
     assert not hot, hot
     assert recovered < 30, f"not recovered: {recovered}"
     assert statuses[500] == 0, "Redis away is a 503, not a 500"
+    assert not gave_up, gave_up[:5]
