@@ -49,6 +49,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit.clock import Clock
+from servicekit.masking import mask_text
 from servicekit.runtime import Runtime
 from servicekit.service import SERVICE_NAMES, load_spec
 from servicekit.settings import Environment, ServiceSettings
@@ -322,7 +323,10 @@ class RequestMiddleware:
             if problem is None:
                 problem = unavailable_of(exc)
                 if problem is not None:  # a moment, not a bug: one line, no traceback
-                    log.warning("a store is unavailable", extra={"error_type": type(exc).__name__})
+                    log.warning(
+                        "a store is unavailable",
+                        extra={"error_type": type(exc).__name__, "error": mask_text(str(exc))[:300]},
+                    )
             if problem is None:
                 log.error("unhandled error", exc_info=exc)
                 if span is not None:

@@ -298,7 +298,10 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
         return problem_response(request, rule_problem)
     unavailable = unavailable_of(exc)
     if unavailable is not None:
-        log.warning("a store is unavailable", extra={"error_type": type(exc).__name__})
+        log.warning(
+            "a store is unavailable",
+            extra={"error_type": type(exc).__name__, "error": mask_text(str(exc))[:300]},
+        )
         return problem_response(request, unavailable)
     log.error("unhandled error", exc_info=exc)
     return problem_response(request, internal_error())
