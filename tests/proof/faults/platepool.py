@@ -254,6 +254,7 @@ class Answer:
     status: int  # 0: no answer (connection lost, timeout)
     seconds: float
     problem: bool  # problem+json body
+    step: str = ""  # the path's last part: plate-selections, random-draws, choice, ...
 
 
 class Load:
@@ -301,19 +302,21 @@ class Load:
     async def call(self, who: Citizen, method: str, path: str, **kw: Any) -> httpx.Response | None:
         """The first answer below 500; None when none came within GIVE_UP_S."""
         deadline = time.monotonic() + self.GIVE_UP_S
+        step = path.rstrip("/").rsplit("/", 1)[-1]
         while time.monotonic() < deadline:
             replica = who.replica
             started = time.monotonic()
             try:
                 r = await self.clients[replica].request(method, path, headers=who.headers, **kw)
             except httpx.TransportError as exc:
-                self.answers.append(Answer(started, replica, 0, time.monotonic() - started, False))
+                self.answers.append(Answer(started, replica, 0, time.monotonic() - started, False, step))
                 who.log.append(f"{method} {path}: {type(exc).__name__} on {replica}")
                 who.replica = (replica + 1) % len(self.clients)
                 await asyncio.sleep(self.RETRY_S)
                 continue
             problem = r.headers.get("content-type", "").startswith(PROBLEM)
-            self.answers.append(Answer(started, replica, r.status_code, time.monotonic() - started, problem))
+            elapsed = time.monotonic() - started
+            self.answers.append(Answer(started, replica, r.status_code, elapsed, problem, step))
             who.log.append(f"{method} {path} -> {r.status_code} on {replica}")
             if r.status_code >= 500:
                 who.replica = (replica + 1) % len(self.clients)

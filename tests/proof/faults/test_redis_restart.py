@@ -96,7 +96,7 @@ async def test_redis_restarts_under_plate_selection(
         progress(f"redis: after it was back: {load.timeline(back)}")
     recovered = max(load.recovered_s(back) for back in backs)
     figures = {
-        "draws": sum(1 for a in load.answers if a.status == 201),
+        "draws": sum(1 for a in load.answers if a.status == 201 and a.step == "random-draws"),
         "confirmed": sum(1 for who in load.citizens if who.confirmed),
         "lost": len(verdict.lost),
         "double_effects": len(verdict.doubled) + len(views),
