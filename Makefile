@@ -5,7 +5,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv
 PYTEST_ARGS ?=
 
-.PHONY: help tools install infra web web-openapi browser migrate run test test-unit lint format contracts rules bench-tools bench-gateway bench-plates bench-plates-ab bench-exams proof-faults proof-attack clean
+.PHONY: help tools install infra web web-openapi browser migrate run test test-unit lint format contracts rules bench-tools bench-gateway bench-plates bench-plates-ab bench-exams fault-tools proof-faults proof-attack clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -72,7 +72,10 @@ bench-plates-ab: install bench-tools ## plate hot path, BASE=<commit> against HE
 bench-exams: install bench-tools ## DL-11: 1,000 concurrent exam requests for 100 seats, the cut-off, the order checked (JSON on the last line)
 	$(UV) run python bench/exams.py
 
-proof-faults: install infra ## the platform under faults (broker, database, Redis, kills, cuts, poison): figures as JSON on the last line
+fault-tools: tools ## the servers, as `make infra`, and what the fault proofs' network cut needs (nftables, socat)
+	python3 scripts/bootstrap_infra.py --env all --faults
+
+proof-faults: install fault-tools ## the platform under faults (broker, database, Redis, kills, cuts, poison): figures as JSON on the last line
 	$(UV) run python scripts/proof_report.py faults --reset
 	$(UV) run pytest -q --proof tests/proof/faults $(PYTEST_ARGS); status=$$?; \
 	  $(UV) run python scripts/proof_report.py faults; exit $$status

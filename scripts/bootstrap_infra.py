@@ -45,6 +45,13 @@ PACKAGES = {  # what we need → (Debian package, a command that proves it is in
     "nginx": ("nginx", "nginx"),
 }
 BENCH_PACKAGES = {"wrk": ("wrk", "wrk")}  # the benchmarks' load generator (`--bench`)
+# The fault proofs' network cut (`--faults`): nftables in a namespace (iproute2's `ip netns`), socat to
+# reach the servers through the veth (ADR 0088).
+FAULT_PACKAGES = {
+    "nftables": ("nftables", "nft"),
+    "socat": ("socat", "socat"),
+    "iproute2": ("iproute2", "ip"),
+}
 # The browser tests' Chromium (Playwright drives Debian's build) and a font with Chinese glyphs, without
 # which every screenshot shows boxes (`--browser`). A proof starting with / is a file, not a command.
 BROWSER_PACKAGES = {
@@ -134,9 +141,16 @@ def apt(args: Sequence[str], timeout: float) -> None:
         time.sleep(3)
 
 
-def ensure_packages(report: Report, timeout: float, bench: bool = False, browser: bool = False) -> set[str]:
+def ensure_packages(
+    report: Report, timeout: float, bench: bool = False, browser: bool = False, faults: bool = False
+) -> set[str]:
     """Install what is absent. Returns the names installed now (their servers need first-time setup)."""
-    packages = {**PACKAGES, **(BENCH_PACKAGES if bench else {}), **(BROWSER_PACKAGES if browser else {})}
+    packages = {
+        **PACKAGES,
+        **(BENCH_PACKAGES if bench else {}),
+        **(BROWSER_PACKAGES if browser else {}),
+        **(FAULT_PACKAGES if faults else {}),
+    }
     missing = [name for name, (_, cmd) in packages.items() if which(cmd) is None]
     for name, (_, cmd) in packages.items():
         if name not in missing:
@@ -451,13 +465,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for each server")
     parser.add_argument("--bench", action="store_true", help="also the benchmarks' tools (wrk)")
     parser.add_argument("--browser", action="store_true", help="also Chromium and CJK fonts (browser tests)")
+    parser.add_argument(
+        "--faults", action="store_true", help="also nftables and socat (the fault proofs' cut)"
+    )
     args = parser.parse_args(argv)
     envs = ["dev", "test"] if args.env == "all" else [args.env]
 
     report = Report()
     try:
         services = json.loads(TOPOLOGY.read_text(encoding="utf-8"))["services"]
-        fresh = ensure_packages(report, args.timeout, bench=args.bench, browser=args.browser)
+        fresh = ensure_packages(
+            report, args.timeout, bench=args.bench, browser=args.browser, faults=args.faults
+        )
         ensure_postgres(report, args.timeout, fresh="postgresql" in fresh)
         ensure_redis(report, args.timeout)
         ensure_rabbitmq(report, args.timeout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,3 +26,18 @@ def record_figures(request: pytest.FixtureRequest) -> Record:
         return proof_report.record(suite, part, figures)
 
     return record
+
+
+Progress = Callable[[str], None]
+
+
+@pytest.fixture
+def progress(request: pytest.FixtureRequest) -> Progress:
+    """`progress("...")`: a line on the terminal while a long part runs, through pytest's capture."""
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+
+    def say(message: str) -> None:
+        with capture.global_and_fixture_disabled():
+            print(f"[proof {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+    return say

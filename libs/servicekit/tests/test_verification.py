@@ -216,3 +216,40 @@ def test_nt02_errors_carry_stable_codes_and_rule() -> None:
     assert all(re.fullmatch(r"SMS_CODE_[A-Z_]+", n) for n in names)
     assert CodeMismatch(3).tries_left == 3
     assert CodeDailyLimit(7).retry_after_s == 7
+
+
+async def test_nt02_a_code_whose_sms_was_never_sent_is_withdrawn_and_does_not_count(
+    codes: VerificationCodes,
+) -> None:
+    """ADR 0088: the transaction that would have sent the SMS failed (the database away): the person's
+    retry a moment later gets a code, not CODE_SEND_TOO_SOON for a send that never happened, and the
+    withdrawn code verifies nothing."""
+    issued = await codes.issue(PHONE, "pp07-confirm")
+    assert await codes.withdraw(PHONE, "pp07-confirm", issued)
+    again = await codes.issue(PHONE, "pp07-confirm")  # at once: not refused
+    if issued.code != again.code:
+        with pytest.raises(CodeMismatch):
+            await codes.verify(PHONE, "pp07-confirm", issued.code)
+    await codes.verify(PHONE, "pp07-confirm", again.code)
+
+
+async def test_nt02_withdrawing_leaves_a_newer_code_alone(
+    codes: VerificationCodes, clock: FixedClock
+) -> None:
+    first = await codes.issue(PHONE, "login")
+    clock.advance(timedelta(minutes=1))
+    second = await codes.issue(PHONE, "login")
+    assert not await codes.withdraw(PHONE, "login", first)
+    with pytest.raises(CodeSendTooSoon):
+        await codes.issue(PHONE, "login")  # the second send still counts
+    await codes.verify(PHONE, "login", second.code)
+
+
+async def test_nt02_withdrawn_sends_do_not_count_towards_the_daily_ten(
+    codes: VerificationCodes, clock: FixedClock
+) -> None:
+    for _ in range(10):
+        issued = await codes.issue(PHONE, "login")
+        assert await codes.withdraw(PHONE, "login", issued)
+        clock.advance(timedelta(minutes=1))
+    await codes.issue(PHONE, "login")  # the eleventh attempt, the first actually sent

@@ -16,6 +16,8 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, format_span_id, format_trace_id
 from pydantic import BaseModel, Field, SecretStr
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from starlette.responses import Response
 
 from servicekit.db import new_metadata
@@ -132,6 +134,14 @@ async def calendar(response: Response) -> dict[str, str]:
     return {"2027-01-01": "holiday"}
 
 
+@router.get("/api/v1/demo/stores")
+async def stores(request: Request) -> dict[str, Any]:
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.engine.connect() as conn:
+        one = (await conn.execute(text("SELECT 1"))).scalar()
+    return {"database": one, "redis": await runtime.redis.ping()}
+
+
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -146,13 +156,14 @@ def make_app(pg_database: str, redis_url: str, amqp_url: str, tokens: TokenFacto
     def make(
         *,
         redis: str = redis_url,
+        database: str = pg_database,
         env: Environment = Environment.test,
         readiness: tuple[ReadinessCheck, ...] = (),
     ) -> FastAPI:
         settings = DemoSettings(
             TMS_ENV=env,  # `env` is read by its alias only
             secret_key=SecretStr("test-secret"),
-            database=DatabaseSettings(url=pg_database, pool_size=2),
+            database=DatabaseSettings(url=database, pool_size=2),
             redis=RedisSettings(url=redis),
             broker=BrokerSettings(url=SecretStr(amqp_url)),
         )
@@ -271,6 +282,29 @@ async def test_unexpected_exception_is_a_generic_500_and_logged(
     assert errors[0]["error_type"] == "RuntimeError"
     assert errors[0]["request_id"] == r.headers["x-request-id"]
     assert IDN not in out
+
+
+@pytest.mark.parametrize("away", ["database", "redis"])
+async def test_a_store_away_is_a_503_problem_not_a_500(
+    make_app: AppFactory, pg_database: str, away: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ADR 0088: a request that finds its database or Redis away answers at once 503 problem+json with
+    Retry-After (the client asks again), logged as a warning without a traceback, not as our bug."""
+    port = closed_port()
+    if away == "database":
+        app = make_app(database=make_url(pg_database).set(port=port).render_as_string(hide_password=False))
+    else:
+        app = make_app(redis=f"redis://127.0.0.1:{port}/0")
+    async with service_client(app) as client:
+        r = await client.get("/api/v1/demo/stores")
+    assert r.status_code == 503, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.headers["retry-after"] == "2"
+    assert r.json()["code"] == "TEMPORARILY_UNAVAILABLE"
+    assert str(port) not in r.text  # where the store lives is not the caller's business
+    out = capsys.readouterr().out
+    assert '"unhandled error"' not in out
+    assert '"a store is unavailable"' in out
 
 
 async def test_unknown_route_is_a_404_problem(client: httpx.AsyncClient) -> None:

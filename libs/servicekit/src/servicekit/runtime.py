@@ -33,7 +33,11 @@ class Runtime:
         clock: Clock | None = None,
     ) -> Runtime:
         engine = create_engine(settings.database)
-        redis = Redis.from_url(settings.redis.url)
+        redis = Redis.from_url(
+            settings.redis.url,
+            socket_connect_timeout=settings.redis.connect_timeout_s,
+            socket_timeout=settings.redis.timeout_s,
+        )
         return cls(
             settings=settings,
             metadata=metadata,

@@ -24,6 +24,12 @@ class DatabaseSettings(BaseModel):
     url: str = ""
     pool_size: int = 10
     max_overflow: int = 10
+    # How long a request waits for the database before it answers 503 (ADR 0088), well under the edge's
+    # 30 s read timeout: a pooled connection (a busy pool on a loaded machine), a new connection, and
+    # unacknowledged bytes on an open one (libpq's tcp_user_timeout: a silent network, not a slow server).
+    pool_timeout_s: float = 15.0
+    connect_timeout_s: int = 5
+    tcp_user_timeout_ms: int = 5_000
     echo: bool = False
 
 
@@ -39,6 +45,10 @@ class BrokerSettings(BaseModel):
 
 class RedisSettings(BaseModel):
     url: str = "redis://127.0.0.1:6379/0"
+    # A Redis that went away answers 503 within these, not after the kernel's retransmissions (ADR 0088);
+    # generous, as a slow answer on a loaded machine is not an absent Redis.
+    connect_timeout_s: float = 5.0
+    timeout_s: float = 15.0
 
 
 class TelemetrySettings(BaseModel):

@@ -82,3 +82,114 @@ class PrivateRabbit:
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _run_as(
+    user: str, args: list[str], timeout: float = 120, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run a server's own tool as its own user (PostgreSQL refuses to run as root)."""
+    if os.geteuid() == 0:
+        args = ["runuser", "-u", user, "--", *args]
+    return subprocess.run(args, capture_output=True, text=True, check=check, timeout=timeout)  # noqa: S603
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of its own (initdb, pg_ctl; run as the `postgres` user when we are root), trust
+    auth, listening on `listen` (127.0.0.1, plus a veth address for the network-cut test)."""
+
+    def __init__(self, port: int = 5499, listen: str = "127.0.0.1", name: str = "tmspg") -> None:
+        self.port = port
+        self.base = Path(tempfile.mkdtemp(prefix=f"{name}-"))
+        self.data = self.base / "data"
+        self.listen = listen
+        if os.geteuid() == 0:
+            shutil.chown(self.base, "postgres", "postgres")
+        _run_as("postgres", ["initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8"])
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.write(
+                f"listen_addresses = '{listen}'\nport = {port}\nunix_socket_directories = '{self.base}'\n"
+                "max_connections = 200\nfsync = on\n"
+            )
+        if listen != "127.0.0.1":
+            with (self.data / "pg_hba.conf").open("a") as hba:
+                hba.write("host all all 0.0.0.0/0 trust\n")
+
+    def url(self, database: str = "postgres", user: str = "postgres", host: str = "127.0.0.1") -> str:
+        return f"postgresql://{user}@{host}:{self.port}/{database}"
+
+    def start(self) -> None:
+        log = self.base / "server.log"
+        _run_as("postgres", ["pg_ctl", "-D", str(self.data), "-l", str(log), "-w", "-t", "60", "start"])
+
+    def stop(self, mode: str = "fast") -> None:
+        """`fast` (clients disconnected, a clean shutdown) or `immediate` (no checkpoint: crash recovery at
+        the next start, as after a power cut)."""
+        _run_as(
+            "postgres", ["pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop"], check=False
+        )
+
+    def restart(self, mode: str = "fast") -> None:
+        self.stop(mode)
+        self.start()
+
+    def destroy(self) -> None:
+        self.stop("immediate")
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+class PrivateRedis:
+    """A redis-server of its own keeping nothing on disk, as the shared one here (architecture.md, traps):
+    a restart loses everything it held."""
+
+    def __init__(self, port: int = 6499, listen: str = "127.0.0.1") -> None:
+        self.port = port
+        self.listen = listen
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def url(self, db: int = 0, host: str = "127.0.0.1") -> str:
+        return f"redis://{host}:{self.port}/{db}"
+
+    def start(self, timeout_s: float = 30) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 - fixed program, our own arguments
+            [  # noqa: S607
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                *self.listen.split(","),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "no",
+                "--loglevel",
+                "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            ping = subprocess.run(  # noqa: S603
+                ["redis-cli", "-p", str(self.port), "ping"],  # noqa: S607
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if ping.stdout.strip() == "PONG":
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"private Redis on {self.port} did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def destroy(self) -> None:
+        self.stop()

@@ -36,6 +36,22 @@ _GC_MARGIN = timedelta(days=1)
 # ARGV: now, min interval, daily limit, code hash, expires (µs), code GC s, last-send GC s, day GC s,
 #       next local midnight (µs).
 # The daily refusal is checked first: it names the longer wait.
+# KEYS: code record, last send, sends today. ARGV: the code's hash, the issue's instant (µs).
+# Only the issue's own traces go: a newer code (another send since) is left alone.
+_WITHDRAW_LUA = """
+if redis.call('HGET', KEYS[1], 'hash') ~= ARGV[1] then
+  return 0
+end
+redis.call('DEL', KEYS[1])
+if redis.call('GET', KEYS[2]) == ARGV[2] then
+  redis.call('DEL', KEYS[2])
+end
+if tonumber(redis.call('GET', KEYS[3]) or '0') > 0 then
+  redis.call('DECR', KEYS[3])
+end
+return 1
+"""
+
 _ISSUE_LUA = """
 local now = tonumber(ARGV[1])
 local sent_today = tonumber(redis.call('GET', KEYS[3]) or '0')
@@ -144,6 +160,7 @@ class CodeNotIssued(VerificationError):
 class IssuedCode:
     code: str
     expires_at: datetime
+    issued_at: datetime | None = None  # platform time of the send it counted (for `withdraw`)
 
 
 def _us(moment: datetime) -> int:
@@ -183,6 +200,7 @@ class VerificationCodes:
         # Registered once: redis-py sends EVALSHA and loads the script again only if the server lost it.
         self._issue_script = redis.register_script(_ISSUE_LUA)
         self._verify_script = redis.register_script(_VERIFY_LUA)
+        self._withdraw_script = redis.register_script(_WITHDRAW_LUA)
 
     async def issue(self, phone: str, purpose: str) -> IssuedCode:
         """A new code for `phone` and `purpose`, replacing any previous one; the caller sends the SMS."""
@@ -215,7 +233,26 @@ class VerificationCodes:
         if status == 1:
             # Capped at the interval: a platform clock moved backwards must not lock the phone for hours.
             raise CodeSendTooSoon(min(_seconds_ceil(int(value)), _seconds_ceil(self._min_interval // _US)))
-        return IssuedCode(code=code, expires_at=expires_at)
+        return IssuedCode(code=code, expires_at=expires_at, issued_at=now)
+
+    async def withdraw(self, phone: str, purpose: str, issued: IssuedCode) -> bool:
+        """Undo an issue whose SMS was never sent (the transaction that would have sent it failed, ADR
+        0088): the code no longer verifies, and the send counts neither for the one-a-minute nor for the
+        ten-a-day limit, so the person's retry is not refused for our failure. False when a newer code
+        replaced it (then nothing is touched)."""
+        if issued.issued_at is None:
+            return False
+        phone, purpose = self._normalise(phone, purpose)
+        local_day = issued.issued_at.astimezone(SHANGHAI).date()
+        done = await self._withdraw_script(
+            keys=[
+                self._code_key(phone, purpose),
+                self._key(phone, "last"),
+                self._key(phone, f"day:{local_day:%Y%m%d}"),
+            ],
+            args=[self._hash(phone, purpose, issued.code), _us(issued.issued_at)],
+        )
+        return bool(done)
 
     async def verify(self, phone: str, purpose: str, code: str) -> None:
         """Returns when `code` is right (and consumes it); raises a `VerificationError` otherwise."""

@@ -28,6 +28,7 @@ import asyncio
 import re
 import secrets
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
@@ -35,6 +36,7 @@ from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 
 from plate_pool_service.domain import State
 from plate_pool_service.resp import RespError, RespPipe
@@ -171,6 +173,8 @@ class SelectionState:
     draw_size: int
     hold_seconds: int
     sms_minutes: int
+    chosen: int | None = None  # awaiting its SMS code: the chosen number's index ...
+    chosen_until: datetime | None = None  # ... held until the SMS window's end
 
 
 @dataclass(frozen=True)
@@ -280,19 +284,54 @@ class HotPool:
 
     # --- pools ------------------------------------------------------------------------------------
 
-    async def build(self, segment_id: str, size: int, allocated: list[int]) -> None:
-        """(Re)build a segment's pool: every number available except the allocated ones; no holds."""
+    async def build(
+        self,
+        segment_id: str,
+        size: int,
+        allocated: list[int],
+        chosen: Mapping[int, tuple[str, datetime]] | None = None,
+        *,
+        only_if_missing: bool = False,
+    ) -> bool:
+        """(Re)build a segment's pool: every number available except the allocated ones and the `chosen`
+        ones (index -> the selection awaiting its SMS code, its window's end), held again for them; no
+        other holds. `only_if_missing`: nothing is done when the pool exists, also when another replica
+        or the worker builds it at the same moment (WATCH), so a rebuild never wipes holds made since.
+        Returns whether this call built it."""
+        chosen = dict(chosen or {})
         full, rest = divmod(size, 8)
         bitmap = bytearray(b"\xff" * full + (bytes([(0xFF << (8 - rest)) & 0xFF]) if rest else b""))
-        for idx in allocated:
+        for idx in (*allocated, *chosen):
             bitmap[idx // 8] &= ~(0x80 >> (idx % 8)) & 0xFF
+        bits = self.seg_key(segment_id, "bits")
         async with self.redis.pipeline(transaction=True) as pipe:
+            if only_if_missing:
+                await pipe.watch(bits)
+                if await pipe.exists(bits):
+                    return False
+                pipe.multi()  # type: ignore[no-untyped-call]
             pipe.delete(*(self.seg_key(segment_id, p) for p in ("bits", "holds", "hexp", "alloc")))
-            pipe.set(self.seg_key(segment_id, "bits"), bytes(bitmap))
-            pipe.set(self.seg_key(segment_id, "n"), size - len(set(allocated)))
+            pipe.set(bits, bytes(bitmap))
+            pipe.set(self.seg_key(segment_id, "n"), size - len(set(allocated) | set(chosen)))
             if allocated:
                 pipe.sadd(self.seg_key(segment_id, "alloc"), *allocated)
-            await pipe.execute()
+            if chosen:
+                pipe.hset(
+                    self.seg_key(segment_id, "holds"), mapping={i: sid for i, (sid, _) in chosen.items()}
+                )
+                pipe.zadd(
+                    self.seg_key(segment_id, "hexp"), {str(i): to_us(end) for i, (_, end) in chosen.items()}
+                )
+            try:
+                await pipe.execute()
+            except WatchError:
+                return False  # built by someone else in between
+        return True
+
+    async def holder(self, segment_id: str, index: int) -> str | None:
+        """The selection holding number `index` (None when no one does)."""
+        value = await self.redis.hget(self.seg_key(segment_id, "holds"), str(index))
+        return None if value is None else _s(value)
 
     async def is_built(self, segment_id: str) -> bool:
         return bool(await self.redis.exists(self.seg_key(segment_id, "bits")))
@@ -335,8 +374,9 @@ class HotPool:
                 "dsz": st.draw_size,
                 "hold_us": st.hold_seconds * 1_000_000,
                 "sms_us": st.sms_minutes * 60_000_000,
-                "held": "",
-                "chosen": "",
+                "held": "" if st.chosen is None else st.chosen,
+                "chosen": "" if st.chosen is None else st.chosen,
+                "hexp": "" if st.chosen_until is None else to_us(st.chosen_until),
             },
         )
 

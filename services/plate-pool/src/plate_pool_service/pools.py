@@ -8,12 +8,16 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from plate_pool_service.context import PlateContext
-from plate_pool_service.tables import allocations, segments
+from plate_pool_service.domain import State
+from plate_pool_service.tables import allocations, segments, selections
 
 
-async def build_pool(ctx: PlateContext, segment_id: str) -> int:
+async def build_pool(ctx: PlateContext, segment_id: str, *, only_if_missing: bool = False) -> int:
     """PP-10/PP-12: the pool from the segment's definition minus the ledger's active allocations (also the
-    rebuild after Redis lost it). Returns the numbers available."""
+    rebuild after Redis lost it, `only_if_missing`: never over a pool someone built meanwhile). A number
+    chosen by a selection still awaiting its SMS code (PP-07) is held for it again until its window ends,
+    not put back in the pool for someone else. Returns the numbers available (0 when nothing was built)."""
+    now = await ctx.runtime.clock.now()
     async with ctx.runtime.engine.connect() as conn:
         row = (await conn.execute(select(segments).where(segments.c.id == segment_id))).one()
         taken = (
@@ -24,14 +28,28 @@ async def build_pool(ctx: PlateContext, segment_id: str) -> int:
             )
         ).scalars()
         allocated = list(taken)
-    await ctx.hot.build(segment_id, row.size, allocated)
+        awaiting = (
+            await conn.execute(
+                select(selections.c.id, selections.c.plate_number, selections.c.sms_deadline)
+                .where(selections.c.segment_id == segment_id)
+                .where(selections.c.state == State.AWAITING_SMS)
+                .where(selections.c.sms_deadline > now)
+            )
+        ).all()
+    chosen: dict[int, tuple[str, datetime]] = {}
+    segment = await ctx.catalog.segment(segment_id) if awaiting else None
+    for selection_id, number, deadline in awaiting:
+        index = segment.space.index(number) if segment is not None and number else None
+        if index is not None and index not in allocated:
+            chosen[index] = (str(selection_id), deadline)
+    built = await ctx.hot.build(segment_id, row.size, allocated, chosen, only_if_missing=only_if_missing)
     if row.pool_built_at is None:
         async with ctx.runtime.uow() as uow:
             await uow.session.execute(
                 update(segments).where(segments.c.id == segment_id).values(pool_built_at=uow.now)
             )
             await uow.commit()
-    return int(row.size - len(set(allocated)))
+    return int(row.size - len(set(allocated) | set(chosen))) if built else 0
 
 
 async def office_available(ctx: PlateContext, office_code: str, now: datetime) -> int:

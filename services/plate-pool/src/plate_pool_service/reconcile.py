@@ -22,13 +22,24 @@ from plate_pool_service.context import PlateContext
 from plate_pool_service.domain import Refusal, State
 from plate_pool_service.hot import Choice, SelectionState
 from plate_pool_service.ledger import record_choice, record_confirmation
+from plate_pool_service.pools import build_pool
 from servicekit.runtime import Runtime
 from servicekit.uow import SYSTEM_ACTOR
 
 
 async def restore_hot(ctx: PlateContext, row: Any) -> None:
-    """Redis lost the selection's hash (restart), or Postgres changed it: rebuild it from the row."""
+    """Redis lost the selection's hash (restart), or Postgres changed it: rebuild it from the row. A
+    selection awaiting its SMS code gets its chosen number back when the pool holds it for it (the
+    rebuilt pool does, pools.build_pool), so its confirmation goes through as if nothing happened."""
+    if not await ctx.hot.is_built(row.segment_id):
+        await build_pool(ctx, row.segment_id, only_if_missing=True)  # lost with the selection's hash
     settings = await ctx.catalog.settings(row.office_code)
+    chosen: int | None = None
+    if row.state == State.AWAITING_SMS and row.plate_number and row.sms_deadline is not None:
+        segment = await ctx.catalog.segment(row.segment_id)
+        index = segment.space.index(row.plate_number) if segment is not None else None
+        if index is not None and await ctx.hot.holder(row.segment_id, index) == str(row.id):
+            chosen = index
     await ctx.hot.put_selection(
         str(row.id),
         SelectionState(
@@ -41,6 +52,8 @@ async def restore_hot(ctx: PlateContext, row: Any) -> None:
             draw_size=settings.draw_size,
             hold_seconds=settings.hold_seconds,
             sms_minutes=settings.sms_minutes,
+            chosen=chosen,
+            chosen_until=row.sms_deadline if chosen is not None else None,
         ),
     )
 

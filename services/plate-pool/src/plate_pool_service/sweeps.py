@@ -208,8 +208,8 @@ async def pools(runtime: Runtime) -> int:
     for row in await _published_segments(runtime):
         offices.add(row.office_code)
         if row.pool_built_at is None or not await ctx.hot.is_built(row.id):
-            await build_pool(ctx, row.id)
-            rebuilt += 1
+            # only when still missing: a replica's draw may have rebuilt it since (steps.draw)
+            rebuilt += bool(await build_pool(ctx, row.id, only_if_missing=True))
     for office in offices:
         settings = await ctx.catalog.settings(office)
         available = await office_available(ctx, office, now)

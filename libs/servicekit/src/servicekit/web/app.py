@@ -51,6 +51,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit.clock import Clock
+from servicekit.masking import mask_text
 from servicekit.runtime import Runtime
 from servicekit.service import SERVICE_NAMES, load_spec
 from servicekit.settings import Environment, ServiceSettings
@@ -73,7 +74,7 @@ from servicekit.web.context import (
 from servicekit.web.idempotency import IdempotencyStore
 from servicekit.web.input import install_input_handlers, refuse_bad_input
 from servicekit.web.openapi_problems import document_problems
-from servicekit.web.problems import install_problem_handlers, internal_error, problem_of
+from servicekit.web.problems import install_problem_handlers, internal_error, problem_of, unavailable_of
 
 log = logging.getLogger("servicekit.web")
 access_log = logging.getLogger("servicekit.access")
@@ -324,6 +325,13 @@ class RequestMiddleware:
             await self.app(scope, receive, exchange.send)
         except Exception as exc:
             problem = problem_of(exc)
+            if problem is None:
+                problem = unavailable_of(exc)
+                if problem is not None:  # a moment, not a bug: one line, no traceback
+                    log.warning(
+                        "a store is unavailable",
+                        extra={"error_type": type(exc).__name__, "error": mask_text(str(exc))[:300]},
+                    )
             if problem is None:
                 log.error("unhandled error", exc_info=exc)
                 if span is not None:

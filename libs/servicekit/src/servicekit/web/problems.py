@@ -22,6 +22,9 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, ClassVar
 
+import psycopg
+import redis.exceptions
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -206,6 +209,38 @@ def problem_of(exc: BaseException) -> Problem | None:
     return Problem(exc.status, exc.code, mask_text(exc.detail), rule=exc.rule, extra=extra, headers=headers)
 
 
+# A store or the broker away (restarted, cut off, its connections reset) or a transaction the database
+# aborted for the request to be tried again (deadlock, serialisation, a statement timeout): not the
+# caller's fault and not a bug, but a moment. Answered 503 with Retry-After, never a 500 (ADR 0088).
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    sqlalchemy.exc.OperationalError,  # psycopg's OperationalError: the server, the network, a rollback
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,  # no pooled connection within pool_timeout
+    psycopg.OperationalError,
+    redis.exceptions.ConnectionError,  # TimeoutError included
+    redis.exceptions.TimeoutError,
+    ConnectionError,  # builtin: a socket reset (plate-pool's RESP pipe)
+    TimeoutError,
+)
+RETRY_AFTER_UNAVAILABLE_S = 2
+
+
+def unavailable_of(exc: BaseException) -> Problem | None:
+    """503 `TEMPORARILY_UNAVAILABLE` for an exception that says a store is away for a moment; None for
+    any other. A DBAPIError that invalidated its connection counts too (the pool reconnects next time)."""
+    transient = isinstance(exc, _TRANSIENT) or (
+        isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated
+    )
+    if not transient:
+        return None
+    return Problem(
+        503,
+        "TEMPORARILY_UNAVAILABLE",
+        "the service cannot reach its data right now; try again shortly",
+        headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE_S)},
+    )
+
+
 def internal_error() -> Problem:
     return Problem(
         500,
@@ -261,6 +296,13 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
     rule_problem = problem_of(exc)
     if rule_problem is not None:
         return problem_response(request, rule_problem)
+    unavailable = unavailable_of(exc)
+    if unavailable is not None:
+        log.warning(
+            "a store is unavailable",
+            extra={"error_type": type(exc).__name__, "error": mask_text(str(exc))[:300]},
+        )
+        return problem_response(request, unavailable)
     log.error("unhandled error", exc_info=exc)
     return problem_response(request, internal_error())
 

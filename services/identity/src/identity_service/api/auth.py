@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -105,15 +106,21 @@ async def send_sms_code(body: SmsCodeIn, request: Request, ctx: CtxDep, uow: Uow
     per-phone limits (one a minute, ten a day) are NT-02's; a per-IP limit guards against a flood."""
     await enforce_limit(request, ctx.settings.sms_rate_per_ip, "sms-codes", "ip", caller_ip(request))
     issued = await ctx.codes.issue(body.phone, body.purpose)
-    async with uow:
-        uow.emit(
-            SendSms(
-                phone=body.phone,
-                template="verification_code",
-                params={"code": issued.code, "minutes": "5"},
+    try:
+        async with uow:
+            uow.emit(
+                SendSms(
+                    phone=body.phone,
+                    template="verification_code",
+                    params={"code": issued.code, "minutes": "5"},
+                )
             )
-        )
-        await uow.commit()
+            await uow.commit()
+    except Exception:
+        # Never sent: the send must not count against the retry (NT-02, ADR 0088).
+        with contextlib.suppress(Exception):  # Redis away too: the code expires unused
+            await ctx.codes.withdraw(body.phone, body.purpose, issued)
+        raise
     return {"phone": body.phone[:3] + "****" + body.phone[-4:], "expires_at": issued.expires_at.isoformat()}
 
 

@@ -3,6 +3,7 @@ confirmation (PP-07, PP-08)."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -15,6 +16,7 @@ from plate_pool_service.context import PlateContext, current_calendar
 from plate_pool_service.domain import Action, Refusal, State
 from plate_pool_service.hot import Choice, Draw, HotError, HotStatus, Queued, Verify
 from plate_pool_service.ledger import record_choice, record_confirmation
+from plate_pool_service.pools import build_pool
 from plate_pool_service.reconcile import restore_hot
 from plate_pool_service.selections.reading import _text, load, load_current, row_of
 from servicekit.uow import Actor
@@ -100,6 +102,14 @@ async def draw(
     async def call() -> Draw | Queued:
         return await hot.draw(sid, owner, segment.id, segment.space.size, 5)
 
+    try:
+        return segment, await _hot_call(ctx, selection_id, principal, call)
+    except domain.PoolExhausted:
+        if await hot.is_built(segment.id):
+            raise
+    # Not exhausted: Redis lost the pool (a restart) and the worker has not rebuilt it yet. Rebuilt here
+    # from the ledger (once, whoever is first), and the draw made on it.
+    await build_pool(ctx, segment.id, only_if_missing=True)
     return segment, await _hot_call(ctx, selection_id, principal, call)
 
 
@@ -157,7 +167,8 @@ async def send_code(
     async with ctx.runtime.uow() as uow:
         if row.sms_deadline is None or uow.now >= row.sms_deadline:
             raise domain.SmsWindowOver("the 30-minute SMS confirmation window is over")
-        issued = await ctx.codes.issue(row.phone, SMS_PURPOSE.format(row.id))
+        purpose = SMS_PURPOSE.format(row.id)
+        issued = await ctx.codes.issue(row.phone, purpose)
         minutes = max(1, round((issued.expires_at - uow.now).total_seconds() / 60))
         uow.emit(
             SendSms(
@@ -167,7 +178,13 @@ async def send_code(
                 account_id=row.account_id,
             )
         )
-        await uow.commit()
+        try:
+            await uow.commit()
+        except Exception:
+            # The SMS will never be sent: the send must not count against the person's retry (NT-02).
+            with contextlib.suppress(Exception):  # Redis away too: the code expires unused
+                await ctx.codes.withdraw(row.phone, purpose, issued)
+            raise
     return row, issued
 
 
