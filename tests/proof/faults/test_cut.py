@@ -34,8 +34,8 @@ from sqlalchemy.engine import make_url
 from servicekit.db import psycopg_dsn
 from servicekit.testservers import PrivatePostgres, PrivateRedis
 from servicekit.topology import declare_events_exchange
+from tests.proof.conftest import Progress, Record
 
-from ..conftest import Progress, Record
 from .platepool import SMS_QUEUE, Load, Platform, check, free_port, prepare_database, stand_in_for_notify
 
 pytestmark = [pytest.mark.proof, pytest.mark.fault, pytest.mark.integration]

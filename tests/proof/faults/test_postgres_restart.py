@@ -21,8 +21,8 @@ from collections.abc import Iterator
 import pytest
 
 from servicekit.testservers import PrivatePostgres, PrivateRedis
+from tests.proof.conftest import Progress, Record
 
-from ..conftest import Progress, Record
 from .platepool import Load, Platform, check, free_port, prepare_database, stand_in_for_notify
 
 pytestmark = [pytest.mark.proof, pytest.mark.fault, pytest.mark.integration]

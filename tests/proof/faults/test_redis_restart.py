@@ -22,8 +22,8 @@ from collections.abc import Iterator
 import pytest
 
 from servicekit.testservers import PrivatePostgres, PrivateRedis
+from tests.proof.conftest import Progress, Record
 
-from ..conftest import Progress, Record
 from .platepool import (
     Load,
     Platform,
