@@ -19,7 +19,7 @@ PROOF_DIR = ROOT / "var" / "proof"
 
 # The parts each suite expects; a run missing one is reported `complete: false`.
 EXPECTED: dict[str, tuple[str, ...]] = {
-    "faults": (),
+    "faults": ("broker", "kills", "poison", "postgres", "redis", "cut"),
     "attack": (),
 }
 
