@@ -46,6 +46,7 @@ class Process:
     port: int | None = None
     popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     kills: int = 0
+    serves_http: bool = True  # an api replica (a worker answers only its liveness probe)
     # run_worker.py's: it says `ready` on stdout, and its counters when stopped.
     talks: bool = False
 
@@ -56,14 +57,19 @@ class Process:
         return cls(name, [*args, "--no-access-log"], env, port)
 
     @classmethod
-    def worker(cls, name: str, package: str, env: dict[str, str]) -> Process:
-        return cls(name, ["-m", f"{package}.worker"], env)
+    def worker(cls, name: str, service: str, env: dict[str, str]) -> Process:
+        """`python -m <package>.worker`, its liveness probe on a port of its own: ready when it answers."""
+        port = free_port()
+        prefix = "TMS_" + service.upper().replace("-", "_") + "__"
+        package = service.replace("-", "_") + "_service"
+        env = {**env, prefix + "WORKER_HEALTH_PORT": str(port)}
+        return cls(name, ["-m", f"{package}.worker"], env, port, serves_http=False)
 
     @classmethod
     def quiet_worker(cls, service: str, env: dict[str, str], *, relay_only: bool = False) -> Process:
         """The worker without its sweeps (run_worker.py), and without its consumers if `relay_only`."""
         args = [str(Path(__file__).with_name("run_worker.py")), service, *(["--relay-only"] * relay_only)]
-        return cls(f"{service}-worker", args, env, talks=True)
+        return cls(f"{service}-worker", args, env, talks=True, serves_http=False)
 
     @property
     def url(self) -> str:
@@ -74,7 +80,7 @@ class Process:
         self.popen = subprocess.Popen([sys.executable, *self.args], cwd=ROOT, env=self.env, stdout=stdout)
 
     def ready(self) -> bool:
-        """An api answers /healthz; a worker is ready once started (its consumers attach as it comes up)."""
+        """An api answers /healthz; so does a worker's liveness probe, once its consumers and relay run."""
         if self.popen is None or self.popen.poll() is not None:
             return False
         if self.port is None:
