@@ -87,20 +87,29 @@ async def test_five_thousand_messages_survive_three_broker_restarts(
             say(f"broker proof: {TOTAL} messages, restarts {RESTARTS}, private RabbitMQ on :{rabbit.port}")
             await asyncio.sleep(SETTLE_S)
 
+            at_restart: list[int] = []
+
+            def quarter(n: int) -> int:
+                return TOTAL * n // (len(RESTARTS) + 1)
+
             async def produce() -> None:
                 while ledger.produced < TOTAL:
+                    # Held at each quarter until its restart begins (a slow restart must not let the
+                    # production run past the next ones): messages on both sides of every restart.
+                    if len(at_restart) < len(RESTARTS) and ledger.produced >= quarter(len(at_restart) + 1):
+                        await asyncio.sleep(0.1)
+                        continue
                     count = min(BATCH, TOTAL - ledger.produced)
                     await ledger.emit(identity, ledger.next_messages(count, datetime.now(UTC)))
                     await asyncio.sleep(PACE_S)
 
             producing = asyncio.create_task(produce(), name="produce")
             back_at: list[float] = []
-            at_restart: list[int] = []
             for n, kind in enumerate(RESTARTS, start=1):
                 # At a quarter, half and three quarters of the production (and some seconds after the last
                 # return, to let the workers reconnect and work): messages on both sides of each restart.
                 not_before = back_at[-1] + GAP_S if back_at else 0.0
-                while ledger.produced < TOTAL * n // (len(RESTARTS) + 1) or time.monotonic() < not_before:
+                while ledger.produced < quarter(n) or time.monotonic() < not_before:
                     if producing.done():
                         producing.result()  # a failed producer fails the proof now, not after the restarts
                     await asyncio.sleep(0.1)
