@@ -19,8 +19,8 @@ PROOF_DIR = ROOT / "var" / "proof"
 
 # The parts each suite expects; a run missing one is reported `complete: false`.
 EXPECTED: dict[str, tuple[str, ...]] = {
-    "faults": (),
-    "attack": ("input",),
+    "faults": ("broker", "kills", "poison", "postgres", "redis", "cut"),
+    "attack": ("fuzz", "authz", "jwt", "input", "bruteforce", "logs"),
 }
 
 

@@ -3,8 +3,11 @@
 Rows are claimed in batches with `FOR UPDATE SKIP LOCKED`, so any number of worker replicas relay side
 by side without publishing a row twice at the same time. Each message is published persistent and
 `mandatory` on a publisher-confirm channel; a row is marked published only when the broker acks it.
-A nack, a return (no queue for a command), a timeout or a lost connection leaves the row pending with
-a later `next_attempt_at` (exponential backoff with jitter) and the error noted.
+A nack or a return (no queue for a command) is the row's own failure: it stays pending with a later
+`next_attempt_at` (exponential backoff with jitter) and the error noted. Anything else (no channel, a lost
+connection, a confirm that never came) is the broker's: the rows stay due as they are, and the relay
+tries again after `reconnect_interval_s` or as soon as the connection is restored. Backing each row off
+through an outage spread the backlog over up to a minute after the broker was back (ADR 0087).
 
 The relay sleeps on PostgreSQL `LISTEN` (the unit of work sends `NOTIFY` in the committing transaction)
 and polls as a fallback, so a lost notification delays a row by one poll interval at most.
@@ -21,6 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 import aio_pika
+import aiormq
 import psycopg
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
 from opentelemetry import metrics, trace
@@ -43,9 +47,15 @@ _failed = _meter.create_counter("outbox.publish_failures", description="publish 
 @dataclass
 class RelayStats:
     published: int = 0
-    failed_attempts: int = 0
+    failed_attempts: int = 0  # rows that failed to publish, for either reason
+    broker_unavailable: int = 0  # batches that found the broker away (rows left due, not backed off)
     purged: int = 0
     last_errors: list[str] = field(default_factory=list)
+
+
+def rows_own_failure(exc: BaseException) -> bool:
+    """A nack or a return concerns this row; every other failure is the broker's or the connection's."""
+    return isinstance(exc, aiormq.exceptions.DeliveryError)
 
 
 def backoff(attempts: int, base_ms: int, max_ms: int) -> timedelta:
@@ -78,9 +88,18 @@ class OutboxRelay:
         self._channel: AbstractChannel | None = None
         self._exchanges: dict[str, AbstractExchange] = {}
         self._wake = asyncio.Event()
+        # Set when a batch found the broker away: the relay then waits for the connection, not for rows.
+        self._broker_away = False
+        # A restored connection wakes the relay at once (a robust connection's callbacks; not on a plain one).
+        reconnected = getattr(connection, "reconnect_callbacks", None)
+        if reconnected is not None:
+            reconnected.add(self._on_reconnected)
         self.stats = RelayStats()
         # The event-loop time the relay last went round: a stuck relay stops moving it.
         self.last_loop: float | None = None
+
+    def _on_reconnected(self, *_: object) -> None:
+        self._wake.set()
 
     async def _exchange(self, name: str) -> AbstractExchange:
         """Called once per exchange per batch, before the concurrent publishes (one channel, not many)."""
@@ -154,6 +173,9 @@ class OutboxRelay:
                 )
             done = [row.id for row, result in zip(rows, results, strict=True) if result is None]
             failed = [(row, result) for row, result in zip(rows, results, strict=True) if result is not None]
+            # The broker's failures leave their rows due as they are; only a row's own failure backs it off.
+            away = [exc for _, exc in failed if not rows_own_failure(exc)]
+            failed = [(row, exc) for row, exc in failed if rows_own_failure(exc)]
             if done:
                 await conn.execute(
                     update(outbox)
@@ -182,6 +204,10 @@ class OutboxRelay:
                     ],
                 )
                 self._note_failures([exc for _, exc in failed])
+            if away:
+                self._note_failures(away)
+                self.stats.broker_unavailable += 1
+            self._broker_away = bool(away)
         self.stats.published += len(done)
         _published.add(len(done), {"service": self._source})
         return len(done)
@@ -241,15 +267,17 @@ class OutboxRelay:
                     with contextlib.suppress(Exception):
                         await self.purge_published()
                     last_purge = loop.time()
-                if published >= self._batch_size:
+                if published >= self._batch_size and not self._broker_away:
                     continue  # more waiting: no sleep
+                # The broker away: try again after the reconnect interval, or when the connection is back.
+                wait_s = self._broker.reconnect_interval_s if self._broker_away else self._poll_interval_s
                 with contextlib.suppress(TimeoutError):
                     stop_wait = asyncio.ensure_future(stop.wait())
                     wake_wait = asyncio.ensure_future(self._wake.wait())
                     try:
                         await asyncio.wait(
                             {stop_wait, wake_wait},
-                            timeout=self._poll_interval_s,
+                            timeout=wait_s,
                             return_when=asyncio.FIRST_COMPLETED,
                         )
                     finally:
@@ -262,4 +290,6 @@ class OutboxRelay:
 
 
 async def connect_broker(broker: BrokerSettings) -> AbstractRobustConnection:
-    return await aio_pika.connect_robust(broker.url.get_secret_value(), timeout=10)
+    return await aio_pika.connect_robust(
+        broker.url.get_secret_value(), timeout=10, reconnect_interval=broker.reconnect_interval_s
+    )

@@ -37,6 +37,8 @@ class BrokerSettings(BaseModel):
     url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
     prefetch: int = 32
     publish_timeout_s: float = 5.0
+    # How often a lost connection is tried again (aio-pika's default is 5 s: up to 5 s more of outage).
+    reconnect_interval_s: float = 1.0
     # Consumers retry a transient failure this many times before the message goes to `<queue>.dlq`.
     max_attempts: int = 5
     retry_base_ms: int = 1000

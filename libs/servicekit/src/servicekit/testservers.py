@@ -6,10 +6,19 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a detached server's zombie waits for a reaper that may never come)."""
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
 
 
 class PrivateRabbit:
@@ -70,6 +79,17 @@ class PrivateRabbit:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    def kill(self) -> None:
+        """SIGKILL the node's Erlang VM (a crash, not a shutdown): nothing is flushed or handed over."""
+        pid = int((self.base / "pid").read_text().strip())
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if not _running(pid):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"private RabbitMQ {self.node} (pid {pid}) survived SIGKILL")
 
     def queue_depth(self, queue: str) -> int:
         out = self._ctl("-q", "list_queues", "name", "messages").stdout
