@@ -30,6 +30,7 @@ class Actor:
     roles: frozenset[str]
     username: str
     kind: str = "person"  # person | unit | staff | system
+    channel: str = "online"
     office: str | None = None
     id_number: str | None = None
     phone: str | None = None
@@ -45,9 +46,9 @@ def new_uscc() -> str:
             return code
 
 
-def _person(label: str) -> Actor:
+def _person(label: str, channel: str = "online") -> Actor:
     number = new_id_number()
-    return Actor(label, frozenset({"citizen"}), number, id_number=number, phone=new_phone())
+    return Actor(label, frozenset({"citizen"}), number, id_number=number, phone=new_phone(), channel=channel)
 
 
 def _unit(label: str, delegated: tuple[str, ...]) -> Actor:
@@ -62,18 +63,23 @@ def _clerk(label: str, role: str, office: str) -> Actor:
 
 
 def cast() -> dict[str, Actor]:
-    """Every actor, by label: `citizen` (role cells), `owner` (A), `stranger` (B), `unit`, `dealer`,
-    `hospital`, `clerk.*` (office 130100), `other:clerk.*` (office 130200), `system`."""
+    """Every actor, by label: `citizen` (role cells), `owner` (A: registered at the counter, so that
+    every online service is open to A, licence photos too), `stranger` (B), `unit`, `dealer`, `hospital`,
+    `other:hospital`, `clerk.*` (office 130100), `other:clerk.*` (office 130200), `system`, and the
+    accounts no one may cancel (`victim:staff`, `victim:system`)."""
     actors = [
         _person("citizen"),
-        _person("owner"),
+        _person("owner", channel="counter"),
         _person("stranger"),
         _unit("unit", ()),
         _unit("dealer", ("dealer",)),
         _unit("hospital", ("hospital",)),
+        _unit("other:hospital", ("hospital",)),
         *(_clerk(post, post, OFFICE) for post in CLERK_POSTS),
         *(_clerk(f"other:{post}", post, OTHER_OFFICE) for post in CLERK_POSTS),
+        _clerk("victim:staff", "clerk.review", OFFICE),
         Actor("system", frozenset({"system"}), "az-system-" + secrets.token_hex(4), kind="system"),
+        Actor("victim:system", frozenset({"system"}), "az-victim-" + secrets.token_hex(4), kind="system"),
     ]
     return {actor.label: actor for actor in actors}
 
@@ -93,7 +99,7 @@ def make_accounts(actors: dict[str, Actor]) -> None:
                             category="personal",
                             kind="owner_driver",
                             name="沈十七",
-                            channel="online",
+                            channel=actor.channel,
                             id_number=actor.id_number,
                             phone=actor.phone,
                             **common,
@@ -140,7 +146,11 @@ def sign_in(gw: httpx.Client, actors: dict[str, Actor]) -> None:
     """Each actor's bearer header and subject, through the gateway."""
     for actor in actors.values():
         if actor.kind == "system":
-            body = {"grant_type": "client_credentials", "client_id": actor.username, "client_secret": PASSWORD}
+            body = {
+                "grant_type": "client_credentials",
+                "client_id": actor.username,
+                "client_secret": PASSWORD,
+            }
             r = gw.post("/api/v1/auth/token", json=body)
         else:
             r = gw.post("/api/v1/auth/login", json={"username": actor.username, "password": PASSWORD})
