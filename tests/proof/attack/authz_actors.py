@@ -65,14 +65,15 @@ def _clerk(label: str, role: str, office: str) -> Actor:
 def cast() -> dict[str, Actor]:
     """Every actor, by label: `citizen` (role cells), `owner` (A: registered at the counter, so that
     every online service is open to A, licence photos too), `stranger` (B), `unit`, `dealer`, `hospital`,
-    `other:hospital`, `clerk.*` (office 130100), `other:clerk.*` (office 130200), `system`, and the
-    accounts no one may cancel (`victim:staff`, `victim:system`)."""
+    `other:dealer`, `other:hospital`, `clerk.*` (office 130100), `other:clerk.*` (office 130200),
+    `system`, and the accounts no one may cancel (`victim:staff`, `victim:system`)."""
     actors = [
         _person("citizen"),
         _person("owner", channel="counter"),
         _person("stranger"),
         _unit("unit", ()),
         _unit("dealer", ("dealer",)),
+        _unit("other:dealer", ("dealer",)),
         _unit("hospital", ("hospital",)),
         _unit("other:hospital", ("hospital",)),
         *(_clerk(post, post, OFFICE) for post in CLERK_POSTS),

@@ -24,6 +24,7 @@ from PIL import Image
 
 from servicekit.validators import PROVINCES, vin_check_digit
 from tests.e2e.stack import PASSWORD, new_id_number, new_phone
+from vehicle_service.domain.dealers import DEALER_DOCUMENTS
 
 from .authz_actors import OFFICE, Actor
 
@@ -108,7 +109,6 @@ NOT_OWNED: dict[str, str] = {
     "/api/v1/payments/reconciliations/{reconciliation_id}": "a reconciliation (system and admins only)",
     "/api/v1/violations/intake-batches/{batch_id}": "a police system's intake batch (system only)",
     "/api/v1/vehicles/preselections/{selection_id}": "plate-pool's settlement feed (system and admins only)",
-    "/api/v1/plate-segments/offices/{office_code}": "an office's selection hours: public to read",
     "/api/v1/units/{account_id}": (
         "a unit's registration, changed at any office's intake post (ID-13): an account is the platform's, "
         "not an office's (ADR 0080)"
@@ -134,10 +134,9 @@ UNCOVERED: dict[str, str] = {
     "/api/v1/inspection-bookings/{booking_id}": (
         "a booking needs an inspection station, a published plan and a free slot (VH-14)"
     ),
-    "/api/v1/temp-plates/dealers/{dealer_id}": (
-        "a dealer's record at vehicle (VH-12): another dealer must not read it; needs a second dealer actor"
+    "/api/v1/temp-plates/collections/{collection_id}": (
+        "a dealer's collection of blanks, checked by the intake post: needs blanks in stock at the office"
     ),
-    "/api/v1/temp-plates/collections/{collection_id}": "needs a dealer's record (above) and a collection",
 }
 
 
@@ -304,14 +303,16 @@ def licence(rec: Records) -> None:
     approve = f"/api/v1/users/licence-photos/{photo['id']}/approve"
     rec.ok(rec.gw.post(approve, headers=rec.h("clerk.review"), json=checks))
     licence_photo(rec)
-    case = rec.ok(
-        rec.gw.post(
+
+    def applied() -> Any:
+        r = rec.gw.post(
             "/api/v1/licence-applications",
             headers=rec.h("owner") | {"Idempotency-Key": secrets.token_hex(8)},
             json={"kind": "reissue", "delivery": "mail", "address": ADDRESS},
-        ),
-        201,
-    )
+        )
+        return r.json() if r.status_code == 201 else None
+
+    case = eventually(applied, "license learns of A's approved photo and takes A's application")
     key = "/api/v1/licence-applications/{application_id}"
     reachers = ("owner", "clerk.intake", "clerk.review", "clerk.archive", "clerk.admin")
     rec.add(Record(key, case["id"], "owner", NOT_A_CITIZENS, reachers, CASE_STEP_BODIES))
@@ -392,9 +393,7 @@ def counter_cases(rec: Records) -> None:
     at_intake = ("clerk.intake", "clerk.admin")
     strangers = ("stranger", "unit", *NOT_THE_OFFICES)
     bodies = REASON_BODIES | {
-        "POST /api/v1/counter/registrations/{case_id}/archive": {
-            "filed": ["registration_form_original", "identity_document_copy"]
-        }
+        "POST /archive": {"filed": ["registration_form_original", "identity_document_copy"]}
     }
     rec.add(Record(key, case["id"], "clerk.intake", strangers, reachers=at_intake, bodies=bodies))
     rec.add(Record(key + "/scans/{kind}", "onsite_photo", "clerk.intake", strangers, reachers=at_intake))
@@ -468,6 +467,58 @@ def licence_photo(rec: Records) -> None:
     )
 
 
+def office_settings(rec: Records) -> None:
+    """Office 130100's selection settings (PP-06a): public to read, changed by its own admin only."""
+    window = {"opens_at": "08:00", "closes_at": "23:00", "hold_seconds": 180, "sms_minutes": 30}
+    rec.add(
+        Record(
+            "/api/v1/plate-segments/offices/{office_code}",
+            OFFICE,
+            "clerk.admin",
+            ("other:clerk.admin",),
+            bodies={"PUT /settings": window},
+        )
+    )
+
+
+def dealer(rec: Records) -> None:
+    """The dealer's qualification for temporary plates (VH-12), granted by the review post: the dealer, the
+    review and intake posts and the police systems see it; another dealer does not."""
+    unit = rec.actors["dealer"]
+    made = rec.ok(
+        rec.gw.post(
+            "/api/v1/temp-plates/dealers",
+            headers=rec.h("clerk.review"),
+            json={
+                "account_subject": unit.subject,
+                "uscc": unit.id_number,
+                "name": "石家庄某汽车销售有限公司",
+                "legal_rep_name": "郑十一",
+                "legal_rep_phone": new_phone(),
+                "authorised": ["大众"],
+                "documents": {name: f"scan-{name}" for name in DEALER_DOCUMENTS},
+                "quota": 50,
+            },
+        ),
+        201,
+    )
+    rec.add(
+        Record(
+            "/api/v1/temp-plates/dealers/{dealer_id}",
+            made["id"],
+            "dealer",
+            ("other:dealer",),
+            reachers=("dealer", "clerk.review", "clerk.intake", "system"),
+            bodies={
+                "POST /collections": {"quantity": 1},
+                "PUT /quota": {"quota": 60, "basis": "上月销售新车 120 辆"},
+                "POST /renewal": {"documents": {name: f"scan-{name}" for name in DEALER_DOCUMENTS}},
+                "POST /cancellation": {"reason": "other", "note": "授权矩阵"},
+            },
+        )
+    )
+
+
 def message(rec: Records) -> None:
     """A message in A's inbox (NT-01): A's application for a new licence card refused at intake (VH-09)."""
     case = rec.ok(
@@ -514,6 +565,8 @@ FACTORIES: tuple[Callable[[Records], None], ...] = (
     violation,
     counter_cases,
     medical,
+    office_settings,
+    dealer,
     message,
     accounts,
 )

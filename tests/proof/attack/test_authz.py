@@ -106,8 +106,8 @@ def ownership_cells(actors: dict[str, Actor], records: Records) -> tuple[list[Ce
     ids = records.ids()
     for op in operations():
         keys = op.record_keys()
-        if not keys:
-            continue
+        if not keys or not op.authenticated:
+            continue  # an operation without a token is everyone's: its no-token cell is all it owes
         for record in records.made.get(keys[-1], []):
             path = fill(op, ids | {keys[-1]: record.id})
             for label in record.strangers:
