@@ -57,11 +57,15 @@ def _stop(processes: Sequence[subprocess.Popen[bytes]]) -> None:
 
 @contextmanager
 def gateway_stack(
-    services: Sequence[str], *, workers: Sequence[str] = (), web_root: Path | None = None
+    services: Sequence[str],
+    *,
+    workers: Sequence[str] = (),
+    web_root: Path | None = None,
+    start_timeout_s: float = 120,
 ) -> Iterator[str]:
     """The edge's base URL while identity, `services` and the gateway run; `workers` names the services
     whose worker process runs too (identity's included when named); `web_root` (web/dist) makes the edge
-    serve the built apps as well."""
+    serve the built apps as well; `start_timeout_s` is how long each process may take to answer."""
     if NGINX is None:
         pytest.skip("nginx is not installed")
     for name in {"identity", *services, *workers}:
@@ -112,8 +116,8 @@ def gateway_stack(
     )
     try:
         for process, port in zip(apis, ports.values(), strict=True):
-            wait_until_ok(f"http://127.0.0.1:{port}/healthz", process)
-        wait_until_ok(f"http://127.0.0.1:{edge_port}/healthz", nginx)
+            wait_until_ok(f"http://127.0.0.1:{port}/healthz", process, start_timeout_s)
+        wait_until_ok(f"http://127.0.0.1:{edge_port}/healthz", nginx, start_timeout_s)
         yield f"http://127.0.0.1:{edge_port}"
     finally:
         _stop([*apis, *background])

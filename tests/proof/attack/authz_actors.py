@@ -57,7 +57,7 @@ def _unit(label: str, delegated: tuple[str, ...]) -> Actor:
     return Actor(label, roles, code, kind="unit", id_number=code, phone=new_phone())
 
 
-def _clerk(label: str, role: str, office: str) -> Actor:
+def clerk(label: str, role: str, office: str) -> Actor:
     name = "AZ" + secrets.token_hex(5).upper()
     return Actor(label, frozenset({role}), name, kind="staff", office=office)
 
@@ -76,9 +76,9 @@ def cast() -> dict[str, Actor]:
         _unit("other:dealer", ("dealer",)),
         _unit("hospital", ("hospital",)),
         _unit("other:hospital", ("hospital",)),
-        *(_clerk(post, post, OFFICE) for post in CLERK_POSTS),
-        *(_clerk(f"other:{post}", post, OTHER_OFFICE) for post in CLERK_POSTS),
-        _clerk("victim:staff", "clerk.review", OFFICE),
+        *(clerk(post, post, OFFICE) for post in CLERK_POSTS),
+        *(clerk(f"other:{post}", post, OTHER_OFFICE) for post in CLERK_POSTS),
+        clerk("victim:staff", "clerk.review", OFFICE),
         Actor("system", frozenset({"system"}), "az-system-" + secrets.token_hex(4), kind="system"),
         Actor("victim:system", frozenset({"system"}), "az-victim-" + secrets.token_hex(4), kind="system"),
     ]

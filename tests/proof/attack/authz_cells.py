@@ -12,8 +12,7 @@ placeholder where no record is at stake), and what must come back:
 
 A *leak* is an answer in the direction of more access than was due: anything but 401 where 401 was due,
 anything but 401/403 where 403 was, anything but 401/403/404 where 404 was. A stricter answer than due (403
-where 404 was, 401/403 for an admitted role) is a *mismatch*, and a 5xx an *error*: both fail the test too,
-unless the mismatch is one `REFUSED` in test_authz.py explains.
+where 404 was, 401/403 for an admitted role) is a *mismatch*, and a 5xx an *error*: both fail the test too.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ the test fails on a key in none of them, so a new route cannot slip past the mat
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import re
@@ -17,16 +18,24 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
 from PIL import Image
+from sqlalchemy import delete
 
+from plate_pool_service.domain import SEED_SETTINGS
+from plate_pool_service.segments import save_office_settings
+from plate_pool_service.service import SPEC as PLATE_POOL
+from plate_pool_service.tables import allocations, segments, selections
+from servicekit.clock import SHANGHAI
+from servicekit.runtime import Runtime
 from servicekit.validators import PROVINCES, vin_check_digit
 from tests.e2e.stack import PASSWORD, new_id_number, new_phone
 from vehicle_service.domain.dealers import DEALER_DOCUMENTS
 
-from .authz_actors import OFFICE, Actor
+from .authz_actors import OFFICE, Actor, clerk, make_accounts, sign_in
 
 TIMEOUT_S = 60.0
 # Who must not see a citizen's record: another citizen, a unit, every post of another office.
@@ -118,11 +127,6 @@ NOT_OWNED: dict[str, str] = {
 # Ownership cells due but not built yet: record key → why. Each operation on such a key counts as one
 # uncovered row in the figures.
 UNCOVERED: dict[str, str] = {
-    "/api/v1/plate-selections/{selection_id}": (
-        "a selection needs a published segment of an office open now (PP-04, PP-10): planned, approved and "
-        "published through the API three working days ahead, with the platform clock moved"
-    ),
-    "/api/v1/plate-selections/{selection_id}/appeals/{appeal_id}": "needs a selection (above) and its appeal",
     "/api/v1/plate-segments/{segment_id}": (
         "an office's segment: another office's admin must not approve or publish it; needs the office's "
         "selection settings and the clock three working days ahead of opening"
@@ -153,6 +157,7 @@ class Record:
     # Sub-resources the record does not have (`GET /insurance-photo` of a plate's case): nobody reaches
     # them, so their reach cells are not built; each is an uncovered row with the reason.
     absent: dict[str, str] = field(default_factory=dict)
+    parents: dict[str, str] = field(default_factory=dict)  # the ids of the records above it in the path
 
     def below(self, method: str, path: str) -> str:
         return f"{method} {path[len(self.key) :]}".rstrip()
@@ -176,6 +181,7 @@ class Records:
     failed: dict[str, str] = field(default_factory=dict)  # factory → why it failed
     plate: str = ""  # A's car's plate
     vehicle_id: str = ""
+    plate_office: str = ""  # the office of A's pre-selections
 
     def add(self, record: Record) -> Record:
         self.made.setdefault(record.key, []).append(record)
@@ -559,6 +565,123 @@ def accounts(rec: Records) -> None:
         rec.add(Record("/api/v1/users/{account_id}", rec.actors[label].subject, "", strangers, bodies=bodies))
 
 
+# PP-10's dates on the platform clock (tests/browser's): a Monday to publish, three working days on to open.
+PUBLISH_AT = datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
+OPENS_AT = datetime(2026, 11, 5, 8, 0, tzinfo=SHANGHAI)
+SELECT_AT = datetime(2026, 11, 5, 10, 0, tzinfo=SHANGHAI)
+SUPERIOR = "130000"
+
+
+def plate_selection(rec: Records) -> None:
+    """A's pre-selection (PP-01) at an office of its own with a published segment (PP-10), and an abandoned
+    one appealed (PP-11): A and the clerks of that office see them; B, a unit and office 130100's and
+    130200's clerks are told they are not there. The platform clock is moved for it and reset after."""
+    office = f"13{secrets.randbelow(90) + 10:02d}{secrets.randbelow(90) + 10:02d}"
+    rec.plate_office = office
+    extra = {
+        "plate:clerk.admin": clerk("plate:clerk.admin", "clerk.admin", office),
+        "plate:clerk.review": clerk("plate:clerk.review", "clerk.review", office),
+        "plate:superior": clerk("plate:superior", "clerk.admin", SUPERIOR),
+    }
+    make_accounts(extra)
+    sign_in(rec.gw, extra)
+    rec.actors.update(extra)
+    asyncio.run(_office_row(office))
+    try:
+        _publish_and_select(rec, office)
+    finally:
+        rec.gw.delete("/api/v1/_test/clock")
+
+
+async def _office_row(office: str) -> None:
+    """The office and the superior office that approves its segments (no API names a superior)."""
+    runtime = Runtime.open(PLATE_POOL.settings(), PLATE_POOL.metadata)
+    try:
+        await save_office_settings(
+            runtime, office, SEED_SETTINGS, superior=SUPERIOR, name=f"授权矩阵{office}"
+        )
+    finally:
+        await runtime.aclose()
+
+
+async def forget_office(office: str) -> None:
+    """Leave nothing of the office for the sweeps of later runs to walk through."""
+    runtime = Runtime.open(PLATE_POOL.settings(), PLATE_POOL.metadata)
+    try:
+        async with runtime.engine.begin() as conn:
+            for table in (allocations, selections, segments):
+                await conn.execute(delete(table).where(table.c.office_code == office))
+    finally:
+        await runtime.aclose()
+
+
+def _publish_and_select(rec: Records, office: str) -> None:
+    gw, admin = rec.gw, rec.h("plate:clerk.admin")
+    rec.ok(gw.post("/api/v1/_test/clock", json={"now": PUBLISH_AT.isoformat()}))
+    window = {"opens_at": "08:00", "closes_at": "23:00", "hold_seconds": 180, "sms_minutes": 30}
+    rec.ok(gw.put(f"/api/v1/plate-segments/offices/{office}/settings", json=window, headers=admin))
+    plan = {
+        "office_code": office,
+        "prefix": "冀A",
+        "pattern": "Q####",
+        "custom_patterns": ["Q####"],
+        "opens_at": OPENS_AT.isoformat(),
+    }
+    planned = rec.ok(gw.post("/api/v1/plate-segments", json=plan, headers=admin), 201)
+    segment = f"/api/v1/plate-segments/{planned['id']}"
+    rec.ok(gw.post(f"{segment}/approval", headers=rec.h("plate:superior")))
+    rec.ok(gw.post(f"{segment}/publication", headers=admin))
+    rec.ok(gw.post("/api/v1/_test/clock", json={"now": SELECT_AT.isoformat()}))
+    owner = rec.actors["owner"]
+
+    def start() -> Any:
+        body = {
+            "vin": new_vin(),
+            "vehicle_kind": "small_car",
+            "invoice": {
+                "number": f"{secrets.randbelow(10**8):08d}",
+                "code": "113002600111",
+                "date": "2026-11-04",
+                "amount_fen": 12_800_000,
+                "photo": PNG_B64,
+            },
+            "certificate_number": "WAC" + secrets.token_hex(5).upper(),
+            "owner": {"id_kind": "resident_id", "id_number": owner.id_number, "name": "沈十七"},
+            "office_code": office,
+        }
+        return rec.ok(gw.post("/api/v1/plate-selections", json=body, headers=rec.h("owner")), 201)
+
+    key = "/api/v1/plate-selections/{selection_id}"
+    abandoned = start()["id"]
+    rec.ok(gw.delete(f"/api/v1/plate-selections/{abandoned}", headers=rec.h("owner")), 204)
+    reason = {"reason": "误点了放弃，请求恢复选号机会"}
+    appeal = rec.ok(
+        gw.post(f"/api/v1/plate-selections/{abandoned}/appeals", json=reason, headers=rec.h("owner")), 201
+    )
+    strangers = ("stranger", "unit", "clerk.intake", "clerk.review", "clerk.admin", "other:clerk.admin")
+    reachers = ("owner", "plate:clerk.admin", "plate:clerk.review")
+    decision = {"POST /decision": {"decision": "rejected", "note": "放弃系本人操作"}}
+    rec.add(
+        Record(
+            key + "/appeals/{appeal_id}",
+            appeal["id"],
+            "owner",
+            strangers,
+            reachers=("plate:clerk.review",),
+            bodies=decision,
+            parents={key: abandoned},
+        )
+    )
+    live = start()["id"]
+    bodies = {
+        "POST /appeals": reason,
+        "POST /custom-verifications": {"number": "冀AQ1234"},
+        "POST /choice": {"number": "冀AQ1234"},
+        "POST /confirmation": {"code": "000000"},
+    }
+    rec.add(Record(key, live, "owner", strangers, reachers=reachers, bodies=bodies))
+
+
 FACTORIES: tuple[Callable[[Records], None], ...] = (
     vehicle,
     licence,
@@ -569,6 +692,7 @@ FACTORIES: tuple[Callable[[Records], None], ...] = (
     dealer,
     message,
     accounts,
+    plate_selection,
 )
 
 
