@@ -623,8 +623,8 @@ def _publish_and_select(rec: Records, office: str) -> None:
     plan = {
         "office_code": office,
         "prefix": "冀A",
-        "pattern": "Q####",
-        "custom_patterns": ["Q####"],
+        "pattern": "Q&&##",  # 115,600 numbers: over the pool floor (PP-13), half the browser's
+        "custom_patterns": ["Q&&##"],
         "opens_at": OPENS_AT.isoformat(),
     }
     planned = rec.ok(gw.post("/api/v1/plate-segments", json=plan, headers=admin), 201)
@@ -647,6 +647,8 @@ def _publish_and_select(rec: Records, office: str) -> None:
             },
             "certificate_number": "WAC" + secrets.token_hex(5).upper(),
             "owner": {"id_kind": "resident_id", "id_number": owner.id_number, "name": "沈十七"},
+            # A lives in another city than this made-up office's (PP-03)
+            "residence_permit": {"number": "JZ" + secrets.token_hex(4), "valid_until": "2027-12-31"},
             "office_code": office,
         }
         return rec.ok(gw.post("/api/v1/plate-selections", json=body, headers=rec.h("owner")), 201)
