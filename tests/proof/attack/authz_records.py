@@ -127,10 +127,6 @@ NOT_OWNED: dict[str, str] = {
 # Ownership cells due but not built yet: record key → why. Each operation on such a key counts as one
 # uncovered row in the figures.
 UNCOVERED: dict[str, str] = {
-    "/api/v1/plate-segments/{segment_id}": (
-        "an office's segment: another office's admin must not approve or publish it; needs the office's "
-        "selection settings and the clock three working days ahead of opening"
-    ),
     "/api/v1/exams/bookings/{booking_id}": (
         "a booking needs A as a learner (POST /exams/learners), an exam site and a published slot, and the "
         "booking decided at the cut-off (DL-11)"
@@ -154,9 +150,9 @@ class Record:
     # Bodies that get past validation for the operations on it that need one (operation name → body):
     # without one, validation would answer before the handler looks the record up.
     bodies: dict[str, Any] = field(default_factory=dict)
-    # Sub-resources the record does not have (`GET /insurance-photo` of a plate's case): nobody reaches
-    # them, so their reach cells are not built; each is an uncovered row with the reason.
-    absent: dict[str, str] = field(default_factory=dict)
+    # Reach cells not built, with why (each an uncovered row): an operation on a sub-resource the record
+    # does not have (`GET /insurance-photo` of a plate's case), or one caller's (`POST /approval as ...`).
+    unreached: dict[str, str] = field(default_factory=dict)
     parents: dict[str, str] = field(default_factory=dict)  # the ids of the records above it in the path
 
     def below(self, method: str, path: str) -> str:
@@ -244,7 +240,7 @@ def vehicle(rec: Records) -> None:
     key = "/api/v1/users/me/bindings/{binding_id}"
     no_unit = "a vehicle's binding has no unit (ID-07: a licence is bound to a unit)"
     absent = {"PUT /unit": no_unit, "DELETE /unit": no_unit}
-    rec.add(Record(key, binding["id"], "owner", ("stranger", "unit"), bodies=unit, absent=absent))
+    rec.add(Record(key, binding["id"], "owner", ("stranger", "unit"), bodies=unit, unreached=absent))
 
     def applied() -> Any:
         r = rec.gw.post(
@@ -465,7 +461,7 @@ def licence_photo(rec: Records) -> None:
             reachers=("owner", "clerk.review"),
             bodies=REASON_BODIES
             | {"POST /approve": {"clear": True, "valid_format": True, "matches_registration_photo": True}},
-            absent={
+            unreached={
                 "POST /reject": "approving and rejecting decide the one pending photo: the approve cell "
                 "decides it, and a decided photo is no longer in the review post's hands (ID-15)"
             },
@@ -631,6 +627,22 @@ def _publish_and_select(rec: Records, office: str) -> None:
     segment = f"/api/v1/plate-segments/{planned['id']}"
     rec.ok(gw.post(f"{segment}/approval", headers=rec.h("plate:superior")))
     rec.ok(gw.post(f"{segment}/publication", headers=admin))
+    # PP-10: the superior office's admin approves, the office's own publishes; any other office's admin is
+    # told the segment is not there.
+    other_post = "the other post's step: the superior approves, the office publishes (PP-10)"
+    rec.add(
+        Record(
+            "/api/v1/plate-segments/{segment_id}",
+            planned["id"],
+            "plate:clerk.admin",
+            ("clerk.admin", "other:clerk.admin"),
+            reachers=("plate:clerk.admin", "plate:superior"),
+            unreached={
+                "POST /approval as plate:clerk.admin": other_post,
+                "POST /publication as plate:superior": other_post,
+            },
+        )
+    )
     rec.ok(gw.post("/api/v1/_test/clock", json={"now": SELECT_AT.isoformat()}))
     owner = rec.actors["owner"]
 

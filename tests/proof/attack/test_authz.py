@@ -3,7 +3,7 @@ table and the services' apps, `authz_routes`) × every role (`authz_actors`) × 
 record made through the API (`authz_records`), each cell asserted (`authz_cells`): 401 without a token,
 403 for a role the route does not admit, 404 for another's record, and neither for the roles and owners it
 does admit. A leak (more access than due) fails the test; so does any other answer than due. Cells that
-cannot be built yet are listed (`authz_records.UNCOVERED`, `Record.absent`) and counted, never silently
+cannot be built yet are listed (`authz_records.UNCOVERED`, `Record.unreached`) and counted, never silently
 skipped; every cell and every uncovered row is written to var/test-artifacts/authz-cells.txt.
 
 Real processes (tests/e2e/stack.py): every service's api and worker, the gateway app and nginx.
@@ -106,7 +106,7 @@ def ownership_cells(actors: dict[str, Actor], records: Records) -> tuple[list[Ce
     that record whose role it admits."""
     refused: list[Cell] = []
     reached: list[Cell] = []
-    absent: list[str] = []
+    unreached: list[str] = []
     ids = records.ids()
     for op in operations():
         keys = op.record_keys()
@@ -120,17 +120,20 @@ def ownership_cells(actors: dict[str, Actor], records: Records) -> tuple[list[Ce
                     body = record.body_for(op.method, op.path, label)
                     unknown = op.has_body and body is None
                     refused.append(Cell(op, label, 404, path, "not theirs", actor.headers, body, unknown))
-            if record.below(op.method, op.path) in record.absent:
-                absent.append(f"{op.name}: {record.absent[record.below(op.method, op.path)]}")
-                continue
+            below = record.below(op.method, op.path)
             for label in record.reachers:
                 actor = actors[label]
-                if op.admits(actor.roles):
+                why = record.unreached.get(below) or record.unreached.get(f"{below} as {label}")
+                if not op.admits(actor.roles):
+                    continue
+                if why is not None:
+                    unreached.append(f"{op.name} as {label}: {why}")
+                else:
                     body = record.body_for(op.method, op.path, label)
                     unknown = op.has_body and body is None
                     reached.append(Cell(op, label, "reach", path, "theirs", actor.headers, body, unknown))
     reached.sort(key=_harmless_first)
-    return refused, reached, absent
+    return refused, reached, unreached
 
 
 # Operations after which the record is no longer the owner's or no longer there: their reach cells go last.
@@ -160,14 +163,14 @@ def test_authz_matrix_every_operation_role_and_owner_through_the_gateway(
 ) -> None:
     started = time.monotonic()
     records = platform.records
-    refused, reached, absent = ownership_cells(platform.actors, records)
+    refused, reached, unreached = ownership_cells(platform.actors, records)
     cells = run(platform.gw, refused)
     cells += run(platform.gw, role_cells(platform.actors))
     cells += run(platform.gw, reached, threads=1)  # in order: what ends a record goes last
     took = time.monotonic() - started
     uncovered, unlisted = uncovered_rows(records)
     unasserted = [cell for cell in cells if cell.verdict == "unasserted"]
-    uncovered += absent
+    uncovered += unreached
     uncovered += [f"{cell.line()} (validation answers before the record is looked up)" for cell in unasserted]
     leaks = [cell for cell in cells if cell.verdict == "leak"]
     failed = [cell for cell in cells if cell.verdict in ("leak", "mismatch", "error")]
