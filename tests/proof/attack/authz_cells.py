@@ -6,13 +6,15 @@ placeholder where no record is at stake), and what must come back:
 - `401`: no token;
 - `403`: a role the route does not admit;
 - `404`: a record that is not the caller's (another citizen's, another office's): existence must not leak;
+- `denied`: a public record the caller may not change (another office's published segment): 403 or 404;
 - `allowed`: a role the route admits (anything but 401/403: 404 for a placeholder id, 422 for the empty body);
 - `reach`: the owner (or the office's clerk) on their own record (anything but 401/403/404);
 - `public`: no token on an operation that needs none (anything but 401).
 
 A *leak* is an answer in the direction of more access than was due: anything but 401 where 401 was due,
-anything but 401/403 where 403 was, anything but 401/403/404 where 404 was. A stricter answer than due (403
-where 404 was, 401/403 for an admitted role) is a *mismatch*, and a 5xx an *error*: both fail the test too.
+anything but 401/403 where 403 was, anything but 401/403/404 where 404 or `denied` was. A stricter answer
+than due (403 where 404 was, 401/403 for an admitted role) is a *mismatch*, and a 5xx an *error*: both fail
+the test too.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import httpx
 
 from .authz_routes import Operation
 
-Expect = Literal[401, 403, 404, "allowed", "reach", "public"]
+Expect = Literal[401, 403, 404, "denied", "allowed", "reach", "public"]
 Verdict = Literal["ok", "leak", "mismatch", "error", "unasserted"]
 
 # The answers that deny at least as much as the one due.
@@ -64,6 +66,8 @@ class Cell:
             if status == self.expect:
                 return "ok"
             return "mismatch" if status in DENIED_AT_LEAST[self.expect] else "leak"
+        if self.expect == "denied":
+            return "ok" if status in (403, 404) else "mismatch" if status == 401 else "leak"
         refused = {"allowed": {401, 403}, "reach": {401, 403, 404}, "public": {401}}[self.expect]
         return "mismatch" if status in refused else "ok"
 

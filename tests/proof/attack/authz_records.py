@@ -154,6 +154,9 @@ class Record:
     # does not have (`GET /insurance-photo` of a plate's case), or one caller's (`POST /approval as ...`).
     unreached: dict[str, str] = field(default_factory=dict)
     parents: dict[str, str] = field(default_factory=dict)  # the ids of the records above it in the path
+    # Public: its existence is no secret (a published segment), so a stranger may be refused with a 403
+    # and a rule's code as well as told it is not there.
+    public: bool = False
 
     def below(self, method: str, path: str) -> str:
         return f"{method} {path[len(self.key) :]}".rstrip()
@@ -641,6 +644,7 @@ def _publish_and_select(rec: Records, office: str) -> None:
                 "POST /approval as plate:clerk.admin": other_post,
                 "POST /publication as plate:superior": other_post,
             },
+            public=True,
         )
     )
     rec.ok(gw.post("/api/v1/_test/clock", json={"now": SELECT_AT.isoformat()}))

@@ -26,7 +26,7 @@ from servicekit.migrate import migrate
 from tests.e2e.stack import gateway_stack
 
 from .authz_actors import Actor, cast, make_accounts, sign_in
-from .authz_cells import Cell, run
+from .authz_cells import Cell, Expect, run
 from .authz_records import NOT_OWNED, UNCOVERED, Records, forget_office, make_records
 from .authz_routes import Operation, operations, placeholder
 
@@ -119,7 +119,8 @@ def ownership_cells(actors: dict[str, Actor], records: Records) -> tuple[list[Ce
                 if op.admits(actor.roles):
                     body = record.body_for(op.method, op.path, label)
                     unknown = op.has_body and body is None
-                    refused.append(Cell(op, label, 404, path, "not theirs", actor.headers, body, unknown))
+                    due: Expect = "denied" if record.public else 404
+                    refused.append(Cell(op, label, due, path, "not theirs", actor.headers, body, unknown))
             below = record.below(op.method, op.path)
             for label in record.reachers:
                 actor = actors[label]
