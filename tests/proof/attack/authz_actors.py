@@ -31,6 +31,7 @@ class Actor:
     username: str
     kind: str = "person"  # person | unit | staff | system
     channel: str = "online"
+    account_kind: str = "owner_driver"  # a person's kind of account at identity (learner, owner_driver...)
     office: str | None = None
     id_number: str | None = None
     phone: str | None = None
@@ -46,9 +47,17 @@ def new_uscc() -> str:
             return code
 
 
-def _person(label: str, channel: str = "online") -> Actor:
+def _person(label: str, channel: str = "online", kind: str = "owner_driver") -> Actor:
     number = new_id_number()
-    return Actor(label, frozenset({"citizen"}), number, id_number=number, phone=new_phone(), channel=channel)
+    return Actor(
+        label,
+        frozenset({"citizen"}),
+        number,
+        id_number=number,
+        phone=new_phone(),
+        channel=channel,
+        account_kind=kind,
+    )
 
 
 def _unit(label: str, delegated: tuple[str, ...]) -> Actor:
@@ -64,13 +73,15 @@ def clerk(label: str, role: str, office: str) -> Actor:
 
 def cast() -> dict[str, Actor]:
     """Every actor, by label: `citizen` (role cells), `owner` (A: registered at the counter, so that
-    every online service is open to A, licence photos too), `stranger` (B), `unit`, `dealer`, `hospital`,
-    `other:dealer`, `other:hospital`, `clerk.*` (office 130100), `other:clerk.*` (office 130200),
-    `system`, and the accounts no one may cancel (`victim:staff`, `victim:system`)."""
+    every online service is open to A, licence photos too), `stranger` (B), `learner` (C, who books
+    exams), `unit`, `dealer`, `hospital`, `other:dealer`, `other:hospital`, `clerk.*` (office 130100),
+    `other:clerk.*` (office 130200), `system`, and the accounts no one may cancel (`victim:staff`,
+    `victim:system`)."""
     actors = [
         _person("citizen"),
         _person("owner", channel="counter"),
         _person("stranger"),
+        _person("learner", kind="learner"),
         _unit("unit", ()),
         _unit("dealer", ("dealer",)),
         _unit("other:dealer", ("dealer",)),
@@ -98,7 +109,7 @@ def make_accounts(actors: dict[str, Actor]) -> None:
                         await ensure_account(
                             uow.session,
                             category="personal",
-                            kind="owner_driver",
+                            kind=actor.account_kind,
                             name="沈十七",
                             channel=actor.channel,
                             id_number=actor.id_number,
