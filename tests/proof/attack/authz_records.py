@@ -18,7 +18,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -127,9 +127,6 @@ NOT_OWNED: dict[str, str] = {
 # Ownership cells due but not built yet: record key → why. Each operation on such a key counts as one
 # uncovered row in the figures.
 UNCOVERED: dict[str, str] = {
-    "/api/v1/inspection-bookings/{booking_id}": (
-        "a booking needs an inspection station, a published plan and a free slot (VH-14)"
-    ),
     "/api/v1/temp-plates/collections/{collection_id}": (
         "a dealer's collection of blanks, checked by the intake post: needs blanks in stock at the office"
     ),
@@ -227,6 +224,8 @@ def vehicle(rec: Records) -> None:
                 "vin": new_vin(),
                 "owner": {"id_kind": "resident_id", "id_number": owner.id_number, "name": "沈十七"},
                 "phone": owner.phone,
+                # its inspection due in 40 days: booking one is open (VH-13)
+                "inspection_valid_until": (date.today() + timedelta(days=40)).isoformat(),
             },
         ),
         201,
@@ -568,6 +567,41 @@ def exam_booking(rec: Records) -> None:
     )
 
 
+def inspection_booking(rec: Records) -> None:
+    """A's booking of an inspection of the car (VH-13, VH-14) at a station of office 130100's city with a
+    published plan from tomorrow: A cancels it; B and a unit are told it is not there."""
+    admin = rec.h("clerk.admin")
+    station = {
+        "name": f"授权矩阵检测站{secrets.token_hex(2).upper()}",
+        "address": "石家庄市长安区建设北大街100号",
+        "city_code": OFFICE,
+        "vehicle_kinds": ["small_car"],
+        "brake_kinds": ["hydraulic"],
+    }
+    made = rec.ok(rec.gw.post("/api/v1/inspection-stations", headers=admin, json=station), 201)
+    tomorrow = date.today() + timedelta(days=1)
+    plan = {
+        "first_day": tomorrow.isoformat(),
+        "last_day": (tomorrow + timedelta(days=6)).isoformat(),
+        "times": [{"start": "09:00", "end": "10:30", "capacity": 3}],
+    }
+    path = f"/api/v1/inspection-stations/{made['id']}/plans"
+    planned = rec.ok(rec.gw.post(path, headers=admin, json=plan), 201)
+    rec.ok(rec.gw.post(f"/api/v1/inspection-plans/{planned['id']}/publication", headers=admin))
+    slots = rec.ok(
+        rec.gw.get("/api/v1/inspection-slots", params={"station_id": made["id"]}, headers=rec.h("owner"))
+    )
+    booked = rec.ok(
+        rec.gw.post(
+            "/api/v1/inspection-bookings",
+            headers=rec.h("owner") | {"Idempotency-Key": secrets.token_hex(8)},
+            json={"vehicle_id": rec.vehicle_id, "slot_id": slots[0]["id"]},
+        ),
+        201,
+    )
+    rec.add(Record("/api/v1/inspection-bookings/{booking_id}", booked["id"], "owner", ("stranger", "unit")))
+
+
 def message(rec: Records) -> None:
     """A message in A's inbox (NT-01): A's application for a new licence card refused at intake (VH-09)."""
     case = rec.ok(
@@ -753,6 +787,7 @@ FACTORIES: tuple[Callable[[Records], None], ...] = (
     office_settings,
     dealer,
     exam_booking,
+    inspection_booking,
     message,
     accounts,
     plate_selection,
