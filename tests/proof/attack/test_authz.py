@@ -1,10 +1,11 @@
 """The authorization matrix through the gateway (ADR 0086): every public operation (read from the route
 table and the services' apps, `authz_routes`) × every role (`authz_actors`) × owner / non-owner of a
-record made through the API (`authz_records`), each cell asserted (`authz_cells`): 401 without a token,
-403 for a role the route does not admit, 404 for another's record, and neither for the roles and owners it
-does admit. A leak (more access than due) fails the test; so does any other answer than due. Cells that
-cannot be built yet are listed (`authz_records.UNCOVERED`, `Record.unreached`) and counted, never silently
-skipped; every cell and every uncovered row is written to var/test-artifacts/authz-cells.txt.
+record made through the API (`authz_factories`, `authz_records`), each cell asserted (`authz_cells`): 401
+without a token, 403 for a role the route does not admit, 404 for another's record, and neither for the
+roles and owners it does admit. A leak (more access than due) fails the test; so does any other answer
+than due. Cells that cannot be built yet are listed (`authz_records.UNCOVERED`, `Record.unreached`) and
+counted, never silently skipped; every cell and every uncovered row is written to
+var/test-artifacts/authz-cells.txt.
 
 Real processes (tests/e2e/stack.py): every service's api and worker, the gateway app and nginx.
 """
@@ -27,7 +28,8 @@ from tests.e2e.stack import gateway_stack
 
 from .authz_actors import Actor, cast, make_accounts, sign_in
 from .authz_cells import Cell, Expect, run
-from .authz_records import NOT_OWNED, UNCOVERED, Records, forget_office, make_records
+from .authz_factories import forget_office, make_records
+from .authz_records import NOT_OWNED, UNCOVERED, Records
 from .authz_routes import Operation, operations, placeholder
 
 pytestmark = pytest.mark.integration
