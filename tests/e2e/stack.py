@@ -65,11 +65,13 @@ def gateway_stack(
     workers: Sequence[str] = (),
     web_root: Path | None = None,
     trusted_proxies: Sequence[str] = (),
+    start_timeout_s: float = 120,
 ) -> Iterator[str]:
     """The edge's base URL while identity, `services` and the gateway run; `workers` names the services
     whose worker process runs too (identity's included when named); `web_root` (web/dist) makes the edge
     serve the built apps as well; `trusted_proxies` are the load balancers whose X-Forwarded-For the edge
-    believes (none by default, as in NginxOptions)."""
+    believes (none by default, as in NginxOptions); `start_timeout_s` is how long each process may take to
+    answer."""
     if NGINX is None:
         pytest.skip("nginx is not installed")
     for name in {"identity", *services, *workers}:
@@ -121,8 +123,8 @@ def gateway_stack(
     )
     try:
         for process, port in zip(apis, ports.values(), strict=True):
-            wait_until_ok(f"http://127.0.0.1:{port}/healthz", process)
-        wait_until_ok(f"http://127.0.0.1:{edge_port}/healthz", nginx)
+            wait_until_ok(f"http://127.0.0.1:{port}/healthz", process, start_timeout_s)
+        wait_until_ok(f"http://127.0.0.1:{edge_port}/healthz", nginx, start_timeout_s)
         yield f"http://127.0.0.1:{edge_port}"
     finally:
         _stop([*apis, *background])

@@ -11,7 +11,16 @@ import jwt
 import pytest
 
 from servicekit.testing import TokenFactory
-from servicekit.web.auth import InvalidToken, JwksUnavailable, JwksVerifier, Principal, access_token_claims
+from servicekit.web.auth import (
+    InvalidToken,
+    JwksUnavailable,
+    JwksVerifier,
+    Principal,
+    access_token_claims,
+    current_principal,
+    require_roles,
+    roles_required_by,
+)
 
 IDN = "130102199003071233"
 
@@ -195,3 +204,11 @@ async def test_the_registered_phone_rides_in_the_token_and_stays_out_of_repr(tok
     assert principal.phone == "13800138000"
     assert "13800138000" not in repr(principal)
     assert (await tokens.verifier().verify(tokens.citizen("p-3"))).phone is None
+
+
+def test_a_routes_roles_are_read_from_its_require_roles_dependency() -> None:
+    """The authorization matrix (ADR 0086) reads each route's roles from its dependencies: a
+    `require_roles` dependency names the roles it admits; any other callable names none."""
+    assert roles_required_by(require_roles("clerk.intake", "system")) == frozenset({"clerk.intake", "system"})
+    assert roles_required_by(current_principal) is None
+    assert roles_required_by(lambda: None) is None

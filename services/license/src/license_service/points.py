@@ -23,12 +23,13 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 
-from license_service import domain, records
+from license_service import domain, licences, records
 from license_service.tables import licence_records, point_entries
 from servicekit.clock import SHANGHAI
 from servicekit.masking import mask_id_number
 from servicekit.runtime import Runtime
 from servicekit.uow import SYSTEM_ACTOR, Actor, UnitOfWork
+from servicekit.web import Principal
 
 log = logging.getLogger(__name__)
 
@@ -357,6 +358,12 @@ async def holders_view(uow: UnitOfWork, id_number: str | None, on: date | None) 
     return None if row is None else await cycle_view(uow, row, on)
 
 
-async def record_view(uow: UnitOfWork, record_id: uuid.UUID, on: date | None) -> CycleView | None:
+async def record_view(
+    uow: UnitOfWork, principal: Principal, record_id: uuid.UUID, on: date | None
+) -> CycleView | None:
+    """A record's cycle for whoever may see the record (a clerk of its office, a police system): None, a
+    404, for anyone else as for a missing record, as `GET /licences/{id}` answers them (api.md)."""
     row = await records.load(uow, record_id)
-    return None if row is None else await cycle_view(uow, row, on)
+    if row is None or not licences.may_see(principal, row):
+        return None
+    return await cycle_view(uow, row, on)

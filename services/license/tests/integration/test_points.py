@@ -338,3 +338,21 @@ async def test_dl12_the_holder_sees_their_own_cycle_and_entries_only(
         f"/api/v1/licences/{row['id']}/points", params={"on": "9999-12-31"}, headers=actors.clerk
     )
     assert r.status_code == 422
+
+
+async def test_dl12_a_clerk_of_another_office_is_told_a_licences_points_are_not_there(
+    runtime: Runtime, client: httpx.AsyncClient, actors: Actors
+) -> None:
+    """api.md: the points of a licence are the record's, so they answer as the record does: 404 to a clerk
+    of another office (the authorization matrix's cell, tests/proof/attack/test_authz.py)."""
+    row = await issue_record(runtime)
+    await give(runtime, decision(row["number"], points=3))
+    path = f"/api/v1/licences/{row['id']}/points"
+    assert (
+        await client.get(f"/api/v1/licences/{row['id']}", headers=actors.other_office_clerk)
+    ).status_code == 404
+    r = await client.get(path, headers=actors.other_office_clerk)
+    assert (r.status_code, r.json()["code"]) == (404, "NOT_FOUND")
+    r = await client.get(path, headers=actors.clerk)
+    assert (r.status_code, r.json()["total"]) == (200, 3)
+    assert (await client.get(path, headers=actors.system)).status_code == 200

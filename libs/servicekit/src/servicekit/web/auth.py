@@ -355,4 +355,13 @@ def require_roles(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
             raise Forbidden(f"requires one of the roles: {', '.join(sorted(wanted))}")
         return principal
 
+    dependency.required_roles = wanted  # type: ignore[attr-defined]
     return dependency
+
+
+def roles_required_by(dependency: Callable[..., Any]) -> frozenset[str] | None:
+    """The roles a `require_roles` dependency admits, None for any other callable: the authorization
+    matrix (tests/proof/attack/test_authz.py) reads each route's roles from its dependencies through this,
+    so that it cannot drift from the code."""
+    roles = getattr(dependency, "required_roles", None)
+    return roles if isinstance(roles, frozenset) else None

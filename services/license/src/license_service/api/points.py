@@ -92,8 +92,8 @@ async def my_points(uow: UowDep, principal: Personal, on: On = None) -> PointsOu
 async def record_points(
     record_id: uuid.UUID, uow: UowDep, principal: ClerkOrSystem, on: On = None
 ) -> PointsOut:
-    """DL-12: any record's scoring cycle, for the counter and other police systems."""
-    view = await committed(uow, points.record_view, record_id, on)
+    """DL-12: a record's scoring cycle, for the counter of its office and other police systems."""
+    view = await committed(uow, points.record_view, principal, record_id, on)
     if view is None:
         raise NotFound("licence")
     return points_out(view)
