@@ -1,0 +1,98 @@
+"""The platform under attack: every service behind its gateway (tests/e2e/stack.py), shared by the attack
+tests of one session and stopped as soon as the last of them is done (as tests/browser does), with a
+citizen, an enterprise (unit) and a clerk holding every clerk role, all signing in through the edge."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.stack import (
+    PASSWORD,
+    Person,
+    Stack,
+    gateway_platform,
+    make_accounts,
+    new_credit_code,
+    new_id_number,
+    new_phone,
+)
+
+SERVICES = ("vehicle", "license", "plate-pool", "violation", "notify")
+CLERK_ROLES = ["clerk.intake", "clerk.review", "clerk.archive", "clerk.admin"]
+# Access tokens live 15 minutes (identity's access_ttl_s); a long proof signs in again before that.
+TOKEN_REFRESH_S = 600
+
+pytestmark = pytest.mark.integration
+
+_shared = ExitStack()
+_opened: dict[str, Any] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    yield
+    if nextitem is None or Path(nextitem.path).parent != Path(__file__).parent:
+        _shared.close()
+        _opened.clear()
+
+
+@dataclass
+class Platform:
+    """The running platform and who may sign in to it: `usernames` by role (citizen, unit, clerk)."""
+
+    stack: Stack
+    usernames: dict[str, str]
+    _tokens: dict[str, tuple[float, str]] = field(default_factory=dict)
+
+    @property
+    def edge(self) -> str:
+        return self.stack.edge
+
+    def client(self, base_url: str | None = None) -> httpx.Client:
+        return httpx.Client(base_url=base_url or self.edge, timeout=30, trust_env=False)
+
+    def sign_in(self, username: str, password: str = PASSWORD) -> httpx.Response:
+        with self.client() as gw:
+            return gw.post("/api/v1/auth/login", json={"username": username, "password": password})
+
+    def token(self, role: str) -> str:
+        """A real access token of `role`'s account from identity's login through the edge (renewed when
+        it is 10 minutes old)."""
+        issued = self._tokens.get(role)
+        if issued is None or time.monotonic() - issued[0] > TOKEN_REFRESH_S:
+            r = self.sign_in(self.usernames[role])
+            assert r.status_code == 200, r.text
+            issued = (time.monotonic(), r.json()["access_token"])
+            self._tokens[role] = issued
+        return issued[1]
+
+    def headers(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role)}"}
+
+    def new_citizen(self) -> str:
+        """A fresh citizen account (for tests that change or lock it); its username."""
+        person = Person(new_id_number(), new_phone(), channel="online")
+        make_accounts({}, [person], system=False)
+        return person.id_number
+
+
+@pytest.fixture(scope="session")
+def platform() -> Platform:
+    if "platform" not in _opened:
+        stack = _shared.enter_context(gateway_platform(SERVICES, log_level="INFO"))
+        citizen = Person(new_id_number(), new_phone(), channel="online")
+        unit = new_credit_code()
+        names = make_accounts({"clerk": CLERK_ROLES}, [citizen], system=False, units=[unit])
+        _opened["platform"] = Platform(
+            stack, {"citizen": citizen.id_number, "unit": unit, "clerk": names["clerk"]}
+        )
+    found: Platform = _opened["platform"]
+    return found
