@@ -1,6 +1,8 @@
-"""The platform under attack: every service behind its gateway (tests/e2e/stack.py), shared by the attack
-tests of one session and stopped as soon as the last of them is done (as tests/browser does), with a
-citizen, an enterprise (unit) and a clerk holding every clerk role, all signing in through the edge."""
+"""The platform under attack: every service behind its gateway (tests/e2e/stack.py), with identity's and
+notify's workers (SMS codes reach the local sink) and the services logging at INFO (the log scan reads
+every line), shared by the attack tests of one session and stopped as soon as the last of them is done
+(as tests/browser does); a citizen, an enterprise (unit) and a clerk holding every clerk role sign in
+through the edge."""
 
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ from tests.e2e.stack import (
 )
 
 SERVICES = ("vehicle", "license", "plate-pool", "violation", "notify")
+# identity's worker relays its outbox (an SMS code's send command), notify's delivers to the local sink.
+WORKERS = ("identity", "notify")
 CLERK_ROLES = ["clerk.intake", "clerk.review", "clerk.archive", "clerk.admin"]
 # Access tokens live 15 minutes (identity's access_ttl_s); a long proof signs in again before that.
 TOKEN_REFRESH_S = 600
@@ -50,6 +54,7 @@ class Platform:
 
     stack: Stack
     usernames: dict[str, str]
+    phones: dict[str, str] = field(default_factory=dict)  # of the citizens new_citizen made
     _tokens: dict[str, tuple[float, str]] = field(default_factory=dict)
 
     @property
@@ -81,13 +86,14 @@ class Platform:
         """A fresh citizen account (for tests that change or lock it); its username."""
         person = Person(new_id_number(), new_phone(), channel="online")
         make_accounts({}, [person], system=False)
+        self.phones[person.id_number] = person.phone
         return person.id_number
 
 
 @pytest.fixture(scope="session")
 def platform() -> Platform:
     if "platform" not in _opened:
-        stack = _shared.enter_context(gateway_platform(SERVICES, log_level="INFO"))
+        stack = _shared.enter_context(gateway_platform(SERVICES, workers=WORKERS, log_level="INFO"))
         citizen = Person(new_id_number(), new_phone(), channel="online")
         unit = new_credit_code()
         names = make_accounts({"clerk": CLERK_ROLES}, [citizen], system=False, units=[unit])
