@@ -20,7 +20,7 @@ PROOF_DIR = ROOT / "var" / "proof"
 # The parts each suite expects; a run missing one is reported `complete: false`.
 EXPECTED: dict[str, tuple[str, ...]] = {
     "faults": (),
-    "attack": (),
+    "attack": ("fuzz", "authz", "jwt", "input", "bruteforce", "logs"),
 }
 
 
