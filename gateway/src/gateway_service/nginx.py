@@ -67,6 +67,9 @@ class NginxOptions:
         return LOOPBACK if self.env is not Environment.prod else ()
 
 
+URI_TOO_LONG_PAGE = "/.tms-errors/uri-too-long"  # internal: only error_page reaches it
+
+
 def _q(value: str) -> str:
     """Quote a value for nginx.conf: single quotes, with `\\` and `'` escaped."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
@@ -342,6 +345,8 @@ def _server(table: RouteTable, opts: NginxOptions, is_test_env: bool) -> list[st
         "# Errors nginx itself makes become problem+json; the services' own errors pass through untouched.",
         "error_page 429 @tms_rate_limited;",
         "error_page 413 @tms_too_large;",
+        # A request line too long has no URI yet, so it cannot go to a named location (nginx answers 500).
+        f"error_page 414 {URI_TOO_LONG_PAGE};",
         "error_page 502 503 @tms_unavailable;",
         "error_page 504 @tms_timeout;",
         "",
@@ -391,6 +396,14 @@ def _server(table: RouteTable, opts: NginxOptions, is_test_env: bool) -> list[st
     locs += _block(
         "location @tms_too_large",
         _return_problem(413, "PAYLOAD_TOO_LARGE", f"the body exceeds {opts.client_max_body_size}"),
+        2,
+    )
+    locs += _block(
+        f"location = {URI_TOO_LONG_PAGE}",
+        [
+            "internal;",
+            *_return_problem(414, "URI_TOO_LONG", "the request line is too long; send long data in the body"),
+        ],
         2,
     )
     locs += _block(
