@@ -75,8 +75,7 @@ def _scan_logs(session: pytest.Session) -> None:
     attack proof's `logs` part."""
     sys.path.insert(0, str(Path(__file__).parent / "scripts"))
     import proof_report
-
-    from tests.logscan import scan
+    from logscan import scan
 
     folder = Path(os.environ.get(LOG_DIR_ENV, ""))
     if not folder.is_dir():

@@ -1,6 +1,7 @@
 """The log scan (ADR 0085): every line the platform processes of a test session wrote (tests/e2e/processes
 `spawn` keeps them under var/test-logs/<session>/) is searched for personal data and secrets that should
-have been masked. The root conftest runs it when the session ends and fails the run on any hit.
+have been masked. The root conftest runs it when the session ends and fails the run on any hit; by hand:
+`uv run python scripts/logscan.py var/test-logs/<session>` prints the hits (masked) and the figures.
 
 What counts as a hit, each by shape so that a value nobody thought of is caught too:
 - a full resident identity number: 18 characters whose birth date and GB 11643 check digit are valid
@@ -14,7 +15,10 @@ What counts as a hit, each by shape so that a value nobody thought of is caught 
 
 from __future__ import annotations
 
+import argparse
+import json
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,3 +95,18 @@ def scan(folder: Path) -> Scan:
                     kinds = tuple(kind for kind, _, _ in spans)
                     result.hits.append(Hit(path, line_no, kinds, masked(line, spans)))
     return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path, help="a session's log folder, var/test-logs/<session>")
+    args = parser.parse_args(argv)
+    result = scan(args.folder)
+    for hit in result.hits:
+        print(f"{hit.path.name}:{hit.line_no} {','.join(hit.kinds)}: {hit.masked_line}")
+    print(json.dumps({"log_lines": result.lines, "pii_hits": result.pii_hits}))
+    return 1 if result.hits else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

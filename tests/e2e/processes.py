@@ -56,7 +56,7 @@ def wait_until_ok(url: str, process: subprocess.Popen[bytes], timeout_s: float =
 
 
 # Every platform process a test starts writes its output here too, one file per process, so that the
-# session's end can scan every line for personal data and secrets (tests/logscan.py). The root conftest
+# session's end can scan every line for personal data and secrets (scripts/logscan.py). The root conftest
 # names one folder per session; a process started outside pytest gets its own.
 LOG_DIR_ENV = "TMS_TEST_LOG_DIR"
 _ROOT = Path(__file__).resolve().parents[2]

@@ -81,9 +81,11 @@ def gateway_platform(
     workers: Sequence[str] = (),
     web_root: Path | None = None,
     log_level: str = "WARNING",
+    start_timeout_s: float = 120,
 ) -> Iterator[Stack]:
-    """As `gateway_stack`, with each api's own address too (to call a service without the edge) and the
-    services' log level (every line also lands in the session's log folder, see `processes.spawn`)."""
+    """As `gateway_stack`, with each api's own address too (to call a service without the edge), the
+    services' log level (every line also lands in the session's log folder, see `processes.spawn`) and
+    how long each process may take to answer its health check."""
     if NGINX is None:
         pytest.skip("nginx is not installed")
     for name in {"identity", *services, *workers}:
@@ -131,8 +133,8 @@ def gateway_platform(
     nginx = spawn([NGINX, "-c", str(prefix / "nginx.conf"), "-p", str(prefix), "-e", "stderr"], "nginx")
     try:
         for process, port in zip(apis, ports.values(), strict=True):
-            wait_until_ok(f"http://127.0.0.1:{port}/healthz", process)
-        wait_until_ok(f"http://127.0.0.1:{edge_port}/healthz", nginx)
+            wait_until_ok(f"http://127.0.0.1:{port}/healthz", process, start_timeout_s)
+        wait_until_ok(f"http://127.0.0.1:{edge_port}/healthz", nginx, start_timeout_s)
         yield Stack(
             edge=f"http://127.0.0.1:{edge_port}",
             apis={name: f"http://{upstreams[name]}" for name in ("identity", *services)},

@@ -30,6 +30,8 @@ from tests.e2e.stack import (
 SERVICES = ("vehicle", "license", "plate-pool", "violation", "notify")
 # identity's worker relays its outbox (an SMS code's send command), notify's delivers to the local sink.
 WORKERS = ("identity", "notify")
+# Eight processes start at once: on a loaded two-core machine that has taken over two minutes.
+START_TIMEOUT_S = 300
 CLERK_ROLES = ["clerk.intake", "clerk.review", "clerk.archive", "clerk.admin"]
 # Access tokens live 15 minutes (identity's access_ttl_s); a long proof signs in again before that.
 TOKEN_REFRESH_S = 600
@@ -93,7 +95,9 @@ class Platform:
 @pytest.fixture(scope="session")
 def platform() -> Platform:
     if "platform" not in _opened:
-        stack = _shared.enter_context(gateway_platform(SERVICES, workers=WORKERS, log_level="INFO"))
+        stack = _shared.enter_context(
+            gateway_platform(SERVICES, workers=WORKERS, log_level="INFO", start_timeout_s=START_TIMEOUT_S)
+        )
         citizen = Person(new_id_number(), new_phone(), channel="online")
         unit = new_credit_code()
         names = make_accounts({"clerk": CLERK_ROLES}, [citizen], system=False, units=[unit])

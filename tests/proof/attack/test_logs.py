@@ -1,4 +1,4 @@
-"""The log scan's patterns (tests/logscan.py, ADR 0085): what it must find and what it must let pass. The
+"""The log scan's patterns (scripts/logscan.py, ADR 0085): what it must find and what it must let pass. The
 scan itself runs when every test session ends (the root conftest) over the platform processes' output."""
 
 from __future__ import annotations
@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from tests.logscan import hits_in, masked, scan
+from logscan import hits_in, masked, scan  # scripts/, on the path by tests/proof/conftest.py
 
 ID_NUMBER = "130102199003071233"  # valid check digit
 PHONE = "13812345678"
