@@ -14,7 +14,6 @@ real-time per-address windows are cleared after their test so later tests can si
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
 import time as real_time
@@ -25,13 +24,12 @@ from typing import Any
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 
 from identity_service.service import SPEC as IDENTITY
 from servicekit.clock import SHANGHAI, reset_platform_time, set_platform_time
 from tests.e2e.stack import PASSWORD, new_phone
 
-from .conftest import Platform
+from .conftest import Platform, clear_address_limits, with_redis
 
 SETTINGS = IDENTITY.settings()
 FORGED = {"X-Forwarded-For": "203.0.113.77"}  # TEST-NET-3: an address nobody here has
@@ -50,19 +48,8 @@ def _check(record: Record, name: str, bypassed: bool) -> None:
     )
 
 
-def _redis(action: Callable[[Redis], Any]) -> None:
-    async def run() -> None:
-        redis = Redis.from_url(SETTINGS.redis.url)
-        try:
-            await action(redis)
-        finally:
-            await redis.aclose()
-
-    asyncio.run(run())
-
-
 def _move_clock(moment: datetime) -> None:
-    _redis(lambda redis: set_platform_time(redis, moment))
+    with_redis(lambda redis: set_platform_time(redis, moment))
 
 
 @pytest.fixture
@@ -78,24 +65,14 @@ def clock() -> Iterator[Callable[[timedelta], None]]:
         _move_clock(now)
 
     yield advance
-    _redis(reset_platform_time)
-
-
-def _clear_address_limits() -> None:
-    """Forget the per-address sign-in and SMS counts of every client (the windows are real time)."""
-
-    async def clear(redis: Redis) -> None:
-        async for key in redis.scan_iter(match="tms:identity:rl*"):
-            await redis.delete(key)
-
-    _redis(clear)
+    with_redis(reset_platform_time)
 
 
 @pytest.fixture
 def fresh_limits() -> Iterator[None]:
-    _clear_address_limits()
+    clear_address_limits()
     yield
-    _clear_address_limits()
+    clear_address_limits()
 
 
 def _code(r: httpx.Response) -> str | None:
