@@ -39,8 +39,6 @@ CLERK_ROLES = ["clerk.intake", "clerk.review", "clerk.archive", "clerk.admin"]
 # Access tokens live 15 minutes (identity's access_ttl_s); a long proof signs in again before that.
 TOKEN_REFRESH_S = 600
 
-pytestmark = pytest.mark.integration
-
 _shared = ExitStack()
 _opened: dict[str, Any] = {}
 
