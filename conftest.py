@@ -5,6 +5,9 @@ developer's `make run`."""
 import os
 import shutil
 import subprocess
+import sys
+import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -26,6 +29,20 @@ SESSION_LOCK_KEY = 7_311_123  # held shared by every running test session on thi
 _session_lock: psycopg.Connection | None = None
 
 
+LOG_DIR_ENV = "TMS_TEST_LOG_DIR"  # tests/e2e/processes.py writes the platform processes' output there
+TEST_LOGS = Path(__file__).parent / "var" / "test-logs"
+KEEP_LOG_SESSIONS = 10
+
+
+def _start_log_folder() -> None:
+    """This session's folder for the platform processes' output (scanned when it ends); older sessions'
+    beyond the last few are removed."""
+    os.environ[LOG_DIR_ENV] = str(TEST_LOGS / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+    if TEST_LOGS.is_dir():
+        for old in sorted(TEST_LOGS.iterdir())[:-KEEP_LOG_SESSIONS]:
+            shutil.rmtree(old, ignore_errors=True)
+
+
 def pytest_sessionstart(session: object) -> None:
     """A session starts from an empty test environment (each service's test database dropped, to be
     migrated again by its suite; the broker's test vhost made anew), so nothing an earlier run left
@@ -35,6 +52,7 @@ def pytest_sessionstart(session: object) -> None:
     global _session_lock
     from servicekit.migrate import ADMIN_URL, drop_test_database
 
+    _start_log_folder()
     _session_lock = psycopg.connect(ADMIN_URL, autocommit=True)
     alone = _session_lock.execute("SELECT pg_try_advisory_lock(%s)", (SESSION_LOCK_KEY,)).fetchone()
     if alone and alone[0]:
@@ -45,9 +63,36 @@ def pytest_sessionstart(session: object) -> None:
     _session_lock.execute("SELECT pg_advisory_lock_shared(%s)", (SESSION_LOCK_KEY,))
 
 
-def pytest_sessionfinish(session: object, exitstatus: int) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _session_lock is not None:
         _session_lock.close()  # releases the shared lock
+    _scan_logs(session)
+
+
+def _scan_logs(session: pytest.Session) -> None:
+    """ADR 0085: no full identity number, phone, code, token or password in any line the platform
+    processes of this session wrote; a hit fails the run, its lines shown masked. The figures are the
+    attack proof's `logs` part."""
+    sys.path.insert(0, str(Path(__file__).parent / "scripts"))
+    import proof_report
+    from logscan import scan
+
+    folder = Path(os.environ.get(LOG_DIR_ENV, ""))
+    if not folder.is_dir():
+        return  # no platform process ran
+    result = scan(folder)
+    proof_report.record("attack", "logs", {"log_lines": result.lines, "pii_hits": result.pii_hits})
+    if not result.hits:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = [f"{h.path.name}:{h.line_no} {','.join(h.kinds)}: {h.masked_line[:300]}" for h in result.hits]
+    message = f"log scan: {result.pii_hits} hits of personal data or secrets in {folder}\n" + "\n".join(
+        lines[:50]
+    )
+    if reporter is not None:
+        reporter.write_sep("=", "log scan failed (ADR 0085)", red=True)
+        reporter.write_line(message)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _reset_test_vhost() -> None:

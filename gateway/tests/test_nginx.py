@@ -621,3 +621,10 @@ def test_upstream_idle_connections_close_before_the_services_close_them() -> Non
     for block in upstreams:
         assert f"keepalive_timeout {UPSTREAM_IDLE_S}s;" in block
     assert UPSTREAM_IDLE_S < UVICORN_KEEP_ALIVE_S
+
+
+def test_live_overlong_request_line_is_a_problem(dev_nginx: LiveNginx) -> None:
+    """A request line beyond nginx's header buffers (a fuzzer's 10 kB query) is refused by the edge itself:
+    problem+json like every other refusal, not nginx's HTML page."""
+    with dev_nginx.client() as c:
+        problem(c.get("/api/v1/vehicles", params={"q": "a" * 10_000}), 414, "URI_TOO_LONG")

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
-from stdnum.cn import ric
+from stdnum.cn import ric, uscc
 
 from gateway_service.nginx import NginxOptions, render
 from gateway_service.routes import route_table
@@ -34,18 +34,16 @@ from servicekit.runtime import Runtime
 from servicekit.service import load_spec
 from servicekit.settings import Environment, ServiceSettings
 
-from .processes import NGINX, free_port, wait_until_ok
+from .processes import NGINX, free_port, spawn, wait_until_ok
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "Passw0rd2027"
 
 
-def _uvicorn(factory: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _uvicorn(name: str, factory: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     args = ["-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1", "--port", str(port)]
     # The services decide the client's address from the gateway's header themselves (ADR 0083).
-    return subprocess.Popen(
-        [sys.executable, *args, "--no-access-log", "--no-proxy-headers"], cwd=ROOT, env=env
-    )
+    return spawn([sys.executable, *args, "--no-access-log", "--no-proxy-headers"], name, cwd=ROOT, env=env)
 
 
 def _stop(processes: Sequence[subprocess.Popen[bytes]]) -> None:
@@ -56,6 +54,14 @@ def _stop(processes: Sequence[subprocess.Popen[bytes]]) -> None:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A running platform: the edge's base URL and each api's own (identity's and the services')."""
+
+    edge: str
+    apis: dict[str, str]
 
 
 @contextmanager
@@ -72,6 +78,28 @@ def gateway_stack(
     serve the built apps as well; `trusted_proxies` are the load balancers whose X-Forwarded-For the edge
     believes (none by default, as in NginxOptions); `start_timeout_s` is how long each process may take to
     answer."""
+    with gateway_platform(
+        services,
+        workers=workers,
+        web_root=web_root,
+        trusted_proxies=trusted_proxies,
+        start_timeout_s=start_timeout_s,
+    ) as stack:
+        yield stack.edge
+
+
+@contextmanager
+def gateway_platform(
+    services: Sequence[str],
+    *,
+    workers: Sequence[str] = (),
+    web_root: Path | None = None,
+    trusted_proxies: Sequence[str] = (),
+    log_level: str = "WARNING",
+    start_timeout_s: float = 120,
+) -> Iterator[Stack]:
+    """As `gateway_stack`, with each api's own address too (to call a service without the edge), the
+    services' log level (every line also lands in the session's log folder, see `processes.spawn`)."""
     if NGINX is None:
         pytest.skip("nginx is not installed")
     for name in {"identity", *services, *workers}:
@@ -95,7 +123,7 @@ def gateway_stack(
     env = dict(os.environ)
     for name in ("identity", *services, *workers):
         service_prefix = ServiceSettings.env_prefix_for(name)
-        env[service_prefix + "TELEMETRY__LOG_LEVEL"] = "WARNING"
+        env[service_prefix + "TELEMETRY__LOG_LEVEL"] = log_level
         if name != "identity":
             env[service_prefix + "AUTH__JWKS_URL"] = jwks
     if "violation" in services:
@@ -109,23 +137,23 @@ def gateway_stack(
             upstreams[name]
         )
     apis = [
-        _uvicorn(f"{load_spec(name).package}.main:create_app", ports[name], env)
+        _uvicorn(name, f"{load_spec(name).package}.main:create_app", ports[name], env)
         for name in ("identity", *services)
     ]
-    apis.append(_uvicorn("gateway_service.app:create_app", ports["gateway"], env))
+    apis.append(_uvicorn("gateway", "gateway_service.app:create_app", ports["gateway"], env))
     background = [
-        subprocess.Popen([sys.executable, "-m", f"{load_spec(name).package}.worker"], cwd=ROOT, env=env)
-        for name in workers
+        spawn([sys.executable, "-m", f"{spec.package}.worker"], f"{name}-worker", cwd=ROOT, env=env)
+        for name, spec in ((name, load_spec(name)) for name in workers)
     ]
-    nginx = subprocess.Popen(
-        [NGINX, "-c", str(prefix / "nginx.conf"), "-p", str(prefix), "-e", "stderr"],
-        stdout=subprocess.DEVNULL,
-    )
+    nginx = spawn([NGINX, "-c", str(prefix / "nginx.conf"), "-p", str(prefix), "-e", "stderr"], "nginx")
     try:
         for process, port in zip(apis, ports.values(), strict=True):
             wait_until_ok(f"http://127.0.0.1:{port}/healthz", process, start_timeout_s)
         wait_until_ok(f"http://127.0.0.1:{edge_port}/healthz", nginx, start_timeout_s)
-        yield f"http://127.0.0.1:{edge_port}"
+        yield Stack(
+            edge=f"http://127.0.0.1:{edge_port}",
+            apis={name: f"http://{upstreams[name]}" for name in ("identity", *services)},
+        )
     finally:
         _stop([*apis, *background])
         nginx.send_signal(signal.SIGQUIT)
@@ -154,11 +182,25 @@ class Person:
     name: str = "沈十七"
 
 
+def new_credit_code() -> str:
+    """A valid unified social credit code (GB 32100) of an enterprise in Shijiazhuang."""
+    while True:
+        body = "91130100" + "".join(secrets.choice("0123456789") for _ in range(9))
+        code = body + uscc.calc_check_digit(body)
+        if uscc.is_valid(code):
+            return code
+
+
 def make_accounts(
-    staff: dict[str, list[str]], people: Sequence[Person], *, system: bool = True
+    staff: dict[str, list[str]],
+    people: Sequence[Person],
+    *,
+    system: bool = True,
+    units: Sequence[str] = (),
 ) -> dict[str, str]:
     """Accounts in identity's database: staff of office 130100 by username prefix and roles, a system
-    client (username under "system") and personal users signing in with their identity number."""
+    client (username under "system"), personal users signing in with their identity number and
+    enterprises signing in with their credit code (`units`)."""
 
     async def make() -> dict[str, str]:
         runtime = Runtime.open(IDENTITY.settings(), IDENTITY.metadata)
@@ -201,6 +243,19 @@ def make_accounts(
                         channel=person.channel,
                         id_number=person.id_number,
                         phone=person.phone,
+                    )
+                for credit_code in units:
+                    await ensure_account(
+                        uow.session,
+                        category="unit",
+                        kind="enterprise",
+                        name="石家庄某物流有限公司",
+                        password=PASSWORD,
+                        roles=["unit"],
+                        now=uow.now,
+                        credit_code=credit_code,
+                        id_number=new_id_number(),
+                        phone=new_phone(),
                     )
                 await uow.commit()
         finally:

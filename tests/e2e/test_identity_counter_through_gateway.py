@@ -33,7 +33,7 @@ from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
 from servicekit.settings import Environment
 
-from .processes import NGINX, free_port, wait_until_ok
+from .processes import NGINX, free_port, spawn, wait_until_ok
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +61,7 @@ def edge() -> Iterator[tuple[str, str]]:
         "TMS_IDENTITY__TELEMETRY__LOG_LEVEL": "WARNING",
         "TMS_GATEWAY__UPSTREAMS__IDENTITY": upstreams["identity"],
     }
-    identity = subprocess.Popen(
+    identity = spawn(
         [
             sys.executable,
             "-m",
@@ -74,11 +74,12 @@ def edge() -> Iterator[tuple[str, str]]:
             str(service_port),
             "--no-access-log",
         ],
+        "identity",
         cwd=ROOT,
         env=env,
     )
     # the gateway app: /api/v1/_test/population is forwarded through it to identity
-    edge_app = subprocess.Popen(
+    edge_app = spawn(
         [
             sys.executable,
             "-m",
@@ -91,13 +92,11 @@ def edge() -> Iterator[tuple[str, str]]:
             str(app_port),
             "--no-access-log",
         ],
+        "gateway",
         cwd=ROOT,
         env=env,
     )
-    nginx = subprocess.Popen(
-        [NGINX, "-c", str(prefix / "nginx.conf"), "-p", str(prefix), "-e", "stderr"],
-        stdout=subprocess.DEVNULL,
-    )
+    nginx = spawn([NGINX, "-c", str(prefix / "nginx.conf"), "-p", str(prefix), "-e", "stderr"], "nginx")
     try:
         wait_until_ok(f"http://127.0.0.1:{service_port}/healthz", identity)
         wait_until_ok(f"http://127.0.0.1:{edge_port}/healthz", nginx)

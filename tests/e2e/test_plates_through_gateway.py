@@ -58,7 +58,7 @@ from servicekit.settings import Environment, RedisSettings
 from servicekit.testing import TokenFactory, set_test_calendar_years
 from servicekit.validators import vin_check_digit
 
-from .processes import NGINX, free_port, wait_until_ok
+from .processes import NGINX, free_port, spawn, wait_until_ok
 
 pytestmark = pytest.mark.integration
 
@@ -241,7 +241,7 @@ def edge() -> Iterator[Edge]:
         "TMS_PLATE_POOL__CACHE_TTL_S": "0",
         "TMS_PLATE_POOL__AUTH__JWKS_URL": f"http://127.0.0.1:{jwks_port}/jwks.json",
     }
-    api = subprocess.Popen(
+    api = spawn(
         [
             sys.executable,
             "-m",
@@ -254,13 +254,11 @@ def edge() -> Iterator[Edge]:
             str(service_port),
             "--no-access-log",
         ],
+        "plate-pool",
         cwd=ROOT,
         env=env,
     )
-    nginx = subprocess.Popen(
-        [NGINX, "-c", str(prefix / "nginx.conf"), "-p", str(prefix), "-e", "stderr"],
-        stdout=subprocess.DEVNULL,
-    )
+    nginx = spawn([NGINX, "-c", str(prefix / "nginx.conf"), "-p", str(prefix), "-e", "stderr"], "nginx")
     try:
         wait_until_ok(f"http://127.0.0.1:{service_port}/healthz", api)
         # a public plate-pool route, so the wait is on nginx -> plate-pool (the gateway app is not started)
