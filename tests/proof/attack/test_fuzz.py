@@ -31,7 +31,6 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure, FailureGroup, ServerError
-from schemathesis.openapi.checks import UndefinedContentType, UndefinedStatusCode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
@@ -62,39 +61,16 @@ schemathesis.serializer.alias("application/x-ndjson", "application/octet-stream"
 pytestmark = pytest.mark.integration
 
 
-# Relaxed until every operation documents its 4xx answers (work under way; ADR 0085): a 4xx problem+json
-# whose status, or whose content type, the operation does not document yet is counted in the figures and
-# listed, but does not fail the test. Set to False once it lands: then every violation fails.
-PENDING_4XX_DOCS = True
-_DOCUMENTATION_FAILURES = (UndefinedStatusCode, UndefinedContentType)
-
-
-def _pending_documentation(failure: Failure, response: Any) -> bool:
-    """A 4xx problem+json the document does not name (yet): the relaxed kind of violation."""
-    # schemathesis's Response keeps each header's values as a list
-    values = response.headers.get("content-type") or [""]
-    ctype = values[0] if isinstance(values, list) else str(values)
-    return (
-        PENDING_4XX_DOCS
-        and isinstance(failure, _DOCUMENTATION_FAILURES)
-        and 400 <= response.status_code < 500
-        and ctype.startswith("application/problem+json")
-    )
-
-
 @dataclass
 class Findings:
     """What the fuzzing found: requests sent, 5xx answers and responses that break the document, each
-    kept as (operation, identity, what) with how many times it happened; `pending` holds the relaxed
-    kind (PENDING_4XX_DOCS), `seen` every other."""
+    kept as (operation, identity, what) with how many times it happened."""
 
     operations: set[str] = field(default_factory=set)
     examples: int = 0
     errors_5xx: int = 0
     schema_violations: int = 0
-    undocumented_4xx: int = 0
     seen: Counter[tuple[str, str, str]] = field(default_factory=Counter)
-    pending: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
     def add(self, operation: str, identity: str, failures: list[Failure], response: Any) -> None:
         status = response.status_code
@@ -106,17 +82,13 @@ class Findings:
         others = [] if status >= 500 else [f for f in failures if not isinstance(f, ServerError)]
         if others:
             self.schema_violations += 1
-        if others and all(_pending_documentation(f, response) for f in others):
-            self.undocumented_4xx += 1
         for failure in others:
-            kept = self.pending if _pending_documentation(failure, response) else self.seen
-            kept[(operation, identity, f"{type(failure).__name__} ({status}): {failure.title}")] += 1
+            self.seen[(operation, identity, f"{type(failure).__name__} ({status}): {failure.title}")] += 1
 
     def figures(self) -> dict[str, int]:
         return {
             "errors_5xx": self.errors_5xx,
             "schema_violations": self.schema_violations,
-            "undocumented_4xx": self.undocumented_4xx,
             "operations": len(self.operations),
             "examples": self.examples,
         }
@@ -199,9 +171,8 @@ def _run(platform: Platform, record_figures: Record, examples: int) -> None:
         # After every operation, so a long proof stopped early still tells how far it got.
         figures = {**findings.figures(), "fuzz_s": round(time.monotonic() - started, 1)}
         path = Path(record_figures("fuzz", figures))
-        listing = ["# failing", *findings.lines(findings.seen), "# relaxed (PENDING_4XX_DOCS)"]
         path.with_name("fuzz-findings.txt").write_text(
-            "\n".join([*listing, *findings.lines(findings.pending)]) + "\n", encoding="utf-8"
+            "\n".join(findings.lines(findings.seen)) + "\n", encoding="utf-8"
         )
         return path
 
@@ -211,8 +182,8 @@ def _run(platform: Platform, record_figures: Record, examples: int) -> None:
     failing = findings.lines(findings.seen)
     assert not failing, (
         f"{findings.errors_5xx} 5xx and {findings.schema_violations} responses the document does not "
-        f"describe in {findings.examples} requests ({findings.undocumented_4xx} of them only an undocumented"
-        f" 4xx, relaxed), listed in {path.parent}/fuzz-findings.txt:\n" + "\n".join(failing[:80])
+        f"describe in {findings.examples} requests, listed in {path.parent}/fuzz-findings.txt:\n"
+        + "\n".join(failing[:80])
     )
 
 

@@ -4,9 +4,13 @@ declares rather than written per route (ADR 0084).
     document_problems(app)   # create_service_app does it after including the routers
 
 From the generated operation and the route's dependencies:
-- 401 and 403 when it needs a bearer token (its `security`): no or a bad token, roles or a channel
-  that do not allow it (roles are checked in dependencies and in handlers alike);
+- 400 for every operation: a malformed request (refused at the edge or by the service) or a malformed
+  Idempotency-Key;
+- 401, 403 and 404 when it needs a bearer token (its `security`): no or a bad token; roles or a channel
+  that do not allow it (roles are checked in dependencies and in handlers alike); a record it names, in
+  its path, its body or as "mine", not there or not the caller's (api.md);
 - 404 when it has path parameters (api.md: "not yours or not there");
+- 414 when it takes query parameters: a request line longer than the edge reads;
 - 409 for a state-changing method (POST, PUT, PATCH, DELETE): a rule refused because of state, or an
   idempotency key reused while its first request runs;
 - 413 for every request body (the edge's limit, a document's) and 415 for a body that is not JSON (an
@@ -73,11 +77,13 @@ PROBLEM_SCHEMA: Doc = {
 
 _HEADER_STRING = {"schema": {"type": "string"}}
 DESCRIPTIONS: dict[str, str] = {
+    "400": "BAD_REQUEST or IDEMPOTENCY_KEY_INVALID: the request (or its Idempotency-Key) is malformed",
     "401": "UNAUTHENTICATED: no bearer token, or an invalid or expired one",
     "403": "FORBIDDEN: the caller's roles or channel do not allow this",
     "404": "NOT_FOUND: not there, or not the caller's",
     "409": "A rule refused because of the current state, or the idempotency key's request still runs",
     "413": "The body is larger than this operation takes",
+    "414": "URI_TOO_LONG: the path and query are longer than the edge reads",
     "415": "The body's type is not one this operation takes",
     "422": (
         "VALIDATION_FAILED, INVALID_CHARACTERS, INVALID_NUMBER, INVALID_PATH_PARAMETER, INVALID_VALUE, "
@@ -87,9 +93,9 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 
-def problem_response(status: str) -> Doc:
+def problem_response(status: str, description: str | None = None) -> Doc:
     response: Doc = {
-        "description": DESCRIPTIONS[status],
+        "description": description or DESCRIPTIONS[status],
         "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": PROBLEM_REF}}},
     }
     if status == "401":
@@ -97,6 +103,12 @@ def problem_response(status: str) -> Doc:
     elif status == "429":
         response["headers"] = {"Retry-After": _HEADER_STRING}
     return response
+
+
+def declared(answers: dict[int, str]) -> dict[int | str, Doc]:
+    """A route's own problem answers, those its dependencies cannot tell (an anonymous sign-in that answers
+    401 for wrong credentials): `@router.post(..., responses=declared({401: "INVALID_CREDENTIALS: ..."}))`."""
+    return {status: problem_response(str(status), description) for status, description in answers.items()}
 
 
 def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
@@ -114,10 +126,10 @@ def problem_statuses(method: str, operation: Doc, *, rate_limited: bool) -> list
     """The problem statuses an operation can answer, from its generated OpenAPI entry."""
     params = operation.get("parameters", [])
     body = operation.get("requestBody", {}).get("content", {})
-    statuses: list[str] = []
+    statuses: list[str] = ["400"]
     if operation.get("security"):
-        statuses += ["401", "403"]
-    if any(p.get("in") == "path" for p in params):
+        statuses += ["401", "403", "404"]
+    elif any(p.get("in") == "path" for p in params):
         statuses.append("404")
     if method in STATE_CHANGING:
         statuses.append("409")
@@ -125,11 +137,13 @@ def problem_statuses(method: str, operation: Doc, *, rate_limited: bool) -> list
         statuses.append("413")
         if any(not kind.endswith("json") for kind in body):
             statuses.append("415")
+    if any(p.get("in") == "query" for p in params):
+        statuses.append("414")
     if params or body:
         statuses.append("422")
     if rate_limited:
         statuses.append("429")
-    return statuses
+    return sorted(statuses)
 
 
 def _is_fastapi_validation(response: Doc) -> bool:

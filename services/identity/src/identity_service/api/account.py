@@ -26,6 +26,7 @@ from servicekit.ids import new_id
 from servicekit.validators import mobile_phone
 from servicekit.web import CurrentPrincipal, NotFound, Principal, Problem, UowDep, actor_from, require_roles
 from servicekit.web.limits import enforce_limit, per_user_limit
+from servicekit.web.openapi_problems import declared
 
 router = APIRouter(prefix="/api/v1/users", tags=["account"])
 
@@ -141,7 +142,7 @@ async def suspend(
 @router.post(
     "/reactivation",
     summary="Reactivate a suspended account with the SMS code and the password (ID-12)",
-    responses={401: {"description": "unknown account, another phone's account or a wrong password"}},
+    responses=declared({401: "INVALID_CREDENTIALS: an unknown account, another phone's, a wrong password"}),
 )
 async def reactivate(body: Reactivation, request: Request, ctx: CtxDep, uow: UowDep) -> AccountOut:
     """ID-12, ADR 0081: the code sent to `phone` (purpose `reactivate`) is checked first, its tries counted

@@ -28,6 +28,7 @@ from servicekit.uow import UnitOfWork
 from servicekit.validators import InvalidValue, mobile_phone, resident_id
 from servicekit.web import Conflict, CurrentPrincipal, Problem, UowDep, actor_from
 from servicekit.web.limits import enforce_limit
+from servicekit.web.openapi_problems import declared
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -148,7 +149,12 @@ def _username_filter(username: str) -> Any:
     return (accounts.c.username == value) & accounts.c.category.in_(("staff", "unit")) & live
 
 
-@router.post("/login", response_model=TokensOut, summary="Sign in")
+@router.post(
+    "/login",
+    response_model=TokensOut,
+    summary="Sign in",
+    responses=declared({401: "INVALID_CREDENTIALS: an unknown account and a wrong password alike"}),
+)
 async def login(body: LoginIn, request: Request, ctx: CtxDep, uow: UowDep) -> TokensOut:
     """Sign in with identity number or phone (personal), credit code (unit) or staff number. After
     `max_failed_logins` wrong passwords in a row the account is locked for `lockout_minutes`."""
@@ -183,7 +189,12 @@ async def login(body: LoginIn, request: Request, ctx: CtxDep, uow: UowDep) -> To
     return TokensOut(access_token=access, refresh_token=refresh, expires_in=settings.access_ttl_s)
 
 
-@router.post("/refresh", response_model=TokensOut, summary="Rotate a refresh token")
+@router.post(
+    "/refresh",
+    response_model=TokensOut,
+    summary="Rotate a refresh token",
+    responses=declared({401: "INVALID_REFRESH_TOKEN: unknown, used before, revoked or expired"}),
+)
 async def refresh(body: RefreshIn, ctx: CtxDep, uow: UowDep) -> TokensOut:
     """Each refresh token works once; a second use revokes its whole family (reuse detection)."""
     settings = ctx.settings
@@ -219,7 +230,12 @@ async def logout(body: RefreshIn, request: Request, uow: UowDep) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/token", response_model=TokensOut, summary="Client credentials for `system` clients")
+@router.post(
+    "/token",
+    response_model=TokensOut,
+    summary="Client credentials for `system` clients",
+    responses=declared({401: "INVALID_CLIENT: the client id or secret is wrong"}),
+)
 async def client_credentials(
     body: ClientCredentialsIn, request: Request, ctx: CtxDep, uow: UowDep
 ) -> TokensOut:
