@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import json
 import time
 from typing import Any
 
 import httpx
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from servicekit.testing import TokenFactory
 from servicekit.web.auth import InvalidToken, JwksUnavailable, JwksVerifier, Principal, access_token_claims
@@ -73,6 +78,7 @@ def test_token_claims_are_identitys_format(tokens: TokenFactory) -> None:
         "office",
         "idn",
         "phn",
+        "sid",
     }
     assert jwt.get_unverified_header(tokens.citizen())["kid"] == tokens.kid
 
@@ -195,3 +201,59 @@ async def test_the_registered_phone_rides_in_the_token_and_stays_out_of_repr(tok
     assert principal.phone == "13800138000"
     assert "13800138000" not in repr(principal)
     assert (await tokens.verifier().verify(tokens.citizen("p-3"))).phone is None
+
+
+# --- the JWT attack set (each refused by the verifier every service uses) ------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+async def test_alg_none_is_refused(tokens: TokenFactory) -> None:
+    header = _b64(json.dumps({"alg": "none", "typ": "JWT", "kid": tokens.kid}).encode())
+    _, payload, _ = tokens.mint(roles=["clerk.admin"]).split(".")
+    for forged in (f"{header}.{payload}.", f"{header}.{payload}"):
+        with pytest.raises(InvalidToken):
+            await tokens.verifier().verify(forged)
+
+
+async def test_hs256_keyed_with_the_real_public_key_is_refused(tokens: TokenFactory) -> None:
+    public_pem = jwt.PyJWK(tokens.jwk()).key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": tokens.kid}).encode())
+    _, payload, _ = tokens.mint(roles=["clerk.admin"]).split(".")
+    signature = _b64(hmac.new(public_pem, f"{header}.{payload}".encode(), hashlib.sha256).digest())
+    with pytest.raises(InvalidToken):
+        await tokens.verifier().verify(f"{header}.{payload}.{signature}")
+
+
+async def test_a_not_yet_valid_token_is_refused(tokens: TokenFactory) -> None:
+    later = int(time.time()) + 3600
+    with pytest.raises(InvalidToken):
+        await tokens.verifier().verify(tokens.mint(extra_claims={"nbf": later}))
+
+
+async def test_altered_claims_under_the_original_signature_are_refused(tokens: TokenFactory) -> None:
+    header, payload, signature = tokens.mint("p-1", roles=["citizen"]).split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["roles"] = ["clerk.admin"]
+    altered = _b64(json.dumps(claims).encode())
+    with pytest.raises(InvalidToken):
+        await tokens.verifier().verify(f"{header}.{altered}.{signature}")
+
+
+async def test_an_unknown_kid_is_refused_without_a_jwks_url(tokens: TokenFactory) -> None:
+    with pytest.raises(InvalidToken, match="unknown kid"):
+        await tokens.verifier().verify(TokenFactory(kid="nobody-knows").mint())
+
+
+def test_sid_and_a_precise_iat_ride_in_the_token(tokens: TokenFactory) -> None:
+    """ADR 0082: the session a revocation names, and the instant an account revocation compares."""
+    principal = Principal.from_claims(
+        jwt.decode(tokens.mint(session_id="s-1", iat=1_800_000_000.123), options={"verify_signature": False})
+    )
+    assert (principal.session_id, principal.issued_at) == ("s-1", 1_800_000_000.123)
+    with pytest.raises(ValueError, match="sid"):
+        Principal.from_claims({"sub": "x", "kind": "person", "channel": "online", "sid": 7})

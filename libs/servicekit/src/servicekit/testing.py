@@ -81,15 +81,16 @@ class TokenFactory:
         phone: str | None = None,
         ttl_s: int = 900,
         exp: datetime | int | None = None,
-        iat: datetime | int | None = None,
+        iat: datetime | float | None = None,
         jti: str | None = None,
+        session_id: str | None = None,
         extra_claims: dict[str, Any] | None = None,
         issuer: str | None = None,
         audience: str | None = None,
     ) -> str:
         """A signed access token. `exp` in the past makes an expired one; claims default to a citizen."""
-        issued_at = _epoch(iat) if iat is not None else int(time.time())
-        expires_at = _epoch(exp) if exp is not None else issued_at + ttl_s
+        issued_at = _issued_at(iat) if iat is not None else int(time.time())
+        expires_at = _epoch(exp) if exp is not None else int(issued_at) + ttl_s
         claims = access_token_claims(
             issuer=issuer or self.issuer,
             audience=audience or self.audience,
@@ -103,6 +104,7 @@ class TokenFactory:
             id_number=id_number,
             jti=jti,
             phone=phone,
+            session_id=session_id,
         )
         claims.update(extra_claims or {})
         return jwt.encode(claims, self._private_key, algorithm=self.algorithm, headers={"kid": self.kid})
@@ -127,12 +129,17 @@ class TokenFactory:
         return {"Authorization": f"Bearer {token}", **more}
 
 
-def _epoch(moment: datetime | int) -> int:
+def _epoch(moment: datetime | float) -> int:
     if isinstance(moment, datetime):
         if moment.tzinfo is None:
             raise ValueError("token times need an aware datetime")
         return int(moment.timestamp())
     return int(moment)
+
+
+def _issued_at(moment: datetime | float) -> float:
+    """`iat` keeps a float's milliseconds, as identity's tokens do (ADR 0082)."""
+    return round(moment, 3) if isinstance(moment, float) else _epoch(moment)
 
 
 @asynccontextmanager

@@ -4,8 +4,13 @@ trusts that it did).
 Tokens are JWTs signed by the identity service (RS256 or EdDSA), public keys at its JWKS URL. Claims:
 `iss`, `aud`, `sub`, `iat`, `exp`, `jti`, `kind` (person | unit | staff | system), `channel`
 (online | counter), `roles` (list), `office` (office code or null), `idn` (whose records are the
-caller's own: a person's identity number, a unit's unified social credit code (ADR 0012), or null).
-`access_token_claims` builds exactly this set; identity and `servicekit.testing` both use it.
+caller's own: a person's identity number, a unit's unified social credit code (ADR 0012), or null),
+`sid` (the sign-in session, identity's refresh-token family, or null; ADR 0082). `iat` may carry
+milliseconds: a revocation is compared with it (ADR 0082). `access_token_claims` builds exactly this set;
+identity and `servicekit.testing` both use it.
+
+A token that verifies is still refused when identity revoked its session or account after issuing it
+(`servicekit.web.revocation`, one Redis round trip per request, ADR 0082).
 
 Times in tokens are real time, not the movable platform clock: moving the test clock must not make every
 token expired or not yet valid.
@@ -30,6 +35,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from servicekit.masking import mask_id_number
 from servicekit.web.problems import Forbidden, Problem, Unauthenticated
+from servicekit.web.revocation import Revocations, RevocationsUnavailable, TokenRevoked
 
 log = logging.getLogger("servicekit.web.auth")
 
@@ -52,6 +58,8 @@ class Principal:
     expires_at: int = 0  # epoch seconds, real time
     # The phone the account registered with (claim `phn`; ADR 0047): where its SMS codes go (PP-07).
     phone: str | None = field(default=None, repr=False)
+    issued_at: float = 0.0  # epoch seconds, real time, as precise as the token's `iat`
+    session_id: str | None = None  # `sid`: the sign-in session (ADR 0082); None for client credentials
 
     def has_any(self, *roles: str) -> bool:
         return not self.roles.isdisjoint(roles)
@@ -91,6 +99,12 @@ class Principal:
             raise ValueError("idn must be a string or null")
         if phone is not None and not isinstance(phone, str):
             raise ValueError("phn must be a string or null")
+        session_id = claims.get("sid")
+        if session_id is not None and not isinstance(session_id, str):
+            raise ValueError("sid must be a string or null")
+        iat = claims.get("iat", 0)
+        if not isinstance(iat, int | float) or isinstance(iat, bool):
+            raise ValueError("iat must be a number")
         jti = claims.get("jti")
         exp = claims.get("exp", 0)
         return cls(
@@ -103,6 +117,8 @@ class Principal:
             token_id=jti if isinstance(jti, str) else None,
             expires_at=int(exp) if isinstance(exp, int | float) else 0,
             phone=phone,
+            issued_at=float(iat),
+            session_id=session_id,
         )
 
 
@@ -114,12 +130,13 @@ def access_token_claims(
     kind: str,
     channel: Channel,
     roles: Iterable[str],
-    issued_at: int,
+    issued_at: float,
     expires_at: int,
     office: str | None = None,
     id_number: str | None = None,
     jti: str | None = None,
     phone: str | None = None,
+    session_id: str | None = None,
 ) -> dict[str, Any]:
     """The claims of an access token, the one format identity issues and every service reads."""
     return {
@@ -135,6 +152,7 @@ def access_token_claims(
         "office": office,
         "idn": id_number,
         "phn": phone,
+        "sid": session_id,
     }
 
 
@@ -317,6 +335,20 @@ def verifier_of(request: Request) -> TokenVerifier:
     return verifier
 
 
+def revocations_of(request: Request) -> Revocations:
+    revocations: Revocations | None = getattr(request.app.state, "revocations", None)
+    if revocations is None:
+        raise RuntimeError("app.state.revocations is not set (create_service_app sets it at start-up)")
+    return revocations
+
+
+def _auth_unavailable() -> Problem:
+    # Not the caller's fault: a 503 they may retry, rather than a 401 that would log them out.
+    return Problem(
+        503, "AUTH_UNAVAILABLE", "tokens cannot be checked right now", headers={"Retry-After": "5"}
+    )
+
+
 async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -333,10 +365,15 @@ async def current_principal(
         )
         raise Unauthenticated(detail, invalid_token=True) from exc
     except JwksUnavailable as exc:
-        # Not the caller's fault: a 503 they may retry, rather than a 401 that would log them out.
-        raise Problem(
-            503, "AUTH_UNAVAILABLE", "tokens cannot be checked right now", headers={"Retry-After": "5"}
-        ) from exc
+        raise _auth_unavailable() from exc
+    try:
+        await revocations_of(request).check(principal.subject, principal.issued_at, principal.session_id)
+    except TokenRevoked as exc:
+        log.info("token refused", extra={"reason": str(exc)})
+        raise Unauthenticated("the access token has been revoked", invalid_token=True) from exc
+    except RevocationsUnavailable as exc:
+        log.warning("revocations cannot be read", extra={"error": str(exc)})
+        raise _auth_unavailable() from exc  # fail closed (ADR 0082)
     request.state.principal = principal  # the access log names the subject
     return principal
 

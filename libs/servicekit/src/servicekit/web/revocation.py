@@ -1,0 +1,86 @@
+"""Revoked sessions and accounts (ADR 0082): identity marks them in Redis, every service refuses their
+access tokens at once instead of up to the token's `exp`.
+
+Two marks, both with the access token's lifetime as TTL (a token older than that has expired anyway):
+
+- session `tms:revoked:{<sub>}:sid:<sid>`: a sign-out or a reused refresh token ended that session (the
+  refresh-token family, the token's `sid`); its every access token is dead.
+- account `tms:revoked:{<sub>}:acct` = the revocation's real time in epoch milliseconds: the password
+  changed, the account was suspended or cancelled; every token issued (`iat`) at or before it is dead.
+
+Both keys of one subject share the hash tag `{<sub>}`, so a request's check is one MGET, one round trip,
+on a Redis Cluster too. Identity writes the marks before its transaction commits: a failed commit leaves
+at worst a session signed out for nothing, never a revoked session alive. A Redis that does not answer
+makes the check fail closed (503 AUTH_UNAVAILABLE): serving a token we cannot check would reopen the
+window this closes, for exactly the accounts someone has just tried to lock out.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("servicekit.web.revocation")
+
+KEY_PREFIX = "tms:revoked:"
+
+
+class TokenRevoked(Exception):
+    """The token's session or account was revoked after it was issued."""
+
+
+class RevocationsUnavailable(Exception):
+    """Redis did not answer: whether the token was revoked is unknown."""
+
+
+def account_key(subject: str) -> str:
+    return f"{KEY_PREFIX}{{{subject}}}:acct"
+
+
+def session_key(subject: str, session_id: str) -> str:
+    return f"{KEY_PREFIX}{{{subject}}}:sid:{session_id}"
+
+
+def epoch_ms(epoch_s: float) -> int:
+    return round(epoch_s * 1000)
+
+
+class Revocations:
+    """The marks in one Redis: identity writes them (`revoke_*`), every service checks them (`check`)."""
+
+    def __init__(self, redis: Redis, *, ttl_s: int = 0) -> None:
+        self._redis = redis
+        self._ttl_s = ttl_s  # for writers: the access token's lifetime plus the verifiers' leeway
+
+    async def check(self, subject: str, issued_at: float, session_id: str | None) -> None:
+        """Raises `TokenRevoked` for a revoked token, `RevocationsUnavailable` when Redis does not answer."""
+        keys = [account_key(subject)]
+        if session_id is not None:
+            keys.append(session_key(subject, session_id))
+        try:
+            marks = await self._redis.mget(keys)
+        except (RedisError, OSError) as exc:
+            raise RevocationsUnavailable(repr(exc)) from exc
+        account_mark = marks[0]
+        if account_mark is not None and epoch_ms(issued_at) <= int(account_mark):
+            raise TokenRevoked("account revoked")
+        if len(marks) > 1 and marks[1] is not None:
+            raise TokenRevoked("session revoked")
+
+    async def revoke_session(self, subject: str, session_id: str) -> None:
+        await self._set(session_key(subject, session_id), b"1")
+
+    async def revoke_account(self, subject: str, at_epoch_s: float) -> None:
+        """Tokens of `subject` issued at or before `at_epoch_s` (real time) are dead."""
+        await self._set(account_key(subject), str(epoch_ms(at_epoch_s)).encode())
+
+    async def _set(self, key: str, value: bytes) -> None:
+        if self._ttl_s <= 0:
+            raise ValueError("a writer of revocations needs the access tokens' lifetime as ttl_s")
+        try:
+            await self._redis.set(key, value, ex=self._ttl_s)
+        except (RedisError, OSError) as exc:
+            log.warning("revocation mark not written", extra={"error": repr(exc)})
+            raise RevocationsUnavailable(repr(exc)) from exc
