@@ -24,6 +24,7 @@ from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 
 from servicekit.clock import FixedClock
 from servicekit.db import psycopg_dsn
+from servicekit.sealed import ClaimKeys
 from servicekit.web.auth import Channel, JwksVerifier, access_token_claims
 
 __all__ = ["FixedClock", "TokenFactory", "service_client", "set_test_calendar_years"]
@@ -41,8 +42,11 @@ class TokenFactory:
         audience: str = "tms",
         algorithm: Algorithm = "RS256",
         kid: str | None = None,
+        claim_keys: ClaimKeys | None = None,
     ) -> None:
         self.issuer = issuer
+        # ADR 0082: the key sealing `idn` and `phn`; `claim_keys.spec()` is the settings' form of it.
+        self.claim_keys = claim_keys or ClaimKeys.generate()
         self.audience = audience
         self.algorithm: Algorithm = algorithm
         self.kid = kid or f"test-{uuid.uuid4().hex[:8]}"
@@ -67,7 +71,9 @@ class TokenFactory:
 
     def verifier(self, *, leeway_s: float = 0) -> JwksVerifier:
         """A verifier that knows this factory's key and never fetches over HTTP."""
-        return JwksVerifier(None, self.issuer, self.audience, leeway_s, jwks=self.jwks())
+        return JwksVerifier(
+            None, self.issuer, self.audience, leeway_s, jwks=self.jwks(), claim_keys=self.claim_keys
+        )
 
     def mint(
         self,
@@ -105,6 +111,7 @@ class TokenFactory:
             jti=jti,
             phone=phone,
             session_id=session_id,
+            claim_keys=self.claim_keys,
         )
         claims.update(extra_claims or {})
         return jwt.encode(claims, self._private_key, algorithm=self.algorithm, headers={"kid": self.kid})

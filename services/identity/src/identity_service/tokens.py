@@ -30,6 +30,7 @@ from identity_service.keys import ALGORITHM, KeyRing
 from identity_service.settings import IdentitySettings
 from identity_service.tables import refresh_tokens
 from servicekit.ids import new_id
+from servicekit.sealed import ClaimKeys
 from servicekit.settings import AuthSettings
 from servicekit.uow import UnitOfWork
 from servicekit.web.auth import Channel, JwksVerifier, Principal, access_token_claims
@@ -92,10 +93,12 @@ async def issue_access_token(
     account: TokenAccount,
     ttl_s: int,
     *,
+    claim_keys: ClaimKeys,
     session_id: uuid.UUID | None = None,
     issued_at: float | None = None,
 ) -> str:
-    """An access token; `session_id` is the refresh-token family it belongs to (none for clients)."""
+    """An access token; `session_id` is the refresh-token family it belongs to (none for clients), the
+    identity number and phone sealed with `claim_keys` (ADR 0082)."""
     signer = await keys.signer()
     if issued_at is None:
         issued_at = token_issue_time()
@@ -114,6 +117,7 @@ async def issue_access_token(
         # ADR 0047: the registered phone, for the services that send a code to it (PP-07); not staff's.
         phone=account.phone if account.category in ("personal", "unit") else None,
         session_id=str(session_id) if session_id is not None else None,
+        claim_keys=claim_keys,
     )
     return jwt.encode(claims, signer.private_key, algorithm=ALGORITHM, headers={"kid": signer.kid})
 
@@ -251,7 +255,12 @@ class OwnKeysVerifier:
             kids = frozenset(str(k.get("kid")) for k in jwks.get("keys", []))
             if self._verifier is None or kids != self._kids:
                 self._verifier = JwksVerifier(
-                    None, self._auth.issuer, self._auth.audience, self._auth.leeway_s, jwks=jwks
+                    None,
+                    self._auth.issuer,
+                    self._auth.audience,
+                    self._auth.leeway_s,
+                    jwks=jwks,
+                    claim_keys=self._auth.claim_key_ring(),
                 )
                 self._kids = self._verifier.key_ids
         return await self._verifier.verify(token)

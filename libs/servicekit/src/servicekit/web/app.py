@@ -465,6 +465,7 @@ def create_service_app(
                     settings.auth.issuer,
                     settings.auth.audience,
                     settings.auth.leeway_s,
+                    claim_keys=settings.auth.claim_key_ring(),
                 )
                 app.state.verifier = verifier
                 stack.push_async_callback(_clear_state, app, "verifier")

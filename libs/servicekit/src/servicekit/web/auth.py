@@ -3,11 +3,13 @@ trusts that it did).
 
 Tokens are JWTs signed by the identity service (RS256 or EdDSA), public keys at its JWKS URL. Claims:
 `iss`, `aud`, `sub`, `iat`, `exp`, `jti`, `kind` (person | unit | staff | system), `channel`
-(online | counter), `roles` (list), `office` (office code or null), `idn` (whose records are the
-caller's own: a person's identity number, a unit's unified social credit code (ADR 0012), or null),
-`sid` (the sign-in session, identity's refresh-token family, or null; ADR 0082). `iat` may carry
-milliseconds: a revocation is compared with it (ADR 0082). `access_token_claims` builds exactly this set;
-identity and `servicekit.testing` both use it.
+(online | counter), `roles` (list), `office` (office code or null), `sid` (the sign-in session,
+identity's refresh-token family, or null; ADR 0082) and `pii`: sealed (`servicekit.sealed`, ADR 0082),
+`idn` (whose records are the caller's own: a person's identity number, a unit's unified social credit
+code (ADR 0012)) and `phn` (the registered phone, ADR 0047), or null when the token has neither. Nobody
+holding a token reads them; every service opens them with the claim keys of its settings. `iat` may
+carry milliseconds: a revocation is compared with it (ADR 0082). `access_token_claims` builds exactly
+this set; identity and `servicekit.testing` both use it.
 
 A token that verifies is still refused when identity revoked its session or account after issuing it
 (`servicekit.web.revocation`, one Redis round trip per request, ADR 0082).
@@ -34,6 +36,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from servicekit.masking import mask_id_number
+from servicekit.sealed import ClaimKeys, SealError
 from servicekit.web.problems import Forbidden, Problem, Unauthenticated
 from servicekit.web.revocation import Revocations, RevocationsUnavailable, TokenRevoked
 
@@ -137,8 +140,15 @@ def access_token_claims(
     jti: str | None = None,
     phone: str | None = None,
     session_id: str | None = None,
+    claim_keys: ClaimKeys | None = None,
 ) -> dict[str, Any]:
-    """The claims of an access token, the one format identity issues and every service reads."""
+    """The claims of an access token, the one format identity issues and every service reads. An
+    identity number or phone is sealed with `claim_keys` (required then), never written in clear."""
+    sealed = None
+    if id_number is not None or phone is not None:
+        if claim_keys is None:
+            raise ValueError("an identity number or phone in a token needs the claim keys (ADR 0082)")
+        sealed = claim_keys.seal({"idn": id_number, "phn": phone}, subject)
     return {
         "iss": issuer,
         "aud": audience,
@@ -150,9 +160,8 @@ def access_token_claims(
         "channel": channel,
         "roles": sorted(set(roles)),
         "office": office,
-        "idn": id_number,
-        "phn": phone,
         "sid": session_id,
+        "pii": sealed,
     }
 
 
@@ -186,6 +195,7 @@ class JwksVerifier:
     request and a signature check costs far more than a dict lookup.
 
     With `jwks_url=None` the verifier uses only the keys given (`jwks=`) and never fetches (tests).
+    `claim_keys` open the sealed claims (ADR 0082); without them a token that has some is refused.
     """
 
     def __init__(
@@ -201,8 +211,10 @@ class JwksVerifier:
         cache_size: int = 10_000,
         fetch_timeout_s: float = 5.0,
         monotonic: Callable[[], float] = time.monotonic,
+        claim_keys: ClaimKeys | None = None,
     ) -> None:
         self.jwks_url = jwks_url
+        self._claim_keys = claim_keys
         self._monotonic = monotonic  # injectable, so tests move time instead of sleeping
         self.issuer = issuer
         self.audience = audience
@@ -308,15 +320,30 @@ class JwksVerifier:
                 leeway=self.leeway_s,
                 options={"require": ["iss", "aud", "sub", "iat", "exp"]},
             )
-            principal = Principal.from_claims(claims)
+            principal = Principal.from_claims(self._opened(claims))
         except jwt.ExpiredSignatureError as exc:
             raise InvalidToken("token expired") from exc
-        except (jwt.PyJWTError, ValueError) as exc:
+        except (jwt.PyJWTError, ValueError) as exc:  # SealError is a ValueError
             raise InvalidToken(f"invalid token: {exc}") from exc
         self._cache[digest] = principal
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return principal
+
+    def _opened(self, claims: dict[str, Any]) -> dict[str, Any]:
+        """The claims with `idn` and `phn` from the sealed `pii`; raises `ValueError` for a token that
+        carries them in clear (identity never issues one) or sealed with a key we lack."""
+        if "idn" in claims or "phn" in claims:
+            raise ValueError("identity number or phone in clear")
+        sealed = claims.get("pii")
+        if sealed is None:
+            return claims
+        if not isinstance(sealed, str):
+            raise ValueError("pii must be a string or null")
+        if self._claim_keys is None:
+            raise SealError("no claim keys to open pii")
+        values = self._claim_keys.open(sealed, str(claims.get("sub")))
+        return {**claims, "idn": values.get("idn"), "phn": values.get("phn")}
 
     async def aclose(self) -> None:
         if self._owns_client and self._client is not None:

@@ -167,6 +167,7 @@ async def login(body: LoginIn, request: Request, ctx: CtxDep, uow: UowDep) -> To
         settings.auth,
         token_account(row),
         settings.access_ttl_s,
+        claim_keys=ctx.claim_keys,
         session_id=session_id,
         issued_at=issued_at,
     )
@@ -199,6 +200,7 @@ async def refresh(body: RefreshIn, ctx: CtxDep, uow: UowDep) -> TokensOut:
         settings.auth,
         token_account(row),
         settings.access_ttl_s,
+        claim_keys=ctx.claim_keys,
         session_id=rotated.family_id,
         issued_at=issued_at,
     )
@@ -239,7 +241,12 @@ async def client_credentials(
         issued_at = token_issue_time()
     settings = ctx.settings
     access = await issue_access_token(
-        ctx.keys, settings.auth, token_account(row), settings.access_ttl_s, issued_at=issued_at
+        ctx.keys,
+        settings.auth,
+        token_account(row),
+        settings.access_ttl_s,
+        claim_keys=ctx.claim_keys,
+        issued_at=issued_at,
     )
     return TokensOut(access_token=access, expires_in=settings.access_ttl_s)
 
