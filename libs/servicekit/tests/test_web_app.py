@@ -24,6 +24,7 @@ from servicekit.db import new_metadata
 from servicekit.refusal import Refusal, refusal
 from servicekit.runtime import Runtime
 from servicekit.settings import (
+    AuthSettings,
     BrokerSettings,
     DatabaseSettings,
     Environment,
@@ -152,6 +153,7 @@ def make_app(pg_database: str, redis_url: str, amqp_url: str, tokens: TokenFacto
             database=DatabaseSettings(url=pg_database, pool_size=2),
             redis=RedisSettings(url=redis),
             broker=BrokerSettings(url=SecretStr(amqp_url)),
+            auth=AuthSettings(claim_keys=SecretStr(tokens.claim_keys.spec())),  # prod needs them
         )
         app = create_service_app(
             settings,
