@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Any
 import jwt
 import pytest
 
-from servicekit.testing import TokenFactory
+from identity_service.main import create_app
+from identity_service.service import SPEC
+from servicekit.runtime import Runtime
+from servicekit.settings import RedisSettings
+from servicekit.testing import TokenFactory, service_client
+
+from .conftest import test_settings as identity_settings
 
 if TYPE_CHECKING:
     from tests.api.conftest import Api
@@ -122,3 +128,18 @@ async def test_signing_in_right_after_a_password_change_gives_a_working_token(ap
     fresh = await api.login(phone, "NewPass2028")
     assert await _works(api, fresh["access_token"]) == 200
     assert await _works(api, tokens["access_token"]) == 401
+
+
+async def test_a_sign_out_whose_mark_cannot_be_written_changes_nothing(api: "Api") -> None:
+    """The mark is written before the commit: with Redis gone the sign-out answers 503 and rolls back,
+    rather than ending the refresh token while its access token lives on."""
+    _, phone = await api.owner_driver()
+    tokens = await api.login(phone)
+    settings = identity_settings(redis=RedisSettings(url="redis://127.0.0.1:1/0"))  # nothing listens there
+    app = create_app(settings, runtime_factory=lambda: Runtime.open(settings, SPEC.metadata, clock=api.clock))
+    async with service_client(app) as no_redis:
+        r = await no_redis.post("/api/v1/auth/logout", json={"refresh_token": tokens["refresh_token"]})
+    assert r.status_code == 503
+    assert (r.json()["code"], r.headers["retry-after"]) == ("AUTH_UNAVAILABLE", "5")
+    refreshed = await api.client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert refreshed.status_code == 200, refreshed.text  # the refresh token was not revoked

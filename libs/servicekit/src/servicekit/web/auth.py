@@ -399,7 +399,7 @@ async def current_principal(
         log.info("token refused", extra={"reason": str(exc)})
         raise Unauthenticated("the access token has been revoked", invalid_token=True) from exc
     except RevocationsUnavailable as exc:
-        log.warning("revocations cannot be read", extra={"error": str(exc)})
+        log.warning("revocations cannot be read", extra={"error": exc.reason})
         raise _auth_unavailable() from exc  # fail closed (ADR 0082)
     request.state.principal = principal  # the access log names the subject
     return principal

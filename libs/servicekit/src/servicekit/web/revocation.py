@@ -22,6 +22,8 @@ import logging
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from servicekit.web.problems import Problem
+
 log = logging.getLogger("servicekit.web.revocation")
 
 KEY_PREFIX = "tms:revoked:"
@@ -31,8 +33,15 @@ class TokenRevoked(Exception):
     """The token's session or account was revoked after it was issued."""
 
 
-class RevocationsUnavailable(Exception):
-    """Redis did not answer: whether the token was revoked is unknown."""
+class RevocationsUnavailable(Problem):
+    """Redis did not answer: whether the token was revoked is unknown, or a revocation was not written
+    (the writer's transaction then rolls back). 503, retried by the client, never a 401 that signs out."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            503, "AUTH_UNAVAILABLE", "sessions cannot be checked right now", headers={"Retry-After": "5"}
+        )
+        self.reason = reason
 
 
 def account_key(subject: str) -> str:
