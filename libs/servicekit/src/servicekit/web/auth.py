@@ -398,9 +398,9 @@ async def current_principal(
     except TokenRevoked as exc:
         log.info("token refused", extra={"reason": str(exc)})
         raise Unauthenticated("the access token has been revoked", invalid_token=True) from exc
-    except RevocationsUnavailable as exc:
+    except RevocationsUnavailable as exc:  # a 503 AUTH_UNAVAILABLE: fail closed (ADR 0082)
         log.warning("revocations cannot be read", extra={"error": exc.reason})
-        raise _auth_unavailable() from exc  # fail closed (ADR 0082)
+        raise
     request.state.principal = principal  # the access log names the subject
     return principal
 

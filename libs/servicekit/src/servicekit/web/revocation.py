@@ -39,7 +39,7 @@ class RevocationsUnavailable(Problem):
 
     def __init__(self, reason: str) -> None:
         super().__init__(
-            503, "AUTH_UNAVAILABLE", "sessions cannot be checked right now", headers={"Retry-After": "5"}
+            503, "AUTH_UNAVAILABLE", "tokens cannot be checked right now", headers={"Retry-After": "5"}
         )
         self.reason = reason
 
