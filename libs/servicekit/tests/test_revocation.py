@@ -3,6 +3,8 @@ MGET. Real Redis."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import time
 
 import pytest
@@ -68,3 +70,36 @@ async def test_an_unreachable_redis_is_unavailable_for_readers_and_writers() -> 
     with pytest.raises(RevocationsUnavailable):
         await marks.revoke_session("acc-7", "sid-7")
     await down.aclose()
+
+
+async def test_a_burst_of_checks_shares_one_connection(redis_url: str, redis: Redis) -> None:
+    """500 requests at once: their MGETs go out pipelined on one connection (redis-py's pool refuses a
+    connection past its limit, 100 by default; this one allows a single connection)."""
+    narrow = Redis.from_url(redis_url, max_connections=1)
+    marks = Revocations(narrow, ttl_s=60)
+    await marks.revoke_session("acc-8", "sid-gone")
+    now = time.time()
+    sessions = ["sid-gone" if i % 50 == 0 else f"sid-{i}" for i in range(500)]
+    results = await asyncio.gather(
+        *(marks.check("acc-8", now, sid) for sid in sessions), return_exceptions=True
+    )
+    assert sum(isinstance(r, TokenRevoked) for r in results) == 10
+    assert sum(r is None for r in results) == 490
+    await narrow.aclose()
+
+
+async def test_a_hung_redis_answers_unavailable_within_the_timeout() -> None:
+    """A Redis that accepts and never answers (stopped, partitioned): 503 after the timeout, not never."""
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen()
+        silent = Redis.from_url(f"redis://127.0.0.1:{hung.getsockname()[1]}/0")
+        marks = Revocations(silent, timeout_s=0.3)
+        started = time.monotonic()
+        with pytest.raises(RevocationsUnavailable):
+            await marks.check("acc-9", time.time(), "sid-9")
+        assert time.monotonic() - started < 2
+        # the next check is not stuck behind the first
+        with pytest.raises(RevocationsUnavailable):
+            await marks.check("acc-9", time.time(), "sid-9")
+        await silent.aclose()

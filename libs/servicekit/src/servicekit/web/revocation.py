@@ -8,15 +8,20 @@ Two marks, both with the access token's lifetime as TTL (a token older than that
 - account `tms:revoked:{<sub>}:acct` = the revocation's real time in epoch milliseconds: the password
   changed, the account was suspended or cancelled; every token issued (`iat`) at or before it is dead.
 
-Both keys of one subject share the hash tag `{<sub>}`, so a request's check is one MGET, one round trip,
-on a Redis Cluster too. Identity writes the marks before its transaction commits: a failed commit leaves
-at worst a session signed out for nothing, never a revoked session alive. A Redis that does not answer
+Both keys of one subject share the hash tag `{<sub>}`, so a request's check is one MGET, on a Redis
+Cluster too. The MGETs of concurrent requests go out together in one pipeline, one at a time per
+process: a check costs one round trip (two at most under load), and a burst of requests holds one
+connection, not one each (redis-py's pool refuses the 101st).
+
+Identity writes the marks before its transaction commits: a failed commit leaves at worst a session
+signed out for nothing, never a revoked session alive. A Redis that does not answer
 makes the check fail closed (503 AUTH_UNAVAILABLE): serving a token we cannot check would reopen the
 window this closes, for exactly the accounts someone has just tried to lock out.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from redis.asyncio import Redis
@@ -56,27 +61,61 @@ def epoch_ms(epoch_s: float) -> int:
     return round(epoch_s * 1000)
 
 
+Marks = list[bytes | None]
+
+
 class Revocations:
     """The marks in one Redis: identity writes them (`revoke_*`), every service checks them (`check`)."""
 
-    def __init__(self, redis: Redis, *, ttl_s: int = 0) -> None:
+    def __init__(self, redis: Redis, *, ttl_s: int = 0, timeout_s: float = 2.0) -> None:
         self._redis = redis
         self._ttl_s = ttl_s  # for writers: the access token's lifetime plus the verifiers' leeway
+        self._timeout_s = timeout_s  # a Redis that hangs answers 503 after this, not never
+        self._waiting: list[tuple[list[str], asyncio.Future[Marks]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def check(self, subject: str, issued_at: float, session_id: str | None) -> None:
         """Raises `TokenRevoked` for a revoked token, `RevocationsUnavailable` when Redis does not answer."""
         keys = [account_key(subject)]
         if session_id is not None:
             keys.append(session_key(subject, session_id))
-        try:
-            marks = await self._redis.mget(keys)
-        except (RedisError, OSError) as exc:
-            raise RevocationsUnavailable(repr(exc)) from exc
+        marks = await self._read(keys)
         account_mark = marks[0]
         if account_mark is not None and epoch_ms(issued_at) <= int(account_mark):
             raise TokenRevoked("account revoked")
         if len(marks) > 1 and marks[1] is not None:
             raise TokenRevoked("session revoked")
+
+    async def _read(self, keys: list[str]) -> Marks:
+        future: asyncio.Future[Marks] = asyncio.get_running_loop().create_future()
+        self._waiting.append((keys, future))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        """Sends what waits as one pipeline, then what came meanwhile, until nothing waits."""
+        batch: list[tuple[list[str], asyncio.Future[Marks]]] = []
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    async with asyncio.timeout(self._timeout_s):
+                        async with self._redis.pipeline(transaction=False) as pipe:
+                            for keys, _ in batch:
+                                pipe.mget(keys)
+                            results = await pipe.execute()
+                except (RedisError, OSError, TimeoutError) as exc:
+                    _fail(batch, repr(exc))
+                    continue
+                for (_, future), marks in zip(batch, results, strict=True):
+                    if not future.done():  # its request may have been cancelled meanwhile
+                        future.set_result(marks)
+        finally:
+            self._flusher = None
+            # Only when cancelled (shutdown): nobody may wait for ever.
+            _fail(batch + self._waiting, "revocation check cancelled")
+            self._waiting = []
 
     async def revoke_session(self, subject: str, session_id: str) -> None:
         await self._set(session_key(subject, session_id), b"1")
@@ -93,3 +132,9 @@ class Revocations:
         except (RedisError, OSError) as exc:
             log.warning("revocation mark not written", extra={"error": repr(exc)})
             raise RevocationsUnavailable(repr(exc)) from exc
+
+
+def _fail(batch: list[tuple[list[str], asyncio.Future[Marks]]], reason: str) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(RevocationsUnavailable(reason))
