@@ -9,9 +9,9 @@ Two marks, both with the access token's lifetime as TTL (a token older than that
   changed, the account was suspended or cancelled; every token issued (`iat`) at or before it is dead.
 
 Both keys of one subject share the hash tag `{<sub>}`, so a request's check is one MGET, on a Redis
-Cluster too. The MGETs of concurrent requests go out together in one pipeline, one at a time per
-process: a check costs one round trip (two at most under load), and a burst of requests holds one
-connection, not one each (redis-py's pool refuses the 101st).
+Cluster too. A check sends its MGET at once while few are in flight; past `max_direct` concurrent ones,
+the others wait and go out together in one pipeline, one pipeline at a time: a burst of requests holds a
+few connections, not one each (redis-py's pool refuses the 101st), and a quiet check pays no batching.
 
 Identity writes the marks before its transaction commits: a failed commit leaves at worst a session
 signed out for nothing, never a revoked session alive. A Redis that does not answer
@@ -61,16 +61,18 @@ def epoch_ms(epoch_s: float) -> int:
     return round(epoch_s * 1000)
 
 
-Marks = list[bytes | None]
+Marks = list[bytes | str | None]
 
 
 class Revocations:
     """The marks in one Redis: identity writes them (`revoke_*`), every service checks them (`check`)."""
 
-    def __init__(self, redis: Redis, *, ttl_s: int = 0, timeout_s: float = 2.0) -> None:
+    def __init__(self, redis: Redis, *, ttl_s: int = 0, timeout_s: float = 2.0, max_direct: int = 8) -> None:
         self._redis = redis
         self._ttl_s = ttl_s  # for writers: the access token's lifetime plus the verifiers' leeway
         self._timeout_s = timeout_s  # a Redis that hangs answers 503 after this, not never
+        self._max_direct = max_direct
+        self._direct = 0  # MGETs in flight on their own
         self._waiting: list[tuple[list[str], asyncio.Future[Marks]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -87,6 +89,16 @@ class Revocations:
             raise TokenRevoked("session revoked")
 
     async def _read(self, keys: list[str]) -> Marks:
+        if self._direct < self._max_direct:
+            self._direct += 1
+            try:
+                async with asyncio.timeout(self._timeout_s):
+                    marks: Marks = await self._redis.mget(keys)
+                    return marks
+            except (RedisError, OSError, TimeoutError) as exc:
+                raise RevocationsUnavailable(repr(exc)) from exc
+            finally:
+                self._direct -= 1
         future: asyncio.Future[Marks] = asyncio.get_running_loop().create_future()
         self._waiting.append((keys, future))
         if self._flusher is None:
