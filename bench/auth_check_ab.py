@@ -49,9 +49,7 @@ class BareMget:
         self.redis = redis
 
     async def check(self, subject: str, issued_at: float, session_id: str | None) -> None:
-        await self.redis.mget(
-            [f"tms:revoked:{{{subject}}}:acct", f"tms:revoked:{{{subject}}}:sid:{session_id}"]
-        )
+        await self.redis.mget([account_key(subject), session_key(subject, str(session_id))])
 
 
 router = APIRouter()
