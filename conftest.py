@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from servicekit.sealed import ClaimKeys
 from servicekit.service import SERVICE_NAMES
 from servicekit.settings import ServiceSettings
 
@@ -23,6 +24,12 @@ for _name in (*SERVICE_NAMES, "gateway"):
     _prefix = ServiceSettings.env_prefix_for(_name)
     os.environ.setdefault(_prefix + "REDIS__URL", "redis://127.0.0.1:6379/15")
     os.environ.setdefault(_prefix + "BROKER__URL", TEST_AMQP_URL)
+
+# ADR 0082: one ring of claim keys for every service of this run (identity seals the identity number and
+# phone in its tokens, the others open them), made anew per run; the processes a test starts inherit it.
+_CLAIM_KEYS = ClaimKeys.generate("test").spec()
+for _name in SERVICE_NAMES:
+    os.environ.setdefault(ServiceSettings.env_prefix_for(_name) + "AUTH__CLAIM_KEYS", _CLAIM_KEYS)
 
 
 SESSION_LOCK_KEY = 7_311_123  # held shared by every running test session on this machine

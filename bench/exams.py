@@ -420,6 +420,8 @@ def reset() -> None:
 
 def main() -> int:
     tokens = TokenFactory()
+    # ADR 0082: the replicas open the sealed claims with the key the bench's tokens are sealed with.
+    os.environ["TMS_LICENSE__AUTH__CLAIM_KEYS"] = tokens.claim_keys.spec()
     Jwks.body = json.dumps(tokens.jwks()).encode()
     jwks = ThreadingHTTPServer(("127.0.0.1", JWKS_PORT), Jwks)
     threading.Thread(target=jwks.serve_forever, daemon=True).start()

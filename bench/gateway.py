@@ -27,6 +27,8 @@ from pathlib import Path
 
 import httpx
 
+from servicekit.sealed import ClaimKeys
+
 ROOT = Path(__file__).resolve().parents[1]
 CONNECTIONS = 64
 THREADS = int(os.environ.get("BENCH_WRK_THREADS", "1"))  # one wrk thread leaves the CPUs to the servers
@@ -88,6 +90,7 @@ def main() -> int:
     env = {**os.environ, "TMS_ENV": os.environ.get("TMS_ENV", "dev")}
     # Per-request access log lines would measure the logger, not the proxy: warnings only.
     env["TMS_IDENTITY__TELEMETRY__LOG_LEVEL"] = "WARNING"
+    env.setdefault("TMS_IDENTITY__AUTH__CLAIM_KEYS", ClaimKeys.generate("bench").spec())  # ADR 0082
     subprocess.run([sys.executable, "-m", "servicekit.migrate", "identity"], check=True, cwd=ROOT, env=env)
     subprocess.run([sys.executable, "-m", "identity_service.demo"], check=True, cwd=ROOT, env=env)
 

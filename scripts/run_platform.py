@@ -15,6 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from servicekit.sealed import ClaimKeys
+from servicekit.settings import ServiceSettings
+
 ROOT = Path(__file__).resolve().parents[1]
 TOPOLOGY = ROOT / "gateway" / "src" / "gateway_service" / "topology.json"
 
@@ -34,6 +37,11 @@ def main() -> int:
         return 2
     topology = json.loads(TOPOLOGY.read_text(encoding="utf-8"))
     services = [service["name"] for service in topology["services"]]
+    # ADR 0082: one ring of claim keys for every process of this run (identity seals, the others open),
+    # made anew each run unless the environment gives one: a token from an earlier run asks to sign in again.
+    claim_keys = ClaimKeys.generate("dev").spec()
+    for name in services:
+        env.setdefault(ServiceSettings.env_prefix_for(name) + "AUTH__CLAIM_KEYS", claim_keys)
     step(f"migrating {len(services)} databases ({env['TMS_ENV']})")
     run(sys.executable, "-m", "servicekit.migrate", *services, env=env)
     for service in topology["services"]:

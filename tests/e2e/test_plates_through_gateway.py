@@ -240,6 +240,7 @@ def edge() -> Iterator[Edge]:
         "TMS_PLATE_POOL__REDIS__URL": REDIS_URL,
         "TMS_PLATE_POOL__CACHE_TTL_S": "0",
         "TMS_PLATE_POOL__AUTH__JWKS_URL": f"http://127.0.0.1:{jwks_port}/jwks.json",
+        "TMS_PLATE_POOL__AUTH__CLAIM_KEYS": tokens.claim_keys.spec(),  # ADR 0082: the factory seals
     }
     api = spawn(
         [

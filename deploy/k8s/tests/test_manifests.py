@@ -30,13 +30,16 @@ from typing import Any
 import pytest
 import yaml
 
+from servicekit.sealed import ClaimKeys
+
 K8S = Path(__file__).resolve().parents[1]
 BASE = K8S / "base"
 OVERLAYS = ("dev", "prod")
 
 SERVICES = ("identity", "vehicle", "license", "plate-pool", "violation", "notify")
 PLATFORM_IMAGES = (*SERVICES, "gateway")
-SERVICE_SECRET_KEYS = ("DATABASE__URL", "BROKER__URL", "REDIS__URL", "SECRET_KEY")
+# AUTH__CLAIM_KEYS: the keys of the tokens' sealed claims, the same in every service (ADR 0082).
+SERVICE_SECRET_KEYS = ("DATABASE__URL", "BROKER__URL", "REDIS__URL", "SECRET_KEY", "AUTH__CLAIM_KEYS")
 
 # <optional registry/path/>tms/<component>[:tag]: one pattern for every image the platform builds.
 IMAGE_RE = re.compile(
@@ -47,7 +50,8 @@ IMAGE_RE = re.compile(
 URL_WITH_PASSWORD_RE = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@", re.IGNORECASE)
 # Env names whose value is a credential: they must come from a Secret, not from `value:`.
 SECRET_ENV_NAME_RE = re.compile(
-    r"(SECRET|PASSWORD|PASS|TOKEN|PRIVATE_KEY|API_KEY|SECRET_KEY|DATABASE__URL|BROKER__URL|REDIS__URL|ADMIN_URL)$"
+    r"(SECRET|PASSWORD|PASS|TOKEN|PRIVATE_KEY|API_KEY|SECRET_KEY|CLAIM_KEYS|DATABASE__URL|BROKER__URL|REDIS__URL"
+    r"|ADMIN_URL)$"
 )
 
 
@@ -978,6 +982,17 @@ def test_dev_overlay(how: str) -> None:
         # Plus, in dev only, the superuser URL servicekit.migrate uses to create a missing database.
         expected = {prefix(svc) + k for k in SERVICE_SECRET_KEYS} | {"TMS_PG_ADMIN_URL"}
         assert keys_of(f"{svc}-secrets") == expected, svc
+
+    def value_of(name: str, key: str) -> str:
+        (secret,) = [s for n, s in secrets.items() if re.fullmatch(rf"{name}(-[a-z0-9]{{10}})?", n)]
+        if "stringData" in secret:
+            return str(secret["stringData"][key])
+        return base64.b64decode(secret["data"][key]).decode()
+
+    # ADR 0082: identity seals with the key every other service opens with.
+    claim_keys = {value_of(f"{svc}-secrets", prefix(svc) + "AUTH__CLAIM_KEYS") for svc in SERVICES}
+    assert len(claim_keys) == 1, "every service needs the same claim keys"
+    ClaimKeys.parse(claim_keys.pop())
     assert keys_of("gateway-secrets") == {"TMS_GATEWAY__REDIS__URL"}
     # Plain HTTP on a local name. One plate-pool replica: no autoscaler to raise it, and a budget
     # that still lets a node drain.

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import json
 import time
 from typing import Any
 
 import httpx
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from servicekit.testing import TokenFactory
 from servicekit.web.auth import (
@@ -46,7 +51,9 @@ class FakeIdentity:
 
     def verifier(self, **kw: Any) -> JwksVerifier:
         client = httpx.AsyncClient(transport=httpx.MockTransport(self.handler))
-        return JwksVerifier("http://identity/api/v1/auth/jwks.json", "tms-identity", "tms", 0, client, **kw)
+        keys = self.factories[0].claim_keys
+        url = "http://identity/api/v1/auth/jwks.json"
+        return JwksVerifier(url, "tms-identity", "tms", 0, client, claim_keys=keys, **kw)
 
 
 async def test_rs256_token_gives_the_principal(tokens: TokenFactory) -> None:
@@ -80,8 +87,8 @@ def test_token_claims_are_identitys_format(tokens: TokenFactory) -> None:
         "channel",
         "roles",
         "office",
-        "idn",
-        "phn",
+        "sid",
+        "pii",
     }
     assert jwt.get_unverified_header(tokens.citizen())["kid"] == tokens.kid
 
@@ -185,7 +192,9 @@ async def test_verified_tokens_are_cached_until_exp(
 
 
 async def test_cache_is_bounded(tokens: TokenFactory) -> None:
-    verifier = JwksVerifier(None, tokens.issuer, tokens.audience, jwks=tokens.jwks(), cache_size=3)
+    verifier = JwksVerifier(
+        None, tokens.issuer, tokens.audience, jwks=tokens.jwks(), cache_size=3, claim_keys=tokens.claim_keys
+    )
     for i in range(5):
         await verifier.verify(tokens.mint(f"p-{i}"))
     assert len(verifier._cache) == 3
@@ -212,3 +221,59 @@ def test_a_routes_roles_are_read_from_its_require_roles_dependency() -> None:
     assert roles_required_by(require_roles("clerk.intake", "system")) == frozenset({"clerk.intake", "system"})
     assert roles_required_by(current_principal) is None
     assert roles_required_by(lambda: None) is None
+
+
+# --- the JWT attack set (each refused by the verifier every service uses) ------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+async def test_alg_none_is_refused(tokens: TokenFactory) -> None:
+    header = _b64(json.dumps({"alg": "none", "typ": "JWT", "kid": tokens.kid}).encode())
+    _, payload, _ = tokens.mint(roles=["clerk.admin"]).split(".")
+    for forged in (f"{header}.{payload}.", f"{header}.{payload}"):
+        with pytest.raises(InvalidToken):
+            await tokens.verifier().verify(forged)
+
+
+async def test_hs256_keyed_with_the_real_public_key_is_refused(tokens: TokenFactory) -> None:
+    public_pem = jwt.PyJWK(tokens.jwk()).key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": tokens.kid}).encode())
+    _, payload, _ = tokens.mint(roles=["clerk.admin"]).split(".")
+    signature = _b64(hmac.new(public_pem, f"{header}.{payload}".encode(), hashlib.sha256).digest())
+    with pytest.raises(InvalidToken):
+        await tokens.verifier().verify(f"{header}.{payload}.{signature}")
+
+
+async def test_a_not_yet_valid_token_is_refused(tokens: TokenFactory) -> None:
+    later = int(time.time()) + 3600
+    with pytest.raises(InvalidToken):
+        await tokens.verifier().verify(tokens.mint(extra_claims={"nbf": later}))
+
+
+async def test_altered_claims_under_the_original_signature_are_refused(tokens: TokenFactory) -> None:
+    header, payload, signature = tokens.mint("p-1", roles=["citizen"]).split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["roles"] = ["clerk.admin"]
+    altered = _b64(json.dumps(claims).encode())
+    with pytest.raises(InvalidToken):
+        await tokens.verifier().verify(f"{header}.{altered}.{signature}")
+
+
+async def test_an_unknown_kid_is_refused_without_a_jwks_url(tokens: TokenFactory) -> None:
+    with pytest.raises(InvalidToken, match="unknown kid"):
+        await tokens.verifier().verify(TokenFactory(kid="nobody-knows").mint())
+
+
+def test_sid_and_a_precise_iat_ride_in_the_token(tokens: TokenFactory) -> None:
+    """ADR 0082: the session a revocation names, and the instant an account revocation compares."""
+    principal = Principal.from_claims(
+        jwt.decode(tokens.mint(session_id="s-1", iat=1_800_000_000.123), options={"verify_signature": False})
+    )
+    assert (principal.session_id, principal.issued_at) == ("s-1", 1_800_000_000.123)
+    with pytest.raises(ValueError, match="sid"):
+        Principal.from_claims({"sub": "x", "kind": "person", "channel": "online", "sid": 7})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, ClassVar
 
@@ -16,6 +17,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, format_span_id, format_trace_id
 from pydantic import BaseModel, Field, SecretStr
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from starlette.responses import Response
@@ -24,6 +26,7 @@ from servicekit.db import new_metadata
 from servicekit.refusal import Refusal, refusal
 from servicekit.runtime import Runtime
 from servicekit.settings import (
+    AuthSettings,
     BrokerSettings,
     DatabaseSettings,
     Environment,
@@ -45,6 +48,7 @@ from servicekit.web import (
     require_roles,
 )
 from servicekit.web.app import BrokerProbe
+from servicekit.web.revocation import Revocations
 
 pytestmark = pytest.mark.integration
 
@@ -166,6 +170,7 @@ def make_app(pg_database: str, redis_url: str, amqp_url: str, tokens: TokenFacto
             database=DatabaseSettings(url=database, pool_size=2),
             redis=RedisSettings(url=redis),
             broker=BrokerSettings(url=SecretStr(amqp_url)),
+            auth=AuthSettings(claim_keys=SecretStr(tokens.claim_keys.spec())),  # prod needs them
         )
         app = create_service_app(
             settings,
@@ -337,6 +342,44 @@ async def test_expired_token_is_401(client: httpx.AsyncClient, tokens: TokenFact
 async def test_valid_token_is_200(client: httpx.AsyncClient, tokens: TokenFactory) -> None:
     r = await client.get("/api/v1/demo/me", headers=tokens.headers(tokens.citizen("p-9")))
     assert (r.status_code, r.json()) == (200, {"subject": "p-9", "roles": ["citizen"]})
+
+
+async def test_a_revoked_session_or_account_is_refused_at_once(
+    make_app: AppFactory, redis: Redis, tokens: TokenFactory
+) -> None:
+    """ADR 0082: identity's marks in the service's own Redis end a token before its `exp`."""
+    marks = Revocations(redis, ttl_s=60)
+    now = time.time()
+    signed_out = tokens.headers(tokens.citizen("p-10", session_id="s-1", iat=int(now) - 5))
+    other_session = tokens.headers(tokens.citizen("p-10", session_id="s-2", iat=int(now) - 5))
+    suspended = tokens.headers(tokens.citizen("p-11", session_id="s-3", iat=int(now) - 5))
+    async with service_client(make_app()) as client:
+        for headers in (signed_out, other_session, suspended):
+            assert (await client.get("/api/v1/demo/me", headers=headers)).status_code == 200
+        await marks.revoke_session("p-10", "s-1")
+        await marks.revoke_account("p-11", now)
+        for headers in (signed_out, suspended):
+            r = await client.get("/api/v1/demo/me", headers=headers)  # the verified-token cache holds it
+            assert r.status_code == 401, r.text
+            assert r.headers["content-type"] == "application/problem+json"
+            assert (r.json()["code"], r.json()["detail"]) == (
+                "UNAUTHENTICATED",
+                "the access token has been revoked",
+            )
+        assert (await client.get("/api/v1/demo/me", headers=other_session)).status_code == 200
+        signed_in_again = tokens.headers(tokens.citizen("p-11", session_id="s-4", iat=now + 0.002))
+        assert (await client.get("/api/v1/demo/me", headers=signed_in_again)).status_code == 200
+
+
+async def test_revocations_unreadable_fail_closed_with_503(
+    make_app: AppFactory, tokens: TokenFactory
+) -> None:
+    """ADR 0082: a token whose revocation cannot be checked (Redis down) is not served."""
+    async with service_client(make_app(redis=f"redis://127.0.0.1:{closed_port()}/0")) as client:
+        r = await client.get("/api/v1/demo/me", headers=tokens.headers(tokens.citizen("p-12")))
+    assert r.status_code == 503
+    assert r.json()["code"] == "AUTH_UNAVAILABLE"
+    assert r.headers["retry-after"] == "5"
 
 
 async def test_roles_403_and_200(client: httpx.AsyncClient, tokens: TokenFactory) -> None:

@@ -6,12 +6,14 @@ from typing import Annotated
 import httpx
 import pytest
 from fastapi import Depends, FastAPI
+from redis.asyncio import Redis
 
 from servicekit.settings import ServiceSettings
 from servicekit.testing import TokenFactory
 from servicekit.web.auth import Principal
 from servicekit.web.limits import per_ip_limit, per_user_limit
 from servicekit.web.problems import install_problem_handlers
+from servicekit.web.revocation import Revocations
 
 pytestmark = pytest.mark.integration
 
@@ -21,6 +23,8 @@ def _app(scope: str) -> tuple[FastAPI, TokenFactory]:
     app = FastAPI()
     app.state.settings = ServiceSettings()  # Redis db 15 in tests (root conftest)
     app.state.verifier = tokens.verifier()
+    app.state.redis = Redis.from_url(app.state.settings.redis.url)
+    app.state.revocations = Revocations(app.state.redis)  # as create_service_app's lifespan sets it
     install_problem_handlers(app)
 
     @app.get("/user")
@@ -50,6 +54,7 @@ async def test_per_user_limit_answers_429_with_retry_after_and_keeps_users_apart
         assert (await client.get("/user", headers=bob)).status_code == 200
         assert (await client.get("/user")).status_code == 401  # no token: refused before counting
     await app.state.rate_limiter.aclose()
+    await app.state.redis.aclose()
 
 
 async def test_per_ip_limit_counts_each_forwarded_client_alone() -> None:
@@ -61,3 +66,4 @@ async def test_per_ip_limit_counts_each_forwarded_client_alone() -> None:
         assert [(await client.get("/ip", headers=one)).status_code for _ in range(3)] == [200, 200, 429]
         assert (await client.get("/ip", headers=two)).status_code == 200
     await app.state.rate_limiter.aclose()
+    await app.state.redis.aclose()

@@ -10,8 +10,10 @@ import os
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from servicekit.sealed import ClaimKeys
 
 
 class Environment(StrEnum):
@@ -66,6 +68,20 @@ class AuthSettings(BaseModel):
     issuer: str = "tms-identity"
     audience: str = "tms"
     leeway_s: int = 10
+    # ADR 0082: the keys of the tokens' sealed claims (identity number, phone), the same in every service:
+    # `kid:base64key[,kid:base64key...]`, the first one sealing. From the secrets; required in prod. Test
+    # runs get one from the root conftest, `make run` from scripts/run_platform.py.
+    claim_keys: SecretStr | None = None
+
+    @field_validator("claim_keys")
+    @classmethod
+    def _claim_keys_parse(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            ClaimKeys.parse(value.get_secret_value())  # a bad ring fails at start-up, not at a sign-in
+        return value
+
+    def claim_key_ring(self) -> ClaimKeys | None:
+        return None if self.claim_keys is None else ClaimKeys.parse(self.claim_keys.get_secret_value())
 
 
 class DocumentSettings(BaseModel):
@@ -114,6 +130,8 @@ class ServiceSettings(BaseSettings):
             self.database.url = default_database_url(self.service_name, self.env)
         if self.env is Environment.prod and self.secret_key.get_secret_value() == "dev-only-not-a-secret":
             raise ValueError("secret_key must be set in prod")
+        if self.env is Environment.prod and self.auth.claim_keys is None:
+            raise ValueError("auth.claim_keys must be set in prod (ADR 0082)")
 
     @property
     def is_test_env(self) -> bool:

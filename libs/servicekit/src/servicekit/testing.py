@@ -24,6 +24,7 @@ from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 
 from servicekit.clock import FixedClock
 from servicekit.db import psycopg_dsn
+from servicekit.sealed import ClaimKeys
 from servicekit.web.auth import Channel, JwksVerifier, access_token_claims
 
 __all__ = ["FixedClock", "TokenFactory", "service_client", "set_test_calendar_years"]
@@ -41,8 +42,11 @@ class TokenFactory:
         audience: str = "tms",
         algorithm: Algorithm = "RS256",
         kid: str | None = None,
+        claim_keys: ClaimKeys | None = None,
     ) -> None:
         self.issuer = issuer
+        # ADR 0082: the key sealing `idn` and `phn`; `claim_keys.spec()` is the settings' form of it.
+        self.claim_keys = claim_keys or ClaimKeys.generate()
         self.audience = audience
         self.algorithm: Algorithm = algorithm
         self.kid = kid or f"test-{uuid.uuid4().hex[:8]}"
@@ -67,7 +71,9 @@ class TokenFactory:
 
     def verifier(self, *, leeway_s: float = 0) -> JwksVerifier:
         """A verifier that knows this factory's key and never fetches over HTTP."""
-        return JwksVerifier(None, self.issuer, self.audience, leeway_s, jwks=self.jwks())
+        return JwksVerifier(
+            None, self.issuer, self.audience, leeway_s, jwks=self.jwks(), claim_keys=self.claim_keys
+        )
 
     def mint(
         self,
@@ -81,15 +87,16 @@ class TokenFactory:
         phone: str | None = None,
         ttl_s: int = 900,
         exp: datetime | int | None = None,
-        iat: datetime | int | None = None,
+        iat: datetime | float | None = None,
         jti: str | None = None,
+        session_id: str | None = None,
         extra_claims: dict[str, Any] | None = None,
         issuer: str | None = None,
         audience: str | None = None,
     ) -> str:
         """A signed access token. `exp` in the past makes an expired one; claims default to a citizen."""
-        issued_at = _epoch(iat) if iat is not None else int(time.time())
-        expires_at = _epoch(exp) if exp is not None else issued_at + ttl_s
+        issued_at = _issued_at(iat) if iat is not None else int(time.time())
+        expires_at = _epoch(exp) if exp is not None else int(issued_at) + ttl_s
         claims = access_token_claims(
             issuer=issuer or self.issuer,
             audience=audience or self.audience,
@@ -103,6 +110,8 @@ class TokenFactory:
             id_number=id_number,
             jti=jti,
             phone=phone,
+            session_id=session_id,
+            claim_keys=self.claim_keys,
         )
         claims.update(extra_claims or {})
         return jwt.encode(claims, self._private_key, algorithm=self.algorithm, headers={"kid": self.kid})
@@ -127,12 +136,17 @@ class TokenFactory:
         return {"Authorization": f"Bearer {token}", **more}
 
 
-def _epoch(moment: datetime | int) -> int:
+def _epoch(moment: datetime | float) -> int:
     if isinstance(moment, datetime):
         if moment.tzinfo is None:
             raise ValueError("token times need an aware datetime")
         return int(moment.timestamp())
     return int(moment)
+
+
+def _issued_at(moment: datetime | float) -> float:
+    """`iat` keeps a float's milliseconds, as identity's tokens do (ADR 0082)."""
+    return round(moment, 3) if isinstance(moment, float) else _epoch(moment)
 
 
 @asynccontextmanager

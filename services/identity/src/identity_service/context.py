@@ -13,6 +13,7 @@ from identity_service.settings import IdentitySettings
 from servicekit.documents import DocumentStore
 from servicekit.ratelimit import RateLimiter
 from servicekit.runtime import Runtime
+from servicekit.sealed import ClaimKeys
 from servicekit.verification import VerificationCodes
 from servicekit.workdays import OfficeCalendar, WorkdayCalendar
 
@@ -27,9 +28,16 @@ class IdentityContext:
     office_calendar: OfficeCalendar
     documents: DocumentStore
     calendar: WorkdayCalendar  # `office_calendar.live`: kept current by `get_context`
+    claim_keys: ClaimKeys  # seal the identity number and phone in access tokens (ADR 0082)
 
 
 def build_context(settings: IdentitySettings, runtime: Runtime) -> IdentityContext:
+    claim_keys = settings.auth.claim_key_ring()
+    if claim_keys is None:
+        # Tokens would have to carry the identity number in clear, or be useless to the services.
+        raise RuntimeError(
+            "identity needs TMS_IDENTITY__AUTH__CLAIM_KEYS, the same as every service's (ADR 0082)"
+        )
     office_calendar = OfficeCalendar(runtime.metadata)
     secret = settings.signing_key_pem.get_secret_value() if settings.signing_key_pem else None
     return IdentityContext(
@@ -43,6 +51,7 @@ def build_context(settings: IdentitySettings, runtime: Runtime) -> IdentityConte
         office_calendar=office_calendar,
         documents=DocumentStore.from_settings(runtime.metadata, settings.documents),
         calendar=office_calendar.live,
+        claim_keys=claim_keys,
     )
 
 

@@ -38,7 +38,7 @@ async def cancel_account(uow: UnitOfWork, account_id: uuid.UUID, reason: str, ac
     cancelled = result.first()
     if cancelled is None:
         return False
-    await revoke_all(uow.session, account_id, now)
+    await revoke_all(uow, account_id)
     await end_bindings(uow, bindings.c.account_id == account_id, "account_cancelled")
     uow.emit(
         AccountCancelled(

@@ -3,6 +3,11 @@
 Refresh tokens are opaque random strings; only their SHA-256 is stored. Each use rotates the token within
 its family; presenting a token that was already rotated (a stolen copy, or the legitimate one after the
 thief used it) revokes the whole family, so both sides must sign in again.
+
+A family is a sign-in session: its id is the access tokens' `sid`. Revoking a family (sign-out, reuse)
+or every session of an account (password change, suspension, cancellation) also writes the revocation
+mark every service checks (ADR 0082), before the transaction commits, so the access tokens already out
+stop at once instead of at their `exp`.
 """
 
 from __future__ import annotations
@@ -22,10 +27,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_service.keys import ALGORITHM, KeyRing
+from identity_service.settings import IdentitySettings
 from identity_service.tables import refresh_tokens
 from servicekit.ids import new_id
+from servicekit.sealed import ClaimKeys
 from servicekit.settings import AuthSettings
+from servicekit.uow import UnitOfWork
 from servicekit.web.auth import Channel, JwksVerifier, Principal, access_token_claims
+from servicekit.web.revocation import Revocations
 
 _hasher = PasswordHasher()
 # A hash to verify against when the username is unknown, so both paths cost one argon2 verification.
@@ -71,9 +80,28 @@ def owner_id_claim(account: TokenAccount) -> str | None:
 TOKEN_KIND = {"personal": "person", "unit": "unit", "staff": "staff", "system": "system"}
 
 
-async def issue_access_token(keys: KeyRing, auth: AuthSettings, account: TokenAccount, ttl_s: int) -> str:
+def token_issue_time() -> float:
+    """Real time to the millisecond (servicekit.web.auth), for `iat`. Sign-in and refresh take it inside
+    the transaction that finds the session live: a revocation that commits after that transaction has a
+    later mark, and so ends the token (ADR 0082)."""
+    return round(time.time(), 3)
+
+
+async def issue_access_token(
+    keys: KeyRing,
+    auth: AuthSettings,
+    account: TokenAccount,
+    ttl_s: int,
+    *,
+    claim_keys: ClaimKeys,
+    session_id: uuid.UUID | None = None,
+    issued_at: float | None = None,
+) -> str:
+    """An access token; `session_id` is the refresh-token family it belongs to (none for clients), the
+    identity number and phone sealed with `claim_keys` (ADR 0082)."""
     signer = await keys.signer()
-    issued_at = int(time.time())  # real time, as servicekit.web.auth requires
+    if issued_at is None:
+        issued_at = token_issue_time()
     channel: Channel = "counter" if account.channel == "counter" else "online"
     claims = access_token_claims(
         issuer=auth.issuer,
@@ -83,11 +111,13 @@ async def issue_access_token(keys: KeyRing, auth: AuthSettings, account: TokenAc
         channel=channel,
         roles=account.roles,
         issued_at=issued_at,
-        expires_at=issued_at + ttl_s,
+        expires_at=int(issued_at) + ttl_s,
         office=account.office,
         id_number=owner_id_claim(account),
         # ADR 0047: the registered phone, for the services that send a code to it (PP-07); not staff's.
         phone=account.phone if account.category in ("personal", "unit") else None,
+        session_id=str(session_id) if session_id is not None else None,
+        claim_keys=claim_keys,
     )
     return jwt.encode(claims, signer.private_key, algorithm=ALGORITHM, headers={"kid": signer.kid})
 
@@ -127,10 +157,16 @@ class RefreshRefused(Exception):
         self.reason = reason
 
 
-async def rotate_refresh_token(
-    session: AsyncSession, token: str, now: datetime, ttl: timedelta
-) -> tuple[uuid.UUID, str]:
-    """Use a refresh token: returns (account id, the new token). A reused token revokes its family."""
+@dataclass(frozen=True)
+class Rotated:
+    account_id: uuid.UUID
+    token: str  # the new refresh token
+    family_id: uuid.UUID  # the session, the access tokens' `sid`
+
+
+async def rotate_refresh_token(uow: UnitOfWork, token: str, ttl: timedelta) -> Rotated:
+    """Use a refresh token. A reused token revokes its family (and the session's access tokens)."""
+    session, now = uow.session, uow.now
     row = (
         await session.execute(
             select(refresh_tokens)
@@ -143,43 +179,57 @@ async def rotate_refresh_token(
     if row.revoked_at is not None:
         raise RefreshRefused("revoked")
     if row.used_at is not None:
-        await revoke_family(session, row.family_id, now)
+        await revoke_family(uow, row.account_id, row.family_id)
         raise RefreshRefused("reused")
     if now >= row.expires_at:
         raise RefreshRefused("expired")
     await session.execute(update(refresh_tokens).where(refresh_tokens.c.id == row.id).values(used_at=now))
     new = await new_refresh_token(session, row.account_id, row.channel, now, ttl, family_id=row.family_id)
-    return row.account_id, new
+    return Rotated(uuid.UUID(str(row.account_id)), new, uuid.UUID(str(row.family_id)))
 
 
-async def revoke_family(session: AsyncSession, family_id: uuid.UUID, now: datetime) -> None:
-    await session.execute(
+def revocations(uow: UnitOfWork) -> Revocations:
+    """The marks every service checks, kept as long as an access token can live (ADR 0082)."""
+    settings = uow.runtime.settings
+    if not isinstance(settings, IdentitySettings):
+        raise RuntimeError("revocations are written by identity's own processes")
+    return Revocations(uow.runtime.redis, ttl_s=settings.access_ttl_s + settings.auth.leeway_s)
+
+
+async def revoke_family(uow: UnitOfWork, account_id: uuid.UUID, family_id: uuid.UUID) -> None:
+    """One session ends: its refresh tokens here, its access tokens at every service (ADR 0082)."""
+    await uow.session.execute(
         update(refresh_tokens)
         .where(refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))
-        .values(revoked_at=now)
+        .values(revoked_at=uow.now)
     )
+    await revocations(uow).revoke_session(str(account_id), str(family_id))
 
 
-async def revoke_by_token(session: AsyncSession, token: str, now: datetime) -> uuid.UUID | None:
+async def revoke_by_token(uow: UnitOfWork, token: str) -> uuid.UUID | None:
     """Logout: revoke the family of this refresh token. Returns its account id, or None if unknown."""
     row = (
-        await session.execute(
+        await uow.session.execute(
             select(refresh_tokens).where(refresh_tokens.c.token_hash == _hash_refresh(token))
         )
     ).first()
     if row is None:
         return None
-    await revoke_family(session, row.family_id, now)
-    return uuid.UUID(str(row.account_id))
+    account_id = uuid.UUID(str(row.account_id))
+    await revoke_family(uow, account_id, row.family_id)
+    return account_id
 
 
-async def revoke_all(session: AsyncSession, account_id: uuid.UUID, now: datetime) -> None:
-    """Password change, suspension, cancellation: every session of the account ends."""
-    await session.execute(
+async def revoke_all(uow: UnitOfWork, account_id: uuid.UUID) -> None:
+    """Password change, suspension, cancellation: every session of the account ends, and every access
+    token issued until now (ADR 0082). The mark is taken after the refresh rows are updated: a sign-in or
+    refresh that committed before took its `iat` earlier still, so the mark ends its token too."""
+    await uow.session.execute(
         update(refresh_tokens)
         .where(refresh_tokens.c.account_id == account_id, refresh_tokens.c.revoked_at.is_(None))
-        .values(revoked_at=now)
+        .values(revoked_at=uow.now)
     )
+    await revocations(uow).revoke_account(str(account_id), time.time())
 
 
 class OwnKeysVerifier:
@@ -205,7 +255,12 @@ class OwnKeysVerifier:
             kids = frozenset(str(k.get("kid")) for k in jwks.get("keys", []))
             if self._verifier is None or kids != self._kids:
                 self._verifier = JwksVerifier(
-                    None, self._auth.issuer, self._auth.audience, self._auth.leeway_s, jwks=jwks
+                    None,
+                    self._auth.issuer,
+                    self._auth.audience,
+                    self._auth.leeway_s,
+                    jwks=jwks,
+                    claim_keys=self._auth.claim_key_ring(),
                 )
                 self._kids = self._verifier.key_ids
         return await self._verifier.verify(token)

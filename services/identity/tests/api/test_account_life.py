@@ -128,7 +128,7 @@ async def test_id16_self_service_cancellation_ends_sessions_and_publishes(api: "
     assert (
         await api.client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     ).status_code == 401
-    assert (await api.client.get("/api/v1/users/me", headers=headers)).status_code == 404
+    assert (await api.client.get("/api/v1/users/me", headers=headers)).status_code == 401  # ADR 0082
     # the person may register again afterwards
     api.clock.advance(timedelta(minutes=2))
     assert (await api.register("owner_driver", id_number, phone)).status_code == 201

@@ -33,7 +33,9 @@ async def test_access_token_is_asymmetric_and_verifies_against_the_published_jwk
     jwks = (await api.client.get("/api/v1/auth/jwks.json")).json()
     assert header["kid"] in {k["kid"] for k in jwks["keys"]}
     assert all("d" not in k for k in jwks["keys"])  # public halves only
-    principal = await JwksVerifier(None, "tms-identity", "tms", jwks=jwks).verify(access)
+    principal = await JwksVerifier(
+        None, "tms-identity", "tms", jwks=jwks, claim_keys=api.app.state.identity.claim_keys
+    ).verify(access)
     assert principal.account_kind == "person"
     assert principal.channel == "online"
     assert principal.roles == frozenset({"citizen"})
@@ -184,7 +186,9 @@ async def test_id08_unit_token_names_the_unit_by_its_credit_code_not_its_agent(a
         await uow.commit()
     tokens = await api.login(credit_code)
     jwks = (await api.client.get("/api/v1/auth/jwks.json")).json()
-    principal = await JwksVerifier(None, "tms-identity", "tms", jwks=jwks).verify(tokens["access_token"])
+    principal = await JwksVerifier(
+        None, "tms-identity", "tms", jwks=jwks, claim_keys=api.app.state.identity.claim_keys
+    ).verify(tokens["access_token"])
     assert principal.account_kind == "unit"
     assert principal.id_number == credit_code
     assert principal.roles == frozenset({"unit"})
@@ -193,5 +197,7 @@ async def test_id08_unit_token_names_the_unit_by_its_credit_code_not_its_agent(a
     refreshed = (
         await api.client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     ).json()
-    again = await JwksVerifier(None, "tms-identity", "tms", jwks=jwks).verify(refreshed["access_token"])
+    again = await JwksVerifier(
+        None, "tms-identity", "tms", jwks=jwks, claim_keys=api.app.state.identity.claim_keys
+    ).verify(refreshed["access_token"])
     assert (again.account_kind, again.id_number, again.phone) == ("unit", credit_code, phone)

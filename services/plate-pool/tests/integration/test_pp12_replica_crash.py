@@ -205,6 +205,7 @@ async def cluster(plate_pool_database: str, db13: Redis) -> AsyncIterator[Cluste
         "TMS_PLATE_POOL__CACHE_TTL_S": "0",
         "TMS_PLATE_POOL__TELEMETRY__LOG_LEVEL": "WARNING",
         "TMS_PLATE_POOL__AUTH__JWKS_URL": f"http://127.0.0.1:{jwks.server_address[1]}/jwks.json",
+        "TMS_PLATE_POOL__AUTH__CLAIM_KEYS": tokens.claim_keys.spec(),  # ADR 0082: the factory seals
     }
     ports = [_free_port(), _free_port()]
     replicas = [_start_replica(port, env) for port in ports]

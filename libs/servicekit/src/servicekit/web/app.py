@@ -5,8 +5,9 @@
 
 What it gives every service:
 - a lifespan that sets up telemetry, opens the `Runtime` into `app.state.runtime`, the JWKS verifier into
-  `app.state.verifier` (unless a test put one there first) and the idempotency store into
-  `app.state.idempotency`, and closes them in reverse order;
+  `app.state.verifier` (unless a test put one there first), the revocation marks (ADR 0082) into
+  `app.state.revocations` and the idempotency store into `app.state.idempotency`, and closes them in
+  reverse order;
 - `GET /healthz` (the process runs) and `GET /readyz` (database, Redis and broker answer, plus the
   service's own checks), both outside the OpenAPI document;
 - problem+json for every error (`servicekit.web.problems`), and input no service can store (NUL and other
@@ -75,6 +76,7 @@ from servicekit.web.idempotency import IdempotencyStore
 from servicekit.web.input import install_input_handlers, refuse_bad_input
 from servicekit.web.openapi_problems import document_problems
 from servicekit.web.problems import install_problem_handlers, internal_error, problem_of, unavailable_of
+from servicekit.web.revocation import Revocations
 
 log = logging.getLogger("servicekit.web")
 access_log = logging.getLogger("servicekit.access")
@@ -483,10 +485,15 @@ def create_service_app(
                     settings.auth.issuer,
                     settings.auth.audience,
                     settings.auth.leeway_s,
+                    claim_keys=settings.auth.claim_key_ring(),
                 )
                 app.state.verifier = verifier
                 stack.push_async_callback(_clear_state, app, "verifier")
                 stack.push_async_callback(verifier.aclose)
+            if getattr(app.state, "revocations", None) is None:
+                # The service's own Redis, where identity writes the marks (ADR 0082).
+                app.state.revocations = Revocations(runtime.redis)
+                stack.push_async_callback(_clear_state, app, "revocations")
             app.state.idempotency = IdempotencyStore(
                 runtime.redis, service, settings.secret_key.get_secret_value().encode()
             )

@@ -3,9 +3,16 @@ trusts that it did).
 
 Tokens are JWTs signed by the identity service (RS256 or EdDSA), public keys at its JWKS URL. Claims:
 `iss`, `aud`, `sub`, `iat`, `exp`, `jti`, `kind` (person | unit | staff | system), `channel`
-(online | counter), `roles` (list), `office` (office code or null), `idn` (whose records are the
-caller's own: a person's identity number, a unit's unified social credit code (ADR 0012), or null).
-`access_token_claims` builds exactly this set; identity and `servicekit.testing` both use it.
+(online | counter), `roles` (list), `office` (office code or null), `sid` (the sign-in session,
+identity's refresh-token family, or null; ADR 0082) and `pii`: sealed (`servicekit.sealed`, ADR 0082),
+`idn` (whose records are the caller's own: a person's identity number, a unit's unified social credit
+code (ADR 0012)) and `phn` (the registered phone, ADR 0047), or null when the token has neither. Nobody
+holding a token reads them; every service opens them with the claim keys of its settings. `iat` may
+carry milliseconds: a revocation is compared with it (ADR 0082). `access_token_claims` builds exactly
+this set; identity and `servicekit.testing` both use it.
+
+A token that verifies is still refused when identity revoked its session or account after issuing it
+(`servicekit.web.revocation`, one Redis round trip per request, ADR 0082).
 
 Times in tokens are real time, not the movable platform clock: moving the test clock must not make every
 token expired or not yet valid.
@@ -29,7 +36,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from servicekit.masking import mask_id_number
+from servicekit.sealed import ClaimKeys, SealError
 from servicekit.web.problems import Forbidden, Problem, Unauthenticated
+from servicekit.web.revocation import Revocations, RevocationsUnavailable, TokenRevoked
 
 log = logging.getLogger("servicekit.web.auth")
 
@@ -52,6 +61,8 @@ class Principal:
     expires_at: int = 0  # epoch seconds, real time
     # The phone the account registered with (claim `phn`; ADR 0047): where its SMS codes go (PP-07).
     phone: str | None = field(default=None, repr=False)
+    issued_at: float = 0.0  # epoch seconds, real time, as precise as the token's `iat`
+    session_id: str | None = None  # `sid`: the sign-in session (ADR 0082); None for client credentials
 
     def has_any(self, *roles: str) -> bool:
         return not self.roles.isdisjoint(roles)
@@ -91,6 +102,12 @@ class Principal:
             raise ValueError("idn must be a string or null")
         if phone is not None and not isinstance(phone, str):
             raise ValueError("phn must be a string or null")
+        session_id = claims.get("sid")
+        if session_id is not None and not isinstance(session_id, str):
+            raise ValueError("sid must be a string or null")
+        iat = claims.get("iat", 0)
+        if not isinstance(iat, int | float) or isinstance(iat, bool):
+            raise ValueError("iat must be a number")
         jti = claims.get("jti")
         exp = claims.get("exp", 0)
         return cls(
@@ -103,6 +120,8 @@ class Principal:
             token_id=jti if isinstance(jti, str) else None,
             expires_at=int(exp) if isinstance(exp, int | float) else 0,
             phone=phone,
+            issued_at=float(iat),
+            session_id=session_id,
         )
 
 
@@ -114,14 +133,22 @@ def access_token_claims(
     kind: str,
     channel: Channel,
     roles: Iterable[str],
-    issued_at: int,
+    issued_at: float,
     expires_at: int,
     office: str | None = None,
     id_number: str | None = None,
     jti: str | None = None,
     phone: str | None = None,
+    session_id: str | None = None,
+    claim_keys: ClaimKeys | None = None,
 ) -> dict[str, Any]:
-    """The claims of an access token, the one format identity issues and every service reads."""
+    """The claims of an access token, the one format identity issues and every service reads. An
+    identity number or phone is sealed with `claim_keys` (required then), never written in clear."""
+    sealed = None
+    if id_number is not None or phone is not None:
+        if claim_keys is None:
+            raise ValueError("an identity number or phone in a token needs the claim keys (ADR 0082)")
+        sealed = claim_keys.seal({"idn": id_number, "phn": phone}, subject)
     return {
         "iss": issuer,
         "aud": audience,
@@ -133,8 +160,8 @@ def access_token_claims(
         "channel": channel,
         "roles": sorted(set(roles)),
         "office": office,
-        "idn": id_number,
-        "phn": phone,
+        "sid": session_id,
+        "pii": sealed,
     }
 
 
@@ -168,6 +195,7 @@ class JwksVerifier:
     request and a signature check costs far more than a dict lookup.
 
     With `jwks_url=None` the verifier uses only the keys given (`jwks=`) and never fetches (tests).
+    `claim_keys` open the sealed claims (ADR 0082); without them a token that has some is refused.
     """
 
     def __init__(
@@ -183,8 +211,10 @@ class JwksVerifier:
         cache_size: int = 10_000,
         fetch_timeout_s: float = 5.0,
         monotonic: Callable[[], float] = time.monotonic,
+        claim_keys: ClaimKeys | None = None,
     ) -> None:
         self.jwks_url = jwks_url
+        self._claim_keys = claim_keys
         self._monotonic = monotonic  # injectable, so tests move time instead of sleeping
         self.issuer = issuer
         self.audience = audience
@@ -290,15 +320,30 @@ class JwksVerifier:
                 leeway=self.leeway_s,
                 options={"require": ["iss", "aud", "sub", "iat", "exp"]},
             )
-            principal = Principal.from_claims(claims)
+            principal = Principal.from_claims(self._opened(claims))
         except jwt.ExpiredSignatureError as exc:
             raise InvalidToken("token expired") from exc
-        except (jwt.PyJWTError, ValueError) as exc:
+        except (jwt.PyJWTError, ValueError) as exc:  # SealError is a ValueError
             raise InvalidToken(f"invalid token: {exc}") from exc
         self._cache[digest] = principal
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return principal
+
+    def _opened(self, claims: dict[str, Any]) -> dict[str, Any]:
+        """The claims with `idn` and `phn` from the sealed `pii`; raises `ValueError` for a token that
+        carries them in clear (identity never issues one) or sealed with a key we lack."""
+        if "idn" in claims or "phn" in claims:
+            raise ValueError("identity number or phone in clear")
+        sealed = claims.get("pii")
+        if sealed is None:
+            return claims
+        if not isinstance(sealed, str):
+            raise ValueError("pii must be a string or null")
+        if self._claim_keys is None:
+            raise SealError("no claim keys to open pii")
+        values = self._claim_keys.open(sealed, str(claims.get("sub")))
+        return {**claims, "idn": values.get("idn"), "phn": values.get("phn")}
 
     async def aclose(self) -> None:
         if self._owns_client and self._client is not None:
@@ -317,6 +362,20 @@ def verifier_of(request: Request) -> TokenVerifier:
     return verifier
 
 
+def revocations_of(request: Request) -> Revocations:
+    revocations: Revocations | None = getattr(request.app.state, "revocations", None)
+    if revocations is None:
+        raise RuntimeError("app.state.revocations is not set (create_service_app sets it at start-up)")
+    return revocations
+
+
+def _auth_unavailable() -> Problem:
+    # Not the caller's fault: a 503 they may retry, rather than a 401 that would log them out.
+    return Problem(
+        503, "AUTH_UNAVAILABLE", "tokens cannot be checked right now", headers={"Retry-After": "5"}
+    )
+
+
 async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -333,10 +392,15 @@ async def current_principal(
         )
         raise Unauthenticated(detail, invalid_token=True) from exc
     except JwksUnavailable as exc:
-        # Not the caller's fault: a 503 they may retry, rather than a 401 that would log them out.
-        raise Problem(
-            503, "AUTH_UNAVAILABLE", "tokens cannot be checked right now", headers={"Retry-After": "5"}
-        ) from exc
+        raise _auth_unavailable() from exc
+    try:
+        await revocations_of(request).check(principal.subject, principal.issued_at, principal.session_id)
+    except TokenRevoked as exc:
+        log.info("token refused", extra={"reason": str(exc)})
+        raise Unauthenticated("the access token has been revoked", invalid_token=True) from exc
+    except RevocationsUnavailable as exc:  # a 503 AUTH_UNAVAILABLE: fail closed (ADR 0082)
+        log.warning("revocations cannot be read", extra={"error": exc.reason})
+        raise
     request.state.principal = principal  # the access log names the subject
     return principal
 

@@ -81,7 +81,7 @@ async def change_password(
             .where(accounts.c.id == row.id)
             .values(password_hash=hash_password(body.new_password), updated_at=now)
         )
-        await revoke_all(uow.session, row.id, now)  # every other session signs in again
+        await revoke_all(uow, row.id)  # every session signs in again (ADR 0082)
         uow.audit(actor_from(request, principal), "password_changed", f"account:{row.id}")
         await uow.commit()
     return Response(status_code=204)
@@ -133,7 +133,7 @@ async def suspend(
         await uow.session.execute(
             update(accounts).where(accounts.c.id == row.id).values(status="suspended", updated_at=now)
         )
-        await revoke_all(uow.session, row.id, now)
+        await revoke_all(uow, row.id)
         uow.audit(actor_from(request, principal), "suspended", f"account:{row.id}")
         await uow.commit()
     return Response(status_code=204)

@@ -22,8 +22,10 @@ from identity_service.tokens import (
     new_refresh_token,
     revoke_by_token,
     rotate_refresh_token,
+    token_issue_time,
     verify_password,
 )
+from servicekit.ids import new_id
 from servicekit.uow import UnitOfWork
 from servicekit.validators import InvalidValue, mobile_phone, resident_id
 from servicekit.web import Conflict, CurrentPrincipal, Problem, UowDep, actor_from
@@ -180,12 +182,27 @@ async def login(body: LoginIn, request: Request, ctx: CtxDep, uow: UowDep) -> To
         await uow.session.execute(
             update(accounts).where(accounts.c.id == row.id).values(failed_logins=0, locked_until=None)
         )
+        session_id = new_id()  # the refresh-token family: the access tokens' `sid` (ADR 0082)
         refresh = await new_refresh_token(
-            uow.session, row.id, row.channel, now, timedelta(days=settings.refresh_ttl_days)
+            uow.session,
+            row.id,
+            row.channel,
+            now,
+            timedelta(days=settings.refresh_ttl_days),
+            family_id=session_id,
         )
         uow.audit(actor_from(request, None), "login", f"account:{row.id}")
+        issued_at = token_issue_time()
         await uow.commit()
-    access = await issue_access_token(ctx.keys, settings.auth, token_account(row), settings.access_ttl_s)
+    access = await issue_access_token(
+        ctx.keys,
+        settings.auth,
+        token_account(row),
+        settings.access_ttl_s,
+        claim_keys=ctx.claim_keys,
+        session_id=session_id,
+        issued_at=issued_at,
+    )
     return TokensOut(access_token=access, refresh_token=refresh, expires_in=settings.access_ttl_s)
 
 
@@ -199,10 +216,9 @@ async def refresh(body: RefreshIn, ctx: CtxDep, uow: UowDep) -> TokensOut:
     """Each refresh token works once; a second use revokes its whole family (reuse detection)."""
     settings = ctx.settings
     async with uow:
-        now = uow.now
         try:
-            account_id, new = await rotate_refresh_token(
-                uow.session, body.refresh_token, now, timedelta(days=settings.refresh_ttl_days)
+            rotated = await rotate_refresh_token(
+                uow, body.refresh_token, timedelta(days=settings.refresh_ttl_days)
             )
         except RefreshRefused as exc:
             await uow.commit()  # a reuse revoked the family: keep that
@@ -211,19 +227,28 @@ async def refresh(body: RefreshIn, ctx: CtxDep, uow: UowDep) -> TokensOut:
                 "INVALID_REFRESH_TOKEN",
                 f"the refresh token cannot be used ({exc.reason}); sign in again",
             ) from None
-        row = await load_account(uow.session, account_id)
+        row = await load_account(uow.session, rotated.account_id)
         if row.status != "active":
             raise Problem(401, "INVALID_REFRESH_TOKEN", "the account is not active; sign in again")
+        issued_at = token_issue_time()
         await uow.commit()
-    access = await issue_access_token(ctx.keys, settings.auth, token_account(row), settings.access_ttl_s)
-    return TokensOut(access_token=access, refresh_token=new, expires_in=settings.access_ttl_s)
+    access = await issue_access_token(
+        ctx.keys,
+        settings.auth,
+        token_account(row),
+        settings.access_ttl_s,
+        claim_keys=ctx.claim_keys,
+        session_id=rotated.family_id,
+        issued_at=issued_at,
+    )
+    return TokensOut(access_token=access, refresh_token=rotated.token, expires_in=settings.access_ttl_s)
 
 
 @router.post("/logout", status_code=204, summary="Sign out (revoke the refresh token's family)")
 async def logout(body: RefreshIn, request: Request, uow: UowDep) -> Response:
+    """The session ends: its refresh tokens, and its access tokens at every service at once (ADR 0082)."""
     async with uow:
-        now = uow.now
-        account_id = await revoke_by_token(uow.session, body.refresh_token, now)
+        account_id = await revoke_by_token(uow, body.refresh_token)
         if account_id is not None:
             uow.audit(actor_from(request, None), "logout", f"account:{account_id}")
         await uow.commit()
@@ -255,8 +280,16 @@ async def client_credentials(
             if row is None:
                 verify_password(None, body.client_secret)
             raise Problem(401, "INVALID_CLIENT", "the client id or secret is wrong")
+        issued_at = token_issue_time()
     settings = ctx.settings
-    access = await issue_access_token(ctx.keys, settings.auth, token_account(row), settings.access_ttl_s)
+    access = await issue_access_token(
+        ctx.keys,
+        settings.auth,
+        token_account(row),
+        settings.access_ttl_s,
+        claim_keys=ctx.claim_keys,
+        issued_at=issued_at,
+    )
     return TokensOut(access_token=access, expires_in=settings.access_ttl_s)
 
 
