@@ -66,7 +66,9 @@ def edge() -> str:
     if not (WEB_DIST / "citizen" / "index.html").exists():
         _unavailable("web/dist is not built (make web)")
     if "edge" not in _opened:
-        _opened["edge"] = _shared.enter_context(gateway_stack(SERVICES, workers=WORKERS, web_root=WEB_DIST))
+        _opened["edge"] = _shared.enter_context(
+            gateway_stack(SERVICES, workers=WORKERS, web_root=WEB_DIST, start_timeout_s=300)
+        )
     url: str = _opened["edge"]
     return url
 

@@ -177,7 +177,7 @@ def test_sms_code_tries_are_limited_per_code_nt02(
         assert r.status_code == 202, r.text
         code = _sent_code(platform, phone)
         wrong = f"{(int(code) + 1) % 1_000_000:06d}"
-        attempt = {"username": username, "password": PASSWORD}
+        attempt = {"username": username, "password": PASSWORD, "phone": phone}  # ID-12: the code's phone
         for _ in range(5):
             r = gw.post("/api/v1/users/reactivation", json={**attempt, "sms_code": wrong})
             assert _code(r) == "SMS_CODE_MISMATCH", r.text

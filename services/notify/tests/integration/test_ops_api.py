@@ -21,8 +21,17 @@ from servicekit.testing import TokenFactory, service_client
 pytestmark = pytest.mark.integration
 
 TOKENS = TokenFactory()
-ADMIN = TOKENS.headers(TOKENS.clerk("admin-1", roles=("clerk.admin",)))
-INTAKE = TOKENS.headers(TOKENS.clerk("intake-1", roles=("clerk.intake",)))
+
+
+def _admin() -> dict[str, str]:
+    # Minted when used, not at import: a token made at collection can expire before a long run reaches it.
+    return TOKENS.headers(TOKENS.clerk("admin-1", roles=("clerk.admin",)))
+
+
+def _intake() -> dict[str, str]:
+    return TOKENS.headers(TOKENS.clerk("intake-1", roles=("clerk.intake",)))
+
+
 POLICY = DispatchPolicy(max_attempts=1, retry_base=timedelta(seconds=1), retry_max=timedelta(seconds=2))
 
 
@@ -62,7 +71,7 @@ async def test_nt01_staff_see_delivery_records_with_the_phone_masked(
     runtime: Runtime, client: httpx.AsyncClient, phone: str
 ) -> None:
     sms_id = await dead_letter(runtime, phone)
-    r = await client.get("/api/v1/messages/deliveries", params={"phone": phone}, headers=INTAKE)
+    r = await client.get("/api/v1/messages/deliveries", params={"phone": phone}, headers=_intake())
     assert r.status_code == 200, r.text
     (item,) = r.json()["items"]
     assert item["id"] == str(sms_id)
@@ -71,7 +80,7 @@ async def test_nt01_staff_see_delivery_records_with_the_phone_masked(
     assert (item["state"], item["attempts"], item["provider"]) == ("dead_lettered", 1, "down")
     assert "isp.SYSTEM_ERROR" in item["last_error"]
     assert "body" not in item
-    need_filter = await client.get("/api/v1/messages/deliveries", headers=INTAKE)
+    need_filter = await client.get("/api/v1/messages/deliveries", headers=_intake())
     assert (need_filter.status_code, need_filter.json()["code"]) == (422, "FILTER_REQUIRED")
 
 
@@ -87,10 +96,11 @@ async def test_nt01_dead_letters_are_requeued_by_an_admin_and_then_sent(
 ) -> None:
     sms_id = await dead_letter(runtime, phone)
     refused = await client.post(
-        "/api/v1/messages/dead-letters/requeue", json={"ids": [str(sms_id)]}, headers=INTAKE
+        "/api/v1/messages/dead-letters/requeue", json={"ids": [str(sms_id)]}, headers=_intake()
     )
     assert refused.status_code == 403
-    r = await client.post("/api/v1/messages/dead-letters/requeue", json={"ids": [str(sms_id)]}, headers=ADMIN)
+    requeue = {"ids": [str(sms_id)]}
+    r = await client.post("/api/v1/messages/dead-letters/requeue", json=requeue, headers=_admin())
     assert (r.status_code, r.json()) == (200, {"requeued": 1})
     # Requeued by the app on the real platform clock, years before this test's: due at once.
     assert (await dispatch_due(runtime, LocalSink(), POLICY, phones=[phone])).handed_over == 1
