@@ -142,7 +142,12 @@ async def suspend(
 @router.post(
     "/reactivation",
     summary="Reactivate a suspended account with the SMS code and the password (ID-12)",
-    responses=declared({401: "INVALID_CREDENTIALS: an unknown account, another phone's, a wrong password"}),
+    responses=declared(
+        {
+            401: "INVALID_CREDENTIALS: an unknown account, another phone's, a wrong password",
+            429: "RATE_LIMITED: per client address, account or phone",
+        }
+    ),
 )
 async def reactivate(body: Reactivation, request: Request, ctx: CtxDep, uow: UowDep) -> AccountOut:
     """ID-12, ADR 0081: the code sent to `phone` (purpose `reactivate`) is checked first, its tries counted

@@ -103,7 +103,12 @@ async def count_wrong_password(
     await uow.commit()
 
 
-@router.post("/sms-codes", status_code=202, summary="Send an SMS verification code (NT-02)")
+@router.post(
+    "/sms-codes",
+    status_code=202,
+    summary="Send an SMS verification code (NT-02)",
+    responses=declared({429: "RATE_LIMITED: per client address, account or phone"}),
+)
 async def send_sms_code(body: SmsCodeIn, request: Request, ctx: CtxDep, uow: UowDep) -> dict[str, Any]:
     """NT-02: a 6-digit code for one purpose, sent with notify's `verification_code` template. The
     per-phone limits (one a minute, ten a day) are NT-02's; a per-IP limit guards against a flood."""
@@ -155,7 +160,12 @@ def _username_filter(username: str) -> Any:
     "/login",
     response_model=TokensOut,
     summary="Sign in",
-    responses=declared({401: "INVALID_CREDENTIALS: an unknown account and a wrong password alike"}),
+    responses=declared(
+        {
+            401: "INVALID_CREDENTIALS: an unknown account and a wrong password alike",
+            429: "RATE_LIMITED: per client address, account or phone",
+        }
+    ),
 )
 async def login(body: LoginIn, request: Request, ctx: CtxDep, uow: UowDep) -> TokensOut:
     """Sign in with identity number or phone (personal), credit code (unit) or staff number. After
@@ -259,7 +269,12 @@ async def logout(body: RefreshIn, request: Request, uow: UowDep) -> Response:
     "/token",
     response_model=TokensOut,
     summary="Client credentials for `system` clients",
-    responses=declared({401: "INVALID_CLIENT: the client id or secret is wrong"}),
+    responses=declared(
+        {
+            401: "INVALID_CLIENT: the client id or secret is wrong",
+            429: "RATE_LIMITED: per client address, account or phone",
+        }
+    ),
 )
 async def client_credentials(
     body: ClientCredentialsIn, request: Request, ctx: CtxDep, uow: UowDep

@@ -21,6 +21,7 @@ from servicekit.ids import new_id
 from servicekit.validators import mobile_phone, resident_id
 from servicekit.web import CurrentPrincipal, IdempotencyKeyHeader, UowDep, actor_from, idempotent
 from servicekit.web.limits import enforce_limit
+from servicekit.web.openapi_problems import declared
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
@@ -41,7 +42,13 @@ class RegistrationIn(BaseModel):
     sms_code: Annotated[str, Field(min_length=4, max_length=10)]
 
 
-@router.post("", status_code=201, response_model=AccountOut, summary="Register online (ID-01 to ID-05)")
+@router.post(
+    "",
+    status_code=201,
+    response_model=AccountOut,
+    summary="Register online (ID-01 to ID-05)",
+    responses=declared({429: "RATE_LIMITED: per client address, account or phone"}),
+)
 async def register(
     body: RegistrationIn,
     request: Request,
