@@ -73,10 +73,17 @@ async def test_id13_a_counter_binding_waits_for_review_within_one_working_day_th
     assert len(owner_documents) == 2
     assert all(s["content"] and s["document_id"] for s in owner_documents)
     assert ref not in await _refs(api, me)  # nothing bound before review
-    queue = (await api.client.get("/api/v1/users/counter-changes?queue=review", headers=review)).json()[
-        "items"
-    ]
-    assert change["id"] in {c["id"] for c in queue}
+    # The queue is oldest first and other tests' changes may wait ahead of this one: read it to its end.
+    queued: set[str] = set()
+    cursor: str | None = None
+    while True:
+        params = {"queue": "review", "limit": 100, **({"cursor": cursor} if cursor else {})}
+        page = (await api.client.get("/api/v1/users/counter-changes", params=params, headers=review)).json()
+        queued |= {c["id"] for c in page["items"]}
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert change["id"] in queued
 
     r = await api.client.post(f"/api/v1/users/counter-changes/{change['id']}/approve", headers=review)
     assert r.status_code == 200, r.text
