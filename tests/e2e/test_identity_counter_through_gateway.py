@@ -34,6 +34,7 @@ from servicekit.runtime import Runtime
 from servicekit.settings import Environment
 
 from .processes import NGINX, free_port, spawn, wait_until_ok
+from .stack import sign_in_post
 
 pytestmark = pytest.mark.integration
 
@@ -170,7 +171,7 @@ def _counter_case(gw: httpx.Client, intake: dict[str, str], body: dict[str, str]
 
 
 def _bearer(client: httpx.Client, username: str) -> dict[str, str]:
-    r = client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
+    r = sign_in_post(client, "/api/v1/auth/login", {"username": username, "password": PASSWORD})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
