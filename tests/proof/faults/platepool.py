@@ -20,7 +20,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -53,18 +52,13 @@ from servicekit.testing import TokenFactory, set_test_calendar_years
 from servicekit.testservers import PrivatePostgres
 from servicekit.topology import declare_commands_exchange
 from servicekit.validators import vin_check_digit
+from tests.e2e.processes import free_port  # one port registry for every server a test starts
 
 ROOT = Path(__file__).resolve().parents[3]
 POOL_SIZE = 1_000
 JPEG = base64.b64encode(b"\xff\xd8\xff\xe0" + b"0" * 64).decode()
 DATABASE = "plate_pool_proof_test"
 PROBLEM = "application/problem+json"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class _Jwks(BaseHTTPRequestHandler):

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,23 +15,9 @@ from typing import Any
 
 import httpx
 
+from tests.e2e.processes import free_port  # one port registry for every server a test starts
+
 ROOT = Path(__file__).resolve().parents[3]
-_HANDED_OUT: set[int] = set()
-
-
-def free_port() -> int:
-    """Below the kernel's ephemeral range, so a client connection cannot take it before the server binds."""
-    while True:
-        port = random.randrange(20_000, 32_000)
-        if port in _HANDED_OUT:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _HANDED_OUT.add(port)
-        return port
 
 
 @dataclass
