@@ -32,7 +32,9 @@ for _name in SERVICE_NAMES:
     os.environ.setdefault(ServiceSettings.env_prefix_for(_name) + "AUTH__CLAIM_KEYS", _CLAIM_KEYS)
 
 
-SESSION_LOCK_KEY = 7_311_123  # held shared by every running test session on this machine
+# Held shared by every running test session on this machine; a checkout whose tests run on their own
+# databases, Redis db and vhost beside another names its own key (TMS_TEST_SESSION_LOCK).
+SESSION_LOCK_KEY = int(os.environ.get("TMS_TEST_SESSION_LOCK", "7311123"))
 _session_lock: psycopg.Connection | None = None
 
 
