@@ -84,6 +84,14 @@ def test_prod_render_has_no_test_proxy_and_no_local_origins() -> None:
     assert "127.0.0.1/32 1;" not in conf  # nobody exempt from the rate limit
 
 
+@pytest.mark.parametrize("env", list(Environment))
+def test_only_prod_tells_browsers_to_keep_to_https(env: Environment) -> None:
+    """ADR 0094: HSTS on every answer in prod (it is behind the ingress's TLS); dev and test are plain."""
+    conf = render(route_table(), NginxOptions(env=env))
+    hsts = "add_header Strict-Transport-Security 'max-age=31536000; includeSubDomains' always;"
+    assert (hsts in conf) is (env is Environment.prod)
+
+
 @needs_nginx
 @pytest.mark.parametrize("env", ["dev", "test", "prod"])
 def test_cli_output_passes_nginx_t(tmp_path: Path, env: str) -> None:

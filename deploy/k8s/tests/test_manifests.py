@@ -1032,6 +1032,34 @@ def test_prod_overlay(how: str) -> None:
     collector = by_kind(docs, "Service")["otel-collector"]
     assert any(p["port"] == 4318 for p in collector["spec"]["ports"])
     assert by_kind(docs, "HorizontalPodAutoscaler")["plate-pool-api"]["spec"]["minReplicas"] >= 2
+    assert problems_ingress_tls(by_kind(docs, "Ingress")["gateway"]) == []
+
+
+def problems_ingress_tls(ingress: Doc) -> list[str]:
+    """ADR 0094: prod's Ingress serves the certificate Secret, redirects plain HTTP, and offers TLS 1.2
+    only forward-secret AEAD suites (ECDHE with GCM or ChaCha20-Poly1305)."""
+    found: list[str] = []
+    tls = ingress["spec"].get("tls") or []
+    hosts = [r["host"] for r in ingress["spec"]["rules"]]
+    if [t.get("secretName") for t in tls] != ["tms-tls"] or tls[0].get("hosts") != hosts:
+        found.append(f"Ingress must serve tms-tls for {hosts}, has {tls}")
+    notes = ingress["metadata"].get("annotations") or {}
+    if notes.get("nginx.ingress.kubernetes.io/ssl-redirect") != "true":
+        found.append("Ingress must redirect plain HTTP to HTTPS")
+    for suite in (notes.get("nginx.ingress.kubernetes.io/ssl-ciphers") or "").split(":"):
+        aead = suite.endswith(("GCM-SHA256", "GCM-SHA384", "CHACHA20-POLY1305"))
+        if not (suite.startswith("ECDHE-") and aead):
+            found.append(f"Ingress offers a suite without forward secrecy or AEAD: {suite!r}")
+    return found
+
+
+def test_ingress_tls_rules_notice_a_weak_suite_or_no_redirect() -> None:
+    ingress = by_kind(render("lite", K8S / "overlays" / "prod"), "Ingress")["gateway"]
+    assert problems_ingress_tls(ingress) == []
+    notes = ingress["metadata"]["annotations"]
+    notes["nginx.ingress.kubernetes.io/ssl-ciphers"] += ":AES128-SHA"
+    notes["nginx.ingress.kubernetes.io/ssl-redirect"] = "false"
+    assert len(problems_ingress_tls(ingress)) == 2
 
 
 def test_lite_render_agrees_with_kustomize() -> None:

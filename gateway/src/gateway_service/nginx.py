@@ -115,6 +115,7 @@ CONTENT_SECURITY_POLICY = (
     "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
+HSTS = "max-age=31536000; includeSubDomains"
 IMMUTABLE = "public, max-age=31536000, immutable"  # Vite puts a content hash in every asset's name
 
 
@@ -350,6 +351,9 @@ def _server(table: RouteTable, opts: NginxOptions, is_test_env: bool) -> list[st
         "add_header Access-Control-Max-Age $tms_cors_max_age always;",
         "add_header Vary Origin always;",
     ]
+    if not is_test_env:
+        # Prod is reached only over the ingress's TLS (ADR 0094): browsers keep to HTTPS for a year.
+        common_headers.append(f"add_header Strict-Transport-Security {_q(HSTS)} always;")
     # API answers and the edge's own: no caching unless the service said otherwise. Not for the web apps'
     # files, which set their own.
     api_headers = [*common_headers, "add_header Cache-Control $tms_cache_control always;"]

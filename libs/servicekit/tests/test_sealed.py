@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from servicekit.sealed import ClaimKeys, SealError
 from servicekit.settings import AuthSettings, ServiceSettings
-from servicekit.testing import TokenFactory
+from servicekit.testing import PROD_TRANSIT, TokenFactory
 from servicekit.web.auth import InvalidToken
 
 IDN = "130102199003071233"
@@ -117,7 +117,9 @@ def test_bad_claim_keys_fail_when_the_settings_load(spec: str) -> None:
 
 def test_prod_needs_claim_keys() -> None:
     with pytest.raises(ValidationError, match="claim_keys"):
-        ServiceSettings(env="prod", secret_key="a-real-secret", auth=AuthSettings())  # type: ignore[arg-type]
+        ServiceSettings.model_validate({"TMS_ENV": "prod", "secret_key": "s", "auth": {}} | PROD_TRANSIT)
     ring = ClaimKeys.generate().spec()
-    settings = ServiceSettings(env="prod", secret_key="a-real-secret", auth=AuthSettings(claim_keys=ring))  # type: ignore[arg-type]
+    settings = ServiceSettings.model_validate(
+        {"TMS_ENV": "prod", "secret_key": "s", "auth": {"claim_keys": ring}} | PROD_TRANSIT
+    )
     assert settings.auth.claim_key_ring() is not None

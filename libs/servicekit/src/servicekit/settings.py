@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from servicekit.sealed import ClaimKeys
+from servicekit.transit import Endpoints, require_tls, with_root_cert
 
 
 class Environment(StrEnum):
@@ -33,6 +34,9 @@ class DatabaseSettings(BaseModel):
     connect_timeout_s: int = 5
     tcp_user_timeout_ms: int = 5_000
     echo: bool = False
+    # The CA that signed the server's certificate (a path), added to the URL as `sslrootcert`; prod needs
+    # it or the URL's own `sslrootcert`, with `sslmode=verify-full` (ADR 0094).
+    ssl_root_cert: str = ""
 
 
 class BrokerSettings(BaseModel):
@@ -128,6 +132,15 @@ class ServiceSettings(BaseSettings):
     def model_post_init(self, __context: Any) -> None:
         if not self.database.url:
             self.database.url = default_database_url(self.service_name, self.env)
+        self.database.url = with_root_cert(self.database.url, self.database.ssl_root_cert)
+        if self.env is Environment.prod:
+            require_tls(
+                Endpoints(
+                    database_url=self.database.url,
+                    broker_url=self.broker.url.get_secret_value(),
+                    redis_url=self.redis.url,
+                )
+            )
         if self.env is Environment.prod and self.secret_key.get_secret_value() == "dev-only-not-a-secret":
             raise ValueError("secret_key must be set in prod")
         if self.env is Environment.prod and self.auth.claim_keys is None:

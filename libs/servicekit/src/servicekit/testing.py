@@ -27,7 +27,16 @@ from servicekit.db import psycopg_dsn
 from servicekit.sealed import ClaimKeys
 from servicekit.web.auth import Channel, JwksVerifier, access_token_claims
 
-__all__ = ["FixedClock", "TokenFactory", "service_client", "set_test_calendar_years"]
+__all__ = ["PROD_TRANSIT", "FixedClock", "TokenFactory", "service_client", "set_test_calendar_years"]
+
+# Settings blocks prod accepts (ADR 0094), for tests that build prod settings without connecting.
+PROD_TRANSIT: dict[str, dict[str, str]] = {
+    "database": {
+        "url": "postgresql+psycopg://svc@db.internal:5432/svc?sslmode=verify-full&sslrootcert=/etc/tms/pg-ca.pem"
+    },
+    "broker": {"url": "amqps://svc:secret@mq.internal:5671/tms"},
+    "redis": {"url": "rediss://:secret@redis.internal:6380/0"},
+}
 
 Algorithm = Literal["RS256", "EdDSA"]
 

@@ -12,6 +12,7 @@ from sqlalchemy import delete, select
 from identity_service.keys import KeyRing
 from identity_service.settings import IdentitySettings
 from identity_service.tables import signing_keys
+from servicekit.testing import PROD_TRANSIT
 
 if TYPE_CHECKING:
     from tests.api.conftest import Api
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 def test_prod_needs_a_signing_key_from_the_secrets() -> None:
     with pytest.raises(ValueError, match="signing_key_pem"):
-        IdentitySettings(env="prod", secret_key="a-real-secret")  # type: ignore[arg-type]
+        IdentitySettings.model_validate({"TMS_ENV": "prod", "secret_key": "a-real-secret"} | PROD_TRANSIT)
 
 
 async def test_a_key_from_the_secrets_signs_and_only_its_public_half_is_stored(api: "Api") -> None:

@@ -17,6 +17,7 @@ from notify_service.fake_aliyun import FakeAliyun
 from notify_service.sms import OutgoingSms, ProviderNotConfigured, TransientSmsError, provider_for
 from notify_service.templates import render
 from servicekit.settings import Environment
+from servicekit.testing import PROD_TRANSIT
 
 from ..conftest import TEMPLATE_CODES, adapter_for
 
@@ -174,7 +175,11 @@ async def test_nt01_every_request_has_a_fresh_nonce(aliyun: AliyunSms, fake_aliy
 def test_nt01_the_aliyun_adapter_is_chosen_by_settings_and_needs_a_key() -> None:
     from notify_service.settings import NotifySettings
 
-    base = {"TMS_ENV": Environment.prod.value, "secret_key": "prod-secret", "sms_provider": "aliyun"}
+    base = {
+        "TMS_ENV": Environment.prod.value,
+        "secret_key": "prod-secret",
+        "sms_provider": "aliyun",
+    } | PROD_TRANSIT
     with pytest.raises(ProviderNotConfigured):
         provider_for(NotifySettings.model_validate(base), "aliyun")
     configured = NotifySettings.model_validate(

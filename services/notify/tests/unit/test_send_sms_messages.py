@@ -16,6 +16,7 @@ from notify_service.sms import LOCAL_SINK, LocalSink, OutgoingSms, ProviderNotCo
 from notify_service.subscriptions import SUBSCRIPTIONS, SmsRequested
 from servicekit.asyncapi import service_document
 from servicekit.settings import Environment
+from servicekit.testing import PROD_TRANSIT
 
 
 def test_nt01_send_sms_is_a_command_to_notify_on_its_commands_exchange() -> None:
@@ -91,7 +92,9 @@ async def test_nt01_local_sink_delivers_at_once() -> None:
 def _settings(env: Environment) -> NotifySettings:
     # By its alias and without the environment's sources: `NotifySettings(env=...)` would be overridden by
     # TMS_ENV=test from the environment (the field is read by its alias only).
-    settings = NotifySettings.model_validate({"TMS_ENV": env.value, "secret_key": "prod-secret"})
+    settings = NotifySettings.model_validate(
+        {"TMS_ENV": env.value, "secret_key": "prod-secret"} | PROD_TRANSIT
+    )
     assert settings.env is env
     return settings
 

@@ -10,6 +10,7 @@ import pytest
 
 from servicekit.clock import FixedClock
 from servicekit.settings import Environment
+from servicekit.testing import PROD_TRANSIT
 from violation_service.localbank import LocalBank
 from violation_service.main import create_app
 from violation_service.settings import ViolationSettings
@@ -19,7 +20,9 @@ TEST_PATHS = ("/api/v1/_test/bank-checkout", "/api/v1/_test/bank-statement")
 
 def _settings(env: Environment) -> ViolationSettings:
     # By its alias: `env=` would be overridden by TMS_ENV=test from the environment.
-    settings = ViolationSettings.model_validate({"TMS_ENV": env.value, "secret_key": "prod-secret"})
+    settings = ViolationSettings.model_validate(
+        {"TMS_ENV": env.value, "secret_key": "prod-secret"} | PROD_TRANSIT
+    )
     assert settings.env is env
     return settings
 
