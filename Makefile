@@ -5,7 +5,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv
 PYTEST_ARGS ?=
 
-.PHONY: help tools install infra web web-openapi browser migrate run test test-unit lint format contracts rules bench-tools bench-gateway bench-plates bench-plates-ab bench-exams fault-tools proof-faults proof-attack clean
+.PHONY: help tools install infra web web-openapi browser migrate audit-verify run test test-unit lint format contracts rules bench-tools bench-gateway bench-plates bench-plates-ab bench-exams fault-tools proof-faults proof-attack clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ browser: tools ## as `make infra`, and Chromium with CJK fonts from Debian's pac
 
 migrate: install infra ## bring every service's dev database to its newest revision
 	TMS_ENV=dev $(UV) run python -m servicekit.migrate
+
+audit-verify: install ## AU-01: walk every service's audit chain, name altered or removed entries (JSON on the last line)
+	TMS_ENV=$${TMS_ENV:-dev} $(UV) run python -m servicekit.audit verify --all
 
 run: install infra web ## run the whole platform with demo data: gateway on http://localhost:8000
 	$(UV) run python scripts/run_platform.py

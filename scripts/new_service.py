@@ -114,6 +114,29 @@ def upgrade() -> None:
 def downgrade() -> None:
     drop_kit_tables(op)
 ''',
+        "migrations/versions/0002_audit_chain.py": '''"""The audit trail chained by SM3 (AU-01, ADR 0089).
+
+Revision ID: 0002
+Revises: 0001
+"""
+
+from alembic import op
+
+from servicekit.migrations import create_audit_chain, drop_audit_chain
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    create_audit_chain(op)
+
+
+def downgrade() -> None:
+    drop_audit_chain(op)
+''',
         f"src/{pkg}/__init__.py": f'"""The {name} service: {summary}"""\n',
         f"src/{pkg}/py.typed": "",
         f"src/{pkg}/settings.py": f'''from typing import ClassVar

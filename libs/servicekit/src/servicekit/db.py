@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -46,7 +47,9 @@ def new_metadata() -> MetaData:
     return metadata
 
 
-def add_kit_tables(metadata: MetaData) -> None:
+def add_kit_tables(metadata: MetaData, *, audit_chain: bool = True) -> None:
+    """The kit's tables. `audit_chain=False`: as revision one of every service made them, before the
+    audit trail was chained (`servicekit.migrations.create_kit_tables` keeps that revision's effect)."""
     Table(
         "outbox",
         metadata,
@@ -92,6 +95,79 @@ def add_kit_tables(metadata: MetaData) -> None:
         Index("ix_audit_log_target_at", "target", "at"),
         Index("ix_audit_log_actor_at", "actor", "at"),
     )
+    if audit_chain:
+        add_audit_chain(metadata)
+
+
+AUDIT_CHAIN_TABLES = ("audit_chain",)
+
+# AU-01 (ADR 0089): entries are inserted unsealed; the sealer alone sets `seq` and `hash`, once. A sealed
+# entry is never updated; an entry is deleted only when sealed and older than the retention (183 days; the
+# retention sweep moves the chain's anchor in the same transaction). The platform clock may be moved in dev
+# and test: there (database setting `tms.movable_clock`, set by `servicekit.migrate` outside prod) the
+# sweep's `tms.audit_now` is the clock it deletes by; elsewhere the database's own. The table's owner can
+# still drop this trigger: it stops a bug or an injected statement, and the chain is what detects the rest.
+AUDIT_RETENTION_DAYS = 183
+AUDIT_GUARD = f"""
+CREATE FUNCTION audit_log_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    horizon timestamptz := now();
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.seq IS NOT NULL OR NEW.hash IS NOT NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'integrity_constraint_violation',
+                MESSAGE = 'audit entries are written unsealed (AU-01)';
+        END IF;
+        RETURN NEW;
+    ELSIF TG_OP = 'UPDATE' THEN
+        IF OLD.seq IS NOT NULL OR OLD.hash IS NOT NULL OR NEW.seq IS NULL OR NEW.hash IS NULL
+            OR (NEW.id, NEW.at, NEW.actor, NEW.role, NEW.action, NEW.target, NEW.source_ip,
+                NEW.request_id, NEW.before, NEW.after)
+            IS DISTINCT FROM (OLD.id, OLD.at, OLD.actor, OLD.role, OLD.action, OLD.target, OLD.source_ip,
+                OLD.request_id, OLD.before, OLD.after) THEN
+            RAISE EXCEPTION USING ERRCODE = 'integrity_constraint_violation',
+                MESSAGE = 'audit entry ' || OLD.id || ' can only be sealed, once (AU-01)';
+        END IF;
+        RETURN NEW;
+    ELSIF TG_OP = 'DELETE' THEN
+        IF current_setting('tms.movable_clock', true) = 'on' THEN
+            horizon := coalesce(nullif(current_setting('tms.audit_now', true), '')::timestamptz, now());
+        END IF;
+        IF OLD.seq IS NULL OR OLD.at > horizon - interval '{AUDIT_RETENTION_DAYS} days' THEN
+            RAISE EXCEPTION USING ERRCODE = 'integrity_constraint_violation',
+                MESSAGE = 'audit entry ' || OLD.id || ' is within its retention (AU-01)';
+        END IF;
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION USING ERRCODE = 'integrity_constraint_violation',
+        MESSAGE = 'the audit trail is never truncated (AU-01)';
+END $$;
+CREATE TRIGGER audit_log_guard BEFORE INSERT OR UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_guard();
+CREATE TRIGGER audit_log_never_truncated BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_log_guard();
+"""
+
+
+def add_audit_chain(metadata: MetaData) -> None:
+    """AU-01's chain (ADR 0089): `seq` and `hash` on each entry, set by the sealer; the chain's head and
+    its anchor (where the retention sweep cut it) in `audit_chain`, one row."""
+    audit = metadata.tables["audit_log"]
+    audit.append_column(Column("seq", BigInteger, unique=True))  # position in the chain, from 1
+    audit.append_column(Column("hash", LargeBinary))  # SM3(previous hash || canonical entry), 32 bytes
+    Index("ix_audit_log_unsealed", audit.c.id, postgresql_where=text("seq IS NULL"))
+    Table(
+        "audit_chain",
+        metadata,
+        Column("id", SmallInteger, primary_key=True, autoincrement=False),  # always 1
+        Column("head_seq", BigInteger, nullable=False),
+        Column("head_hash", LargeBinary, nullable=False),
+        Column("anchor_seq", BigInteger, nullable=False),  # the last entry removed by the retention sweep
+        Column("anchor_hash", LargeBinary, nullable=False),  # its hash: the first kept entry's previous
+        Column("anchor_at", DateTime(timezone=True)),
+        Column("sealed_at", DateTime(timezone=True)),  # platform clock of the last seal
+    )
+    event.listen(audit, "after_create", DDL(AUDIT_GUARD.replace("%", "%%")).execute_if(dialect="postgresql"))  # type: ignore[no-untyped-call]
 
 
 WORKDAY_TABLES = ("office_calendar_years", "office_calendar_days")

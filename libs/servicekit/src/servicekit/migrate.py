@@ -38,6 +38,14 @@ def ensure_database(url: str) -> bool:
     return made
 
 
+def allow_movable_clock(url: str) -> None:
+    """Dev and test only: the audit trail's guard may take the platform clock a sweep names (it can be
+    moved there, WD-02) instead of the database's own (ADR 0089). New sessions see it."""
+    database = make_url(url).database
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE \"{database}\" SET tms.movable_clock = 'on'")
+
+
 def drop_test_database(name: str, url: str | None = None) -> bool:
     """Test environment only: drop the service's test database, so a test session starts from an empty
     one (nothing left by earlier runs, by another branch or by an uncommitted migration); `migrate`
@@ -71,6 +79,8 @@ def migrate(name: str, url: str | None = None) -> None:
     url = url or settings.database.url
     if settings.env is not Environment.prod and ensure_database(url):
         print(f"{name}: created database {make_url(url).database}", flush=True)
+    if settings.env is not Environment.prod:
+        allow_movable_clock(url)
     command.upgrade(alembic_config(spec, url), "head")
     print(f"{name}: database {make_url(url).database} at the newest revision", flush=True)
 

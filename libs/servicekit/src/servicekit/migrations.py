@@ -10,8 +10,11 @@ from alembic import context
 from sqlalchemy import MetaData, create_engine, pool, text
 
 from servicekit.db import (
+    AUDIT_CHAIN_TABLES,
+    AUDIT_GUARD,
     DOCUMENT_TABLES,
     WORKDAY_TABLES,
+    add_audit_chain,
     add_document_tables,
     add_kit_tables,
     add_workday_tables,
@@ -46,13 +49,45 @@ def create_kit_tables(op: Any) -> None:
     them comes as a new servicekit function that each service's next revision calls, never by editing
     this one's effect."""
     metadata = MetaData(naming_convention=dict(op.get_context().opts["target_metadata"].naming_convention))
-    add_kit_tables(metadata)
+    add_kit_tables(metadata, audit_chain=False)
     metadata.create_all(op.get_bind(), tables=[metadata.tables[name] for name in KIT_TABLES])
 
 
 def drop_kit_tables(op: Any) -> None:
     for name in reversed(KIT_TABLES):
         op.drop_table(name)
+
+
+def create_audit_chain(op: Any) -> None:
+    """The revision that chains a service's audit trail (AU-01, ADR 0089): `seq` and `hash` on
+    audit_log, the `audit_chain` table, and the trigger that guards sealed and retained entries.
+    Entries already there are left unsealed: the sealer chains them first, in id order."""
+    import sqlalchemy as sa
+
+    metadata = MetaData(naming_convention=dict(op.get_context().opts["target_metadata"].naming_convention))
+    add_kit_tables(metadata, audit_chain=False)
+    add_audit_chain(metadata)
+    audit = metadata.tables["audit_log"]
+    op.add_column("audit_log", sa.Column("seq", sa.BigInteger(), nullable=True))
+    op.add_column("audit_log", sa.Column("hash", sa.LargeBinary(), nullable=True))
+    op.create_unique_constraint(op.f("uq_audit_log_seq"), "audit_log", ["seq"])
+    for index in audit.indexes:
+        if index.name == "ix_audit_log_unsealed":
+            index.create(op.get_bind())
+    metadata.create_all(op.get_bind(), tables=[metadata.tables[name] for name in AUDIT_CHAIN_TABLES])
+    op.get_bind().exec_driver_sql(AUDIT_GUARD.replace("%", "%%"))
+
+
+def drop_audit_chain(op: Any) -> None:
+    op.execute("DROP TRIGGER IF EXISTS audit_log_never_truncated ON audit_log")
+    op.execute("DROP TRIGGER IF EXISTS audit_log_guard ON audit_log")
+    op.execute("DROP FUNCTION IF EXISTS audit_log_guard()")
+    for name in reversed(AUDIT_CHAIN_TABLES):
+        op.drop_table(name)
+    op.drop_index("ix_audit_log_unsealed", table_name="audit_log")
+    op.drop_constraint(op.f("uq_audit_log_seq"), "audit_log", type_="unique")
+    op.drop_column("audit_log", "hash")
+    op.drop_column("audit_log", "seq")
 
 
 def create_workday_tables(op: Any) -> None:

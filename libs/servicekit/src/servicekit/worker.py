@@ -14,6 +14,7 @@ import zlib
 from aio_pika.abc import AbstractRobustConnection
 from sqlalchemy import text
 
+from servicekit.audit import seal_sweep
 from servicekit.consumer import Consumer
 from servicekit.relay import OutboxRelay, connect_broker
 from servicekit.runtime import Runtime
@@ -23,6 +24,9 @@ from servicekit.telemetry import setup_telemetry
 from servicekit.topology import declare_commands_exchange, declare_events_exchange
 
 log = logging.getLogger(__name__)
+
+# The sweeps every service's worker runs besides its own: the audit trail's sealer (AU-01, ADR 0089).
+KIT_SWEEPS = (Sweep("audit-seal", every_s=2.0, run=seal_sweep),)
 
 
 async def run_sweep(runtime: Runtime, sweep: Sweep) -> int:
@@ -133,13 +137,13 @@ class Worker:
             tasks = [asyncio.create_task(self.relay.run(stop), name="relay")]
             tasks += [
                 asyncio.create_task(_sweep_loop(self.runtime, sweep, stop), name=f"sweep:{sweep.name}")
-                for sweep in self.spec.sweeps
+                for sweep in (*KIT_SWEEPS, *self.spec.sweeps)
             ]
             log.info(
                 "worker %s running: %d consumers, %d sweeps",
                 self.spec.name,
                 len(self.consumers),
-                len(self.spec.sweeps),
+                len(KIT_SWEEPS) + len(self.spec.sweeps),
             )
             await stop.wait()
             # Consumers first: no new deliveries, the ones in hand finish; then the relay and sweeps end.

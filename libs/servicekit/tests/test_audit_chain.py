@@ -1,0 +1,151 @@
+"""AU-01 (ADR 0089): the audit trail is chained by SM3, sealed by one sealer at a time, guarded by a trigger,
+and `verify` names any altered or removed entry."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+from cryptography.hazmat.primitives import hashes
+from sqlalchemy import select, text
+
+from servicekit.audit import GENESIS, canonical_entry, seal, verify
+from servicekit.clock import FixedClock
+from servicekit.runtime import Runtime
+from servicekit.uow import Actor
+
+from .messaging_kit import create_tables, demo_metadata, demo_settings
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2027, 3, 1, 9, 30, tzinfo=UTC)
+CLERK = Actor(id="J0001", role="clerk.review", source_ip="10.1.2.3", request_id="req-1")
+
+
+@pytest.fixture
+async def runtime(pg_database: str, amqp_url: str) -> AsyncIterator[Runtime]:
+    metadata = demo_metadata()
+    create_tables(pg_database, metadata)
+    runtime = Runtime.open(demo_settings(pg_database, amqp_url), metadata, clock=FixedClock(NOW))
+    yield runtime
+    await runtime.aclose()
+
+
+async def write(runtime: Runtime, n: int, start: int = 0) -> None:
+    for i in range(start, start + n):
+        async with runtime.uow() as uow:
+            uow.audit(CLERK, "registration.approve", f"registration/{i}", {"state": "review"}, {"i": i})
+            await uow.commit()
+
+
+async def sql_as_owner(runtime: Runtime, statement: str) -> None:
+    """What someone holding the database's owner role could do: the trigger off, a change, the trigger on."""
+    async with runtime.engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_guard"))
+        await conn.execute(text(statement))
+        await conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_guard"))
+
+
+async def test_au01_entries_are_chained_by_sm3_in_id_order(runtime: Runtime) -> None:
+    await write(runtime, 3)
+    assert await seal(runtime.engine, runtime.metadata, NOW) == 3
+    assert await seal(runtime.engine, runtime.metadata, NOW) == 0  # nothing left to seal
+    audit = runtime.metadata.tables["audit_log"]
+    async with runtime.engine.connect() as conn:
+        rows = (await conn.execute(select(audit).order_by(audit.c.id))).mappings().all()
+        head = (await conn.execute(text("SELECT head_seq, head_hash FROM audit_chain"))).one()
+    previous = GENESIS
+    for expected_seq, row in enumerate(rows, start=1):
+        assert row["seq"] == expected_seq
+        digest = hashes.Hash(hashes.SM3())
+        digest.update(previous + canonical_entry(row))
+        previous = digest.finalize()
+        assert row["hash"] == previous
+    assert (head.head_seq, bytes(head.head_hash)) == (3, previous)
+    report = await verify(runtime.engine, runtime.metadata, "demo")
+    assert report.intact
+    assert (report.entries, report.unsealed) == (3, 0)
+
+
+async def test_au01_concurrent_writers_and_sealers_never_fork_the_chain(runtime: Runtime) -> None:
+    async def writer(i: int) -> None:
+        await write(runtime, 5, start=i * 5)
+
+    async def sealer() -> int:
+        total = 0
+        for _ in range(5):
+            total += await seal(runtime.engine, runtime.metadata, NOW, batch=3)
+            await asyncio.sleep(0)
+        return total
+
+    results = await asyncio.gather(*(writer(i) for i in range(4)), sealer(), sealer())
+    await seal(runtime.engine, runtime.metadata, NOW)
+    async with runtime.engine.connect() as conn:
+        seqs = (await conn.execute(text("SELECT seq FROM audit_log ORDER BY seq"))).scalars().all()
+    assert seqs == list(range(1, 21))
+    assert sum(r for r in results if isinstance(r, int)) <= 20
+    report = await verify(runtime.engine, runtime.metadata, "demo")
+    assert report.intact
+    assert report.entries == 20
+
+
+async def test_au01_altered_entry_is_found_by_verify(runtime: Runtime) -> None:
+    await write(runtime, 5)
+    await seal(runtime.engine, runtime.metadata, NOW)
+    await sql_as_owner(runtime, """UPDATE audit_log SET after = '{"i": 99}' WHERE seq = 3""")
+    report = await verify(runtime.engine, runtime.metadata, "demo")
+    assert not report.intact
+    assert [(f.kind, f.seq) for f in report.findings] == [("altered", 3)]  # that one, not those after it
+
+
+async def test_au01_altered_actor_or_time_is_found_too(runtime: Runtime) -> None:
+    await write(runtime, 3)
+    await seal(runtime.engine, runtime.metadata, NOW)
+    await sql_as_owner(runtime, "UPDATE audit_log SET actor = 'J0002' WHERE seq = 1")
+    await sql_as_owner(runtime, "UPDATE audit_log SET at = at + interval '1 microsecond' WHERE seq = 2")
+    report = await verify(runtime.engine, runtime.metadata, "demo")
+    assert [(f.kind, f.seq) for f in report.findings] == [("altered", 1), ("altered", 2)]
+
+
+async def test_au01_removed_entry_is_found_as_a_gap(runtime: Runtime) -> None:
+    await write(runtime, 5)
+    await seal(runtime.engine, runtime.metadata, NOW)
+    await sql_as_owner(runtime, "DELETE FROM audit_log WHERE seq = 2")
+    report = await verify(runtime.engine, runtime.metadata, "demo")
+    assert [(f.kind, f.from_seq, f.to_seq) for f in report.findings] == [("missing", 2, 2)]
+
+
+async def test_au01_removed_newest_entry_is_found_against_the_head(runtime: Runtime) -> None:
+    await write(runtime, 5)
+    await seal(runtime.engine, runtime.metadata, NOW)
+    await sql_as_owner(runtime, "DELETE FROM audit_log WHERE seq = 5")
+    report = await verify(runtime.engine, runtime.metadata, "demo")
+    assert [(f.kind, f.from_seq, f.to_seq) for f in report.findings] == [("missing_tail", 5, 5)]
+
+
+async def test_au01_the_trigger_refuses_rewriting_sealed_and_deleting_retained_entries(
+    runtime: Runtime, pg_database: str
+) -> None:
+    await write(runtime, 2)
+    await seal(runtime.engine, runtime.metadata, NOW)
+    await write(runtime, 1, start=2)  # one still unsealed
+    refused = [
+        "UPDATE audit_log SET after = '{}' WHERE seq = 1",  # sealed: never rewritten
+        "UPDATE audit_log SET seq = 7, hash = 'x'::bytea WHERE seq = 2",  # sealed once only
+        "UPDATE audit_log SET actor = 'x' WHERE seq IS NULL",  # unsealed: only sealing is allowed
+        "DELETE FROM audit_log WHERE seq = 1",  # within its retention
+        "DELETE FROM audit_log WHERE seq IS NULL",
+        "TRUNCATE audit_log",
+        "INSERT INTO audit_log (at, actor, role, action, target, seq, hash) "
+        "VALUES (now(), 'x', 'x', 'x', 'x', 99, 'x'::bytea)",  # nobody writes a sealed entry but the sealer
+    ]
+    plain = pg_database.replace("postgresql+psycopg://", "postgresql://", 1)
+    for statement in refused:
+        with psycopg.connect(plain) as conn, pytest.raises(psycopg.errors.IntegrityConstraintViolation):
+            conn.execute(statement)
+    report = await verify(runtime.engine, runtime.metadata, "demo")
+    assert report.intact
+    assert (report.entries, report.unsealed) == (2, 1)
