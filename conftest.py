@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from servicekit import crypto
 from servicekit.sealed import ClaimKeys
 from servicekit.service import SERVICE_NAMES
 from servicekit.settings import ServiceSettings
@@ -30,6 +31,20 @@ for _name in (*SERVICE_NAMES, "gateway"):
 _CLAIM_KEYS = ClaimKeys.generate("test").spec()
 for _name in SERVICE_NAMES:
     os.environ.setdefault(ServiceSettings.env_prefix_for(_name) + "AUTH__CLAIM_KEYS", _CLAIM_KEYS)
+
+# ADR 0095: data and index keys for the sealed columns, made anew per run, the same for every service (a
+# test process may host several); installed here for tests that touch a database without a Runtime.
+_DATA_KEYS = crypto.DataKeys.generate("test")
+for _name in SERVICE_NAMES:
+    _prefix = ServiceSettings.env_prefix_for(_name)
+    os.environ.setdefault(_prefix + "CRYPTO__DATA_KEYS", _DATA_KEYS.data.spec())
+    os.environ.setdefault(_prefix + "CRYPTO__INDEX_KEYS", _DATA_KEYS.index.spec())
+crypto.install(
+    crypto.DataKeys(
+        crypto.KeyRing.parse(os.environ["TMS_IDENTITY__CRYPTO__DATA_KEYS"]),
+        crypto.KeyRing.parse(os.environ["TMS_IDENTITY__CRYPTO__INDEX_KEYS"]),
+    )
+)
 
 
 # Held shared by every running test session on this machine; a checkout whose tests run on their own

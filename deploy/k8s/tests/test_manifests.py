@@ -39,7 +39,16 @@ OVERLAYS = ("dev", "prod")
 SERVICES = ("identity", "vehicle", "license", "plate-pool", "violation", "notify")
 PLATFORM_IMAGES = (*SERVICES, "gateway")
 # AUTH__CLAIM_KEYS: the keys of the tokens' sealed claims, the same in every service (ADR 0082).
-SERVICE_SECRET_KEYS = ("DATABASE__URL", "BROKER__URL", "REDIS__URL", "SECRET_KEY", "AUTH__CLAIM_KEYS")
+# CRYPTO__*_KEYS: each service's own keys for personal data at rest (ADR 0095).
+SERVICE_SECRET_KEYS = (
+    "DATABASE__URL",
+    "BROKER__URL",
+    "REDIS__URL",
+    "SECRET_KEY",
+    "AUTH__CLAIM_KEYS",
+    "CRYPTO__DATA_KEYS",
+    "CRYPTO__INDEX_KEYS",
+)
 
 # <optional registry/path/>tms/<component>[:tag]: one pattern for every image the platform builds.
 IMAGE_RE = re.compile(
@@ -50,7 +59,7 @@ IMAGE_RE = re.compile(
 URL_WITH_PASSWORD_RE = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@", re.IGNORECASE)
 # Env names whose value is a credential: they must come from a Secret, not from `value:`.
 SECRET_ENV_NAME_RE = re.compile(
-    r"(SECRET|PASSWORD|PASS|TOKEN|PRIVATE_KEY|API_KEY|SECRET_KEY|CLAIM_KEYS|DATABASE__URL|BROKER__URL|REDIS__URL"
+    r"(SECRET|PASSWORD|PASS|TOKEN|PRIVATE_KEY|API_KEY|SECRET_KEY|CLAIM_KEYS|DATA_KEYS|INDEX_KEYS|DATABASE__URL|BROKER__URL|REDIS__URL"
     r"|ADMIN_URL)$"
 )
 

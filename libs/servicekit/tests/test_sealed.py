@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from servicekit.sealed import ClaimKeys, SealError
 from servicekit.settings import AuthSettings, ServiceSettings
-from servicekit.testing import PROD_TRANSIT, TokenFactory
+from servicekit.testing import PROD_KEYS, PROD_TRANSIT, TokenFactory
 from servicekit.web.auth import InvalidToken
 
 IDN = "130102199003071233"
@@ -120,6 +120,6 @@ def test_prod_needs_claim_keys() -> None:
         ServiceSettings.model_validate({"TMS_ENV": "prod", "secret_key": "s", "auth": {}} | PROD_TRANSIT)
     ring = ClaimKeys.generate().spec()
     settings = ServiceSettings.model_validate(
-        {"TMS_ENV": "prod", "secret_key": "s", "auth": {"claim_keys": ring}} | PROD_TRANSIT
+        {"TMS_ENV": "prod", "secret_key": "s", "auth": {"claim_keys": ring}} | PROD_TRANSIT | PROD_KEYS
     )
     assert settings.auth.claim_key_ring() is not None

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from servicekit.sealed import ClaimKeys
 from servicekit.settings import ServiceSettings
-from servicekit.testing import PROD_TRANSIT
+from servicekit.testing import PROD_KEYS, PROD_TRANSIT
 
 PG_OK = "postgresql+psycopg://svc:pw@db.internal:5432/svc?sslmode=verify-full&sslrootcert=/etc/tms/pg-ca.pem"
 AMQP_OK = "amqps://svc:pw@mq.internal:5671/tms"
@@ -29,6 +29,7 @@ def _settings(
             "broker": {"url": broker},
             "redis": {"url": redis},
         }
+        | PROD_KEYS
     )
 
 
@@ -49,6 +50,7 @@ def test_the_accepted_prod_blocks_tests_use_are_accepted() -> None:
     settings = ServiceSettings.model_validate(
         {"TMS_ENV": "prod", "secret_key": "s", "auth": {"claim_keys": ClaimKeys.generate().spec()}}
         | PROD_TRANSIT
+        | PROD_KEYS
     )
     assert "sslmode=verify-full" in settings.database.url
 

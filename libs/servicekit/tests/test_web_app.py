@@ -27,6 +27,7 @@ from servicekit.refusal import Refusal, refusal
 from servicekit.runtime import Runtime
 from servicekit.settings import (
     AuthSettings,
+    CryptoSettings,
     BrokerSettings,
     DatabaseSettings,
     Environment,
@@ -34,7 +35,7 @@ from servicekit.settings import (
     ServiceSettings,
     settings_config,
 )
-from servicekit.testing import TokenFactory, service_client
+from servicekit.testing import PROD_KEYS, TokenFactory, service_client
 from servicekit.topology import declare_handler_queues, queue_names
 from servicekit.tracecontext import current_trace_headers
 from servicekit.web import (
@@ -171,6 +172,7 @@ def make_app(pg_database: str, redis_url: str, amqp_url: str, tokens: TokenFacto
             redis=RedisSettings(url=redis),
             broker=BrokerSettings(url=SecretStr(amqp_url)),
             auth=AuthSettings(claim_keys=SecretStr(tokens.claim_keys.spec())),
+            crypto=CryptoSettings.model_validate(PROD_KEYS["crypto"]),  # prod's Runtime needs them (ADR 0095)
         )
         # prod's switches on this machine's plain servers, which prod settings would refuse (ADR 0094)
         settings = settings.model_copy(update={"env": env})

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from servicekit import crypto
 from servicekit.clock import Clock, clock_for
 from servicekit.db import create_engine, sessionmaker
 from servicekit.settings import ServiceSettings
@@ -32,6 +33,7 @@ class Runtime:
         metadata: MetaData,
         clock: Clock | None = None,
     ) -> Runtime:
+        crypto.install(settings.data_keys())  # the sealed columns' keys (ADR 0095)
         engine = create_engine(settings.database)
         redis = Redis.from_url(
             settings.redis.url,

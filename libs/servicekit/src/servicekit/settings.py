@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from servicekit.crypto import DataKeys, KeyRing, dev_keys, test_keys
 from servicekit.sealed import ClaimKeys
 from servicekit.transit import Endpoints, require_tls, with_root_cert
 
@@ -88,6 +89,23 @@ class AuthSettings(BaseModel):
         return None if self.claim_keys is None else ClaimKeys.parse(self.claim_keys.get_secret_value())
 
 
+class CryptoSettings(BaseModel):
+    """ADR 0095: the service's keys for personal data at rest, `kid:base64key[,kid:base64key...]`, the
+    first current, the others only read (until `python -m servicekit.reencrypt` has rewritten their
+    values). From the secrets; required in prod. Tests get a ring per run from the root conftest; dev
+    without them uses an untracked file made once (`servicekit.crypto.dev_keys`)."""
+
+    data_keys: SecretStr | None = None  # SM4-GCM, seal and open fields
+    index_keys: SecretStr | None = None  # HMAC-SM3, the blind indexes
+
+    @field_validator("data_keys", "index_keys")
+    @classmethod
+    def _ring_parses(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            KeyRing.parse(value.get_secret_value())  # a bad ring fails at start-up, not at a write
+        return value
+
+
 class DocumentSettings(BaseModel):
     """Where stored documents' bytes live (AR-01): the service's own database by default, or an
     S3-compatible store. Metadata, owner and case reference stay in the database either way."""
@@ -120,6 +138,7 @@ class ServiceSettings(BaseSettings):
     telemetry: TelemetrySettings = TelemetrySettings()
     auth: AuthSettings = AuthSettings()
     documents: DocumentSettings = DocumentSettings()
+    crypto: CryptoSettings = CryptoSettings()
     # Pepper for hashes of verification codes and idempotency keys; must be set in prod.
     secret_key: SecretStr = SecretStr("dev-only-not-a-secret")
     http_port: int = 8000
@@ -145,6 +164,17 @@ class ServiceSettings(BaseSettings):
             raise ValueError("secret_key must be set in prod")
         if self.env is Environment.prod and self.auth.claim_keys is None:
             raise ValueError("auth.claim_keys must be set in prod (ADR 0082)")
+        if self.env is Environment.prod and (self.crypto.data_keys is None or self.crypto.index_keys is None):
+            raise ValueError("crypto.data_keys and crypto.index_keys must be set in prod (ADR 0095)")
+
+    def data_keys(self) -> DataKeys:
+        """The keys of this service's sealed columns (ADR 0095)."""
+        data, index = self.crypto.data_keys, self.crypto.index_keys
+        if data is not None and index is not None:
+            return DataKeys(KeyRing.parse(data.get_secret_value()), KeyRing.parse(index.get_secret_value()))
+        if self.env is Environment.prod:
+            raise ValueError("crypto.data_keys and crypto.index_keys must be set in prod (ADR 0095)")
+        return test_keys() if self.env is Environment.test else dev_keys()
 
     @property
     def is_test_env(self) -> bool:

@@ -24,10 +24,11 @@ from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 
 from servicekit.clock import FixedClock
 from servicekit.db import psycopg_dsn
+from servicekit.crypto import KeyRing
 from servicekit.sealed import ClaimKeys
 from servicekit.web.auth import Channel, JwksVerifier, access_token_claims
 
-__all__ = ["PROD_TRANSIT", "FixedClock", "TokenFactory", "service_client", "set_test_calendar_years"]
+__all__ = ["PROD_KEYS", "PROD_TRANSIT", "FixedClock", "TokenFactory", "service_client", "set_test_calendar_years"]
 
 # Settings blocks prod accepts (ADR 0094), for tests that build prod settings without connecting.
 PROD_TRANSIT: dict[str, dict[str, str]] = {
@@ -37,6 +38,10 @@ PROD_TRANSIT: dict[str, dict[str, str]] = {
     "broker": {"url": "amqps://svc:secret@mq.internal:5671/tms"},
     "redis": {"url": "rediss://:secret@redis.internal:6380/0"},
 }
+
+# Keys prod requires for the sealed columns (ADR 0095), for tests that build prod settings.
+_PROD_RING = KeyRing.generate("prod-test").spec()
+PROD_KEYS: dict[str, dict[str, str]] = {"crypto": {"data_keys": _PROD_RING, "index_keys": _PROD_RING}}
 
 Algorithm = Literal["RS256", "EdDSA"]
 
