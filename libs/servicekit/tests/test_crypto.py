@@ -22,7 +22,8 @@ from servicekit.crypto import (
     sealed,
     with_blind,
 )
-from servicekit.settings import Environment, ServiceSettings
+from servicekit.settings import ServiceSettings
+from servicekit.testing import PROD_TRANSIT
 
 IDN = "13010219900307123X"
 PHONE = "13800138000"
@@ -127,12 +128,15 @@ class _ProdSettings(ServiceSettings):
 
 def test_prod_refuses_to_start_without_data_keys() -> None:
     ring = KeyRing.generate("c").spec()
-    common: dict[str, Any] = {"env": Environment.prod, "secret_key": "s", "auth": {"claim_keys": ring}}
+    common: dict[str, Any] = {"TMS_ENV": "prod", "secret_key": "s", "auth": {"claim_keys": ring}}
+    common |= PROD_TRANSIT
     with pytest.raises(ValueError, match=r"crypto\.data_keys"):
-        _ProdSettings(**common)
+        _ProdSettings.model_validate(common)
     with pytest.raises(ValueError, match=r"crypto\.data_keys"):
-        _ProdSettings(**common, crypto={"data_keys": ring})
-    settings = _ProdSettings(**common, crypto={"data_keys": ring, "index_keys": KeyRing.generate("i").spec()})
+        _ProdSettings.model_validate(common | {"crypto": {"data_keys": ring}})
+    settings = _ProdSettings.model_validate(
+        common | {"crypto": {"data_keys": ring, "index_keys": KeyRing.generate("i").spec()}}
+    )
     assert settings.data_keys().data.current == "c"
 
 

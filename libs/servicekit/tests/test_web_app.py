@@ -27,8 +27,8 @@ from servicekit.refusal import Refusal, refusal
 from servicekit.runtime import Runtime
 from servicekit.settings import (
     AuthSettings,
-    CryptoSettings,
     BrokerSettings,
+    CryptoSettings,
     DatabaseSettings,
     Environment,
     RedisSettings,

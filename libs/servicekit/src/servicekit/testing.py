@@ -23,12 +23,19 @@ from fastapi import FastAPI
 from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 
 from servicekit.clock import FixedClock
-from servicekit.db import psycopg_dsn
 from servicekit.crypto import KeyRing
+from servicekit.db import psycopg_dsn
 from servicekit.sealed import ClaimKeys
 from servicekit.web.auth import Channel, JwksVerifier, access_token_claims
 
-__all__ = ["PROD_KEYS", "PROD_TRANSIT", "FixedClock", "TokenFactory", "service_client", "set_test_calendar_years"]
+__all__ = [
+    "PROD_KEYS",
+    "PROD_TRANSIT",
+    "FixedClock",
+    "TokenFactory",
+    "service_client",
+    "set_test_calendar_years",
+]
 
 # Settings blocks prod accepts (ADR 0094), for tests that build prod settings without connecting.
 PROD_TRANSIT: dict[str, dict[str, str]] = {
