@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 from cryptography.hazmat.primitives import hashes
 from sqlalchemy import select, text
 
-from servicekit.audit import GENESIS, canonical_entry, seal, verify
+from servicekit.audit import GENESIS, canonical_entry, retain, seal, verify
 from servicekit.clock import FixedClock
+from servicekit.migrate import allow_movable_clock
 from servicekit.runtime import Runtime
 from servicekit.uow import Actor
 
@@ -149,3 +150,46 @@ async def test_au01_the_trigger_refuses_rewriting_sealed_and_deleting_retained_e
     report = await verify(runtime.engine, runtime.metadata, "demo")
     assert report.intact
     assert (report.entries, report.unsealed) == (2, 1)
+
+
+async def test_au01_retention_removes_only_entries_older_than_183_days_and_verify_still_passes(
+    runtime: Runtime, pg_database: str
+) -> None:
+    """Cybersecurity Law art. 21: kept at least six months. The clock moves; an entry one day younger than
+    the horizon stays, and the chain's anchor moves so the rest still verifies."""
+    allow_movable_clock(pg_database)  # as `servicekit.migrate` does outside prod
+    await runtime.engine.dispose()  # new sessions see the database's setting
+    clock = runtime.clock
+    assert isinstance(clock, FixedClock)
+    await write(runtime, 3)  # at NOW
+    clock.advance(timedelta(days=1))
+    await write(runtime, 2, start=3)  # at NOW + 1 day
+    await seal(runtime.engine, runtime.metadata, NOW)
+
+    clock.set(NOW + timedelta(days=183))
+    assert await retain(runtime.engine, runtime.metadata, await clock.now()) == 0  # 183 days: not older yet
+    clock.advance(timedelta(microseconds=1))
+    assert await retain(runtime.engine, runtime.metadata, await clock.now()) == 3
+    assert await retain(runtime.engine, runtime.metadata, await clock.now()) == 0
+    async with runtime.engine.connect() as conn:
+        kept = (await conn.execute(text("SELECT target FROM audit_log ORDER BY seq"))).scalars().all()
+        anchor = (await conn.execute(text("SELECT anchor_seq FROM audit_chain"))).scalar_one()
+    assert kept == ["registration/3", "registration/4"]  # one day younger: kept
+    assert anchor == 3
+    report = await verify(runtime.engine, runtime.metadata, "demo")
+    assert report.intact
+    assert (report.entries, report.anchor_seq, report.head_seq) == (2, 3, 5)
+
+    # Nobody deletes the younger ones by naming a later clock, here or (the option off) in prod.
+    plain = pg_database.replace("postgresql+psycopg://", "postgresql://", 1)
+    for movable, named in (("on", NOW + timedelta(days=183)), ("off", NOW + timedelta(days=400))):
+        with psycopg.connect(plain) as conn:
+            conn.execute(f"SET tms.movable_clock = '{movable}'")
+            conn.execute("SELECT set_config('tms.audit_now', %s, true)", (named.isoformat(),))
+            with pytest.raises(psycopg.errors.IntegrityConstraintViolation):
+                conn.execute("DELETE FROM audit_log WHERE seq = 4")
+
+
+async def test_au01_retention_never_goes_below_six_months(runtime: Runtime) -> None:
+    with pytest.raises(ValueError, match="at least 183 days"):
+        await retain(runtime.engine, runtime.metadata, NOW, days=182)

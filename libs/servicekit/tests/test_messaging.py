@@ -289,3 +289,25 @@ async def test_stop_lets_the_delivery_in_hand_commit_and_ack(pg_database: str, a
         channel = await pipe.connection.channel()
         queue = await channel.declare_queue(f"{pipe.consumer_service}.record", passive=True)
         assert queue.declaration_result.message_count == 0  # acked, not left for redelivery
+
+
+async def test_au01_an_applied_event_is_audited_once_with_its_effect(pg_database: str, amqp_url: str) -> None:
+    """The bus's changes are audited like HTTP ones: the producing system, the message type, the subject,
+    the message id; failed attempts (rolled back) and a duplicate delivery leave no entry."""
+    async with open_pipe(pg_database, amqp_url) as pipe:
+        await pipe.emit(41, fail_times=1)
+        await pipe.relay.relay_once()
+        await wait_for(lambda: _equals(pipe.effects(), [41]))
+        outbox, audit = pipe.metadata.tables["outbox"], pipe.metadata.tables["audit_log"]
+        async with pipe.runtime.engine.begin() as conn:
+            message_id = (await conn.execute(select(outbox.c.id))).scalar_one()
+            await conn.execute(outbox.update().values(published_at=None))  # delivered again
+        assert await pipe.relay.relay_once() == 1
+        await wait_for(lambda: _true(pipe.consumer.stats.duplicates == 1))
+        async with pipe.runtime.engine.connect() as conn:
+            rows = (await conn.execute(select(audit))).mappings().all()
+        assert pipe.attempts[41] == 2
+        assert [(r["actor"], r["role"], r["action"], r["target"], r["request_id"]) for r in rows] == [
+            (pipe.producer, "system", f"{pipe.producer}.thing.happened.v1", "41", str(message_id))
+        ]
+        assert rows[0]["after"] == {"handler": f"{pipe.consumer_service}.record"}

@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -30,6 +30,7 @@ from sqlalchemy import MetaData, Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from servicekit.db import AUDIT_RETENTION_DAYS
 from servicekit.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -149,6 +150,65 @@ async def seal(engine: AsyncEngine, metadata: MetaData, now: datetime, batch: in
 
 async def seal_sweep(runtime: Runtime) -> int:
     return await seal(runtime.engine, runtime.metadata, await runtime.clock.now())
+
+
+RETENTION_BATCH = 5000
+
+
+async def retain(
+    engine: AsyncEngine,
+    metadata: MetaData,
+    now: datetime,
+    days: int = AUDIT_RETENTION_DAYS,
+    batch: int = RETENTION_BATCH,
+) -> int:
+    """Cybersecurity Law art. 21 (ADR 0090): remove the sealed entries older than `days` by the platform
+    clock, never a younger one, from the chain's start only, moving its anchor to the last removed entry in
+    the same transaction so that verify still starts from a known hash. An old entry sealed after a younger
+    one waits for it: kept longer, never shorter. Returns how many it removed."""
+    if days < AUDIT_RETENTION_DAYS:
+        raise ValueError(f"audit entries are kept at least {AUDIT_RETENTION_DAYS} days")
+    audit, chain = _tables(metadata)
+    cutoff = now - timedelta(days=days)
+    removed = 0
+    while True:
+        async with engine.begin() as conn:
+            # The guard's horizon where the platform clock may move (dev, test); prod ignores it.
+            await conn.execute(select(func.set_config("tms.audit_now", now.isoformat(), True)))
+            state = await lock_chain(conn, chain)
+            first_kept = (
+                await conn.execute(
+                    select(audit.c.seq)
+                    .where(audit.c.seq > state.anchor_seq, audit.c.at >= cutoff)
+                    .order_by(audit.c.seq)
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+            last = state.head_seq if first_kept is None else first_kept - 1
+            last = min(last, state.anchor_seq + batch)
+            if last <= state.anchor_seq:
+                return removed
+            new_anchor = (
+                await conn.execute(select(audit.c.hash, audit.c.at).where(audit.c.seq == last))
+            ).one_or_none()
+            if new_anchor is None:
+                # The chain is broken there (verify names it): nothing is removed past a break.
+                log.error("audit retention stopped: entry seq=%d is missing; run verify", last)
+                return removed
+            result = await conn.execute(
+                audit.delete().where(audit.c.seq > state.anchor_seq, audit.c.seq <= last)
+            )
+            await conn.execute(
+                update(chain)
+                .where(chain.c.id == CHAIN_ROW)
+                .values(anchor_seq=last, anchor_hash=new_anchor.hash, anchor_at=new_anchor.at)
+            )
+        removed += result.rowcount
+        log.info("audit retention removed entries up to seq=%d (older than %s)", last, cutoff.isoformat())
+
+
+async def retention_sweep(runtime: Runtime) -> int:
+    return await retain(runtime.engine, runtime.metadata, await runtime.clock.now())
 
 
 @dataclass

@@ -37,7 +37,7 @@ from servicekit.topology import (
     queue_names,
 )
 from servicekit.tracecontext import context_from
-from servicekit.uow import UnitOfWork
+from servicekit.uow import Actor, UnitOfWork
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -263,8 +263,21 @@ class Consumer:
             if claimed.first() is None:
                 return False
             await self._subscription.handler(uow, event, envelope)
+            # AU-01: what the bus applied is audited like an HTTP change, in the transaction of its effect.
+            uow.audit(
+                applied_by(envelope),
+                envelope.type,
+                envelope.subject or f"message/{envelope.id}",
+                after={"handler": f"{self._service}.{self._subscription.name}"},
+            )
             await uow.commit()
         return True
+
+
+def applied_by(envelope: Envelope) -> Actor:
+    """The audit actor of an applied message: the system that produced it (its CloudEvents source,
+    `/vehicle` → `vehicle`), the message id as the request id."""
+    return Actor(id=envelope.source.lstrip("/") or "unknown", role="system", request_id=str(envelope.id))
 
 
 __all__ = ["Consumer", "ConsumerStats", "Subscription"]

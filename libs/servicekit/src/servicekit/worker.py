@@ -14,7 +14,7 @@ import zlib
 from aio_pika.abc import AbstractRobustConnection
 from sqlalchemy import text
 
-from servicekit.audit import seal_sweep
+from servicekit.audit import retention_sweep, seal_sweep
 from servicekit.consumer import Consumer
 from servicekit.relay import OutboxRelay, connect_broker
 from servicekit.runtime import Runtime
@@ -25,8 +25,12 @@ from servicekit.topology import declare_commands_exchange, declare_events_exchan
 
 log = logging.getLogger(__name__)
 
-# The sweeps every service's worker runs besides its own: the audit trail's sealer (AU-01, ADR 0089).
-KIT_SWEEPS = (Sweep("audit-seal", every_s=2.0, run=seal_sweep),)
+# The sweeps every service's worker runs besides its own: the audit trail's sealer (AU-01, ADR 0089) and
+# its retention (ADR 0090).
+KIT_SWEEPS = (
+    Sweep("audit-seal", every_s=2.0, run=seal_sweep),
+    Sweep("audit-retention", every_s=600.0, run=retention_sweep),
+)
 
 
 async def run_sweep(runtime: Runtime, sweep: Sweep) -> int:
