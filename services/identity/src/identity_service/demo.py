@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +27,9 @@ from servicekit.validators import birth_date_of, sex_of
 
 DEMO_PASSWORD = "Demo2027pass"  # noqa: S105 (dev demo data, documented in the README)
 DEMO_CLIENT_SECRET = "demo-system-secret-2027"  # noqa: S105 (dev demo data)
+# ADR 0091: the demo staff's TOTP secret, dev only, the same for each of them, so that `make run` can be
+# signed in at once: `uv run python -m identity_service.demo totp` prints the current code (README).
+DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # noqa: S105 (dev demo data, documented)
 
 
 async def ensure_account(
@@ -46,6 +49,7 @@ async def ensure_account(
     office: str | None = "130100",
     details: dict[str, Any] | None = None,
     account_id: uuid.UUID | None = None,
+    totp_secret: str | None = None,
 ) -> uuid.UUID:
     """The live account with this username / identity number / credit code, made if missing (under
     `account_id` when given and free: a cancelled account may hold it)."""
@@ -78,6 +82,9 @@ async def ensure_account(
             name=name,
             phone=phone,
             password_hash=hash_password(password),
+            password_changed_at=now,
+            totp_secret=totp_secret,
+            totp_enrolled_at=now if totp_secret else None,
             roles=roles,
             office=office,
             status="active",
@@ -313,7 +320,7 @@ async def load(uow: UnitOfWork) -> None:
         )
         await bind_own_vehicles(uow, unit_id, credit_code)
     for staff_no, name, roles in DEMO_STAFF:
-        await ensure_account(
+        staff_id = await ensure_account(
             session,
             category="staff",
             kind="staff",
@@ -322,6 +329,13 @@ async def load(uow: UnitOfWork) -> None:
             roles=roles,
             now=now,
             username=staff_no,
+            totp_secret=DEMO_TOTP_SECRET,
+        )
+        # A dev database from before second factors (or after an admin's reset): enrolled again.
+        await session.execute(
+            update(accounts)
+            .where(accounts.c.id == staff_id, accounts.c.totp_secret.is_(None))
+            .values(totp_secret=DEMO_TOTP_SECRET, totp_enrolled_at=now, totp_last_step=None)
         )
     await ensure_account(
         session,
@@ -335,7 +349,15 @@ async def load(uow: UnitOfWork) -> None:
     )
 
 
-async def main() -> int:
+async def print_totp(runtime: Runtime) -> None:
+    """The demo staff's current code by the platform clock (the dev clock may have been moved)."""
+    now = await runtime.clock.now()
+    code = domain.totp_code(DEMO_TOTP_SECRET, now)
+    left = domain.TOTP_STEP_S - int(now.timestamp()) % domain.TOTP_STEP_S
+    print(f"demo staff TOTP code: {code} (valid {left} s more; secret {DEMO_TOTP_SECRET})")
+
+
+async def main(argv: list[str]) -> int:
     from identity_service.service import SPEC
 
     settings = SPEC.settings()
@@ -343,6 +365,12 @@ async def main() -> int:
         print("identity demo data is for dev and test only", file=sys.stderr)
         return 2
     runtime = Runtime.open(settings, SPEC.metadata)
+    if argv[1:] == ["totp"]:
+        try:
+            await print_totp(runtime)
+        finally:
+            await runtime.aclose()
+        return 0
     try:
         await declare_licence_queue(runtime)
         async with runtime.uow() as uow:
@@ -372,4 +400,4 @@ async def declare_licence_queue(runtime: Runtime) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(asyncio.run(main(sys.argv)))

@@ -18,6 +18,13 @@ class IdentitySettings(ServiceSettings):
     # Sign-in lockout: this many failures in a row lock the account for lockout_minutes.
     max_failed_logins: int = 5
     lockout_minutes: int = 15
+    # Staff sign-in (ADR 0091, 0092): the challenge joining its steps lives this long; a staff password
+    # expires after staff_password_max_age_days; a staff session unused for staff_idle_minutes ends
+    # (its refresh token dies). The issuer is what authenticator apps show above the code.
+    staff_challenge_ttl_s: int = 300
+    staff_password_max_age_days: int = 90
+    staff_idle_minutes: int = 30
+    totp_issuer: str = "机动车驾驶人管理平台"
     # Per-IP limits on sign-in and SMS-code requests (real time, Redis); the per-account guard of sign-in
     # is the lockout above.
     login_rate_per_ip: str = "30/minute"

@@ -1,6 +1,7 @@
 """Tables of the identity database (outbox, inbox and audit_log come from servicekit)."""
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -63,6 +64,13 @@ accounts = Table(
     Column("cancel_reason", String(64)),
     Column("plate_selected_at", DateTime(timezone=True)),  # ID-05: the new-car owner's pre-selection
     Column("register_by", DateTime(timezone=True)),  # ID-05: 3 working days after the pre-selection
+    # ADR 0092: when the password was last set; a staff password expires 90 days after it.
+    Column("password_changed_at", DateTime(timezone=True)),
+    # ADR 0091: the staff's TOTP shared secret (base32), null until enrolled or after an admin's reset.
+    # A secret: the column at-rest encryption seals. The last step accepted, against replay.
+    Column("totp_secret", Text),
+    Column("totp_last_step", BigInteger),
+    Column("totp_enrolled_at", DateTime(timezone=True)),
     # One live account per person, per unit, per staff number, per client id.
     Index(
         "uq_accounts_personal_id_number",
@@ -101,6 +109,24 @@ refresh_tokens = Table(
     Column("revoked_at", DateTime(timezone=True)),
     Index("ix_refresh_tokens_family", "family_id"),
     Index("ix_refresh_tokens_account", "account_id"),
+)
+
+# ADR 0091: the server-side challenge that joins the steps of a staff sign-in (password, second factor,
+# new password): single use (each step spends it and hands out the next), bound to its account, short-lived.
+# Only a hash of the challenge is kept. `totp_secret` is the secret offered at enrolment, kept here until
+# the first code confirms it (then it moves to the account); at-rest encryption seals it as the account's.
+sign_in_challenges = Table(
+    "sign_in_challenges",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False),
+    Column("step", String(16), nullable=False),  # enrol | second_factor | new_password
+    Column("totp_secret", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+    Index("ix_sign_in_challenges_account", "account_id"),
 )
 
 # The population registry (人口信息库) as the dev/test adapter sees it: another police system in prod.

@@ -16,6 +16,7 @@ import hashlib
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_service.keys import ALGORITHM, KeyRing
 from identity_service.settings import IdentitySettings
-from identity_service.tables import refresh_tokens
+from identity_service.tables import accounts, refresh_tokens
 from servicekit.ids import new_id
 from servicekit.sealed import ClaimKeys
 from servicekit.settings import AuthSettings
@@ -164,14 +165,16 @@ class Rotated:
     family_id: uuid.UUID  # the session, the access tokens' `sid`
 
 
-async def rotate_refresh_token(uow: UnitOfWork, token: str, ttl: timedelta) -> Rotated:
-    """Use a refresh token. A reused token revokes its family (and the session's access tokens)."""
+async def rotate_refresh_token(uow: UnitOfWork, token: str, ttl_of: Callable[[str], timedelta]) -> Rotated:
+    """Use a refresh token. A reused token revokes its family (and the session's access tokens). The new
+    token lives `ttl_of(the account's category)`: for staff, that is the inactivity limit (ADR 0092)."""
     session, now = uow.session, uow.now
     row = (
         await session.execute(
-            select(refresh_tokens)
+            select(refresh_tokens, accounts.c.category)
+            .join(accounts, accounts.c.id == refresh_tokens.c.account_id)
             .where(refresh_tokens.c.token_hash == _hash_refresh(token))
-            .with_for_update()
+            .with_for_update(of=refresh_tokens)
         )
     ).first()
     if row is None:
@@ -184,7 +187,9 @@ async def rotate_refresh_token(uow: UnitOfWork, token: str, ttl: timedelta) -> R
     if now >= row.expires_at:
         raise RefreshRefused("expired")
     await session.execute(update(refresh_tokens).where(refresh_tokens.c.id == row.id).values(used_at=now))
-    new = await new_refresh_token(session, row.account_id, row.channel, now, ttl, family_id=row.family_id)
+    new = await new_refresh_token(
+        session, row.account_id, row.channel, now, ttl_of(row.category), family_id=row.family_id
+    )
     return Rotated(uuid.UUID(str(row.account_id)), new, uuid.UUID(str(row.family_id)))
 
 

@@ -10,8 +10,8 @@ import random
 import secrets
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -84,6 +84,10 @@ class Api:
     app: Any
     system_token: str
     tokens: TokenFactory
+    # ADR 0091: staff sign in with a TOTP code; the secret comes from the enrolment answer, and each code
+    # works once, so the helper remembers the last step it used per account.
+    totp_secrets: dict[str, str] = field(default_factory=dict)
+    totp_steps: dict[str, int] = field(default_factory=dict)
 
     @property
     def runtime(self) -> Runtime:
@@ -195,13 +199,46 @@ class Api:
         return id_number, phone
 
     async def login(self, username: str, password: str = "Passw0rd2027") -> dict[str, Any]:
+        """Signed in: the tokens. A staff member passes the second factor too (enrolling at the first
+        sign-in, the secret from the enrolment answer)."""
         r = await self.client.post("/api/v1/auth/login", json={"username": username, "password": password})
         assert r.status_code == 200, r.text
         result: dict[str, Any] = r.json()
+        if "step" in result:
+            r = await self.second_factor(username, result)
+            assert r.status_code == 200, r.text
+            result = r.json()
+            assert "access_token" in result, result
         return result
 
+    async def second_factor(self, username: str, step: dict[str, Any]) -> httpx.Response:
+        """Answer a sign-in's `enrol` or `second_factor` step with the account's next unused code."""
+        if step["step"] == "enrol":
+            self.totp_secrets[username] = step["enrolment"]["secret"]
+            self.totp_steps.pop(username, None)
+        body = {"challenge": step["challenge"], "code": await self.totp(username)}
+        return await self.client.post("/api/v1/auth/login/second-factor", json=body)
+
+    async def totp(self, username: str) -> str:
+        """The code of the earliest step identity still takes from this account (within ±1 step of now
+        and after the last one used); the clock moves on a step when those are spent."""
+        from identity_service.domain import TOTP_STEP_S, totp_code_of_step, totp_step
+
+        while True:
+            current = totp_step(await self.clock.now())
+            step = max(current - 1, self.totp_steps.get(username, -1) + 1)
+            if step <= current + 1:
+                break
+            self.clock.advance(timedelta(seconds=TOTP_STEP_S))
+        self.totp_steps[username] = step
+        return totp_code_of_step(self.totp_secrets[username], step)
+
     async def staff(self, *roles: str, office: str = "130100") -> dict[str, str]:
-        """A clerk of this test alone, signed in: the Authorization header."""
+        """A clerk of this test alone, signed in (enrolled in the second factor): the Authorization header."""
+        return await self.bearer(await self.new_staff(*roles, office=office))
+
+    async def new_staff(self, *roles: str, office: str = "130100") -> str:
+        """A clerk of this test alone, never signed in: the staff number."""
         from identity_service.demo import ensure_account
 
         staff_no = "S" + secrets.token_hex(5)
@@ -218,7 +255,7 @@ class Api:
                 office=office,
             )
             await uow.commit()
-        return await self.bearer(staff_no)
+        return staff_no
 
     async def bearer(self, username: str, password: str = "Passw0rd2027") -> dict[str, str]:
         return TokenFactory.headers((await self.login(username, password))["access_token"])

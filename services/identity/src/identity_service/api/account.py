@@ -20,6 +20,7 @@ from identity_service.api.auth import (
 from identity_service.api.common import USER_WRITE_LIMIT, AccountOut, CtxDep, account_view, load_account
 from identity_service.lifecycle import cancel_account
 from identity_service.published import CounterChangeApproved
+from identity_service.staff_signin import spend_all
 from identity_service.tables import accounts
 from identity_service.tokens import hash_password, revoke_all, verify_password
 from servicekit.ids import new_id
@@ -79,7 +80,7 @@ async def change_password(
         await uow.session.execute(
             update(accounts)
             .where(accounts.c.id == row.id)
-            .values(password_hash=hash_password(body.new_password), updated_at=now)
+            .values(password_hash=hash_password(body.new_password), password_changed_at=now, updated_at=now)
         )
         await revoke_all(uow, row.id)  # every session signs in again (ADR 0082)
         uow.audit(actor_from(request, principal), "password_changed", f"account:{row.id}")
@@ -219,6 +220,55 @@ async def cancel_by_force(
         if not domain.may_cancel_by_force(principal.roles, row.category):
             raise NotFound("account")
         await cancel_account(uow, row.id, body.reason, actor_from(request, principal))
+        await uow.commit()
+    return Response(status_code=204)
+
+
+StaffAdmin = Annotated[Principal, Depends(require_roles(domain.STAFF_ADMIN_ROLE))]
+
+
+@router.delete(
+    "/{account_id}/second-factor",
+    status_code=204,
+    summary="Reset a staff member's second factor: they enrol again at their next sign-in (ADR 0091)",
+    responses=declared(
+        {
+            403: "FORBIDDEN: not clerk.admin; SELF_RESET_REFUSED: one's own second factor",
+            404: "NOT_FOUND: no staff account of the admin's office",
+        }
+    ),
+)
+async def reset_second_factor(
+    account_id: str, request: Request, principal: StaffAdmin, uow: UowDep
+) -> Response:
+    """Recovery of a lost authenticator: a clerk.admin of the same office clears the secret. The staff
+    member's sessions and pending sign-in steps end with it; the next sign-in enrols again."""
+    async with uow:
+        row = await load_account(uow.session, account_id, lock=True)
+        reachable = domain.may_reset_second_factor(
+            caller_id=principal.subject,
+            caller_roles=principal.roles,
+            caller_office=principal.office,
+            target_id=str(row.id),
+            target_category=row.category,
+            target_office=row.office,
+        )
+        if not reachable:
+            raise NotFound("account")
+        await uow.session.execute(
+            update(accounts)
+            .where(accounts.c.id == row.id)
+            .values(totp_secret=None, totp_last_step=None, totp_enrolled_at=None, updated_at=uow.now)
+        )
+        await spend_all(uow, row.id)
+        await revoke_all(uow, row.id)
+        uow.audit(
+            actor_from(request, principal),
+            "second_factor_reset",
+            f"account:{row.id}",
+            before={"enrolled": row.totp_secret is not None},
+            after={"enrolled": False},
+        )
         await uow.commit()
     return Response(status_code=204)
 
