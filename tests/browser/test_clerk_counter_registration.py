@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.stack import new_id_number, new_phone
 
-from .conftest import Screen, accounts
+from .conftest import Screen, accounts, console_sign_in
 
 PASSWORD = "Passw0rd2027"  # the staff accounts' password (tests.e2e.stack)
 PERSON_PASSWORD = "Counter2027pass"
@@ -40,11 +40,7 @@ def image(page: Page, label: str, media_type: str) -> bytes:
 
 
 def sign_in(screen: Screen, username: str) -> None:
-    screen.open("/console/login")
-    screen.page.get_by_label("警员编号").fill(username)
-    screen.page.get_by_label("密码").fill(PASSWORD)
-    screen.page.get_by_role("button", name="登录").click()
-    expect(screen.page.get_by_role("heading", name="工作台")).to_be_visible(timeout=15_000)
+    console_sign_in(screen, username)
 
 
 def sign_out(screen: Screen) -> None:

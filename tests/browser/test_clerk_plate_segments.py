@@ -30,7 +30,7 @@ from servicekit.runtime import Runtime
 from servicekit.validators import vin_check_digit
 from tests.e2e.stack import PASSWORD, Person, new_id_number, new_phone
 
-from .conftest import REASONS, Screen, accounts
+from .conftest import REASONS, Screen, accounts, console_sign_in
 
 SUPERIOR = "130000"  # 河北省公安厅交通警察总队: approves the cities' segment plans
 
@@ -141,11 +141,7 @@ SETTLED = """async () => {
 
 
 def sign_in(desk: Screen, username: str) -> None:
-    desk.open("/console/login")
-    desk.page.get_by_label("警员编号").fill(username)
-    desk.page.get_by_label("密码").fill(PASSWORD)
-    desk.page.get_by_role("button", name="登录").click()
-    expect(desk.page.get_by_role("heading", name="工作台")).to_be_visible()
+    console_sign_in(desk, username)
 
 
 def sign_out(desk: Screen) -> None:

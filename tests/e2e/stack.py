@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,9 @@ from stdnum.cn import ric, uscc
 from gateway_service.nginx import NginxOptions, render
 from gateway_service.routes import route_table
 from identity_service.demo import ensure_account
+from identity_service.domain import TOTP_STEP_S, totp_code_of_step, totp_step
 from identity_service.service import SPEC as IDENTITY
+from servicekit.clock import OFFSET_KEY, SHANGHAI
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
 from servicekit.service import load_spec
@@ -279,8 +281,58 @@ def sign_in_post(gw: httpx.Client, path: str, body: dict[str, Any], tries: int =
     return r
 
 
+# ADR 0091: staff pass a TOTP second factor. The secret of each account comes from its enrolment answer
+# (or the console's enrolment page); a code works once, so the last step used is kept per account. One
+# process runs a test session, so every helper that signs staff in shares these.
+_TOTP_SECRETS: dict[str, str] = {}
+_TOTP_LAST_STEP: dict[str, int] = {}
+
+
+def platform_now() -> datetime:
+    """The platform clock of dev and test (real time plus the offset in Redis), as identity reads it."""
+    import redis
+
+    client = redis.Redis.from_url(IDENTITY.settings().redis.url)
+    try:
+        raw = client.get(OFFSET_KEY)
+    finally:
+        client.close()
+    offset = timedelta(microseconds=int(raw)) if raw else timedelta(0)  # type: ignore[arg-type]
+    return datetime.now(SHANGHAI) + offset
+
+
+def remember_totp_secret(username: str, secret: str) -> None:
+    _TOTP_SECRETS[username] = secret
+    _TOTP_LAST_STEP.pop(username, None)
+
+
+def totp_code(username: str) -> str:
+    """The account's code of the earliest step identity still takes (±1 step of now, after the last used);
+    when this process has spent those, the next step is waited for (real time, at most 30 s)."""
+    while True:
+        current = totp_step(platform_now())
+        step = max(current - 1, _TOTP_LAST_STEP.get(username, -1) + 1)
+        if step <= current + 1:
+            _TOTP_LAST_STEP[username] = step
+            return totp_code_of_step(_TOTP_SECRETS[username], step)
+        time.sleep(TOTP_STEP_S - time.time() % TOTP_STEP_S + 0.05)
+
+
+def finish_sign_in(gw: httpx.Client, username: str, r: httpx.Response) -> httpx.Response:
+    """A sign-in's answer with its staff steps passed: the second factor (enrolling at the first sign-in,
+    the secret from the answer). Any other answer (tokens, a refusal, a new-password step) is returned."""
+    while r.status_code == 200 and r.json().get("step") in ("enrol", "second_factor"):
+        step = r.json()
+        if step["step"] == "enrol":
+            remember_totp_secret(username, step["enrolment"]["secret"])
+        body = {"challenge": step["challenge"], "code": totp_code(username)}
+        r = sign_in_post(gw, "/api/v1/auth/login/second-factor", body)
+    return r
+
+
 def login(gw: httpx.Client, username: str) -> dict[str, str]:
     r = sign_in_post(gw, "/api/v1/auth/login", {"username": username, "password": PASSWORD})
+    r = finish_sign_in(gw, username, r)
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 

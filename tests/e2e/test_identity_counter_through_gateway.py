@@ -34,7 +34,7 @@ from servicekit.runtime import Runtime
 from servicekit.settings import Environment
 
 from .processes import NGINX, free_port, spawn, wait_until_ok
-from .stack import sign_in_post
+from .stack import finish_sign_in, sign_in_post
 
 pytestmark = pytest.mark.integration
 
@@ -172,6 +172,7 @@ def _counter_case(gw: httpx.Client, intake: dict[str, str], body: dict[str, str]
 
 def _bearer(client: httpx.Client, username: str) -> dict[str, str]:
     r = sign_in_post(client, "/api/v1/auth/login", {"username": username, "password": PASSWORD})
+    r = finish_sign_in(client, username, r)
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 

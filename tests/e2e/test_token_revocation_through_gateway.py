@@ -22,7 +22,16 @@ from servicekit.migrate import migrate
 from servicekit.testing import set_test_calendar_years
 from vehicle_service.service import SPEC as VEHICLE
 
-from .stack import PASSWORD, Person, gateway_stack, make_accounts, new_id_number, new_phone, system_login
+from .stack import (
+    PASSWORD,
+    Person,
+    gateway_stack,
+    login,
+    make_accounts,
+    new_id_number,
+    new_phone,
+    system_login,
+)
 from .test_vehicle_through_gateway import _bind, _plate, _vin
 
 pytestmark = pytest.mark.integration
@@ -87,8 +96,7 @@ def test_a_revoked_token_is_refused_by_every_service_at_once(gateway: str, how: 
     owner_id, owner_phone = new_id_number(), new_phone()
     names = make_accounts({"intake": ["clerk.intake"]}, [Person(owner_id, owner_phone)])
     with httpx.Client(base_url=gateway, trust_env=False, timeout=30) as gw:
-        r = gw.post("/api/v1/auth/login", json={"username": names["intake"], "password": PASSWORD})
-        intake = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        intake = login(gw, names["intake"])
         system = system_login(gw, names["system"])
         r = gw.post("/api/v1/auth/login", json={"username": owner_id, "password": PASSWORD})
         assert r.status_code == 200, r.text

@@ -17,7 +17,7 @@ from identity_service import domain
 from identity_service.demo import ensure_account, ensure_person
 from identity_service.service import SPEC as IDENTITY
 from servicekit.runtime import Runtime
-from tests.e2e.stack import PASSWORD, new_id_number, new_phone, sign_in_post
+from tests.e2e.stack import PASSWORD, finish_sign_in, new_id_number, new_phone, sign_in_post
 
 OFFICE = "130100"  # where A's records are kept
 OTHER_OFFICE = "130200"  # another city: its clerks see none of them
@@ -166,6 +166,7 @@ def sign_in(gw: httpx.Client, actors: dict[str, Actor]) -> None:
             r = sign_in_post(gw, "/api/v1/auth/token", body)
         else:
             r = sign_in_post(gw, "/api/v1/auth/login", {"username": actor.username, "password": PASSWORD})
+            r = finish_sign_in(gw, actor.username, r)
         assert r.status_code == 200, f"{actor.label} cannot sign in: {r.text}"
         actor.headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
         who = gw.get("/api/v1/auth/whoami", headers=actor.headers)

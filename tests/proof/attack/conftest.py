@@ -23,6 +23,7 @@ from tests.e2e.stack import (
     PASSWORD,
     Person,
     Stack,
+    finish_sign_in,
     gateway_platform,
     make_accounts,
     new_credit_code,
@@ -92,8 +93,10 @@ class Platform:
         return httpx.Client(base_url=base_url or self.edge, timeout=30, trust_env=False)
 
     def sign_in(self, username: str, password: str = PASSWORD) -> httpx.Response:
+        """The sign-in's answer, a staff member's second factor passed (ADR 0091)."""
         with self.client() as gw:
-            return gw.post("/api/v1/auth/login", json={"username": username, "password": password})
+            r = gw.post("/api/v1/auth/login", json={"username": username, "password": password})
+            return finish_sign_in(gw, username, r)
 
     def token(self, role: str) -> str:
         """A real access token of `role`'s account from identity's login through the edge (renewed when

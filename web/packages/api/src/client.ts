@@ -2,7 +2,7 @@
 // session's tokens with refresh on expiry or 401, an Idempotency-Key on every POST, and every non-2xx
 // answer thrown as an ApiError (a problem+json document with Retry-After read).
 import createClient from 'openapi-fetch'
-import type { paths } from './schema'
+import type { components, paths } from './schema'
 import { ApiError, networkError, parseRetryAfter, problemOf } from './problem'
 import { SessionStore, type Session, type Tokens } from './session'
 
@@ -84,9 +84,29 @@ export function createApi(options: ApiOptions) {
 
   const client = createClient<paths>({ baseUrl, fetch: send })
 
-  async function signIn(username: string, password: string): Promise<void> {
-    const { data } = await client.POST('/api/v1/auth/login', { body: { username, password } })
+  /** The session begins when the answer carries tokens; a staff sign-in answers with its next step
+   * first (ADR 0091: enrol or give the second factor, then a new password when it expired). */
+  function settle(data: Tokens | SignInStep | undefined): SignInStep | null {
+    if (data && 'step' in data) return data
     session.set(data as Tokens)
+    return null
+  }
+
+  async function signIn(username: string, password: string): Promise<SignInStep | null> {
+    const { data } = await client.POST('/api/v1/auth/login', { body: { username, password } })
+    return settle(data)
+  }
+
+  async function secondFactor(challenge: string, code: string): Promise<SignInStep | null> {
+    const { data } = await client.POST('/api/v1/auth/login/second-factor', { body: { challenge, code } })
+    return settle(data)
+  }
+
+  async function newPassword(challenge: string, newPassword: string): Promise<SignInStep | null> {
+    const { data } = await client.POST('/api/v1/auth/login/new-password', {
+      body: { challenge, new_password: newPassword },
+    })
+    return settle(data)
   }
 
   async function signOut(): Promise<void> {
@@ -97,10 +117,13 @@ export function createApi(options: ApiOptions) {
     }
   }
 
-  return { client, session, signIn, signOut, ...client }
+  return { client, session, signIn, secondFactor, newPassword, signOut, ...client }
 }
 
 export type Api = ReturnType<typeof createApi>
+
+/** A step of a staff sign-in still to answer, with its challenge (ADR 0091). */
+export type SignInStep = components['schemas']['SignInStepOut']
 
 /** The data of a successful call, typed; the call itself throws ApiError for anything else. */
 export async function ok<T>(pending: Promise<{ data?: T; response: Response }>): Promise<T> {

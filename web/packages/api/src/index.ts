@@ -1,4 +1,4 @@
-export { createApi, idempotencyKey, ok, type Api, type ApiOptions } from './client'
+export { createApi, idempotencyKey, ok, type Api, type ApiOptions, type SignInStep } from './client'
 export { ApiError, describe, reasonFor, type Problem } from './problem'
 export type { Session, Tokens } from './session'
 export type { paths, components } from './schema'
