@@ -476,6 +476,21 @@ def accounts(rec: Records) -> None:
         rec.add(Record("/api/v1/users/{account_id}", rec.actors[label].subject, "", strangers, bodies=bodies))
 
 
+def data_export(rec: Records) -> None:
+    """A's copy of their data (PIPL art. 45, ADR 0093): another citizen or a unit is told it is not there."""
+    made = rec.ok(rec.gw.post("/api/v1/users/me/data-exports", headers=rec.h("owner")), 202)
+    ready_only = "offered once every service answered (tests/e2e/test_person_rights.py downloads it)"
+    rec.add(
+        Record(
+            "/api/v1/users/me/data-exports/{export_id}",
+            made["id"],
+            "owner",
+            ("stranger", "unit"),
+            unreached={"GET /document": ready_only},
+        )
+    )
+
+
 # PP-10's dates on the platform clock (tests/browser's): a Monday to publish, three working days on to open.
 PUBLISH_AT = datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
 OPENS_AT = datetime(2026, 11, 5, 8, 0, tzinfo=SHANGHAI)
@@ -624,6 +639,7 @@ FACTORIES: tuple[Callable[[Records], None], ...] = (
     inspection_booking,
     message,
     accounts,
+    data_export,
     plate_selection,
 )
 

@@ -11,6 +11,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel
 
+from servicekit import personal
 from servicekit.clock import SHANGHAI
 from servicekit.messages import Event, Message
 from servicekit.vocabulary import IdKind
@@ -443,3 +444,45 @@ class CounterChangeRejected(Event):
 
 
 PUBLISHED.extend([CounterChangeApproved, CounterChangeRejected])
+
+
+# --- PIPL art. 45 / 47 (ADR 0093): the person's rights, answered by every service that holds their data.
+
+
+class DataExportRequested(Event):
+    """A person asked for what the platform holds about them: each service sends identity its part
+    (`identity.data_export.add_part.v1`). The keys are how each service finds the person's rows."""
+
+    message_type: ClassVar[str] = personal.EXPORT_REQUESTED
+    summary: ClassVar[str] = (
+        "A person asked for a copy of their data (PIPL art. 45): every service holding any answers with "
+        "its part."
+    )
+
+    export_id: str
+    account_id: str
+    account_kind: Literal["personal", "unit"]
+    id_number: str | None  # the person's identity number, or the unit's credit code
+    phone: str | None
+    requested_at: datetime
+
+    def subject(self) -> str:
+        return self.export_id
+
+    @classmethod
+    def example(cls) -> DataExportRequested:
+        return cls(
+            export_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e66",
+            account_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e61",
+            account_kind="personal",
+            id_number="130102199003071233",
+            phone="13800138000",
+            requested_at=_EXAMPLE_TIME,
+        )
+
+
+class AddDataExportPart(personal.ExportPart):
+    """One service's part of a person's data export, addressed to identity (which owns the schema)."""
+
+
+PUBLISHED.extend([DataExportRequested, AddDataExportPart])

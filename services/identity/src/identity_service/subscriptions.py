@@ -18,8 +18,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import update
 
+from identity_service.data_exports import receive_part
+from identity_service.holdings import HOLDINGS
+from identity_service.published import AddDataExportPart
 from identity_service.records import RecordChange, apply_record
 from identity_service.tables import accounts
+from servicekit import personal
 from servicekit.consumer import Subscription
 from servicekit.envelope import Envelope
 from servicekit.uow import UnitOfWork
@@ -220,6 +224,36 @@ LICENCES = Subscription(
     summary="ID-03 projection of licences; ID-07 conversion at a licence; ID-14 unbinding on DL-13.",
 )
 
+
+class ExportPartIn(_Tolerant):
+    """`identity.data_export.add_part.v1` as identity reads it."""
+
+    export_id: uuid.UUID
+    service: str
+    part: dict[str, object]
+
+
+async def collect_export_part(uow: UnitOfWork, message: ExportPartIn, envelope: Envelope) -> None:
+    await receive_part(uow, message.export_id, message.service, message.part)
+
+
+# PIPL art. 45 (ADR 0093): identity answers its own request by message, as every other service does.
+EXPORTS: list[Subscription] = [
+    Subscription(
+        name="data-export",
+        handles={personal.EXPORT_REQUESTED: personal.ExportRequest},
+        handler=personal.export_handler("identity", HOLDINGS, AddDataExportPart),
+        summary="PIPL art. 45: identity's part of a person's data export.",
+    ),
+    Subscription(
+        name="data-export-parts",
+        handles={personal.ADD_EXPORT_PART: ExportPartIn},
+        handler=collect_export_part,
+        kind="command",
+        summary="PIPL art. 45: collect each service's part of a data export.",
+    ),
+]
+
 SUBSCRIPTIONS: list[Subscription] = [
     Subscription(
         name="project-vehicles",
@@ -247,4 +281,5 @@ SUBSCRIPTIONS: list[Subscription] = [
         handler=stop_register_deadline,
         summary="ID-05: the pre-selected plate was registered in time.",
     ),
+    *EXPORTS,
 ]

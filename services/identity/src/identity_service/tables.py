@@ -261,3 +261,34 @@ counter_changes = Table(
     Index("ix_counter_changes_queue", "office", "stage", "created_at"),
     Index("ix_counter_changes_account", "account_id", "stage"),
 )
+
+# PIPL art. 45 (ADR 0093): a person's data export. identity asks every service that holds data about the
+# person (`identity.data_export.requested.v1`) and collects the parts they send back; one export in
+# `collecting` per account at a time (the partial unique index holds it under concurrent requests).
+data_exports = Table(
+    "data_exports",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False),
+    Column("state", String(16), nullable=False),  # collecting | done
+    Column("expected", JSONB, nullable=False),  # the services asked, in order
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("deadline_at", DateTime(timezone=True), nullable=False),  # after it, a silent service is missing
+    Column("completed_at", DateTime(timezone=True)),
+    Index("ix_data_exports_account", "account_id", "requested_at"),
+    Index(
+        "uq_data_exports_collecting",
+        "account_id",
+        unique=True,
+        postgresql_where=text("state = 'collecting'"),
+    ),
+)
+
+data_export_parts = Table(
+    "data_export_parts",
+    metadata,
+    Column("export_id", UUID(as_uuid=True), ForeignKey("data_exports.id"), primary_key=True),
+    Column("service", String(32), primary_key=True),
+    Column("part", JSONB, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,3 +1,4 @@
+from license_service import rights
 from license_service.application_steps import sweep_medical_lapses, sweep_missed_pickups
 from license_service.exam_slots import sweep_cutoffs
 from license_service.exams import sweep_lapsed_permits
@@ -16,7 +17,8 @@ SPEC = ServiceSpec(
     settings_cls=LicenseSettings,
     metadata=metadata,
     published=PUBLISHED,
-    subscriptions=SUBSCRIPTIONS,
+    subscriptions=[*SUBSCRIPTIONS, *rights.SUBSCRIPTIONS],
+    sends=[rights.AddDataExportPart],
     sweeps=[
         # DL-11: slots are seated at their cut-off; a learner permit that lapsed ends the exams.
         Sweep(name="license.exam-cutoffs", every_s=30.0, run=sweep_cutoffs),

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import functools
 
+from notify_service import rights
 from notify_service.delivery import DispatchPolicy, ProviderFactory, dispatch_all_due
 from notify_service.published import PUBLISHED
 from notify_service.settings import NotifySettings
@@ -36,6 +37,7 @@ SPEC = ServiceSpec(
     settings_cls=NotifySettings,
     metadata=metadata,
     published=PUBLISHED,
-    subscriptions=SUBSCRIPTIONS,
+    subscriptions=[*SUBSCRIPTIONS, *rights.SUBSCRIPTIONS],
+    sends=[rights.AddDataExportPart],
     sweeps=(dispatch_sweep(),),
 )

@@ -1,3 +1,4 @@
+from plate_pool_service import rights
 from plate_pool_service.commands import SENDS
 from plate_pool_service.published import PUBLISHED
 from plate_pool_service.settings import PlatePoolSettings
@@ -12,7 +13,7 @@ SPEC = ServiceSpec(
     settings_cls=PlatePoolSettings,
     metadata=metadata,
     published=PUBLISHED,
-    subscriptions=SUBSCRIPTIONS,
+    subscriptions=[*SUBSCRIPTIONS, *rights.SUBSCRIPTIONS],
     sweeps=SWEEPS,
-    sends=SENDS,
+    sends=[*SENDS, rights.AddDataExportPart],
 )

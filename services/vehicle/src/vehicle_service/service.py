@@ -1,4 +1,5 @@
 from servicekit.service import ServiceSpec, Sweep
+from vehicle_service import rights
 from vehicle_service.applications import sweep_missed_pickups
 from vehicle_service.dealers import sweep_missed_reviews
 from vehicle_service.published import PUBLISHED
@@ -12,7 +13,8 @@ SPEC = ServiceSpec(
     settings_cls=VehicleSettings,
     metadata=metadata,
     published=PUBLISHED,
-    subscriptions=SUBSCRIPTIONS,
+    subscriptions=[*SUBSCRIPTIONS, *rights.SUBSCRIPTIONS],
+    sends=[rights.AddDataExportPart],
     sweeps=[
         Sweep(name="vehicle.missed-pickups", every_s=60.0, run=sweep_missed_pickups),
         Sweep(name="vehicle.missed-dealer-reviews", every_s=300.0, run=sweep_missed_reviews),

@@ -1,4 +1,5 @@
 from servicekit.service import ServiceSpec
+from violation_service import rights
 from violation_service.commands import SENDS
 from violation_service.published import PUBLISHED
 from violation_service.settings import ViolationSettings
@@ -11,6 +12,6 @@ SPEC = ServiceSpec(
     settings_cls=ViolationSettings,
     metadata=metadata,
     published=PUBLISHED,
-    subscriptions=SUBSCRIPTIONS,
-    sends=SENDS,
+    subscriptions=[*SUBSCRIPTIONS, *rights.SUBSCRIPTIONS],
+    sends=[*SENDS, rights.AddDataExportPart],
 )

@@ -2,7 +2,18 @@
 
 from fastapi import APIRouter
 
-from identity_service.api import account, auth, bindings, changes, counter, photos, system, testing, users
+from identity_service.api import (
+    account,
+    auth,
+    bindings,
+    changes,
+    counter,
+    exports,
+    photos,
+    system,
+    testing,
+    users,
+)
 from identity_service.context import context_of_app
 from identity_service.published import OfficialDay, WorkdayYearSet
 from servicekit.uow import UnitOfWork
@@ -20,6 +31,7 @@ routers: list[APIRouter] = [
     auth.router,
     system.router,
     users.router,
+    exports.router,
     bindings.router,
     account.router,
     account.units_router,

@@ -7,5 +7,6 @@ them, so callers write `domain.X`.
 from identity_service.domain.accounts import *  # noqa: F403
 from identity_service.domain.bindings import *  # noqa: F403
 from identity_service.domain.counter import *  # noqa: F403
+from identity_service.domain.exports import *  # noqa: F403
 from identity_service.domain.registration import *  # noqa: F403
 from identity_service.domain.staff_auth import *  # noqa: F403
