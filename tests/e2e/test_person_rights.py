@@ -145,23 +145,13 @@ async def person_everywhere(workers: dict[str, Worker], name: str) -> Person:
         )
         await uow.commit()
     account = str(account_id)
-    await insert(
-        workers["vehicle"], vehicles, owner_id_number=id_number, owner_name=name, phone=phone, use="commercial"
-    )
+    who = {"owner_id_number": id_number, "owner_name": name, "phone": phone}
+    await insert(workers["vehicle"], vehicles, **who, use="commercial")
     await insert(workers["license"], licence_records, number=id_number, name=name, phone=phone, state="valid")
-    await insert(
-        workers["plate-pool"],
-        selections,
-        account_id=account,
-        owner_id_number=id_number,
-        owner_name=name,
-        phone=phone,
-        state="cancelled",
-    )
+    await insert(workers["plate-pool"], selections, account_id=account, **who, state="cancelled")
     await insert(workers["violation"], violation_bindings, account_id=account, holder_name=name)
-    await insert(
-        workers["notify"], sms_messages, account_id=account, phone=phone, body=f"{name}，您好！", state="delivered"
-    )
+    sms = {"account_id": account, "phone": phone, "body": f"{name}，您好！", "state": "delivered"}
+    await insert(workers["notify"], sms_messages, **sms)
     return Person(account_id, id_number, phone, name)
 
 
@@ -196,4 +186,4 @@ async def test_every_service_answers_a_data_export_with_its_part(workers: dict[s
     assert [b["holder_name"] for b in parts["violation"]["绑定关系"]] == ["孙悟空"]
     assert [m["phone"] for m in parts["notify"]["短信和站内消息"]] == [me.phone]
     text = repr(document)
-    assert someone_else.id_number not in text and someone_else.phone not in text and "猪八戒" not in text
+    assert all(theirs not in text for theirs in (someone_else.id_number, someone_else.phone, "猪八戒"))
