@@ -485,4 +485,30 @@ class AddDataExportPart(personal.ExportPart):
     """One service's part of a person's data export, addressed to identity (which owns the schema)."""
 
 
-PUBLISHED.extend([DataExportRequested, AddDataExportPart])
+class AccountDeidentified(Event):
+    """A cancelled account's retention ended and identity de-identified it: every service holding rows
+    that are the account's de-identifies its own. Carries the account id alone."""
+
+    message_type: ClassVar[str] = personal.ACCOUNT_DEIDENTIFIED
+    summary: ClassVar[str] = (
+        "A cancelled account's retention ended (PIPL art. 47): services de-identify the rows that are the "
+        "account's."
+    )
+
+    account_id: str
+    cancelled_at: datetime
+    deidentified_at: datetime
+
+    def subject(self) -> str:
+        return self.account_id
+
+    @classmethod
+    def example(cls) -> AccountDeidentified:
+        return cls(
+            account_id="0190c9a2-6b7e-7d1a-9f3e-5c2b8a4d1e61",
+            cancelled_at=_EXAMPLE_TIME,
+            deidentified_at=_EXAMPLE_TIME + dt.timedelta(days=180),
+        )
+
+
+PUBLISHED.extend([DataExportRequested, AddDataExportPart, AccountDeidentified])

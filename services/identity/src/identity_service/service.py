@@ -1,5 +1,6 @@
 from identity_service.commands import SENDS
 from identity_service.data_exports import purge_expired_exports
+from identity_service.deidentify import sweep_deidentify
 from identity_service.lifecycle import sweep_new_car_owners
 from identity_service.published import PUBLISHED
 from identity_service.settings import IdentitySettings
@@ -18,5 +19,6 @@ SPEC = ServiceSpec(
     sweeps=[
         Sweep(name="new-car-owner-deadlines", every_s=60.0, run=sweep_new_car_owners),
         Sweep(name="data-export-purge", every_s=3600.0, run=purge_expired_exports),
+        Sweep(name="identity-deidentify", every_s=3600.0, run=sweep_deidentify),
     ],
 )

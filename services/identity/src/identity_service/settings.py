@@ -36,6 +36,10 @@ class IdentitySettings(ServiceSettings):
     registration_rate_per_ip: str = "20/minute"
     registration_rate_per_phone: str = "10/hour"
     registration_rate_per_id_number: str = "10/hour"
+    # ADR 0093 (PIPL art. 47): a cancelled account's data is kept this long, then de-identified by the
+    # sweep `identity-deidentify`, this many accounts per run (each in its own transaction).
+    deidentify_after_days: int = 180
+    deidentify_batch: int = 100
 
     def model_post_init(self, __context: Any) -> None:
         super().model_post_init(__context)

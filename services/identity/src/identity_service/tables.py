@@ -64,6 +64,8 @@ accounts = Table(
     Column("cancel_reason", String(64)),
     Column("plate_selected_at", DateTime(timezone=True)),  # ID-05: the new-car owner's pre-selection
     Column("register_by", DateTime(timezone=True)),  # ID-05: 3 working days after the pre-selection
+    # ADR 0093: when the retention after cancellation ended and the account's data was de-identified.
+    Column("deidentified_at", DateTime(timezone=True)),
     # ADR 0092: when the password was last set; a staff password expires 90 days after it.
     Column("password_changed_at", DateTime(timezone=True)),
     # ADR 0091: the staff's TOTP shared secret (base32), null until enrolled or after an admin's reset.
@@ -91,6 +93,11 @@ accounts = Table(
         postgresql_where=text("username IS NOT NULL AND status <> 'cancelled'"),
     ),
     Index("ix_accounts_phone", "phone"),
+    Index(
+        "ix_accounts_to_deidentify",
+        "cancelled_at",
+        postgresql_where=text("status = 'cancelled' AND deidentified_at IS NULL"),
+    ),
 )
 
 # Refresh tokens: only a hash is kept; each use rotates the token inside its family, and a second use

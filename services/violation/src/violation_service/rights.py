@@ -29,4 +29,10 @@ SUBSCRIPTIONS: list[Subscription] = [
         handler=personal.export_handler("violation", HOLDINGS, AddDataExportPart),
         summary="PIPL art. 45: violation's part of a person's data export.",
     ),
+    Subscription(
+        name="account-deidentified",
+        handles={personal.ACCOUNT_DEIDENTIFIED: personal.Person},
+        handler=personal.deidentify_handler(HOLDINGS),
+        summary="PIPL art. 47: de-identify the rows that are a cancelled account's, after its retention.",
+    ),
 ]

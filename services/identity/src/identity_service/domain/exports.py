@@ -25,6 +25,7 @@ __all__ = [
     "export_status",
     "may_download",
     "may_request_export",
+    "retention_over",
 ]
 
 # Every service holding data about a person answers with its part (identity included, by message too).
@@ -83,3 +84,9 @@ def may_download(status: ExportStatus) -> None:
         raise ExportNotReady("the export is still being collected")
     if status.state == "expired":
         raise ExportExpired("the export is no longer offered; ask for a new one")
+
+
+def retention_over(cancelled_at: datetime | None, now: datetime, retention: timedelta) -> bool:
+    """PIPL art. 47 (ADR 0093): a cancelled account is kept `retention` after its cancellation (ID-16),
+    then de-identified; a live account never is."""
+    return cancelled_at is not None and now >= cancelled_at + retention
