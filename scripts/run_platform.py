@@ -59,7 +59,9 @@ def main() -> int:
     The platform is starting. In a few seconds:
       citizen app    http://localhost:{edge}/           (张三: 130102199003071233 / Demo2027pass)
       clerk console  http://localhost:{edge}/console/   (S130100001 intake, S130100002 review,
-                                                          S130100003 archive, S130100009 admin)
+                                                          S130100003 archive, S130100009 admin;
+                                                          their one-time code: uv run python -m
+                                                          identity_service.demo totp)
       API reference  http://localhost:{edge}/api/docs/
       gateway        http://localhost:{edge}/api/v1/...
       readiness      curl http://localhost:{edge}/readyz
