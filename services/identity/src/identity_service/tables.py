@@ -16,6 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from servicekit.crypto import sealed
 from servicekit.db import add_document_tables, add_workday_tables, new_metadata
 
 metadata = new_metadata()
@@ -69,8 +70,8 @@ accounts = Table(
     # ADR 0092: when the password was last set; a staff password expires 90 days after it.
     Column("password_changed_at", DateTime(timezone=True)),
     # ADR 0091: the staff's TOTP shared secret (base32), null until enrolled or after an admin's reset.
-    # A secret: the column at-rest encryption seals. The last step accepted, against replay.
-    Column("totp_secret", Text),
+    # A secret: sealed (SM4-GCM, ADR 0095), never compared in SQL. The last step accepted, against replay.
+    *sealed("accounts", "totp_secret"),
     Column("totp_last_step", BigInteger),
     Column("totp_enrolled_at", DateTime(timezone=True)),
     # One live account per person, per unit, per staff number, per client id.
@@ -121,7 +122,7 @@ refresh_tokens = Table(
 # ADR 0091: the server-side challenge that joins the steps of a staff sign-in (password, second factor,
 # new password): single use (each step spends it and hands out the next), bound to its account, short-lived.
 # Only a hash of the challenge is kept. `totp_secret` is the secret offered at enrolment, kept here until
-# the first code confirms it (then it moves to the account); at-rest encryption seals it as the account's.
+# the first code confirms it (then it moves to the account); sealed as the account's is.
 sign_in_challenges = Table(
     "sign_in_challenges",
     metadata,
@@ -129,7 +130,7 @@ sign_in_challenges = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False),
     Column("step", String(16), nullable=False),  # enrol | second_factor | new_password
-    Column("totp_secret", Text),
+    *sealed("sign_in_challenges", "totp_secret"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("used_at", DateTime(timezone=True)),

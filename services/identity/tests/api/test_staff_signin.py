@@ -230,3 +230,26 @@ async def test_adr0092_a_citizens_session_is_not_ended_by_thirty_minutes_unused(
     api.clock.advance(timedelta(hours=2))
     r = await api.client.post("/api/v1/auth/refresh", json={"refresh_token": refresh})
     assert r.status_code == 200, r.text
+
+
+async def test_mlps_the_totp_secret_is_stored_sealed(api: "Api") -> None:
+    """ADR 0095: the shared secret never lies in the database in clear, neither with its challenge nor
+    on the account."""
+    staff_no = await api.new_staff("clerk.intake")
+    step = await _password(api, staff_no)
+    secret = step["enrolment"]["secret"]
+    query = (
+        "SELECT a.totp_secret AS account, c.totp_secret AS challenge FROM accounts a "
+        "JOIN sign_in_challenges c ON c.account_id = a.id WHERE a.username = :u"
+    )
+    async with api.runtime.engine.connect() as conn:
+        pending = (await conn.execute(text(query), {"u": staff_no})).one()
+    assert pending.account is None
+    assert pending.challenge is not None
+    assert secret not in pending.challenge
+    assert (await api.second_factor(staff_no, step)).status_code == 200
+    async with api.runtime.engine.connect() as conn:
+        stored = (await conn.execute(text(query), {"u": staff_no})).first()
+    assert stored is not None
+    assert stored.account is not None
+    assert secret not in stored.account
