@@ -32,7 +32,14 @@ API_MD_ROUTES = {
     "/api/v1/messages": "notify",
 }
 # Platform-wide resources beyond api.md's list: the office calendar (WD-01, docs/adr/0004-office-calendar.md).
-BEYOND_API_MD = {"/api/v1/workdays": "identity"}
+# The auditor's view of each service's audit trail (AU-01, docs/adr/0090-audit-retention-and-auditor.md).
+BEYOND_API_MD = {
+    "/api/v1/workdays": "identity",
+    **{
+        f"/api/v1/audit/{name}": name
+        for name in ("identity", "vehicle", "license", "plate-pool", "violation", "notify")
+    },
+}
 REPO = Path(__file__).resolve().parents[2]
 API_MD_CANDIDATES = (REPO / "docs" / "api.md", Path("/work/shared/spec/api.md"))
 

@@ -15,6 +15,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from servicekit.service import SERVICE_NAMES
+
 API = "/api/v1"
 TEST_PREFIX = f"{API}/_test/"
 OPENAPI_PATH = f"{API}/openapi.json"
@@ -44,6 +46,8 @@ PUBLIC_PREFIXES: tuple[tuple[str, str], ...] = (
     (f"{API}/violations", "violation"),
     (f"{API}/payments", "violation"),
     (f"{API}/messages", "notify"),
+    # The auditor's view of each service's own audit trail (AU-01, ADR 0090), served by that service.
+    *((f"{API}/audit/{name}", name) for name in SERVICE_NAMES),
 )
 
 # dev/test only: the gateway app forwards these to the service that owns the data (same method, path,

@@ -17,6 +17,7 @@ from identity_service import domain
 from identity_service.demo import ensure_account, ensure_person
 from identity_service.service import SPEC as IDENTITY
 from servicekit.runtime import Runtime
+from servicekit.vocabulary import AUDITOR
 from tests.e2e.stack import PASSWORD, finish_sign_in, new_id_number, new_phone, sign_in_post
 
 OFFICE = "130100"  # where A's records are kept
@@ -75,7 +76,7 @@ def cast() -> dict[str, Actor]:
     """Every actor, by label: `citizen` (role cells), `owner` (A: registered at the counter, so that
     every online service is open to A, licence photos too), `stranger` (B), `learner` (C, who books
     exams), `unit`, `dealer`, `hospital`, `other:dealer`, `other:hospital`, `clerk.*` (office 130100),
-    `other:clerk.*` (office 130200), `system`, and the accounts no one may cancel (`victim:staff`,
+    `other:clerk.*` (office 130200), `auditor`, `system`, and the accounts no one may cancel (`victim:staff`,
     `victim:system`)."""
     actors = [
         _person("citizen"),
@@ -90,6 +91,7 @@ def cast() -> dict[str, Actor]:
         *(clerk(post, post, OFFICE) for post in CLERK_POSTS),
         *(clerk(f"other:{post}", post, OTHER_OFFICE) for post in CLERK_POSTS),
         clerk("victim:staff", "clerk.review", OFFICE),
+        clerk("auditor", AUDITOR, OFFICE),  # the audit trail and nothing else (ADR 0090)
         Actor("system", frozenset({"system"}), "az-system-" + secrets.token_hex(4), kind="system"),
         Actor("victim:system", frozenset({"system"}), "az-victim-" + secrets.token_hex(4), kind="system"),
     ]

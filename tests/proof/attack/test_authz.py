@@ -24,6 +24,8 @@ import httpx
 import pytest
 
 from servicekit.migrate import migrate
+from servicekit.vocabulary import AUDITOR
+from servicekit.web.auth import auditor_may
 from tests.e2e.stack import gateway_stack
 
 from .authz_actors import Actor, cast, make_accounts, sign_in
@@ -47,6 +49,7 @@ ROLE_CALLERS = (
     "clerk.review",
     "clerk.archive",
     "clerk.admin",
+    "auditor",
     "system",
 )
 
@@ -97,7 +100,10 @@ def role_cells(actors: dict[str, Actor]) -> list[Cell]:
         cells.append(Cell(op, "anonymous", 401, path, "no token"))
         for label in ROLE_CALLERS:
             actor = actors[label]
-            expect = "allowed" if op.admits(actor.roles) else 403
+            admitted = op.admits(actor.roles)
+            if AUDITOR in actor.roles:  # the audit trail and its own account, nothing else (ADR 0090)
+                admitted = admitted and auditor_may(op.method, op.path)
+            expect: Expect = "allowed" if admitted else 403
             cells.append(Cell(op, label, expect, path, "role", headers=actor.headers))
     return cells
 

@@ -32,3 +32,9 @@ def id_kind(value: Any) -> Any:
 
 
 IdKindIn = Annotated[IdKind, BeforeValidator(id_kind)]
+
+# Staff roles (a staff account's `roles` claim): the four counter posts, and the auditor, who reads the
+# audit trail of every service and does nothing else (AU-01, ADR 0090; MLPS 2.0 separation of duties).
+StaffRole = Literal["clerk.intake", "clerk.review", "clerk.archive", "clerk.admin", "auditor"]
+STAFF_ROLES: Final[tuple[StaffRole, ...]] = get_args(StaffRole)
+AUDITOR: Final[StaffRole] = "auditor"

@@ -24,6 +24,7 @@ from servicekit.ids import demo_id, new_id
 from servicekit.runtime import Runtime
 from servicekit.uow import UnitOfWork
 from servicekit.validators import birth_date_of, sex_of
+from servicekit.vocabulary import AUDITOR
 
 DEMO_PASSWORD = "Demo2027pass"  # noqa: S105 (dev demo data, documented in the README)
 DEMO_CLIENT_SECRET = "demo-system-secret-2027"  # noqa: S105 (dev demo data)
@@ -139,11 +140,13 @@ DEMO_UNITS = [
     ),
     ("12130100MA0HQ8PT3A", "石家庄示例医院", "public_institution", ["hospital"], "130104198806060042", 1),
 ]
-DEMO_STAFF = [
+DEMO_STAFF: list[tuple[str, str, list[str]]] = [
     ("S130100001", "受理岗 孙一", ["clerk.intake"]),
     ("S130100002", "管理岗 钱二", ["clerk.review"]),
     ("S130100003", "档案岗 吴三", ["clerk.archive"]),
     ("S130100009", "管理员 郑九", ["clerk.admin"]),
+    # Reads every service's audit trail and nothing else (AU-01, ADR 0090).
+    ("S130100008", "审计员 冯八", [AUDITOR]),
 ]
 
 

@@ -147,3 +147,18 @@ async def test_demo_citizens_accounts_take_the_fixed_ids_other_demos_name(api: "
             await uow.commit()
     assert made["first"] == wanted
     assert made["after_cancel"] not in (None, wanted)
+
+
+async def test_au01_the_demo_auditor_signs_in_reads_the_trail_and_nothing_else(api: "Api") -> None:
+    """ADR 0090: the demo's auditor `S130100008`, with identity's own tokens, through identity's app."""
+    async with api.runtime.uow() as uow:
+        await demo.load(uow)
+        await uow.commit()
+    tokens = await api.login("S130100008", demo.DEMO_PASSWORD)
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    who = await api.client.get("/api/v1/auth/whoami", headers=headers)
+    assert (who.status_code, who.json()["roles"]) == (200, ["auditor"])
+    trail = await api.client.get("/api/v1/audit/identity/entries", params={"limit": 5}, headers=headers)
+    assert trail.status_code == 200, trail.text
+    cases = await api.client.get("/api/v1/counter/registrations", headers=headers)
+    assert (cases.status_code, cases.json()["code"]) == (403, "FORBIDDEN")

@@ -545,6 +545,10 @@ def create_service_app(
     app.add_api_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
     for router in routers:
         app.include_router(router)
+    if service in SERVICE_NAMES:
+        from servicekit.web.audit import audit_router  # it builds on this module's dependencies
+
+        app.include_router(audit_router(service))  # the auditor's view of every service (ADR 0090)
     document_problems(app)
     return app
 

@@ -37,6 +37,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from servicekit.masking import mask_id_number
 from servicekit.sealed import ClaimKeys, SealError
+from servicekit.vocabulary import AUDITOR
 from servicekit.web.problems import Forbidden, Problem, Unauthenticated
 from servicekit.web.revocation import Revocations, RevocationsUnavailable, TokenRevoked
 
@@ -402,7 +403,23 @@ async def current_principal(
         log.warning("revocations cannot be read", extra={"error": exc.reason})
         raise
     request.state.principal = principal  # the access log names the subject
+    if AUDITOR in principal.roles:
+        route = request.scope.get("route")
+        if not auditor_may(request.method, getattr(route, "path", "")):
+            raise Forbidden("the auditor role reads the audit trail and nothing else")
     return principal
+
+
+# ADR 0090: a token holding the auditor role reaches the audit trail (`servicekit.web.audit`) and, besides
+# it, only its own sign-in and account (who it is, its password) — whatever other roles it holds. Enforced
+# here, where every authenticated route passes, so a route that forgets a role check still refuses it.
+AUDITOR_PATH_PREFIXES = ("/api/v1/audit/", "/api/v1/auth/")
+AUDITOR_OWN_ACCOUNT = frozenset({("GET", "/api/v1/users/me"), ("PUT", "/api/v1/users/me/password")})
+
+
+def auditor_may(method: str, path_template: str) -> bool:
+    """Whether the auditor may call the route `method path_template` at all."""
+    return path_template.startswith(AUDITOR_PATH_PREFIXES) or (method, path_template) in AUDITOR_OWN_ACCOUNT
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
