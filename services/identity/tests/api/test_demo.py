@@ -154,6 +154,7 @@ async def test_au01_the_demo_auditor_signs_in_reads_the_trail_and_nothing_else(a
     async with api.runtime.uow() as uow:
         await demo.load(uow)
         await uow.commit()
+    api.totp_secrets["S130100008"] = demo.DEMO_TOTP_SECRET  # enrolled by the demo, as its clerks are
     tokens = await api.login("S130100008", demo.DEMO_PASSWORD)
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
     who = await api.client.get("/api/v1/auth/whoami", headers=headers)
