@@ -128,6 +128,19 @@ async def export_view(
     return None if row is None else await _view(session, row, now)
 
 
+async def latest_exports(
+    session: AsyncSession, account_id: uuid.UUID, now: datetime, limit: int = 5
+) -> list[ExportView]:
+    """The account's latest exports, the newest first."""
+    query = (
+        select(data_exports)
+        .where(data_exports.c.account_id == account_id)
+        .order_by(data_exports.c.requested_at.desc(), data_exports.c.id.desc())
+        .limit(limit)
+    )
+    return [await _view(session, row, now) for row in (await session.execute(query)).all()]
+
+
 async def export_document(session: AsyncSession, view: ExportView) -> dict[str, Any]:
     """The one JSON document the person downloads: each service's part, and who did not answer."""
     rows = (

@@ -99,6 +99,9 @@ async def test_an_export_is_asked_collected_from_every_service_and_downloaded(ap
     assert (done["state"], done["parts_received"], done["missing"]) == ("ready", 6, [])
     assert done["download"] == f"{BASE}/{export['id']}/document"
 
+    listed = (await api.client.get(BASE, headers=me)).json()["items"]
+    assert [(e["id"], e["state"]) for e in listed] == [(export["id"], "ready")]
+
     r = await api.client.get(done["download"], headers=me)
     assert r.status_code == 200
     assert r.headers["content-disposition"].startswith("attachment;")
@@ -132,6 +135,7 @@ async def test_another_persons_export_answers_404(api: Api) -> None:
         assert (await api.client.get(path, headers=other)).status_code == 404
     assert (await api.client.get(f"{BASE}/{uuid.uuid4()}", headers=me)).status_code == 404
     assert (await api.client.get(f"{BASE}/not-an-id", headers=me)).status_code == 404
+    assert (await api.client.get(BASE, headers=other)).json()["items"] == []
     clerk = await api.staff("clerk.intake")
     assert (await api.client.post(BASE, headers=clerk)).status_code == 403
 

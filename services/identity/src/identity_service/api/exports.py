@@ -78,6 +78,17 @@ async def request_export(request: Request, response: Response, principal: Citize
     return export_out(view)
 
 
+class ExportList(BaseModel):
+    items: list[ExportOut] = Field(description="the latest first")
+
+
+@router.get("", response_model=ExportList, summary="One's latest data exports (PIPL art. 45)")
+async def list_exports(principal: Citizen, uow: UowDep) -> ExportList:
+    async with uow:
+        views = await use.latest_exports(uow.session, parse_uuid(principal.subject, "account"), uow.now)
+    return ExportList(items=[export_out(view) for view in views])
+
+
 async def _own(uow: UowDep, principal: Principal, export_id: str) -> use.ExportView:
     account_id = parse_uuid(principal.subject, "data export")
     view = await use.export_view(uow.session, parse_uuid(export_id, "data export"), account_id, uow.now)
