@@ -160,6 +160,18 @@ class DataKeys:
                 f"{context}: sealed value does not open (altered, or another column's)"
             ) from exc
 
+    def seal_value(self, value: Any, context: str, *, json_value: bool = False) -> str | None:
+        """What a sealed column stores for `value` (None stays NULL)."""
+        if value is None:
+            return None
+        return self.seal(_json_bytes(value) if json_value else str(value).encode(), context)
+
+    def open_value(self, stored: str | None, context: str, *, json_value: bool = False) -> Any:
+        if stored is None:
+            return None
+        plain = self.open(stored, context)
+        return json.loads(plain) if json_value else plain.decode()
+
     def _digest(self, kid: str, key: bytes, normalised: str, context: str) -> str:
         mac = hmac.HMAC(key, hashes.SM3())
         mac.update(f"{context}|{normalised}".encode())
@@ -173,6 +185,10 @@ class DataKeys:
     def blind_all(self, normalised: str, context: str) -> list[str]:
         """The digests a lookup matches: one per index key, so rows written before a rotation are found."""
         return [self._digest(kid, key, normalised, context) for kid, key in self.index.items()]
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
 
 
 def key_id(stored: str) -> str:

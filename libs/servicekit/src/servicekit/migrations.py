@@ -4,11 +4,15 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from alembic import context
 from sqlalchemy import MetaData, create_engine, pool, text
 
+from servicekit import crypto
 from servicekit.db import (
     AUDIT_CHAIN_TABLES,
     AUDIT_GUARD,
@@ -28,6 +32,7 @@ MIGRATION_LOCK_KEY = 7_311_122  # any fixed number: the lock is per database
 def run_env(spec: ServiceSpec) -> None:
     """The body of every service's migrations/env.py (online mode, psycopg 3 sync driver)."""
     url = context.config.get_main_option("sqlalchemy.url") or spec.settings().database.url
+    crypto.install(spec.settings().data_keys())  # revisions that seal existing rows (ADR 0095)
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
         # Several api pods start at once, each migrating first: one migrates, the others wait, then find
@@ -112,3 +117,94 @@ def create_document_tables(op: Any) -> None:
 def drop_document_tables(op: Any) -> None:
     op.execute("DROP TABLE IF EXISTS documents")
     op.execute("DROP FUNCTION IF EXISTS documents_are_kept()")
+
+
+# --- ADR 0095: sealing columns that held personal data in clear ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Seal:
+    """A column a revision seals: its name, JSON or text, and the normaliser of its blind index if it is
+    looked up by value (the same as its `crypto.sealed(...)` declaration)."""
+
+    column: str
+    json_value: bool = False
+    blind: crypto.Normaliser | None = None
+
+
+def seal_columns(op: Any, table: str, columns: Sequence[Seal], key: Sequence[str] = ("id",)) -> int:
+    """A revision's upgrade: the columns become text holding sealed values (each row's value sealed with
+    the service's current data key, in batches), with a `<column>_bidx` for those looked up by value.
+    An index or unique constraint on a sealed column is the revision's own to move to its blind index.
+    Returns the rows rewritten."""
+    import sqlalchemy as sa
+
+    for seal in columns:
+        op.alter_column(table, seal.column, type_=sa.Text(), postgresql_using=f"{seal.column}::text")
+        if seal.blind is not None:
+            companion = seal.column + crypto.BLIND_SUFFIX
+            op.add_column(table, sa.Column(companion, sa.String(crypto.BLIND_LENGTH), nullable=True))
+            op.create_index(op.f(f"ix_{table}_{companion}"), table, [companion])
+    return _rewrite(op, table, columns, key, seal=True)
+
+
+def unseal_columns(op: Any, table: str, columns: Sequence[Seal], key: Sequence[str] = ("id",)) -> None:
+    """The downgrade of `seal_columns`: values opened back (JSON columns to jsonb), indexes dropped."""
+    _rewrite(op, table, columns, key, seal=False)
+    for seal in columns:
+        if seal.blind is not None:
+            companion = seal.column + crypto.BLIND_SUFFIX
+            op.drop_index(op.f(f"ix_{table}_{companion}"), table_name=table)
+            op.drop_column(table, companion)
+        if seal.json_value:
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            op.alter_column(table, seal.column, type_=JSONB(), postgresql_using=f"{seal.column}::jsonb")
+
+
+def _rewrite(op: Any, table: str, columns: Sequence[Seal], key: Sequence[str], *, seal: bool) -> int:
+    keys = crypto.installed()
+    bind = op.get_bind()
+    names = [c.column for c in columns]
+    key_list = ", ".join(key)
+    select_sql = f"SELECT {key_list}, {', '.join(names)} FROM {table}"  # noqa: S608 - our own names
+    sets = [f"{c.column} = :{c.column}" for c in columns]
+    sets += [
+        f"{c.column}{crypto.BLIND_SUFFIX} = :{c.column}{crypto.BLIND_SUFFIX}"
+        for c in columns
+        if c.blind and seal
+    ]
+    where = " AND ".join(f"{k} = :k_{k}" for k in key)
+    update_sql = text(f"UPDATE {table} SET {', '.join(sets)} WHERE {where}")  # noqa: S608
+    done, last = 0, None
+    while True:
+        query = select_sql
+        params: dict[str, Any] = {}
+        if last is not None:
+            query += f" WHERE ({key_list}) > ({', '.join(f':l_{k}' for k in key)})"
+            params = {f"l_{k}": v for k, v in zip(key, last, strict=True)}
+        rows = bind.execute(text(f"{query} ORDER BY {key_list} LIMIT 1000"), params).all()
+        if not rows:
+            return done
+        updates = []
+        for row in rows:
+            values: dict[str, Any] = {f"k_{k}": row[i] for i, k in enumerate(key)}
+            for offset, c in enumerate(columns):
+                raw = row[len(key) + offset]
+                context = f"{table}.{c.column}"
+                if seal:
+                    plain = None if raw is None else (json.loads(raw) if c.json_value else raw)
+                    values[c.column] = keys.seal_value(plain, context, json_value=c.json_value)
+                    if c.blind is not None:
+                        values[c.column + crypto.BLIND_SUFFIX] = (
+                            None if plain is None else keys.blind(c.blind(plain), context)
+                        )
+                else:
+                    opened = keys.open_value(raw, context, json_value=c.json_value)
+                    values[c.column] = (
+                        None if opened is None else (json.dumps(opened) if c.json_value else opened)
+                    )
+            updates.append(values)
+        bind.execute(update_sql, updates)
+        done += len(rows)
+        last = tuple(rows[-1][: len(key)])
