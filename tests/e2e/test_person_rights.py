@@ -138,7 +138,7 @@ def _filler(table: Table, column_name: str) -> Any:
 async def insert(worker: Worker, table: Table, **values: Any) -> dict[str, Any]:
     """One row with these values, the other required columns filled in."""
     for column in table.c:
-        if column.name in values or column.nullable or column.server_default is not None:
+        if column.name in values or column.nullable or column.server_default is not None or column.default:
             continue
         values[column.name] = _filler(table, column.name)
     async with worker.runtime.uow() as uow:

@@ -9,7 +9,8 @@ answers from its own list of `Holding`s, one per table that holds rows about a p
   state's records (a vehicle's or licence's registration, a decision) are kept as they are.
 
 A holding finds rows by the person's keys (`by`: which column holds the account id, the identity number
-or the phone). Columns named in `omit` (password hashes, key material) are never exported.
+or the phone; a sealed column through its blind index, ADR 0095). Columns named in `omit` (password
+hashes, key material) and blind-index digests are never exported.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy import ColumnElement, LargeBinary, Table, false, or_, select, up
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.crypto import blind_match, with_blind
 from servicekit.envelope import Envelope
 from servicekit.messages import Command
 from servicekit.uow import UnitOfWork
@@ -87,7 +89,10 @@ class Holding:
             if value is None:
                 continue
             column = self.table.c[column_name]
-            matches.append(column == (uuid.UUID(value) if isinstance(column.type, UUID) else value))
+            if "blind" in column.info:
+                matches.append(blind_match(column, value))
+            else:
+                matches.append(column == (uuid.UUID(value) if isinstance(column.type, UUID) else value))
         return or_(*matches) if matches else false()
 
 
@@ -97,7 +102,11 @@ async def export_part(session: AsyncSession, holdings: Sequence[Holding], person
     for holding in holdings:
         # Stored bytes (photos, scans) are not inlined: the part names them, the owner may ask for them.
         columns = [
-            c for c in holding.table.c if c.name not in holding.omit and not isinstance(c.type, LargeBinary)
+            c
+            for c in holding.table.c
+            if c.name not in holding.omit
+            and not isinstance(c.type, LargeBinary)
+            and "blind_of" not in c.info  # a digest, meaningless to the person
         ]
         rows = (await session.execute(select(*columns).where(holding.about(person)))).mappings().all()
         part[holding.label] = [to_jsonable_python(dict(row)) for row in rows]
@@ -113,7 +122,9 @@ async def deidentify(session: AsyncSession, holdings: Sequence[Holding], person:
             continue
         account = Person(account_id=person.account_id)
         result = await session.execute(
-            update(holding.table).where(holding.about(account)).values(dict(holding.erase))
+            update(holding.table)
+            .where(holding.about(account))
+            .values(with_blind(holding.table, holding.erase))
         )
         counts[holding.table.name] = int(result.rowcount)  # type: ignore[attr-defined]
     return counts
