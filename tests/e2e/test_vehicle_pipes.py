@@ -30,6 +30,7 @@ from plate_pool_service.published import Owner as PoolOwner
 from plate_pool_service.published import SelectionCancelled, SelectionConfirmed
 from plate_pool_service.service import SPEC as PLATE_POOL
 from servicekit.clock import SHANGHAI
+from servicekit.crypto import blind_match
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
 from servicekit.service import ServiceSpec
@@ -161,7 +162,9 @@ async def test_id06_phone_change_from_identity_reaches_every_vehicle_record_and_
             phones = (
                 (
                     await conn.execute(
-                        select(vehicles.c.phone).where(vehicles.c.owner_id_number == owner["id_number"])
+                        select(vehicles.c.phone).where(
+                            blind_match(vehicles.c.owner_id_number, owner["id_number"])
+                        )
                     )
                 )
                 .scalars()

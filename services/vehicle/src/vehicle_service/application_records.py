@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 
+from servicekit.crypto import blind_match
 from servicekit.documents import StoredDocument
 from servicekit.ids import new_id
 from servicekit.uow import Actor, UnitOfWork
@@ -67,7 +68,7 @@ async def active_ban(uow: UnitOfWork, id_number: str) -> Any:
     """VH-07: the last day of the person's longest ban, or None."""
     return (
         await uow.session.execute(
-            select(func.max(delivery_bans.c.until)).where(delivery_bans.c.id_number == id_number)
+            select(func.max(delivery_bans.c.until)).where(blind_match(delivery_bans.c.id_number, id_number))
         )
     ).scalar_one()
 

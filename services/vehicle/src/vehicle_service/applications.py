@@ -16,6 +16,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from servicekit.clock import SHANGHAI
+from servicekit.crypto import blind_match
 from servicekit.documents import SCANS, DocumentContent, DocumentStore, StoredDocument
 from servicekit.ids import new_id
 from servicekit.runtime import Runtime
@@ -245,9 +246,9 @@ async def listing(uow: UnitOfWork, principal: Principal, state: str | None, limi
         query = query.where(applications.c.state != "draft")
         query = query.order_by(applications.c.intake_due, applications.c.id)
     else:
-        query = query.where(applications.c.applicant_id_number == (owner_id(principal) or "")).order_by(
-            applications.c.created_at.desc()
-        )
+        query = query.where(
+            blind_match(applications.c.applicant_id_number, owner_id(principal) or "")
+        ).order_by(applications.c.created_at.desc())
     if state:
         query = query.where(applications.c.state == state)
     return list((await uow.session.execute(query.limit(limit))).mappings().all())

@@ -19,6 +19,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from servicekit.clock import SHANGHAI
+from servicekit.crypto import blind_match
 from servicekit.ids import new_id
 from servicekit.uow import Actor, UnitOfWork
 from servicekit.web import NotFound, Principal
@@ -142,7 +143,7 @@ async def bookings_of(uow: UnitOfWork, principal: Principal) -> list[RowMapping]
     query = (
         select(inspection_bookings, inspection_slots.c.starts_at)
         .join(inspection_slots, inspection_slots.c.id == inspection_bookings.c.slot_id)
-        .where(inspection_bookings.c.holder_id_number == (owner_id(principal) or ""))
+        .where(blind_match(inspection_bookings.c.holder_id_number, owner_id(principal) or ""))
         .order_by(inspection_slots.c.starts_at.desc())
         .limit(100)
     )

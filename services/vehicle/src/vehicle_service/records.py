@@ -12,6 +12,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 
+from servicekit.crypto import blind_match, with_blind
 from servicekit.uow import Actor, UnitOfWork
 from vehicle_service import published as ev
 from vehicle_service.domain import Owner, Preselection
@@ -71,7 +72,7 @@ async def _update(uow: UnitOfWork, row: RowMapping, **values: Any) -> RowMapping
     result = await uow.session.execute(
         update(vehicles)
         .where(vehicles.c.id == row["id"])
-        .values(**values, updated_at=uow.now, version=vehicles.c.version + 1)
+        .values(**with_blind(vehicles, values), updated_at=uow.now, version=vehicles.c.version + 1)
         .returning(vehicles)
     )
     changed: RowMapping = result.mappings().one()
@@ -111,9 +112,8 @@ async def replace_owner_phone(
             await uow.session.execute(
                 select(vehicles)
                 .where(
-                    vehicles.c.owner_id_number == id_number,
+                    blind_match(vehicles.c.owner_id_number, id_number),
                     vehicles.c.state == "registered",
-                    vehicles.c.phone != phone,
                     or_(vehicles.c.phone_changed_at.is_(None), vehicles.c.phone_changed_at < changed_at),
                 )
                 .order_by(vehicles.c.id)
@@ -123,11 +123,13 @@ async def replace_owner_phone(
         .mappings()
         .all()
     )
-    for row in rows:
+    # The phone is sealed (ADR 0096): whether it differs is seen once opened, not in SQL.
+    changing = [row for row in rows if row["phone"] != phone]
+    for row in changing:
         await change_phone(
             uow, actor, row, phone, "vehicle.phone_replaced_by_counter_registration", changed_at
         )
-    return len(rows)
+    return len(changing)
 
 
 async def transfer(uow: UnitOfWork, actor: Actor, row: RowMapping, owner: Owner, phone: str) -> RowMapping:

@@ -17,12 +17,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
+from servicekit.crypto import normalise_id_number, sealed
 from servicekit.db import add_document_tables, add_workday_tables, new_metadata
 
 metadata = new_metadata()
 # VH-09's intake due date counts working days: a copy of identity's office calendar (WD-01, ADR 0004).
 add_workday_tables(metadata)
 add_document_tables(metadata)  # a mark's insurance certificate, stored with its application (AR-01)
+
+# ADR 0096: identity numbers, names, phones and addresses are stored sealed (SM4-GCM, servicekit.crypto);
+# those a query looks up have a blind index beside them (`<column>_bidx`, HMAC-SM3), compared through
+# `blind_match`. Plates, VINs and ids stay in clear: they name a vehicle or a case, not a person.
 
 # VH-01: the vehicle record. `state` is the lifecycle (registered, transferred_out, deregistered,
 # force_deregistered); `flags` the police markers that may stack (stolen, suspended, suspect, detained,
@@ -37,9 +42,9 @@ vehicles = Table(
     Column("vin", String(17), nullable=False, unique=True),
     Column("vehicle_kind", String(32), nullable=False, server_default=text("'small_car'")),
     Column("owner_id_kind", String(20), nullable=False),
-    Column("owner_id_number", String(32), nullable=False),
-    Column("owner_name", String(100), nullable=False),
-    Column("phone", String(11), nullable=False),
+    *sealed("vehicles", "owner_id_number", blind=normalise_id_number, nullable=False),
+    *sealed("vehicles", "owner_name", nullable=False),
+    *sealed("vehicles", "phone", nullable=False),
     # When the phone last changed (VH-11 here, or ID-06's `changed_at`): an older change arriving late
     # (the broker does not order messages) is not applied over a newer one.
     Column("phone_changed_at", DateTime(timezone=True)),
@@ -56,7 +61,6 @@ vehicles = Table(
     Column("version", Integer, nullable=False, server_default=text("1")),
     UniqueConstraint("plate_kind", "plate_number", name="uq_vehicles_plate"),
     CheckConstraint("use IN ('commercial', 'non_commercial')", name="use"),
-    Index("ix_vehicles_owner_id_number", "owner_id_number"),
 )
 
 # A projection of plate-pool's confirmed pre-selections (PP-08), so the counter checks PP-09 locally.
@@ -70,9 +74,9 @@ preselections = Table(
     Column("plate_number", String(10)),
     Column("vin", String(17)),
     Column("owner_id_kind", String(20)),
-    Column("owner_id_number", String(32)),
-    Column("owner_name", String(100)),
-    Column("phone", String(11)),
+    *sealed("preselections", "owner_id_number", blind=normalise_id_number),  # a data export finds it
+    *sealed("preselections", "owner_name"),
+    *sealed("preselections", "phone"),
     Column("register_by", DateTime(timezone=True)),
     Column("state", String(16), nullable=False),  # confirmed | registered | cancelled
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -149,9 +153,9 @@ inspection_bookings = Table(
     Column("slot_id", UUID(as_uuid=True), ForeignKey("inspection_slots.id"), nullable=False),
     Column("station_id", UUID(as_uuid=True), ForeignKey("inspection_stations.id"), nullable=False),
     Column("vehicle_id", UUID(as_uuid=True), ForeignKey("vehicles.id"), nullable=False),
-    Column("holder_id_number", String(32), nullable=False),
+    *sealed("inspection_bookings", "holder_id_number", blind=normalise_id_number, nullable=False),
     Column("holder_subject", String(100), nullable=False),
-    Column("phone", String(11), nullable=False),
+    *sealed("inspection_bookings", "phone", nullable=False),
     Column("state", String(24), nullable=False),  # booked | cancelled | cancelled_by_station
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -162,7 +166,6 @@ inspection_bookings = Table(
         unique=True,
         postgresql_where=text("state = 'booked'"),
     ),
-    Index("ix_inspection_bookings_holder", "holder_id_number"),
     Index("ix_inspection_bookings_slot", "slot_id"),
 )
 
@@ -173,13 +176,13 @@ applications = Table(
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("vehicle_id", UUID(as_uuid=True), ForeignKey("vehicles.id"), nullable=False),
     Column("office_code", String(6), nullable=False),
-    Column("applicant_id_number", String(32), nullable=False),
+    *sealed("applications", "applicant_id_number", blind=normalise_id_number, nullable=False),
     Column("applicant_subject", String(100), nullable=False),
     Column("item", String(16), nullable=False),  # plate | licence | mark
     Column("kind", String(16), nullable=False),  # reissue (lost) | replace (damaged)
     Column("delivery", String(16), nullable=False),  # mail | pickup
-    Column("address", Text),
-    Column("phone", String(11), nullable=False),
+    *sealed("applications", "address"),
+    *sealed("applications", "phone", nullable=False),
     Column("temp_plate", Boolean, nullable=False, server_default=text("false")),
     Column("insurance_photo_ref", String(200)),  # before AR-01: a reference the client gave, kept as it was
     # VH-09 / AR-01: a mark's insurance certificate, stored with the application (case application:<id>)
@@ -199,7 +202,6 @@ applications = Table(
     Column("refusal_reason", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
-    Index("ix_applications_applicant", "applicant_id_number"),
     Index("ix_applications_state_office", "state", "office_code"),
     # VH-02: one open case per vehicle and item (the vehicle's row lock serialises it; migration 0009).
     Index(
@@ -217,12 +219,11 @@ delivery_bans = Table(
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("id_kind", String(20), nullable=False),
-    Column("id_number", String(32), nullable=False),
+    *sealed("delivery_bans", "id_number", blind=normalise_id_number, nullable=False),
     Column("until", Date, nullable=False),
     Column("reason", String(20), nullable=False),
     Column("case_id", String(64), nullable=False, unique=True),
     Column("imposed_at", DateTime(timezone=True), nullable=False),
-    Index("ix_delivery_bans_id_number", "id_number"),
 )
 
 # VH-12: car dealers delegated to issue temporary plates, the blanks they collect, the plates they issue.
@@ -234,8 +235,8 @@ temp_plate_dealers = Table(
     Column("office_code", String(6), nullable=False),
     Column("uscc", String(18), nullable=False),
     Column("name", String(200), nullable=False),
-    Column("legal_rep_name", String(100), nullable=False),
-    Column("legal_rep_phone", String(11), nullable=False),
+    *sealed("temp_plate_dealers", "legal_rep_name", nullable=False),
+    *sealed("temp_plate_dealers", "legal_rep_phone", nullable=False),
     Column("authorised", ARRAY(String(100)), nullable=False),  # "品牌" or "品牌/型号"
     Column("documents", JSONB, nullable=False),
     Column("quota", Integer, nullable=False),
@@ -284,9 +285,9 @@ temp_plates = Table(
     Column("brand", String(60), nullable=False),
     Column("model", String(60), nullable=False),
     Column("owner_id_kind", String(20), nullable=False),
-    Column("owner_id_number", String(32), nullable=False),
-    Column("owner_name", String(100), nullable=False),
-    Column("phone", String(11), nullable=False),
+    *sealed("temp_plates", "owner_id_number", blind=normalise_id_number, nullable=False),
+    *sealed("temp_plates", "owner_name", nullable=False),
+    *sealed("temp_plates", "phone", nullable=False),
     Column("issued_at", DateTime(timezone=True), nullable=False),
     Column("valid_until", Date, nullable=False),
     Column("state", String(16), nullable=False),  # issued | registered | mismatch

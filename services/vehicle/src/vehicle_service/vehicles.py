@@ -12,6 +12,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.engine import RowMapping
 
+from servicekit.crypto import blind_match
 from servicekit.uow import Actor, UnitOfWork
 from servicekit.web import Principal
 from vehicle_service import domain, records
@@ -50,7 +51,8 @@ async def search(
             return []
         kind_is_unit = vehicles.c.owner_id_kind.in_(sorted(UNIT_OWNER_ID_KINDS))
         query = query.where(
-            vehicles.c.owner_id_number == key, kind_is_unit if is_unit(principal) else ~kind_is_unit
+            blind_match(vehicles.c.owner_id_number, key),
+            kind_is_unit if is_unit(principal) else ~kind_is_unit,
         )
     elif principal.is_staff and principal.office and "system" not in principal.roles:
         query = query.where(vehicles.c.office_code == principal.office)
@@ -59,7 +61,7 @@ async def search(
     if vin:
         query = query.where(vehicles.c.vin == vin.strip().upper())
     if owner_id_number:
-        query = query.where(vehicles.c.owner_id_number == owner_id_number.strip().upper())
+        query = query.where(blind_match(vehicles.c.owner_id_number, owner_id_number))
     if after is not None:
         query = query.where(vehicles.c.id > after)
     return list((await uow.session.execute(query)).mappings().all())

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from servicekit.clock import FixedClock
+from servicekit.crypto import blind_match
 from servicekit.runtime import Runtime
 from servicekit.testing import TokenFactory
 from vehicle_service import subscriptions as subs
@@ -89,7 +90,7 @@ async def test_vh07_licence_delivery_a_refused_driving_licence_bars_vehicle_reis
     async with runtime.engine.connect() as conn:
         kept = (
             await conn.execute(
-                select(func.count()).where(delivery_bans.c.id_number == vehicle["owner_id_number"])
+                select(func.count()).where(blind_match(delivery_bans.c.id_number, vehicle["owner_id_number"]))
             )
         ).scalar_one()
     assert kept == 1
