@@ -34,6 +34,7 @@ from license_service.api import router as license_router
 from license_service.service import SPEC as LICENSE
 from license_service.tables import licence_records
 from servicekit.clock import SHANGHAI
+from servicekit.crypto import blind_match
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
 from servicekit.testing import TokenFactory, service_client
@@ -225,7 +226,9 @@ async def test_id06_a_counter_registrations_phone_reaches_the_licence_record_and
     async def on_the_record() -> bool:
         async with license_worker.runtime.engine.connect() as conn:
             phone = (
-                await conn.execute(select(licence_records.c.phone).where(licence_records.c.number == number))
+                await conn.execute(
+                    select(licence_records.c.phone).where(blind_match(licence_records.c.number, number))
+                )
             ).scalar_one()
         return bool(phone == new)
 

@@ -16,6 +16,7 @@ from license_service import domain
 from license_service import published as ev
 from license_service.domain import ApplicationAction
 from license_service.tables import licence_applications, licence_delivery_bans
+from servicekit.crypto import blind_match
 from servicekit.ids import new_id
 from servicekit.uow import Actor, UnitOfWork
 
@@ -32,7 +33,7 @@ async def active_ban(uow: UnitOfWork, id_number: str) -> date | None:
     until: date | None = (
         await uow.session.execute(
             select(func.max(licence_delivery_bans.c.until)).where(
-                licence_delivery_bans.c.id_number == id_number
+                blind_match(licence_delivery_bans.c.id_number, id_number)
             )
         )
     ).scalar_one()

@@ -20,6 +20,7 @@ from license_service import domain, records
 from license_service.domain import ApplicationKind, Delivery, LicenceClass
 from license_service.tables import licence_applications, licence_contacts, medical_certificates
 from servicekit.clock import SHANGHAI
+from servicekit.crypto import blind_match
 from servicekit.ids import new_id
 from servicekit.refusal import refusal
 from servicekit.uow import Actor, UnitOfWork
@@ -116,7 +117,7 @@ async def medical_on_file(uow: UnitOfWork, id_number: str, today: date) -> RowMa
     query = (
         select(medical_certificates)
         .where(
-            medical_certificates.c.id_number == id_number,
+            blind_match(medical_certificates.c.id_number, id_number),
             medical_certificates.c.conclusion == "fit",
             medical_certificates.c.valid_until >= today,
             medical_certificates.c.used_by.is_(None),
@@ -274,9 +275,9 @@ async def listing(
             query = query.where(licence_applications.c.office_code == principal.office)
         query = query.order_by(licence_applications.c.created_at, licence_applications.c.id)
     else:
-        query = query.where(licence_applications.c.id_number == (principal.id_number or "")).order_by(
-            licence_applications.c.created_at.desc()
-        )
+        query = query.where(
+            blind_match(licence_applications.c.id_number, principal.id_number or "")
+        ).order_by(licence_applications.c.created_at.desc())
     if state:
         query = query.where(licence_applications.c.state == state)
     if kind:

@@ -24,6 +24,7 @@ from license_service import published as ev
 from license_service.domain import Candidate, ExamOutcome, Learner, LicenceClass
 from license_service.tables import exam_bookings, exam_learners, exam_sites, exam_slots
 from servicekit.clock import SHANGHAI
+from servicekit.crypto import blind_match, with_blind
 from servicekit.ids import new_id
 from servicekit.refusal import refusal
 from servicekit.runtime import Runtime
@@ -153,7 +154,7 @@ async def own_learner(uow: UnitOfWork, principal: Principal, *, lock: bool = Fal
     """The caller's learner record: the application in its exams, else the latest (404 without one)."""
     query = (
         select(exam_learners)
-        .where(exam_learners.c.id_number == (principal.id_number or ""))
+        .where(blind_match(exam_learners.c.id_number, principal.id_number or ""))
         .order_by((exam_learners.c.state == "learning").desc(), exam_learners.c.accepted_at.desc())
         .limit(1)
     )
@@ -171,7 +172,7 @@ async def _write_learner(uow: UnitOfWork, learner_id: uuid.UUID, **values: Any) 
             await uow.session.execute(
                 update(exam_learners)
                 .where(exam_learners.c.id == learner_id)
-                .values(**values, updated_at=uow.now)
+                .values(**with_blind(exam_learners, values), updated_at=uow.now)
                 .returning(exam_learners)
             )
         )
@@ -332,7 +333,7 @@ async def bookings_of(uow: UnitOfWork, principal: Principal) -> list[RowMapping]
     """DL-11: the caller's bookings, latest first, each with its place and why."""
     query = (
         _booking_query()
-        .where(exam_bookings.c.id_number == (principal.id_number or ""))
+        .where(blind_match(exam_bookings.c.id_number, principal.id_number or ""))
         .order_by(exam_bookings.c.requested_at.desc())
         .limit(100)
     )

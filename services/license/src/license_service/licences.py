@@ -21,6 +21,7 @@ from license_service.domain import LicenceState, PoliceAction
 from license_service.published import IssueSource
 from license_service.records import Facts
 from license_service.tables import licence_records
+from servicekit.crypto import blind_match
 from servicekit.refusal import Refusal
 from servicekit.uow import Actor, UnitOfWork
 from servicekit.web import NotFound, Principal
@@ -76,7 +77,7 @@ async def search(
     if principal.is_staff and principal.office and "system" not in principal.roles:
         query = query.where(licence_records.c.office_code == principal.office)
     if number:
-        query = query.where(licence_records.c.number == number.strip().upper())
+        query = query.where(blind_match(licence_records.c.number, number))
     if file_number:
         query = query.where(licence_records.c.file_number == file_number.strip())
     if after is not None:

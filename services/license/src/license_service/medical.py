@@ -27,6 +27,7 @@ from license_service.tables import (
     medical_certificates,
     medical_reminders,
 )
+from servicekit.crypto import blind_match
 from servicekit.ids import new_id
 from servicekit.masking import mask_id_number
 from servicekit.runtime import Runtime
@@ -213,13 +214,13 @@ async def listing(
     """A hospital its own submissions; a person theirs; clerks and systems by identity number."""
     query = select(medical_certificates).order_by(medical_certificates.c.submitted_at.desc())
     if principal.is_staff or "system" in principal.roles:
-        query = query.where(medical_certificates.c.id_number == (id_number or ""))
+        query = query.where(blind_match(medical_certificates.c.id_number, id_number or ""))
     elif "hospital" in principal.roles:
         query = query.where(medical_certificates.c.hospital_subject == principal.subject)
         if id_number:
-            query = query.where(medical_certificates.c.id_number == id_number)
+            query = query.where(blind_match(medical_certificates.c.id_number, id_number))
     else:
-        query = query.where(medical_certificates.c.id_number == (principal.id_number or ""))
+        query = query.where(blind_match(medical_certificates.c.id_number, principal.id_number or ""))
     return list((await uow.session.execute(query.limit(limit))).mappings().all())
 
 

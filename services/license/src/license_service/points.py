@@ -26,6 +26,7 @@ from sqlalchemy.engine import RowMapping
 from license_service import domain, licences, records
 from license_service.tables import licence_records, point_entries
 from servicekit.clock import SHANGHAI
+from servicekit.crypto import blind_match
 from servicekit.masking import mask_id_number
 from servicekit.runtime import Runtime
 from servicekit.uow import SYSTEM_ACTOR, Actor, UnitOfWork
@@ -243,7 +244,7 @@ async def adopt_waiting(uow: UnitOfWork, row: RowMapping) -> RowMapping:
     adopted = (
         await uow.session.execute(
             update(point_entries)
-            .where(point_entries.c.number == row["number"], point_entries.c.record_id.is_(None))
+            .where(blind_match(point_entries.c.number, row["number"]), point_entries.c.record_id.is_(None))
             .values(record_id=row["id"])
             .returning(point_entries.c.decision_id)
         )

@@ -17,6 +17,7 @@ from license_service import domain
 from license_service import published as ev
 from license_service.domain import LicenceClass, RecordAction
 from license_service.tables import licence_photos, licence_records
+from servicekit.crypto import blind_match, with_blind
 from servicekit.uow import Actor, UnitOfWork
 
 # The first key of the two-key advisory lock on a licence number: its own key space, apart from the
@@ -84,7 +85,7 @@ async def load(uow: UnitOfWork, record_id: uuid.UUID, *, lock: bool = False) -> 
 
 
 async def load_by_number(uow: UnitOfWork, number: str, *, lock: bool = False) -> RowMapping | None:
-    query = select(licence_records).where(licence_records.c.number == number)
+    query = select(licence_records).where(blind_match(licence_records.c.number, number))
     if lock:
         query = query.with_for_update()
     return (await uow.session.execute(query)).mappings().first()
@@ -103,7 +104,7 @@ async def waiting_photo(uow: UnitOfWork, number: str) -> RowMapping | None:
     """DL-05: the newest licence photo identity approved for this number (licence_photos), if any."""
     query = (
         select(licence_photos)
-        .where(licence_photos.c.number == number)
+        .where(blind_match(licence_photos.c.number, number))
         .order_by(licence_photos.c.approved_at.desc(), licence_photos.c.photo_id.desc())
         .limit(1)
     )
@@ -183,7 +184,11 @@ async def change(
             await uow.session.execute(
                 update(licence_records)
                 .where(licence_records.c.id == row["id"])
-                .values(**values, updated_at=uow.now, version=licence_records.c.version + 1)
+                .values(
+                    **with_blind(licence_records, values),
+                    updated_at=uow.now,
+                    version=licence_records.c.version + 1,
+                )
                 .returning(licence_records)
             )
         )
@@ -251,9 +256,8 @@ async def replace_phone(
             await uow.session.execute(
                 select(licence_records)
                 .where(
-                    licence_records.c.number == number,
+                    blind_match(licence_records.c.number, number),
                     licence_records.c.state != "cancelled",
-                    or_(licence_records.c.phone.is_(None), licence_records.c.phone != phone),
                     or_(
                         licence_records.c.phone_changed_at.is_(None),
                         licence_records.c.phone_changed_at < changed_at,
@@ -265,7 +269,8 @@ async def replace_phone(
         .mappings()
         .first()
     )
-    if row is None:
+    # The phone is sealed (ADR 0096): whether it differs is seen once opened, not in SQL.
+    if row is None or row["phone"] == phone:
         return None
     return await change(
         uow,

@@ -13,14 +13,20 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
 from license_service.domain import OPEN_APPLICATION_STATES
+from servicekit.crypto import normalise_id_number, sealed
 from servicekit.db import new_metadata
 
 metadata = new_metadata()
+
+# ADR 0096: identity numbers (the licence number is one), names, phones and addresses are stored sealed
+# (SM4-GCM, servicekit.crypto); those a query looks up have a blind index beside them (`<column>_bidx`,
+# HMAC-SM3), compared through `blind_match`, which also carries their unique and partial indexes.
 
 # DL-01: the licence record, license's own data; other police systems issue and move it through `system`
 # clients. The licence number is the holder's identity number, so URLs, event subjects and logs name the
@@ -31,9 +37,11 @@ licence_records = Table(
     "licence_records",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("number", String(18), nullable=False, unique=True),
+    # One record per number: the unique blind index, and `records.issue`'s lock and look-up by number,
+    # which finds a record whose digest an older index key made too.
+    *sealed("licence_records", "number", blind=normalise_id_number, nullable=False),
     Column("file_number", String(12)),  # 档案编号
-    Column("name", String(100), nullable=False),
+    *sealed("licence_records", "name", nullable=False),
     Column("birth_date", Date, nullable=False),
     Column("classes", ARRAY(String(2)), nullable=False),
     Column("first_issue", Date, nullable=False),
@@ -48,7 +56,7 @@ licence_records = Table(
     # DL-12: the day `points` must be computed again (its cycle's end), for the roll-over sweep; NULL when
     # no counted entry is in the current cycle or a later one, so a licence without points is never swept.
     Column("points_review_on", Date),
-    Column("phone", String(11)),
+    *sealed("licence_records", "phone"),
     # When the phone last changed (ID-06's `changed_at` or a record update): a late, older change is not
     # applied over a newer one.
     Column("phone_changed_at", DateTime(timezone=True)),
@@ -60,6 +68,7 @@ licence_records = Table(
     CheckConstraint("points >= 0", name="points"),
     Index("ix_licence_records_valid_until", "valid_until"),
     Index("ix_licence_records_points_review_on", "points_review_on"),
+    UniqueConstraint("number_bidx", name="uq_licence_records_number_bidx"),
 )
 
 # DL-12: one row per penalty decision (处罚决定书) with points, from violation's
@@ -75,7 +84,8 @@ point_entries = Table(
     Column("decision_id", String(64), nullable=False, unique=True),
     Column("decision_number", String(64)),  # 处罚决定书编号
     Column("violation_id", String(64), nullable=False),
-    Column("number", String(32), nullable=False),  # the handling driver's identity (= licence) number
+    # the handling driver's identity (= licence) number
+    *sealed("point_entries", "number", blind=normalise_id_number, nullable=False),
     Column("record_id", UUID(as_uuid=True), ForeignKey("licence_records.id")),
     Column("plate_number", String(16)),
     Column("violation_code", String(16), nullable=False),
@@ -91,7 +101,7 @@ point_entries = Table(
     CheckConstraint("points BETWEEN 1 AND 12", name="points"),
     CheckConstraint("fine_fen >= 0", name="fine_fen"),
     Index("ix_point_entries_record_id_decided_at", "record_id", "decided_at"),
-    Index("ix_point_entries_waiting_number", "number", postgresql_where=text("record_id IS NULL")),
+    Index("ix_point_entries_waiting_number", "number_bidx", postgresql_where=text("record_id IS NULL")),
 )
 
 # --- Applications (DL-02..DL-08), bans (VH-07), medical certificates (DL-09, DL-10), contact (DL-04) ---
@@ -108,14 +118,15 @@ licence_applications = Table(
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("record_id", UUID(as_uuid=True), ForeignKey("licence_records.id"), nullable=False),
     Column("office_code", String(6), nullable=False),
-    Column("id_number", String(18), nullable=False),  # the holder's (the record's number): whose it is
+    # the holder's (the record's number): whose it is
+    *sealed("licence_applications", "id_number", blind=normalise_id_number, nullable=False),
     Column("applicant_subject", String(100), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("slot", String(16), nullable=False),
     Column("state", String(20), nullable=False),
     Column("delivery", String(8)),  # mail | pickup; none for a deferral
-    Column("address", Text),
-    Column("phone", String(11), nullable=False),
+    *sealed("licence_applications", "address"),
+    *sealed("licence_applications", "phone", nullable=False),
     Column("target_class", String(2)),  # DL-08
     # DL-06: the date deferred, where its chain of deferrals began, the date asked for, and why.
     Column("deferral_due", Date),
@@ -136,7 +147,6 @@ licence_applications = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_licence_applications_record", "record_id"),
-    Index("ix_licence_applications_id_number", "id_number", "created_at"),
     Index("ix_licence_applications_office_state", "office_code", "state", "created_at"),
     Index(
         "uq_licence_applications_open_slot",
@@ -154,13 +164,12 @@ licence_delivery_bans = Table(
     "licence_delivery_bans",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("id_number", String(32), nullable=False),
+    *sealed("licence_delivery_bans", "id_number", blind=normalise_id_number, nullable=False),
     Column("until", Date, nullable=False),
     Column("reason", String(20), nullable=False),  # refused | not_collected
     Column("source", String(10), nullable=False),  # vehicle | license
     Column("case_id", String(64), nullable=False, unique=True),
     Column("imposed_at", DateTime(timezone=True), nullable=False),
-    Index("ix_licence_delivery_bans_id_number", "id_number"),
 )
 
 # DL-09: the medical certificates (身体条件证明) hospitals submit; DL-10's periodic ones among them.
@@ -168,8 +177,8 @@ medical_certificates = Table(
     "medical_certificates",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("id_number", String(18), nullable=False),
-    Column("name", String(100), nullable=False),
+    *sealed("medical_certificates", "id_number", blind=normalise_id_number, nullable=False),
+    *sealed("medical_certificates", "name", nullable=False),
     Column("record_id", UUID(as_uuid=True), ForeignKey("licence_records.id")),
     Column("hospital_subject", String(100), nullable=False),
     Column("hospital_code", String(32)),  # the unit's unified social credit code (ADR 0012)
@@ -177,13 +186,12 @@ medical_certificates = Table(
     Column("conclusion", String(8), nullable=False),  # fit | unfit
     Column("examined_on", Date, nullable=False),
     Column("valid_until", Date, nullable=False),
-    Column("doctor", String(100)),
-    Column("remarks", Text),
+    *sealed("medical_certificates", "doctor"),
+    *sealed("medical_certificates", "remarks"),  # about the person's health
     # The application it sent on (a fit certificate serves one application; a periodic one none).
     Column("used_by", UUID(as_uuid=True)),
     Column("submitted_at", DateTime(timezone=True), nullable=False),
     CheckConstraint("conclusion IN ('fit', 'unfit')", name="conclusion"),
-    Index("ix_medical_certificates_id_number", "id_number", "examined_on"),
     Index("ix_medical_certificates_hospital", "hospital_subject", "submitted_at"),
 )
 
@@ -204,7 +212,7 @@ licence_contacts = Table(
     "licence_contacts",
     metadata,
     Column("record_id", UUID(as_uuid=True), ForeignKey("licence_records.id"), primary_key=True),
-    Column("address", Text, nullable=False),
+    *sealed("licence_contacts", "address", nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -215,11 +223,10 @@ licence_photos = Table(
     "licence_photos",
     metadata,
     Column("photo_id", String(64), primary_key=True),  # identity's photo id (its stored photo, AR-01)
-    Column("number", String(18), nullable=False),
+    *sealed("licence_photos", "number", blind=normalise_id_number, nullable=False),
     Column("approved_at", DateTime(timezone=True), nullable=False),
     Column("valid_until", Date, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
-    Index("ix_licence_photos_number", "number", "approved_at"),
 )
 
 # DL-01 bulk import: an office's existing records, sent as one CSV by a `system` client and worked through
@@ -250,7 +257,8 @@ licence_import_lines = Table(
     metadata,
     Column("import_id", UUID(as_uuid=True), ForeignKey("licence_imports.id"), primary_key=True),
     Column("line", Integer, primary_key=True),  # the line of the file (the header is line 1)
-    Column("raw", JSONB, nullable=False),  # the line as read, column by column
+    # the line as read, column by column (number, name, phone among them)
+    *sealed("licence_import_lines", "raw", json_value=True, nullable=False),
     Column("outcome", String(12), nullable=False),  # pending | issued | updated | unchanged | failed
     Column("field", String(32)),
     Column("reason", Text),
@@ -275,10 +283,10 @@ exam_learners = Table(
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("application_number", String(32), nullable=False, unique=True),  # 受理流水号
-    Column("id_number", String(18), nullable=False),
-    Column("name", String(100), nullable=False),
+    *sealed("exam_learners", "id_number", blind=normalise_id_number, nullable=False),
+    *sealed("exam_learners", "name", nullable=False),
     Column("birth_date", Date, nullable=False),
-    Column("phone", String(11)),
+    *sealed("exam_learners", "phone"),
     Column("classes", ARRAY(String(2)), nullable=False),
     Column("office_code", String(6), nullable=False),
     Column("accepted_at", DateTime(timezone=True), nullable=False),
@@ -299,7 +307,7 @@ exam_learners = Table(
     CheckConstraint("state IN ('learning', 'licensed', 'ended')", name="state"),
     Index(
         "uq_exam_learners_learning_id_number",
-        "id_number",
+        "id_number_bidx",
         unique=True,
         postgresql_where=text("state = 'learning'"),
     ),
@@ -358,8 +366,8 @@ exam_bookings = Table(
     Column("slot_id", UUID(as_uuid=True), ForeignKey("exam_slots.id"), nullable=False),
     Column("learner_id", UUID(as_uuid=True), ForeignKey("exam_learners.id"), nullable=False),
     Column("subject", SmallInteger, nullable=False),
-    Column("id_number", String(18), nullable=False),  # whose it is (object-level access)
-    Column("phone", String(11)),
+    *sealed("exam_bookings", "id_number", blind=normalise_id_number, nullable=False),  # whose it is
+    *sealed("exam_bookings", "phone"),
     Column("state", String(12), nullable=False),
     Column("requested_at", DateTime(timezone=True), nullable=False),
     Column("accepted_at", DateTime(timezone=True), nullable=False),
@@ -399,5 +407,4 @@ exam_bookings = Table(
         postgresql_where=text("state = 'requested'"),
     ),
     Index("ix_exam_bookings_slot_place", "slot_id", "place"),
-    Index("ix_exam_bookings_id_number", "id_number", "requested_at"),
 )

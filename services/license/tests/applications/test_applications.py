@@ -16,6 +16,7 @@ from license_service.receipt import lines
 from license_service.subscriptions import VehicleDeliveryBan, keep_delivery_ban
 from license_service.tables import licence_delivery_bans
 from servicekit.clock import SHANGHAI, FixedClock
+from servicekit.crypto import blind_match
 from servicekit.post import LOCAL_POST
 from servicekit.runtime import Runtime
 from servicekit.uow import SYSTEM_ACTOR
@@ -340,7 +341,9 @@ async def test_vh07_licence_delivery_a_vehicle_ban_bars_reissue_and_mails_no_ren
     async with runtime.engine.connect() as conn:
         kept = (
             await conn.execute(
-                select(licence_delivery_bans).where(licence_delivery_bans.c.id_number == record["number"])
+                select(licence_delivery_bans).where(
+                    blind_match(licence_delivery_bans.c.id_number, record["number"])
+                )
             )
         ).all()
     assert [(b.source, b.until) for b in kept] == [("vehicle", date(2027, 12, 31))]
