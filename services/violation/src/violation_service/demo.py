@@ -41,6 +41,7 @@ from sqlalchemy.engine import RowMapping
 
 from servicekit.clock import SHANGHAI
 from servicekit.consumer import Consumer
+from servicekit.crypto import blind_match
 from servicekit.ids import demo_id
 from servicekit.relay import connect_broker
 from servicekit.runtime import Runtime
@@ -205,7 +206,7 @@ async def account_of(uow: UnitOfWork, licence_number: str) -> str:
             select(bindings.c.account_id)
             .where(
                 bindings.c.record_kind == "licence",
-                bindings.c.ref == licence_number,
+                blind_match(bindings.c.licence_number, licence_number),
                 bindings.c.bound_at.is_not(None),
                 bindings.c.ended_at.is_(None),
             )

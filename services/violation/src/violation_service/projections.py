@@ -23,7 +23,8 @@ async def project_binding(
     binding_id: str,
     account_id: str,
     record_kind: str,
-    ref: str,
+    ref: str | None = None,
+    licence_number: str | None = None,
     owned: bool,
     holder_name: str | None = None,
     bound_at: datetime | None = None,
@@ -34,6 +35,7 @@ async def project_binding(
         account_id=account_id,
         record_kind=record_kind,
         ref=ref,
+        licence_number=licence_number,
         owned=owned,
         holder_name=holder_name,
         bound_at=bound_at,
@@ -86,7 +88,7 @@ async def bound_licence(uow: UnitOfWork, account_id: str) -> Licence | None:
     """VI-02: the licence the account has bound (live), if any: its number is the handling driver's."""
     row = (
         await uow.session.execute(
-            select(bindings.c.ref, bindings.c.holder_name)
+            select(bindings.c.licence_number, bindings.c.holder_name)
             .where(
                 bindings.c.account_id == account_id,
                 bindings.c.record_kind == "licence",
@@ -97,7 +99,11 @@ async def bound_licence(uow: UnitOfWork, account_id: str) -> Licence | None:
             .limit(1)
         )
     ).first()
-    return None if row is None else Licence(row.ref, row.holder_name or "")
+    return (
+        None
+        if row is None or row.licence_number is None
+        else Licence(row.licence_number, row.holder_name or "")
+    )
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from servicekit.crypto import normalise_id_number, sealed
 from servicekit.db import add_document_tables, new_metadata
 
 metadata = new_metadata()
 add_document_tables(metadata)  # evidence images and issued decisions (AR-01)
+
+# ADR 0096: drivers' and owners' identity numbers, names and phones are stored sealed (SM4-GCM,
+# servicekit.crypto); a licence number a query looks up has a blind index beside it (`<column>_bidx`,
+# HMAC-SM3), compared through `blind_match`. Plates stay in clear: intake and VI-05 look them up, and a
+# plate names a vehicle, not a person.
 
 # VI-01: camera-recorded violations (交通技术监控记录) as other police systems send them. `record_id` is the
 # source's own ID: intake is idempotent by it (`content_sha256` tells a repeat from a reuse).
@@ -57,9 +63,10 @@ decisions = Table(
     Column("number", String(18), nullable=False, unique=True),
     Column("violation_id", UUID(as_uuid=True), ForeignKey("violations.id"), nullable=False),
     Column("account_id", String(64), nullable=False),  # the handling account (token `sub`)
-    Column("driver_id_number", String(32), nullable=False),  # = the licence number
-    Column("driver_name", String(100), nullable=False),
-    Column("phone", String(11)),
+    # = the licence number; a data export finds the decisions by it
+    *sealed("decisions", "driver_id_number", blind=normalise_id_number, nullable=False),
+    *sealed("decisions", "driver_name", nullable=False),
+    *sealed("decisions", "phone"),
     Column("office_code", String(6), nullable=False),
     Column("penalty", String(8), nullable=False),
     Column("fine_fen", Integer, nullable=False),
@@ -193,9 +200,10 @@ bindings = Table(
     Column("binding_id", String(64), primary_key=True),
     Column("account_id", String(64), nullable=False),
     Column("record_kind", String(16), nullable=False),  # vehicle | licence
-    Column("ref", String(64), nullable=False),  # the vehicle's id in vehicle, or the licence number
+    Column("ref", String(64)),  # a vehicle's: its id in vehicle (a licence's: none)
+    *sealed("bindings", "licence_number", blind=normalise_id_number),  # a licence's: its number
     Column("owned", Boolean, nullable=False),
-    Column("holder_name", String(100)),  # licences: the holder's name, for the decision
+    *sealed("bindings", "holder_name"),  # licences: the holder's name, for the decision
     Column("bound_at", DateTime(timezone=True)),
     Column("ended_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -209,7 +217,7 @@ vehicle_plates = Table(
     Column("vehicle_id", String(64), primary_key=True),
     Column("plate_kind", String(2), nullable=False),
     Column("plate_number", String(10), nullable=False),
-    Column("owner_id_number", String(32)),
+    *sealed("vehicle_plates", "owner_id_number", blind=normalise_id_number),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_vehicle_plates_plate", "plate_number", "plate_kind"),
 )
