@@ -465,15 +465,27 @@ def message(rec: Records) -> None:
 
 def accounts(rec: Records) -> None:
     """The staff account and the system client no one may cancel (ID-16, ADR 0080), each caller with a
-    reason its post takes (the intake post a counter request, the others a forced cancellation)."""
+    reason its post takes (the intake post a counter request, the others a forced cancellation); the staff
+    account's second factor, which its office's admin resets (ADR 0091)."""
     bodies = {
         "POST /cancellation as clerk.intake": {"reason": "counter_request"},
         "POST /cancellation as clerk.admin": {"reason": "false_registration_data"},
         "POST /cancellation as system": {"reason": "deceased"},
     }
-    for label in ("victim:staff", "victim:system"):
-        strangers = ("clerk.intake", "clerk.admin", "system")
-        rec.add(Record("/api/v1/users/{account_id}", rec.actors[label].subject, "", strangers, bodies=bodies))
+    reset = frozenset({"DELETE /second-factor"})
+    strangers = ("clerk.intake", "clerk.admin", "system")
+    staff = rec.actors["victim:staff"].subject
+    rec.add(Record("/api/v1/users/{account_id}", staff, "", strangers, bodies=bodies, skip=reset))
+    rec.add(
+        Record(
+            "/api/v1/users/{account_id}", rec.actors["victim:system"].subject, "", strangers, bodies=bodies
+        )
+    )
+    # ADR 0091: a staff member's second factor is reset by an admin of their office (who reaches it), never
+    # by another office's; a system client has none (told it is not there, above).
+    rec.add(
+        Record("/api/v1/users/{account_id}", staff, "", ("other:clerk.admin",), ("clerk.admin",), only=reset)
+    )
 
 
 def data_export(rec: Records) -> None:

@@ -137,9 +137,17 @@ class Record:
     # Public: its existence is no secret (a published segment), so a stranger may be refused with a 403
     # and a rule's code as well as told it is not there.
     public: bool = False
+    # The operations below the key this record stands for (`DELETE /second-factor`), none: every one;
+    # and those it does not (another record of the same key stands for them, with its own callers).
+    only: frozenset[str] = frozenset()
+    skip: frozenset[str] = frozenset()
 
     def below(self, method: str, path: str) -> str:
         return f"{method} {path[len(self.key) :]}".rstrip()
+
+    def covers(self, method: str, path: str) -> bool:
+        below = self.below(method, path)
+        return (not self.only or below in self.only) and below not in self.skip
 
     def __post_init__(self) -> None:
         if not self.reachers and self.owner:

@@ -121,6 +121,8 @@ def ownership_cells(actors: dict[str, Actor], records: Records) -> tuple[list[Ce
         if not keys or not op.authenticated:
             continue  # an operation without a token is everyone's: its no-token cell is all it owes
         for record in records.made.get(keys[-1], []):
+            if not record.covers(op.method, op.path):
+                continue
             path = fill(op, ids | record.parents | {keys[-1]: record.id})
             for label in record.strangers:
                 actor = actors[label]
