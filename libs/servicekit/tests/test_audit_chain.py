@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from sqlalchemy import select, text
 
-from servicekit.audit import GENESIS, canonical_entry, retain, seal, verify
+from servicekit.audit import GENESIS, Checkpoint, canonical_entry, entry_hash, retain, seal, verify
 from servicekit.clock import FixedClock
 from servicekit.migrate import allow_movable_clock
 from servicekit.runtime import Runtime
@@ -193,3 +193,38 @@ async def test_au01_retention_removes_only_entries_older_than_183_days_and_verif
 async def test_au01_retention_never_goes_below_six_months(runtime: Runtime) -> None:
     with pytest.raises(ValueError, match="at least 183 days"):
         await retain(runtime.engine, runtime.metadata, NOW, days=182)
+
+
+async def rewrite_whole_chain(runtime: Runtime, seq: int, after: dict[str, int]) -> None:
+    """What someone holding the owner role and knowing the method could do: alter an entry and recompute
+    every hash from it on, and the head, so that the chain is consistent again."""
+    audit, chain = runtime.metadata.tables["audit_log"], runtime.metadata.tables["audit_chain"]
+    async with runtime.engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_guard"))
+        await conn.execute(audit.update().where(audit.c.seq == seq).values(after=after))
+        rows = (await conn.execute(select(audit).order_by(audit.c.seq))).mappings().all()
+        previous = GENESIS
+        for row in rows:
+            previous = entry_hash(previous, dict(row))
+            await conn.execute(audit.update().where(audit.c.id == row["id"]).values(hash=previous))
+        await conn.execute(chain.update().values(head_hash=previous))
+        await conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_guard"))
+
+
+async def test_au01_a_checkpoint_kept_outside_finds_a_recomputed_chain_and_walks_only_what_is_new(
+    runtime: Runtime,
+) -> None:
+    await write(runtime, 3)
+    await seal(runtime.engine, runtime.metadata, NOW)
+    first = await verify(runtime.engine, runtime.metadata, "demo")
+    checkpoint = Checkpoint.parse(f"{first.head_seq}:{first.head_hash}")  # printed, kept elsewhere
+    await write(runtime, 2, start=3)
+    await seal(runtime.engine, runtime.metadata, NOW)
+    later = await verify(runtime.engine, runtime.metadata, "demo", checkpoint)
+    assert later.intact
+    assert (later.from_seq, later.entries) == (3, 2)  # only what came after the checkpoint
+
+    await rewrite_whole_chain(runtime, 2, {"i": 99})
+    assert (await verify(runtime.engine, runtime.metadata, "demo")).intact  # the limit of an unkeyed chain
+    caught = await verify(runtime.engine, runtime.metadata, "demo", checkpoint)
+    assert [(f.kind, f.seq) for f in caught.findings] == [("checkpoint_mismatch", 3)]

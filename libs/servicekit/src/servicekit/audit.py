@@ -213,7 +213,7 @@ async def retention_sweep(runtime: Runtime) -> int:
 
 @dataclass
 class Finding:
-    kind: str  # altered | missing | missing_tail | beyond_head | head_mismatch
+    kind: str  # altered | missing | missing_tail | beyond_head | head_mismatch | checkpoint_mismatch
     detail: str
     seq: int | None = None
     id: int | None = None
@@ -228,6 +228,8 @@ class Verification:
     unsealed: int = 0
     anchor_seq: int = 0
     head_seq: int = 0
+    head_hash: str = ""  # hex: kept outside the database, it is a checkpoint for a later verify
+    from_seq: int = 0  # the walk started after this entry (the anchor, or the checkpoint given)
     seconds: float = 0.0
     findings: list[Finding] = field(default_factory=list)
 
@@ -242,9 +244,28 @@ class Verification:
         return body
 
 
-async def verify(engine: AsyncEngine, metadata: MetaData, service: str) -> Verification:
-    """Walk the sealed entries from the anchor to the head; a read-only check, safe beside the sealer
-    (it reads one snapshot)."""
+@dataclass(frozen=True)
+class Checkpoint:
+    """A head an earlier verify printed (`seq:hash`), kept outside the database: verify then walks only
+    the entries after it, and finds a chain recomputed since (SM3 is unkeyed: someone who can write the
+    table and `audit_chain` could make a consistent new chain, but not one through this hash)."""
+
+    seq: int
+    hash: bytes
+
+    @classmethod
+    def parse(cls, text: str) -> Checkpoint:
+        seq, _, digest = text.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            raise ValueError("a checkpoint is <seq>:<64 hex digits>")
+        return cls(int(seq), bytes.fromhex(digest))
+
+
+async def verify(
+    engine: AsyncEngine, metadata: MetaData, service: str, checkpoint: Checkpoint | None = None
+) -> Verification:
+    """Walk the sealed entries from the anchor (or a later checkpoint) to the head; a read-only check,
+    safe beside the sealer (it reads one snapshot)."""
     audit, chain = _tables(metadata)
     started = time.perf_counter()
     report = Verification(service=service)
@@ -257,10 +278,28 @@ async def verify(engine: AsyncEngine, metadata: MetaData, service: str) -> Verif
             await conn.execute(select(func.count()).select_from(audit).where(audit.c.seq.is_(None)))
         ).scalar_one()
         expected, previous = state.anchor_seq + 1, state.anchor_hash
+        if checkpoint is not None and checkpoint.seq >= state.anchor_seq:
+            held: bytes | None = state.anchor_hash
+            if checkpoint.seq > state.anchor_seq:
+                held = (
+                    await conn.execute(select(audit.c.hash).where(audit.c.seq == checkpoint.seq))
+                ).scalar_one_or_none()
+            if held != checkpoint.hash:
+                report.findings.append(
+                    Finding(
+                        "checkpoint_mismatch",
+                        f"entry seq {checkpoint.seq} is not the one the checkpoint recorded: the chain was "
+                        "rewritten or the entry removed since",
+                        seq=checkpoint.seq,
+                    )
+                )
+            # Past a mismatch the walk goes on from what is stored, so it is reported once.
+            expected, previous = checkpoint.seq + 1, held or checkpoint.hash
+        report.from_seq = expected - 1
         link_known = True
         stream = await conn.stream(
             select(audit)
-            .where(audit.c.seq > state.anchor_seq)
+            .where(audit.c.seq > report.from_seq)
             .order_by(audit.c.seq)
             .execution_options(yield_per=5000)
         )
@@ -305,11 +344,12 @@ async def verify(engine: AsyncEngine, metadata: MetaData, service: str) -> Verif
             report.findings.append(
                 Finding("head_mismatch", f"entry seq {last} is not the head the chain recorded", seq=last)
             )
+    report.head_hash = state.head_hash.hex()
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
 
-async def _verify_service(name: str, seal_first: bool) -> Verification:
+async def _verify_service(name: str, seal_first: bool, checkpoint: Checkpoint | None) -> Verification:
     from servicekit.db import create_engine
     from servicekit.service import load_spec
 
@@ -318,7 +358,7 @@ async def _verify_service(name: str, seal_first: bool) -> Verification:
     try:
         if seal_first:
             await seal(engine, spec.metadata, datetime.now(UTC))
-        return await verify(engine, spec.metadata, name)
+        return await verify(engine, spec.metadata, name, checkpoint)
     finally:
         await engine.dispose()
 
@@ -332,11 +372,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     check.add_argument("--service", action="append", choices=SERVICE_NAMES, default=[])
     check.add_argument("--all", action="store_true", help="every service")
     check.add_argument("--seal-first", action="store_true", help="seal what is unsealed, then verify")
+    check.add_argument(
+        "--checkpoint",
+        type=Checkpoint.parse,
+        help="seq:hash of a head an earlier verify printed (one --service): walk from there, and check it",
+    )
     args = parser.parse_args(argv)
     names = list(SERVICE_NAMES) if args.all else args.service
     if not names:
         parser.error("name a --service or give --all")
-    reports = [asyncio.run(_verify_service(name, args.seal_first)) for name in names]
+    if args.checkpoint is not None and len(names) != 1:
+        parser.error("a checkpoint belongs to one service's chain")
+    reports = [asyncio.run(_verify_service(name, args.seal_first, args.checkpoint)) for name in names]
     for report in reports:
         print(json.dumps(report.as_json(), ensure_ascii=False), flush=True)
     figures = {
