@@ -39,6 +39,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.types import TypeDecorator
 
 from identity_service import domain as identity_domain
 from identity_service.data_exports import export_document, export_view, request_export
@@ -115,6 +116,8 @@ async def workers(databases: None) -> AsyncIterator[dict[str, Worker]]:
 def _filler(table: Table, column_name: str) -> Any:
     """A value for a NOT NULL column the test does not care about, fitting its type."""
     kind = table.c[column_name].type
+    if isinstance(kind, TypeDecorator):  # a sealed column (ADR 0095): a value of what it stores
+        kind = kind.impl_instance
     if isinstance(kind, UUID):
         return uuid.uuid4()
     if isinstance(kind, String):
