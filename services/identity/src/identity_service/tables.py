@@ -297,6 +297,7 @@ data_export_parts = Table(
     metadata,
     Column("export_id", UUID(as_uuid=True), ForeignKey("data_exports.id"), primary_key=True),
     Column("service", String(32), primary_key=True),
-    Column("part", JSONB, nullable=False),
+    # The person's data, as each service sent it: sealed at rest (SM4-GCM, ADR 0095) like its sources.
+    *sealed("data_export_parts", "part", json_value=True, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
 )

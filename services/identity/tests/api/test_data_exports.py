@@ -99,6 +99,16 @@ async def test_an_export_is_asked_collected_from_every_service_and_downloaded(ap
     assert (done["state"], done["parts_received"], done["missing"]) == ("ready", 6, [])
     assert done["download"] == f"{BASE}/{export['id']}/document"
 
+    # Kept sealed (ADR 0095): the stored parts show neither the number nor the phone.
+    async with api.runtime.engine.connect() as conn:
+        stored = (
+            await conn.exec_driver_sql(
+                "SELECT part FROM data_export_parts WHERE export_id = %(id)s", {"id": uuid.UUID(export["id"])}
+            )
+        ).all()
+    assert len(stored) == 6
+    assert all(clear not in repr(stored) for clear in (id_number, phone, "赵云"))
+
     listed = (await api.client.get(BASE, headers=me)).json()["items"]
     assert [(e["id"], e["state"]) for e in listed] == [(export["id"], "ready")]
 
