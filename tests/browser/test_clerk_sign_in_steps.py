@@ -8,13 +8,14 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import httpx
 from playwright.sync_api import expect
 from sqlalchemy import update
 
 from identity_service.service import SPEC as IDENTITY
 from identity_service.tables import accounts as accounts_table
 from servicekit.runtime import Runtime
-from tests.e2e.stack import PASSWORD
+from tests.e2e.stack import PASSWORD, login
 
 from .conftest import REASONS, Screen, accounts, console_sign_in, pass_second_factor
 
@@ -83,4 +84,27 @@ def test_mlps_console_asks_a_new_password_when_the_old_one_is_ninety_days_old(de
     page.get_by_label("新密码", exact=True).fill("Fresh2027pass")
     page.get_by_label("再次输入新密码").fill("Fresh2027pass")
     page.get_by_role("button", name="设置新密码并登录").click()
+    expect(page.get_by_role("heading", name="工作台")).to_be_visible()
+
+
+def test_mlps_an_admin_resets_a_clerks_second_factor_in_the_console(desk: Screen, gw: httpx.Client) -> None:
+    names = accounts({"admin": ["clerk.admin"], "intake": ["clerk.intake"]}, [])
+    login(gw, names["intake"])  # the clerk has enrolled
+    console_sign_in(desk, names["admin"])
+    page = desk.page
+    page.get_by_role("navigation", name="业务菜单").get_by_role("link", name="民警账号").click()
+    expect(page.get_by_role("heading", name="民警账号")).to_be_visible()
+    clerk_row = page.get_by_role("row").filter(has_text=names["intake"])
+    expect(clerk_row).to_contain_text("已绑定")
+    expect(page.get_by_role("row").filter(has_text=names["admin"])).to_contain_text("本人")
+    desk.check("staff")
+    clerk_row.get_by_role("button", name=re.compile("重置")).click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("下次登录时须重新绑定身份验证器")
+    dialog.get_by_role("button", name="重置").click()
+    expect(clerk_row).to_contain_text("未绑定")
+    page.get_by_role("button", name="退出").click()
+    _password_step(desk, names["intake"])
+    expect(page.get_by_role("heading", name="绑定身份验证器")).to_be_visible()
+    pass_second_factor(desk, names["intake"])
     expect(page.get_by_role("heading", name="工作台")).to_be_visible()

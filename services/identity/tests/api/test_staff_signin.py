@@ -253,3 +253,23 @@ async def test_mlps_the_totp_secret_is_stored_sealed(api: "Api") -> None:
     assert stored is not None
     assert stored.account is not None
     assert secret not in stored.account
+
+
+async def test_mlps_an_admin_lists_the_offices_staff_with_their_factor_and_password_expiry(
+    api: "Api",
+) -> None:
+    admin = await api.staff("clerk.admin")
+    enrolled_no = await api.new_staff("clerk.intake")
+    await api.login(enrolled_no)
+    new_no = await api.new_staff("clerk.review")
+    elsewhere_no = await api.new_staff("clerk.review", office="130200")
+    r = await api.client.get("/api/v1/users/staff", headers=admin)
+    assert r.status_code == 200, r.text
+    staff = {s["username"]: s for s in r.json()}
+    assert staff[enrolled_no]["second_factor_enrolled"] is True
+    assert staff[new_no]["second_factor_enrolled"] is False
+    assert staff[new_no]["password_expires_at"].startswith("2027-05-30")  # 90 days from 2027-03-01
+    assert elsewhere_no not in staff
+    assert "totp_secret" not in r.text
+    clerk = await api.bearer(enrolled_no)
+    assert (await api.client.get("/api/v1/users/staff", headers=clerk)).status_code == 403

@@ -3,6 +3,7 @@ cancellation."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -20,9 +21,10 @@ from identity_service.api.auth import (
 from identity_service.api.common import USER_WRITE_LIMIT, AccountOut, CtxDep, account_view, load_account
 from identity_service.lifecycle import cancel_account
 from identity_service.published import CounterChangeApproved
-from identity_service.staff_signin import spend_all
+from identity_service.staff_signin import password_changed_at, spend_all
 from identity_service.tables import accounts
 from identity_service.tokens import hash_password, revoke_all, verify_password
+from servicekit.clock import SHANGHAI
 from servicekit.ids import new_id
 from servicekit.validators import mobile_phone
 from servicekit.web import CurrentPrincipal, NotFound, Principal, Problem, UowDep, actor_from, require_roles
@@ -225,6 +227,59 @@ async def cancel_by_force(
 
 
 StaffAdmin = Annotated[Principal, Depends(require_roles(domain.STAFF_ADMIN_ROLE))]
+
+
+class StaffOut(BaseModel):
+    """A staff account as its office's admin sees it: whether its second factor is enrolled and when its
+    password expires (ADR 0091, 0092). No secret, no identity number."""
+
+    id: str
+    username: str
+    name: str
+    roles: list[str]
+    status: str
+    second_factor_enrolled: bool
+    password_expires_at: str
+
+
+@router.get("/staff", summary="The staff accounts of the admin's office (ADR 0091)")
+async def list_staff(principal: StaffAdmin, ctx: CtxDep, uow: UowDep) -> list[StaffOut]:
+    """What recovery needs: who of the office is enrolled, whose password runs out when."""
+    max_age = timedelta(days=ctx.settings.staff_password_max_age_days)
+    c = accounts.c  # not the secret: a list has no reason to open it
+    query = (
+        select(
+            c.id,
+            c.username,
+            c.name,
+            c.roles,
+            c.status,
+            c.totp_enrolled_at,
+            c.password_changed_at,
+            c.created_at,
+        )
+        .where(
+            accounts.c.category == "staff",
+            accounts.c.office == principal.office,
+            accounts.c.status != "cancelled",
+        )
+        .order_by(accounts.c.username)
+        .limit(500)  # an office's staff; a city has a few hundred at most
+    )
+    async with uow:
+        rows = (await uow.session.execute(query)).all()
+    return [
+        StaffOut(
+            id=str(row.id),
+            username=row.username or "",
+            name=row.name,
+            roles=sorted(row.roles),
+            status=row.status,
+            second_factor_enrolled=row.totp_enrolled_at is not None,
+            password_expires_at=(password_changed_at(row) + max_age).astimezone(SHANGHAI).isoformat(),
+        )
+        for row in rows
+    ]
 
 
 @router.delete(
