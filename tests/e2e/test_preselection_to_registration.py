@@ -151,7 +151,7 @@ async def pipe(databases: None) -> AsyncIterator[Pipe]:
             ours = (
                 await conn.execute(select(selections.c.id).where(selections.c.office_code == office))
             ).scalars()
-            keys = [ctx.hot.sel_key(str(sid)) for sid in ours]
+            keys = [ctx.hot.home_key(str(sid)) for sid in ours]
             for table in (allocations, selections, segments):
                 await conn.execute(delete(table).where(table.c.office_code == office))
         redis = ctx.runtime.redis

@@ -213,3 +213,116 @@ class PrivateRedis:
 
     def destroy(self) -> None:
         self.stop()
+
+
+def _free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+class PrivateRedisCluster:
+    """A Redis Cluster of `masters` redis-servers on private ports (each with its bus port, +10000), their
+    node files in a temporary directory, nothing else on disk; `stop` ends them and removes it."""
+
+    def __init__(self, masters: int = 3, first_port: int | None = None) -> None:
+        self.masters = masters
+        self.first_port = first_port or self._free_ports(masters)
+        self.ports = [self.first_port + i for i in range(masters)]
+        self.base = Path(tempfile.mkdtemp(prefix="tmsrediscluster-"))
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    @staticmethod
+    def _free_ports(count: int) -> int:
+        # From a range no shared server here uses; the bus ports (+10000) must be free as well.
+        for start in range(17100 + (os.getpid() % 200) * 5, 19000, count + 2):
+            ports = [start + i for i in range(count)]
+            if all(_free(p) and _free(p + 10000) for p in ports):
+                return start
+        raise RuntimeError("no free ports for a private Redis Cluster")
+
+    @property
+    def url(self) -> str:
+        """What plate-pool's `hot_redis_url` takes (settings.py)."""
+        return f"redis+cluster://127.0.0.1:{self.ports[0]}"
+
+    def _cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # noqa: S603 - fixed program, our own arguments
+            ["redis-cli", *args],  # noqa: S607
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=60,
+        )
+
+    def start(self, timeout_s: float = 60) -> None:
+        for port in self.ports:
+            data = self.base / str(port)
+            data.mkdir()
+            self.processes.append(
+                subprocess.Popen(  # noqa: S603
+                    [  # noqa: S607
+                        "redis-server",
+                        "--port",
+                        str(port),
+                        "--bind",
+                        "127.0.0.1",
+                        "--dir",
+                        str(data),
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        "nodes.conf",
+                        "--cluster-node-timeout",
+                        "5000",
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                        "--protected-mode",
+                        "no",
+                        "--loglevel",
+                        "warning",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                )
+            )
+        deadline = time.monotonic() + timeout_s
+        for port in self.ports:
+            while self._cli("-p", str(port), "ping", check=False).stdout.strip() != "PONG":
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"private Redis Cluster node {port} did not start")
+                time.sleep(0.1)
+        nodes = [f"127.0.0.1:{p}" for p in self.ports]
+        self._cli("--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes")
+        while True:
+            states = [self._cli("-p", str(p), "cluster", "info", check=False).stdout for p in self.ports]
+            if all("cluster_state:ok" in s for s in states):
+                return
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("private Redis Cluster did not reach cluster_state:ok")
+            time.sleep(0.2)
+
+    def flush(self) -> None:
+        for port in self.ports:
+            self._cli("-p", str(port), "flushall", check=False)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes = []
+        shutil.rmtree(self.base, ignore_errors=True)

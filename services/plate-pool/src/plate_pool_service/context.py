@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 
 from plate_pool_service.catalog import Catalog
-from plate_pool_service.hot import HotPool
+from plate_pool_service.hot import HotPool, hot_redis
 from plate_pool_service.settings import PlatePoolSettings
 from servicekit.runtime import Runtime
 from servicekit.verification import VerificationCodes
@@ -41,9 +41,21 @@ def context_for(runtime: Runtime) -> PlateContext:
     settings = runtime.settings
     plate = settings if isinstance(settings, PlatePoolSettings) else PlatePoolSettings()
     office_calendar = OfficeCalendar(runtime.metadata)
+    own = plate.hot_redis_url != ""
+    redis = (
+        hot_redis(plate.hot_redis_url, plate.redis.connect_timeout_s, plate.redis.timeout_s)
+        if own
+        else runtime.redis
+    )
     ctx = PlateContext(
         runtime=runtime,
-        hot=HotPool(runtime.redis, runtime.clock, plate.hot_prefix, keep_place_s=plate.queue_keep_place_s),
+        hot=HotPool(
+            redis,
+            runtime.clock,
+            plate.hot_prefix,
+            keep_place_s=plate.queue_keep_place_s,
+            owns_redis=own,
+        ),
         catalog=Catalog(runtime.engine, plate.cache_ttl_s),
         retry_after_s=plate.queue_retry_after_s,
         codes=VerificationCodes(
@@ -67,7 +79,7 @@ async def open_context(app: FastAPI) -> None:
 async def close_context(app: FastAPI) -> None:
     ctx = getattr(app.state, "plate", None)
     if ctx is not None:
-        ctx.hot.close()
+        await ctx.hot.aclose()
         _BY_RUNTIME.pop(id(ctx.runtime), None)
         del app.state.plate
 

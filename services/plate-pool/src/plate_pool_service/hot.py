@@ -1,16 +1,21 @@
 """The hot state of PP-12 in Redis, changed only by atomic Lua scripts (lua/*.lua, package data; registered
 once, sent by EVALSHA; their reply statuses are `HotStatus`).
 
-Per segment `s` (see numbers.py for number <-> index):
-- `pp:seg:{s}:bits`  bitmap, bit i = 1 when number i is available;  `pp:seg:{s}:n` how many are;
-- `pp:seg:{s}:holds` hash index -> selection id;  `pp:seg:{s}:hexp` zset index by hold expiry (µs);
-- `pp:seg:{s}:alloc` set of allocated indexes (mirrors the Postgres ledger, which is the authority).
-Per selection: `pp:sel:{id}` hash (owner, state, segment, session end, chances, held numbers...).
-`pp:log`: a stream of every draw, verify, hold, release, choice and confirmation (PP-13), written by the
-same script as the change it records and drained into Postgres `fairness_log` by the worker.
+Every key of a segment `s` and of the selections drawing from it carries the hash tag `{s}`, so that on a
+Redis Cluster they all live in one slot and every script stays atomic there (ADR 0097); see numbers.py for
+number <-> index:
+- `pp:{s}:bits`  bitmap, bit i = 1 when number i is available;  `pp:{s}:n` how many are;
+- `pp:{s}:holds` hash index -> selection id;  `pp:{s}:hexp` zset index by hold expiry (µs);
+- `pp:{s}:alloc` set of allocated indexes (mirrors the Postgres ledger, which is the authority);
+- `pp:{s}:sel:{id}` a selection's hash (owner, state, segment, session end, chances, held numbers...);
+- `pp:{s}:log`: a stream of every draw, verify, hold, release, choice and confirmation of the segment
+  (PP-13), written by the same script as the change it records and drained into Postgres `fairness_log`
+  by the worker, which finds the segments with a stream in the set `pp:logs`.
+Outside any tag: `pp:home:{id}` the segment of a selection (for a request that names only the selection,
+read once per replica and selection), `pp:logs`.
 
-The admission queue of a segment (PP-10: more people drawing than the pool can hold): `pp:seg:{s}:q` zset
-selection -> ticket (arrival order), `pp:seg:{s}:qseen` zset selection -> last poll (µs), `pp:seg:{s}:qseq`
+The admission queue of a segment (PP-10: more people drawing than the pool can hold): `pp:{s}:q` zset
+selection -> ticket (arrival order), `pp:{s}:qseen` zset selection -> last poll (µs), `pp:{s}:qseq`
 the ticket counter. A draw that finds fewer than five numbers free while others hold numbers takes a
 ticket; the k-th in line is admitted once k draws' worth of numbers are free; a place not polled for
 `keep_place_s` is given up. See lua/admission.lua and ADR 0022.
@@ -19,7 +24,9 @@ A number is in exactly one of: available (bit 1), held (in holds), allocated (in
 first lapses the segment's expired holds (a worker sweep does the same for idle segments), so a hold
 never outlives its expiry by more than one request or one sweep period, whatever happens to the replica
 that made it. Time is the platform clock: the caller passes `now` in µs, or '' to let the script read
-Redis TIME plus the dev/test clock offset (one round trip instead of two on the hot path).
+Redis TIME plus the dev/test clock offset (one round trip instead of two on the hot path). The offset key
+is in no segment's slot, so on a cluster the caller always passes `now` (the production clock is the
+system's, no round trip; the dev/test clock reads the offset from the service's own Redis).
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import WatchError
 
 from plate_pool_service.domain import State
@@ -190,21 +198,46 @@ class HotSelection:
     draws_left: int
 
 
+# The hot state's store: one Redis, or a Redis Cluster (settings.hot_redis_url, `redis+cluster://`).
+HotRedis = Redis | RedisCluster
+
+
+def hot_redis(url: str, connect_timeout_s: float = 5.0, timeout_s: float = 5.0) -> HotRedis:
+    """The client for `url`: `redis+cluster://host:port[,host:port...]` a Redis Cluster (any of its nodes
+    as the seeds; it discovers the rest), anything else one Redis."""
+    if url.startswith("redis+cluster://"):
+        seeds = url.removeprefix("redis+cluster://").split("/", 1)[0]
+        host, _, port = seeds.split(",")[0].rpartition(":")
+        return RedisCluster(
+            host=host or "127.0.0.1",
+            port=int(port or 6379),
+            socket_connect_timeout=connect_timeout_s,
+            socket_timeout=timeout_s,
+        )
+    return Redis.from_url(url, socket_connect_timeout=connect_timeout_s, socket_timeout=timeout_s)
+
+
 class HotPool:
     def __init__(
         self,
-        redis: Redis,
+        redis: HotRedis,
         clock: Clock,
         prefix: str = "pp",
         probes_per_number: int = 4,
         max_probes_per_number: int = 50,
         keep_place_s: float = 20.0,
+        owns_redis: bool = False,
     ) -> None:
         self.redis = redis
         self.clock = clock
         self.prefix = prefix
         self.keep_place_s = keep_place_s
-        self.log_key = f"{prefix}:log"
+        self.cluster = isinstance(redis, RedisCluster)
+        self._owns_redis = owns_redis
+        # The segments whose log stream the worker drains (one stream per segment: one slot each).
+        self.logs_key = f"{prefix}:logs"
+        # Before ADR 0097 one stream held every segment's entries: drained until empty after the switch.
+        self.legacy_log_key = f"{prefix}:log"
         self._probes = probes_per_number
         self._max_probes = max_probes_per_number
         # segment -> its share of numbers available after this replica's last draw there: a thinner pool
@@ -218,14 +251,17 @@ class HotPool:
         self._release = redis.register_script(_RELEASE)
         self._lapse = redis.register_script(_LAPSE)
         self._take = redis.register_script(_TAKE)
-        # The dev/test clock lives in Redis: let the scripts read it (saves a round trip per request).
-        self._script_reads_clock = isinstance(clock, RedisOffsetClock)
+        # The dev/test clock lives in Redis: let the scripts read it (saves a round trip per request);
+        # not on a cluster, where its key is in another slot than the segment's.
+        self._script_reads_clock = isinstance(clock, RedisOffsetClock) and not self.cluster
         self._pipe: RespPipe | None = None
         self._pipe_lock = asyncio.Lock()
 
     async def _fast_script(self, script: Any, keys: list[str], args: list[Any]) -> Any:
         """EVALSHA on the shared auto-pipelining connection (resp.py); redis-py when it is unavailable or
         Redis lost the script (it loads it again)."""
+        if self.cluster:  # redis-py routes it to the segment's shard
+            return await script(keys=keys, args=args)
         pipe = self._pipe
         if pipe is None or pipe.closed:
             try:
@@ -246,6 +282,7 @@ class HotPool:
         async with self._pipe_lock:
             if self._pipe is not None and not self._pipe.closed:
                 return self._pipe
+            assert isinstance(self.redis, Redis)
             kwargs = self.redis.connection_pool.connection_kwargs
             if "path" in kwargs or kwargs.get("ssl"):
                 return None
@@ -262,18 +299,32 @@ class HotPool:
             self._pipe.close()
             self._pipe = None
 
+    async def aclose(self) -> None:
+        self.close()
+        if self._owns_redis:
+            await self.redis.aclose()
+
     def seg_key(self, segment_id: str, part: str) -> str:
-        return f"{self.prefix}:seg:{segment_id}:{part}"
+        return f"{self.prefix}:{{{segment_id}}}:{part}"
 
-    def sel_key(self, selection_id: str) -> str:
-        return f"{self.prefix}:sel:{selection_id}"
+    def sel_key(self, selection_id: str, segment_id: str) -> str:
+        """A selection's hash, in its segment's slot (the scripts change both at once)."""
+        return f"{self.prefix}:{{{segment_id}}}:sel:{selection_id}"
 
-    def _keys(self, selection_id: str, segment_id: str) -> list[str]:
+    def log_key(self, segment_id: str) -> str:
+        return self.seg_key(segment_id, "log")
+
+    def home_key(self, selection_id: str) -> str:
+        return f"{self.prefix}:home:{selection_id}"
+
+    def keys_of(self, selection_id: str, segment_id: str) -> list[str]:
+        """What every script gets as KEYS (prelude.lua): all in the segment's slot, except the dev/test
+        clock offset on one Redis (on a cluster a key of the segment's that the scripts never read)."""
         return [
-            self.sel_key(selection_id),
+            self.sel_key(selection_id, segment_id),
             *(self.seg_key(segment_id, p) for p in ("bits", "n", "holds", "hexp", "alloc")),
-            self.log_key,
-            OFFSET_KEY,
+            self.log_key(segment_id),
+            self.seg_key(segment_id, "clock") if self.cluster else OFFSET_KEY,
             *(self.seg_key(segment_id, p) for p in ("q", "qseen", "qseq")),
         ]
 
@@ -326,6 +377,7 @@ class HotPool:
                 await pipe.execute()
             except WatchError:
                 return False  # built by someone else in between
+        await self.redis.sadd(self.logs_key, segment_id)  # its stream, drained by the worker
         return True
 
     async def holder(self, segment_id: str, index: int) -> str | None:
@@ -349,21 +401,35 @@ class HotPool:
         """Allocate an available number outright (an appeal's restored number); raises HotError when it
         is held or allocated by someone else."""
         result = await self._take(
-            keys=self._keys(selection_id, segment_id),
+            keys=self.keys_of(selection_id, segment_id),
             args=[await self._now_arg(), segment_id, index, selection_id],
         )
         if int(result[0]) < 0:
             raise HotError(int(result[0]))
 
     async def lapse(self, segment_id: str) -> int:
-        keys = self._keys("-", segment_id)
+        keys = self.keys_of("-", segment_id)
         return int(await self._lapse(keys=keys, args=[await self._now_arg(), segment_id]))
 
     # --- selections -------------------------------------------------------------------------------
 
+    async def segment_of(self, selection_id: str) -> str | None:
+        """The segment of a selection Redis knows (None when it does not: ask Postgres)."""
+        raw = await self.redis.get(self.home_key(selection_id))
+        return None if raw is None else _s(raw)
+
     async def put_selection(self, selection_id: str, st: SelectionState) -> None:
-        await self.redis.hset(
-            self.sel_key(selection_id),
+        # Three slots on a cluster (the selection's, its home's, the streams'): not one transaction, and
+        # need not be: the home and the stream's registration only ever name the same segment.
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(self.home_key(selection_id), st.segment_id)
+            pipe.sadd(self.logs_key, st.segment_id)
+            self._put_hash(pipe, selection_id, st)
+            await pipe.execute()
+
+    def _put_hash(self, pipe: Any, selection_id: str, st: SelectionState) -> None:
+        pipe.hset(
+            self.sel_key(selection_id, st.segment_id),
             mapping={
                 "owner": st.owner,
                 "seg": st.segment_id,
@@ -380,12 +446,17 @@ class HotPool:
             },
         )
 
-    async def set_state(self, selection_id: str, **fields: str) -> None:
+    async def set_state(self, selection_id: str, segment_id: str, **fields: str) -> None:
         mapping: Any = dict(fields)
-        await self.redis.hset(self.sel_key(selection_id), mapping=mapping)
+        await self.redis.hset(self.sel_key(selection_id, segment_id), mapping=mapping)
 
-    async def counters(self, selection_id: str) -> tuple[int, int] | None:
-        cl, dl = await self.redis.hmget(self.sel_key(selection_id), ["cl", "dl"])
+    async def held(self, selection_id: str, segment_id: str) -> tuple[str | None, str | None]:
+        """The selection's held numbers (comma list of indexes) and their hold's end (µs)."""
+        held, hexp = await self.redis.hmget(self.sel_key(selection_id, segment_id), ["held", "hexp"])
+        return (None if held is None else _s(held)), (None if hexp is None else _s(hexp))
+
+    async def counters(self, selection_id: str, segment_id: str) -> tuple[int, int] | None:
+        cl, dl = await self.redis.hmget(self.sel_key(selection_id, segment_id), ["cl", "dl"])
         if cl is None or dl is None:
             return None
         return int(cl), int(dl)
@@ -393,7 +464,7 @@ class HotPool:
     async def selection(self, selection_id: str, segment_id: str) -> HotSelection | None:
         """The selection's hot hash and its chosen number's place (None when Redis lost the hash)."""
         fields = await self.redis.hmget(
-            self.sel_key(selection_id), ["state", "chosen", "cl", "dl", "confirmed_us"]
+            self.sel_key(selection_id, segment_id), ["state", "chosen", "cl", "dl", "confirmed_us"]
         )
         state, chosen_raw, cl, dl, confirmed_us = fields
         if state is None:
@@ -433,7 +504,7 @@ class HotPool:
         points = want if thin else 1
         count = want * per_number + points
         picks = [x % size for x in struct.unpack(f"<{count}Q", secrets.token_bytes(8 * count))]
-        keys = self._keys(selection_id, segment_id)
+        keys = self.keys_of(selection_id, segment_id)
         starts, candidates = ",".join(map(str, picks[:points])), ",".join(map(str, picks[points:]))
         keep_us = int(self.keep_place_s * 1_000_000)
         args = [await self._now_arg(), owner, selection_id, segment_id, starts, candidates, keep_us]
@@ -455,7 +526,7 @@ class HotPool:
         self, selection_id: str, owner: str, segment_id: str, index: int | None, number: str
     ) -> Verify:
         """PP-05: hold the number when available, else spend one custom attempt."""
-        keys = self._keys(selection_id, segment_id)
+        keys = self.keys_of(selection_id, segment_id)
         args = [
             await self._now_arg(),
             owner,
@@ -474,7 +545,7 @@ class HotPool:
 
     async def choose(self, selection_id: str, owner: str, segment_id: str, index: int) -> Choice:
         result = await self._choose(
-            keys=self._keys(selection_id, segment_id),
+            keys=self.keys_of(selection_id, segment_id),
             args=[await self._now_arg(), owner, selection_id, segment_id, index],
         )
         status = int(result[0])
@@ -486,7 +557,7 @@ class HotPool:
         """The chosen number moves from held to allocated; (its index, when). A repeat after it took
         effect answers the same."""
         result = await self._confirm(
-            keys=self._keys(selection_id, segment_id),
+            keys=self.keys_of(selection_id, segment_id),
             args=[await self._now_arg(), owner, selection_id, segment_id],
         )
         status = int(result[0])
@@ -503,7 +574,7 @@ class HotPool:
         ledger_refused: bool,
     ) -> None:
         await self._unconfirm(
-            keys=self._keys(selection_id, segment_id),
+            keys=self.keys_of(selection_id, segment_id),
             args=[
                 await self._now_arg(),
                 selection_id,
@@ -524,7 +595,7 @@ class HotPool:
     ) -> list[int]:
         """Give back what the selection holds (and its allocated number, if named); set its state."""
         result = await self._release(
-            keys=self._keys(selection_id, segment_id),
+            keys=self.keys_of(selection_id, segment_id),
             args=[
                 await self._now_arg(),
                 selection_id,

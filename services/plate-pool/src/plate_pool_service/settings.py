@@ -10,6 +10,10 @@ class PlatePoolSettings(ServiceSettings):
     http_port: int = 8040
     # Prefix of every hot-state key in Redis (hot.py); a test or a bench may use its own.
     hot_prefix: str = "pp"
+    # Where the hot state lives (ADR 0097): empty for the service's Redis (`redis.url`), else its own URL;
+    # `redis+cluster://host:port` for a Redis Cluster (any node as the seed). Verification codes, rate
+    # limits and the dev/test clock stay on the service's Redis either way.
+    hot_redis_url: str = ""
     # How long a replica trusts its cached office settings and segment list (seconds).
     cache_ttl_s: float = 10.0
     # PP-10 admission queue (hot.py): a place in line not asked for again within this long is given up,

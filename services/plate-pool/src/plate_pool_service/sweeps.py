@@ -5,7 +5,8 @@
 - sms-windows: a choice not confirmed by SMS in 30 minutes goes back to the step the chances allow (PP-07);
   both first record a choice or confirmation whose replica died before writing it (reconcile.py);
 - register-deadlines: a number not registered within 3 working days is cancelled with a 2-year ban (PP-09);
-- fairness-log: the Redis stream of draws, verifies, holds and releases drained into Postgres (PP-13);
+- fairness-log: each segment's Redis stream of draws, verifies, holds and releases drained into Postgres
+  (PP-13);
 - pools: pools Redis lost are rebuilt from the ledger; an office under its floor raises an alert (PP-10).
 """
 
@@ -99,8 +100,8 @@ async def register_deadlines(runtime: Runtime) -> int:
     return len(rows)
 
 
-# The drain copies up to DRAIN_BATCHES x DRAIN_BATCH entries per run (every second): far above what the
-# draws of a segment's opening write (one entry each, a few thousand a second), so the stream stays short.
+# The drain copies up to DRAIN_BATCHES x DRAIN_BATCH entries per stream per run (every second): far above
+# what the draws of a segment's opening write (one entry each, a few thousand a second), so it stays short.
 DRAIN_BATCH = 2_000
 DRAIN_BATCHES = 25
 # The scripts cap the stream at about 1,000,000 entries (hot.py: MAXLEN, Redis's memory guard); a backlog
@@ -109,22 +110,33 @@ BACKLOG_WARNING = 250_000
 
 
 async def drain_fairness_log(runtime: Runtime) -> int:
-    """PP-13: copy the stream into the append-only table, then trim what was copied (idempotent by id)."""
+    """PP-13: copy each segment's stream (one per segment: one slot on a cluster, ADR 0097) into the
+    append-only table, then trim what was copied (idempotent by id). The stream ids order the entries of
+    one segment; the table orders them across segments by `at`."""
     ctx = context_for(runtime)
+    hot = ctx.hot
+    streams = [hot.log_key(_text(s)) for s in sorted(await hot.redis.smembers(hot.logs_key))]
     total = 0
-    for _ in range(DRAIN_BATCHES):
-        done = await _drain_batch(runtime, ctx)
-        total += done
-        if done < DRAIN_BATCH:
-            return total
-    backlog = int(await runtime.redis.xlen(ctx.hot.log_key))
-    if backlog > BACKLOG_WARNING:
-        log.error("fairness log backlog of %d entries: the drain is not keeping up", backlog)
+    for stream in [hot.legacy_log_key, *streams]:
+        total += await _drain_stream(runtime, ctx, stream)
     return total
 
 
-async def _drain_batch(runtime: Runtime, ctx: Any) -> int:
-    entries = await runtime.redis.xrange(ctx.hot.log_key, count=DRAIN_BATCH)
+async def _drain_stream(runtime: Runtime, ctx: Any, stream: str) -> int:
+    total = 0
+    for _ in range(DRAIN_BATCHES):
+        done = await _drain_batch(runtime, ctx, stream)
+        total += done
+        if done < DRAIN_BATCH:
+            return total
+    backlog = int(await ctx.hot.redis.xlen(stream))
+    if backlog > BACKLOG_WARNING:
+        log.error("fairness log %s: backlog of %d entries, the drain is not keeping up", stream, backlog)
+    return total
+
+
+async def _drain_batch(runtime: Runtime, ctx: Any, stream: str) -> int:
+    entries = await ctx.hot.redis.xrange(stream, count=DRAIN_BATCH)
     if not entries:
         return 0
     rows: list[dict[str, Any]] = []
@@ -169,7 +181,7 @@ async def _drain_batch(runtime: Runtime, ctx: Any) -> int:
             pg_insert(fairness_log)
             .values(rows)
             .on_conflict_do_nothing(
-                index_elements=[fairness_log.c.stream_id],
+                index_elements=[fairness_log.c.segment_id, fairness_log.c.stream_id],
                 index_where=fairness_log.c.stream_id.is_not(None),
             )
         )
@@ -183,7 +195,7 @@ async def _drain_batch(runtime: Runtime, ctx: Any) -> int:
                     [{"sid": uuid.UUID(sid), "left": left} for sid, left in latest.items()],
                 )
         await uow.commit()
-    await runtime.redis.xdel(ctx.hot.log_key, *[_text(e[0]) for e in entries])
+    await ctx.hot.redis.xdel(stream, *[_text(e[0]) for e in entries])
     return len(rows)
 
 

@@ -142,7 +142,8 @@ fairness_log = Table(
     "fairness_log",
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
-    Column("stream_id", String(40)),  # the Redis stream entry it came from (idempotent drain)
+    # the entry of its segment's Redis stream it came from (idempotent drain; ids repeat across streams)
+    Column("stream_id", String(40)),
     Column("at", DateTime(timezone=True), nullable=False),  # platform clock
     Column("op", String(16), nullable=False),
     Column("selection_id", String(40)),
@@ -151,7 +152,8 @@ fairness_log = Table(
     Column("released", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("detail", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Index(
-        "uq_fairness_log_stream_id",
+        "uq_fairness_log_segment_stream_id",
+        "segment_id",
         "stream_id",
         unique=True,
         postgresql_where=text("stream_id IS NOT NULL"),

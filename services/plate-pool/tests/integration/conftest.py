@@ -2,13 +2,18 @@
 
 Every test gets its own office code (so segments, ledger rows and settings never meet another test's),
 its own hot-state key prefix, its own VINs, identity numbers and phones, and a FixedClock it moves.
+
+The hot state (ADR 0097) is on one Redis, and, for the tests marked `redis_cluster` (CI's representative
+set) or every test when TMS_TEST_HOT_CLUSTER=all (`make test-cluster`), also on a Redis Cluster of three
+masters this session starts on private ports (`hot_backend`; stopped at the session's end).
 """
 
 from __future__ import annotations
 
 import base64
+import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -34,6 +39,7 @@ from servicekit.clock import SHANGHAI, FixedClock
 from servicekit.db import new_metadata
 from servicekit.migrate import migrate
 from servicekit.testing import TokenFactory, service_client, set_test_calendar_years
+from servicekit.testservers import PrivateRedisCluster
 from servicekit.validators import vin_check_digit
 
 MONDAY_10AM = datetime(2027, 3, 1, 10, 0, tzinfo=SHANGHAI)
@@ -224,16 +230,48 @@ class Platform:
         return segment_id
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test with a hot state runs on one Redis; the representative set (and all of them under
+    `make test-cluster`) on the Redis Cluster as well."""
+    if "hot_backend" not in metafunc.fixturenames:
+        return
+    both = os.environ.get("TMS_TEST_HOT_CLUSTER") == "all" or any(
+        m.name == "redis_cluster" for m in metafunc.definition.iter_markers()
+    )
+    metafunc.parametrize("hot_backend", ["redis", "cluster"] if both else ["redis"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[PrivateRedisCluster]:
+    cluster = PrivateRedisCluster(masters=3)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def hot_backend(request: pytest.FixtureRequest) -> str:
+    """The hot state's `hot_redis_url`: '' for the service's Redis, or the session's Redis Cluster."""
+    if request.param == "cluster":
+        cluster: PrivateRedisCluster = request.getfixturevalue("redis_cluster")
+        return cluster.url
+    return ""
+
+
 @pytest.fixture
 def office() -> str:
     return "13" + f"{secrets.randbelow(10_000):04d}"
 
 
 @pytest.fixture
-async def platform(plate_pool_database: str, office: str) -> AsyncIterator[Platform]:
+async def platform(plate_pool_database: str, office: str, hot_backend: str) -> AsyncIterator[Platform]:
     clock = FixedClock(MONDAY_10AM)
     tokens = TokenFactory()
-    settings = PlatePoolSettings(hot_prefix=f"pptest:{secrets.token_hex(4)}", cache_ttl_s=0)
+    settings = PlatePoolSettings(
+        hot_prefix=f"pptest:{secrets.token_hex(4)}", hot_redis_url=hot_backend, cache_ttl_s=0
+    )
     app = create_app(settings, clock=clock)
     app.state.verifier = tokens.verifier()
     async with service_client(app) as client:
@@ -250,7 +288,7 @@ async def platform(plate_pool_database: str, office: str) -> AsyncIterator[Platf
         async with ctx.runtime.engine.begin() as conn:
             for table in (allocations, selections, segments):
                 await conn.execute(delete(table).where(table.c.office_code == office))
-        redis = ctx.runtime.redis
+        redis = ctx.hot.redis
         keys = [k async for k in redis.scan_iter(match=f"{settings.hot_prefix}:*", count=1000)]
         if keys:
             await redis.delete(*keys)

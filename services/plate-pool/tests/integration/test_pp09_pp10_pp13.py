@@ -124,10 +124,10 @@ async def test_pp13_one_drain_run_copies_a_burst_of_draws_and_keeps_the_last_cou
     async with redis.pipeline(transaction=False) as pipe:
         for i in range(burst):
             fields = {"op": "draw", "at": "1", "seg": segment, "sel": sel["id"], "held": "", "dl": burst - i}
-            pipe.xadd(p.ctx.hot.log_key, fields)  # type: ignore[arg-type]
+            pipe.xadd(p.ctx.hot.log_key(segment), fields)  # type: ignore[arg-type]
         await pipe.execute()
     assert await sweeps.drain_fairness_log(p.ctx.runtime) == burst
-    assert await redis.xlen(p.ctx.hot.log_key) == 0
+    assert await redis.xlen(p.ctx.hot.log_key(segment)) == 0
     async with p.ctx.runtime.engine.connect() as conn:
         copied = (
             await conn.execute(

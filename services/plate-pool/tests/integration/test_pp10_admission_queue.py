@@ -30,7 +30,7 @@ async def _draw(p: Platform, who: Applicant, sel: dict[str, Any]) -> tuple[int, 
 
 
 async def _log_ops(p: Platform, op: str) -> list[dict[str, str]]:
-    entries = await p.ctx.hot.redis.xrange(p.ctx.hot.log_key)
+    entries = await p.ctx.hot.redis.xrange(p.ctx.hot.log_key(await p.segment_id()))
     found = []
     for _, raw in entries:
         fields = {k.decode(): v.decode() for k, v in raw.items()}

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 async def _redis_restarts(p: Platform) -> None:
     """Everything this test's platform keeps in Redis is gone, as after a restart."""
-    redis = p.ctx.runtime.redis
+    redis = p.ctx.hot.redis
     keys = [k async for k in redis.scan_iter(match=f"{p.ctx.hot.prefix}:*", count=1000)]
     assert keys
     await redis.delete(*keys)

@@ -417,7 +417,7 @@ def _text(value: bytes | str) -> str:
 async def _explain(cluster: Cluster, sid: str, owner: Person) -> dict[str, Any]:
     """What Postgres, Redis and the person's own requests say about a selection (for a failure message)."""
     hot = cluster.ctx.hot
-    raw = await cluster.redis.hgetall(hot.sel_key(sid))
+    raw = await cluster.redis.hgetall(hot.sel_key(sid, cluster.segment_id))
     async with cluster.ctx.runtime.engine.connect() as conn:
         state = (await conn.execute(select(selections.c.state).where(selections.c.id == sid))).scalar()
     return {

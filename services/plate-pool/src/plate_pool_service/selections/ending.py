@@ -135,7 +135,7 @@ async def end_session(ctx: PlateContext, row: Any) -> None:
         return  # a choice its replica never recorded: the SMS window runs now, not the session
     sid = str(row.id)
     await ctx.hot.release(sid, row.segment_id, State.SESSION_EXPIRED, "session_end")
-    counters = await ctx.hot.counters(sid)
+    counters = await ctx.hot.counters(sid, row.segment_id)
     async with ctx.runtime.uow() as uow:
         values: dict[str, Any] = {"state": State.SESSION_EXPIRED, "updated_at": uow.now}
         if counters is not None:

@@ -49,11 +49,11 @@ class Current:
 async def current(ctx: PlateContext, selection_id: uuid.UUID, principal: Principal) -> Current:
     """One selection as it stands, with what it holds right now."""
     row = await load_current(ctx, selection_id, principal)
-    counters = await ctx.hot.counters(str(row.id)) if row.state == State.SELECTING else None
+    counters = await ctx.hot.counters(str(row.id), row.segment_id) if row.state == State.SELECTING else None
     held: list[str] | None = None
     until: datetime | None = None
     if row.state in (State.SELECTING, State.AWAITING_SMS):
-        held_raw, hexp = await ctx.hot.redis.hmget(ctx.hot.sel_key(str(row.id)), ["held", "hexp"])
+        held_raw, hexp = await ctx.hot.held(str(row.id), row.segment_id)
         segment = await ctx.catalog.segment(row.segment_id)
         if held_raw and hexp and segment is not None:
             moment = from_us(hexp)
@@ -85,7 +85,8 @@ async def mine(
     page = rows[:page_size]
     found = []
     for row in page:
-        counters = await ctx.hot.counters(str(row.id)) if row.state == State.SELECTING else None
+        selecting = row.state == State.SELECTING
+        counters = await ctx.hot.counters(str(row.id), row.segment_id) if selecting else None
         found.append(Current(row, counters, None, None))
     next_cursor = encode_cursor({"id": str(page[-1].id)}) if len(rows) > page_size else None
     return found, next_cursor

@@ -200,7 +200,7 @@ async def _resume(
         raise domain.VehicleAlreadySelected(
             f"this vehicle's pre-selection is {row.state}", extra={"state": row.state}
         )
-    counters = await ctx.hot.counters(str(row.id))
+    counters = await ctx.hot.counters(str(row.id), row.segment_id)
     custom_left, draws_left = counters or (row.custom_left, row.draws_left)
     if custom_left <= 0 and draws_left <= 0:
         raise domain.NoChancesLeft("no chances left; select at the registration office")

@@ -18,7 +18,7 @@ from plate_pool_service.hot import Choice, Draw, HotError, HotStatus, Queued, Ve
 from plate_pool_service.ledger import record_choice, record_confirmation
 from plate_pool_service.pools import build_pool
 from plate_pool_service.reconcile import restore_hot
-from plate_pool_service.selections.reading import _text, load, load_current, row_of
+from plate_pool_service.selections.reading import load, load_current, row_of
 from servicekit.uow import Actor
 from servicekit.verification import IssuedCode
 from servicekit.web import NotFound, Principal
@@ -28,17 +28,16 @@ T = TypeVar("T")
 
 
 async def segment_of(ctx: PlateContext, selection_id: uuid.UUID, principal: Principal) -> Segment:
-    """The selection's segment: cached per replica (it never changes), else from Redis, else Postgres."""
+    """The selection's segment: cached per replica (it never changes), else from Redis (its home key,
+    one GET: the hot keys are under the segment's tag, ADR 0097), else Postgres."""
     key = str(selection_id)
     segment_id = ctx.segment_of.get(key)
     if segment_id is None:
-        raw = await ctx.hot.redis.hget(ctx.hot.sel_key(key), "seg")
-        if raw is None:
+        segment_id = await ctx.hot.segment_of(key)
+        if segment_id is None:
             row = await load(ctx, selection_id, principal)
             await restore_hot(ctx, row)
             segment_id = row.segment_id
-        else:
-            segment_id = _text(raw)
         if len(ctx.segment_of) > 200_000:
             ctx.segment_of.clear()
         ctx.segment_of[key] = segment_id
