@@ -257,7 +257,9 @@ async def upsert_preselection(uow: UnitOfWork, **values: Any) -> None:
     await uow.session.execute(
         stmt.on_conflict_do_update(
             index_elements=[preselections.c.selection_id],
-            set_={k: stmt.excluded[k] for k in values if k != "selection_id"} | {"updated_at": uow.now},
+            # A sealed owner's number takes its blind index along (the insert's default computed it).
+            set_={k: stmt.excluded[k] for k in with_blind(preselections, values) if k != "selection_id"}
+            | {"updated_at": uow.now},
             where=preselections.c.state == "confirmed",
         )
     )

@@ -1,4 +1,5 @@
-"""ADR 0096: revision 0013 seals the rows already there, and its downgrade opens them back."""
+"""ADR 0096: revision 0013 seals the rows already there, and its downgrade opens them back; a sealed
+number's blind index follows it on an upsert."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from sqlalchemy import Engine, create_engine, select, text
 
 from servicekit.crypto import blind_match
 from servicekit.migrate import alembic_config, drop_test_database, ensure_database
+from servicekit.runtime import Runtime
+from vehicle_service import records
 from vehicle_service.service import SPEC
-from vehicle_service.tables import delivery_bans, vehicles
+from vehicle_service.tables import delivery_bans, preselections, vehicles
 
 from .factories import new_owner_id, new_phone, new_plate, new_vin
 
@@ -83,3 +86,32 @@ def test_the_sealing_revision_seals_existing_rows_and_its_downgrade_opens_them(s
     with scratch.connect() as conn:
         clear = conn.execute(text("SELECT owner_id_number, owner_name, phone FROM vehicles")).one()
     assert tuple(clear) == (owner, "张三", phone)
+
+
+async def test_a_preselection_told_again_keeps_its_blind_index_in_step(runtime: Runtime) -> None:
+    """A confirmation told again (the PP-08 projection's upsert) rewrites the sealed owner and its digest
+    together: the projection is found by the owner it now names, not by the one before."""
+    selection, first, second = f"sel-{uuid.uuid4().hex[:12]}", new_owner_id(), new_owner_id()
+    for owner in (first, second):
+        async with runtime.uow() as uow:
+            await records.upsert_preselection(
+                uow,
+                selection_id=selection,
+                office_code="130100",
+                plate_number=new_plate(),
+                vin=new_vin(),
+                owner_id_kind="resident_id",
+                owner_id_number=owner,
+                owner_name="张三",
+                phone=new_phone(),
+                state="confirmed",
+            )
+            await uow.commit()
+    async with runtime.engine.connect() as conn:
+        by_second = await conn.scalar(
+            select(preselections.c.selection_id).where(blind_match(preselections.c.owner_id_number, second))
+        )
+        by_first = await conn.scalar(
+            select(preselections.c.selection_id).where(blind_match(preselections.c.owner_id_number, first))
+        )
+    assert (by_second, by_first) == (selection, None)
