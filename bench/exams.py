@@ -41,7 +41,7 @@ from typing import Any
 
 import httpx
 import psycopg
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 from stdnum.cn import ric
 
@@ -79,7 +79,7 @@ from servicekit.clock import FixedClock  # noqa: E402
 from servicekit.crypto import blind_match  # noqa: E402
 from servicekit.migrate import ADMIN_URL, migrate  # noqa: E402
 from servicekit.runtime import Runtime  # noqa: E402
-from servicekit.testing import TokenFactory  # noqa: E402
+from servicekit.testing import TokenFactory, outbox_payloads  # noqa: E402
 
 
 def log(message: str) -> None:
@@ -318,15 +318,7 @@ async def check(clients: list[httpx.AsyncClient], slot_id: str, people: list[Per
                     ).where(exam_bookings.c.slot_id == slot_id)
                 )
             ).all()
-            events = (
-                await conn.execute(
-                    text(
-                        "SELECT count(*) FROM outbox WHERE routing_key = 'license.exam_booking.decided.v1' "
-                        "AND payload->>'slot_id' = :slot"
-                    ),
-                    {"slot": slot_id},
-                )
-            ).scalar_one()
+            events = len(await outbox_payloads(conn, "license.exam_booking.decided.v1", slot_id=slot_id))
             seated_column = (
                 await conn.execute(select(exam_slots.c.seated).where(exam_slots.c.id == slot_id))
             ).scalar_one()

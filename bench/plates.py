@@ -78,10 +78,9 @@ from plate_pool_service.segments import (  # noqa: E402
 )
 from plate_pool_service.service import SPEC  # noqa: E402
 from plate_pool_service.tables import allocations, segments, selections  # noqa: E402
-from servicekit.db import new_metadata  # noqa: E402
 from servicekit.migrate import migrate  # noqa: E402
 from servicekit.runtime import Runtime  # noqa: E402
-from servicekit.testing import TokenFactory  # noqa: E402
+from servicekit.testing import TokenFactory, outbox_payloads  # noqa: E402
 from servicekit.validators import vin_check_digit  # noqa: E402
 
 JPEG = "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAMCAgICAgMCAgIDAwMDBAYEBAQEBAgGBgUGBwcH"
@@ -349,7 +348,6 @@ async def race(segment_id: str, tokens: TokenFactory) -> dict[str, int]:
         rows = await make_selections(client, tokens, OFFICES["race"], RACE_CONTENDERS)
         log(f"race: {len(rows)} selections made in {time.perf_counter() - started:.1f} s")
         runtime = Runtime.open(SPEC.settings(), SPEC.metadata)
-        outbox = new_metadata().tables["outbox"]
         confirmed = 0
         # All 2,000 contenders are in the race at once, but at most CONNECTIONS requests are in flight (as
         # before: the client has that many connections). They wait here, not in httpx's pool, whose queue
@@ -365,16 +363,8 @@ async def race(segment_id: str, tokens: TokenFactory) -> dict[str, int]:
 
         async def code_for(phone: str) -> str:
             async with runtime.engine.connect() as conn:
-                payload = (
-                    await conn.execute(
-                        select(outbox.c.payload)
-                        .where(outbox.c.routing_key == "notify.sms.send.v1")
-                        .where(outbox.c.payload["phone"].astext == phone)
-                        .order_by(outbox.c.id.desc())
-                        .limit(1)
-                    )
-                ).scalar_one()
-            return str(payload["params"]["code"])
+                sent = await outbox_payloads(conn, "notify.sms.send.v1", newest_first=True, phone=phone)
+            return str(sent[0]["params"]["code"])
 
         async def contend(sid: str, token: str, phone: str) -> None:
             nonlocal confirmed

@@ -137,6 +137,29 @@ def upgrade() -> None:
 def downgrade() -> None:
     drop_audit_chain(op)
 ''',
+        "migrations/versions/0003_sealed_kit_tables.py": '''"""The outbox payload and the audit entries' before/after sealed (SM4-GCM, ADR 0095).
+
+Revision ID: 0003
+Revises: 0002
+"""
+
+from alembic import op
+
+from servicekit.migrations import seal_kit_tables, unseal_kit_tables
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    seal_kit_tables(op)
+
+
+def downgrade() -> None:
+    unseal_kit_tables(op)
+''',
         f"src/{pkg}/__init__.py": f'"""The {name} service: {summary}"""\n',
         f"src/{pkg}/py.typed": "",
         f"src/{pkg}/settings.py": f'''from typing import ClassVar

@@ -32,6 +32,7 @@ from identity_service.service import SPEC
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
 from servicekit.settings import Environment
+from servicekit.testing import outbox_payloads
 
 from .processes import NGINX, free_port, spawn, wait_until_ok
 from .stack import finish_sign_in, sign_in_post
@@ -292,23 +293,14 @@ def test_id03_online_registration_and_sign_in_through_the_gateway(edge: tuple[st
         )
 
         async def last_code() -> str:
-            from sqlalchemy import text
 
             runtime = Runtime.open(SPEC.settings(), SPEC.metadata)
             try:
                 async with runtime.engine.connect() as conn:
-                    row = (
-                        await conn.execute(
-                            text(
-                                "SELECT payload FROM outbox WHERE routing_key = 'notify.sms.send.v1' "
-                                "AND payload->>'phone' = :p ORDER BY id DESC LIMIT 1"
-                            ),
-                            {"p": phone},
-                        )
-                    ).one()
+                    sent = await outbox_payloads(conn, "notify.sms.send.v1", newest_first=True, phone=phone)
             finally:
                 await runtime.aclose()
-            return str(row.payload["params"]["code"])
+            return str(sent[0]["params"]["code"])
 
         r = gw.post(
             "/api/v1/users",

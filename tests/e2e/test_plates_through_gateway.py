@@ -38,7 +38,7 @@ import httpx
 import psycopg
 import pytest
 from redis import Redis as SyncRedis
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.engine import make_url
 from stdnum.cn import ric
 
@@ -51,11 +51,10 @@ from plate_pool_service.service import SPEC
 from plate_pool_service.settings import PlatePoolSettings
 from plate_pool_service.tables import allocations, segments, selections
 from servicekit.clock import SHANGHAI, set_platform_time
-from servicekit.db import new_metadata
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
 from servicekit.settings import Environment, RedisSettings
-from servicekit.testing import TokenFactory, set_test_calendar_years
+from servicekit.testing import TokenFactory, outbox_payloads, set_test_calendar_years
 from servicekit.validators import vin_check_digit
 
 from .processes import NGINX, free_port, spawn, wait_until_ok
@@ -187,19 +186,11 @@ async def _cleanup(settings: PlatePoolSettings, offices: tuple[str, ...]) -> Non
 
 
 async def _sms_code(settings: PlatePoolSettings, phone: str) -> str | None:
-    outbox = new_metadata().tables["outbox"]
     runtime = _runtime(settings)
     try:
         async with runtime.engine.connect() as conn:
-            payload = (
-                await conn.execute(
-                    select(outbox.c.payload)
-                    .where(outbox.c.routing_key == "notify.sms.send.v1")
-                    .where(outbox.c.payload["phone"].astext == phone)
-                    .order_by(outbox.c.id.desc())
-                    .limit(1)
-                )
-            ).scalar()
+            sent = await outbox_payloads(conn, "notify.sms.send.v1", newest_first=True, phone=phone)
+            payload = sent[0] if sent else None
     finally:
         await runtime.aclose()
     return None if payload is None else str(payload["params"]["code"])

@@ -34,10 +34,9 @@ from plate_pool_service.service import SPEC as PLATE_POOL
 from plate_pool_service.settings import PlatePoolSettings
 from plate_pool_service.tables import allocations, bans, segments, selections
 from servicekit.clock import SHANGHAI, FixedClock
-from servicekit.db import new_metadata
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
-from servicekit.testing import TokenFactory, service_client, set_test_calendar_years
+from servicekit.testing import TokenFactory, outbox_payloads, service_client, set_test_calendar_years
 from servicekit.validators import vin_check_digit
 from servicekit.web import create_service_app
 from servicekit.worker import Worker
@@ -160,17 +159,9 @@ async def pipe(databases: None) -> AsyncIterator[Pipe]:
 
 
 async def _sms_code(p: Pipe, phone: str) -> str:
-    outbox = new_metadata().tables["outbox"]
     async with p.plate_pool.runtime.engine.connect() as conn:
-        code = (
-            await conn.execute(
-                select(outbox.c.payload["params"]["code"].astext)
-                .where(outbox.c.routing_key == "notify.sms.send.v1")
-                .where(outbox.c.payload["phone"].astext == phone)
-                .order_by(outbox.c.id.desc())
-                .limit(1)
-            )
-        ).scalar()
+        sent = await outbox_payloads(conn, "notify.sms.send.v1", newest_first=True, phone=phone)
+        code = sent[0]["params"]["code"] if sent else None
     assert code is not None, "no code sent"
     return str(code)
 

@@ -48,7 +48,7 @@ from plate_pool_service.tables import segments
 from servicekit.db import psycopg_dsn
 from servicekit.runtime import Runtime
 from servicekit.settings import DatabaseSettings, RedisSettings
-from servicekit.testing import TokenFactory, set_test_calendar_years
+from servicekit.testing import TokenFactory, open_payload, set_test_calendar_years
 from servicekit.testservers import PrivatePostgres
 from servicekit.topology import declare_commands_exchange
 from servicekit.validators import vin_check_digit
@@ -323,19 +323,18 @@ class Load:
 
     async def sms_code(self, phone: str) -> str | None:
         """The code the SMS carried, read from the outbox (retrying while the database is away)."""
-        query = (
-            "SELECT payload FROM outbox WHERE routing_key = 'notify.sms.send.v1' "
-            "AND payload->>'phone' = %s ORDER BY id DESC LIMIT 1"
-        )
+        query = "SELECT payload FROM outbox WHERE routing_key = 'notify.sms.send.v1' ORDER BY id DESC"
         deadline = time.monotonic() + self.GIVE_UP_S
         while time.monotonic() < deadline:
             try:
                 async with await psycopg.AsyncConnection.connect(
                     psycopg_dsn(self.platform.database_url), connect_timeout=3
                 ) as conn:
-                    row = await (await conn.execute(query, (phone,))).fetchone()
-                if row is not None:
-                    return str(row[0]["params"]["code"])
+                    rows = await (await conn.execute(query)).fetchall()
+                # sealed (ADR 0095): opened and compared here, not in SQL
+                for payload in (open_payload(row[0]) for row in rows):
+                    if payload["phone"] == phone:
+                        return str(payload["params"]["code"])
             except psycopg.OperationalError:
                 pass
             await asyncio.sleep(self.RETRY_S)
@@ -463,12 +462,15 @@ async def check(platform: Platform, load: Load) -> Verdict:
                 (platform.segment_id,),
             )
         ).fetchall()
-        confirmed_events = await (
+        confirmed_payloads = await (
             await conn.execute(
-                "SELECT payload->>'selection_id', count(*) FROM outbox "
-                "WHERE routing_key = 'plate-pool.selection.confirmed.v1' GROUP BY 1"
+                "SELECT payload FROM outbox WHERE routing_key = 'plate-pool.selection.confirmed.v1'"
             )
         ).fetchall()
+        # sealed (ADR 0095): opened and counted here, not in SQL
+        confirmed_events = list(
+            Counter(open_payload(row[0])["selection_id"] for row in confirmed_payloads).items()
+        )
     allocation_of: dict[str, list[str]] = {}
     holders: dict[str, list[str]] = {}
     for sid, plate, _ in active:

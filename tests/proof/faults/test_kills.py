@@ -119,13 +119,15 @@ async def _commands(identity: Runtime, notify: Runtime, phones: list[str]) -> tu
     outbox = identity.metadata.tables["outbox"]
     inbox = notify.metadata.tables["inbox"]
     async with identity.engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(outbox.c.id, outbox.c.published_at).where(
-                    outbox.c.routing_key == SendSms.message_type, outbox.c.payload["phone"].astext.in_(phones)
+        rows = [
+            row
+            for row in await conn.execute(
+                select(outbox.c.id, outbox.c.published_at, outbox.c.payload).where(
+                    outbox.c.routing_key == SendSms.message_type
                 )
             )
-        ).all()
+            if row.payload["phone"] in phones  # sealed (ADR 0095): compared here, not in SQL
+        ]
     ids = [row.id for row in rows]
     async with notify.engine.connect() as conn:
         consumed = await conn.scalar(

@@ -30,6 +30,7 @@ from sqlalchemy import MetaData, Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from servicekit import crypto
 from servicekit.db import AUDIT_RETENTION_DAYS
 from servicekit.runtime import Runtime
 
@@ -299,15 +300,20 @@ async def verify(
         report.from_seq = expected - 1
         link_known = True
         stream = await conn.stream(
-            select(audit)
+            select(*crypto.raw_columns(audit))  # sealed before/after opened per entry, below
             .where(audit.c.seq > report.from_seq)
             .order_by(audit.c.seq)
             .execution_options(yield_per=VERIFY_BATCH)
         )
         # A batch at a time: one await per batch, not per row (the walk is CPU-bound on hashing).
         async for rows in stream.mappings().partitions(VERIFY_BATCH):
-            for row in rows:
-                seq = row["seq"]
+            for raw in rows:
+                seq = raw["seq"]
+                try:
+                    row = crypto.open_row(audit, dict(raw))
+                    opened = True
+                except crypto.CryptoError:  # a sealed value altered in place (ADR 0095): the entry changed
+                    row, opened = dict(raw), False
                 if seq != expected:
                     report.findings.append(
                         Finding(
@@ -318,7 +324,7 @@ async def verify(
                         )
                     )
                     link_known = False  # the removed entry's hash is gone: this one's link cannot be checked
-                if link_known and entry_hash(previous, dict(row)) != row["hash"]:
+                if link_known and (not opened or entry_hash(previous, row) != row["hash"]):
                     report.findings.append(
                         Finding(
                             "altered",

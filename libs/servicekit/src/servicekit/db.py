@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     DDL,
     BigInteger,
@@ -27,6 +29,7 @@ from sqlalchemy.dialects.postgresql import INET, JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
+from servicekit import crypto
 from servicekit.settings import DatabaseSettings
 
 NAMING_CONVENTION = {
@@ -47,9 +50,24 @@ def new_metadata() -> MetaData:
     return metadata
 
 
-def add_kit_tables(metadata: MetaData, *, audit_chain: bool = True) -> None:
+def add_kit_tables(metadata: MetaData, *, audit_chain: bool = True, sealed: bool = True) -> None:
     """The kit's tables. `audit_chain=False`: as revision one of every service made them, before the
-    audit trail was chained (`servicekit.migrations.create_kit_tables` keeps that revision's effect)."""
+    audit trail was chained (`servicekit.migrations.create_kit_tables` keeps that revision's effect).
+    `sealed=False`: before the outbox payload and the audit before/after were sealed (ADR 0095): events
+    and audit entries carry identity numbers, phones and names."""
+    payload: list[Column[Any]] = (
+        crypto.sealed("outbox", "payload", json_value=True, nullable=False)
+        if sealed
+        else [Column("payload", JSONB, nullable=False)]
+    )
+    before_after: list[Column[Any]] = (
+        [
+            *crypto.sealed("audit_log", "before", json_value=True),
+            *crypto.sealed("audit_log", "after", json_value=True),
+        ]
+        if sealed
+        else [Column("before", JSONB), Column("after", JSONB)]
+    )
     Table(
         "outbox",
         metadata,
@@ -57,7 +75,7 @@ def add_kit_tables(metadata: MetaData, *, audit_chain: bool = True) -> None:
         Column("exchange", String(128), nullable=False),
         Column("routing_key", String(200), nullable=False),
         Column("subject", String(200)),
-        Column("payload", JSONB, nullable=False),
+        *payload,
         Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),  # traceparent, ...
         Column("occurred_at", DateTime(timezone=True), nullable=False),  # platform clock
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -90,13 +108,30 @@ def add_kit_tables(metadata: MetaData, *, audit_chain: bool = True) -> None:
         Column("target", String(200), nullable=False),
         Column("source_ip", INET),
         Column("request_id", String(64)),
-        Column("before", JSONB),
-        Column("after", JSONB),
+        *before_after,
         Index("ix_audit_log_target_at", "target", "at"),
         Index("ix_audit_log_actor_at", "actor", "at"),
     )
     if audit_chain:
-        add_audit_chain(metadata)
+        add_audit_chain(metadata, AUDIT_GUARD_REENCRYPTABLE if sealed else AUDIT_GUARD)
+    if sealed:
+        add_reencrypt_progress(metadata)
+
+
+def add_reencrypt_progress(metadata: MetaData) -> None:
+    """Where `python -m servicekit.reencrypt` is, per table, for the keys it rewrites to (ADR 0095): a
+    run stopped midway resumes after the last row it committed."""
+    Table(
+        "reencrypt_progress",
+        metadata,
+        Column("target", String(200), primary_key=True),  # "<data kid>/<index kid>": one run per rotation
+        Column("table_name", String(100), primary_key=True),
+        Column("last_key", JSONB),  # the primary key of the last row done, in key order
+        Column("rows_seen", BigInteger, nullable=False, server_default=text("0")),
+        Column("rows_rewritten", BigInteger, nullable=False, server_default=text("0")),
+        Column("finished", Boolean, nullable=False, server_default=text("false")),
+        Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
 
 
 AUDIT_CHAIN_TABLES = ("audit_chain",)
@@ -149,7 +184,63 @@ CREATE TRIGGER audit_log_never_truncated BEFORE TRUNCATE ON audit_log
 """
 
 
-def add_audit_chain(metadata: MetaData) -> None:
+# ADR 0095: the guard once before/after are sealed: it also lets the re-encryption (`tms.reencrypt` on in
+# its transaction) rewrite them under the current key. The chain still catches a changed logical value.
+AUDIT_GUARD_REENCRYPTABLE_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION audit_log_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    horizon timestamptz := now();
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.seq IS NOT NULL OR NEW.hash IS NOT NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'integrity_constraint_violation',
+                MESSAGE = 'audit entries are written unsealed (AU-01)';
+        END IF;
+        RETURN NEW;
+    ELSIF TG_OP = 'UPDATE' THEN
+        -- ADR 0095: after a key rotation the re-encryption rewrites an entry's before/after under the new
+        -- key and nothing else; their logical values, which the chain hashes, stay the same.
+        IF current_setting('tms.reencrypt', true) = 'on'
+            AND (NEW.id, NEW.at, NEW.actor, NEW.role, NEW.action, NEW.target, NEW.source_ip,
+                NEW.request_id, NEW.seq, NEW.hash)
+            IS NOT DISTINCT FROM (OLD.id, OLD.at, OLD.actor, OLD.role, OLD.action, OLD.target, OLD.source_ip,
+                OLD.request_id, OLD.seq, OLD.hash) THEN
+            RETURN NEW;
+        END IF;
+        IF OLD.seq IS NOT NULL OR OLD.hash IS NOT NULL OR NEW.seq IS NULL OR NEW.hash IS NULL
+            OR (NEW.id, NEW.at, NEW.actor, NEW.role, NEW.action, NEW.target, NEW.source_ip,
+                NEW.request_id, NEW.before, NEW.after)
+            IS DISTINCT FROM (OLD.id, OLD.at, OLD.actor, OLD.role, OLD.action, OLD.target, OLD.source_ip,
+                OLD.request_id, OLD.before, OLD.after) THEN
+            RAISE EXCEPTION USING ERRCODE = 'integrity_constraint_violation',
+                MESSAGE = 'audit entry ' || OLD.id || ' can only be sealed, once (AU-01)';
+        END IF;
+        RETURN NEW;
+    ELSIF TG_OP = 'DELETE' THEN
+        IF current_setting('tms.movable_clock', true) = 'on' THEN
+            horizon := coalesce(nullif(current_setting('tms.audit_now', true), '')::timestamptz, now());
+        END IF;
+        IF OLD.seq IS NULL OR OLD.at > horizon - interval '{AUDIT_RETENTION_DAYS} days' THEN
+            RAISE EXCEPTION USING ERRCODE = 'integrity_constraint_violation',
+                MESSAGE = 'audit entry ' || OLD.id || ' is within its retention (AU-01)';
+        END IF;
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION USING ERRCODE = 'integrity_constraint_violation',
+        MESSAGE = 'the audit trail is never truncated (AU-01)';
+END $$;
+"""
+AUDIT_GUARD_REENCRYPTABLE = (
+    AUDIT_GUARD_REENCRYPTABLE_FUNCTION
+    + """CREATE TRIGGER audit_log_guard BEFORE INSERT OR UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_guard();
+CREATE TRIGGER audit_log_never_truncated BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_log_guard();
+"""
+)
+
+
+def add_audit_chain(metadata: MetaData, guard: str = AUDIT_GUARD) -> None:
     """AU-01's chain (ADR 0089): `seq` and `hash` on each entry, set by the sealer; the chain's head and
     its anchor (where the retention sweep cut it) in `audit_chain`, one row."""
     audit = metadata.tables["audit_log"]
@@ -167,7 +258,7 @@ def add_audit_chain(metadata: MetaData) -> None:
         Column("anchor_at", DateTime(timezone=True)),
         Column("sealed_at", DateTime(timezone=True)),  # platform clock of the last seal
     )
-    event.listen(audit, "after_create", DDL(AUDIT_GUARD.replace("%", "%%")).execute_if(dialect="postgresql"))  # type: ignore[no-untyped-call]
+    event.listen(audit, "after_create", DDL(guard.replace("%", "%%")).execute_if(dialect="postgresql"))  # type: ignore[no-untyped-call]
 
 
 WORKDAY_TABLES = ("office_calendar_years", "office_calendar_days")

@@ -16,11 +16,13 @@ from servicekit import crypto
 from servicekit.db import (
     AUDIT_CHAIN_TABLES,
     AUDIT_GUARD,
+    AUDIT_GUARD_REENCRYPTABLE_FUNCTION,
     DOCUMENT_TABLES,
     WORKDAY_TABLES,
     add_audit_chain,
     add_document_tables,
     add_kit_tables,
+    add_reencrypt_progress,
     add_workday_tables,
 )
 from servicekit.service import ServiceSpec
@@ -54,7 +56,7 @@ def create_kit_tables(op: Any) -> None:
     them comes as a new servicekit function that each service's next revision calls, never by editing
     this one's effect."""
     metadata = MetaData(naming_convention=dict(op.get_context().opts["target_metadata"].naming_convention))
-    add_kit_tables(metadata, audit_chain=False)
+    add_kit_tables(metadata, audit_chain=False, sealed=False)
     metadata.create_all(op.get_bind(), tables=[metadata.tables[name] for name in KIT_TABLES])
 
 
@@ -70,7 +72,7 @@ def create_audit_chain(op: Any) -> None:
     import sqlalchemy as sa
 
     metadata = MetaData(naming_convention=dict(op.get_context().opts["target_metadata"].naming_convention))
-    add_kit_tables(metadata, audit_chain=False)
+    add_kit_tables(metadata, audit_chain=False, sealed=False)
     add_audit_chain(metadata)
     audit = metadata.tables["audit_log"]
     op.add_column("audit_log", sa.Column("seq", sa.BigInteger(), nullable=True))
@@ -208,3 +210,34 @@ def _rewrite(op: Any, table: str, columns: Sequence[Seal], key: Sequence[str], *
         bind.execute(update_sql, updates)
         done += len(rows)
         last = tuple(rows[-1][: len(key)])
+
+
+def seal_kit_tables(op: Any) -> None:
+    """The revision that seals the kit's tables in every service (ADR 0095): the outbox payload (events
+    carry identity numbers and phones) and the audit entries' before/after; the audit guard that lets the
+    re-encryption rewrite them; the re-encryption's progress table."""
+    bind = op.get_bind()
+    bind.exec_driver_sql(
+        "ALTER TABLE audit_log DISABLE TRIGGER audit_log_guard"
+    )  # sealed entries change form
+    seal_columns(op, "outbox", [Seal("payload", json_value=True)])
+    seal_columns(op, "audit_log", [Seal("before", json_value=True), Seal("after", json_value=True)])
+    bind.exec_driver_sql("ALTER TABLE audit_log ENABLE TRIGGER audit_log_guard")
+    bind.exec_driver_sql(AUDIT_GUARD_REENCRYPTABLE_FUNCTION.replace("%", "%%"))
+    metadata = MetaData(naming_convention=dict(op.get_context().opts["target_metadata"].naming_convention))
+    add_reencrypt_progress(metadata)
+    metadata.create_all(bind, tables=[metadata.tables["reencrypt_progress"]])
+
+
+def unseal_kit_tables(op: Any) -> None:
+    bind = op.get_bind()
+    op.drop_table("reencrypt_progress")
+    bind.exec_driver_sql(
+        AUDIT_GUARD.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION")
+        .split("CREATE TRIGGER")[0]
+        .replace("%", "%%")
+    )
+    bind.exec_driver_sql("ALTER TABLE audit_log DISABLE TRIGGER audit_log_guard")
+    unseal_columns(op, "audit_log", [Seal("before", json_value=True), Seal("after", json_value=True)])
+    unseal_columns(op, "outbox", [Seal("payload", json_value=True)])
+    bind.exec_driver_sql("ALTER TABLE audit_log ENABLE TRIGGER audit_log_guard")

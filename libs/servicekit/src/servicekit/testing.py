@@ -21,6 +21,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from fastapi import FastAPI
 from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from servicekit.clock import FixedClock
 from servicekit.crypto import KeyRing
@@ -33,6 +34,8 @@ __all__ = [
     "PROD_TRANSIT",
     "FixedClock",
     "TokenFactory",
+    "open_payload",
+    "outbox_payloads",
     "service_client",
     "set_test_calendar_years",
 ]
@@ -197,3 +200,36 @@ def set_test_calendar_years(database_url: str, *years: int) -> None:
                 "ON CONFLICT DO NOTHING",
                 (year,),
             )
+
+
+def open_payload(stored: str) -> dict[str, Any]:
+    """An outbox payload as stored (sealed, ADR 0095), opened: for tests reading the outbox with psycopg."""
+    from servicekit import crypto
+
+    payload: dict[str, Any] = crypto.installed().open_value(stored, "outbox.payload", json_value=True)
+    return payload
+
+
+async def outbox_payloads(
+    conn: AsyncConnection,
+    routing_key: str | Iterable[str],
+    *,
+    subject: str | None = None,
+    newest_first: bool = False,
+    **fields: Any,
+) -> list[dict[str, Any]]:
+    """The payloads of the outbox rows with `routing_key` (and `subject`), oldest first, whose top-level
+    `fields` equal the values given. The payload is sealed (ADR 0095): SQL cannot look into it, so the
+    fields are compared here, after opening."""
+    from sqlalchemy import select
+
+    from servicekit.db import new_metadata
+
+    outbox = new_metadata().tables["outbox"]
+    keys = [routing_key] if isinstance(routing_key, str) else list(routing_key)
+    query = select(outbox.c.payload).where(outbox.c.routing_key.in_(keys))
+    if subject is not None:
+        query = query.where(outbox.c.subject == subject)
+    query = query.order_by(outbox.c.id.desc() if newest_first else outbox.c.id)
+    payloads = (await conn.execute(query)).scalars().all()
+    return [p for p in payloads if all(p.get(name) == value for name, value in fields.items())]

@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from sqlalchemy import text
 
 from identity_service.main import create_app
 from identity_service.service import SPEC
@@ -26,7 +25,7 @@ from servicekit.clock import SHANGHAI, FixedClock
 from servicekit.db import psycopg_dsn
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
-from servicekit.testing import TokenFactory, service_client
+from servicekit.testing import TokenFactory, outbox_payloads, service_client
 from servicekit.validators import resident_id
 
 pytestmark = pytest.mark.integration
@@ -97,17 +96,9 @@ class Api:
     async def last_code(self, phone: str) -> str:
         """The code identity asked notify to send (the command in identity's outbox)."""
         async with self.runtime.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    text(
-                        "SELECT payload FROM outbox WHERE routing_key = 'notify.sms.send.v1' "
-                        "AND payload->>'phone' = :phone ORDER BY id DESC LIMIT 1"
-                    ),
-                    {"phone": phone},
-                )
-            ).first()
-        assert row is not None, "no SMS code was sent"
-        return str(row.payload["params"]["code"])
+            sent = await outbox_payloads(conn, "notify.sms.send.v1", newest_first=True, phone=phone)
+        assert sent, "no SMS code was sent"
+        return str(sent[0]["params"]["code"])
 
     @staticmethod
     def new_ip() -> str:

@@ -16,6 +16,7 @@ from identity_service.subscriptions import (
     stop_register_deadline,
 )
 from identity_service.tables import accounts
+from servicekit.testing import outbox_payloads
 from servicekit.workdays import WorkdayCalendar
 
 if TYPE_CHECKING:
@@ -45,15 +46,7 @@ async def _status(api: "Api", account_id: str) -> Any:
 
 async def _cancelled_events(api: "Api", account_id: str) -> list[Any]:
     async with api.runtime.engine.connect() as conn:
-        return (
-            await conn.execute(
-                text(
-                    "SELECT payload FROM outbox "
-                    "WHERE routing_key = 'identity.account.cancelled.v1' AND subject = :s"
-                ),
-                {"s": account_id},
-            )
-        ).all()
+        return await outbox_payloads(conn, "identity.account.cancelled.v1", subject=account_id)
 
 
 async def test_id05_new_car_owner_without_preselection_within_24_hours_is_cancelled(api: "Api") -> None:
@@ -66,7 +59,7 @@ async def test_id05_new_car_owner_without_preselection_within_24_hours_is_cancel
     row = await _status(api, account_id)
     assert (row.status, row.cancel_reason) == ("cancelled", "no_preselection_within_24h")
     (event,) = await _cancelled_events(api, account_id)
-    assert event.payload["reason"] == "no_preselection_within_24h"
+    assert event["reason"] == "no_preselection_within_24h"
     r = await api.client.post("/api/v1/auth/login", json={"username": phone, "password": "Passw0rd2027"})
     assert r.status_code == 401
     await sweep_new_car_owners(api.runtime)  # a second pass changes nothing

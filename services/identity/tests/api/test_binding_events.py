@@ -5,7 +5,8 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from sqlalchemy import text
+
+from servicekit.testing import outbox_payloads
 
 if TYPE_CHECKING:
     from tests.api.conftest import Api
@@ -21,13 +22,7 @@ LICENCE_ENDED = "identity.licence_binding.ended.v1"
 async def _events(api: "Api", routing_key: str, ref: str, field: str = "ref") -> list[dict[str, Any]]:
     """The payloads of `routing_key` about the record `ref` in identity's outbox, oldest first."""
     async with api.runtime.engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                text("SELECT payload FROM outbox WHERE routing_key = :k AND payload->>:f = :r ORDER BY id"),
-                {"k": routing_key, "r": ref, "f": field},
-            )
-        ).all()
-    return [dict(row.payload) for row in rows]
+        return await outbox_payloads(conn, routing_key, **{field: ref})
 
 
 async def _owner_with_vehicle(api: "Api") -> tuple[str, str, dict[str, str], str]:

@@ -6,7 +6,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from sqlalchemy import text
+
+from servicekit.testing import outbox_payloads
 
 from .conftest import CHANGE_SCANS, PDF
 
@@ -42,13 +43,7 @@ async def _person(api: "Api") -> tuple[str, str, dict[str, str], str]:
 
 async def _events(api: "Api", routing_key: str, change_id: str) -> list[dict[str, Any]]:
     async with api.runtime.engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                text("SELECT payload FROM outbox WHERE routing_key = :k AND subject = :s"),
-                {"k": routing_key, "s": change_id},
-            )
-        ).all()
-    return [dict(r.payload) for r in rows]
+        return await outbox_payloads(conn, routing_key, subject=change_id)
 
 
 async def _refs(api: "Api", me: dict[str, str]) -> set[str]:

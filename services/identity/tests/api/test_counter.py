@@ -4,8 +4,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from sqlalchemy import text
 from stdnum.cn import uscc
+
+from servicekit.testing import outbox_payloads
 
 if TYPE_CHECKING:
     from tests.api.conftest import Api
@@ -43,13 +44,7 @@ async def _case(
 
 async def _outbox(api: "Api", routing_key: str, registration_id: str) -> list[dict[str, Any]]:
     async with api.runtime.engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                text("SELECT payload FROM outbox WHERE routing_key = :k AND subject = :s"),
-                {"k": routing_key, "s": registration_id},
-            )
-        ).all()
-    return [dict(r.payload) for r in rows]
+        return await outbox_payloads(conn, routing_key, subject=registration_id)
 
 
 async def test_id09_intake_review_archive_then_the_citizen_signs_in_with_counter_capabilities(

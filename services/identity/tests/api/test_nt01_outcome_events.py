@@ -6,10 +6,10 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from sqlalchemy import text
 from stdnum.cn import uscc
 
 from identity_service.published import AccountCancelled, CounterChangeApproved, LicencePhotoRejected
+from servicekit.testing import outbox_payloads
 
 if TYPE_CHECKING:
     from tests.api.conftest import Api
@@ -19,13 +19,7 @@ pytestmark = pytest.mark.integration
 
 async def _payloads(api: "Api", routing_key: str, subject: str) -> list[dict[str, Any]]:
     async with api.runtime.engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                text("SELECT payload FROM outbox WHERE routing_key = :k AND subject = :s ORDER BY id"),
-                {"k": routing_key, "s": subject},
-            )
-        ).all()
-    return [dict(row.payload) for row in rows]
+        return await outbox_payloads(conn, routing_key, subject=subject)
 
 
 async def _me(api: "Api", phone: str) -> tuple[str, dict[str, str]]:
@@ -179,13 +173,7 @@ async def test_nt01_id13_a_unit_change_publishes_the_change_approved_to_the_new_
     )
     assert r.status_code == 200, r.text
     async with api.runtime.engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                text("SELECT payload FROM outbox WHERE routing_key = :k AND payload->>'account_id' = :a"),
-                {"k": CounterChangeApproved.message_type, "a": str(unit_id)},
-            )
-        ).all()
-    (event,) = [dict(row.payload) for row in rows]
+        (event,) = await outbox_payloads(conn, CounterChangeApproved.message_type, account_id=str(unit_id))
     uuid.UUID(event["change_id"])
     assert (event["change_kind"], event["name"], event["phone"], event["items"]) == (
         "details",

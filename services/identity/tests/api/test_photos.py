@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import text
 
+from servicekit.testing import outbox_payloads
+
 if TYPE_CHECKING:
     from tests.api.conftest import Api
 
@@ -51,15 +53,7 @@ async def test_id15_review_approves_a_clear_matching_photo_and_publishes_it(api:
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "approved"
     async with api.runtime.engine.connect() as conn:
-        (payload,) = (
-            await conn.execute(
-                text(
-                    "SELECT payload FROM outbox "
-                    "WHERE routing_key = 'identity.licence_photo.approved.v1' AND subject = :s"
-                ),
-                {"s": photo["id"]},
-            )
-        ).scalars()
+        (payload,) = await outbox_payloads(conn, "identity.licence_photo.approved.v1", subject=photo["id"])
     assert payload["id_number"] == id_number
     assert payload["photo_ref"] == f"/api/v1/users/licence-photos/{photo['id']}/content"
     assert payload["format"] == "jpeg"

@@ -5,9 +5,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import text
 
 from servicekit.clock import SHANGHAI
+from servicekit.testing import outbox_payloads
 
 if TYPE_CHECKING:
     from tests.api.conftest import Api
@@ -44,15 +44,10 @@ async def test_wd01_admin_sets_a_year_and_identitys_review_deadline_follows_it(a
     assert r.json()["set"] is True
     # identity owns the calendar and publishes the whole year for the other services (ADR 0004).
     async with api.runtime.engine.connect() as conn:
-        payloads = (
-            await conn.execute(
-                text(
-                    "SELECT payload FROM outbox WHERE routing_key = 'identity.workday_calendar.year_set.v1' "
-                    "AND subject = '2029' ORDER BY id DESC LIMIT 1"
-                )
-            )
-        ).scalars()
-        payload = next(iter(payloads))
+        payloads = await outbox_payloads(
+            conn, "identity.workday_calendar.year_set.v1", subject="2029", newest_first=True
+        )
+        payload = payloads[0]
     assert payload["year"] == 2029
     assert {"date": "2029-09-29", "working": True, "name": "国庆节调休"} in payload["days"]
     assert len(payload["days"]) == 8

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from stdnum.cn import ric, uscc
 
 from plate_pool_service.context import PlateContext
@@ -36,9 +36,8 @@ from plate_pool_service.service import SPEC
 from plate_pool_service.settings import PlatePoolSettings
 from plate_pool_service.tables import allocations, segments, selections
 from servicekit.clock import SHANGHAI, FixedClock
-from servicekit.db import new_metadata
 from servicekit.migrate import migrate
-from servicekit.testing import TokenFactory, service_client, set_test_calendar_years
+from servicekit.testing import TokenFactory, outbox_payloads, service_client, set_test_calendar_years
 from servicekit.testservers import PrivateRedisCluster
 from servicekit.validators import vin_check_digit
 
@@ -168,18 +167,9 @@ class Platform:
         )
 
     async def sms_code(self, phone: str) -> str:
-        outbox = new_metadata().tables["outbox"]
         async with self.ctx.runtime.engine.connect() as conn:
-            payloads = (
-                await conn.execute(
-                    select(outbox.c.payload)
-                    .where(outbox.c.routing_key == "notify.sms.send.v1")
-                    .where(outbox.c.payload["phone"].astext == phone)
-                    .order_by(outbox.c.id.desc())
-                    .limit(1)
-                )
-            ).scalars()
-            for payload in payloads:
+            payloads = await outbox_payloads(conn, "notify.sms.send.v1", newest_first=True, phone=phone)
+            for payload in payloads[:1]:
                 return str(payload["params"]["code"])
         raise AssertionError("no code sent")
 

@@ -45,10 +45,9 @@ from plate_pool_service.settings import PlatePoolSettings
 from plate_pool_service.sweeps import end_sessions, sms_windows
 from plate_pool_service.tables import allocations, segments, selections
 from servicekit.clock import SHANGHAI, set_platform_time
-from servicekit.db import new_metadata
 from servicekit.runtime import Runtime
 from servicekit.settings import RedisSettings
-from servicekit.testing import TokenFactory
+from servicekit.testing import TokenFactory, outbox_payloads
 
 from .conftest import JPEG, Applicant, Platform, drain, new_phone, new_resident_id, new_vin
 
@@ -277,17 +276,9 @@ class Run:
             return r
 
     async def sms_code(self, phone: str) -> str:
-        outbox = new_metadata().tables["outbox"]
         async with self.cluster.ctx.runtime.engine.connect() as conn:
-            payload = (
-                await conn.execute(
-                    select(outbox.c.payload)
-                    .where(outbox.c.routing_key == "notify.sms.send.v1")
-                    .where(outbox.c.payload["phone"].astext == phone)
-                    .order_by(outbox.c.id.desc())
-                    .limit(1)
-                )
-            ).scalar()
+            sent = await outbox_payloads(conn, "notify.sms.send.v1", newest_first=True, phone=phone)
+            payload = sent[0] if sent else None
         assert payload is not None, f"no SMS code sent to {phone}"
         return str(payload["params"]["code"])
 
@@ -661,7 +652,6 @@ async def test_pp12_a_confirmation_lost_with_its_replica_is_recorded_by_the_sms_
 
 
 async def _assert_recorded_once(p: Platform, selection_id: str, number: str) -> None:
-    outbox = new_metadata().tables["outbox"]
     async with p.ctx.runtime.engine.connect() as conn:
         plates = (
             await conn.execute(
@@ -671,11 +661,5 @@ async def _assert_recorded_once(p: Platform, selection_id: str, number: str) -> 
             )
         ).scalars()
         assert list(plates) == [number]
-        events = (
-            await conn.execute(
-                select(outbox.c.id)
-                .where(outbox.c.routing_key == "plate-pool.selection.confirmed.v1")
-                .where(outbox.c.payload["selection_id"].astext == selection_id)
-            )
-        ).all()
+        events = await outbox_payloads(conn, "plate-pool.selection.confirmed.v1", selection_id=selection_id)
     assert len(events) == 1

@@ -22,7 +22,7 @@ from servicekit.consumer import Subscription
 from servicekit.envelope import Envelope
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
-from servicekit.testing import TokenFactory, service_client
+from servicekit.testing import TokenFactory, outbox_payloads, service_client
 from servicekit.web import create_service_app
 from violation_service import subscriptions as subs
 from violation_service.api import router
@@ -273,19 +273,9 @@ async def events_about(runtime: Runtime, subject: str) -> list[tuple[str, dict[s
 
 async def sent_code(runtime: Runtime, phone: str) -> str:
     """The last SMS code violation asked notify to send to `phone` (the command in its outbox)."""
-    outbox = metadata.tables["outbox"]
     async with runtime.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(outbox.c.payload)
-                .where(
-                    outbox.c.routing_key == "notify.sms.send.v1", outbox.c.payload["phone"].astext == phone
-                )
-                .order_by(outbox.c.id.desc())
-                .limit(1)
-            )
-        ).one()
-    return str(row.payload["params"]["code"])
+        sent = await outbox_payloads(conn, "notify.sms.send.v1", newest_first=True, phone=phone)
+    return str(sent[0]["params"]["code"])
 
 
 def read_pdf(content: bytes) -> tuple[str, list[str]]:
