@@ -3,6 +3,7 @@ the `<service>_test` databases, their own Redis db and their own RabbitMQ vhost,
 developer's `make run`."""
 
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -32,21 +33,6 @@ _CLAIM_KEYS = ClaimKeys.generate("test").spec()
 for _name in SERVICE_NAMES:
     os.environ.setdefault(ServiceSettings.env_prefix_for(_name) + "AUTH__CLAIM_KEYS", _CLAIM_KEYS)
 
-# ADR 0095: data and index keys for the sealed columns, made anew per run, the same for every service (a
-# test process may host several); installed here for tests that touch a database without a Runtime.
-_DATA_KEYS = crypto.DataKeys.generate("test")
-for _name in SERVICE_NAMES:
-    _prefix = ServiceSettings.env_prefix_for(_name)
-    os.environ.setdefault(_prefix + "CRYPTO__DATA_KEYS", _DATA_KEYS.data.spec())
-    os.environ.setdefault(_prefix + "CRYPTO__INDEX_KEYS", _DATA_KEYS.index.spec())
-crypto.install(
-    crypto.DataKeys(
-        crypto.KeyRing.parse(os.environ["TMS_IDENTITY__CRYPTO__DATA_KEYS"]),
-        crypto.KeyRing.parse(os.environ["TMS_IDENTITY__CRYPTO__INDEX_KEYS"]),
-    )
-)
-
-
 # Held shared by every running test session on this machine; a checkout whose tests run on their own
 # databases, Redis db and vhost beside another names its own key (TMS_TEST_SESSION_LOCK).
 SESSION_LOCK_KEY = int(os.environ.get("TMS_TEST_SESSION_LOCK", "7311123"))
@@ -67,6 +53,33 @@ def _start_log_folder() -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
+TEST_KEYS = Path(__file__).parent / "var" / "test-data-keys"
+
+
+def _use_data_keys(fresh: bool) -> None:
+    """ADR 0095: the data and index keys of the sealed columns, the same for every service (a test process
+    may host several) and for every process a test starts (they inherit the environment). Made anew when
+    this session reset the test databases; a session joining one already running shares its keys (the
+    rows in the databases are sealed with them), through an untracked file named by the session lock."""
+    path = TEST_KEYS / f"{SESSION_LOCK_KEY}.keys"
+    if fresh or not path.exists():
+        ring = crypto.DataKeys.generate("t" + secrets.token_hex(3))  # a new key id: no stale row opens
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"data={ring.data.spec()}\nindex={ring.index.spec()}\n")
+        path.chmod(0o600)
+    keys = crypto.dev_keys(path)
+    for name in SERVICE_NAMES:
+        prefix = ServiceSettings.env_prefix_for(name)
+        os.environ.setdefault(prefix + "CRYPTO__DATA_KEYS", keys.data.spec())
+        os.environ.setdefault(prefix + "CRYPTO__INDEX_KEYS", keys.index.spec())
+    crypto.install(  # for tests that touch a database without a Runtime
+        crypto.DataKeys(
+            crypto.KeyRing.parse(os.environ["TMS_IDENTITY__CRYPTO__DATA_KEYS"]),
+            crypto.KeyRing.parse(os.environ["TMS_IDENTITY__CRYPTO__INDEX_KEYS"]),
+        )
+    )
+
+
 def pytest_sessionstart(session: object) -> None:
     """A session starts from an empty test environment (each service's test database dropped, to be
     migrated again by its suite; the broker's test vhost made anew), so nothing an earlier run left
@@ -79,10 +92,13 @@ def pytest_sessionstart(session: object) -> None:
     _start_log_folder()
     _session_lock = psycopg.connect(ADMIN_URL, autocommit=True)
     alone = _session_lock.execute("SELECT pg_try_advisory_lock(%s)", (SESSION_LOCK_KEY,)).fetchone()
-    if alone and alone[0]:
+    fresh = bool(alone and alone[0])
+    if fresh:
         for name in SERVICE_NAMES:
             drop_test_database(name)
         _reset_test_vhost()
+    _use_data_keys(fresh)
+    if fresh:
         _session_lock.execute("SELECT pg_advisory_unlock(%s)", (SESSION_LOCK_KEY,))
     _session_lock.execute("SELECT pg_advisory_lock_shared(%s)", (SESSION_LOCK_KEY,))
 

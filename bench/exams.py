@@ -76,7 +76,7 @@ from license_service.exam_slots import sweep_cutoffs  # noqa: E402  (settings co
 from license_service.service import SPEC  # noqa: E402
 from license_service.tables import exam_bookings, exam_learners, exam_slots  # noqa: E402
 from servicekit.clock import FixedClock  # noqa: E402
-from servicekit.crypto import blind_match  # noqa: E402
+from servicekit.crypto import DataKeys, blind_match  # noqa: E402
 from servicekit.migrate import ADMIN_URL, migrate  # noqa: E402
 from servicekit.runtime import Runtime  # noqa: E402
 from servicekit.testing import TokenFactory, outbox_payloads  # noqa: E402
@@ -415,6 +415,9 @@ def main() -> int:
     tokens = TokenFactory()
     # ADR 0082: the replicas open the sealed claims with the key the bench's tokens are sealed with.
     os.environ["TMS_LICENSE__AUTH__CLAIM_KEYS"] = tokens.claim_keys.spec()
+    keys = DataKeys.generate("bench")  # ADR 0095: one ring for the bench and its replicas
+    os.environ["TMS_LICENSE__CRYPTO__DATA_KEYS"] = keys.data.spec()
+    os.environ["TMS_LICENSE__CRYPTO__INDEX_KEYS"] = keys.index.spec()
     Jwks.body = json.dumps(tokens.jwks()).encode()
     jwks = ThreadingHTTPServer(("127.0.0.1", JWKS_PORT), Jwks)
     threading.Thread(target=jwks.serve_forever, daemon=True).start()

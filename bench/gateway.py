@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 
+from servicekit.crypto import dev_keys
 from servicekit.sealed import ClaimKeys
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,6 +92,9 @@ def main() -> int:
     # Per-request access log lines would measure the logger, not the proxy: warnings only.
     env["TMS_IDENTITY__TELEMETRY__LOG_LEVEL"] = "WARNING"
     env.setdefault("TMS_IDENTITY__AUTH__CLAIM_KEYS", ClaimKeys.generate("bench").spec())  # ADR 0082
+    keys = dev_keys(ROOT / "var" / "dev-data-keys")  # ADR 0095: the dev database's sealed columns
+    env.setdefault("TMS_IDENTITY__CRYPTO__DATA_KEYS", keys.data.spec())
+    env.setdefault("TMS_IDENTITY__CRYPTO__INDEX_KEYS", keys.index.spec())
     subprocess.run([sys.executable, "-m", "servicekit.migrate", "identity"], check=True, cwd=ROOT, env=env)
     subprocess.run([sys.executable, "-m", "identity_service.demo"], check=True, cwd=ROOT, env=env)
 

@@ -78,6 +78,7 @@ from plate_pool_service.segments import (  # noqa: E402
 )
 from plate_pool_service.service import SPEC  # noqa: E402
 from plate_pool_service.tables import allocations, segments, selections  # noqa: E402
+from servicekit.crypto import DataKeys  # noqa: E402
 from servicekit.migrate import migrate  # noqa: E402
 from servicekit.runtime import Runtime  # noqa: E402
 from servicekit.testing import TokenFactory, outbox_payloads  # noqa: E402
@@ -446,6 +447,10 @@ def main() -> int:
     tokens = TokenFactory()
     # ADR 0082: the replicas open the sealed claims with the key the bench's tokens are sealed with.
     os.environ["TMS_PLATE_POOL__AUTH__CLAIM_KEYS"] = tokens.claim_keys.spec()
+    # ADR 0095: one ring of data keys for the bench and its replicas (the outbox and the owners are sealed).
+    keys = DataKeys.generate("bench")
+    os.environ["TMS_PLATE_POOL__CRYPTO__DATA_KEYS"] = keys.data.spec()
+    os.environ["TMS_PLATE_POOL__CRYPTO__INDEX_KEYS"] = keys.index.spec()
     Jwks.body = json.dumps(tokens.jwks()).encode()
     jwks = ThreadingHTTPServer(("127.0.0.1", JWKS_PORT), Jwks)
     threading.Thread(target=jwks.serve_forever, daemon=True).start()

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from servicekit.crypto import dev_keys
 from servicekit.sealed import ClaimKeys
 from servicekit.settings import ServiceSettings
 
@@ -42,6 +43,12 @@ def main() -> int:
     claim_keys = ClaimKeys.generate("dev").spec()
     for name in services:
         env.setdefault(ServiceSettings.env_prefix_for(name) + "AUTH__CLAIM_KEYS", claim_keys)
+    # ADR 0095: the data keys of this machine's dev databases, made once into var/dev-data-keys (untracked)
+    # and kept, so the demo data stays readable from run to run; handed to every process from here.
+    data_keys = dev_keys(ROOT / "var" / "dev-data-keys")
+    for name in services:
+        env.setdefault(ServiceSettings.env_prefix_for(name) + "CRYPTO__DATA_KEYS", data_keys.data.spec())
+        env.setdefault(ServiceSettings.env_prefix_for(name) + "CRYPTO__INDEX_KEYS", data_keys.index.spec())
     step(f"migrating {len(services)} databases ({env['TMS_ENV']})")
     run(sys.executable, "-m", "servicekit.migrate", *services, env=env)
     for service in topology["services"]:

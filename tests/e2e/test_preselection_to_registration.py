@@ -34,6 +34,7 @@ from plate_pool_service.service import SPEC as PLATE_POOL
 from plate_pool_service.settings import PlatePoolSettings
 from plate_pool_service.tables import allocations, bans, segments, selections
 from servicekit.clock import SHANGHAI, FixedClock
+from servicekit.crypto import blind_match
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
 from servicekit.testing import TokenFactory, outbox_payloads, service_client, set_test_calendar_years
@@ -235,7 +236,9 @@ async def settled(p: Pipe, selection_id: str) -> tuple[str, str | None]:
 
 async def bans_of(p: Pipe, id_number: str) -> list[Any]:
     async with p.plate_pool.runtime.engine.connect() as conn:
-        return list((await conn.execute(select(bans).where(bans.c.owner_id_number == id_number))).all())
+        return list(
+            (await conn.execute(select(bans).where(blind_match(bans.c.owner_id_number, id_number)))).all()
+        )
 
 
 async def test_pp09_a_name_differing_only_by_spaces_is_registered_settled_and_bans_no_one(pipe: Pipe) -> None:

@@ -23,6 +23,7 @@ from identity_service.commands import SendSms
 from identity_service.service import SPEC as IDENTITY
 from notify_service.service import SPEC as NOTIFY
 from notify_service.tables import sms_messages
+from servicekit.crypto import blind_in
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
 
@@ -106,12 +107,9 @@ class Load:
 
 async def _sms_per_phone(notify: Runtime, phones: list[str]) -> dict[str, int]:
     async with notify.engine.connect() as conn:
-        rows = await conn.execute(
-            select(sms_messages.c.phone, func.count())
-            .where(sms_messages.c.phone.in_(phones))
-            .group_by(sms_messages.c.phone)
-        )
-        return {phone: int(count) for phone, count in rows}
+        # sealed (ADR 0095): found by the blind index, counted here
+        rows = await conn.execute(select(sms_messages.c.phone).where(blind_in(sms_messages.c.phone, phones)))
+        return dict(Counter(phone for (phone,) in rows))
 
 
 async def _commands(identity: Runtime, notify: Runtime, phones: list[str]) -> tuple[int, int, int]:

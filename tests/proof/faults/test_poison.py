@@ -28,6 +28,7 @@ from identity_service.commands import SendSms
 from notify_service.service import SPEC as NOTIFY
 from notify_service.subscriptions import send_sms_subscription
 from notify_service.tables import sms_messages
+from servicekit.crypto import blind_in
 from servicekit.envelope import ATTEMPT_HEADER, ERROR_HEADER, Envelope
 from servicekit.migrate import migrate
 from servicekit.topology import DELIVERY_LIMIT, declare_commands_exchange, declare_handler_queues
@@ -164,6 +165,6 @@ async def test_poison_messages_are_dead_lettered_and_nothing_else(
 async def _sms_count(worker: Worker, phones: list[str]) -> int:
     async with worker.runtime.engine.connect() as conn:
         count = await conn.scalar(
-            select(func.count()).select_from(sms_messages).where(sms_messages.c.phone.in_(phones))
+            select(func.count()).select_from(sms_messages).where(blind_in(sms_messages.c.phone, phones))
         )
     return int(count or 0)

@@ -320,23 +320,27 @@ def sealed(
     json_value: bool = False,
     blind: Normaliser | None = None,
     nullable: bool = True,
+    blind_primary_key: bool = False,
+    default: Any = None,
 ) -> list[Column[Any]]:
     """A sealed column and, with `blind`, its blind-index companion `<name>_bidx` (indexed), for
     `Table(...)`. An insert fills the companion from the value itself; an update that changes the value
-    passes its values through `with_blind` (or sets both)."""
+    passes its values through `with_blind` (or sets both). `blind_primary_key`: the companion is the
+    table's key (one row per value)."""
     context = f"{table}.{name}"
     kind: TypeDecorator[Any] = SealedJSON(context) if json_value else SealedText(context)
     info: dict[str, Any] = {"sealed": context}
     if blind is not None:
         info["blind"] = blind
-    columns: list[Column[Any]] = [Column(name, kind, nullable=nullable, info=info)]
+    columns: list[Column[Any]] = [Column(name, kind, nullable=nullable, info=info, default=default)]
     if blind is not None:
         columns.append(
             Column(
                 name + BLIND_SUFFIX,
                 String(BLIND_LENGTH),
                 nullable=nullable,
-                index=True,
+                index=not blind_primary_key,
+                primary_key=blind_primary_key,
                 default=_blind_default(name, blind, context),
                 info={"blind_of": name},
             )
@@ -365,6 +369,14 @@ def blind_match(column: Column[Any] | Any, value: str) -> ColumnElement[bool]:
         raise TypeError(f"{column} has no blind index")
     companion = column.table.c[column.name + BLIND_SUFFIX]
     return companion.in_(installed().blind_all(normalise(value), column.info["sealed"]))
+
+
+def blind_in(column: Column[Any] | Any, values: Iterable[str]) -> ColumnElement[bool]:
+    """`WHERE <column> IN (values)` for a sealed column, through its blind index."""
+    normalise: Normaliser = column.info["blind"]
+    keys = installed()
+    companion = column.table.c[column.name + BLIND_SUFFIX]
+    return companion.in_([d for v in values for d in keys.blind_all(normalise(v), column.info["sealed"])])
 
 
 def with_blind(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -132,6 +132,7 @@ class Seal:
     column: str
     json_value: bool = False
     blind: crypto.Normaliser | None = None
+    nullable: bool = True  # False: the blind index is NOT NULL once filled
 
 
 def seal_columns(op: Any, table: str, columns: Sequence[Seal], key: Sequence[str] = ("id",)) -> int:
@@ -147,7 +148,11 @@ def seal_columns(op: Any, table: str, columns: Sequence[Seal], key: Sequence[str
             companion = seal.column + crypto.BLIND_SUFFIX
             op.add_column(table, sa.Column(companion, sa.String(crypto.BLIND_LENGTH), nullable=True))
             op.create_index(op.f(f"ix_{table}_{companion}"), table, [companion])
-    return _rewrite(op, table, columns, key, seal=True)
+    done = _rewrite(op, table, columns, key, seal=True)
+    for seal in columns:
+        if seal.blind is not None and not seal.nullable:
+            op.alter_column(table, seal.column + crypto.BLIND_SUFFIX, nullable=False)
+    return done
 
 
 def unseal_columns(op: Any, table: str, columns: Sequence[Seal], key: Sequence[str] = ("id",)) -> None:
@@ -179,13 +184,18 @@ def _rewrite(op: Any, table: str, columns: Sequence[Seal], key: Sequence[str], *
     where = " AND ".join(f"{k} = :k_{k}" for k in key)
     update_sql = text(f"UPDATE {table} SET {', '.join(sets)} WHERE {where}")  # noqa: S608
     done, last = 0, None
+    # A key that is itself sealed changes order as it is rewritten: such a table is read in one pass.
+    paged = not set(key) & set(names)
     while True:
         query = select_sql
         params: dict[str, Any] = {}
+        if done and not paged:
+            return done
         if last is not None:
             query += f" WHERE ({key_list}) > ({', '.join(f':l_{k}' for k in key)})"
             params = {f"l_{k}": v for k, v in zip(key, last, strict=True)}
-        rows = bind.execute(text(f"{query} ORDER BY {key_list} LIMIT 1000"), params).all()
+        limit = " LIMIT 1000" if paged else ""
+        rows = bind.execute(text(f"{query} ORDER BY {key_list}{limit}"), params).all()
         if not rows:
             return done
         updates = []

@@ -20,6 +20,7 @@ from identity_service.population import RegistryUnreachable
 from identity_service.published import PersonPhoneChanged, RegistrationApproved, RegistrationRejected
 from identity_service.tables import accounts, registrations
 from identity_service.tokens import hash_password
+from servicekit.crypto import blind_match
 from servicekit.ids import new_id
 from servicekit.uow import Actor, UnitOfWork
 from servicekit.validators import InvalidValue, social_credit_code
@@ -138,7 +139,7 @@ async def _move(
 
 async def _check_no_account(uow: UnitOfWork, category: str, id_number: str, credit_code: str | None) -> None:
     if category == "personal":
-        where = (accounts.c.category == "personal") & (accounts.c.id_number == id_number)
+        where = (accounts.c.category == "personal") & blind_match(accounts.c.id_number, id_number)
     else:
         where = (accounts.c.category == "unit") & (accounts.c.credit_code == credit_code)
     found = await uow.session.execute(select(accounts.c.id).where(where, accounts.c.status != "cancelled"))

@@ -20,6 +20,7 @@ from identity_service.binding_events import bind_record, emit_created
 from identity_service.records import RecordChange, apply_record
 from identity_service.tables import accounts, bindings, person_records, population
 from identity_service.tokens import hash_password
+from servicekit.crypto import blind_in, blind_match
 from servicekit.ids import demo_id, new_id
 from servicekit.runtime import Runtime
 from servicekit.uow import UnitOfWork
@@ -60,7 +61,9 @@ async def ensure_account(
     elif category == "unit":
         where = (accounts.c.credit_code == credit_code) & (accounts.c.category == "unit") & live
     else:
-        where = (accounts.c.id_number == id_number) & (accounts.c.category == "personal") & live
+        where = (
+            blind_match(accounts.c.id_number, id_number or "") & (accounts.c.category == "personal") & live
+        )
     found = (await session.execute(select(accounts.c.id).where(where))).first()
     if found is not None:
         return uuid.UUID(str(found.id))
@@ -108,7 +111,7 @@ async def ensure_person(session: AsyncSession, id_number: str, name: str, status
             status=status,
             disqualifications=[],
         )
-        .on_conflict_do_nothing(index_elements=[population.c.id_number])
+        .on_conflict_do_nothing(index_elements=[population.c.id_number_bidx])
     )
 
 
@@ -174,7 +177,7 @@ async def replay_demo_bindings(uow: UnitOfWork) -> int:
     citizens = [number for number, *_ in DEMO_CITIZENS]
     units = [unit_credit_code(code) for code, *_ in DEMO_UNITS]
     demo_accounts = select(accounts.c.id).where(
-        ((accounts.c.category == "personal") & accounts.c.id_number.in_(citizens))
+        ((accounts.c.category == "personal") & blind_in(accounts.c.id_number, citizens))
         | ((accounts.c.category == "unit") & accounts.c.credit_code.in_(units))
     )
     rows = (
@@ -256,7 +259,7 @@ async def bind_own_vehicles(uow: UnitOfWork, account_id: uuid.UUID, owner_key: s
         await uow.session.execute(
             select(person_records.c.ref).where(
                 person_records.c.record_kind == "vehicle",
-                person_records.c.id_number == owner_key,
+                blind_match(person_records.c.id_number, owner_key),
                 person_records.c.state.in_(domain.LIVE_VEHICLE_STATES),
                 person_records.c.ref.not_in(bound),
             )

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from identity_service.domain import RegistryPerson
 from identity_service.tables import population
+from servicekit.crypto import blind_match
 
 
 class RegistryUnreachable(Exception):
@@ -37,7 +38,9 @@ class LocalPopulationRegistry:
         if self.unreachable:
             raise RegistryUnreachable("the population registry did not answer")
         async with self._engine.connect() as conn:
-            row = (await conn.execute(select(population).where(population.c.id_number == id_number))).first()
+            row = (
+                await conn.execute(select(population).where(blind_match(population.c.id_number, id_number)))
+            ).first()
         if row is None:
             return None
         return RegistryPerson(

@@ -20,6 +20,7 @@ from identity_service import domain
 from identity_service.binding_events import end_bindings
 from identity_service.domain import PersonRecord
 from identity_service.tables import accounts, bindings, person_records
+from servicekit.crypto import blind_match, with_blind
 from servicekit.uow import UnitOfWork
 
 
@@ -52,7 +53,9 @@ DROPPED = RecordEffects(unbound_accounts=[], converted_accounts=[], applied=Fals
 
 async def records_of(session: AsyncSession, id_number: str) -> list[PersonRecord]:
     rows = (
-        await session.execute(select(person_records).where(person_records.c.id_number == id_number))
+        await session.execute(
+            select(person_records).where(blind_match(person_records.c.id_number, id_number))
+        )
     ).all()
     return [
         PersonRecord(
@@ -101,7 +104,7 @@ async def apply_record(uow: UnitOfWork, change: RecordChange, now: datetime) -> 
         await session.execute(
             stmt.on_conflict_do_update(
                 index_elements=[kept.record_kind, kept.ref],
-                set_=values,
+                set_=with_blind(person_records, values),
                 where=or_(
                     kept.version.is_(None),
                     stmt.excluded.version.is_(None),
@@ -146,7 +149,7 @@ async def _unbind_all_but_owner(
     is_unit = accounts.c.category == "unit"
     owner_accounts = select(accounts.c.id).where(
         (is_unit & (accounts.c.credit_code == owner_id_number))
-        | (~is_unit & (accounts.c.id_number == owner_id_number))
+        | (~is_unit & blind_match(accounts.c.id_number, owner_id_number))
     )
     ended = await end_bindings(
         uow,
@@ -170,7 +173,7 @@ async def _convert(session: AsyncSession, id_number: str, event: str, now: datet
         await session.execute(
             select(accounts.c.id, accounts.c.kind).where(
                 accounts.c.category == "personal",
-                accounts.c.id_number == id_number,
+                blind_match(accounts.c.id_number, id_number),
                 accounts.c.status != "cancelled",
                 accounts.c.kind.in_(("learner", "new_car_owner")),
             )

@@ -1,4 +1,7 @@
-"""Tables of the identity database (outbox, inbox and audit_log come from servicekit)."""
+"""Tables of the identity database (outbox, inbox and audit_log come from servicekit).
+
+Identity numbers, names, phones, e-mail addresses and the details and forms that hold addresses are
+sealed (SM4-GCM, ADR 0095); those looked up by value have a blind index (`blind_match`)."""
 
 from sqlalchemy import (
     BigInteger,
@@ -16,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from servicekit.crypto import sealed
+from servicekit.crypto import normalise_id_number, normalise_phone, sealed
 from servicekit.db import add_document_tables, add_workday_tables, new_metadata
 
 metadata = new_metadata()
@@ -45,19 +48,21 @@ accounts = Table(
     Column("kind", String(32), nullable=False),  # ID-01 kind, or unit kind, or staff / system
     Column("channel", String(16), nullable=False),  # online | counter (ID-02)
     Column("id_kind", String(32)),
-    Column("id_number", String(32)),  # personal: identity number; unit: agent's
+    *sealed("accounts", "id_number", blind=normalise_id_number),  # personal: identity number; unit: agent's
     Column("credit_code", String(32)),  # unit: unified social credit code
     Column("username", String(64)),  # staff number, system client id
-    Column("name", String(100), nullable=False),
-    Column("phone", String(11)),
-    Column("email", String(200)),
+    *sealed("accounts", "name", nullable=False),
+    *sealed("accounts", "phone", blind=normalise_phone),
+    *sealed("accounts", "email"),
     Column("password_hash", Text, nullable=False),
     Column("roles", JSONB, nullable=False),
     Column("office", String(16)),
     Column("status", String(16), nullable=False),  # active | suspended | cancelled
     Column("failed_logins", Integer, nullable=False, server_default=text("0")),
     Column("locked_until", DateTime(timezone=True)),
-    Column("details", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    *sealed(
+        "accounts", "details", json_value=True, nullable=False, default=lambda: {}
+    ),  # mailing address, unit details
     Column("registration_id", UUID(as_uuid=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -77,7 +82,7 @@ accounts = Table(
     # One live account per person, per unit, per staff number, per client id.
     Index(
         "uq_accounts_personal_id_number",
-        "id_number",
+        "id_number_bidx",
         unique=True,
         postgresql_where=text("category = 'personal' AND status <> 'cancelled'"),
     ),
@@ -93,7 +98,6 @@ accounts = Table(
         unique=True,
         postgresql_where=text("username IS NOT NULL AND status <> 'cancelled'"),
     ),
-    Index("ix_accounts_phone", "phone"),
     Index(
         "ix_accounts_to_deidentify",
         "cancelled_at",
@@ -141,8 +145,8 @@ sign_in_challenges = Table(
 population = Table(
     "population",
     metadata,
-    Column("id_number", String(18), primary_key=True),
-    Column("name", String(100), nullable=False),
+    *sealed("population", "id_number", blind=normalise_id_number, nullable=False, blind_primary_key=True),
+    *sealed("population", "name", nullable=False),
     Column("sex", String(1), nullable=False),
     Column("birth_date", Date, nullable=False),
     Column("status", String(16), nullable=False),  # normal | deceased | emigrated
@@ -159,8 +163,10 @@ person_records = Table(
     metadata,
     Column("record_kind", String(24), primary_key=True),  # vehicle | licence | licence_application
     Column("ref", String(64), primary_key=True),  # vehicle id, licence record id (license's), application id
-    Column("id_number", String(32), nullable=False),  # the owner / holder / applicant
-    Column("phone", String(11)),
+    *sealed(
+        "person_records", "id_number", blind=normalise_id_number, nullable=False
+    ),  # owner, holder, applicant
+    *sealed("person_records", "phone"),
     Column("state", String(24), nullable=False),  # vehicle: registered | transferred | deregistered ...
     Column("plate_number", String(16)),
     Column("vin", String(17)),
@@ -169,7 +175,6 @@ person_records = Table(
     # The producer's version of the record where its events carry one (licences): a late older event is
     # dropped. Null for what comes without (vehicles, the system feed, the demo's placeholders).
     Column("version", Integer),
-    Index("ix_person_records_id_number", "id_number"),
 )
 
 # Bindings (ID-07, ID-12 to ID-14): what an account has bound, own or not, and to which unit a licence is.
@@ -205,10 +210,12 @@ registrations = Table(
     Column("category", String(16), nullable=False),  # personal | unit
     Column("stage", String(16), nullable=False),  # intake | review | archive | filed | rejected
     Column("office", String(16), nullable=False),
-    Column("id_number", String(32), nullable=False),  # the person, or the unit's agent
-    Column("name", String(100), nullable=False),
-    Column("phone", String(11), nullable=False),
-    Column("data", JSONB, nullable=False),  # the form's entries
+    *sealed(
+        "registrations", "id_number", blind=normalise_id_number, nullable=False
+    ),  # the person, or the unit's agent
+    *sealed("registrations", "name", nullable=False),
+    *sealed("registrations", "phone", nullable=False),
+    *sealed("registrations", "data", json_value=True, nullable=False),  # the form's entries (address, ...)
     Column("scans", JSONB, nullable=False),  # photo and scans: [{"kind", "ref"}]
     Column("password_hash", Text, nullable=False),  # set by the person on the counter's keypad
     Column("registry_check", String(16), nullable=False),  # passed | pending (registry unreachable)
@@ -229,7 +236,7 @@ licence_photos = Table(
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False),
-    Column("id_number", String(32), nullable=False),
+    *sealed("licence_photos", "id_number", nullable=False),
     Column("office", String(16), nullable=False),
     Column("photo_ref", String(200), nullable=False),
     Column("format", String(8), nullable=False),
@@ -257,7 +264,8 @@ counter_changes = Table(
     Column("kind", String(24), nullable=False),  # bind_vehicle | details
     Column("stage", String(16), nullable=False),  # intake | review | approved | rejected
     Column("office", String(16), nullable=False),
-    Column("data", JSONB, nullable=False),  # bind_vehicle: ref, owned; details: the new values
+    # bind_vehicle: ref, owned; details: the new values (phone, address): sealed, so read, not queried
+    *sealed("counter_changes", "data", json_value=True, nullable=False),
     Column("scans", JSONB, nullable=False),  # [{"kind", "ref"}]
     Column("registry_check", String(16), nullable=False),  # passed | pending
     Column("deadline", DateTime(timezone=True)),

@@ -10,6 +10,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from identity_service.tables import accounts
+from servicekit.crypto import blind_match
 
 if TYPE_CHECKING:
     from tests.api.conftest import Api
@@ -170,7 +171,8 @@ async def test_nt02_wrong_sms_code_is_refused_and_creates_nothing(api: Api) -> N
     assert r.status_code == 422
     assert r.json()["code"] == "SMS_CODE_MISMATCH"
     async with api.runtime.engine.connect() as conn:
-        found = (await conn.execute(select(accounts.c.id).where(accounts.c.id_number == id_number))).first()
+        query = select(accounts.c.id).where(blind_match(accounts.c.id_number, id_number))
+        found = (await conn.execute(query)).first()
     assert found is None
 
 
@@ -185,7 +187,9 @@ async def test_passwords_are_stored_as_argon2_hashes(api: Api) -> None:
     assert (await api.register("new_car_owner", id_number, api.new_phone())).status_code == 201
     async with api.runtime.engine.connect() as conn:
         stored = (
-            await conn.execute(select(accounts.c.password_hash).where(accounts.c.id_number == id_number))
+            await conn.execute(
+                select(accounts.c.password_hash).where(blind_match(accounts.c.id_number, id_number))
+            )
         ).scalar_one()
     assert stored.startswith("$argon2id$")
     assert "Passw0rd2027" not in stored

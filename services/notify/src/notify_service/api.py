@@ -20,6 +20,7 @@ from notify_service import templates
 from notify_service.domain import CODE_TEMPLATE
 from notify_service.tables import sms_messages
 from servicekit.clock import SHANGHAI
+from servicekit.crypto import blind_match
 from servicekit.pagination import InvalidCursor, clamp_limit, decode_cursor, encode_cursor
 from servicekit.validators import mobile_phone
 from servicekit.web import CurrentPrincipal, NotFound, RuntimeDep, Unprocessable, actor_from
@@ -72,7 +73,7 @@ async def list_sink_messages(
             sms_messages.c.created_at,
             sms_messages.c.case_id,
         )
-        .where(sms_messages.c.phone == phone)
+        .where(blind_match(sms_messages.c.phone, phone))
         .order_by(sms_messages.c.id.desc())
         .limit(page_size + 1)
     )

@@ -34,6 +34,7 @@ from notify_service.settings import NotifySettings
 from notify_service.sms import LOCAL_SINK, OutgoingSms, Receipt, SmsProvider
 from notify_service.tables import sms_messages
 from servicekit.clock import SHANGHAI
+from servicekit.crypto import blind_in, blind_match
 from servicekit.ids import new_id
 from servicekit.masking import mask_phone
 from servicekit.relay import backoff
@@ -107,7 +108,7 @@ async def _codes_on_day(uow: UnitOfWork, phone: str, moment: datetime) -> int:
         select(func.count())
         .select_from(sms_messages)
         .where(
-            sms_messages.c.phone == phone,
+            blind_match(sms_messages.c.phone, phone),
             sms_messages.c.template == CODE_TEMPLATE,
             sms_messages.c.requested_at >= start,
             sms_messages.c.requested_at < start + timedelta(days=1),
@@ -164,7 +165,7 @@ async def _claim(
             sms_messages.c.state.in_(sources("handed_over")), sms_messages.c.next_attempt_at <= now
         )
         if phones is not None:
-            due = due.where(sms_messages.c.phone.in_(list(phones)))
+            due = due.where(blind_in(sms_messages.c.phone, phones))
         due = (
             due.order_by(sms_messages.c.next_attempt_at).limit(policy.batch).with_for_update(skip_locked=True)
         )

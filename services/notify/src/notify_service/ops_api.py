@@ -20,6 +20,7 @@ from notify_service.delivery import requeue_in
 from notify_service.domain import SmsState
 from notify_service.tables import sms_messages
 from servicekit.clock import SHANGHAI
+from servicekit.crypto import blind_match
 from servicekit.masking import mask_phone
 from servicekit.pagination import InvalidCursor, clamp_limit, decode_cursor, encode_cursor
 from servicekit.validators import mobile_phone
@@ -82,7 +83,7 @@ async def list_deliveries(
     page_size = clamp_limit(limit)
     query = select(sms_messages)
     if phone is not None:
-        query = query.where(sms_messages.c.phone == phone)
+        query = query.where(blind_match(sms_messages.c.phone, phone))
     if case_id is not None:
         query = query.where(sms_messages.c.case_id == case_id)
     if state is not None:

@@ -1,9 +1,10 @@
 """Tables of the notify database (outbox, inbox and audit_log come from servicekit)."""
 
 from sqlalchemy import CheckConstraint, Column, DateTime, Index, Integer, String, Table, Text, text
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import UUID
 
 from notify_service.domain import SMS_STATES
+from servicekit.crypto import normalise_phone, sealed
 from servicekit.db import new_metadata
 
 metadata = new_metadata()
@@ -19,10 +20,11 @@ sms_messages = Table(
     "sms_messages",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),  # UUIDv7: time-ordered
-    Column("phone", String(11), nullable=False),
+    # ADR 0095: the phone, the template's values and the text sent sealed; the phone found by its blind index
+    *sealed("sms_messages", "phone", blind=normalise_phone, nullable=False),
     Column("template", String(64), nullable=False),
-    Column("params", JSONB, nullable=False),
-    Column("body", Text, nullable=False),
+    *sealed("sms_messages", "params", json_value=True, nullable=False),
+    *sealed("sms_messages", "body", nullable=False),
     Column("case_id", String(100)),
     Column("account_id", String(64)),
     Column("state", String(16), nullable=False),
@@ -50,7 +52,7 @@ sms_messages = Table(
         unique=True,
         postgresql_where=text("case_id IS NOT NULL"),
     ),
-    Index("ix_sms_messages_phone_id", "phone", "id"),
+    Index("ix_sms_messages_phone_id", "phone_bidx", "id"),
     Index(
         "ix_sms_messages_due",
         "next_attempt_at",

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from plate_pool_service.domain import OPEN_STATES, State
+from servicekit.crypto import normalise_id_number, normalise_phone, sealed
 from servicekit.db import add_workday_tables, new_metadata
 
 metadata = new_metadata()
@@ -80,10 +81,12 @@ selections = Table(
     Column("invoice_photo", LargeBinary, nullable=False),
     Column("certificate_number", String(40), nullable=False),
     Column("owner_id_kind", String(32), nullable=False),
-    Column("owner_id_number", String(32), nullable=False),
-    Column("owner_name", String(100), nullable=False),
-    Column("phone", String(11), nullable=False),
-    Column("residence_permit", JSONB),
+    # ADR 0095: the owner's identity number, name, phone and residence permit sealed; the number and the
+    # phone found by their blind index (the quotas' unique indexes are on it). The draw never reads them.
+    *sealed("selections", "owner_id_number", blind=normalise_id_number, nullable=False),
+    *sealed("selections", "owner_name", nullable=False),
+    *sealed("selections", "phone", blind=normalise_phone, nullable=False),
+    *sealed("selections", "residence_permit", json_value=True),
     Column("state", String(20), nullable=False),
     Column("custom_left", Integer, nullable=False),
     Column("draws_left", Integer, nullable=False),
@@ -101,8 +104,8 @@ selections = Table(
     # PP-05/PP-06: the chances are the vehicle's, spent once: one selection per VIN, ever.
     Index("uq_selections_vin", "vin", unique=True),
     # PP-02 / PP-13 quotas: one open selection per identity number and per phone.
-    Index("uq_selections_open_owner", "owner_id_number", unique=True, postgresql_where=text(_OPEN)),
-    Index("uq_selections_open_phone", "phone", unique=True, postgresql_where=text(_OPEN)),
+    Index("uq_selections_open_owner", "owner_id_number_bidx", unique=True, postgresql_where=text(_OPEN)),
+    Index("uq_selections_open_phone", "phone_bidx", unique=True, postgresql_where=text(_OPEN)),
     Index("ix_selections_state_session", "state", "session_expires_at"),
     Index("ix_selections_account", "account_id", "id"),
 )
@@ -166,13 +169,13 @@ bans = Table(
     "bans",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("owner_id_number", String(32), nullable=False),
+    *sealed("bans", "owner_id_number", blind=normalise_id_number, nullable=False),
     Column("selection_id", UUID(as_uuid=True), nullable=False),
     Column("until", Date, nullable=False),
     Column("reason", String(40), nullable=False),
     Column("lifted", Boolean, nullable=False, server_default=text("false")),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    Index("ix_bans_owner", "owner_id_number", "until"),
+    Index("ix_bans_owner", "owner_id_number_bidx", "until"),
 )
 
 APPEAL_STATES = ("filed", "upheld", "rejected")

@@ -25,6 +25,7 @@ from identity_service.staff_signin import password_changed_at, spend_all
 from identity_service.tables import accounts
 from identity_service.tokens import hash_password, revoke_all, verify_password
 from servicekit.clock import SHANGHAI
+from servicekit.crypto import blind_match, with_blind
 from servicekit.ids import new_id
 from servicekit.validators import mobile_phone
 from servicekit.web import CurrentPrincipal, NotFound, Principal, Problem, UowDep, actor_from, require_roles
@@ -111,7 +112,9 @@ async def change_details(
             values["email"] = body.email
         if body.phone is not None:
             values["phone"] = body.phone
-        await uow.session.execute(update(accounts).where(accounts.c.id == row.id).values(**values))
+        await uow.session.execute(
+            update(accounts).where(accounts.c.id == row.id).values(**with_blind(accounts, values))
+        )
         uow.audit(
             actor_from(request, principal),
             "details_changed",
@@ -168,7 +171,7 @@ async def reactivate(body: Reactivation, request: Request, ctx: CtxDep, uow: Uow
         rows = (
             await uow.session.execute(
                 select(accounts)
-                .where(_username_filter(body.username), accounts.c.phone == phone)
+                .where(_username_filter(body.username), blind_match(accounts.c.phone, phone))
                 .with_for_update()
             )
         ).all()
@@ -383,7 +386,9 @@ async def change_unit(
                 values["id_number"] = value
             details[key] = value
         values["details"] = details
-        await uow.session.execute(update(accounts).where(accounts.c.id == row.id).values(**values))
+        await uow.session.execute(
+            update(accounts).where(accounts.c.id == row.id).values(**with_blind(accounts, values))
+        )
         phone = values.get("phone", row.phone)
         if changes and phone:
             uow.emit(  # ID-13, NT-01: the unit change applied is told to the unit's (new) phone

@@ -30,6 +30,7 @@ from identity_service.tokens import (
     token_issue_time,
     verify_password,
 )
+from servicekit.crypto import blind_match
 from servicekit.ids import new_id
 from servicekit.uow import UnitOfWork
 from servicekit.validators import InvalidValue, mobile_phone, resident_id
@@ -149,11 +150,13 @@ def _username_filter(username: str) -> Any:
     value = username.strip()
     live = accounts.c.status != "cancelled"
     try:
-        return (accounts.c.category == "personal") & (accounts.c.id_number == resident_id(value)) & live
+        return (
+            (accounts.c.category == "personal") & blind_match(accounts.c.id_number, resident_id(value)) & live
+        )
     except InvalidValue:
         pass
     try:
-        return (accounts.c.category == "personal") & (accounts.c.phone == mobile_phone(value)) & live
+        return (accounts.c.category == "personal") & blind_match(accounts.c.phone, mobile_phone(value)) & live
     except InvalidValue:
         pass
     if uscc.is_valid(value.upper()):

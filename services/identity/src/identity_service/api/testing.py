@@ -43,6 +43,6 @@ async def add_person(body: PopulationPersonIn, runtime: RuntimeDep) -> dict[str,
         await conn.execute(
             insert(population)
             .values(id_number=body.id_number, **values)
-            .on_conflict_do_update(index_elements=[population.c.id_number], set_=values)
+            .on_conflict_do_update(index_elements=[population.c.id_number_bidx], set_=values)
         )
     return {"id_number": mask_id_number(body.id_number), "status": body.status}

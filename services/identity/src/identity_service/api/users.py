@@ -17,6 +17,7 @@ from identity_service.api.common import AccountOut, CtxDep, account_view, load_a
 from identity_service.records import records_of
 from identity_service.tables import accounts
 from identity_service.tokens import hash_password
+from servicekit.crypto import blind_match
 from servicekit.ids import new_id
 from servicekit.validators import mobile_phone, resident_id
 from servicekit.web import CurrentPrincipal, IdempotencyKeyHeader, UowDep, actor_from, idempotent
@@ -91,7 +92,7 @@ async def _register(body: RegistrationIn, request: Request, ctx: CtxDep, uow: Uo
         existing = await uow.session.execute(
             select(accounts.c.id).where(
                 accounts.c.category == "personal",
-                accounts.c.id_number == body.id_number,
+                blind_match(accounts.c.id_number, body.id_number),
                 accounts.c.status != "cancelled",
             )
         )

@@ -20,6 +20,7 @@ from plate_pool_service.selections.reading import row_of
 from plate_pool_service.tables import bans, selections
 from servicekit import validators
 from servicekit.clock import SHANGHAI
+from servicekit.crypto import blind_match
 from servicekit.ids import new_id
 from servicekit.uow import Actor, UnitOfWork
 from servicekit.vocabulary import IdKind
@@ -105,7 +106,7 @@ async def start(ctx: PlateContext, app: Application, principal: Principal, actor
         ban = (
             await uow.session.execute(
                 select(bans.c.until)
-                .where(bans.c.owner_id_number == id_number)
+                .where(blind_match(bans.c.owner_id_number, id_number))
                 .where(bans.c.until > today)
                 .where(bans.c.lifted.is_(False))
                 .order_by(bans.c.until.desc())
