@@ -1,16 +1,16 @@
 """Personal data at rest (ADR 0095): the outbox payload and the audit entries' before/after sealed
 (SM4-GCM), the audit guard that lets a re-encryption rewrite them, the re-encryption's progress table.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 """
 
 from alembic import op
 
 from servicekit.migrations import seal_kit_tables, unseal_kit_tables
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -2,8 +2,8 @@
 the counter's forms sealed (SM4-GCM); identity numbers and phones looked up by value get a blind index
 (HMAC-SM3), which takes over the indexes and the one-live-account-per-person constraint.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 """
 
 import sqlalchemy as sa
@@ -13,8 +13,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from servicekit.crypto import normalise_id_number, normalise_phone
 from servicekit.migrations import Seal, seal_columns, unseal_columns
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
