@@ -49,9 +49,6 @@ from .workers import running_workers, without_sweeps
 pytestmark = pytest.mark.integration
 
 SERVICES = ("identity", "vehicle", "license", "plate-pool", "violation", "notify")
-# Sealed by ADR 0096's change (the same kit applied to them); until it is on main their own tables still
-# hold the numbers in clear: expected to fail, strictly, so the mark goes when they pass.
-NOT_SEALED_YET = {"vehicle", "license", "violation"}
 
 
 def new_phone() -> str:
@@ -141,15 +138,7 @@ def dump(service: str) -> str:
     return subprocess.run(command, capture_output=True, text=True, check=True, timeout=120).stdout
 
 
-@pytest.mark.parametrize(
-    "service",
-    [
-        pytest.param(s, marks=pytest.mark.xfail(strict=True, reason="ADR 0096 not on main yet"))
-        if s in NOT_SEALED_YET
-        else s
-        for s in SERVICES
-    ],
-)
+@pytest.mark.parametrize("service", SERVICES)
 def test_a_plain_dump_of_each_database_holds_no_identity_number_or_phone(
     people: People, service: str
 ) -> None:
