@@ -86,9 +86,9 @@ async def people(pipe: Pipe, platform: dict[str, object], others: list[Worker]) 
     # identity asks notify to send an SMS to the holder (the broker in between).
     case = f"dump-{uuid.uuid4().hex[:12]}"
     async with identity.runtime.uow() as uow:
-        uow.emit(
-            SendSms(phone=holder_phone, template="verification_code", params={"code": "1234"}, case_id=case)
-        )
+        account = holder_phone[:3] + "****" + holder_phone[-4:]
+        params = {"name": "沙悟净", "account": account}
+        uow.emit(SendSms(phone=holder_phone, template="registration_approved", params=params, case_id=case))
         await uow.commit()
     # A pre-selection through plate-pool's api, registered at vehicle's counter.
     owner_id, vin, owner_phone = new_resident_id(pipe.office), new_vin(), new_phone()
