@@ -2,8 +2,8 @@
 sealed (SM4-GCM); identity numbers and phones found by their blind index (HMAC-SM3), which takes over the
 quotas' unique indexes and the bans' index.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 import sqlalchemy as sa
@@ -12,8 +12,8 @@ from alembic import op
 from servicekit.crypto import normalise_id_number, normalise_phone
 from servicekit.migrations import Seal, seal_columns, unseal_columns
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
