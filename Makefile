@@ -5,7 +5,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv
 PYTEST_ARGS ?=
 
-.PHONY: help tools install infra web web-openapi browser migrate audit-verify run test test-unit lint format contracts rules bench-tools bench-gateway bench-plates bench-plates-ab bench-exams fault-tools proof-faults proof-attack clean
+.PHONY: help tools install infra web web-openapi browser migrate audit-verify run test test-unit lint format contracts rules bench-tools bench-gateway bench-plates bench-plates-ab bench-exams fault-tools proof-faults proof-broker-cluster proof-attack clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -82,6 +82,11 @@ proof-faults: install fault-tools ## the platform under faults (broker, database
 	$(UV) run python scripts/proof_report.py faults --reset
 	$(UV) run pytest -q --proof tests/proof/faults $(PYTEST_ARGS); status=$$?; \
 	  $(UV) run python scripts/proof_report.py faults; exit $$status
+
+proof-broker-cluster: install fault-tools ## three private RabbitMQ nodes, the node leading the queues SIGKILLed under 5,000 events (ADR 0098): JSON on the last line
+	$(UV) run python scripts/proof_report.py cluster --reset
+	$(UV) run pytest -q --proof libs/servicekit/tests/test_messaging_cluster.py $(PYTEST_ARGS); status=$$?; \
+	  $(UV) run python scripts/proof_report.py cluster --part node-loss; exit $$status
 
 proof-attack: install browser web ## the platform under attack through the gateway (fuzzing, authorization, tokens, input, brute force, logs): JSON on the last line
 	$(UV) run python scripts/proof_report.py attack --reset

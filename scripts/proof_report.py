@@ -21,6 +21,7 @@ PROOF_DIR = ROOT / "var" / "proof"
 EXPECTED: dict[str, tuple[str, ...]] = {
     "faults": ("broker", "kills", "poison", "postgres", "redis", "cut"),
     "attack": ("fuzz", "authz", "jwt", "input", "bruteforce", "logs"),
+    "cluster": ("node-loss",),
 }
 
 
@@ -66,9 +67,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("suite", choices=sorted(EXPECTED))
     parser.add_argument("--reset", action="store_true", help="forget the earlier run's figures and exit")
+    parser.add_argument("--part", help="print this one part's own figures (text ones too), not the merge")
     args = parser.parse_args(argv)
     if args.reset:
         reset(args.suite)
+        return 0
+    if args.part:
+        path = PROOF_DIR / args.suite / f"{args.part}.json"
+        if not path.exists():
+            print(json.dumps({"suite": args.suite, "part": args.part, "ran": False}))
+            return 1
+        figures = json.loads(path.read_text(encoding="utf-8"))
+        print(json.dumps({"suite": args.suite, "part": args.part, **figures}, ensure_ascii=False))
         return 0
     report = merge(args.suite)
     print(json.dumps(report, ensure_ascii=False, sort_keys=False))

@@ -15,13 +15,16 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import MetaData, func, select
+from yarl import URL
 
+from servicekit.amqp import FailoverConnection
 from servicekit.clock import FixedClock
 from servicekit.consumer import Consumer, Subscription
 from servicekit.envelope import Envelope
 from servicekit.messages import Command
 from servicekit.relay import OutboxRelay, connect_broker
 from servicekit.runtime import Runtime
+from servicekit.settings import BrokerSettings
 from servicekit.uow import UnitOfWork
 
 from .messaging_kit import (
@@ -311,3 +314,30 @@ async def test_au01_an_applied_event_is_audited_once_with_its_effect(pg_database
             (pipe.producer, "system", f"{pipe.producer}.thing.happened.v1", "41", str(message_id))
         ]
         assert rows[0]["after"] == {"handler": f"{pipe.consumer_service}.record"}
+
+
+async def test_a_cluster_list_connects_to_the_first_node_that_answers(amqp_url: str) -> None:
+    """ADR 0098: `broker.url` may list every node of a cluster; a node that is away is passed over, and
+    each reconnection attempt takes the next address (the cluster test kills a node under load)."""
+    away = "amqp://guest:guest@127.0.0.1:1/"  # nothing listens on port 1
+    settings = BrokerSettings(url=f"{away}, {amqp_url}", reconnect_interval_s=0.1)
+    connection = await connect_broker(settings)
+    try:
+        assert isinstance(connection, FailoverConnection)
+        assert connection.url.port == URL(amqp_url).port
+        channel = await connection.channel()
+        await channel.close()
+    finally:
+        await connection.close()
+    with pytest.raises(OSError):
+        await connect_broker(BrokerSettings(url=f"{away},{away}"))
+
+
+async def test_each_reconnection_attempt_takes_the_next_node() -> None:
+    nodes = [f"amqp://guest:guest@127.0.0.1:{port}/" for port in (5681, 5682, 5683)]
+    connection = FailoverConnection(nodes, first=1)
+    tried = []
+    for _ in range(4):
+        connection.transport = None  # what aio-pika 10 does first in every (re)connection attempt
+        tried.append(connection.url.port)
+    assert tried == [5682, 5683, 5681, 5682]

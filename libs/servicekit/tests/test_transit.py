@@ -89,6 +89,9 @@ def test_the_root_certificate_setting_goes_into_the_url() -> None:
     [
         ("amqp://svc:pw@mq.internal:5672/tms", "amqps://"),
         ("amqps://svc:pw@mq.internal:5671/tms?no_verify_ssl=1", "verify the broker"),
+        # A cluster's list (ADR 0098): one plain or unverified node is enough to refuse it.
+        (f"{AMQP_OK},amqp://svc:pw@mq-1.internal:5672/tms", "amqps://"),
+        (f"{AMQP_OK},amqps://svc:pw@mq-1.internal:5671/tms?no_verify_ssl=1", "verify the broker"),
     ],
 )
 def test_prod_refuses_a_plain_or_unverified_broker(url: str, problem: str) -> None:

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import aio_pika
 import aiormq
 import psycopg
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
@@ -31,6 +30,7 @@ from opentelemetry import metrics, trace
 from sqlalchemy import Interval, Row, Table, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from servicekit.amqp import connect_broker as connect_broker  # its old home: callers import it here
 from servicekit.db import OUTBOX_CHANNEL, psycopg_dsn
 from servicekit.envelope import Envelope
 from servicekit.settings import BrokerSettings
@@ -287,9 +287,3 @@ class OutboxRelay:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
-
-
-async def connect_broker(broker: BrokerSettings) -> AbstractRobustConnection:
-    return await aio_pika.connect_robust(
-        broker.url.get_secret_value(), timeout=10, reconnect_interval=broker.reconnect_interval_s
-    )

@@ -4,7 +4,9 @@ copy on another port, never to the shared one the rest of the suite (and a devel
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -26,6 +28,7 @@ class PrivateRabbit:
 
     def __init__(self, port: int = 5699, name: str = "tmsfault") -> None:
         self.port = port
+        self.name = name
         self.node = f"{name}@localhost"
         self.base = Path(tempfile.mkdtemp(prefix=f"{name}-"))
         (self.base / "enabled_plugins").write_text("[].\n")
@@ -82,7 +85,7 @@ class PrivateRabbit:
 
     def kill(self) -> None:
         """SIGKILL the node's Erlang VM (a crash, not a shutdown): nothing is flushed or handed over."""
-        pid = int((self.base / "pid").read_text().strip())
+        pid = self._pid()
         os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -90,6 +93,18 @@ class PrivateRabbit:
                 return
             time.sleep(0.1)
         raise RuntimeError(f"private RabbitMQ {self.node} (pid {pid}) survived SIGKILL")
+
+    def _pid(self) -> int:
+        """The VM's pid: its pid file, or the node's own answer (a node that has been through
+        `stop_app`/`start_app`, as a joining one, was seen without the file)."""
+        pid_file = self.base / "pid"
+        if pid_file.exists() and pid_file.read_text().strip():
+            return int(pid_file.read_text().strip())
+        return int(self.ctl("-q", "eval", "os:getpid().").strip().strip('"'))
+
+    def ctl(self, *args: str) -> str:
+        """`rabbitmqctl -n <this node> ...`'s output (raises if it fails)."""
+        return self._ctl(*args).stdout
 
     def queue_depth(self, queue: str) -> int:
         out = self._ctl("-q", "list_queues", "name", "messages").stdout
@@ -102,6 +117,67 @@ class PrivateRabbit:
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+class RabbitCluster:
+    """Three (or more) private nodes joined in one cluster, as production runs RabbitMQ (ADR 0098).
+
+    Every node is a `PrivateRabbit` on its own AMQP port (`port + i`) and distribution port, with its own
+    data, logs and config; they share the `rabbitmq` user's Erlang cookie, as nodes of one host do. The
+    others join the first with `join_cluster`, so a quorum queue declared afterwards has a replica on each.
+    """
+
+    def __init__(self, port: int = 5681, size: int = 3, name: str = "tmscl") -> None:
+        self.nodes = [PrivateRabbit(port=port + i, name=f"{name}{chr(ord('a') + i)}") for i in range(size)]
+
+    @property
+    def urls(self) -> list[str]:
+        return [node.url for node in self.nodes]
+
+    @property
+    def url(self) -> str:
+        """The setting's form: every node's address, comma-separated (servicekit.amqp)."""
+        return ",".join(self.urls)
+
+    def node(self, name: str) -> PrivateRabbit:
+        return next(node for node in self.nodes if node.node == name)
+
+    def start(self) -> None:
+        try:
+            for node in self.nodes:
+                node.start()
+            first = self.nodes[0].node
+            for node in self.nodes[1:]:
+                node.ctl("stop_app")
+                node.ctl("join_cluster", first)
+                node.ctl("start_app")
+                node.ctl("-q", "await_startup", "--timeout", "60")
+        except BaseException:
+            self.destroy()
+            raise
+
+    def running_nodes(self, via: PrivateRabbit | None = None) -> set[str]:
+        """The members the cluster sees running, asked of `via` (or of any node still answering)."""
+        for node in [via] if via is not None else self.nodes:
+            if node is None:
+                continue
+            result = node._ctl("-q", "eval", "rabbit_nodes:all_running().", check=False)
+            if result.returncode == 0:
+                return set(re.findall(r"'?([\w.-]+@[\w.-]+)'?", result.stdout))
+        return set()
+
+    def queue_members(self, via: PrivateRabbit) -> dict[str, tuple[str, set[str]]]:
+        """Each quorum queue's leader and online members: `{queue: (leader, {members})}`."""
+        out = via.ctl("-q", "list_queues", "name", "leader", "online", "--formatter", "json")
+        return {
+            row["name"]: (row["leader"], set(row["online"]))
+            for row in json.loads(out)
+            if row.get("leader") not in (None, "")
+        }
+
+    def destroy(self) -> None:
+        for node in self.nodes:
+            node.destroy()
 
 
 def _run_as(

@@ -50,9 +50,11 @@ def database_problems(url: str) -> list[str]:
 
 
 def broker_problems(url: str) -> list[str]:
-    if urlsplit(url).scheme != "amqps":
+    """Every node of a cluster's list (comma-separated, ADR 0098) is held to the same rule."""
+    nodes = [part.strip() for part in url.split(",") if part.strip()] or [url]
+    if any(urlsplit(node).scheme != "amqps" for node in nodes):
         return ["broker.url must be amqps://"]
-    if _query(url).get("no_verify_ssl", "0") != "0":
+    if any(_query(node).get("no_verify_ssl", "0") != "0" for node in nodes):
         return ["broker.url must verify the broker's certificate (no no_verify_ssl)"]
     return []
 

@@ -51,6 +51,7 @@ from sqlalchemy import text
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from servicekit.amqp import broker_addresses
 from servicekit.clock import Clock
 from servicekit.masking import mask_text
 from servicekit.runtime import Runtime
@@ -147,11 +148,22 @@ class BrokerProbe:
     async def check(self) -> None:
         async with self._lock:
             if self._connection is None or self._connection.is_closed:
-                self._connection = await aio_pika.connect(self._url, timeout=self._timeout_s)
+                self._connection = await self._connect()
             channel = await self._connection.channel()
             await channel.close()
             for queue in self._queues:
                 await self._check_queue(queue)
+
+    async def _connect(self) -> AbstractConnection:
+        """The first node of the list that answers: a cluster is ready while any node is (ADR 0098)."""
+        failure: Exception | None = None
+        for address in broker_addresses(self._url):
+            try:
+                return await aio_pika.connect(address, timeout=self._timeout_s)
+            except Exception as exc:  # this node is away: the next one
+                failure = exc
+        assert failure is not None
+        raise failure
 
     async def _check_queue(self, name: str) -> None:
         """A quorum queue without a leader answers nothing: the passive declare times out and the check
