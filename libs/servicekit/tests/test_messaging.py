@@ -329,7 +329,7 @@ async def test_a_cluster_list_connects_to_the_first_node_that_answers(amqp_url: 
         await channel.close()
     finally:
         await connection.close()
-    with pytest.raises(OSError):
+    with pytest.raises(ConnectionError, match="Connect call failed"):  # every node away: the last failure
         await connect_broker(BrokerSettings(url=f"{away},{away}"))
 
 
