@@ -1062,6 +1062,30 @@ def problems_ingress_tls(ingress: Doc) -> list[str]:
     return found
 
 
+@pytest.mark.parametrize("how", sorted(RENDERERS))
+def test_prod_broker_is_a_three_node_cluster_with_tls_only(how: str) -> None:
+    """ADR 0098: the Cluster Operator's RabbitmqCluster, three nodes (a quorum queue keeps its majority
+    through one node's loss), drained one at a time, AMQPS only, reachable from the platform's pods."""
+    docs = render(how, K8S / "overlays" / "prod")
+    cluster = by_kind(docs, "RabbitmqCluster")["tms-rabbitmq"]
+    assert cluster["apiVersion"] == "rabbitmq.com/v1beta1"
+    assert cluster["metadata"]["namespace"] == "tms"
+    assert cluster["spec"]["replicas"] == 3
+    assert cluster["spec"]["tls"]["disableNonTLSListeners"] is True
+    assert "cluster_partition_handling = pause_minority" in cluster["spec"]["rabbitmq"]["additionalConfig"]
+    pdb = by_kind(docs, "PodDisruptionBudget")["tms-rabbitmq"]["spec"]
+    assert pdb["maxUnavailable"] == 1
+    assert pdb["selector"]["matchLabels"] == {"app.kubernetes.io/name": "tms-rabbitmq"}
+    policy = by_kind(docs, "NetworkPolicy")["rabbitmq-cluster"]["spec"]
+    worker = by_kind(docs, "Deployment")["notify-worker"]["spec"]["template"]["metadata"]["labels"]
+    gateway = by_kind(docs, "Deployment")["gateway"]["spec"]["template"]["metadata"]["labels"]
+    amqps = [rule for rule in policy["ingress"] if {q["port"] for q in rule["ports"]} == {5671}]
+    assert len(amqps) == 1
+    assert selector_matches(amqps[0]["from"][0]["podSelector"], worker)
+    assert not selector_matches(amqps[0]["from"][0]["podSelector"], gateway)
+    assert by_kind(render(how, K8S / "overlays" / "dev"), "RabbitmqCluster") == {}  # dev: one node
+
+
 def test_ingress_tls_rules_notice_a_weak_suite_or_no_redirect() -> None:
     ingress = by_kind(render("lite", K8S / "overlays" / "prod"), "Ingress")["gateway"]
     assert problems_ingress_tls(ingress) == []
