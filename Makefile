@@ -5,7 +5,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv
 PYTEST_ARGS ?=
 
-.PHONY: help tools install infra web web-openapi browser migrate audit-verify run test test-unit lint format contracts rules bench-tools bench-gateway bench-plates bench-plates-ab bench-exams fault-tools proof-faults proof-broker-cluster proof-attack clean
+.PHONY: help tools install infra web web-openapi browser migrate audit-verify run test test-cluster test-unit lint format contracts rules bench-tools bench-gateway bench-plates bench-plates-cluster bench-plates-ab bench-exams fault-tools proof-faults proof-broker-cluster proof-attack clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ run: install infra web ## run the whole platform with demo data: gateway on http
 test: install browser web ## unit, integration (real servers), contract and browser tests
 	$(UV) run pytest -q $(PYTEST_ARGS)
 
+test-cluster: install ## plate-pool's tests with the hot state on one Redis and on a local 3-master Redis Cluster, all of them (ADR 0097)
+	TMS_TEST_HOT_CLUSTER=all $(UV) run pytest -q services/plate-pool/tests $(PYTEST_ARGS)
+
 test-unit: install ## the tests that need no server
 	$(UV) run pytest -q -m "not integration and not fault" $(PYTEST_ARGS)
 
@@ -68,6 +71,9 @@ bench-gateway: install bench-tools ## gateway against direct throughput (JSON on
 
 bench-plates: install bench-tools ## plate-pool hot path (JSON on the last line)
 	$(UV) run python bench/plates.py
+
+bench-plates-cluster: install bench-tools ## the same with plate-pool's hot state on a local 3-master Redis Cluster (ADR 0097)
+	$(UV) run python bench/plates.py --cluster
 
 bench-plates-ab: install bench-tools ## plate hot path, BASE=<commit> against HEAD side by side (JSON on the last line)
 	$(UV) run python bench/plates_ab.py $(BASE) HEAD --rounds $(or $(ROUNDS),4)

@@ -44,7 +44,6 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import WatchError
 
 from plate_pool_service.domain import State
 from plate_pool_service.resp import RespError, RespPipe
@@ -101,6 +100,7 @@ _UNCONFIRM = _script("unconfirm")
 _RELEASE = _script("release")
 _LAPSE = _script("lapse")
 _TAKE = _script("take")
+_BUILD = _lua("build")
 
 
 class HotError(Exception):
@@ -251,6 +251,7 @@ class HotPool:
         self._release = redis.register_script(_RELEASE)
         self._lapse = redis.register_script(_LAPSE)
         self._take = redis.register_script(_TAKE)
+        self._build = redis.register_script(_BUILD)
         # The dev/test clock lives in Redis: let the scripts read it (saves a round trip per request);
         # not on a cluster, where its key is in another slot than the segment's.
         self._script_reads_clock = isinstance(clock, RedisOffsetClock) and not self.cluster
@@ -354,29 +355,22 @@ class HotPool:
         bitmap = bytearray(b"\xff" * full + (bytes([(0xFF << (8 - rest)) & 0xFF]) if rest else b""))
         for idx in (*allocated, *chosen):
             bitmap[idx // 8] &= ~(0x80 >> (idx % 8)) & 0xFF
-        bits = self.seg_key(segment_id, "bits")
-        async with self.redis.pipeline(transaction=True) as pipe:
-            if only_if_missing:
-                await pipe.watch(bits)
-                if await pipe.exists(bits):
-                    return False
-                pipe.multi()  # type: ignore[no-untyped-call]
-            pipe.delete(*(self.seg_key(segment_id, p) for p in ("bits", "holds", "hexp", "alloc")))
-            pipe.set(bits, bytes(bitmap))
-            pipe.set(self.seg_key(segment_id, "n"), size - len(set(allocated) | set(chosen)))
-            if allocated:
-                pipe.sadd(self.seg_key(segment_id, "alloc"), *allocated)
-            if chosen:
-                pipe.hset(
-                    self.seg_key(segment_id, "holds"), mapping={i: sid for i, (sid, _) in chosen.items()}
-                )
-                pipe.zadd(
-                    self.seg_key(segment_id, "hexp"), {str(i): to_us(end) for i, (_, end) in chosen.items()}
-                )
-            try:
-                await pipe.execute()
-            except WatchError:
-                return False  # built by someone else in between
+        # One script, not WATCH/MULTI: atomic in the segment's slot on a cluster as on one Redis, and a
+        # concurrent build (another replica, the worker) cannot slip between the check and the writes.
+        keys = [self.seg_key(segment_id, p) for p in ("bits", "n", "holds", "hexp", "alloc")]
+        held = ",".join(f"{i},{sid},{to_us(end)}" for i, (sid, end) in chosen.items())
+        built = await self._build(
+            keys=keys,
+            args=[
+                "1" if only_if_missing else "0",
+                bytes(bitmap),
+                size - len(set(allocated) | set(chosen)),
+                ",".join(map(str, allocated)),
+                held,
+            ],
+        )
+        if not int(built):
+            return False  # there already (built by someone else in between)
         await self.redis.sadd(self.logs_key, segment_id)  # its stream, drained by the worker
         return True
 

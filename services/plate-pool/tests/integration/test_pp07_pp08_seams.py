@@ -39,6 +39,7 @@ async def _selected(p: Platform) -> tuple[Any, dict[str, Any]]:
     return who, done.json()
 
 
+@pytest.mark.redis_cluster
 async def test_pp07_the_code_goes_to_the_registered_phone(platform: Platform) -> None:
     p = platform
     await p.open_segment()

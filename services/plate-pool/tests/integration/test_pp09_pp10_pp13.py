@@ -69,6 +69,7 @@ async def test_pp09_not_registered_within_3_working_days_cancels_and_bans_2_year
     )
 
 
+@pytest.mark.redis_cluster
 async def test_pp13_every_draw_verify_hold_and_confirmation_is_logged_append_only(platform: Platform) -> None:
     p = platform
     await p.open_segment()
@@ -111,6 +112,7 @@ async def test_pp13_every_draw_verify_hold_and_confirmation_is_logged_append_onl
             await conn.execute(text("DELETE FROM fairness_log WHERE selection_id = :s"), {"s": sel["id"]})
 
 
+@pytest.mark.redis_cluster
 async def test_pp13_one_drain_run_copies_a_burst_of_draws_and_keeps_the_last_counters(
     platform: Platform,
 ) -> None:

@@ -67,6 +67,7 @@ async def test_pp10_a_draw_waits_in_line_when_the_pool_is_all_held(platform: Pla
     assert [e["sel"] for e in await _log_ops(p, "queue")] == [sc["id"], sd["id"]]  # PP-13: the tickets
 
 
+@pytest.mark.redis_cluster
 async def test_pp10_the_line_is_served_in_arrival_order_and_newcomers_join_its_end(
     platform: Platform,
 ) -> None:

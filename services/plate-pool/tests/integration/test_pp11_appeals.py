@@ -30,6 +30,7 @@ def reviewer(p: Platform) -> dict[str, str]:
     return p.tokens.headers(p.tokens.clerk(roles=("clerk.review",), office=p.office))
 
 
+@pytest.mark.redis_cluster
 async def test_pp11_an_upheld_appeal_restores_the_number_and_lifts_the_ban(
     platform: Platform,
 ) -> None:

@@ -44,6 +44,7 @@ async def accounting(p: Platform, segment: str, size: int) -> dict[str, int]:
     }
 
 
+@pytest.mark.redis_cluster
 async def test_pp12_concurrent_selections_over_few_numbers_never_double_allocate_nor_leak(
     platform: Platform,
 ) -> None:
@@ -131,6 +132,7 @@ async def test_pp12_the_ledger_refuses_a_double_allocation_even_if_redis_is_wron
     assert (await p.ctx.hot.counts(segment)).available == 9_999
 
 
+@pytest.mark.redis_cluster
 async def test_pp12_redis_loss_is_rebuilt_from_the_ledger(platform: Platform) -> None:
     p = platform
     segment = await p.open_segment()

@@ -38,6 +38,7 @@ async def test_pp12_a_draw_after_redis_lost_the_pool_rebuilds_it(platform: Platf
     assert counts.held == 5
 
 
+@pytest.mark.redis_cluster
 async def test_pp12_a_number_awaiting_its_sms_code_stays_held_across_a_redis_restart(
     platform: Platform,
 ) -> None:

@@ -153,11 +153,15 @@ async def db13() -> AsyncIterator[Redis]:
 
 
 @pytest.fixture
-async def cluster(plate_pool_database: str, db13: Redis) -> AsyncIterator[Cluster]:
+async def cluster(plate_pool_database: str, db13: Redis, hot_backend: str) -> AsyncIterator[Cluster]:
+    """Two replicas; their hot state on db 13 or on the session's Redis Cluster (`hot_backend`, ADR 0097),
+    their clock offset on db 13 either way."""
     redis = db13
     await set_platform_time(redis, START)
     prefix = f"pp12crash:{secrets.token_hex(4)}"
-    settings = PlatePoolSettings(redis=RedisSettings(url=REDIS_URL), hot_prefix=prefix, cache_ttl_s=0)
+    settings = PlatePoolSettings(
+        redis=RedisSettings(url=REDIS_URL), hot_prefix=prefix, hot_redis_url=hot_backend, cache_ttl_s=0
+    )
     runtime = Runtime.open(settings, SPEC.metadata)
     ctx = context_for(runtime)
     office = "15" + f"{secrets.randbelow(10_000):04d}"
@@ -201,6 +205,7 @@ async def cluster(plate_pool_database: str, db13: Redis) -> AsyncIterator[Cluste
         **os.environ,
         "TMS_PLATE_POOL__REDIS__URL": REDIS_URL,
         "TMS_PLATE_POOL__HOT_PREFIX": prefix,
+        "TMS_PLATE_POOL__HOT_REDIS_URL": hot_backend,
         "TMS_PLATE_POOL__CACHE_TTL_S": "0",
         "TMS_PLATE_POOL__TELEMETRY__LOG_LEVEL": "WARNING",
         "TMS_PLATE_POOL__AUTH__JWKS_URL": f"http://127.0.0.1:{jwks.server_address[1]}/jwks.json",
@@ -226,6 +231,7 @@ async def cluster(plate_pool_database: str, db13: Redis) -> AsyncIterator[Cluste
         async with runtime.engine.begin() as conn:
             for table in (allocations, selections, segments):
                 await conn.execute(delete(table).where(table.c.office_code == office))
+        await ctx.hot.aclose()
         await runtime.aclose()
 
 
@@ -372,10 +378,10 @@ def _bit(bitmap: bytes, index: int) -> int:
 async def _hot_sets(cluster: Cluster) -> tuple[set[int], dict[int, str], set[int]]:
     """(available, held index -> selection, allocated) of the segment, as Redis has them."""
     hot = cluster.ctx.hot
-    raw = await cluster.redis.get(hot.seg_key(cluster.segment_id, "bits"))
+    raw = await hot.redis.get(hot.seg_key(cluster.segment_id, "bits"))
     bitmap = raw if isinstance(raw, bytes) else b""
-    holds_raw = await cluster.redis.hgetall(hot.seg_key(cluster.segment_id, "holds"))
-    alloc_raw = await cluster.redis.smembers(hot.seg_key(cluster.segment_id, "alloc"))
+    holds_raw = await hot.redis.hgetall(hot.seg_key(cluster.segment_id, "holds"))
+    alloc_raw = await hot.redis.smembers(hot.seg_key(cluster.segment_id, "alloc"))
     available = {i for i in range(POOL_SIZE) if _bit(bitmap, i)}
     holds = {int(k): v.decode() if isinstance(v, bytes) else str(v) for k, v in holds_raw.items()}
     return available, holds, {int(i) for i in alloc_raw}
@@ -408,7 +414,7 @@ def _text(value: bytes | str) -> str:
 async def _explain(cluster: Cluster, sid: str, owner: Person) -> dict[str, Any]:
     """What Postgres, Redis and the person's own requests say about a selection (for a failure message)."""
     hot = cluster.ctx.hot
-    raw = await cluster.redis.hgetall(hot.sel_key(sid, cluster.segment_id))
+    raw = await hot.redis.hgetall(hot.sel_key(sid, cluster.segment_id))
     async with cluster.ctx.runtime.engine.connect() as conn:
         state = (await conn.execute(select(selections.c.state).where(selections.c.id == sid))).scalar()
     return {
@@ -427,6 +433,7 @@ async def _selection_ids(cluster: Cluster) -> list[str]:
     return [str(r.id) for r in rows]
 
 
+@pytest.mark.redis_cluster
 async def test_pp12_replica_killed_mid_run_loses_no_allocation_and_its_holds_lapse_after_180_s(
     cluster: Cluster,
 ) -> None:

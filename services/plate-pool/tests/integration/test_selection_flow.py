@@ -29,6 +29,7 @@ async def events(p: Platform, routing_key: str) -> list[dict[str, Any]]:
         return [dict(r) for r in rows]
 
 
+@pytest.mark.redis_cluster
 async def test_pp06_pp07_pp08_draw_choose_confirm_allocates_and_publishes(
     platform: Platform,
 ) -> None:
@@ -111,6 +112,7 @@ async def test_pp06_ten_draws_then_no_more(platform: Platform) -> None:
     )
 
 
+@pytest.mark.redis_cluster
 async def test_pp06_a_hold_lapses_after_180_seconds(platform: Platform) -> None:
     p = platform
     await p.open_segment()
@@ -149,6 +151,7 @@ async def test_pp05_failed_verify_costs_one_attempt(platform: Platform) -> None:
     assert r.json()["custom_attempts_left"] == 16
 
 
+@pytest.mark.redis_cluster
 async def test_pp05_successful_verify_sets_attempts_to_zero_and_holds_180_seconds(
     platform: Platform,
 ) -> None:
@@ -242,6 +245,7 @@ async def test_pp04_outside_08_to_23_is_refused(platform: Platform) -> None:
     assert r.status_code == 201
 
 
+@pytest.mark.redis_cluster
 async def test_pp04_a_session_ends_at_60_minutes_and_resumes_with_the_chances_left(
     platform: Platform,
 ) -> None:
@@ -541,6 +545,7 @@ async def test_someone_elses_selection_is_not_found(platform: Platform) -> None:
     assert r.status_code == 404
 
 
+@pytest.mark.redis_cluster
 async def test_abandon_returns_the_held_numbers_and_publishes(platform: Platform) -> None:
     p = platform
     await p.open_segment()
