@@ -520,7 +520,7 @@ async def hot_agrees(platform: Platform) -> list[str]:
     (available, held by one selection, or allocated)."""
     redis = Redis.from_url(platform.redis_url)
     try:
-        key = f"{platform.prefix}:seg:{platform.segment_id}:"  # hot.py's layout
+        key = f"{platform.prefix}:{{{platform.segment_id}}}:"  # hot.py's layout (ADR 0097)
         raw = await redis.get(key + "bits")
         bits = raw if isinstance(raw, bytes) else b""
         holds = {int(k): str(v) for k, v in (await redis.hgetall(key + "holds")).items()}
