@@ -41,9 +41,10 @@ from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from importlib import resources
 from typing import Any
+from urllib.parse import unquote
 
 from redis.asyncio import Redis
-from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 
 from plate_pool_service.domain import State
 from plate_pool_service.resp import RespError, RespPipe
@@ -203,14 +204,20 @@ HotRedis = Redis | RedisCluster
 
 
 def hot_redis(url: str, connect_timeout_s: float = 5.0, timeout_s: float = 5.0) -> HotRedis:
-    """The client for `url`: `redis+cluster://host:port[,host:port...]` a Redis Cluster (any of its nodes
-    as the seeds; it discovers the rest), anything else one Redis."""
+    """The client for `url`: `redis+cluster://[user:password@]host:port[,host:port...]` a Redis Cluster
+    (its seed nodes; it discovers the rest), anything else one Redis."""
     if url.startswith("redis+cluster://"):
-        seeds = url.removeprefix("redis+cluster://").split("/", 1)[0]
-        host, _, port = seeds.split(",")[0].rpartition(":")
+        rest = url.removeprefix("redis+cluster://").split("/", 1)[0]
+        credentials, _, hosts = rest.rpartition("@")
+        user, _, password = credentials.partition(":")
+        seeds = []
+        for seed in hosts.split(","):
+            host, _, port = seed.rpartition(":")
+            seeds.append(ClusterNode(unquote(host) or "127.0.0.1", int(port or 6379)))
         return RedisCluster(
-            host=host or "127.0.0.1",
-            port=int(port or 6379),
+            startup_nodes=seeds,
+            username=unquote(user) or None,
+            password=unquote(password) or None,
             socket_connect_timeout=connect_timeout_s,
             socket_timeout=timeout_s,
         )

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
-from plate_pool_service.hot import HotPool
+from plate_pool_service.hot import HotPool, hot_redis
 from servicekit.clock import OFFSET_KEY, RedisOffsetClock, SystemClock
 
 SEGMENTS = ["seg-0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "demo-冀A-3", "s"]
@@ -61,3 +61,16 @@ def test_pp12_on_one_redis_the_scripts_read_the_clock_offset_on_a_cluster_the_ca
     cluster = HotPool(RedisCluster(host="127.0.0.1", port=1), RedisOffsetClock(Redis()), "pp")
     assert OFFSET_KEY not in cluster.keys_of(SELECTION, SEGMENTS[0])
     assert not cluster._script_reads_clock
+
+
+def test_pp12_the_hot_store_is_a_cluster_or_one_redis_by_its_url() -> None:
+    cluster = hot_redis("redis+cluster://tms:s3cret@10.0.0.1:7000,10.0.0.2:7001")
+    assert isinstance(cluster, RedisCluster)
+    assert [(n.host, n.port) for n in cluster.nodes_manager.startup_nodes.values()] == [
+        ("10.0.0.1", 7000),
+        ("10.0.0.2", 7001),
+    ]
+    assert HotPool(cluster, SystemClock()).cluster
+    single = hot_redis("redis://127.0.0.1:6379/3")
+    assert isinstance(single, Redis)
+    assert not HotPool(single, SystemClock()).cluster
