@@ -101,7 +101,10 @@ async def test_a_node_killed_under_five_thousand_events_loses_none_and_applies_n
                     and applied > applied_at_kill + pipe.settings.broker.prefetch
                 )
 
-            await _until(both_going, "publishing and consuming after the kill")
+            try:
+                await _until(both_going, "publishing and consuming after the kill")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}\n{cluster.describe(survivor)}") from exc
             recovered_s = time.monotonic() - killed_at
             published_during_loss = pipe.relay.stats.published - published_at_kill
 

@@ -116,7 +116,12 @@ class PrivateRabbit:
 
     def destroy(self) -> None:
         self.stop()
-        shutil.rmtree(self.base, ignore_errors=True)
+        # A node still flushing as it exits can add a file under the tree being removed: try again.
+        for _ in range(5):
+            shutil.rmtree(self.base, ignore_errors=True)
+            if not self.base.exists():
+                return
+            time.sleep(1)
 
 
 class RabbitCluster:
@@ -174,6 +179,24 @@ class RabbitCluster:
             for row in json.loads(out)
             if row.get("leader") not in (None, "")
         }
+
+    def describe(self, via: PrivateRabbit) -> str:
+        """The queues as `via` sees them, and the end of its log: for a failing test's message."""
+        queues = via._ctl(
+            "-q",
+            "list_queues",
+            "name",
+            "type",
+            "state",
+            "leader",
+            "members",
+            "online",
+            "messages",
+            check=False,
+        )
+        logs = sorted((via.base / "log").glob("*.log"))
+        tail = logs[0].read_text(errors="replace").splitlines()[-40:] if logs else []
+        return "\n".join([queues.stdout, queues.stderr, *tail])
 
     def destroy(self) -> None:
         for node in self.nodes:
