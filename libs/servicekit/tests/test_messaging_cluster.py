@@ -140,6 +140,7 @@ async def test_a_node_killed_under_five_thousand_events_loses_none_and_applies_n
             "published_during_loss": published_during_loss,
             "redeliveries_absorbed": stats.duplicates,
             "relay_failed_attempts": pipe.relay.stats.failed_attempts,
+            "relay_channels_renewed": pipe.relay.stats.channels_renewed,
         }
         proof_report.record("cluster", "node-loss", figures)
         print(f"\nbroker cluster, node loss: {figures}")
