@@ -41,7 +41,7 @@ from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from importlib import resources
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
@@ -204,10 +204,13 @@ HotRedis = Redis | RedisCluster
 
 
 def hot_redis(url: str, connect_timeout_s: float = 5.0, timeout_s: float = 5.0) -> HotRedis:
-    """The client for `url`: `redis+cluster://[user:password@]host:port[,host:port...]` a Redis Cluster
-    (its seed nodes; it discovers the rest), anything else one Redis."""
-    if url.startswith("redis+cluster://"):
-        rest = url.removeprefix("redis+cluster://").split("/", 1)[0]
+    """The client for `url`: `redis+cluster://[user:password@]host:port[,host:port...]` (or
+    `rediss+cluster://`, TLS) a Redis Cluster (its seed nodes; it discovers the rest), else one Redis."""
+    if url.startswith(("redis+cluster://", "rediss+cluster://")):
+        tls = url.startswith("rediss+")
+        rest = url.partition("://")[2]
+        query = {k: v[-1] for k, v in parse_qs(urlsplit(url).query).items()}
+        rest = rest.split("?", 1)[0].split("/", 1)[0]
         credentials, _, hosts = rest.rpartition("@")
         user, _, password = credentials.partition(":")
         seeds = []
@@ -218,6 +221,12 @@ def hot_redis(url: str, connect_timeout_s: float = 5.0, timeout_s: float = 5.0) 
             startup_nodes=seeds,
             username=unquote(user) or None,
             password=unquote(password) or None,
+            # rediss+cluster://: TLS, the certificate required and its name checked unless the URL says
+            # otherwise (which prod refuses, settings.py); ssl_ca_certs= names the CA file.
+            ssl=tls,
+            ssl_cert_reqs=query.get("ssl_cert_reqs", "required"),
+            ssl_ca_certs=query.get("ssl_ca_certs"),
+            ssl_check_hostname=query.get("ssl_check_hostname", "true").lower() not in ("false", "0", "no"),
             socket_connect_timeout=connect_timeout_s,
             socket_timeout=timeout_s,
         )

@@ -1,6 +1,7 @@
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from servicekit.settings import ServiceSettings, settings_config
+from servicekit.settings import Environment, ServiceSettings, settings_config
+from servicekit.transit import PlainConnectionRefused, redis_problems
 
 
 class PlatePoolSettings(ServiceSettings):
@@ -20,3 +21,11 @@ class PlatePoolSettings(ServiceSettings):
     # and a queued draw tells the client to ask again after this many seconds.
     queue_keep_place_s: float = 20.0
     queue_retry_after_s: int = 2
+
+    def model_post_init(self, __context: Any) -> None:
+        super().model_post_init(__context)
+        # The hot store is held to the service Redis's rule in prod: TLS, the certificate verified.
+        if self.env is Environment.prod and self.hot_redis_url:
+            problems = redis_problems(self.hot_redis_url.replace("rediss+cluster://", "rediss://", 1))
+            if problems:
+                raise PlainConnectionRefused([p.replace("redis.url", "hot_redis_url") for p in problems])

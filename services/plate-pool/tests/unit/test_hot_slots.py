@@ -12,6 +12,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
 from plate_pool_service.hot import HotPool, hot_redis
+from plate_pool_service.settings import PlatePoolSettings
 from servicekit.clock import OFFSET_KEY, RedisOffsetClock, SystemClock
 
 SEGMENTS = ["seg-0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "demo-冀A-3", "s"]
@@ -74,3 +75,23 @@ def test_pp12_the_hot_store_is_a_cluster_or_one_redis_by_its_url() -> None:
     single = hot_redis("redis://127.0.0.1:6379/3")
     assert isinstance(single, Redis)
     assert not HotPool(single, SystemClock()).cluster
+
+
+def test_pp12_a_tls_cluster_verifies_its_certificate_and_prod_refuses_a_plain_hot_store() -> None:
+    tls = hot_redis("rediss+cluster://10.0.0.1:7000?ssl_ca_certs=/etc/tms/ca.pem")
+    assert isinstance(tls, RedisCluster)
+    kwargs = tls.nodes_manager.connection_kwargs
+    assert kwargs["ssl_cert_reqs"] == "required"
+    assert kwargs["ssl_ca_certs"] == "/etc/tms/ca.pem"
+    assert kwargs.get("ssl_check_hostname", True)
+    prod = {
+        "env": "prod",
+        "secret_key": "k" * 32,
+        "database": {
+            "url": "postgresql+psycopg://u:p@db:5432/plate_pool?sslmode=verify-full&sslrootcert=/ca"
+        },
+        "broker": {"url": "amqps://u:p@mq:5671/"},
+        "redis": {"url": "rediss://r:6380/0"},
+    }
+    with pytest.raises(ValueError, match="hot_redis_url must be rediss"):
+        PlatePoolSettings(**prod, hot_redis_url="redis+cluster://10.0.0.1:7000")  # type: ignore[arg-type]
