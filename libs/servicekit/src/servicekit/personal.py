@@ -27,6 +27,7 @@ from sqlalchemy import ColumnElement, LargeBinary, Table, false, or_, select, up
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.consumer import Subscription
 from servicekit.crypto import blind_match, with_blind
 from servicekit.envelope import Envelope
 from servicekit.messages import Command
@@ -176,3 +177,30 @@ def deidentify_handler(
         await deidentify(uow.session, holdings, person)
 
     return apply
+
+
+def subscriptions(
+    service: str, holdings: Sequence[Holding], command: type[ExportPart], *, deidentifies: bool = True
+) -> list[Subscription]:
+    """A service's part in the person's rights, as subscriptions: it answers every export; it
+    de-identifies only when some of its holdings are the account's own (`deidentifies`; a service holding
+    only the state's records keeps them)."""
+    answers = [
+        Subscription(
+            name="data-export",
+            handles={EXPORT_REQUESTED: ExportRequest},
+            handler=export_handler(service, holdings, command),
+            summary=f"PIPL art. 45: {service}'s part of a person's data export.",
+        )
+    ]
+    if deidentifies:
+        answers.append(
+            Subscription(
+                name="account-deidentified",
+                handles={ACCOUNT_DEIDENTIFIED: Person},
+                handler=deidentify_handler(holdings),
+                summary="PIPL art. 47: de-identify the rows that are a cancelled account's, after its "
+                "retention.",
+            )
+        )
+    return answers

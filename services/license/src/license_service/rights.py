@@ -39,11 +39,6 @@ class AddDataExportPart(personal.ExportPart):
     """license's copy of identity's `identity.data_export.add_part.v1` (identity owns the schema)."""
 
 
-SUBSCRIPTIONS: list[Subscription] = [
-    Subscription(
-        name="data-export",
-        handles={personal.EXPORT_REQUESTED: personal.ExportRequest},
-        handler=personal.export_handler("license", HOLDINGS, AddDataExportPart),
-        summary="PIPL art. 45: license's part of a person's data export.",
-    ),
-]
+SUBSCRIPTIONS: list[Subscription] = personal.subscriptions(
+    "license", HOLDINGS, AddDataExportPart, deidentifies=False
+)

@@ -43,17 +43,4 @@ class AddDataExportPart(personal.ExportPart):
     """vehicle's copy of identity's `identity.data_export.add_part.v1` (identity owns the schema)."""
 
 
-SUBSCRIPTIONS: list[Subscription] = [
-    Subscription(
-        name="data-export",
-        handles={personal.EXPORT_REQUESTED: personal.ExportRequest},
-        handler=personal.export_handler("vehicle", HOLDINGS, AddDataExportPart),
-        summary="PIPL art. 45: vehicle's part of a person's data export.",
-    ),
-    Subscription(
-        name="account-deidentified",
-        handles={personal.ACCOUNT_DEIDENTIFIED: personal.Person},
-        handler=personal.deidentify_handler(HOLDINGS),
-        summary="PIPL art. 47: de-identify the rows that are a cancelled account's, after its retention.",
-    ),
-]
+SUBSCRIPTIONS: list[Subscription] = personal.subscriptions("vehicle", HOLDINGS, AddDataExportPart)
