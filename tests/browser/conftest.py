@@ -192,11 +192,11 @@ def console_sign_in(screen: Screen, username: str, password: str = PASSWORD) -> 
     expect(screen.page.get_by_role("heading", name="工作台")).to_be_visible(timeout=15_000)
 
 
-def accounts(staff: dict[str, list[str]], people: list[Person]) -> dict[str, str]:
+def accounts(staff: dict[str, list[str]], people: list[Person], office: str = "130100") -> dict[str, str]:
     """`make_accounts` from a test that has a page open: Playwright's sync API keeps an event loop running
     on this thread, so the accounts are made on another."""
     with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(make_accounts, staff, people, system=False).result()
+        return pool.submit(make_accounts, staff, people, system=False, office=office).result()
 
 
 @pytest.fixture

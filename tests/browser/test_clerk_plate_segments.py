@@ -172,7 +172,7 @@ def test_pp10_a_segment_is_planned_approved_by_the_superior_and_published_its_po
     # The office's admin plans a segment of 50,000 numbers, opening in three weeks.
     sign_in(desk, admin)
     plates = ["号段管理", "号池统计", "选号参数", "预选号牌申诉"]
-    assert menu(page) == ["工作台", *plates, "检验站与检验计划", "短信发送记录"]
+    assert menu(page) == ["工作台", *plates, "检验站与检验计划", "民警账号", "短信发送记录"]
     check(desk, "workbench-admin")
     page.get_by_role("navigation", name="业务菜单").get_by_role("link", name="号段管理").click()
     expect(page.get_by_role("heading", name="号段管理")).to_be_visible()

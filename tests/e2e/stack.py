@@ -200,8 +200,9 @@ def make_accounts(
     *,
     system: bool = True,
     units: Sequence[str] = (),
+    office: str = "130100",
 ) -> dict[str, str]:
-    """Accounts in identity's database: staff of office 130100 by username prefix and roles, a system
+    """Accounts in identity's database: staff of `office` by username prefix and roles, a system
     client (username under "system"), personal users signing in with their identity number and
     enterprises signing in with their credit code (`units`)."""
 
@@ -220,7 +221,7 @@ def make_accounts(
                         roles=roles,
                         now=uow.now,
                         username=names[post],
-                        office="130100",
+                        office=office,
                     )
                 if system:
                     names["system"] = "e2e-system-" + secrets.token_hex(4)
