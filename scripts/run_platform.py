@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 
 from servicekit.crypto import dev_keys
+from servicekit.migrate import ADMIN_URL
 from servicekit.sealed import ClaimKeys
-from servicekit.settings import ServiceSettings
+from servicekit.settings import ServiceSettings, database_name
 
 ROOT = Path(__file__).resolve().parents[1]
 TOPOLOGY = ROOT / "gateway" / "src" / "gateway_service" / "topology.json"
@@ -29,6 +30,17 @@ def step(message: str) -> None:
 
 def run(*args: str, env: dict[str, str]) -> None:
     subprocess.run(args, check=True, cwd=ROOT, env=env)  # noqa: S603 - our own fixed commands
+
+
+def forget_dev_databases(services: list[str]) -> None:
+    """New dev keys (a fresh checkout, or var/ removed): what the dev databases hold was sealed under keys
+    that are gone and can't be opened. They hold only demo data, so they are dropped and made again by
+    the migrations and the demo below."""
+    import psycopg
+
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        for name in services:
+            admin.execute(f'DROP DATABASE IF EXISTS "{database_name(name, "dev")}" WITH (FORCE)')
 
 
 def main() -> int:
@@ -45,7 +57,11 @@ def main() -> int:
         env.setdefault(ServiceSettings.env_prefix_for(name) + "AUTH__CLAIM_KEYS", claim_keys)
     # ADR 0095: the data keys of this machine's dev databases, made once into var/dev-data-keys (untracked)
     # and kept, so the demo data stays readable from run to run; handed to every process from here.
-    data_keys = dev_keys(ROOT / "var" / "dev-data-keys")
+    key_file = ROOT / "var" / "dev-data-keys"
+    new_keys = not key_file.exists()
+    data_keys = dev_keys(key_file)
+    if new_keys:
+        forget_dev_databases(services)
     for name in services:
         env.setdefault(ServiceSettings.env_prefix_for(name) + "CRYPTO__DATA_KEYS", data_keys.data.spec())
         env.setdefault(ServiceSettings.env_prefix_for(name) + "CRYPTO__INDEX_KEYS", data_keys.index.spec())
