@@ -256,6 +256,10 @@ class PrivatePostgres:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
+# A test's Redis keeps nothing on disk and takes any local client (as the machine's own does).
+_REDIS_IN_MEMORY = ("--save", "", "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning")
+
+
 class PrivateRedis:
     """A redis-server of its own keeping nothing on disk, as the shared one here (architecture.md, traps):
     a restart loses everything it held."""
@@ -276,14 +280,7 @@ class PrivateRedis:
                 str(self.port),
                 "--bind",
                 *self.listen.split(","),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--protected-mode",
-                "no",
-                "--loglevel",
-                "warning",
+                *_REDIS_IN_MEMORY,
             ],
             stdout=subprocess.DEVNULL,
         )
@@ -379,14 +376,7 @@ class PrivateRedisCluster:
                         "nodes.conf",
                         "--cluster-node-timeout",
                         "5000",
-                        "--save",
-                        "",
-                        "--appendonly",
-                        "no",
-                        "--protected-mode",
-                        "no",
-                        "--loglevel",
-                        "warning",
+                        *_REDIS_IN_MEMORY,
                     ],
                     stdout=subprocess.DEVNULL,
                 )

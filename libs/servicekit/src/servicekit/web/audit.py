@@ -24,6 +24,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import ColumnElement, RowMapping, Select, Table, func, select
 
+from servicekit.audit import CHAINED_FIELDS
 from servicekit.clock import SHANGHAI
 from servicekit.masking import mask_fields, mask_text
 from servicekit.pagination import InvalidCursor, clamp_limit, decode_cursor, encode_cursor
@@ -43,19 +44,7 @@ Auditor = Annotated[Principal, Depends(require_roles(AUDITOR))]
 EXPORT_MAX_ENTRIES = 200_000
 EXPORT_MAX_SPAN = timedelta(days=31)
 EXPORT_BATCH = 2_000
-CSV_COLUMNS = (
-    "id",
-    "seq",
-    "at",
-    "actor",
-    "role",
-    "action",
-    "target",
-    "source_ip",
-    "request_id",
-    "before",
-    "after",
-)
+CSV_COLUMNS = ("id", *CHAINED_FIELDS)
 
 
 class AuditEntryOut(BaseModel):
