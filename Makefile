@@ -5,7 +5,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv
 PYTEST_ARGS ?=
 
-.PHONY: help tools install infra web web-openapi browser migrate audit-verify run test test-cluster test-unit lint format contracts rules bench-tools bench-gateway bench-plates bench-plates-cluster bench-plates-ab bench-exams fault-tools proof-faults proof-broker-cluster proof-attack clean
+.PHONY: help tools install infra web web-openapi browser migrate audit-verify run test test-cluster test-unit lint format contracts rules bench-tools bench-gateway bench-plates bench-plates-cluster bench-plates-ab bench-opening bench-exams fault-tools proof-faults proof-broker-cluster proof-attack clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -77,6 +77,9 @@ bench-plates-cluster: install bench-tools ## the same with plate-pool's hot stat
 
 bench-plates-ab: install bench-tools ## plate hot path, BASE=<commit> against HEAD side by side (JSON on the last line)
 	$(UV) run python bench/plates_ab.py $(BASE) HEAD --rounds $(or $(ROUNDS),4)
+
+bench-opening: install bench-tools ## opening day: thousands arrive within a minute at a pool smaller than the crowd, whole flow through the gateway, Locust (JSON on the last line)
+	$(UV) run --group bench python bench/opening.py
 
 bench-exams: install bench-tools ## DL-11: 1,000 concurrent exam requests for 100 seats, the cut-off, the order checked (JSON on the last line)
 	$(UV) run python bench/exams.py

@@ -26,16 +26,12 @@ import json
 import os
 import random
 import secrets
-import signal
 import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
-from contextlib import suppress
 from datetime import date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +68,8 @@ os.environ.update(
     }
 )
 
+from harness import cpu_ms, serve, start_replica, stop, wait_ready  # noqa: E402
+
 from license_service.exam_slots import sweep_cutoffs  # noqa: E402  (settings come from the env above)
 from license_service.service import SPEC  # noqa: E402
 from license_service.tables import exam_bookings, exam_learners, exam_slots  # noqa: E402
@@ -84,68 +82,6 @@ from servicekit.testing import TokenFactory, outbox_payloads  # noqa: E402
 
 def log(message: str) -> None:
     print(f"[bench-exams] {message}", file=sys.stderr, flush=True)
-
-
-class Jwks(BaseHTTPRequestHandler):
-    body = b"{}"
-
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(self.body)))
-        self.end_headers()
-        self.wfile.write(self.body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-def start_replica(port: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(  # noqa: S603  (our own interpreter and module)
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "license_service.main:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-    )
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def wait_ready(url: str, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1.0, trust_env=False).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} not ready after {timeout_s} s")
-
-
-def cpu_ms(pid: int) -> float:
-    """A process's own CPU time so far (utime + stime from /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def new_id_numbers(count: int) -> list[str]:
@@ -418,15 +354,14 @@ def main() -> int:
     keys = DataKeys.generate("bench")  # ADR 0095: one ring for the bench and its replicas
     os.environ["TMS_LICENSE__CRYPTO__DATA_KEYS"] = keys.data.spec()
     os.environ["TMS_LICENSE__CRYPTO__INDEX_KEYS"] = keys.index.spec()
-    Jwks.body = json.dumps(tokens.jwks()).encode()
-    jwks = ThreadingHTTPServer(("127.0.0.1", JWKS_PORT), Jwks)
-    threading.Thread(target=jwks.serve_forever, daemon=True).start()
+    jwks_body = json.dumps(tokens.jwks()).encode()
+    jwks = serve(JWKS_PORT, {"/jwks.json": lambda _: jwks_body})
     replicas: list[subprocess.Popen[bytes]] = []
     try:
         reset()
         ports = [free_port() for _ in range(REPLICAS)]
         for port in ports:
-            replicas.append(start_replica(port))
+            replicas.append(start_replica(port, app="license_service.main:create_app"))
         for port in ports:
             wait_ready(f"http://127.0.0.1:{port}/readyz")
         result = asyncio.run(run(ports, [proc.pid for proc in replicas], tokens))

@@ -28,20 +28,37 @@ import asyncio
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
-import threading
 import time
-from contextlib import suppress
-from datetime import date, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import delete, func, select
-from stdnum.cn import ric
+from harness import (
+    cleanup_redis,
+    clear_offices,
+    cpu_ms,
+    distinct_people,
+    logger,
+    plate_pool_env,
+    plate_pool_keys,
+    published_segment,
+    serve,
+    start_body,
+    start_nginx,
+    start_replica,
+    stop,
+    wait_ready,
+)
+from sqlalchemy import func, select
+
+from plate_pool_service.context import context_for
+from plate_pool_service.service import SPEC
+from plate_pool_service.tables import allocations
+from servicekit.migrate import migrate
+from servicekit.runtime import Runtime
+from servicekit.testing import TokenFactory, outbox_payloads
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = ROOT / "bench" / "plates" / "draw.lua"
@@ -63,71 +80,11 @@ PREFIX = f"ppbench:{RUN}"
 CLUSTER = "--cluster" in sys.argv[1:]
 OFFICES = {"50k": "139101", "5m": "139102", "race": "139103"}
 
-os.environ.update(
-    {
-        "TMS_ENV": "dev",
-        "TMS_PLATE_POOL__DATABASE__URL": DB_URL,
-        "TMS_PLATE_POOL__REDIS__URL": REDIS_URL,
-        "TMS_PLATE_POOL__HOT_PREFIX": PREFIX,
-        "TMS_PLATE_POOL__AUTH__JWKS_URL": f"http://127.0.0.1:{JWKS_PORT}/jwks.json",
-        "TMS_PLATE_POOL__TELEMETRY__LOG_LEVEL": os.environ.get("PLATES_BENCH_LOG_LEVEL", "WARNING"),
-    }
-)
-
-from plate_pool_service.context import context_for  # noqa: E402  (settings come from the env above)
-from plate_pool_service.domain import OfficeSettings  # noqa: E402
-from plate_pool_service.segments import (  # noqa: E402
-    PlanSegment,
-    build_pool,
-    plan_segment,
-    save_office_settings,
-)
-from plate_pool_service.service import SPEC  # noqa: E402
-from plate_pool_service.tables import allocations, segments, selections  # noqa: E402
-from servicekit.crypto import DataKeys  # noqa: E402
-from servicekit.migrate import migrate  # noqa: E402
-from servicekit.runtime import Runtime  # noqa: E402
-from servicekit.testing import TokenFactory, outbox_payloads  # noqa: E402
-from servicekit.validators import vin_check_digit  # noqa: E402
-
-JPEG = "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAMCAgICAgMCAgIDAwMDBAYEBAQEBAgGBgUGBwcH"
-
-
-def log(message: str) -> None:
-    print(f"[bench-plates] {message}", file=sys.stderr, flush=True)
+plate_pool_env(DB_URL, REDIS_URL, PREFIX, JWKS_PORT, os.environ.get("PLATES_BENCH_LOG_LEVEL", "WARNING"))
+log = logger("bench-plates")
 
 
 # --- fixtures ---------------------------------------------------------------------------------------
-
-
-def new_vin() -> str:
-    alphabet = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
-    body = "LFV" + "".join(secrets.choice(alphabet) for _ in range(14))
-    return body[:8] + vin_check_digit(body[:8] + "0" + body[9:]) + body[9:]
-
-
-def new_resident_id(region: str) -> str:
-    born = date(1950, 1, 1) + timedelta(days=secrets.randbelow(18_000))
-    base = region + born.strftime("%Y%m%d") + f"{secrets.randbelow(1000):03d}"
-    return base + ric.calc_check_digit(base + "0")
-
-
-def new_phone() -> str:
-    return "13" + "".join(secrets.choice("0123456789") for _ in range(9))
-
-
-class Jwks(BaseHTTPRequestHandler):
-    body = b"{}"
-
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(self.body)))
-        self.end_headers()
-        self.wfile.write(self.body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 async def prepare(tokens: TokenFactory) -> dict[str, str]:
@@ -136,42 +93,15 @@ async def prepare(tokens: TokenFactory) -> dict[str, str]:
     runtime = Runtime.open(SPEC.settings(), SPEC.metadata)
     ctx = context_for(runtime)
     try:
-        async with runtime.engine.begin() as conn:
-            for table in (allocations, selections, segments):
-                await conn.execute(delete(table).where(table.c.office_code.in_(OFFICES.values())))
-        # The bench measures draws, not the PP-10 floor: its small pools serve to the last number.
-        settings = OfficeSettings(
-            opens_at="00:00", closes_at="23:59:59.999999", random_draws=10**9, low_pool_threshold=0
-        )
+        await clear_offices(runtime, list(OFFICES.values()))
         now = await runtime.clock.now()
         made: dict[str, str] = {}
         shapes = {"50k": ("#####", 50_000), "5m": ("&&&&#", 5_000_000), "race": ("#####", 1_000)}
         for key, office in OFFICES.items():
-            await save_office_settings(runtime, office, settings, superior="130000", name=f"bench {key}")
             pattern, size = shapes[key]
-            segment_id = await plan_segment(
-                ctx,
-                PlanSegment(
-                    office_code=office,
-                    prefix="冀A",
-                    pattern=pattern,
-                    custom_patterns=[pattern],
-                    opens_at=now - timedelta(days=3),
-                    size=size,
-                ),
-                "bench",
-                now,
-            )
-            async with runtime.engine.begin() as conn:
-                await conn.execute(
-                    segments.update()
-                    .where(segments.c.id == segment_id)
-                    .values(state="published", approved_by="bench", published_at=now)
-                )
             started = time.perf_counter()
-            await build_pool(ctx, segment_id)
+            made[key] = await published_segment(runtime, ctx, office, pattern, size, now, f"bench {key}")
             log(f"pool {key}: {size} numbers built in {time.perf_counter() - started:.2f} s")
-            made[key] = segment_id
         # The race: 100 numbers free; the other 900 of its 1,000 stand for earlier allocations.
         await ctx.hot.build(made["race"], 1_000, list(range(RACE_FREE, 1_000)))
         return made
@@ -180,87 +110,6 @@ async def prepare(tokens: TokenFactory) -> dict[str, str]:
 
 
 # --- processes --------------------------------------------------------------------------------------
-
-
-def start_replica(port: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(  # noqa: S603  (our own interpreter and module)
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "plate_pool_service.main:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            # Longer than the gateway's upstream keepalive_timeout (60 s): otherwise uvicorn (5 s by default)
-            # may close an idle connection just as nginx sends a POST on it, which nginx cannot retry (502).
-            "--timeout-keep-alive",
-            "75",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-    )
-
-
-def start_nginx(ports: tuple[int, ...]) -> subprocess.Popen[bytes]:
-    VAR.mkdir(parents=True, exist_ok=True)
-    conf = VAR / "nginx.conf"
-    env = dict(os.environ, TMS_GATEWAY__UPSTREAMS__PLATE_POOL=",".join(f"127.0.0.1:{p}" for p in ports))
-    subprocess.run(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "gateway_service.nginx",
-            "--out",
-            str(conf),
-            "--prefix",
-            str(VAR),
-            "--listen",
-            str(EDGE_PORT),
-            "--access-log",
-            "off",
-            "--env",
-            "dev",
-        ],
-        check=True,
-        env=env,
-        cwd=ROOT,
-        stderr=subprocess.DEVNULL,
-    )
-    nginx = ["/usr/sbin/nginx", "-c", str(conf), "-p", str(VAR), "-e", "stderr"]
-    return subprocess.Popen(nginx, cwd=ROOT)  # noqa: S603
-
-
-def stop(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def wait_ready(url: str, timeout_s: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} not ready after {timeout_s} s")
-
-
-def cpu_ms(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def wrk(rows_file: Path, mode: str = "draw", duration_s: int = DURATION_S) -> dict[str, Any]:
@@ -291,38 +140,12 @@ def wrk(rows_file: Path, mode: str = "draw", duration_s: int = DURATION_S) -> di
 # --- selections through the API ---------------------------------------------------------------------
 
 
-def start_body(office: str, idn: str, phone: str) -> dict[str, Any]:
-    return {
-        "vin": new_vin(),
-        "vehicle_kind": "small_car",
-        "invoice": {
-            "number": "1",
-            "code": "1",
-            "date": "2026-01-05",
-            "amount_fen": 10_000_000,
-            "photo": JPEG,
-        },
-        "certificate_number": "WAC" + secrets.token_hex(6).upper(),
-        "owner": {"id_kind": "resident_id", "id_number": idn, "name": "张三"},
-        "phone": phone,
-        "office_code": office,
-    }
-
-
 async def make_selections(
     client: httpx.AsyncClient, tokens: TokenFactory, office: str, count: int
 ) -> list[tuple[str, str, str]]:
     """`count` selections of `office`: (selection id, token, phone) each, its own person and car."""
     gate = asyncio.Semaphore(CONNECTIONS)
-    # One open selection per identity number and per phone (PP-13): random ones of 2,000 people collide
-    # now and then (a birthday problem over 18 million identity numbers), so draw them distinct.
-    ids: set[str] = set()
-    phones: set[str] = set()
-    while len(ids) < count:
-        ids.add(new_resident_id(office))
-    while len(phones) < count:
-        phones.add(new_phone())
-    queue = list(zip(ids, phones, strict=True))
+    queue = distinct_people(office, count)
 
     async def one() -> tuple[str, str, str]:
         idn, phone = queue.pop()
@@ -437,18 +260,6 @@ async def race(segment_id: str, tokens: TokenFactory) -> dict[str, int]:
             await runtime.aclose()
 
 
-async def cleanup_redis() -> None:
-    from redis.asyncio import Redis
-
-    redis = Redis.from_url(REDIS_URL)
-    try:
-        keys = [k async for k in redis.scan_iter(match=f"{PREFIX}:*", count=1000)]
-        for i in range(0, len(keys), 1000):
-            await redis.delete(*keys[i : i + 1000])
-    finally:
-        await redis.aclose()
-
-
 def main() -> int:
     hot_cluster = None
     if CLUSTER:
@@ -467,15 +278,9 @@ def main() -> int:
 
 def _main() -> int:
     tokens = TokenFactory()
-    # ADR 0082: the replicas open the sealed claims with the key the bench's tokens are sealed with.
-    os.environ["TMS_PLATE_POOL__AUTH__CLAIM_KEYS"] = tokens.claim_keys.spec()
-    # ADR 0095: one ring of data keys for the bench and its replicas (the outbox and the owners are sealed).
-    keys = DataKeys.generate("bench")
-    os.environ["TMS_PLATE_POOL__CRYPTO__DATA_KEYS"] = keys.data.spec()
-    os.environ["TMS_PLATE_POOL__CRYPTO__INDEX_KEYS"] = keys.index.spec()
-    Jwks.body = json.dumps(tokens.jwks()).encode()
-    jwks = ThreadingHTTPServer(("127.0.0.1", JWKS_PORT), Jwks)
-    threading.Thread(target=jwks.serve_forever, daemon=True).start()
+    plate_pool_keys(tokens)
+    jwks_body = json.dumps(tokens.jwks()).encode()
+    jwks = serve(JWKS_PORT, {"/jwks.json": lambda _: jwks_body})
     VAR.mkdir(parents=True, exist_ok=True)
     replicas: list[subprocess.Popen[bytes]] = []
     nginx: subprocess.Popen[bytes] | None = None
@@ -483,7 +288,7 @@ def _main() -> int:
         segment_ids = asyncio.run(prepare(tokens))
         replicas.append(start_replica(REPLICA_PORTS[0]))
         wait_ready(f"http://127.0.0.1:{REPLICA_PORTS[0]}/readyz")
-        nginx = start_nginx(REPLICA_PORTS[:1])
+        nginx = start_nginx(VAR, EDGE_PORT, REPLICA_PORTS[:1])
         wait_ready(f"http://127.0.0.1:{EDGE_PORT}/healthz")
 
         async def selections_for(key: str) -> list[tuple[str, str, str]]:
@@ -504,7 +309,7 @@ def _main() -> int:
         replicas.append(start_replica(REPLICA_PORTS[1]))
         wait_ready(f"http://127.0.0.1:{REPLICA_PORTS[1]}/readyz")
         stop(nginx)
-        nginx = start_nginx(REPLICA_PORTS)
+        nginx = start_nginx(VAR, EDGE_PORT, REPLICA_PORTS)
         wait_ready(f"http://127.0.0.1:{EDGE_PORT}/healthz")
         wrk(file_50k, "draw", 2)
         draws_2 = wrk(file_50k, "draw")
@@ -536,7 +341,7 @@ def _main() -> int:
         for proc in replicas:
             stop(proc)
         jwks.shutdown()
-        asyncio.run(cleanup_redis())
+        asyncio.run(cleanup_redis(REDIS_URL, PREFIX))
 
 
 if __name__ == "__main__":
