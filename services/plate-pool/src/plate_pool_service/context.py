@@ -27,8 +27,6 @@ class PlateContext:
     calendar: WorkdayCalendar
     # selection id -> segment id: immutable once made, so a replica never asks twice (hot path).
     segment_of: dict[str, str]
-    # PP-10: what a queued draw tells the client (settings.queue_retry_after_s).
-    retry_after_s: int = 2
 
 
 _BY_RUNTIME: dict[int, PlateContext] = {}
@@ -55,9 +53,11 @@ def context_for(runtime: Runtime) -> PlateContext:
             plate.hot_prefix,
             keep_place_s=plate.queue_keep_place_s,
             owns_redis=own,
+            retry_after_s=plate.queue_retry_after_s,
+            retry_after_max_s=plate.queue_retry_after_max_s,
+            line_asks_per_s=plate.queue_line_asks_per_s,
         ),
         catalog=Catalog(runtime.engine, plate.cache_ttl_s),
-        retry_after_s=plate.queue_retry_after_s,
         codes=VerificationCodes(
             runtime.redis,
             runtime.clock,

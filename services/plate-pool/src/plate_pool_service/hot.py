@@ -15,10 +15,12 @@ Outside any tag: `pp:home:{id}` the segment of a selection (for a request that n
 read once per replica and selection), `pp:logs`.
 
 The admission queue of a segment (PP-10: more people drawing than the pool can hold): `pp:{s}:q` zset
-selection -> ticket (arrival order), `pp:{s}:qseen` zset selection -> last poll (µs), `pp:{s}:qseq`
-the ticket counter. A draw that finds fewer than five numbers free while others hold numbers takes a
-ticket; the k-th in line is admitted once k draws' worth of numbers are free; a place not polled for
-`keep_place_s` is given up. See lua/admission.lua and ADR 0022.
+selection -> ticket (arrival order), `pp:{s}:qseen` zset selection -> when its next ask is due (µs: the
+last ask plus the Retry-After it was told), `pp:{s}:qseq` the ticket counter. A draw that finds fewer
+than five numbers free while others hold numbers takes a ticket; the k-th in line is admitted once k
+draws' worth of numbers are free; a place not asked for within `keep_place_s` past its due moment is
+given up. Places further back are told to ask less often (`retry_after_s` for the first, at most
+`retry_after_max_s`): see lua/admission.lua and ADR 0022.
 
 A number is in exactly one of: available (bit 1), held (in holds), allocated (in alloc). Each script
 first lapses the segment's expired holds (a worker sweep does the same for idle segments), so a hold
@@ -136,12 +138,13 @@ class Draw:
 @dataclass(frozen=True)
 class Queued:
     """PP-10: too few numbers free for this draw while others hold numbers: a place in line, kept while
-    the caller asks again within `keep_place_s`."""
+    the caller asks again within `keep_place_s` past `retry_after_s`."""
 
     position: int
     length: int
     draws_left: int
     now: datetime
+    retry_after_s: int
 
 
 @dataclass(frozen=True)
@@ -243,11 +246,19 @@ class HotPool:
         max_probes_per_number: int = 50,
         keep_place_s: float = 20.0,
         owns_redis: bool = False,
+        retry_after_s: int = 2,
+        retry_after_max_s: int = 30,
+        line_asks_per_s: float = 25.0,
     ) -> None:
         self.redis = redis
         self.clock = clock
         self.prefix = prefix
         self.keep_place_s = keep_place_s
+        # PP-10: the line's asking pace (admission.lua): position p asks again after p / line_asks_per_s
+        # seconds, within [retry_after_s, retry_after_max_s].
+        self.retry_after_s = retry_after_s
+        self.retry_after_max_s = retry_after_max_s
+        self.line_asks_per_s = line_asks_per_s
         self.cluster = isinstance(redis, RedisCluster)
         self._owns_redis = owns_redis
         # The segments whose log stream the worker drains (one stream per segment: one slot each).
@@ -517,11 +528,22 @@ class HotPool:
         keys = self.keys_of(selection_id, segment_id)
         starts, candidates = ",".join(map(str, picks[:points])), ",".join(map(str, picks[points:]))
         keep_us = int(self.keep_place_s * 1_000_000)
-        args = [await self._now_arg(), owner, selection_id, segment_id, starts, candidates, keep_us]
+        args = [
+            await self._now_arg(),
+            owner,
+            selection_id,
+            segment_id,
+            starts,
+            candidates,
+            keep_us,
+            self.retry_after_s,
+            self.line_asks_per_s,
+            self.retry_after_max_s,
+        ]
         result = await self._fast_script(self._draw, keys, args)
         status = int(result[0])
         if status == HotStatus.QUEUED:
-            return Queued(int(result[1]), int(result[2]), int(result[4]), from_us(result[3]))
+            return Queued(int(result[1]), int(result[2]), int(result[5]), from_us(result[3]), int(result[4]))
         if status != HotStatus.OK:
             raise HotError(status, _s(result[1]) if len(result) > 1 else None)
         self._free_share[segment_id] = int(result[4]) / size

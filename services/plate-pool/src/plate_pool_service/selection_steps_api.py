@@ -56,8 +56,9 @@ class CodeIn(BaseModel):
         202: {
             "model": PlateDrawQueuedOut,
             "description": "Too few numbers free right now: the draw is queued. Ask again after "
-            "`retry_after_s` (Retry-After) to keep the place (`queue_position` of `queue_length`); a place "
-            "not asked for within `place_kept_s` is given up. Waiting spends no draw.",
+            "`retry_after_s` (Retry-After; longer further back in line) to keep the place "
+            "(`queue_position` of `queue_length`); a place not asked for within `place_kept_s` of this "
+            "answer is given up. Waiting spends no draw.",
         }
     },
 )
@@ -118,13 +119,14 @@ async def _draw(selection_id: uuid.UUID, principal: Principal, ctx: PlateContext
                 "queued": True,
                 "queue_position": drawn.position,
                 "queue_length": drawn.length,
-                "retry_after_s": ctx.retry_after_s,
-                "place_kept_s": round(ctx.hot.keep_place_s),
+                "retry_after_s": drawn.retry_after_s,
+                # counted from this answer: the wait told plus the grace past it
+                "place_kept_s": drawn.retry_after_s + round(ctx.hot.keep_place_s),
                 "random_draws_left": drawn.draws_left,
             },
             status_code=202,
             # An interim answer: asking again (with the same Idempotency-Key too) must ask again.
-            headers={"Retry-After": str(ctx.retry_after_s), "Cache-Control": "no-store"},
+            headers={"Retry-After": str(drawn.retry_after_s), "Cache-Control": "no-store"},
         )
     number = segment.space.number
     return JSONResponse(

@@ -17,10 +17,14 @@ class PlatePoolSettings(ServiceSettings):
     hot_redis_url: str = ""
     # How long a replica trusts its cached office settings and segment list (seconds).
     cache_ttl_s: float = 10.0
-    # PP-10 admission queue (hot.py): a place in line not asked for again within this long is given up,
-    # and a queued draw tells the client to ask again after this many seconds.
+    # PP-10 admission queue (hot.py, lua/admission.lua): a queued draw tells position p to ask again after
+    # p / queue_line_asks_per_s seconds, at least queue_retry_after_s and at most queue_retry_after_max_s
+    # (a long line asks at a pace the replicas can serve, not every 2 s each); a place not asked for
+    # within queue_keep_place_s past that is given up.
     queue_keep_place_s: float = 20.0
     queue_retry_after_s: int = 2
+    queue_retry_after_max_s: int = 30
+    queue_line_asks_per_s: float = 25.0
 
     def model_post_init(self, __context: Any) -> None:
         super().model_post_init(__context)

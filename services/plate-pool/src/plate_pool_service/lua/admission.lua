@@ -1,7 +1,11 @@
 -- PP-10, ADR 0022. Decides whether `selid` may draw `want` numbers now: returns nil (draw; the caller's
--- ticket, if any, is spent) or the reply to give instead, {R.QUEUED, position, queue length, now} or
--- {R.POOL_EMPTY} when nothing is free and nothing held (nothing will come back).
-local function admission(now, selid, want, keep_us, seg)
+-- ticket, if any, is spent) or the reply to give instead, {R.QUEUED, position, queue length, now, ask
+-- again after (s)} or {R.POOL_EMPTY} when nothing is free and nothing held (nothing will come back).
+-- `ask` = {first, per_s, most}: position p asks again after ceil(p / per_s) s, within [first, most], so a
+-- long line asks about per_s·(1 + ln(length / per_s)) times a second, not length / 2. A place is kept
+-- for `keep_us` past the moment its next ask was due (KEYS[10] holds that moment), so an answer slowed
+-- by load does not cost it.
+local function admission(now, selid, want, keep_us, seg, ask)
   local avail = tonumber(redis.call('GET', KEYS[3]) or '0')
   local qlen = redis.call('ZCARD', KEYS[9])
   if qlen == 0 and avail >= want then return nil, nil end
@@ -45,6 +49,7 @@ local function admission(now, selid, want, keep_us, seg)
     redis.call('XADD', KEYS[7], 'MAXLEN', '~', 1000000, '*', 'op', 'queue', 'at', fmt(now), 'seg', seg,
       'sel', selid, 'ticket', ticket, 'position', rank + 1)
   end
-  redis.call('ZADD', KEYS[10], fmt(now), selid)
-  return {R.QUEUED, tostring(rank + 1), tostring(qlen), fmt(now)}, nil
+  local retry = math.min(ask[3], math.max(ask[1], math.ceil((rank + 1) / ask[2])))
+  redis.call('ZADD', KEYS[10], fmt(now + retry * 1000000), selid)
+  return {R.QUEUED, tostring(rank + 1), tostring(qlen), fmt(now), tostring(retry)}, nil
 end

@@ -1,6 +1,7 @@
 -- PP-06. ARGV: now, owner, selid, seg, fallback starts and candidate indexes (both cryptographically
--- random, comma lists), keep-place µs. Replies {R.OK, draws left, held until, now, available after,
--- indexes...}, or a queue place (admission.lua), or a refusal status.
+-- random, comma lists), keep-place µs, then the line's asking pace (first, per s, most; admission.lua).
+-- Replies {R.OK, draws left, held until, now, available after, indexes...}, or a queue place
+-- (admission.lua; draws left follow), or a refusal status.
 local now = now_us(ARGV[1], KEYS[8])
 local s = load(ARGV[3], ARGV[2], ARGV[4])
 if not s then return {R.NOT_FOUND} end
@@ -10,9 +11,10 @@ local dl = tonumber(s[6])
 if dl <= 0 then return {R.NO_DRAWS} end
 lapse(now, ARGV[4])
 local want = tonumber(s[7])
-local wait, ticket = admission(now, ARGV[3], want, tonumber(ARGV[7]), ARGV[4])
+local ask = {tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])}
+local wait, ticket = admission(now, ARGV[3], want, tonumber(ARGV[7]), ARGV[4], ask)
 if wait then
-  if wait[1] == R.QUEUED then wait[5] = tostring(dl) end
+  if wait[1] == R.QUEUED then wait[6] = tostring(dl) end
   return wait
 end
 local released = release_own(ARGV[3], s[9], nil)
