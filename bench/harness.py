@@ -73,7 +73,15 @@ def serve(port: int, routes: Routes) -> ThreadingHTTPServer:
 # --- processes --------------------------------------------------------------------------------------
 
 
-def start_replica(port: int, app: str = "plate_pool_service.main:create_app") -> subprocess.Popen[bytes]:
+def start_replica(
+    port: int, app: str = "plate_pool_service.main:create_app", log_dir: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """A uvicorn replica of `app`; its log (JSON lines on stdout) to `log_dir`/replica-<port>.log, or
+    nowhere."""
+    log_file: Any = subprocess.DEVNULL
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_file = (log_dir / f"replica-{port}.log").open("ab")
     return subprocess.Popen(  # noqa: S603  (our own interpreter and module)
         [
             sys.executable,
@@ -94,12 +102,15 @@ def start_replica(port: int, app: str = "plate_pool_service.main:create_app") ->
             "75",
         ],
         cwd=ROOT,
-        stdout=subprocess.DEVNULL,
+        stdout=log_file,
     )
 
 
-def start_nginx(var: Path, edge_port: int, ports: tuple[int, ...]) -> subprocess.Popen[bytes]:
-    """The edge, rendered from the gateway's route table with plate-pool's upstream on `ports`."""
+def start_nginx(
+    var: Path, edge_port: int, ports: tuple[int, ...], access_log: str = "off"
+) -> subprocess.Popen[bytes]:
+    """The edge, rendered from the gateway's route table with plate-pool's upstream on `ports`;
+    `access_log` a file (JSON lines) or "off"."""
     var.mkdir(parents=True, exist_ok=True)
     conf = var / "nginx.conf"
     env = dict(os.environ, TMS_GATEWAY__UPSTREAMS__PLATE_POOL=",".join(f"127.0.0.1:{p}" for p in ports))
@@ -115,7 +126,7 @@ def start_nginx(var: Path, edge_port: int, ports: tuple[int, ...]) -> subprocess
             "--listen",
             str(edge_port),
             "--access-log",
-            "off",
+            access_log,
             "--env",
             "dev",
         ],

@@ -18,6 +18,12 @@ bench/plates/). The last line of output is one JSON object:
 `--cluster` (`make bench-plates-cluster`): the same with plate-pool's hot state on a Redis Cluster of three
 masters the bench starts on private ports and stops at the end (ADR 0097); the JSON says `hot_store`.
 
+Under var/bench-plates: each replica's log (`replica-<port>.log`, JSON lines) and the gateway's access log
+(`access.log`); the non-2xx answers of each wrk run are counted from it by status (`non_2xx_by_status` in
+its log line), the race's by step, status and code. A 503 or 429 (try again shortly) is asked again after
+its Retry-After, as a person would, and counted; a race that has not ended after PLATES_BENCH_RACE_LIMIT_S
+(600) stops and says so (`race_stalled`).
+
 The bench offices open 00:00-24:00 and allow unlimited draws per vehicle (office settings, PP-06a), so
 that the measure runs at any hour and is not cut short by the 10-draw rule; every other rule applies.
 """
@@ -31,6 +37,7 @@ import secrets
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +70,7 @@ from servicekit.testing import TokenFactory, outbox_payloads
 ROOT = Path(__file__).resolve().parents[1]
 LUA = ROOT / "bench" / "plates" / "draw.lua"
 VAR = ROOT / "var" / "bench-plates"
+ACCESS_LOG = VAR / "access.log"  # the gateway's, one JSON line per answer: non-2xx counted per run
 # PLATES_BENCH_PORTS moves them all (another bench run on the same machine keeps the defaults).
 _PORTS = int(os.environ.get("PLATES_BENCH_PORTS", "18100"))
 EDGE_PORT = _PORTS
@@ -73,6 +81,8 @@ CONNECTIONS = 64
 SELECTIONS_PER_POOL = 512
 RACE_CONTENDERS = 2_000
 RACE_FREE = 100
+# The race gives up after this long (a stalled line would otherwise never end) and says so in the JSON.
+RACE_LIMIT_S = float(os.environ.get("PLATES_BENCH_RACE_LIMIT_S", "600"))
 RUN = secrets.token_hex(4)
 DB_URL = os.environ.get("PLATES_BENCH_DB", "postgresql+psycopg://plate_pool@127.0.0.1:5432/plate_pool_bench")
 REDIS_URL = os.environ.get("PLATES_BENCH_REDIS", "redis://127.0.0.1:6379/0")
@@ -112,8 +122,21 @@ async def prepare(tokens: TokenFactory) -> dict[str, str]:
 # --- processes --------------------------------------------------------------------------------------
 
 
+def answers_since(offset: int) -> dict[str, int]:
+    """The gateway's non-2xx answers logged after `offset`: "<status> upstream <status(es)>" -> count."""
+    counts: Counter[str] = Counter()
+    with ACCESS_LOG.open("rb") as log_file:
+        log_file.seek(offset)
+        for line in log_file:
+            entry = json.loads(line)
+            if not 200 <= entry["status"] < 300:
+                counts[f"{entry['status']} upstream {entry['upstream_status'] or '-'}"] += 1
+    return dict(counts)
+
+
 def wrk(rows_file: Path, mode: str = "draw", duration_s: int = DURATION_S) -> dict[str, Any]:
     env = dict(os.environ, PLATES_SELECTIONS=str(rows_file), PLATES_MODE=mode)
+    offset = ACCESS_LOG.stat().st_size if ACCESS_LOG.exists() else 0
     out = subprocess.run(  # noqa: S603
         [
             "/usr/bin/wrk",
@@ -133,11 +156,39 @@ def wrk(rows_file: Path, mode: str = "draw", duration_s: int = DURATION_S) -> di
     ).stdout
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     result["per_s"] = result["requests"] / (result["duration_us"] / 1e6)
+    if result["non_2xx"]:
+        result["non_2xx_by_status"] = answers_since(offset)
     log(f"wrk {mode} {rows_file.name}: {result}")
     return result
 
 
 # --- selections through the API ---------------------------------------------------------------------
+
+
+AGAIN = (429, 503)  # "try again shortly" (Retry-After): a moment of overload, not a refusal (ADR 0088)
+
+
+async def post_as_told(
+    client: httpx.AsyncClient,
+    gate: asyncio.Semaphore,
+    url: str,
+    seen: Counter[str],
+    **kwargs: Any,
+) -> httpx.Response:
+    """POST through `gate`; every answer but a 2xx is counted in `seen` ("<step> <status> <code>"), and
+    one that says try again shortly is asked again after its Retry-After, as a person would, 5 times at
+    most (a start, a choice, a confirmation repeated are answered as the first; a draw spends another)."""
+    for _ in range(6):
+        async with gate:
+            r = await client.post(url, **kwargs)
+        if r.is_success:
+            return r
+        code = r.json().get("code") if r.headers.get("content-type", "").endswith("json") else None
+        seen[f"{url.rsplit('/', 1)[1]} {r.status_code} {code}"] += 1
+        if r.status_code not in AGAIN:
+            return r
+        await asyncio.sleep(float(r.headers.get("Retry-After", "2")))
+    return r
 
 
 async def make_selections(
@@ -150,16 +201,23 @@ async def make_selections(
     async def one() -> tuple[str, str, str]:
         idn, phone = queue.pop()
         token = tokens.citizen(f"bench-{secrets.token_hex(6)}", id_number=idn, phone=phone, ttl_s=7200)
-        async with gate:
-            r = await client.post(
-                "/api/v1/plate-selections",
-                json=start_body(office, idn, phone),
-                headers={"Authorization": f"Bearer {token}"},
-            )
-        r.raise_for_status()
+        r = await post_as_told(
+            client,
+            gate,
+            "/api/v1/plate-selections",
+            seen,
+            json=start_body(office, idn, phone),
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        if not r.is_success:
+            raise RuntimeError(f"a start answered {r.status_code}: {r.text}")
         return r.json()["id"], token, phone
 
-    return list(await asyncio.gather(*(one() for _ in range(count))))
+    seen: Counter[str] = Counter()
+    made = list(await asyncio.gather(*(one() for _ in range(count))))
+    if seen:
+        log(f"starts of {office}: answers other than 2xx, asked again: {dict(seen)}")
+    return made
 
 
 def rows_file(rows: list[tuple[str, str, str]], name: str) -> Path:
@@ -168,7 +226,7 @@ def rows_file(rows: list[tuple[str, str, str]], name: str) -> Path:
     return path
 
 
-async def race(segment_id: str, tokens: TokenFactory) -> dict[str, int]:
+async def race(segment_id: str, tokens: TokenFactory) -> dict[str, Any]:
     """2,000 selections over 100 numbers: draw, choose, SMS code, confirm; then count the ledger and Redis."""
     limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
     async with httpx.AsyncClient(
@@ -187,9 +245,12 @@ async def race(segment_id: str, tokens: TokenFactory) -> dict[str, int]:
         # would not wait behind 2,000 others' polls in one client's queue.
         gates = {"draw": asyncio.Semaphore(CONNECTIONS // 2), "step": asyncio.Semaphore(CONNECTIONS // 2)}
 
+        # Every answer but a 2xx, by step, status and code: a contender stops at the first refusal.
+        refused: Counter[str] = Counter()
+
         async def post(url: str, headers: dict[str, str], **kwargs: Any) -> httpx.Response:
-            async with gates["draw" if url.endswith("/random-draws") else "step"]:
-                return await client.post(url, headers=headers, **kwargs)
+            gate = gates["draw" if url.endswith("/random-draws") else "step"]
+            return await post_as_told(client, gate, url, refused, headers=headers, **kwargs)
 
         async def code_for(phone: str) -> str:
             async with runtime.engine.connect() as conn:
@@ -233,9 +294,15 @@ async def race(segment_id: str, tokens: TokenFactory) -> dict[str, int]:
 
         started = time.perf_counter()
         reporter = asyncio.create_task(progress())
-        await asyncio.gather(*(contend(*row) for row in rows))
+        stalled = False
+        try:
+            await asyncio.wait_for(asyncio.gather(*(contend(*row) for row in rows)), RACE_LIMIT_S)
+        except TimeoutError:
+            stalled = True
         reporter.cancel()
-        log(f"race: contended in {time.perf_counter() - started:.1f} s, {confirmed} confirmed")
+        race_s = time.perf_counter() - started
+        log(f"race: contended in {race_s:.1f} s, {confirmed} confirmed{' (stopped: over time)' * stalled}")
+        log(f"race: answers other than 2xx (step status code): {dict(refused)}")
         try:
             ctx = context_for(runtime)
             async with runtime.engine.connect() as conn:
@@ -252,6 +319,9 @@ async def race(segment_id: str, tokens: TokenFactory) -> dict[str, int]:
             # Allocated in Redis must be the ledger's plus the 900 standing for earlier allocations.
             leaked += abs(counts.allocated - (1_000 - RACE_FREE) - int(total))
             return {
+                "race_s": round(race_s, 1),
+                "race_stalled": stalled,
+                "race_non_2xx": sum(refused.values()),
                 "race_confirmed": int(total),
                 "race_double_allocations": int(total) - int(distinct) + max(0, confirmed - int(total)),
                 "race_leaked": leaked,
@@ -282,13 +352,15 @@ def _main() -> int:
     jwks_body = json.dumps(tokens.jwks()).encode()
     jwks = serve(JWKS_PORT, {"/jwks.json": lambda _: jwks_body})
     VAR.mkdir(parents=True, exist_ok=True)
+    for old in (ACCESS_LOG, *VAR.glob("replica-*.log")):  # this run's logs only
+        old.unlink()
     replicas: list[subprocess.Popen[bytes]] = []
     nginx: subprocess.Popen[bytes] | None = None
     try:
         segment_ids = asyncio.run(prepare(tokens))
-        replicas.append(start_replica(REPLICA_PORTS[0]))
+        replicas.append(start_replica(REPLICA_PORTS[0], log_dir=VAR))
         wait_ready(f"http://127.0.0.1:{REPLICA_PORTS[0]}/readyz")
-        nginx = start_nginx(VAR, EDGE_PORT, REPLICA_PORTS[:1])
+        nginx = start_nginx(VAR, EDGE_PORT, REPLICA_PORTS[:1], str(ACCESS_LOG))
         wait_ready(f"http://127.0.0.1:{EDGE_PORT}/healthz")
 
         async def selections_for(key: str) -> list[tuple[str, str, str]]:
@@ -306,18 +378,20 @@ def _main() -> int:
         cpu_used = cpu_ms(pid) - cpu_before
         draws_5m = wrk(file_5m, "draw")
 
-        replicas.append(start_replica(REPLICA_PORTS[1]))
+        replicas.append(start_replica(REPLICA_PORTS[1], log_dir=VAR))
         wait_ready(f"http://127.0.0.1:{REPLICA_PORTS[1]}/readyz")
         stop(nginx)
-        nginx = start_nginx(VAR, EDGE_PORT, REPLICA_PORTS)
+        nginx = start_nginx(VAR, EDGE_PORT, REPLICA_PORTS, str(ACCESS_LOG))
         wait_ready(f"http://127.0.0.1:{EDGE_PORT}/healthz")
         wrk(file_50k, "draw", 2)
         draws_2 = wrk(file_50k, "draw")
+        race_result: dict[str, Any]
         if os.environ.get("PLATES_BENCH_RACE", "1") == "1":
             race_result = asyncio.run(race(segment_ids["race"], tokens))
         else:  # a quick look at throughput only (development); `make bench-plates` always races
             race_result = {"race_confirmed": -1, "race_double_allocations": -1, "race_leaked": -1}
 
+        failures = sum(run["non_2xx"] for run in (draws, draws_5m, draws_2, hello))
         ok_draws = draws["requests"] - draws["non_2xx"]
         result = {
             "draws_per_s": round(draws["per_s"], 1),
@@ -329,10 +403,11 @@ def _main() -> int:
             "replicas_2_to_1_ratio": round(draws_2["per_s"] / draws["per_s"], 3),
             "throughput_ratio_5m_to_50k": round(draws_5m["per_s"] / draws["per_s"], 3),
             "p99_ratio_5m_to_50k": round(draws_5m["p99_ms"] / draws["p99_ms"], 3),
+            "non_2xx": failures,
+            "replicas_2_non_2xx": draws_2["non_2xx"],
             **race_result,
             "hot_store": "redis_cluster_3_masters" if CLUSTER else "redis",
         }
-        failures = draws["non_2xx"] + draws_5m["non_2xx"] + draws_2["non_2xx"] + hello["non_2xx"]
         log(f"non-2xx answers in the measured runs: {failures} (of {ok_draws} successful 1-replica draws)")
         print(json.dumps(result), flush=True)
         return 0
