@@ -5,7 +5,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv
 PYTEST_ARGS ?=
 
-.PHONY: help tools install infra web web-openapi browser migrate audit-verify run test test-cluster test-unit lint format contracts rules bench-tools bench-gateway bench-plates bench-plates-cluster bench-plates-ab bench-opening bench-exams fault-tools proof-faults proof-broker-cluster proof-attack clean
+.PHONY: help tools install infra web web-openapi browser migrate audit-verify run test test-cluster test-unit lint format contracts rules bench-tools bench-gateway bench-plates bench-plates-cluster bench-plates-ab bench-opening bench-exams bench-relay fault-tools proof-faults proof-broker-cluster proof-attack clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -83,6 +83,9 @@ bench-opening: install bench-tools ## opening day: thousands arrive within a min
 
 bench-exams: install bench-tools ## DL-11: 1,000 concurrent exam requests for 100 seats, the cut-off, the order checked (JSON on the last line)
 	$(UV) run python bench/exams.py
+
+bench-relay: install bench-tools ## outbox relay with publisher confirms, 1 and 2 replicas; BASE=<commit> runs that relay side by side (JSON on the last line)
+	$(UV) run python bench/relay.py $(if $(BASE),--base $(BASE))
 
 fault-tools: tools ## the servers, as `make infra`, and what the fault proofs' network cut needs (nftables, socat)
 	python3 scripts/bootstrap_infra.py --env all --faults

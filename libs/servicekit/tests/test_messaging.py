@@ -166,6 +166,24 @@ async def test_event_crosses_the_broker_once_with_an_unbroken_trace(pg_database:
         assert pipe.consumer.stats.effects == 1
 
 
+async def test_batches_in_flight_claim_rows_no_other_batch_holds(pg_database: str, amqp_url: str) -> None:
+    """The batches a relay keeps in flight at once (ADR 0099) each claim their own rows: three batches of
+    ten publish thirty distinct rows together, and every event takes effect once."""
+    async with open_pipe(pg_database, amqp_url) as pipe:
+        in_flight = {"relay_batch_size": 10, "relay_batches_in_flight": 3}
+        broker = pipe.settings.broker.model_copy(update=in_flight)
+        relay = OutboxRelay(
+            pipe.runtime.engine, pipe.metadata.tables["outbox"], pipe.connection, pipe.producer, broker
+        )
+        await pipe.emit(*range(45))
+        assert await relay.relay_batches() == 30
+        assert await pipe.pending() == 15
+        assert await relay.relay_batches() == 15
+        assert await relay.relay_batches() == 0
+        await wait_for(lambda: _equals(pipe.effects(), list(range(45))))
+        assert pipe.consumer.stats.duplicates == 0
+
+
 async def test_transient_failure_is_retried_then_takes_effect_once(pg_database: str, amqp_url: str) -> None:
     async with open_pipe(pg_database, amqp_url) as pipe:
         await pipe.emit(11, fail_times=2)

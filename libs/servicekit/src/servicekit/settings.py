@@ -50,6 +50,11 @@ class BrokerSettings(BaseModel):
     max_attempts: int = 5
     retry_base_ms: int = 1000
     retry_max_ms: int = 60_000
+    # The outbox relay (ADR 0099): rows claimed per batch, and batches in flight at once. A batch's confirms
+    # come back after the quorum queues have written it, so one batch at a time left the relay waiting most
+    # of the time; each batch in flight holds one database connection until its rows are marked.
+    relay_batch_size: int = 500
+    relay_batches_in_flight: int = 2
 
 
 class RedisSettings(BaseModel):
