@@ -328,12 +328,12 @@ class SmsInbox:
     ROUTING_KEY = "notify.sms.send.v1"
 
     def __init__(self) -> None:
-        self.codes: dict[str, str] = {}
+        self.codes: dict[str, tuple[Any, str]] = {}  # phone -> (outbox id, code) of its newest SMS
         self._seen: set[Any] = set()
 
     def route(self, phone: str) -> bytes | None:
-        code = self.codes.get(phone)
-        return None if code is None else f'{{"code": "{code}"}}'.encode()
+        found = self.codes.get(phone)
+        return None if found is None else f'{{"code": "{found[1]}"}}'.encode()
 
     async def follow(self, engine: AsyncEngine, since: datetime, every_s: float = 0.1) -> None:
         """Read the SMS rows written from `since` on (earlier runs' are sealed with other keys)."""
@@ -353,10 +353,14 @@ class SmsInbox:
                 new = [r.id for r in rows if r.id not in self._seen]
                 if new:
                     found = await conn.execute(
-                        select(outbox.c.payload).where(outbox.c.id.in_(new)).order_by(outbox.c.id)
+                        select(outbox.c.id, outbox.c.payload).where(outbox.c.id.in_(new))
                     )
-                    for payload in found.scalars():
-                        self.codes[payload["phone"]] = str(payload["params"]["code"])
+                    for row in found:
+                        # the newest by UUIDv7 (its making), not by when it was seen: a send committed
+                        # late must not shadow the code that replaced it
+                        phone = row.payload["phone"]
+                        if phone not in self.codes or self.codes[phone][0] < row.id:
+                            self.codes[phone] = (row.id, str(row.payload["params"]["code"]))
                     self._seen.update(new)
             if rows:
                 since = max(r.created_at for r in rows)

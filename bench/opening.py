@@ -42,6 +42,7 @@ import math
 import os
 import resource
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -285,6 +286,8 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def main() -> int:
+    # stopped (timeout, Ctrl-C): still stop Locust, the replicas and nginx (the `finally`s)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     VAR.mkdir(parents=True, exist_ok=True)
     (VAR / "results.jsonl").unlink(missing_ok=True)
     tokens = TokenFactory()
@@ -320,8 +323,10 @@ def main() -> int:
         counts, replayed = found["counts"], found["replay"]
         outcomes = Counter(p["outcome"] for p in people)
         statuses: Counter[str] = Counter()
+        problems: Counter[str] = Counter()
         for p in people:
             statuses.update(p["statuses"])
+            problems.update(p.get("problems", {}))
         honest = counts.available == 0 and counts.held == 0 and counts.allocated == SIZE
         firsts = [p["first_ms"] for p in people if "first_ms" in p]
         waits = [p["admitted_after_s"] for p in people if "admitted_after_s" in p]
@@ -329,6 +334,7 @@ def main() -> int:
         if others:
             log(f"other outcomes: {others}")
         log(f"answers: {dict(sorted(statuses.items()))}")
+        log(f"non-2xx by step and code: {dict(problems.most_common())}")
         if replayed["available"] != counts.available:
             log(f"the fairness log replays to {replayed['available']} free, Redis says {counts.available}")
         result = {

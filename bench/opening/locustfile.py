@@ -68,7 +68,7 @@ class Person(FastHttpUser):
     def flow(self, me: dict[str, Any]) -> None:
         status, body, _ = self.post(BASE, "start", me["body"])
         if status not in (200, 201):
-            raise Gone(f"start:{status}")
+            raise Gone(f"start:{status}:{body.get('code', '')}")
         sid = body["id"]
         self.record["sid"] = sid
         numbers = self.draw(f"{BASE}/{sid}/random-draws")
@@ -77,14 +77,11 @@ class Person(FastHttpUser):
             if status == 200:
                 break
         else:
-            raise Gone(f"choice:{status}")
-        status, _, _ = self.post(f"{BASE}/{sid}/sms-code", "sms-code", None)
-        if status != 202:
-            raise Gone(f"sms-code:{status}")
-        code = self.read_sms(me["phone"])
+            raise Gone(f"choice:{status}:{body.get('code', '')}")
+        code = self.ask_code(f"{BASE}/{sid}/sms-code", me["phone"])
         status, body, _ = self.post(f"{BASE}/{sid}/confirmation", "confirmation", {"code": code})
         if status != 200:
-            raise Gone(f"confirmation:{status}")
+            raise Gone(f"confirmation:{status}:{body.get('code', '')}")
         self.record["outcome"] = "confirmed"
         self.record["number"] = body["plate_number"]
 
@@ -106,7 +103,8 @@ class Person(FastHttpUser):
                 self.record["polls"] = polls
                 return list(body["numbers"])
             if status != 202:
-                raise Gone("exhausted" if body.get("code") == "POOL_EXHAUSTED" else f"draw:{status}")
+                code = body.get("code", "")
+                raise Gone("exhausted" if code == "POOL_EXHAUSTED" else f"draw:{status}:{code}")
             polls += 1
             self.record["last_position"] = body.get("queue_position")
             gevent.sleep(retry_after)
@@ -114,26 +112,48 @@ class Person(FastHttpUser):
     def post(
         self, path: str, name: str, payload: Any, key: str | None = None
     ) -> tuple[int, dict[str, Any], float]:
-        """(status, JSON body, Retry-After s); a 5xx or a broken connection is asked again after 2 s."""
+        """(status, JSON body, Retry-After s). Asked again, with the same Idempotency-Key: after a 5xx or
+        a broken connection (2 s later), and while a repeat finds the first still running (409
+        IDEMPOTENCY_KEY_IN_USE, after its Retry-After)."""
         headers = {**self.auth, "Idempotency-Key": key or secrets.token_hex(16)}
-        statuses = self.record["statuses"]
+        statuses, problems = self.record["statuses"], self.record.setdefault("problems", {})
         while True:
             with self.client.post(path, json=payload, headers=headers, name=name, catch_response=True) as r:
                 status = int(r.status_code or 0)
                 statuses[str(status)] = statuses.get(str(status), 0) + 1
+                try:
+                    body = r.json() if r.content else {}
+                except ValueError:
+                    body = {}
+                retry_after = float(r.headers.get("Retry-After") or 2) if status else 2.0
+                if status >= 400 or status == 0:
+                    problem = f"{name}:{status}:{body.get('code', '')}"
+                    problems[problem] = problems.get(problem, 0) + 1
                 if 0 < status < 500:
                     # 202 (a place in line) and 409 are answers of the flow, not failures of the service
                     r.success()
-                    try:
-                        body = r.json() if r.content else {}
-                    except ValueError:
-                        body = {}
-                    return status, body, float(r.headers.get("Retry-After") or 2)
-                r.failure(f"{status}")
-            gevent.sleep(2)
+                    if body.get("code") != "IDEMPOTENCY_KEY_IN_USE":
+                        return status, body, retry_after
+                else:
+                    r.failure(f"{status}")
+            gevent.sleep(retry_after)
 
-    def read_sms(self, phone: str) -> str:
-        deadline = time.monotonic() + 120
+    def ask_code(self, path: str, phone: str) -> str:
+        """The SMS code: asked for, read on the phone. A 429 after a lost answer (the send took effect,
+        one a minute): the code is on its way; otherwise, as told, asked again later."""
+        while True:
+            status, body, retry_after = self.post(path, "sms-code", None)
+            if status == 202:
+                return self.read_sms(phone, 120)
+            if status != 429:
+                raise Gone(f"sms-code:{status}:{body.get('code', '')}")
+            try:
+                return self.read_sms(phone, min(retry_after, 30))
+            except Gone:
+                gevent.sleep(retry_after)
+
+    def read_sms(self, phone: str, wait_s: float) -> str:
+        deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(SMS_URL + phone, timeout=10) as answer:  # noqa: S310 (the bench's)

@@ -65,6 +65,8 @@ def test_render_shape() -> None:
     assert "error_log stderr" in conf
     assert "client_max_body_size 8m;" in conf
     assert "upstream plate_pool {\n        least_conn;" in conf
+    # a slow answer must not take a replica out: under overload all would be, and the API answer 502
+    assert "server 127.0.0.1:8040 max_fails=0;\n        server 127.0.0.1:8041 max_fails=0;" in conf
     assert conf.count("keepalive 64;") == 6
     assert 'proxy_set_header Connection "";' in conf
     assert "proxy_http_version 1.1;" in conf

@@ -156,9 +156,13 @@ def _upstream_block(up: Upstream, keepalive: int) -> list[str]:
     body: list[str] = []
     if len(up.servers) > 1:
         # plate-pool's replicas: the hot path holds requests briefly in Redis, so send each new request to
-        # the replica with the fewest in flight; a replica that fails twice rests 5 s.
+        # the replica with the fewest in flight. None is ever marked down (max_fails=0): nginx counts a slow
+        # answer (read timeout) as a failure, so on an overloaded opening morning every replica was marked
+        # down at once and the whole API answered 502 "no live upstreams" while they all worked
+        # (bench/opening.py). A dead replica refuses the connection, and that request goes to the next
+        # (proxy_next_upstream error), POST too, as it was never sent.
         body.append("least_conn;")
-        body += [f"server {s.address} max_fails=2 fail_timeout=5s;" for s in up.servers]
+        body += [f"server {s.address} max_fails=0;" for s in up.servers]
     else:
         body += [f"server {s.address};" for s in up.servers]
     # nginx must drop an idle upstream connection before uvicorn does (its keep-alive is 5 s): else a
