@@ -362,7 +362,7 @@ def _main() -> int:
     jwks = serve(JWKS_PORT, {"/jwks.json": lambda _: jwks_body})
     VAR.mkdir(parents=True, exist_ok=True)
     for old in (ACCESS_LOG, *VAR.glob("replica-*.log")):  # this run's logs only
-        old.unlink()
+        old.unlink(missing_ok=True)  # a fresh checkout (plates_ab's worktrees) has none yet
     replicas: list[subprocess.Popen[bytes]] = []
     nginx: subprocess.Popen[bytes] | None = None
     try:
