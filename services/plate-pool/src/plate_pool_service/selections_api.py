@@ -9,6 +9,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -23,7 +24,14 @@ from plate_pool_service.schemas import (
 )
 from plate_pool_service.views import iso, selection_view
 from servicekit.vocabulary import IdKindIn
-from servicekit.web import Principal, Unprocessable, actor_from, require_roles
+from servicekit.web import (
+    IdempotencyKeyHeader,
+    Principal,
+    Unprocessable,
+    actor_from,
+    idempotent,
+    require_roles,
+)
 
 router = APIRouter(prefix="/api/v1/plate-selections", tags=["plate-selections"])
 
@@ -97,12 +105,24 @@ class StartSelection(BaseModel):
     responses={200: {"model": PlateSelectionOut, "description": "the vehicle's selection, resumed (PP-04)"}},
 )
 async def start_selection(
-    body: StartSelection, request: Request, response: Response, principal: Applicant, ctx: ContextDep
-) -> dict[str, Any]:
-    row, created = await selections.start(ctx, body.application(), principal, actor_from(request, principal))
-    if not created:
-        response.status_code = 200
-    return selection_view(row)
+    body: StartSelection,
+    request: Request,
+    principal: Applicant,
+    ctx: ContextDep,
+    _key: IdempotencyKeyHeader = None,
+) -> Response:
+    """With an Idempotency-Key (the apps send one on every POST), a repeat gets the first start's answer
+    (or 409 IDEMPOTENCY_KEY_IN_USE while it still runs) instead of starting again: on an opening morning
+    a start answered too late for the gateway (504) is asked again, and without the key each repeat was
+    the whole start's work once more, on replicas already behind (bench/opening.py)."""
+
+    async def start() -> JSONResponse:
+        row, created = await selections.start(
+            ctx, body.application(), principal, actor_from(request, principal)
+        )
+        return JSONResponse(jsonable_encoder(selection_view(row)), status_code=201 if created else 200)
+
+    return await idempotent(request, principal.subject, start, status_code=201)
 
 
 @router.get(

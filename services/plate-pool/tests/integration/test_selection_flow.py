@@ -211,6 +211,27 @@ async def test_pp06_a_draw_repeated_with_its_idempotency_key_answers_the_first_d
     assert other.json()["random_draws_left"] == 8  # a new key is a new draw
 
 
+async def test_pp01_a_start_repeated_with_its_idempotency_key_answers_the_first_start(
+    platform: Platform,
+) -> None:
+    """A start answered too late (the gateway's 504) is asked again with the same key: the first start's
+    answer, not a second start (which would answer 200, the vehicle's selection resumed)."""
+    p = platform
+    await p.open_segment()
+    who = p.applicant()
+    body = p.start_body(who)
+    headers = {**who.headers, "Idempotency-Key": "start-1"}
+    first = await p.client.post("/api/v1/plate-selections", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    again = await p.client.post("/api/v1/plate-selections", json=body, headers=headers)
+    assert (again.status_code, again.headers["Idempotent-Replayed"]) == (201, "true")
+    assert again.json() == first.json()
+    fresh = await p.client.post(
+        "/api/v1/plate-selections", json=body, headers={**who.headers, "Idempotency-Key": "start-2"}
+    )
+    assert (fresh.status_code, fresh.json()["id"]) == (200, first.json()["id"])  # a new key: resumed
+
+
 async def test_pp05_twenty_failed_verifies_leave_only_random(platform: Platform) -> None:
     p = platform
     await p.open_segment()
