@@ -345,7 +345,8 @@ async def bench(base: str | None, rounds: int) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "events": EVENTS,
         "relays": 1,
-        "batch_size": getattr(settings.broker, "relay_batch_size", 200),
+        "batch_size": settings.broker.relay_batch_size,
+        "batches_in_flight": settings.broker.relay_batches_in_flight,
         "events_per_s": round(rate("new", 1)),
         "lost": sum(r["lost"] for r in results),
         "duplicates": sum(r["duplicates"] for r in results),
