@@ -350,7 +350,7 @@ async def bench(base: str | None, rounds: int) -> dict[str, Any]:
         "events_per_s": round(rate("new", 1)),
         "lost": sum(r["lost"] for r in results),
         "duplicates": sum(r["duplicates"] for r in results),
-        "cpu_ms_per_1000_events": median([r["cpu_ms_per_1000_events"] for r in new1]),
+        "cpu_ms_per_1000_events": round(median([r["cpu_ms_per_1000_events"] for r in new1]), 1),
         "relays_2_events_per_s": round(rate("new", 2)),
         "replicas_2_to_1_ratio": round(rate("new", 2) / rate("new", 1), 2),
     }
@@ -359,7 +359,7 @@ async def bench(base: str | None, rounds: int) -> dict[str, Any]:
         summary |= {
             "base": base,
             "base_events_per_s": round(rate("base", 1)),
-            "base_cpu_ms_per_1000_events": median([r["cpu_ms_per_1000_events"] for r in base1]),
+            "base_cpu_ms_per_1000_events": round(median([r["cpu_ms_per_1000_events"] for r in base1]), 1),
             "base_relays_2_events_per_s": round(rate("base", 2)),
             "new_to_base_ratio": round(rate("new", 1) / rate("base", 1), 2),
             "new_to_base_ratio_2_relays": round(rate("new", 2) / rate("base", 2), 2),
