@@ -94,6 +94,9 @@ def start_replica(
             "--port",
             str(port),
             "--no-access-log",
+            # As the services run everywhere else (procfile, e2e stack, deploy/k8s; ADR 0083): the client's
+            # address is servicekit's to decide, not uvicorn's X-Forwarded-For parsing on every request.
+            "--no-proxy-headers",
             "--log-level",
             "warning",
             # Longer than the gateway's upstream keepalive_timeout (60 s): otherwise uvicorn (5 s by default)

@@ -24,6 +24,8 @@ AB = ROOT / "var" / "ab"
 UV = shutil.which("uv") or "uv"
 PSQL = shutil.which("psql") or "psql"
 GIT = shutil.which("git") or "git"
+# PLATES_AB_DB moves both sides' databases (another A/B on the same machine keeps the default).
+DB_PREFIX = os.environ.get("PLATES_AB_DB", "plate_pool_bench")
 FIGURES = ("draws_per_s", "p99_ms", "cpu_ms_per_1000_draws", "throughput_ratio_5m_to_50k")
 
 
@@ -47,7 +49,7 @@ def worktree(name: str, commit: str) -> Path:
 
 def run(side: str, path: Path) -> dict[str, float] | None:
     """One throughput run of one side, or None when it failed (its stderr's tail is logged)."""
-    database = f"plate_pool_bench_{side}"
+    database = f"{DB_PREFIX}_{side}"
     subprocess.run(  # noqa: S603  (a fresh bench database: the sides' migrations differ)
         [PSQL, "-h", "127.0.0.1", "-U", "postgres", "-qc", f"DROP DATABASE IF EXISTS {database}"],
         check=False,
