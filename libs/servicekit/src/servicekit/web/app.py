@@ -53,6 +53,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit.amqp import broker_addresses
 from servicekit.clock import Clock
+from servicekit.heap import server_heap
 from servicekit.masking import mask_text
 from servicekit.runtime import Runtime
 from servicekit.service import SERVICE_NAMES, load_spec
@@ -519,7 +520,8 @@ def create_service_app(
                 stack.push_async_callback(hook, app)
             log.info("service started", extra={"env": str(settings.env), "version": version})
             try:
-                yield
+                with server_heap():  # start-up done: its objects leave the collector's walks (ADR 0100)
+                    yield
             finally:
                 log.info("service stopping")
         flush_telemetry()
