@@ -6,12 +6,15 @@ import json
 import logging
 
 import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import format_trace_id
 
+from servicekit import telemetry
 from servicekit.settings import TelemetrySettings
-from servicekit.telemetry import REQUEST_ID, get_tracer, setup_telemetry, tracer_provider
+from servicekit.telemetry import REQUEST_ID, get_tracer, metrics_unread, setup_telemetry, tracer_provider
 from servicekit.tracecontext import context_from, current_trace_headers
 
 IDN = "130102199003071233"
@@ -98,3 +101,13 @@ def test_spans_are_made_and_continue_an_incoming_trace(spans: InMemorySpanExport
     assert span.parent.span_id == 0x00F067AA0BA902B7
     assert headers["traceparent"].startswith("00-4bf92f3577b34da6a3ce929d0e0e4736-")
     assert span.resource.attributes["service.name"]
+
+
+def test_metrics_are_unread_only_when_the_provider_has_no_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(telemetry._state, "meter_provider", MeterProvider(metric_readers=[]))
+    assert metrics_unread()
+    reader = InMemoryMetricReader()
+    monkeypatch.setattr(telemetry._state, "meter_provider", MeterProvider(metric_readers=[reader]))
+    assert not metrics_unread()
+    monkeypatch.setattr(telemetry._state, "meter_provider", None)
+    assert not metrics_unread()

@@ -155,6 +155,17 @@ def tracer_provider() -> TracerProvider | None:
     return _state.tracer_provider
 
 
+def metrics_unread() -> bool:
+    """True when the SDK meter provider has no metric reader (no `otlp_endpoint`): a measurement recorded
+    would reach no one, so the hot path need not make it. The SDK takes readers only when the provider is
+    made; anything unknown (not set up, other SDK internals) counts as read."""
+    provider = _state.meter_provider
+    if provider is None:
+        return False
+    readers = getattr(provider, "_metric_readers", None)
+    return isinstance(readers, list | tuple) and not readers
+
+
 class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever `sys.stdout` is at the moment of writing (pytest swaps it per test)."""
 

@@ -63,6 +63,7 @@ from servicekit.telemetry import (
     flush_telemetry,
     get_meter,
     get_tracer,
+    metrics_unread,
     setup_telemetry,
     tracer_provider,
 )
@@ -324,15 +325,15 @@ class RequestMiddleware:
             span.set_attribute("http.response.status_code", exchange.status)
             if exchange.status >= 500:
                 span.set_status(Status(StatusCode.ERROR))
-        elapsed = time.perf_counter() - started_at
-        self._duration.record(
-            elapsed,
-            {
-                "http.request.method": method,
-                "http.route": route or "",
-                "http.response.status_code": exchange.status,
-            },
-        )
+        if not metrics_unread():  # without a reader the SDK would build and drop the measurement
+            self._duration.record(
+                time.perf_counter() - started_at,
+                {
+                    "http.request.method": method,
+                    "http.route": route or "",
+                    "http.response.status_code": exchange.status,
+                },
+            )
         self._log_access(scope, exchange, started_at, client_ip)
 
     async def _serve(self, scope: Scope, receive: Receive, exchange: _Exchange, span: Span | None) -> None:
