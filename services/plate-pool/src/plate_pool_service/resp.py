@@ -75,12 +75,17 @@ class _Parser:
         raise ConnectionError(f"unexpected RESP type {kind!r}")
 
 
-def _encode(args: tuple[Any, ...]) -> bytes:
-    parts = [b"*%d\r\n" % len(args)]
+def bulks(args: tuple[Any, ...] | list[Any]) -> bytes:
+    """`args` as RESP bulk strings, without the array's header (a caller may keep a part it reuses)."""
+    parts = []
     for arg in args:
         raw = arg if isinstance(arg, bytes) else str(arg).encode()
         parts.append(b"$%d\r\n%s\r\n" % (len(raw), raw))
     return b"".join(parts)
+
+
+def _encode(args: tuple[Any, ...]) -> bytes:
+    return b"*%d\r\n%s" % (len(args), bulks(args))
 
 
 class RespPipe(asyncio.Protocol):
@@ -127,9 +132,13 @@ class RespPipe(asyncio.Protocol):
                 future.set_exception(ConnectionError("redis connection lost"))
 
     def call(self, *args: Any) -> asyncio.Future[Any]:
+        return self.call_encoded(len(args), bulks(args))
+
+    def call_encoded(self, count: int, encoded: bytes) -> asyncio.Future[Any]:
+        """A command given as its `count` arguments already encoded by `bulks` (in one or more parts)."""
         if self.closed or self._transport is None:
             raise ConnectionError("redis connection closed")
-        self._out.append(_encode(args))
+        self._out.append(b"*%d\r\n%s" % (count, encoded))
         future: asyncio.Future[Any] = self._loop.create_future()
         self._waiting.append(future)
         if not self._flush_scheduled:

@@ -17,6 +17,9 @@ from servicekit.clock import SystemClock
 REDIS_URL = os.environ.get("TMS_PLATE_POOL__REDIS__URL", "redis://127.0.0.1:6379/15")
 
 
+PREFIX = f"pptest:{secrets.token_hex(4)}"
+
+
 class _NoFallback:
     """A loaded script whose redis-py path must not be taken."""
 
@@ -30,10 +33,10 @@ class _NoFallback:
 def test_pp12_draw_scripts_go_through_the_pipelined_connection_under_uvloop() -> None:
     async def scenario() -> tuple[Any, bool]:
         redis = Redis.from_url(REDIS_URL)
-        hot = HotPool(redis, SystemClock(), f"pptest:{secrets.token_hex(4)}")
-        sha = await redis.script_load("return {tonumber(ARGV[1]) + 1, KEYS[1]}")
+        hot = HotPool(redis, SystemClock(), PREFIX)
+        sha = await redis.script_load("return {tonumber(ARGV[1]) + 1, KEYS[1], #KEYS}")
         try:
-            result = await hot._fast_script(_NoFallback(sha), ["a"], [41])
+            result = await hot._fast_script(_NoFallback(sha), "sel-a", "seg-a", [41])
             pipe = hot._pipe
             return result, pipe is not None and not pipe.closed
         finally:
@@ -41,5 +44,6 @@ def test_pp12_draw_scripts_go_through_the_pipelined_connection_under_uvloop() ->
             await redis.aclose()
 
     result, open_ = uvloop.run(scenario())
-    assert result == [42, b"a"]
+    hot_keys = HotPool(Redis(), SystemClock(), PREFIX).keys_of("sel-a", "seg-a")
+    assert result == [42, hot_keys[0].encode(), len(hot_keys)]
     assert open_
