@@ -9,6 +9,7 @@ before it opens a Runtime or starts a replica).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import signal
@@ -331,12 +332,13 @@ class SmsInbox:
     ROUTING_KEY = "notify.sms.send.v1"
 
     def __init__(self) -> None:
-        self.codes: dict[str, tuple[Any, str]] = {}  # phone -> (outbox id, code) of its newest SMS
+        self.codes: dict[str, list[tuple[Any, str]]] = {}  # phone -> (outbox id, code) of each SMS
         self._seen: set[Any] = set()
 
     def route(self, phone: str) -> bytes | None:
-        found = self.codes.get(phone)
-        return None if found is None else f'{{"code": "{found[1]}"}}'.encode()
+        """The phone's codes, newest first (by UUIDv7: when each send was written)."""
+        found = sorted(self.codes.get(phone, []), reverse=True)
+        return json.dumps({"codes": [code for _, code in found]}).encode() if found else None
 
     async def follow(self, engine: AsyncEngine, since: datetime, every_s: float = 0.1) -> None:
         """Read the SMS rows written from `since` on (earlier runs' are sealed with other keys)."""
@@ -359,11 +361,8 @@ class SmsInbox:
                         select(outbox.c.id, outbox.c.payload).where(outbox.c.id.in_(new))
                     )
                     for row in found:
-                        # the newest by UUIDv7 (its making), not by when it was seen: a send committed
-                        # late must not shadow the code that replaced it
-                        phone = row.payload["phone"]
-                        if phone not in self.codes or self.codes[phone][0] < row.id:
-                            self.codes[phone] = (row.id, str(row.payload["params"]["code"]))
+                        code = str(row.payload["params"]["code"])
+                        self.codes.setdefault(row.payload["phone"], []).append((row.id, code))
                     self._seen.update(new)
             if rows:
                 since = max(r.created_at for r in rows)

@@ -17,8 +17,9 @@ The last line is one JSON object:
   nothing held: the refusal was honest). `confirmed`, `told_exhausted` and `unfinished` split it.
 - `errors_5xx`: answers >= 500 through the gateway, all requests of all people (goal 0);
   `connection_errors`: requests that got no answer at all.
-- `p99_first_answer_ms` (and p50): each person's first draw answer, be it numbers (201) or a place in
-  line (202), as the load generator measured it (its own CPU is in the machine's load).
+- `p99_first_answer_ms` (and p50): each person's first draw answer (of those who reached the draw), be
+  it numbers (201) or a place in line (202), as the load generator measured it (its own CPU is in the
+  machine's load).
 - `admission_order_violations`: ADR 0022 replayed from the segment's fairness log in Redis (its stream
   holds every change of the pool and of the line, in the order the scripts ran): an admitted draw while
   `e` people with earlier tickets were still in line (queued, neither admitted nor given up) and fewer
@@ -31,7 +32,8 @@ The last line is one JSON object:
   over `people`; `gateway_cpu_ms_per_person` nginx's (master and workers), `loadgen_cpu_ms_per_person`
   Locust's.
 - and: `places_given_up` (ADR 0022's unpolled places dropped), `line_stall_max_s` (the longest time
-  someone was in line while no one was admitted), `longest_wait_s`, `load_average_1m`, `duration_s`.
+  someone was in line while no one was admitted, a standstill still on at the end with numbers left
+  included), `longest_wait_s`, `load_average_1m`, `duration_s`.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ from harness import (
 from sqlalchemy import select
 
 from plate_pool_service.context import context_for
+from plate_pool_service.hot import to_us
 from plate_pool_service.service import SPEC
 from plate_pool_service.tables import allocations
 from servicekit.migrate import migrate
@@ -184,7 +187,7 @@ async def crowd(segment_id: str, inbox: SmsInbox) -> float:
     return (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1000
 
 
-def replay(entries: list[dict[str, str]], free: int, size: int) -> dict[str, Any]:
+def replay(entries: list[dict[str, str]], free: int, size: int, end_us: int) -> dict[str, Any]:
     """ADR 0022's rules checked against the fairness log: see the module's doc."""
     avail, alloc = free, size - free
     waiting: dict[str, int] = {}  # selection -> ticket, in line now
@@ -225,6 +228,8 @@ def replay(entries: list[dict[str, str]], free: int, size: int) -> dict[str, Any
             unknown += 1
             waiting.pop(e.get("sel", ""), None)
             avail += count("released", e)
+    if waiting and since is not None and (avail > 0 or size - avail - alloc > 0):
+        stall_us = max(stall_us, end_us - since)  # still standing at the end, numbers left
     return {
         "violations": violations,
         "given_up": given_up,
@@ -270,7 +275,7 @@ async def audit(segment_id: str, people: list[dict[str, Any]]) -> dict[str, Any]
         return {
             "double": double,
             "ledger": total,
-            "replay": replay(entries, NUMBERS, SIZE),
+            "replay": replay(entries, NUMBERS, SIZE, to_us(await runtime.clock.now())),
             "counts": counts,
         }
     finally:

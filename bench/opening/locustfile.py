@@ -4,7 +4,9 @@ Each simulated user is one person of the file $OPENING_PEOPLE (JSON a line: thei
 the body of their selection, made by the bench) and goes through the selection once, as the citizen app
 does: start the selection, draw (on 202, wait Retry-After and ask again, with the same Idempotency-Key:
 one logical draw, the place in line kept), choose the first of the five numbers that can be had, ask for
-the SMS code, read it on "their phone" (the bench's SMS inbox at $OPENING_SMS_URL<phone>) and confirm it.
+the SMS code, read it on "their phone" (the bench's SMS inbox at $OPENING_SMS_URL<phone>) and confirm
+it (with more than one SMS, after a send repeated when its answer was lost: the newest first, then the
+others).
 A 5xx or a broken connection is counted and the same request asked again after 2 s, as a person taps
 "try again" (the Idempotency-Key makes that safe). What happened to each person is one JSON line in
 $OPENING_RESULTS, written when they are done (also when the run is stopped before they are).
@@ -78,8 +80,11 @@ class Person(FastHttpUser):
                 break
         else:
             raise Gone(f"choice:{status}:{body.get('code', '')}")
-        code = self.ask_code(f"{BASE}/{sid}/sms-code", me["phone"])
-        status, body, _ = self.post(f"{BASE}/{sid}/confirmation", "confirmation", {"code": code})
+        codes = self.ask_code(f"{BASE}/{sid}/sms-code", me["phone"])
+        for code in codes:  # newest first; more than one when a send was repeated after a lost answer
+            status, body, _ = self.post(f"{BASE}/{sid}/confirmation", "confirmation", {"code": code})
+            if status == 200 or body.get("code") != "SMS_CODE_MISMATCH":
+                break
         if status != 200:
             raise Gone(f"confirmation:{status}:{body.get('code', '')}")
         self.record["outcome"] = "confirmed"
@@ -138,7 +143,7 @@ class Person(FastHttpUser):
                     r.failure(f"{status}")
             gevent.sleep(retry_after)
 
-    def ask_code(self, path: str, phone: str) -> str:
+    def ask_code(self, path: str, phone: str) -> list[str]:
         """The SMS code: asked for, read on the phone. A 429 after a lost answer (the send took effect,
         one a minute): the code is on its way; otherwise, as told, asked again later."""
         while True:
@@ -152,12 +157,12 @@ class Person(FastHttpUser):
             except Gone:
                 gevent.sleep(retry_after)
 
-    def read_sms(self, phone: str, wait_s: float) -> str:
+    def read_sms(self, phone: str, wait_s: float) -> list[str]:
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(SMS_URL + phone, timeout=10) as answer:  # noqa: S310 (the bench's)
-                    return str(json.loads(answer.read())["code"])
+                    return [str(c) for c in json.loads(answer.read())["codes"]]
             except urllib.error.HTTPError:
                 gevent.sleep(0.2)
         raise Gone("sms:never came")
