@@ -72,11 +72,31 @@ async def test_an_unreachable_redis_is_unavailable_for_readers_and_writers() -> 
     await down.aclose()
 
 
+async def test_a_burst_of_checks_goes_out_on_one_pipelined_connection(redis_url: str, redis: Redis) -> None:
+    """Over plain TCP, 500 requests at once share the one auto-pipelining connection: none of redis-py's."""
+    narrow = Redis.from_url(redis_url, max_connections=1)
+    marks = Revocations(narrow, ttl_s=60)
+    await marks.revoke_session("acc-8p", "sid-gone")  # the writer's SET: redis-py, its one connection
+    now = time.time()
+    sessions = ["sid-gone" if i % 50 == 0 else f"sid-{i}" for i in range(500)]
+    results = await asyncio.gather(
+        *(marks.check("acc-8p", now, sid) for sid in sessions), return_exceptions=True
+    )
+    assert sum(isinstance(r, TokenRevoked) for r in results) == 10
+    assert sum(r is None for r in results) == 490
+    assert marks._pipe is not None
+    assert not marks._pipe.closed
+    await marks.aclose()
+    await narrow.aclose()
+
+
 async def test_a_burst_of_checks_shares_one_connection(redis_url: str, redis: Redis) -> None:
-    """500 requests at once: two MGETs go out on their own, the others wait and go out pipelined, on
-    one more connection (redis-py's pool refuses a connection past its limit, 100 by default; here 3)."""
+    """Where the pipelined connection is not used (TLS, a Unix socket): 500 requests at once, two MGETs go
+    out on their own, the others wait and go out pipelined, on one more connection (redis-py's pool
+    refuses a connection past its limit, 100 by default; here 3)."""
     narrow = Redis.from_url(redis_url, max_connections=3)
     marks = Revocations(narrow, ttl_s=60, max_direct=2)
+    marks._pipe_plain_tcp = False  # as open_beside decides for TLS
     await marks.revoke_session("acc-8", "sid-gone")
     now = time.time()
     sessions = ["sid-gone" if i % 50 == 0 else f"sid-{i}" for i in range(500)]

@@ -50,8 +50,8 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import Connection, SSLConnection
 
 from plate_pool_service.domain import State
-from plate_pool_service.resp import RespError, RespPipe, bulks
 from servicekit.clock import OFFSET_KEY, SHANGHAI, Clock, RedisOffsetClock
+from servicekit.resp import RespError, RespPipe, bulks, open_beside
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -316,8 +316,8 @@ class HotPool:
         self._heads: dict[tuple[str, str], tuple[bytes, bytes, int]] = {}
 
     async def _fast_script(self, script: Any, selection_id: str, segment_id: str, args: list[Any]) -> Any:
-        """EVALSHA with the selection's `keys_of` on the shared auto-pipelining connection (resp.py); redis-py
-        when it is unavailable or Redis lost the script (it loads it again)."""
+        """EVALSHA with the selection's `keys_of` on the shared auto-pipelining connection (servicekit.resp);
+        redis-py when it is unavailable or Redis lost the script (it loads it again)."""
         if self.cluster:  # redis-py routes it to the segment's shard
             return await script(keys=self.keys_of(selection_id, segment_id), args=args)
         pipe = self._pipe
@@ -356,15 +356,7 @@ class HotPool:
             if self._pipe is not None and not self._pipe.closed:
                 return self._pipe
             assert isinstance(self.redis, Redis)
-            kwargs = self.redis.connection_pool.connection_kwargs
-            if "path" in kwargs or kwargs.get("ssl"):
-                return None
-            self._pipe = await RespPipe.open(
-                str(kwargs.get("host", "127.0.0.1")),
-                int(kwargs.get("port", 6379)),
-                int(kwargs.get("db", 0) or 0),
-                kwargs.get("password"),
-            )
+            self._pipe = await open_beside(self.redis)
             return self._pipe
 
     def close(self) -> None:

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 
 from plate_pool_service.hot import HotPool, from_us, to_us
-from plate_pool_service.resp import _NOTHING, RespError, _encode, _Parser
 from servicekit.clock import SHANGHAI, SystemClock
+from servicekit.resp import _NOTHING, RespError, _encode, _Parser
 
 
 def test_pp12_replies_are_parsed_whole_and_in_order_across_split_reads() -> None:

@@ -506,8 +506,9 @@ def create_service_app(
                 stack.push_async_callback(verifier.aclose)
             if getattr(app.state, "revocations", None) is None:
                 # The service's own Redis, where identity writes the marks (ADR 0082).
-                app.state.revocations = Revocations(runtime.redis)
+                app.state.revocations = revocations = Revocations(runtime.redis)
                 stack.push_async_callback(_clear_state, app, "revocations")
+                stack.push_async_callback(revocations.aclose)
             app.state.idempotency = IdempotencyStore(
                 runtime.redis, service, settings.secret_key.get_secret_value().encode()
             )

@@ -1,11 +1,13 @@
-"""A minimal auto-pipelining Redis connection for the hot path (PP-12 benchmark).
+"""A minimal auto-pipelining Redis connection for the hot paths: plate-pool's scripts (PP-12 benchmark)
+and every request's revocation check (ADR 0082).
 
 On these machines a socket write costs far more CPU than the Python around it (a draw's one EVALSHA cost
-~250 µs through redis-py, most of it in `send`). Every draw in flight on a replica shares this one
+~250 µs through redis-py, most of it in `send`). Every request in flight on a process shares this one
 connection: commands issued in the same event-loop tick go out in one write, and replies come back in
 order (Redis answers a connection's commands in order), so the syscall is paid once per batch.
-It speaks only what the hot path needs: commands out, RESP2 replies in (simple, error, integer, bulk,
-array). Anything else (pools, scripts loading, stats) uses redis-py.
+It speaks only what the hot paths need: commands out, RESP2 replies in (simple, error, integer, bulk,
+array), over plain TCP (`open_beside` gives None for TLS or a Unix socket: redis-py then). Anything else
+(pools, scripts loading, stats) uses redis-py.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.asyncio.connection import Connection
 
 
 class RespError(Exception):
@@ -99,11 +104,13 @@ class RespPipe(asyncio.Protocol):
         self.closed = False
 
     @classmethod
-    async def open(cls, host: str, port: int, db: int, password: str | None = None) -> RespPipe:
+    async def open(
+        cls, host: str, port: int, db: int, password: str | None = None, username: str | None = None
+    ) -> RespPipe:
         loop = asyncio.get_running_loop()
         _, pipe = await loop.create_connection(cls, host, port)
         if password:
-            await pipe.call("AUTH", password)
+            await (pipe.call("AUTH", username, password) if username else pipe.call("AUTH", password))
         if db:
             await pipe.call("SELECT", db)
         return pipe
@@ -155,3 +162,18 @@ class RespPipe(asyncio.Protocol):
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+
+
+async def open_beside(redis: Redis) -> RespPipe | None:
+    """A connection to the server and database `redis` talks to, or None when that is not plain TCP (TLS,
+    a Unix socket)."""
+    if redis.connection_pool.connection_class is not Connection:
+        return None
+    kwargs = redis.connection_pool.connection_kwargs
+    return await RespPipe.open(
+        str(kwargs.get("host", "127.0.0.1")),
+        int(kwargs.get("port", 6379)),
+        int(kwargs.get("db", 0) or 0),
+        kwargs.get("password"),
+        kwargs.get("username"),
+    )
