@@ -3,6 +3,7 @@ idempotency, request ids, tracing and masked access logs. Real PostgreSQL, Redis
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import socket
@@ -139,6 +140,15 @@ async def calendar(response: Response) -> dict[str, str]:
     return {"2027-01-01": "holiday"}
 
 
+HELD = asyncio.Event()
+
+
+@router.get("/api/v1/demo/held")
+async def held() -> dict[str, bool]:
+    await HELD.wait()
+    return {"held": True}
+
+
 @router.get("/api/v1/demo/stores")
 async def stores(request: Request) -> dict[str, Any]:
     runtime: Runtime = request.app.state.runtime
@@ -164,8 +174,12 @@ def make_app(pg_database: str, redis_url: str, amqp_url: str, tokens: TokenFacto
         database: str = pg_database,
         env: Environment = Environment.test,
         readiness: tuple[ReadinessCheck, ...] = (),
+        http_max_active: int | None = None,
+        http_wait_s: float = 20.0,
     ) -> FastAPI:
         settings = DemoSettings(
+            http_max_active=http_max_active,
+            http_wait_s=http_wait_s,
             TMS_ENV=Environment.test,  # `env` is read by its alias only
             secret_key=SecretStr("test-secret"),
             database=DatabaseSettings(url=database, pool_size=2),
@@ -314,6 +328,34 @@ async def test_a_store_away_is_a_503_problem_not_a_500(
     out = capsys.readouterr().out
     assert '"unhandled error"' not in out
     assert '"a store is unavailable"' in out
+
+
+async def test_past_its_turns_a_process_answers_503_busy_and_probes_still_answer(make_app: AppFactory) -> None:
+    """ADR 0101: with its one turn taken, the next request waits its wait and is told 503 problem+json
+    with Retry-After; the probes skip the gate; the turn comes back when the first is done."""
+    HELD.clear()
+    app = make_app(http_max_active=1, http_wait_s=0.05)
+    async with service_client(app) as client:
+        first = asyncio.create_task(client.get("/api/v1/demo/held"))
+        while app.state.gate.active == 0:
+            await asyncio.sleep(0)
+        r = await client.get("/api/v1/demo/calendar")
+        assert r.status_code == 503, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.headers["retry-after"] == "1"
+        assert r.json()["code"] == "TEMPORARILY_UNAVAILABLE"
+        assert r.json()["request_id"] == r.headers["x-request-id"]
+        assert (await client.get("/healthz")).status_code == 200
+        HELD.set()
+        assert (await first).json() == {"held": True}
+        assert (await client.get("/api/v1/demo/calendar")).status_code == 200
+
+
+async def test_by_default_a_process_runs_as_many_requests_as_its_database_pool_serves(
+    make_app: AppFactory,
+) -> None:
+    app = make_app()
+    assert (app.state.gate.max_active, app.state.gate.wait_s) == (2 + 10, 20.0)  # pool_size 2, overflow 10
 
 
 async def test_unknown_route_is_a_404_problem(client: httpx.AsyncClient) -> None:

@@ -147,11 +147,21 @@ class ServiceSettings(BaseSettings):
     # Pepper for hashes of verification codes and idempotency keys; must be set in prod.
     secret_key: SecretStr = SecretStr("dev-only-not-a-secret")
     http_port: int = 8000
+    # Requests an api process runs at once (servicekit.web.gate, ADR 0101); the others wait their turn in
+    # arrival order for up to http_wait_s, then answer 503. None: as many as the database pool serves at
+    # once (pool_size + max_overflow); 0: no limit. The wait stays under the edge's 30 s read timeout.
+    http_max_active: int | None = None
+    http_wait_s: float = 20.0
     # The worker answers GET /healthz here for a liveness probe; 0 (the default in dev) serves nothing.
     worker_health_port: int = 0
     # Where the gateway calls from: only these peers' X-Forwarded-For (the one address the edge decided)
     # is believed (ADR 0083). This machine by default; a cluster lists its pod network.
     gateway_peers: list[str] = Field(default_factory=lambda: list(DEFAULT_GATEWAY_PEERS))
+
+    def max_active_requests(self) -> int:
+        if self.http_max_active is not None:
+            return self.http_max_active
+        return self.database.pool_size + self.database.max_overflow
 
     def model_post_init(self, __context: Any) -> None:
         if not self.database.url:

@@ -61,6 +61,8 @@ def _serve_draws_beside_the_stack(app: FastAPI, draw_route: Route) -> None:
             response = problem.response(scope["path"], scope["state"].get("request_id"))
         await response(scope, receive, send)
 
+    # Not behind the process's gate (ADR 0101): a draw runs Redis scripts and holds no pooled database
+    # connection, and a place in line must be answered in milliseconds, not after the starts queued there.
     draws: ASGIApp = RequestMiddleware(draw_endpoint, gateway_peers=gateway_peers)
     build_full_stack = app.build_middleware_stack
 

@@ -75,6 +75,7 @@ from servicekit.web.context import (
     parse_networks,
     resolve_client_ip,
 )
+from servicekit.web.gate import Busy, Gate
 from servicekit.web.idempotency import IdempotencyStore
 from servicekit.web.input import install_input_handlers, refuse_bad_input
 from servicekit.web.openapi_problems import document_problems
@@ -233,9 +234,11 @@ async def readyz(request: Request) -> JSONResponse:
 class RequestMiddleware:
     """Pure ASGI (no BaseHTTPMiddleware: no extra task, no body buffering) around every HTTP request."""
 
-    def __init__(self, app: ASGIApp, *, gateway_peers: Sequence[IPNetwork]) -> None:
+    def __init__(self, app: ASGIApp, *, gateway_peers: Sequence[IPNetwork], gate: Gate | None = None) -> None:
         self.app = app
         self._gateway_peers = tuple(gateway_peers)
+        # The process's one gate (ADR 0101), shared with any stack served beside this one; probes skip it.
+        self._gate = gate or Gate(0, 0)
         # resolve_client_ip is a pure function of (peer, X-Forwarded-For): memoised, bounded.
         self._client_ips: dict[tuple[str | None, str | None], str | None] = {}
         # Proxies until setup_telemetry installs the providers; they then forward to them.
@@ -282,7 +285,7 @@ class RequestMiddleware:
         try:
             if path in PROBE_PATHS:  # probes every few seconds: no span, and a log line only when unwell
                 try:
-                    await self._serve(scope, receive, exchange, None)
+                    await self._serve(scope, receive, exchange, None, gated=False)
                 finally:
                     if exchange.status >= 400:
                         self._log_access(scope, exchange, started_at, client_ip)
@@ -336,11 +339,17 @@ class RequestMiddleware:
             )
         self._log_access(scope, exchange, started_at, client_ip)
 
-    async def _serve(self, scope: Scope, receive: Receive, exchange: _Exchange, span: Span | None) -> None:
+    async def _serve(
+        self, scope: Scope, receive: Receive, exchange: _Exchange, span: Span | None, *, gated: bool = True
+    ) -> None:
         try:
-            await self.app(scope, receive, exchange.send)
+            if gated:
+                async with self._gate.turn():
+                    await self.app(scope, receive, exchange.send)
+            else:
+                await self.app(scope, receive, exchange.send)
         except Exception as exc:
-            problem = problem_of(exc)
+            problem = exc if isinstance(exc, Busy) else problem_of(exc)
             if problem is None:
                 problem = unavailable_of(exc)
                 if problem is not None:  # a moment, not a bug: one line, no traceback
@@ -556,7 +565,8 @@ def create_service_app(
     )
     install_problem_handlers(app)
     install_input_handlers(app)
-    app.add_middleware(RequestMiddleware, gateway_peers=app.state.gateway_peers)
+    app.state.gate = Gate(settings.max_active_requests(), settings.http_wait_s)
+    app.add_middleware(RequestMiddleware, gateway_peers=app.state.gateway_peers, gate=app.state.gate)
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.add_api_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
     for router in routers:
