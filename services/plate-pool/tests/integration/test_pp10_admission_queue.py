@@ -237,14 +237,13 @@ async def test_pp10_with_nothing_free_and_nothing_held_a_draw_is_refused_not_que
     status, body = await _draw(p, a, sa)
     assert status == 201
     assert len(body["numbers"]) == 3
-    r = await p.choose(a, sa, body["numbers"][0])
-    assert r.status_code == 200, r.text  # two back, one held for the SMS step
     status, body = await _draw(p, b, sb)
-    assert (status, body["queue_position"]) == (202, 1)  # a's number may come back
-    assert (await p.confirm(a, sa)).status_code == 200  # ... it does not: nothing is held any more
+    assert (status, body["queue_position"]) == (202, 1)  # a's three come back within a hold
+    r = await p.client.delete(p.url(sa), headers=a.headers)
+    assert r.status_code == 204
     status, body = await _draw(p, b, sb)
     assert status == 201
-    assert len(body["numbers"]) == 2
+    assert len(body["numbers"]) == 3
     r = await p.client.delete(p.url(sb), headers=b.headers)
     assert r.status_code == 204
     await p.ctx.hot.build(segment, 1_000, list(range(1_000)))  # every number allocated, none held
@@ -252,6 +251,53 @@ async def test_pp10_with_nothing_free_and_nothing_held_a_draw_is_refused_not_que
     status, body = await _draw(p, c, sc)
     assert (status, body["code"], body["rule"]) == (409, "POOL_EXHAUSTED", "PP-10")
     assert (await p.ctx.hot.counts(segment)).queued == 0
+
+
+async def test_pp10_at_a_pools_end_the_line_does_not_wait_for_numbers_chosen_at_the_sms_step(
+    platform: Platform,
+) -> None:
+    """ADR 0022 "A pool's end": a number chosen and awaiting its SMS code has up to 30 minutes and is
+    nearly always confirmed, so with fewer than five free the first in line takes what is free instead of
+    waiting for it; with none free the draw is refused, not queued, until the chosen number's window ends
+    within one hold (180 s), when it may come back and the line waits for it."""
+    p = platform
+    segment = await _segment_with_free(p, 3)
+    (a, sa), (b, sb), (c, sc) = [await p.start() for _ in range(3)]
+    status, body = await _draw(p, a, sa)
+    assert status == 201
+    r = await p.choose(a, sa, body["numbers"][0])
+    assert r.status_code == 200, r.text  # two back, one chosen for the SMS step
+    status, body = await _draw(p, b, sb)
+    assert status == 201, body  # not a place in line behind a's chosen number
+    assert len(body["numbers"]) == 2
+    r = await p.choose(b, sb, body["numbers"][0])
+    assert r.status_code == 200, r.text  # one back
+    status, body = await _draw(p, c, sc)
+    assert status == 201, body
+    assert len(body["numbers"]) == 1
+    r = await p.client.delete(p.url(sc), headers=c.headers)
+    assert r.status_code == 204  # its one comes back: 1 free, 2 chosen
+    d, sd = await p.start()
+    status, body = await _draw(p, d, sd)
+    assert status == 201 and len(body["numbers"]) == 1
+    r = await p.choose(d, sd, body["numbers"][0])
+    assert r.status_code == 200, r.text  # none free, three chosen with 30 minutes each
+    e, se = await p.start()
+    status, body = await _draw(p, e, se)
+    assert (status, body["code"]) == (409, "POOL_EXHAUSTED")
+    counts = await p.ctx.hot.counts(segment)
+    assert (counts.available, counts.held, counts.queued) == (0, 3, 0)
+
+    p.clock.advance(timedelta(minutes=30) - timedelta(seconds=120))  # a's, b's, d's windows end within 180 s
+    f, sf = await p.start()
+    status, body = await _draw(p, f, sf)
+    assert (status, body["queue_position"]) == (202, 1)  # they may come back now: wait for them
+    assert (await p.confirm(a, sa)).status_code == 200
+    assert (await p.confirm(b, sb)).status_code == 200
+    p.clock.advance(timedelta(seconds=121))  # d never confirmed: its window is over
+    status, body = await _draw(p, f, sf)
+    assert status == 201, body
+    assert len(body["numbers"]) == 1
 
 
 async def test_pp05_a_verify_naming_a_number_held_by_a_random_draw_is_no_repeat(platform: Platform) -> None:

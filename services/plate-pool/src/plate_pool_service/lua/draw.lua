@@ -12,7 +12,7 @@ if dl <= 0 then return {R.NO_DRAWS} end
 lapse(now, ARGV[4])
 local want = tonumber(s[7])
 local ask = {tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])}
-local wait, ticket = admission(now, ARGV[3], want, tonumber(ARGV[7]), ARGV[4], ask)
+local wait, ticket = admission(now, ARGV[3], want, tonumber(ARGV[7]), ARGV[4], ask, tonumber(s[8]))
 if wait then
   if wait[1] == R.QUEUED then wait[6] = tostring(dl) end
   return wait

@@ -59,9 +59,10 @@ def _refusal(error: HotError) -> Refusal:
             "no custom attempts left; only random selection remains", extra={"custom_attempts_left": 0}
         )
     if status == HotStatus.POOL_EMPTY:
-        # Not "all held" (that draw waits in line, 202): nothing free and nothing that can come back.
+        # Not "all held" (that draw waits in line, 202): nothing free and nothing that comes back within a
+        # hold; a number chosen at the SMS step comes back only if its 30 minutes pass unconfirmed.
         return domain.PoolExhausted(
-            "every number of this segment is allocated; the office opens its next segment"
+            "every number of this segment is allocated or chosen; the office opens its next segment"
         )
     if status == HotStatus.NOT_HELD:
         return domain.NumberNotHeld("that number is not held for this selection")
