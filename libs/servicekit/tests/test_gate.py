@@ -53,7 +53,8 @@ async def test_a_request_that_waits_past_wait_s_is_busy_with_retry_after_and_kee
         async with gate.turn():
             raise AssertionError("no turn was free")
     problem = refused.value
-    assert (problem.status, problem.code, problem.headers["Retry-After"]) == (503, "TEMPORARILY_UNAVAILABLE", "1")
+    assert (problem.status, problem.code) == (503, "TEMPORARILY_UNAVAILABLE")
+    assert problem.headers["Retry-After"] == "1"
     assert (gate.active, gate.waiting) == (1, 0)
     release.set()
     await holder

@@ -140,11 +140,12 @@ async def calendar(response: Response) -> dict[str, str]:
     return {"2027-01-01": "holiday"}
 
 
-HELD = asyncio.Event()
+HELD, ENTERED = asyncio.Event(), asyncio.Event()
 
 
 @router.get("/api/v1/demo/held")
 async def held() -> dict[str, bool]:
+    ENTERED.set()
     await HELD.wait()
     return {"held": True}
 
@@ -330,15 +331,18 @@ async def test_a_store_away_is_a_503_problem_not_a_500(
     assert '"a store is unavailable"' in out
 
 
-async def test_past_its_turns_a_process_answers_503_busy_and_probes_still_answer(make_app: AppFactory) -> None:
+async def test_past_its_turns_a_process_answers_503_busy_and_probes_still_answer(
+    make_app: AppFactory,
+) -> None:
     """ADR 0101: with its one turn taken, the next request waits its wait and is told 503 problem+json
     with Retry-After; the probes skip the gate; the turn comes back when the first is done."""
     HELD.clear()
+    ENTERED.clear()
     app = make_app(http_max_active=1, http_wait_s=0.05)
     async with service_client(app) as client:
         first = asyncio.create_task(client.get("/api/v1/demo/held"))
-        while app.state.gate.active == 0:
-            await asyncio.sleep(0)
+        await ENTERED.wait()
+        assert app.state.gate.active == 1
         r = await client.get("/api/v1/demo/calendar")
         assert r.status_code == 503, r.text
         assert r.headers["content-type"].startswith("application/problem+json")

@@ -279,7 +279,8 @@ async def test_pp10_at_a_pools_end_the_line_does_not_wait_for_numbers_chosen_at_
     assert r.status_code == 204  # its one comes back: 1 free, 2 chosen
     d, sd = await p.start()
     status, body = await _draw(p, d, sd)
-    assert status == 201 and len(body["numbers"]) == 1
+    assert status == 201
+    assert len(body["numbers"]) == 1
     r = await p.choose(d, sd, body["numbers"][0])
     assert r.status_code == 200, r.text  # none free, three chosen with 30 minutes each
     e, se = await p.start()
