@@ -260,8 +260,8 @@ async def race(segment_id: str, tokens: TokenFactory) -> dict[str, Any]:
 
         async def code_for(phone: str) -> str:
             for _ in range(1_200):  # a minute at most
-                if phone in inbox.codes:
-                    return inbox.codes[phone][1]  # (outbox id, code) of its newest
+                if inbox.codes.get(phone):
+                    return max(inbox.codes[phone])[1]  # the newest (outbox ids are UUIDv7) send's code
                 await asyncio.sleep(0.05)
             raise RuntimeError(f"no SMS code for {phone} in the outbox after a minute")
 
