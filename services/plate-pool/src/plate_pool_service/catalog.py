@@ -1,7 +1,9 @@
 """Read-mostly data every replica caches: office settings (PP-06a) and segments (PP-10).
 
-A segment's number space never changes once planned, so it is cached for good; the list of an office's
-open segments and its settings are cached for `cache_ttl_s` (a change reaches every replica within that).
+A segment's number space never changes once planned, so it is cached for good; an office's settings are
+cached for `cache_ttl_s` (a change reaches every replica within that). The list of its open segments is
+read at each start: a segment opens at its minute and must be drawable then on every replica (caching
+it is a saving to make with care: on opening day that read is about a quarter of a start's CPU).
 """
 
 from __future__ import annotations
