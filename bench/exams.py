@@ -31,7 +31,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,6 @@ import httpx
 import psycopg
 from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
-from stdnum.cn import ric
 
 ROOT = Path(__file__).resolve().parents[1]
 LEARNERS = int(os.environ.get("EXAMS_BENCH_LEARNERS", "1000"))
@@ -77,7 +76,7 @@ from servicekit.clock import FixedClock  # noqa: E402
 from servicekit.crypto import DataKeys, blind_match  # noqa: E402
 from servicekit.migrate import ADMIN_URL, migrate  # noqa: E402
 from servicekit.runtime import Runtime  # noqa: E402
-from servicekit.testing import TokenFactory, outbox_payloads  # noqa: E402
+from servicekit.testing import TokenFactory, new_resident_id, outbox_payloads  # noqa: E402
 
 
 def log(message: str) -> None:
@@ -87,9 +86,7 @@ def log(message: str) -> None:
 def new_id_numbers(count: int) -> list[str]:
     numbers: set[str] = set()
     while len(numbers) < count:
-        born = date(1960, 1, 1) + timedelta(days=secrets.randbelow(16_000))
-        body = "130102" + born.strftime("%Y%m%d") + f"{secrets.randbelow(1000):03d}"
-        numbers.add(body + ric.calc_check_digit(body + "0"))
+        numbers.add(new_resident_id())
     return sorted(numbers)
 
 

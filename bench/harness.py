@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -27,8 +27,8 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from stdnum.cn import ric
 
+from servicekit.testing import new_phone, new_resident_id
 from servicekit.validators import vin_check_digit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -190,16 +190,6 @@ def new_vin() -> str:
     alphabet = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
     body = "LFV" + "".join(secrets.choice(alphabet) for _ in range(14))
     return body[:8] + vin_check_digit(body[:8] + "0" + body[9:]) + body[9:]
-
-
-def new_resident_id(region: str) -> str:
-    born = date(1950, 1, 1) + timedelta(days=secrets.randbelow(18_000))
-    base = region + born.strftime("%Y%m%d") + f"{secrets.randbelow(1000):03d}"
-    return base + ric.calc_check_digit(base + "0")
-
-
-def new_phone() -> str:
-    return "13" + "".join(secrets.choice("0123456789") for _ in range(9))
 
 
 def distinct_people(region: str, count: int) -> list[tuple[str, str]]:

@@ -8,13 +8,14 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.stack import Person, new_id_number, new_phone
+from servicekit.testing import new_phone, new_resident_id
+from tests.e2e.stack import Person
 
 from .conftest import Screen, accounts
 
 
 def test_citizen_asks_for_a_copy_of_their_data_and_downloads_it(phone: Screen) -> None:
-    person = Person(new_id_number(), new_phone(), channel="online", name="周十二")
+    person = Person(new_resident_id(), new_phone(), channel="online", name="周十二")
     accounts({}, [person])
     phone.open("/login")
     phone.page.get_by_label("账号").fill(person.id_number)

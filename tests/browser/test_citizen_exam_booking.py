@@ -17,7 +17,8 @@ import httpx
 from playwright.sync_api import expect
 
 from servicekit.clock import SHANGHAI
-from tests.e2e.stack import Person, login, make_accounts, new_id_number, new_phone, system_login
+from servicekit.testing import new_phone, new_resident_id
+from tests.e2e.stack import Person, login, make_accounts, system_login
 
 from .conftest import Screen
 
@@ -51,7 +52,7 @@ def test_dl11_a_learner_books_subject_one_and_is_seated_in_the_published_order(
     phone: Screen, gw: httpx.Client
 ) -> None:
     her, earlier = (
-        Person(new_id_number(), new_phone(), kind="learner", channel="online", name=name)
+        Person(new_resident_id(), new_phone(), kind="learner", channel="online", name=name)
         for name in ("吴十三", "郑十四")
     )
     with ThreadPoolExecutor(max_workers=1) as pool:  # Playwright's loop runs on this thread

@@ -27,8 +27,9 @@ from identity_service.tables import person_records
 from servicekit.clock import SHANGHAI
 from servicekit.runtime import Runtime
 from servicekit.service import ServiceSpec
+from servicekit.testing import new_phone, new_resident_id
 from servicekit.validators import vin_check_digit
-from tests.e2e.stack import PASSWORD, Person, login, new_id_number, new_phone
+from tests.e2e.stack import PASSWORD, Person, login
 from vehicle_service.service import SPEC as VEHICLE
 from vehicle_service.tables import vehicle_bindings
 
@@ -149,7 +150,7 @@ def _station_with_a_published_plan(
 def test_vh13_citizen_binds_the_car_books_on_the_station_calendar_reads_the_message_and_cancels(
     phone: Screen, gw: httpx.Client
 ) -> None:
-    person = Person(new_id_number(), new_phone(), channel="online", name="孙十二")
+    person = Person(new_resident_id(), new_phone(), channel="online", name="孙十二")
     names = accounts({"admin": ["clerk.admin"]}, [person])
     intake = _intake_clerk_of("130900")
     today = datetime.now(SHANGHAI).date()

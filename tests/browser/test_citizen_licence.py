@@ -12,7 +12,8 @@ from datetime import date, timedelta
 import httpx
 from playwright.sync_api import expect
 
-from tests.e2e.stack import Person, make_accounts, new_id_number, new_phone, system_login
+from servicekit.testing import new_phone, new_resident_id
+from tests.e2e.stack import Person, make_accounts, system_login
 
 from .conftest import Screen
 
@@ -22,7 +23,7 @@ NAME = "冯十五"
 def test_dl06_a_counter_registered_holder_reads_her_licence_and_applies_to_defer_its_review(
     phone: Screen, gw: httpx.Client
 ) -> None:
-    her = Person(new_id_number(), new_phone(), channel="counter", name=NAME)
+    her = Person(new_resident_id(), new_phone(), channel="counter", name=NAME)
     with ThreadPoolExecutor(max_workers=1) as pool:  # Playwright's loop runs on this thread
         names = pool.submit(make_accounts, {}, [her]).result()
     review_due = date.today() + timedelta(days=200)

@@ -28,7 +28,6 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import delete
-from stdnum.cn import ric
 
 from identity_service.demo import ensure_account
 from identity_service.service import SPEC as IDENTITY
@@ -39,8 +38,9 @@ from plate_pool_service.service import SPEC as PLATE_POOL
 from plate_pool_service.tables import allocations, segments, selections
 from servicekit.clock import SHANGHAI
 from servicekit.runtime import Runtime
+from servicekit.testing import new_phone, new_resident_id
 from servicekit.validators import vin_check_digit
-from tests.e2e.stack import PASSWORD, Person, login, new_phone
+from tests.e2e.stack import PASSWORD, Person, login
 
 from .conftest import Screen, accounts
 
@@ -75,11 +75,6 @@ def _ok(r: httpx.Response, status: int = 200) -> dict[str, Any]:
 
 def _set_clock(gw: httpx.Client, moment: datetime) -> None:
     _ok(gw.post("/api/v1/_test/clock", json={"now": moment.isoformat()}))
-
-
-def _id_number(region: str) -> str:
-    body = f"{region}19900307{secrets.randbelow(1000):03d}"
-    return body + ric.calc_check_digit(body + "0")
 
 
 def _vin() -> str:
@@ -263,7 +258,7 @@ def test_pp01_to_pp08_a_citizen_registers_and_pre_selects_a_plate_to_the_certifi
     office_name = f"测试车管所{office}"
     segment = publish_segment(gw, office, office_name)
     _set_clock(gw, SELECT_AT)
-    id_number, mobile, name = _id_number(office), new_phone(), "周预选"
+    id_number, mobile, name = new_resident_id(office), new_phone(), "周预选"
     _ok(gw.post("/api/v1/_test/population", json={"id_number": id_number, "name": name}), 201)
 
     register(phone, gw, id_number, name, mobile)
@@ -421,7 +416,9 @@ def test_pp04_pp11_a_session_runs_out_the_selection_is_abandoned_and_appealed(
     page.set_viewport_size({"width": 360, "height": 780})
     publish_segment(gw, office, f"测试车管所{office}")
     _set_clock(gw, SELECT_AT)
-    person = Person(_id_number(office), new_phone(), kind="new_car_owner", channel="online", name="吴申诉")
+    person = Person(
+        new_resident_id(office), new_phone(), kind="new_car_owner", channel="online", name="吴申诉"
+    )
     accounts({}, [person])
     citizen = login(gw, person.id_number)
     started = _ok(

@@ -19,8 +19,8 @@ from sqlalchemy import select
 from identity_service.service import SPEC as IDENTITY
 from identity_service.tables import person_records
 from servicekit.clock import SHANGHAI
-from servicekit.testing import set_test_calendar_years
-from tests.e2e.stack import Person, login, make_accounts, new_id_number, new_phone, system_login
+from servicekit.testing import new_phone, new_resident_id, set_test_calendar_years
+from tests.e2e.stack import Person, login, make_accounts, system_login
 from vehicle_service.service import SPEC as VEHICLE
 from vehicle_service.tables import vehicle_bindings
 
@@ -38,7 +38,7 @@ def _step(gw: httpx.Client, clerk: dict[str, str], case: str, step: str, body: A
 def test_vh09_citizen_follows_a_mailed_reissue_to_the_posts_refusal_and_reads_a_rejection(
     phone: Screen, gw: httpx.Client
 ) -> None:
-    person = Person(new_id_number(), new_phone(), channel="counter", name="周十三")
+    person = Person(new_resident_id(), new_phone(), channel="counter", name="周十三")
     with ThreadPoolExecutor(max_workers=1) as pool:
         names = pool.submit(make_accounts, {"intake": ["clerk.intake"]}, [person]).result()
     # WD-01: the 1-working-day intake deadline may reach next year; a test fixture, weekends only.

@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 from playwright.sync_api import expect
 
-from tests.e2e.stack import Person, login, make_accounts, new_id_number, new_phone, system_login
+from servicekit.testing import new_phone, new_resident_id
+from tests.e2e.stack import Person, login, make_accounts, system_login
 from tests.e2e.test_violation_through_gateway import _plate, _png, _vin, eventually
 
 from .conftest import REASONS, Screen
@@ -109,7 +110,7 @@ def _camera_violation_on_her_car(gw: httpx.Client, her: Person) -> dict[str, Any
 def test_vi03_vi04_a_citizen_handles_a_camera_violation_with_the_sms_code_and_pays_it_at_the_bank(
     phone: Screen, gw: httpx.Client
 ) -> None:
-    her = Person(new_id_number(), new_phone(), channel="online", name=NAME)
+    her = Person(new_resident_id(), new_phone(), channel="online", name=NAME)
     violation = _camera_violation_on_her_car(gw, her)
     page = phone.page
 

@@ -11,7 +11,7 @@ import secrets
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.e2e.stack import new_id_number, new_phone
+from servicekit.testing import new_phone, new_resident_id
 
 from .conftest import Screen, accounts, console_sign_in
 
@@ -76,7 +76,7 @@ def test_id09_clerks_take_a_counter_registration_from_intake_to_archive(
     names = accounts(
         {"intake": ["clerk.intake"], "review": ["clerk.review"], "archive": ["clerk.archive"]}, []
     )
-    id_number, phone = new_id_number(), new_phone()
+    id_number, phone = new_resident_id(), new_phone()
     name = "柜台" + "".join(secrets.choice("甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉戌亥") for _ in range(3))
     r = gw.post("/api/v1/_test/population", json={"id_number": id_number, "name": name})
     assert r.status_code == 201, r.text

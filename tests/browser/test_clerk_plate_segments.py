@@ -27,8 +27,9 @@ from plate_pool_service.service import SPEC as PLATE_POOL
 from plate_pool_service.tables import segments
 from servicekit.clock import SHANGHAI
 from servicekit.runtime import Runtime
+from servicekit.testing import new_phone, new_resident_id
 from servicekit.validators import vin_check_digit
-from tests.e2e.stack import PASSWORD, Person, new_id_number, new_phone
+from tests.e2e.stack import PASSWORD, Person
 
 from .conftest import REASONS, Screen, accounts, console_sign_in
 
@@ -349,7 +350,7 @@ def test_nt01_the_sms_log_finds_a_phone_s_messages_masked(desk: Screen, gw: http
 def test_pp11_a_reviewer_upholds_an_appeal_and_gives_the_chances_back(desk: Screen, gw: httpx.Client) -> None:
     office = f"139{secrets.randbelow(1000):03d}"
     office_with_open_segment(office)
-    citizen = Person(new_id_number(), new_phone(), channel="online", name="孙十二")
+    citizen = Person(new_resident_id(), new_phone(), channel="online", name="孙十二")
     accounts({}, [citizen])
     reviewer = staff(office, ["clerk.review"])
 

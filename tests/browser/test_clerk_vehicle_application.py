@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 from playwright.sync_api import expect
 
-from tests.e2e.stack import Person, login, new_id_number, new_phone
+from servicekit.testing import new_phone, new_resident_id
+from tests.e2e.stack import Person, login
 from tests.e2e.test_vehicle_through_gateway import _plate, _vin
 
 from .conftest import Screen, accounts
@@ -33,7 +34,7 @@ def eventually(check: Callable[[], Any], what: str, timeout_s: float = 60) -> An
 def test_vh09_vh10_clerks_take_a_licence_replacement_from_intake_to_archive(
     desk: Screen, gw: httpx.Client
 ) -> None:
-    owner_id, owner_phone = new_id_number(), new_phone()
+    owner_id, owner_phone = new_resident_id(), new_phone()
     names = accounts(
         {"intake": ["clerk.intake"], "archive": ["clerk.archive"]}, [Person(owner_id, owner_phone)]
     )

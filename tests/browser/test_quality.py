@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, expect
 
-from tests.e2e.stack import Person, new_id_number, new_phone
+from servicekit.testing import new_phone, new_resident_id
+from tests.e2e.stack import Person
 
 from .conftest import Screen, _screen, accounts, pass_second_factor
 
@@ -90,7 +91,7 @@ def narrow(chromium: Browser, edge: str, request: pytest.FixtureRequest) -> Iter
 
 
 def test_citizen_login_and_home_work_at_360px_and_200pct_text(narrow: Screen) -> None:
-    person = Person(new_id_number(), new_phone(), channel="online", name="孙十二")
+    person = Person(new_resident_id(), new_phone(), channel="online", name="孙十二")
     accounts({}, [person])
     page = narrow.page
 

@@ -7,13 +7,14 @@ import re
 import httpx
 from playwright.sync_api import expect
 
-from tests.e2e.stack import Person, new_id_number, new_phone
+from servicekit.testing import new_phone, new_resident_id
+from tests.e2e.stack import Person
 
 from .conftest import Screen, accounts, pass_second_factor
 
 
 def test_citizen_signs_in_and_sees_the_services_of_the_account(phone: Screen) -> None:
-    person = Person(new_id_number(), new_phone(), channel="online", name="钱十一")
+    person = Person(new_resident_id(), new_phone(), channel="online", name="钱十一")
     accounts({}, [person])
     phone.open("/")
     expect(phone.page).to_have_url(re.compile(r"/login"))

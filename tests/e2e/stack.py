@@ -18,13 +18,13 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from stdnum.cn import ric, uscc
+from stdnum.cn import uscc
 
 from gateway_service.nginx import NginxOptions, render
 from gateway_service.routes import route_table
@@ -36,6 +36,7 @@ from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
 from servicekit.service import load_spec
 from servicekit.settings import Environment, ServiceSettings
+from servicekit.testing import new_phone, new_resident_id
 
 from .processes import NGINX, free_port, spawn, wait_until_ok
 
@@ -164,20 +165,6 @@ def gateway_platform(
         shutil.rmtree(prefix, ignore_errors=True)
 
 
-def new_id_number(born: date | None = None) -> str:
-    """A valid resident identity number (GB 11643 check digit) of someone born on `born` (random when
-    not given), in Shijiazhuang. About 6.7 million of them: with 20,000 (one birthday a year), a suite
-    making thousands of people can meet one an earlier test banned (VH-07), which is likely what one CI
-    run met."""
-    born = born or date(1980 + secrets.randbelow(20), 1 + secrets.randbelow(12), 1 + secrets.randbelow(28))
-    body = f"130102{born:%Y%m%d}{secrets.randbelow(1000):03d}"
-    return body + ric.calc_check_digit(body + "0")
-
-
-def new_phone() -> str:
-    return "137" + "".join(secrets.choice("0123456789") for _ in range(8))
-
-
 @dataclass(frozen=True)
 class Person:
     id_number: str
@@ -260,7 +247,7 @@ def make_accounts(
                         roles=["unit"],
                         now=uow.now,
                         credit_code=credit_code,
-                        id_number=new_id_number(),
+                        id_number=new_resident_id(),
                         phone=new_phone(),
                     )
                 await uow.commit()

@@ -13,9 +13,10 @@ import pytest
 from identity_service.service import SPEC as IDENTITY
 from servicekit.audit import Verification, verify
 from servicekit.db import create_engine
+from servicekit.testing import new_phone, new_resident_id
 from servicekit.vocabulary import AUDITOR
 
-from .stack import Person, gateway_stack, login, make_accounts, new_id_number, new_phone
+from .stack import Person, gateway_stack, login, make_accounts
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +35,7 @@ def identity_chain() -> Verification:
 
 
 def test_au01_a_sign_in_is_sealed_by_the_worker_and_found_by_the_auditor_through_the_gateway() -> None:
-    person = Person(new_id_number(), new_phone())
+    person = Person(new_resident_id(), new_phone())
     with gateway_stack([], workers=("identity",)) as url:
         names = make_accounts({"auditor": [AUDITOR]}, [person], system=False)
         with httpx.Client(base_url=url, trust_env=False, timeout=30) as gw:

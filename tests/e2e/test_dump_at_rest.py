@@ -29,15 +29,14 @@ from notify_service.service import SPEC as NOTIFY
 from plate_pool_service.service import SPEC as PLATE_POOL
 from servicekit.migrate import ADMIN_URL, migrate
 from servicekit.service import load_spec
-from servicekit.testing import set_test_calendar_years
+from servicekit.testing import new_phone, new_resident_id, set_test_calendar_years
 from servicekit.worker import Worker
 from vehicle_service.service import SPEC as VEHICLE
 from violation_service.service import SPEC as VIOLATION
 
-from .test_licence_pipes import issued, new_id_number, personal_account, platform  # noqa: F401 - fixture
+from .test_licence_pipes import issued, personal_account, platform  # noqa: F401 - the `platform` fixture
 from .test_preselection_to_registration import (  # noqa: F401 - the `pipe` fixture
     Pipe,
-    new_resident_id,
     new_vin,
     pipe,
     preselect,
@@ -49,10 +48,6 @@ from .workers import running_workers, without_sweeps
 pytestmark = pytest.mark.integration
 
 SERVICES = ("identity", "vehicle", "license", "plate-pool", "violation", "notify")
-
-
-def new_phone() -> str:
-    return "139" + "".join(secrets.choice("0123456789") for _ in range(8))
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +74,7 @@ class People:
 @pytest.fixture(scope="module")
 async def people(pipe: Pipe, platform: dict[str, object], others: list[Worker]) -> People:  # noqa: F811
     # A licence issued by a police system: license's record, identity's projection of it, an account.
-    holder, holder_phone = new_id_number(), new_phone()
+    holder, holder_phone = new_resident_id(), new_phone()
     identity: Worker = platform["identity"]  # type: ignore[assignment]
     account_id = await personal_account(identity, "learner", holder, holder_phone)
     licence = await issued(platform, holder, holder_phone)

@@ -20,8 +20,9 @@ from sqlalchemy import select
 
 from identity_service.service import SPEC as IDENTITY
 from servicekit.runtime import Runtime
+from servicekit.testing import new_phone, new_resident_id
 
-from .stack import PASSWORD, Person, gateway_stack, make_accounts, new_id_number, new_phone
+from .stack import PASSWORD, Person, gateway_stack, make_accounts
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +51,7 @@ def _forget_login_counts() -> None:
 
 @pytest.fixture(scope="module")
 def person(edge: str) -> Person:
-    person = Person(id_number=new_id_number(), phone=new_phone())
+    person = Person(id_number=new_resident_id(), phone=new_phone())
     make_accounts({}, [person], system=False)
     return person
 

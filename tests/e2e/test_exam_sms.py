@@ -19,7 +19,6 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, update
-from stdnum.cn import ric
 
 from license_service.api import router as license_router
 from license_service.service import SPEC as LICENSE
@@ -28,7 +27,7 @@ from notify_service.service import SPEC as NOTIFY
 from servicekit.clock import SHANGHAI, FixedClock
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
-from servicekit.testing import TokenFactory, service_client
+from servicekit.testing import TokenFactory, new_resident_id, service_client
 from servicekit.web import create_service_app
 
 from . import workers
@@ -91,18 +90,12 @@ async def platform() -> AsyncIterator[Platform]:
         yield Platform(license_api, notify_api, clock)
 
 
-def new_id_number() -> str:
-    body = "130102" + f"{1975 + secrets.randbelow(25)}0{1 + secrets.randbelow(9)}1{secrets.randbelow(9)}"
-    body += f"{secrets.randbelow(1000):03d}"
-    return body + ric.calc_check_digit(body + "0")
-
-
 async def test_dl11_nt01_the_cutoff_and_a_result_reach_the_learners_phone(platform: Platform) -> None:
     system = TOKENS.headers(TOKENS.system())
     admin = TOKENS.headers(TOKENS.clerk("admin-e2e", roles=("clerk.admin",), office="130100"))
     examiner = TOKENS.headers(TOKENS.clerk("examiner-e2e", roles=("clerk.review",), office="130100"))
     api, clock = platform.license, platform.clock
-    idn, phone = new_id_number(), "135" + "".join(secrets.choice("0123456789") for _ in range(8))
+    idn, phone = new_resident_id(), "135" + "".join(secrets.choice("0123456789") for _ in range(8))
     r = await api.post(
         "/api/v1/exams/learners",
         json={

@@ -18,12 +18,10 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import httpx
 import pytest
-from stdnum.cn import ric
 
 from gateway_service.nginx import NginxOptions, render
 from gateway_service.routes import route_table
@@ -32,7 +30,7 @@ from identity_service.service import SPEC
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
 from servicekit.settings import Environment
-from servicekit.testing import outbox_payloads
+from servicekit.testing import new_phone, new_resident_id, outbox_payloads
 
 from .processes import NGINX, free_port, spawn, wait_until_ok
 from .stack import finish_sign_in, sign_in_post
@@ -116,15 +114,6 @@ def edge() -> Iterator[tuple[str, str]]:
         shutil.rmtree(prefix, ignore_errors=True)
 
 
-def _id_number() -> str:
-    body = f"130102{date(1985, 5, 5):%Y%m%d}{secrets.randbelow(1000):03d}"
-    return body + ric.calc_check_digit(body + "0")
-
-
-def _phone() -> str:
-    return "137" + "".join(secrets.choice("0123456789") for _ in range(8))
-
-
 def _make_clerks(posts: tuple[str, ...] = ("intake", "review", "archive")) -> dict[str, str]:
     """One clerk per post, made in identity's database as the demo data makes them."""
 
@@ -183,7 +172,7 @@ def test_id09_counter_registration_intake_review_archive_then_login_through_the_
 ) -> None:
     gateway_url, identity_url = edge
     staff = _make_clerks()
-    id_number, phone = _id_number(), _phone()
+    id_number, phone = new_resident_id(), new_phone()
     with httpx.Client(base_url=identity_url, trust_env=False, timeout=30) as direct:
         r = direct.post("/api/v1/_test/population", json={"id_number": id_number, "name": "沙悟净"})
         assert r.status_code == 201, r.text
@@ -220,7 +209,7 @@ def test_id09_counter_registration_intake_review_archive_then_login_through_the_
             me.json()["capabilities"]
         )
         # another citizen reaches neither the case nor anything of this account
-        stranger_id, stranger_phone = _id_number(), _phone()
+        stranger_id, stranger_phone = new_resident_id(), new_phone()
         with httpx.Client(base_url=identity_url, trust_env=False, timeout=30) as direct:
             direct.post("/api/v1/_test/population", json={"id_number": stranger_id, "name": "白龙马"})
         r = _counter_case(
@@ -246,7 +235,7 @@ def test_id03_online_registration_and_sign_in_through_the_gateway(edge: tuple[st
     """The population seeded through the edge app's /_test/ forwarder, the ID-03 record (a vehicle) fed by a
     system client, then SMS code, registration, sign-in, /users/me and refresh, all through nginx."""
     gateway_url, _ = edge
-    id_number, phone = _id_number(), _phone()
+    id_number, phone = new_resident_id(), new_phone()
 
     async def system_client() -> tuple[str, str]:
         runtime = Runtime.open(SPEC.settings(), SPEC.metadata)
@@ -333,14 +322,14 @@ def test_id02_id16_registration_and_forced_cancellation_tell_and_touch_nothing_t
     gateway_url, _ = edge
     staff = _make_clerks(("admin", "intake"))
     with httpx.Client(base_url=gateway_url, trust_env=False, timeout=30) as gw:
-        phone = _phone()
+        phone = new_phone()
         assert (
             gw.post("/api/v1/auth/sms-codes", json={"phone": phone, "purpose": "register"}).status_code == 202
         )
         body = {
             "kind": "new_car_owner",
             "id_kind": "resident_id",
-            "id_number": _id_number(),  # in no registry
+            "id_number": new_resident_id(),  # in no registry
             "name": "无名氏",
             "phone": phone,
             "password": PASSWORD,

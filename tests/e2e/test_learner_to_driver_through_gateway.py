@@ -21,8 +21,9 @@ import httpx
 import pytest
 
 from servicekit.clock import SHANGHAI
+from servicekit.testing import new_phone, new_resident_id
 
-from .stack import Person, gateway_stack, login, make_accounts, new_id_number, new_phone, system_login
+from .stack import Person, gateway_stack, login, make_accounts, system_login
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +60,7 @@ def _ok(r: httpx.Response, status: int = 200) -> dict[str, Any]:
 def test_dl11_id07_a_learner_books_and_passes_four_subjects_and_becomes_a_driver_through_the_gateway(
     gateway: str,
 ) -> None:
-    learner_id, other_id = new_id_number(), new_id_number()
+    learner_id, other_id = new_resident_id(), new_resident_id()
     with httpx.Client(base_url=gateway, trust_env=False, timeout=30) as gw:
         now = START
         _set_clock(gw, now)

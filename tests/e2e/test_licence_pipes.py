@@ -14,7 +14,6 @@ every run.
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -37,7 +36,7 @@ from servicekit.clock import SHANGHAI
 from servicekit.crypto import blind_match
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
-from servicekit.testing import TokenFactory, service_client
+from servicekit.testing import TokenFactory, new_phone, new_resident_id, service_client
 from servicekit.uow import Actor
 from servicekit.web import create_service_app
 from servicekit.worker import Worker
@@ -45,20 +44,6 @@ from servicekit.worker import Worker
 from .workers import eventually, running_workers, without_sweeps
 
 pytestmark = pytest.mark.integration
-
-_RIC_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-
-
-def new_id_number() -> str:
-    body = (
-        f"130102{1960 + secrets.randbelow(40)}{1 + secrets.randbelow(12):02d}{1 + secrets.randbelow(28):02d}"
-    )
-    body += f"{secrets.randbelow(1000):03d}"
-    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, _RIC_WEIGHTS, strict=True)) % 11]
-
-
-def new_phone() -> str:
-    return "139" + "".join(secrets.choice("0123456789") for _ in range(8))
 
 
 def licence_body(number: str, phone: str) -> dict[str, Any]:
@@ -154,7 +139,7 @@ async def test_id07_dl01_a_licence_issued_by_a_police_system_turns_the_learner_i
     platform: dict[str, Any],
 ) -> None:
     identity: Worker = platform["identity"]
-    number, phone = new_id_number(), new_phone()
+    number, phone = new_resident_id(), new_phone()
     learner = await personal_account(identity, "learner", number, phone)
     made = await issued(platform, number, phone)
 
@@ -171,7 +156,7 @@ async def test_id14_dl13_a_licence_cancelled_by_a_police_system_is_unbound_from_
 ) -> None:
     identity: Worker = platform["identity"]
     client: httpx.AsyncClient = platform["client"]
-    number, phone = new_id_number(), new_phone()
+    number, phone = new_resident_id(), new_phone()
     driver = await personal_account(identity, "owner_driver", number, phone)
     made = await issued(platform, number, phone)
 
@@ -208,7 +193,7 @@ async def test_id06_a_counter_registrations_phone_reaches_the_licence_record_and
 ) -> None:
     identity: Worker = platform["identity"]
     license_worker: Worker = platform["license"]
-    number, old, new = new_id_number(), new_phone(), new_phone()
+    number, old, new = new_resident_id(), new_phone(), new_phone()
     made = await issued(platform, number, old)
     async with identity.runtime.uow() as uow:
         uow.emit(

@@ -31,6 +31,7 @@ from servicekit.clock import SHANGHAI, FixedClock
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
 from servicekit.service import ServiceSpec
+from servicekit.testing import new_resident_id
 from servicekit.uow import SYSTEM_ACTOR
 from servicekit.worker import Worker
 from violation_service.published import DecisionIssued, DecisionRevoked
@@ -40,7 +41,6 @@ pytestmark = pytest.mark.integration
 
 TIMEOUT_S = 30.0
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=SHANGHAI)
-_RIC_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
@@ -73,12 +73,6 @@ async def running_workers(*workers: Worker) -> AsyncIterator[None]:
         for task in pending:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def new_id_number() -> str:
-    year, month, day = 1960 + secrets.randbelow(40), 1 + secrets.randbelow(12), 1 + secrets.randbelow(28)
-    body = f"130102{year:04d}{month:02d}{day:02d}{secrets.randbelow(1000):03d}"
-    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, _RIC_WEIGHTS, strict=True)) % 11]
 
 
 def decision(number: str, points: int) -> DecisionIssued:
@@ -125,7 +119,7 @@ async def test_dl12_decisions_published_by_violation_reach_the_licence_and_a_rev
     workers: dict[str, Worker],
 ) -> None:
     violation, license = workers["violation"], workers["license"]
-    number = new_id_number()
+    number = new_resident_id()
     async with license.runtime.uow() as uow:
         row = await records.issue(
             uow,

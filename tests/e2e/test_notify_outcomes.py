@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import secrets
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
@@ -43,7 +42,7 @@ from servicekit.clock import SHANGHAI
 from servicekit.db import OUTBOX_CHANNEL
 from servicekit.messages import Message
 from servicekit.migrate import migrate
-from servicekit.testing import TokenFactory, service_client
+from servicekit.testing import TokenFactory, new_phone, new_resident_id, service_client
 from servicekit.uow import SYSTEM_ACTOR
 from servicekit.web import Principal
 from servicekit.worker import Worker
@@ -123,10 +122,6 @@ async def platform() -> AsyncIterator[Platform]:
                 if int(queue.declaration_result.consumer_count or 0) > 1:
                     pytest.fail(f"another worker consumes {consumer.queue.name}: this test needs it alone")
         yield Platform(identity, plate_pool, vehicle, notify, api, license_)
-
-
-def new_phone() -> str:
-    return "135" + "".join(secrets.choice("0123456789") for _ in range(8))
 
 
 async def test_nt01_identity_approval_reaches_the_phone_and_the_inbox_once(platform: Platform) -> None:
@@ -349,12 +344,6 @@ async def test_nt01_vh07_vehicle_delivery_ban_reaches_the_phone_with_its_last_da
     assert "130102199003071233" not in item["body"]
 
 
-def new_id_number(born: date) -> str:
-    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-    body = f"13{secrets.randbelow(10_000):04d}{born:%Y%m%d}{secrets.randbelow(1000):03d}"
-    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, weights, strict=True)) % 11]
-
-
 async def test_dl09_dl10_license_use_cases_reach_the_phone_through_the_broker(platform: Platform) -> None:
     """license's own use cases, in its units of work: a renewal waits for its medical certificate (told
     where to go), a hospital's unfit certificate ends it (told why), and the DL-10 sweep reminds the
@@ -363,7 +352,7 @@ async def test_dl09_dl10_license_use_cases_reach_the_phone_through_the_broker(pl
     phone, today = new_phone(), (await runtime.clock.now()).astimezone(SHANGHAI).date()
     born = date(today.year - 65, 1, 15)
     facts = records.Facts(
-        number=new_id_number(born),
+        number=new_resident_id(born=born),
         name="孙七",
         birth_date=born,
         classes=frozenset({"C1"}),

@@ -64,6 +64,7 @@ from servicekit.migrate import migrate
 from servicekit.personal import DEIDENTIFIED
 from servicekit.runtime import Runtime
 from servicekit.service import ServiceSpec
+from servicekit.testing import new_phone, new_resident_id
 from servicekit.uow import SYSTEM_ACTOR
 from servicekit.worker import Worker
 from vehicle_service import rights as vehicle_rights
@@ -79,7 +80,6 @@ from violation_service import rights as violation_rights
 from violation_service.service import SPEC as VIOLATION
 from violation_service.tables import bindings as violation_bindings
 
-from .test_licence_pipes import new_id_number, new_phone
 from .workers import eventually, running_workers
 
 pytestmark = pytest.mark.integration
@@ -161,7 +161,7 @@ class Person:
 
 async def person_everywhere(workers: dict[str, Worker], name: str) -> Person:
     """An account at identity and a row about its person in each other service."""
-    id_number, phone = new_id_number(), new_phone()
+    id_number, phone = new_resident_id(), new_phone()
     identity = workers["identity"]
     async with identity.runtime.uow() as uow:
         account_id = await ensure_account(

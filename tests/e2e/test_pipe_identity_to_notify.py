@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -31,7 +30,7 @@ from servicekit.db import OUTBOX_CHANNEL
 from servicekit.migrate import migrate
 from servicekit.service import ServiceSpec
 from servicekit.settings import Environment
-from servicekit.testing import service_client
+from servicekit.testing import new_phone, service_client
 from servicekit.worker import Worker
 
 pytestmark = pytest.mark.integration
@@ -127,10 +126,6 @@ async def platform(databases: None) -> AsyncIterator[Platform]:
 def platform_send_sms_queue(notify: Worker) -> Any:
     (queue,) = [c.queue for c in notify.consumers if c.queue and c.queue.name == "notify.send-sms"]
     return queue
-
-
-def new_phone() -> str:
-    return "139" + "".join(secrets.choice("0123456789") for _ in range(8))
 
 
 def masked(phone: str) -> str:

@@ -40,7 +40,6 @@ import pytest
 from redis import Redis as SyncRedis
 from sqlalchemy import delete
 from sqlalchemy.engine import make_url
-from stdnum.cn import ric
 
 from gateway_service.nginx import NginxOptions, render
 from gateway_service.routes import route_table
@@ -54,7 +53,13 @@ from servicekit.clock import SHANGHAI, set_platform_time
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
 from servicekit.settings import Environment, RedisSettings
-from servicekit.testing import TokenFactory, outbox_payloads, set_test_calendar_years
+from servicekit.testing import (
+    TokenFactory,
+    new_phone,
+    new_resident_id,
+    outbox_payloads,
+    set_test_calendar_years,
+)
 from servicekit.validators import vin_check_digit
 
 from .processes import NGINX, free_port, spawn, wait_until_ok
@@ -271,15 +276,6 @@ def edge() -> Iterator[Edge]:
         lock.release()
 
 
-def _id_number(region: str) -> str:
-    body = f"{region}{date(1980 + secrets.randbelow(20), 5, 5):%Y%m%d}{secrets.randbelow(1000):03d}"
-    return body + ric.calc_check_digit(body + "0")
-
-
-def _phone() -> str:
-    return "137" + "".join(secrets.choice("0123456789") for _ in range(8))
-
-
 def _vin() -> str:
     body = "LFV" + "".join(secrets.choice("ABCDEFGHJKLMNPRSTUVWXYZ0123456789") for _ in range(14))
     return body[:8] + vin_check_digit(body[:8] + "0" + body[9:]) + body[9:]
@@ -294,8 +290,8 @@ class Citizen:
 
 
 def _citizen(edge: Edge, office: str) -> Citizen:
-    idn = _id_number(office)
-    phone = _phone()
+    idn = new_resident_id(office)
+    phone = new_phone()
     token = edge.tokens.citizen(f"person-{secrets.token_hex(6)}", id_number=idn, phone=phone, ttl_s=3600)
     return Citizen(idn, phone, _vin(), TokenFactory.headers(token))
 

@@ -19,13 +19,13 @@ import secrets
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import delete, select, update
-from stdnum.cn import ric, uscc
+from stdnum.cn import uscc
 
 from plate_pool_service.domain import OfficeSettings
 from plate_pool_service.main import create_app as create_plate_pool_app
@@ -37,7 +37,14 @@ from servicekit.clock import SHANGHAI, FixedClock
 from servicekit.crypto import blind_match
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
-from servicekit.testing import TokenFactory, outbox_payloads, service_client, set_test_calendar_years
+from servicekit.testing import (
+    TokenFactory,
+    new_phone,
+    new_resident_id,
+    outbox_payloads,
+    service_client,
+    set_test_calendar_years,
+)
 from servicekit.validators import vin_check_digit
 from servicekit.web import create_service_app
 from servicekit.worker import Worker
@@ -58,22 +65,12 @@ def new_vin() -> str:
     return body[:8] + vin_check_digit(body[:8] + "0" + body[9:]) + body[9:]
 
 
-def new_resident_id(region: str) -> str:
-    born = date(1950, 1, 1) + timedelta(days=secrets.randbelow(18_000))
-    base = region + born.strftime("%Y%m%d") + f"{secrets.randbelow(1000):03d}"
-    return base + ric.calc_check_digit(base + "0")
-
-
 def new_uscc(region: str) -> str:
     while True:
         body = "91" + region + "".join(secrets.choice("0123456789") for _ in range(9))
         code = body + uscc.calc_check_digit(body)
         if uscc.is_valid(code):
             return code
-
-
-def new_phone() -> str:
-    return "139" + "".join(secrets.choice("0123456789") for _ in range(8))
 
 
 @dataclass

@@ -19,19 +19,10 @@ import pytest
 
 from servicekit.db import psycopg_dsn
 from servicekit.migrate import migrate
-from servicekit.testing import set_test_calendar_years
+from servicekit.testing import new_phone, new_resident_id, set_test_calendar_years
 from vehicle_service.service import SPEC as VEHICLE
 
-from .stack import (
-    PASSWORD,
-    Person,
-    gateway_stack,
-    login,
-    make_accounts,
-    new_id_number,
-    new_phone,
-    system_login,
-)
+from .stack import PASSWORD, Person, gateway_stack, login, make_accounts, system_login
 from .test_vehicle_through_gateway import _bind, _plate, _vin
 
 pytestmark = pytest.mark.integration
@@ -93,7 +84,7 @@ REVOCATIONS: dict[str, Revoke] = {
 
 @pytest.mark.parametrize("how", sorted(REVOCATIONS))
 def test_a_revoked_token_is_refused_by_every_service_at_once(gateway: str, how: str) -> None:
-    owner_id, owner_phone = new_id_number(), new_phone()
+    owner_id, owner_phone = new_resident_id(), new_phone()
     names = make_accounts({"intake": ["clerk.intake"]}, [Person(owner_id, owner_phone)])
     with httpx.Client(base_url=gateway, trust_env=False, timeout=30) as gw:
         intake = login(gw, names["intake"])

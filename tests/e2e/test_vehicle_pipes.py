@@ -34,7 +34,7 @@ from servicekit.crypto import blind_match
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
 from servicekit.service import ServiceSpec
-from servicekit.testing import TokenFactory, service_client
+from servicekit.testing import TokenFactory, new_phone, new_resident_id, service_client
 from servicekit.validators import PROVINCES, vin_check_digit
 from servicekit.web import create_service_app
 from servicekit.worker import Worker
@@ -47,20 +47,10 @@ from .workers import eventually, relay_only, running_workers
 
 pytestmark = pytest.mark.integration
 
-_RIC_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-
 
 def consumers_only(spec: ServiceSpec) -> ServiceSpec:
     """vehicle's worker without its sweeps (they run on the real clock; the tests move their own)."""
     return dataclasses.replace(spec, sweeps=())
-
-
-def new_id_number() -> str:
-    body = (
-        f"130102{1960 + secrets.randbelow(40)}{1 + secrets.randbelow(12):02d}{1 + secrets.randbelow(28):02d}"
-    )
-    body += f"{secrets.randbelow(1000):03d}"
-    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, _RIC_WEIGHTS, strict=True)) % 11]
 
 
 def new_vin() -> str:
@@ -75,10 +65,6 @@ def new_plate() -> str:
         + secrets.choice(letters)
         + "".join(secrets.choice(letters + "0123456789") for _ in range(5))
     )
-
-
-def new_phone() -> str:
-    return "139" + "".join(secrets.choice("0123456789") for _ in range(8))
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +120,7 @@ async def test_id06_phone_change_from_identity_reaches_every_vehicle_record_and_
     platform: dict[str, Any],
 ) -> None:
     client: httpx.AsyncClient = platform["client"]
-    owner = {"id_kind": "resident_id", "id_number": new_id_number(), "name": "褚十三"}
+    owner = {"id_kind": "resident_id", "id_number": new_resident_id(), "name": "褚十三"}
     made = []
     for _ in range(2):
         body = {"plate_number": new_plate(), "vin": new_vin(), "owner": owner, "phone": new_phone()}
@@ -182,7 +168,7 @@ async def test_vh15_selection_confirmed_in_plate_pool_is_registered_at_the_count
 ) -> None:
     client: httpx.AsyncClient = platform["client"]
     plate_pool: Worker = platform["plate_pool"]
-    owner = PoolOwner(id_kind="resident_id", id_number=new_id_number(), name="卫十四")
+    owner = PoolOwner(id_kind="resident_id", id_number=new_resident_id(), name="卫十四")
     confirmed = SelectionConfirmed(
         selection_id=str(uuid.uuid4()),
         office_code="130100",

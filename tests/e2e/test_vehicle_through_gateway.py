@@ -21,12 +21,12 @@ import pytest
 
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
-from servicekit.testing import set_test_calendar_years
+from servicekit.testing import new_phone, new_resident_id, set_test_calendar_years
 from servicekit.validators import PROVINCES, vin_check_digit
 from vehicle_service import records as vehicle_records
 from vehicle_service.service import SPEC as VEHICLE
 
-from .stack import Person, gateway_stack, login, make_accounts, new_id_number, new_phone, system_login
+from .stack import Person, gateway_stack, login, make_accounts, system_login
 
 pytestmark = pytest.mark.integration
 
@@ -82,8 +82,8 @@ def _bind(headers: dict[str, str], vehicle_id: str) -> None:
 def test_vh09_citizen_to_delivered_plate_with_clerks_working_the_queue_through_the_gateway(
     gateway: str,
 ) -> None:
-    owner_id, owner_phone = new_id_number(), new_phone()
-    stranger_id = new_id_number()
+    owner_id, owner_phone = new_resident_id(), new_phone()
+    stranger_id = new_resident_id()
     names = make_accounts(
         {"intake": ["clerk.intake"], "archive": ["clerk.archive"]},
         [Person(owner_id, owner_phone), Person(stranger_id, new_phone())],

@@ -28,12 +28,13 @@ import pytest
 
 from servicekit.clock import SHANGHAI
 from servicekit.migrate import migrate
+from servicekit.testing import new_phone, new_resident_id
 from servicekit.validators import PROVINCES, vin_check_digit
 from violation_service.banks import HmacKey
 from violation_service.banksim import BankSimulator
 from violation_service.settings import ViolationSettings
 
-from .stack import Person, gateway_stack, login, make_accounts, new_id_number, new_phone, system_login
+from .stack import Person, gateway_stack, login, make_accounts, system_login
 
 pytestmark = pytest.mark.integration
 
@@ -97,7 +98,7 @@ def _read_pdf(content: bytes) -> tuple[str, list[str]]:
 def test_vi01_to_vi05_a_camera_record_to_a_paid_decision_with_points_on_the_licence_through_the_gateway(
     gateway: str,
 ) -> None:
-    her_id, her_phone, stranger_id = new_id_number(), new_phone(), new_id_number()
+    her_id, her_phone, stranger_id = new_resident_id(), new_phone(), new_resident_id()
     names = make_accounts(
         {"intake": ["clerk.intake"]},
         [Person(her_id, her_phone, channel="online"), Person(stranger_id, new_phone())],

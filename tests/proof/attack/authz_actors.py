@@ -17,8 +17,9 @@ from identity_service import domain
 from identity_service.demo import ensure_account, ensure_person
 from identity_service.service import SPEC as IDENTITY
 from servicekit.runtime import Runtime
+from servicekit.testing import new_phone, new_resident_id
 from servicekit.vocabulary import AUDITOR
-from tests.e2e.stack import PASSWORD, finish_sign_in, new_id_number, new_phone, sign_in_post
+from tests.e2e.stack import PASSWORD, finish_sign_in, sign_in_post
 
 OFFICE = "130100"  # where A's records are kept
 OTHER_OFFICE = "130200"  # another city: its clerks see none of them
@@ -49,7 +50,7 @@ def new_uscc() -> str:
 
 
 def _person(label: str, channel: str = "online", kind: str = "owner_driver") -> Actor:
-    number = new_id_number()
+    number = new_resident_id()
     return Actor(
         label,
         frozenset({"citizen"}),

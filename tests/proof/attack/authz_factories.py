@@ -21,7 +21,8 @@ from plate_pool_service.service import SPEC as PLATE_POOL
 from plate_pool_service.tables import allocations, segments, selections
 from servicekit.clock import SHANGHAI
 from servicekit.runtime import Runtime
-from tests.e2e.stack import PASSWORD, new_id_number, new_phone
+from servicekit.testing import new_phone, new_resident_id
+from tests.e2e.stack import PASSWORD
 from vehicle_service.domain.dealers import DEALER_DOCUMENTS
 
 from .authz_actors import OFFICE, Actor, clerk, make_accounts, sign_in
@@ -209,7 +210,7 @@ def violation(rec: Records) -> None:
 def counter_cases(rec: Records) -> None:
     """Office 130100's counter registration at intake (ID-09) with its on-site photo, and a counter change of
     A's details (ID-13): the office's business, another office's clerks are told neither is there."""
-    number = new_id_number()
+    number = new_resident_id()
     rec.ok(rec.gw.post("/api/v1/_test/population", json={"id_number": number, "name": "沙悟净"}), 201)
     case = rec.ok(
         rec.gw.post(

@@ -19,6 +19,7 @@ import pytest
 from redis.asyncio import Redis
 
 from identity_service.service import SPEC as IDENTITY
+from servicekit.testing import new_phone, new_resident_id
 from tests.e2e.stack import (
     PASSWORD,
     Person,
@@ -27,8 +28,6 @@ from tests.e2e.stack import (
     gateway_platform,
     make_accounts,
     new_credit_code,
-    new_id_number,
-    new_phone,
 )
 
 SERVICES = ("vehicle", "license", "plate-pool", "violation", "notify")
@@ -117,7 +116,7 @@ class Platform:
 
     def new_citizen(self) -> str:
         """A fresh citizen account (for tests that change or lock it); its username."""
-        person = Person(new_id_number(), new_phone(), channel="online")
+        person = Person(new_resident_id(), new_phone(), channel="online")
         make_accounts({}, [person], system=False)
         self.phones[person.id_number] = person.phone
         return person.id_number
@@ -129,7 +128,7 @@ def platform() -> Platform:
         stack = _shared.enter_context(
             gateway_platform(SERVICES, workers=WORKERS, log_level="INFO", start_timeout_s=START_TIMEOUT_S)
         )
-        citizen = Person(new_id_number(), new_phone(), channel="online")
+        citizen = Person(new_resident_id(), new_phone(), channel="online")
         unit = new_credit_code()
         names = make_accounts({"clerk": CLERK_ROLES}, [citizen], system=False, units=[unit])
         _opened["platform"] = Platform(

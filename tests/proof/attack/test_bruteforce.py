@@ -27,7 +27,8 @@ import pytest
 
 from identity_service.service import SPEC as IDENTITY
 from servicekit.clock import SHANGHAI, reset_platform_time, set_platform_time
-from tests.e2e.stack import PASSWORD, new_phone
+from servicekit.testing import new_phone
+from tests.e2e.stack import PASSWORD
 
 from .conftest import Platform, clear_address_limits, with_redis
 

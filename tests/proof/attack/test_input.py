@@ -30,15 +30,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.e2e.stack import (
-    Person,
-    gateway_stack,
-    login,
-    make_accounts,
-    new_id_number,
-    new_phone,
-    system_login,
-)
+from servicekit.testing import new_phone, new_resident_id
+from tests.e2e.stack import Person, gateway_stack, login, make_accounts, system_login
 
 pytestmark = pytest.mark.integration
 
@@ -77,8 +70,8 @@ FORMAT_SAMPLES = {
 }
 # Valid-looking values for fields by name, so a probe of one field reaches the handler past the others.
 NAME_SAMPLES: dict[str, Any] = {
-    "id_number": new_id_number(),
-    "owner_id_number": new_id_number(),
+    "id_number": new_resident_id(),
+    "owner_id_number": new_resident_id(),
     "phone": new_phone(),
     "office_code": "130100",
     "city_code": "130100",
@@ -516,7 +509,7 @@ class Platform:
 @pytest.fixture(scope="module")
 def platform() -> Iterator[Platform]:
     with gateway_stack(SERVICES) as base:
-        citizen = Person(new_id_number(), new_phone())
+        citizen = Person(new_resident_id(), new_phone())
         names = make_accounts({"staff": STAFF_ROLES}, [citizen])
         with httpx.Client(base_url=base, timeout=30) as gw:
             tokens = {

@@ -37,7 +37,6 @@ import httpx
 import psycopg
 from redis.asyncio import Redis
 from sqlalchemy import update
-from stdnum.cn import ric
 
 from plate_pool_service.context import context_for
 from plate_pool_service.domain import OfficeSettings
@@ -48,7 +47,7 @@ from plate_pool_service.tables import segments
 from servicekit.db import psycopg_dsn
 from servicekit.runtime import Runtime
 from servicekit.settings import DatabaseSettings, RedisSettings
-from servicekit.testing import TokenFactory, open_payload, set_test_calendar_years
+from servicekit.testing import TokenFactory, new_resident_id, open_payload, set_test_calendar_years
 from servicekit.testservers import PrivatePostgres
 from servicekit.topology import declare_commands_exchange
 from servicekit.validators import vin_check_digit
@@ -219,12 +218,6 @@ def new_vin() -> str:
     alphabet = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
     body = "LFV" + "".join(secrets.choice(alphabet) for _ in range(14))
     return body[:8] + vin_check_digit(body[:8] + "0" + body[9:]) + body[9:]
-
-
-def new_resident_id(region: str) -> str:
-    born = date(1960, 1, 1) + timedelta(days=secrets.randbelow(14_000))
-    base = region + born.strftime("%Y%m%d") + f"{secrets.randbelow(1000):03d}"
-    return base + ric.calc_check_digit(base + "0")
 
 
 @dataclass

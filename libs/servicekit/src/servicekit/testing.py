@@ -9,11 +9,12 @@ async with service_client(app) as client:
 
 from __future__ import annotations
 
+import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 import httpx
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from fastapi import FastAPI
 from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 from sqlalchemy.ext.asyncio import AsyncConnection
+from stdnum.cn import ric
 
 from servicekit.clock import FixedClock
 from servicekit.crypto import KeyRing
@@ -34,6 +36,8 @@ __all__ = [
     "PROD_TRANSIT",
     "FixedClock",
     "TokenFactory",
+    "new_phone",
+    "new_resident_id",
     "open_payload",
     "outbox_payloads",
     "service_client",
@@ -54,6 +58,25 @@ _PROD_RING = KeyRing.generate("prod-test").spec()
 PROD_KEYS: dict[str, dict[str, str]] = {"crypto": {"data_keys": _PROD_RING, "index_keys": _PROD_RING}}
 
 Algorithm = Literal["RS256", "EdDSA"]
+
+
+def new_resident_id(region: str | None = None, born: date | None = None) -> str:
+    """A valid resident identity number (GB 11643 check digit) that practically never repeats.
+
+    The test databases keep every run's people, so numbers drawn from a small space (one birth date and
+    district, 1,000 sequence numbers) meet within a few runs, and a registration answers ACCOUNT_EXISTS.
+    Unless the caller fixes them, the district (one of Shijiazhuang's, 1301xx: local to the demo offices)
+    and the birth date (1970-1999: an adult of working age) vary too: about a billion numbers.
+    """
+    region = region or "1301" + f"{secrets.randbelow(100):02d}"
+    born = born or date(1970, 1, 1) + timedelta(days=secrets.randbelow(10_950))
+    body = f"{region}{born:%Y%m%d}{secrets.randbelow(1000):03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+def new_phone(prefix: str = "13") -> str:
+    """A valid mainland mobile number, random after `prefix` (1 and a second digit at least)."""
+    return prefix + "".join(secrets.choice("0123456789") for _ in range(11 - len(prefix)))
 
 
 class TokenFactory:

@@ -6,7 +6,6 @@ account, an SMS limit or a rate-limit window, and reruns never collide.
 
 from __future__ import annotations
 
-import random
 import secrets
 import uuid
 from collections.abc import AsyncIterator
@@ -25,8 +24,7 @@ from servicekit.clock import SHANGHAI, FixedClock
 from servicekit.db import psycopg_dsn
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
-from servicekit.testing import TokenFactory, outbox_payloads, service_client
-from servicekit.validators import resident_id
+from servicekit.testing import TokenFactory, new_phone, new_resident_id, outbox_payloads, service_client
 
 pytestmark = pytest.mark.integration
 
@@ -57,19 +55,6 @@ def identity_database() -> str:
             "VALUES (2027, 'test fixture: weekends only', 'tests', now()) ON CONFLICT DO NOTHING"
         )
     return settings.database.url
-
-
-def new_id_number(birth: date | None = None) -> str:
-    """A valid resident identity number nobody else in this run has."""
-    born = birth or date(random.randint(1960, 2000), random.randint(1, 12), random.randint(1, 28))
-    body = f"130102{born:%Y%m%d}{secrets.randbelow(1000):03d}"
-    from stdnum.cn import ric
-
-    return resident_id(body + ric.calc_check_digit(body + "0"))
-
-
-def new_phone() -> str:
-    return "13" + str(secrets.randbelow(10)) + "".join(secrets.choice("0123456789") for _ in range(8))
 
 
 def new_ip() -> str:
@@ -109,11 +94,11 @@ class Api:
         return new_phone()
 
     @staticmethod
-    def new_id_number(birth: date | None = None) -> str:
-        return new_id_number(birth)
+    def new_resident_id(birth: date | None = None) -> str:
+        return new_resident_id(born=birth)
 
     async def person(self, name: str = "张三", **extra: Any) -> str:
-        id_number = extra.pop("id_number", None) or new_id_number()
+        id_number = extra.pop("id_number", None) or new_resident_id()
         r = await self.client.post(
             "/api/v1/_test/population", json={"id_number": id_number, "name": name, **extra}
         )

@@ -71,7 +71,7 @@ async def test_id12_reactivation_checks_the_sms_code_before_the_password(api: Ap
     code = await _code(api, phone, "reactivate")
     right = await _reactivate(api, id_number, phone, PASSWORD, _wrong(code))
     wrong = await _reactivate(api, id_number, phone, "Wrong12345", _wrong(code))
-    unknown = await _reactivate(api, api.new_id_number(), phone, PASSWORD, _wrong(code))
+    unknown = await _reactivate(api, api.new_resident_id(), phone, PASSWORD, _wrong(code))
     assert _answer(right) == _answer(wrong) == _answer(unknown) == (422, "SMS_CODE_MISMATCH")
     # NT-02: the tries were counted on the phone's code like every other verification (5 at most)
     assert [right.json()["tries_left"], wrong.json()["tries_left"], unknown.json()["tries_left"]] == [4, 3, 2]
@@ -86,7 +86,7 @@ async def test_id12_reactivation_answers_alike_until_code_and_password_are_prove
     other_id, _ = await api.owner_driver()
     answers = []
     for username, password in (
-        (api.new_id_number(), PASSWORD),
+        (api.new_resident_id(), PASSWORD),
         (other_id, PASSWORD),
         (id_number, "Wrong12345"),
     ):
@@ -126,7 +126,7 @@ async def test_id12_reactivation_is_limited_per_client_address(api: Api) -> None
     codes = [
         (
             await _reactivate(
-                api, api.new_id_number(), api.new_phone(), PASSWORD, "123456", **{"X-Forwarded-For": ip}
+                api, api.new_resident_id(), api.new_phone(), PASSWORD, "123456", **{"X-Forwarded-For": ip}
             )
         ).status_code
         for _ in range(4)
@@ -177,7 +177,7 @@ async def test_id02_registration_tells_nothing_of_the_registry_or_accounts_befor
     answers = [
         _answer(await _register(api, id_number, phone, _wrong(code), name))
         for id_number, name in (
-            (api.new_id_number(), "张三"),  # not in the registry
+            (api.new_resident_id(), "张三"),  # not in the registry
             (known, "王六"),  # the name does not match
             (registered, "张三"),  # an account exists
             (known, "王五"),  # all right
@@ -186,7 +186,7 @@ async def test_id02_registration_tells_nothing_of_the_registry_or_accounts_befor
     assert answers == [(422, "SMS_CODE_MISMATCH")] * 4
     without = [
         _answer(await _register(api, id_number, api.new_phone(), "123456", name))
-        for id_number, name in ((api.new_id_number(), "张三"), (registered, "张三"))
+        for id_number, name in ((api.new_resident_id(), "张三"), (registered, "张三"))
     ]
     assert without == [(422, "SMS_CODE_NOT_ISSUED")] * 2
 
@@ -194,7 +194,7 @@ async def test_id02_registration_tells_nothing_of_the_registry_or_accounts_befor
 async def test_id02_registration_refusals_come_after_the_phone_is_proved(api: Api) -> None:
     registered, _ = await api.owner_driver("张三")
     phone = api.new_phone()
-    r = await _register(api, api.new_id_number(), phone, await _code(api, phone, "register"))
+    r = await _register(api, api.new_resident_id(), phone, await _code(api, phone, "register"))
     assert _answer(r) == (422, "IDENTITY_NOT_VERIFIED")
     r = await _register(api, registered, phone, await _code(api, phone, "register"))
     assert _answer(r) == (409, "ACCOUNT_EXISTS")
@@ -205,7 +205,7 @@ async def test_id02_registration_is_limited_per_client_address(api: Api) -> None
     ip = api.new_ip()
     codes = [
         (
-            await _register(api, api.new_id_number(), api.new_phone(), "123456", **{"X-Forwarded-For": ip})
+            await _register(api, api.new_resident_id(), api.new_phone(), "123456", **{"X-Forwarded-For": ip})
         ).status_code
         for _ in range(4)
     ]
@@ -214,10 +214,10 @@ async def test_id02_registration_is_limited_per_client_address(api: Api) -> None
 
 async def test_id02_registration_is_limited_per_phone_and_per_identity_number(api: Api) -> None:
     _limits(api, registration_rate_per_phone="3/hour", registration_rate_per_id_number="3/hour")
-    phone, id_number = api.new_phone(), api.new_id_number()
+    phone, id_number = api.new_phone(), api.new_resident_id()
     by_phone = [
         (
-            await _register(api, api.new_id_number(), phone, "123456", **{"X-Forwarded-For": api.new_ip()})
+            await _register(api, api.new_resident_id(), phone, "123456", **{"X-Forwarded-For": api.new_ip()})
         ).status_code
         for _ in range(4)
     ]

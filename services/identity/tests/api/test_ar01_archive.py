@@ -195,7 +195,7 @@ async def _change(api: "Api", intake: dict[str, str]) -> tuple[str, str]:
     account_id = (await api.client.get("/api/v1/users/me", headers=await api.bearer(phone))).json()["id"]
     ref = "veh-" + secrets.token_hex(6)
     r = await api.record(
-        "vehicle", ref, id_number=api.new_id_number(), phone=api.new_phone(), state="registered"
+        "vehicle", ref, id_number=api.new_resident_id(), phone=api.new_phone(), state="registered"
     )
     assert r.status_code == 200, r.text
     body = {"account_id": account_id, "kind": "bind_vehicle", "ref": ref}

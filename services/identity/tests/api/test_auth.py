@@ -65,7 +65,7 @@ async def test_wrong_password_is_refused_without_saying_which_part_was_wrong(api
     id_number, _ = await api.owner_driver()
     wrong = await api.client.post("/api/v1/auth/login", json={"username": id_number, "password": "nope12345"})
     unknown = await api.client.post(
-        "/api/v1/auth/login", json={"username": api.new_id_number(), "password": "nope12345"}
+        "/api/v1/auth/login", json={"username": api.new_resident_id(), "password": "nope12345"}
     )
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json()["code"] == unknown.json()["code"] == "INVALID_CREDENTIALS"
@@ -169,7 +169,7 @@ async def test_id08_unit_token_names_the_unit_by_its_credit_code_not_its_agent(a
 
     base = "91130100MA" + secrets.token_hex(4).upper()[:7]
     credit_code = base + uscc.calc_check_digit(base)
-    agent = api.new_id_number()
+    agent = api.new_resident_id()
     async with api.runtime.uow() as uow:
         await ensure_account(
             uow.session,

@@ -98,7 +98,9 @@ async def test_id12_vi02_licence_bindings_publish_their_own_created_then_ended(a
 async def test_id13_counter_bind_publishes_created_not_owned(api: "Api") -> None:
     _, account_id, _, _ = await _owner_with_vehicle(api)
     ref = "veh-" + secrets.token_hex(6)
-    await api.record("vehicle", ref, id_number=api.new_id_number(), phone=api.new_phone(), state="registered")
+    await api.record(
+        "vehicle", ref, id_number=api.new_resident_id(), phone=api.new_phone(), state="registered"
+    )
     change = await api.counter_bind(account_id, ref)  # through intake and review (seed §19)
     (created,) = await _events(api, CREATED, ref)
     assert (created["binding_id"], created["account_id"]) == (change["data"]["binding_id"], account_id)
@@ -111,7 +113,7 @@ async def test_id14_automatic_unbinding_publishes_ended_for_each_binding(api: "A
     r = await api.record(
         "vehicle",
         ref,
-        id_number=api.new_id_number(),
+        id_number=api.new_resident_id(),
         state="registered",
         use="commercial",
         change="transferred",

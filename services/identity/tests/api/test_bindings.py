@@ -103,7 +103,7 @@ async def test_id14_vehicle_change_unbinds_everyone_but_its_owner(
     assert (await _bind(api, owner, "vehicle", vehicle)).status_code == 201
     friend_id = (await api.client.get("/api/v1/users/me", headers=friend)).json()["id"]
     await _counter_bound(api, friend_id, vehicle)
-    new_owner = api.new_id_number() if change.get("new_owner") else owner_id
+    new_owner = api.new_resident_id() if change.get("new_owner") else owner_id
     r = await api.record(
         "vehicle",
         vehicle,
@@ -318,7 +318,7 @@ async def _unit(api: "Api") -> str:
             roles=["unit"],
             now=uow.now,
             credit_code=credit_code,
-            id_number=api.new_id_number(),  # the agent
+            id_number=api.new_resident_id(),  # the agent
             phone=api.new_phone(),
         )
         await uow.commit()

@@ -25,7 +25,7 @@ async def _vehicle(api: "Api", id_number: str | None = None, plate: str = "冀A1
     r = await api.record(
         "vehicle",
         ref,
-        id_number=id_number or api.new_id_number(),
+        id_number=id_number or api.new_resident_id(),
         phone=api.new_phone(),
         state="registered",
         plate_number=plate,

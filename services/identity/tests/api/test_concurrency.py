@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 async def _vehicle_of_someone_else(api: "Api") -> str:
     ref = "veh-" + secrets.token_hex(6)
     r = await api.record(
-        "vehicle", ref, id_number=api.new_id_number(), phone=api.new_phone(), state="registered"
+        "vehicle", ref, id_number=api.new_resident_id(), phone=api.new_phone(), state="registered"
     )
     assert r.status_code == 200, r.text
     return ref

@@ -112,7 +112,7 @@ async def test_demo_citizens_accounts_take_the_fixed_ids_other_demos_name(api: "
     assert demo_account_id("130102199003071233") == uuid.uuid5(
         uuid.NAMESPACE_URL, "tms-demo/account/130102199003071233"
     )
-    id_number, wanted = api.new_id_number(), uuid.uuid4()
+    id_number, wanted = api.new_resident_id(), uuid.uuid4()
     made = {}
     for attempt in ("first", "after_cancel"):
         async with api.runtime.uow() as uow:

@@ -144,7 +144,7 @@ async def test_id14_a_late_older_event_is_dropped(api: Api) -> None:
 async def test_id14_two_first_events_of_a_licence_at_once_leave_the_newer(api: Api) -> None:
     """Two consumers take the issue and the cancellation of one licence at the same moment: whichever
     commits last, the projection ends at version 2, cancelled."""
-    id_number = api.new_id_number()
+    id_number = api.new_resident_id()
     for _ in range(5):
         ref = str(uuid.uuid4())
 
@@ -162,7 +162,7 @@ async def test_id14_two_first_events_of_a_licence_at_once_leave_the_newer(api: A
 
 async def test_id03_licences_left_the_system_feed(api: Api) -> None:
     """ADR 0050: license owns licence records; the old feed answers 410 and names license's API."""
-    id_number = api.new_id_number()
+    id_number = api.new_resident_id()
     r = await api.record("licence", id_number, id_number=id_number, phone=api.new_phone(), state="valid")
     assert r.status_code == 410
     assert r.json()["code"] == "LICENCE_RECORDS_ARE_LICENSES"

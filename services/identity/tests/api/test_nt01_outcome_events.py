@@ -132,7 +132,7 @@ async def test_nt01_id13_a_counter_binding_publishes_the_change_approved_with_it
     account_id, _ = await _me(api, phone)
     ref = "veh-" + secrets.token_hex(6)
     await api.record(
-        "vehicle", ref, id_number=api.new_id_number(), phone=api.new_phone(), state="registered",
+        "vehicle", ref, id_number=api.new_resident_id(), phone=api.new_phone(), state="registered",
         plate_number="冀A12345",
     )  # fmt: skip
     change = await api.counter_bind(account_id, ref)  # intake, then approved at the review post (seed §19)

@@ -122,7 +122,7 @@ async def test_id01_unknown_kind_is_refused(api: Api) -> None:
 
 
 async def test_id02_identity_not_in_the_population_registry_is_refused(api: Api) -> None:
-    r = await api.register("new_car_owner", api.new_id_number(), api.new_phone())
+    r = await api.register("new_car_owner", api.new_resident_id(), api.new_phone())
     assert r.status_code == 422
     assert (r.json()["code"], r.json()["rule"]) == ("IDENTITY_NOT_VERIFIED", "ID-02")
 

@@ -51,7 +51,7 @@ async def test_id14_transfer_event_unbinds_the_previous_owner(api: "Api") -> Non
             "plate_number": "冀A9X998",
             "vin": "LSVAU2180N2123457",
             "previous_owner_id_number": id_number,
-            "owner": {"id_kind": "resident_id", "id_number": api.new_id_number(), "name": "张飞"},
+            "owner": {"id_kind": "resident_id", "id_number": api.new_resident_id(), "name": "张飞"},
             "phone": api.new_phone(),
             "transferred_at": "2027-03-02T09:00:00+08:00",
         }

@@ -18,28 +18,13 @@ from license_service.tables import licence_records, metadata
 from servicekit.clock import SHANGHAI
 from servicekit.envelope import Envelope
 from servicekit.runtime import Runtime
-from servicekit.testing import TokenFactory
+from servicekit.testing import TokenFactory, new_phone, new_resident_id
 from servicekit.uow import SYSTEM_ACTOR
 
 # A Monday: where the `clock` fixture (tests/conftest.py) starts.
 START = datetime(2027, 3, 1, 9, 0, tzinfo=SHANGHAI)
 TODAY = START.date()
 ADDRESS = "河北省石家庄市长安区建设北大街1号"
-_RIC_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-
-
-def new_id_number(born: date | None = None) -> str:
-    """A valid resident identity number, practically never repeated (the test database keeps every run's,
-    and many tests share a birth date): the region code varies too."""
-    born = born or date(1960 + secrets.randbelow(40), 1 + secrets.randbelow(12), 1 + secrets.randbelow(28))
-    region = "13" + "".join(secrets.choice("0123456789") for _ in range(4))
-    body = f"{region}{born:%Y%m%d}{secrets.randbelow(1000):03d}"
-    check = "10X98765432"[sum(int(c) * w for c, w in zip(body, _RIC_WEIGHTS, strict=True)) % 11]
-    return body + check
-
-
-def new_phone() -> str:
-    return "139" + "".join(secrets.choice("0123456789") for _ in range(8))
 
 
 def new_office() -> str:
@@ -97,7 +82,7 @@ async def issue(
     """A licence record as a police system issues it (records.issue), with the photo identity's approval
     would have stored (DL-05)."""
     facts = records.Facts(
-        number=new_id_number(born),
+        number=new_resident_id(born=born),
         name=name,
         birth_date=born,
         classes=frozenset(classes),  # type: ignore[arg-type]

@@ -19,21 +19,10 @@ from servicekit.clock import SHANGHAI, FixedClock
 from servicekit.crypto import blind_match
 from servicekit.post import LOCAL_POST
 from servicekit.runtime import Runtime
+from servicekit.testing import new_resident_id
 from servicekit.uow import SYSTEM_ACTOR
 
-from .conftest import (
-    ADDRESS,
-    TODAY,
-    Desk,
-    applied,
-    apply,
-    days,
-    envelope,
-    events_about,
-    issue,
-    new_id_number,
-    step,
-)
+from .conftest import ADDRESS, TODAY, Desk, applied, apply, days, envelope, events_about, issue, step
 
 pytestmark = pytest.mark.integration
 
@@ -142,7 +131,7 @@ async def test_dl02_someone_elses_application_and_a_missing_licence_answer_404(
     r = await client.post(
         "/api/v1/licence-applications",
         json={"kind": "reissue", "delivery": "pickup"},
-        headers=desk.citizen(new_id_number()),  # no licence on the platform
+        headers=desk.citizen(new_resident_id()),  # no licence on the platform
     )
     assert r.status_code == 404
 

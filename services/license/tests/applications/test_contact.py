@@ -9,9 +9,10 @@ import pytest
 from license_service import records
 from servicekit.post import LOCAL_POST
 from servicekit.runtime import Runtime
+from servicekit.testing import new_phone
 from servicekit.uow import SYSTEM_ACTOR
 
-from .conftest import ADDRESS, Desk, applied, events_about, issue, load_record, new_phone, step
+from .conftest import ADDRESS, Desk, applied, events_about, issue, load_record, step
 
 pytestmark = pytest.mark.integration
 

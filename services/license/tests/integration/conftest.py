@@ -19,11 +19,10 @@ from servicekit.clock import SHANGHAI, FixedClock
 from servicekit.consumer import Subscription
 from servicekit.envelope import Envelope
 from servicekit.runtime import Runtime
-from servicekit.testing import TokenFactory
+from servicekit.testing import TokenFactory, new_phone, new_resident_id
 from servicekit.uow import SYSTEM_ACTOR
 
-from .factories import facts, licence_body, new_phone
-from .factories import new_number as new_id_number
+from .factories import facts, licence_body
 
 # A Monday: where the `clock` fixture (tests/conftest.py) starts.
 START = datetime(2027, 3, 1, 9, 0, tzinfo=SHANGHAI)
@@ -184,7 +183,7 @@ async def add_learner(
     classes: tuple[str, ...] = ("C1",),
     id_number: str | None = None,
 ) -> Learner:
-    idn = id_number or new_id_number()
+    idn = id_number or new_resident_id()
     r = await client.post(
         "/api/v1/exams/learners",
         json={

@@ -7,29 +7,14 @@ from datetime import date
 from typing import Any
 
 from license_service.records import Facts
+from servicekit.testing import new_phone, new_resident_id
 from servicekit.validators import birth_date_of
-
-_RIC_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-
-
-def new_number(region: str = "130102") -> str:
-    """A valid resident identity number (the licence number), born 1960-1999."""
-    year = 1960 + secrets.randbelow(40)
-    month = 1 + secrets.randbelow(12)
-    day = 1 + secrets.randbelow(28)
-    body = f"{region}{year:04d}{month:02d}{day:02d}{secrets.randbelow(1000):03d}"
-    check = "10X98765432"[sum(int(c) * w for c, w in zip(body, _RIC_WEIGHTS, strict=True)) % 11]
-    return body + check
-
-
-def new_phone() -> str:
-    return "139" + "".join(secrets.choice("0123456789") for _ in range(8))
 
 
 def licence_body(**overrides: Any) -> dict[str, Any]:
     """A police system's record of a new licence, as `POST /api/v1/licences` takes it."""
     body: dict[str, Any] = {
-        "number": new_number(),
+        "number": new_resident_id(),
         "name": "张三",
         "classes": ["C1"],
         "first_issue": "2021-03-01",

@@ -17,8 +17,7 @@ from license_service.service import SPEC
 from license_service.tables import licence_import_lines, licence_records
 from servicekit.crypto import blind_match
 from servicekit.migrate import alembic_config, drop_test_database, ensure_database
-
-from .factories import new_number, new_phone
+from servicekit.testing import new_phone, new_resident_id
 
 BEFORE = "0007"  # the revision before the sealing one
 RECORD = (
@@ -48,7 +47,7 @@ def dump(engine: Engine, table: str) -> str:
 
 
 def test_the_sealing_revision_seals_existing_rows_and_its_downgrade_opens_them(scratch: Engine) -> None:
-    number, phone, now = new_number(), new_phone(), datetime.now(UTC)
+    number, phone, now = new_resident_id(), new_phone(), datetime.now(UTC)
     record_id, import_id = uuid.uuid4(), uuid.uuid4()
     raw = {"number": number, "name": "李四", "phone": phone}
     with scratch.begin() as conn:

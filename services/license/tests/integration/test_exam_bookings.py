@@ -17,19 +17,9 @@ from license_service.tables import exam_bookings
 from servicekit.clock import FixedClock
 from servicekit.crypto import blind_match
 from servicekit.runtime import Runtime
+from servicekit.testing import new_resident_id
 
-from .conftest import (
-    START,
-    Actors,
-    add_learner,
-    add_site,
-    add_slot,
-    book,
-    decide,
-    events_about,
-    new_id_number,
-    result,
-)
+from .conftest import START, Actors, add_learner, add_site, add_slot, book, decide, events_about, result
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +34,7 @@ async def test_dl11_an_accepted_application_makes_a_learner_once_and_is_publishe
     """DL-11, ID-04: the licence-application system's accepted application makes a learner, published for
     identity; the same application again answers the same learner; a second open application of the
     person, or another person's application number, is refused."""
-    idn = new_id_number()
+    idn = new_resident_id()
     body = {
         "application_number": "1301002027000777" + idn[-4:],
         "id_number": idn,
@@ -70,16 +60,16 @@ async def test_dl11_an_accepted_application_makes_a_learner_once_and_is_publishe
     other = {**body, "application_number": body["application_number"] + "9"}
     r = await client.post("/api/v1/exams/learners", json=other, headers=actors.system)
     assert (r.status_code, r.json()["code"], r.json()["rule"]) == (409, "LEARNER_EXISTS", "DL-11")
-    stolen = {**body, "id_number": new_id_number()}
+    stolen = {**body, "id_number": new_resident_id()}
     r = await client.post("/api/v1/exams/learners", json=stolen, headers=actors.system)
     assert (r.status_code, r.json()["code"]) == (409, "LEARNER_EXISTS")
     r = await client.post("/api/v1/exams/learners", json=body, headers=actors.citizen(idn))
     assert r.status_code == 403
     mine = await client.get("/api/v1/exams/learners/me", headers=actors.citizen(idn))
     assert (mine.status_code, mine.json()["id"]) == (200, learner["id"])
-    nobody = await client.get("/api/v1/exams/learners/me", headers=actors.citizen(new_id_number()))
+    nobody = await client.get("/api/v1/exams/learners/me", headers=actors.citizen(new_resident_id()))
     assert nobody.status_code == 404
-    bad = {**body, "application_number": "1301009", "id_number": new_id_number(), "name": "王\x00五"}
+    bad = {**body, "application_number": "1301009", "id_number": new_resident_id(), "name": "王\x00五"}
     assert (await client.post("/api/v1/exams/learners", json=bad, headers=actors.system)).status_code == 422
     bad = {**body, "application_number": "1301008", "id_number": "130102199003071234"}  # check digit
     r = await client.post("/api/v1/exams/learners", json=bad, headers=actors.system)

@@ -16,9 +16,9 @@ from license_service import imports
 from license_service.tables import licence_imports, licence_records
 from servicekit.crypto import blind_match
 from servicekit.runtime import Runtime
+from servicekit.testing import new_phone, new_resident_id
 
 from .conftest import Actors, events_about
-from .factories import new_number, new_phone
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +27,7 @@ COLUMNS = ["number", "name", "classes", "first_issue", "valid_from", "valid_unti
 
 def line(**kw: str) -> dict[str, str]:
     row = {
-        "number": new_number(),
+        "number": new_resident_id(),
         "name": "吴十",
         "classes": "C1",
         "first_issue": "2015-06-01",
@@ -189,7 +189,7 @@ async def test_dl01_the_same_file_again_issues_nothing_twice(
 async def test_dl01_a_number_twice_in_one_file_fails_the_later_line(
     client: httpx.AsyncClient, actors: Actors, runtime: Runtime
 ) -> None:
-    number = new_number()
+    number = new_resident_id()
     r = await send(client, actors, as_csv([line(number=number), line(), line(number=number, name="另一人")]))
     await finish(runtime)
     (failed,) = await all_lines(client, actors, r.json()["id"], outcome="failed")

@@ -10,9 +10,10 @@ import httpx
 import pytest
 
 from servicekit.runtime import Runtime
+from servicekit.testing import new_phone, new_resident_id
 
 from .conftest import Actors, audits_about, events_about, issue
-from .factories import licence_body, new_number, new_phone
+from .factories import licence_body
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +58,7 @@ async def test_dl01_issuing_a_number_already_here_is_refused_with_the_records_id
 async def test_dl01_two_issues_of_one_number_at_once_land_once(
     client: httpx.AsyncClient, actors: Actors, runtime: Runtime
 ) -> None:
-    number = new_number()
+    number = new_resident_id()
     answers = await asyncio.gather(
         *(
             client.post("/api/v1/licences", json=licence_body(number=number), headers=actors.system)
@@ -217,7 +218,7 @@ async def test_dl01_the_holder_reads_their_own_licence_and_another_persons_is_40
     assert (await client.get(f"/api/v1/licences/{mine['id']}", headers=me)).status_code == 200
     assert (await client.get(f"/api/v1/licences/{theirs['id']}", headers=me)).status_code == 404
     assert (await client.get(f"/api/v1/licences/{uuid.uuid4()}", headers=me)).status_code == 404
-    nobody = actors.citizen(new_number())
+    nobody = actors.citizen(new_resident_id())
     assert (await client.get("/api/v1/licences/mine", headers=nobody)).status_code == 404
     assert (await client.get("/api/v1/licences?number=" + mine["number"], headers=me)).status_code == 403
 

@@ -19,10 +19,10 @@ from license_service import subscriptions as subs
 from license_service.tables import point_entries
 from servicekit.clock import SHANGHAI, FixedClock
 from servicekit.runtime import Runtime
+from servicekit.testing import new_resident_id
 from servicekit.uow import SYSTEM_ACTOR
 
 from .conftest import START, Actors, deliver, events_about, issue_record, record
-from .factories import new_number as new_id_number
 
 pytestmark = pytest.mark.integration
 
@@ -259,7 +259,7 @@ async def test_dl12_a_revocation_that_overtakes_its_decision_leaves_nothing_to_c
 
 
 async def test_dl12_a_decision_before_the_record_waits_and_counts_when_it_is_issued(runtime: Runtime) -> None:
-    number = new_id_number()
+    number = new_resident_id()
     await give(runtime, decision(number, points=6), decision(number, points=6))
     row = await issue_record(runtime, number=number)
     assert (row["points"], row["state"]) == (12, "full_points")  # issue answers the record as it now is
@@ -268,7 +268,7 @@ async def test_dl12_a_decision_before_the_record_waits_and_counts_when_it_is_iss
 
 
 async def test_dl12_decisions_and_the_records_issue_at_once_lose_nothing(runtime: Runtime) -> None:
-    numbers = [new_id_number() for _ in range(5)]
+    numbers = [new_resident_id() for _ in range(5)]
     await asyncio.gather(
         *(issue_record(runtime, number=n) for n in numbers),
         *(give(runtime, decision(n, points=3)) for n in numbers),
@@ -328,7 +328,7 @@ async def test_dl12_the_holder_sees_their_own_cycle_and_entries_only(
     assert (entry["violation_code"], entry["points"], entry["status"]) == ("1625", 3, "counted")
     assert at(entry["violated_at"]) == at(given["violated_at"])
     # Someone else, without a licence of their own, sees nothing of this one.
-    r = await client.get("/api/v1/licences/mine/points", headers=actors.citizen(new_id_number()))
+    r = await client.get("/api/v1/licences/mine/points", headers=actors.citizen(new_resident_id()))
     assert r.status_code == 404
     r = await client.get(f"/api/v1/licences/{row['id']}/points", headers=actors.citizen(row["number"]))
     assert r.status_code == 403  # the record-id route is for clerks and police systems

@@ -13,10 +13,11 @@ from license_service import domain, records
 from license_service.domain import RECORD_MOVES
 from servicekit.refusal import Refusal
 from servicekit.runtime import Runtime
+from servicekit.testing import new_phone
 from servicekit.uow import Actor
 
 from .conftest import audits_about, events_about
-from .factories import facts, new_phone
+from .factories import facts
 
 pytestmark = pytest.mark.integration
 

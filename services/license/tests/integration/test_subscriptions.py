@@ -13,9 +13,10 @@ import pytest
 from license_service import subscriptions as subs
 from servicekit.clock import SHANGHAI
 from servicekit.runtime import Runtime
+from servicekit.testing import new_phone, new_resident_id
 
 from .conftest import Actors, audits_about, deliver, events_about, issue
-from .factories import licence_body, new_number, new_phone
+from .factories import licence_body
 
 pytestmark = pytest.mark.integration
 
@@ -87,7 +88,7 @@ async def test_id06_an_older_phone_change_arriving_late_does_not_overwrite_a_new
 async def test_id06_a_phone_change_for_a_person_without_a_licence_or_a_cancelled_one_changes_nothing(
     client: httpx.AsyncClient, actors: Actors, runtime: Runtime
 ) -> None:
-    await deliver(runtime, subs.PHONE_CHANGED, phone_changed(new_number(), new_phone(), APPROVED))
+    await deliver(runtime, subs.PHONE_CHANGED, phone_changed(new_resident_id(), new_phone(), APPROVED))
     made = await issue(client, actors)
     r = await client.post(
         f"/api/v1/licences/{made['id']}/state-changes",
@@ -138,7 +139,7 @@ async def test_dl05_an_older_approval_arriving_late_is_not_stored_over_a_newer_o
 async def test_dl05_a_photo_approved_before_the_record_came_is_taken_up_when_it_is_issued(
     client: httpx.AsyncClient, actors: Actors, runtime: Runtime
 ) -> None:
-    number = new_number()
+    number = new_resident_id()
     data = photo_approved(number)
     await deliver(runtime, subs.LICENCE_PHOTO_APPROVED, data)
     r = await client.post("/api/v1/licences", json=licence_body(number=number), headers=actors.system)

@@ -39,7 +39,7 @@ from servicekit.consumer import Consumer
 from servicekit.crypto import blind_in
 from servicekit.envelope import Envelope
 from servicekit.runtime import Runtime
-from servicekit.testing import service_client
+from servicekit.testing import new_phone, service_client
 from servicekit.topology import declare_events_exchange
 from servicekit.worker import Worker
 
@@ -145,10 +145,6 @@ async def notify() -> AsyncIterator[Notify]:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, TIMEOUT_S)
         await connection.close()
-
-
-def new_phone() -> str:
-    return "137" + "".join(secrets.choice("0123456789") for _ in range(8))
 
 
 async def settled(consumer: Consumer, before: int, count: int) -> None:

@@ -15,13 +15,13 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import delete, update
-from stdnum.cn import ric, uscc
+from stdnum.cn import uscc
 
 from plate_pool_service.context import PlateContext
 from plate_pool_service.domain import OfficeSettings
@@ -35,9 +35,16 @@ from plate_pool_service.segments import (
 from plate_pool_service.service import SPEC
 from plate_pool_service.settings import PlatePoolSettings
 from plate_pool_service.tables import allocations, segments, selections
+from servicekit import testing
 from servicekit.clock import SHANGHAI, FixedClock
 from servicekit.migrate import migrate
-from servicekit.testing import TokenFactory, outbox_payloads, service_client, set_test_calendar_years
+from servicekit.testing import (
+    TokenFactory,
+    new_resident_id,
+    outbox_payloads,
+    service_client,
+    set_test_calendar_years,
+)
 from servicekit.testservers import PrivateRedisCluster
 from servicekit.validators import vin_check_digit
 
@@ -73,12 +80,6 @@ def new_vin() -> str:
     return body[:8] + vin_check_digit(body[:8] + "0" + body[9:]) + body[9:]
 
 
-def new_resident_id(region: str) -> str:
-    born = date(1950, 1, 1) + timedelta(days=secrets.randbelow(18_000))
-    base = region + born.strftime("%Y%m%d") + f"{secrets.randbelow(1000):03d}"
-    return base + ric.calc_check_digit(base + "0")
-
-
 def new_uscc(region: str) -> str:
     """A unified social credit code of `region` (a company, 91...) that passes every check digit."""
     while True:
@@ -94,7 +95,7 @@ _PHONES: set[str] = set()
 def new_phone() -> str:
     """A phone no other applicant of this session has: one open selection per phone (PP-13), and 300
     random ones of 10^8 meet about once in 2,000 runs of the race test (a 409 PHONE_QUOTA)."""
-    while (phone := "139" + "".join(secrets.choice("0123456789") for _ in range(8))) in _PHONES:
+    while (phone := testing.new_phone("139")) in _PHONES:
         pass
     _PHONES.add(phone)
     return phone

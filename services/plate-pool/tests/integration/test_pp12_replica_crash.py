@@ -47,9 +47,9 @@ from plate_pool_service.tables import allocations, segments, selections
 from servicekit.clock import SHANGHAI, set_platform_time
 from servicekit.runtime import Runtime
 from servicekit.settings import RedisSettings
-from servicekit.testing import TokenFactory, outbox_payloads
+from servicekit.testing import TokenFactory, new_resident_id, outbox_payloads
 
-from .conftest import JPEG, Applicant, Platform, drain, new_phone, new_resident_id, new_vin
+from .conftest import JPEG, Applicant, Platform, drain, new_phone, new_vin
 
 pytestmark = pytest.mark.integration
 

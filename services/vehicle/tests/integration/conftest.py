@@ -18,14 +18,20 @@ from servicekit.consumer import Subscription
 from servicekit.envelope import Envelope
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
-from servicekit.testing import TokenFactory, service_client, set_test_calendar_years
+from servicekit.testing import (
+    TokenFactory,
+    new_phone,
+    new_resident_id,
+    service_client,
+    set_test_calendar_years,
+)
 from servicekit.web import create_service_app
 from vehicle_service import subscriptions as subs
 from vehicle_service.api import router
 from vehicle_service.service import SPEC
 from vehicle_service.tables import metadata
 
-from .factories import new_owner_id, new_phone, new_plate, new_vin
+from .factories import new_plate, new_vin
 
 START = datetime(2027, 3, 1, 9, 0, tzinfo=SHANGHAI)  # a Monday
 
@@ -106,7 +112,7 @@ def registration(**overrides: Any) -> dict[str, Any]:
         "plate_kind": "02",
         "plate_number": new_plate(),
         "vin": new_vin(),
-        "owner": {"id_kind": "resident_id", "id_number": new_owner_id(), "name": "张三"},
+        "owner": {"id_kind": "resident_id", "id_number": new_resident_id(), "name": "张三"},
         "phone": new_phone(),
         "use": "non_commercial",
         "inspection_valid_until": "2027-05-31",

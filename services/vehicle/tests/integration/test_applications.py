@@ -13,13 +13,12 @@ from sqlalchemy import select
 
 from servicekit.clock import SHANGHAI, FixedClock
 from servicekit.runtime import Runtime
-from servicekit.testing import TokenFactory
+from servicekit.testing import TokenFactory, new_resident_id
 from vehicle_service.applications import sweep_missed_pickups
 from vehicle_service.post import LOCAL_POST
 from vehicle_service.tables import applications
 
 from .conftest import Actors, bind, bind_owner, events_about, register, register_bound, unbind
-from .factories import new_owner_id
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 4 + b"\xff\xd9"
 
@@ -138,7 +137,7 @@ async def test_vh02_an_owned_vehicle_not_bound_is_refused_for_every_item(
     r = await apply(client, actors, vehicle, item=item, kind=kind, delivery="pickup", **extra)
     assert r.status_code == 409
     assert (r.json()["code"], r.json()["rule"]) == ("VEHICLE_NOT_BOUND", "VH-02")
-    await bind(runtime, f"person-{new_owner_id()}", vehicle["id"])
+    await bind(runtime, f"person-{new_resident_id()}", vehicle["id"])
     r = await apply(client, actors, vehicle, item=item, kind=kind, delivery="pickup", **extra)
     assert r.json()["code"] == "VEHICLE_NOT_BOUND"
     binding_id = await bind_owner(runtime, vehicle)
@@ -157,7 +156,7 @@ async def test_vh02_someone_elses_vehicle_answers_404(
     r = await client.post(
         "/api/v1/vehicle-applications",
         json={"vehicle_id": vehicle["id"], "item": "plate", "kind": "reissue", "delivery": "pickup"},
-        headers=actors.citizen(new_owner_id()),
+        headers=actors.citizen(new_resident_id()),
     )
     assert r.status_code == 404
 

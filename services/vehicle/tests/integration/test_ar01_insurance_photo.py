@@ -20,13 +20,12 @@ from servicekit.clock import FixedClock
 from servicekit.documents import S3Blobs
 from servicekit.runtime import Runtime
 from servicekit.settings import DocumentSettings
-from servicekit.testing import TokenFactory, service_client
+from servicekit.testing import TokenFactory, new_resident_id, service_client
 from servicekit.web import create_service_app
 from vehicle_service.api import router
 from vehicle_service.service import SPEC
 
 from .conftest import Actors, events_about, register_bound
-from .factories import new_owner_id
 
 pytestmark = pytest.mark.integration
 
@@ -107,7 +106,7 @@ async def test_ar01_vh09_a_marks_insurance_certificate_is_kept_with_the_applicat
     assert [p["state"] for _, p in await events_about(runtime, case["id"])] == ["submitted"]
     served = await client.get(f"{path}/insurance-photo", headers=office)
     assert (served.status_code, served.content) == (200, JPEG)
-    for stranger in (actors.citizen(new_owner_id()), clerk(actors, office="139999")):
+    for stranger in (actors.citizen(new_resident_id()), clerk(actors, office="139999")):
         refused = await client.get(f"{path}/insurance-photo", headers=stranger)
         assert (refused.status_code, refused.json()["code"]) == (404, "NOT_FOUND")
     assert (await client.get(f"{path}/insurance-photo")).status_code == 401
@@ -150,7 +149,7 @@ async def test_ar01_insurance_certificate_type_and_size_are_refused_and_nothing_
     assert (await client.get(path, headers=owner)).json()["insurance_photo"] is None
     assert await _documents(runtime, f"application:{case['id']}") == []
     # another person cannot store one on this draft, nor submit it
-    stranger = actors.citizen(new_owner_id())
+    stranger = actors.citizen(new_resident_id())
     assert (await client.put(f"{path}/insurance-photo", content=JPEG, headers=stranger)).status_code == 404
     assert (await client.post(f"{path}/submission", headers=stranger)).status_code == 404
     # the insurer's PDF is a scan the office accepts; stored again, it replaces the first, which is kept

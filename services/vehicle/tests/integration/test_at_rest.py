@@ -14,11 +14,12 @@ from sqlalchemy import Engine, create_engine, select, text
 from servicekit.crypto import blind_match
 from servicekit.migrate import alembic_config, drop_test_database, ensure_database
 from servicekit.runtime import Runtime
+from servicekit.testing import new_phone, new_resident_id
 from vehicle_service import records
 from vehicle_service.service import SPEC
 from vehicle_service.tables import delivery_bans, preselections, vehicles
 
-from .factories import new_owner_id, new_phone, new_plate, new_vin
+from .factories import new_plate, new_vin
 
 BEFORE = "0012"  # the revision before the sealing one
 
@@ -43,7 +44,7 @@ def dump(engine: Engine, table: str) -> str:
 
 
 def test_the_sealing_revision_seals_existing_rows_and_its_downgrade_opens_them(scratch: Engine) -> None:
-    owner, phone, now = new_owner_id(), new_phone(), datetime.now(UTC)
+    owner, phone, now = new_resident_id(), new_phone(), datetime.now(UTC)
     vehicle_id = uuid.uuid4()
     with scratch.begin() as conn:
         conn.execute(
@@ -91,7 +92,7 @@ def test_the_sealing_revision_seals_existing_rows_and_its_downgrade_opens_them(s
 async def test_a_preselection_told_again_keeps_its_blind_index_in_step(runtime: Runtime) -> None:
     """A confirmation told again (the PP-08 projection's upsert) rewrites the sealed owner and its digest
     together: the projection is found by the owner it now names, not by the one before."""
-    selection, first, second = f"sel-{uuid.uuid4().hex[:12]}", new_owner_id(), new_owner_id()
+    selection, first, second = f"sel-{uuid.uuid4().hex[:12]}", new_resident_id(), new_resident_id()
     for owner in (first, second):
         async with runtime.uow() as uow:
             await records.upsert_preselection(

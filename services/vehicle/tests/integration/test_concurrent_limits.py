@@ -13,10 +13,11 @@ import pytest
 from sqlalchemy import func, select
 
 from servicekit.runtime import Runtime
+from servicekit.testing import new_phone
 from vehicle_service.tables import applications, inspection_bookings, inspection_slots, temp_plates
 
 from .conftest import Actors, register_bound
-from .factories import new_phone, new_uscc
+from .factories import new_uscc
 from .test_inspections import station_with_slots
 from .test_temp_plates import DOCUMENTS, Desk, collect, plate_for, qualify
 

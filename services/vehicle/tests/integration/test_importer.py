@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import func, select
 
 from servicekit.runtime import Runtime
-from servicekit.testing import outbox_payloads
+from servicekit.testing import new_phone, new_resident_id, outbox_payloads
 from vehicle_service.importer import import_rows, read_csv
 from vehicle_service.tables import vehicles
 
-from .factories import new_owner_id, new_phone, new_plate, new_vin
+from .factories import new_plate, new_vin
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +46,7 @@ def good_row(**kw: str) -> dict[str, str]:
         "plate_number": new_plate(),
         "vin": new_vin(),
         "owner_id_kind": "resident_id",
-        "owner_id_number": new_owner_id(),
+        "owner_id_number": new_resident_id(),
         "owner_name": "吴十",
         "phone": new_phone(),
         "use": "non_commercial",

@@ -15,11 +15,12 @@ from sqlalchemy import func, select
 
 from servicekit.clock import FixedClock
 from servicekit.runtime import Runtime
+from servicekit.testing import new_resident_id
 from vehicle_service.importer import import_rows, read_csv
 from vehicle_service.tables import inspection_bookings, inspection_slots, vehicles
 
 from .conftest import Actors, bind, bind_owner, events_about, register, unbind
-from .factories import new_owner_id, new_phone, new_plate, new_vin
+from .factories import new_plate, new_vin
 from .test_importer import as_csv, good_row
 
 pytestmark = pytest.mark.integration
@@ -182,7 +183,7 @@ async def test_vh13_someone_elses_vehicle_answers_404(client: httpx.AsyncClient,
     r = await client.post(
         "/api/v1/inspection-bookings",
         json={"vehicle_id": vehicle["id"], "slot_id": slots[0]["id"]},
-        headers=actors.citizen(new_owner_id()),
+        headers=actors.citizen(new_resident_id()),
     )
     assert r.status_code == 404
 
@@ -196,7 +197,7 @@ async def test_vh13_an_owned_vehicle_not_bound_cannot_be_booked(
     assert r.status_code == 409
     assert (r.json()["code"], r.json()["rule"]) == ("VEHICLE_NOT_BOUND", "VH-13")
     # Someone else's binding of it is not the owner's.
-    await bind(runtime, f"person-{new_owner_id()}", vehicle["id"])
+    await bind(runtime, f"person-{new_resident_id()}", vehicle["id"])
     assert (await book(client, actors, vehicle, slots[0])).json()["code"] == "VEHICLE_NOT_BOUND"
     await bind_owner(runtime, vehicle)
     assert (await book(client, actors, vehicle, slots[0])).status_code == 201
@@ -419,4 +420,4 @@ async def test_vh14_concurrent_bookings_over_many_slots_never_overbook(
         assert over.scalar_one() == 0
 
 
-__all__ = ["new_phone", "new_plate", "timedelta"]
+__all__ = ["new_plate", "timedelta"]

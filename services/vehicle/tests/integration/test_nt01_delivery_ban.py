@@ -15,13 +15,12 @@ from sqlalchemy import func, select
 from servicekit.clock import FixedClock
 from servicekit.crypto import blind_match
 from servicekit.runtime import Runtime
-from servicekit.testing import TokenFactory
+from servicekit.testing import TokenFactory, new_phone
 from vehicle_service import subscriptions as subs
 from vehicle_service.applications import sweep_missed_pickups
 from vehicle_service.tables import delivery_bans
 
 from .conftest import Actors, deliver, events_about, register_bound
-from .factories import new_phone
 from .test_applications import apply, clerk, step
 
 pytestmark = pytest.mark.integration

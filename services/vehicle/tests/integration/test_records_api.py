@@ -10,6 +10,7 @@ import pytest
 
 from servicekit.clock import FixedClock
 from servicekit.runtime import Runtime
+from servicekit.testing import new_phone, new_resident_id
 
 from .conftest import (
     Actors,
@@ -21,7 +22,7 @@ from .conftest import (
     registration,
     unbind,
 )
-from .factories import new_owner_id, new_phone, new_plate, new_vin
+from .factories import new_plate, new_vin
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +57,7 @@ async def test_vh01_record_holds_the_catalogue_fields_and_the_owner_sees_it(
 
 async def test_vh01_another_persons_vehicle_answers_404(client: httpx.AsyncClient, actors: Actors) -> None:
     vehicle = await register(client, actors)
-    stranger = actors.citizen(new_owner_id())
+    stranger = actors.citizen(new_resident_id())
     r = await client.get(f"/api/v1/vehicles/{vehicle['id']}", headers=stranger)
     assert r.status_code == 404
     r = await client.put(
@@ -66,7 +67,7 @@ async def test_vh01_another_persons_vehicle_answers_404(client: httpx.AsyncClien
 
 
 async def test_vh01_citizen_lists_only_own_vehicles_masked(client: httpx.AsyncClient, actors: Actors) -> None:
-    owner = new_owner_id()
+    owner = new_resident_id()
     mine = [
         await register(client, actors, owner={"id_kind": "resident_id", "id_number": owner, "name": "王五"})
         for _ in range(2)
@@ -99,7 +100,7 @@ async def test_vh15_duplicate_vin_is_refused(client: httpx.AsyncClient, actors: 
 
 
 async def test_vh15_citizen_cannot_register(client: httpx.AsyncClient, actors: Actors) -> None:
-    r = await client.post("/api/v1/vehicles", json=registration(), headers=actors.citizen(new_owner_id()))
+    r = await client.post("/api/v1/vehicles", json=registration(), headers=actors.citizen(new_resident_id()))
     assert r.status_code == 403
 
 
@@ -131,7 +132,7 @@ async def _feed_selection(client: httpx.AsyncClient, actors: Actors, **kw: str) 
 async def test_vh15_pp09_registration_consumes_the_matching_preselection(
     client: httpx.AsyncClient, actors: Actors, runtime: Runtime
 ) -> None:
-    owner_id, phone, vin, plate = new_owner_id(), new_phone(), new_vin(), new_plate()
+    owner_id, phone, vin, plate = new_resident_id(), new_phone(), new_vin(), new_plate()
     selection_id, sel = await _feed_selection(
         client, actors, owner_id=owner_id, phone=phone, vin=vin, plate=plate
     )
@@ -158,7 +159,7 @@ async def test_vh15_pp09_registration_consumes_the_matching_preselection(
 async def test_pp09_registration_differing_from_the_preselection_is_refused_and_published(
     client: httpx.AsyncClient, actors: Actors, runtime: Runtime, field: str
 ) -> None:
-    owner_id, phone, vin, plate = new_owner_id(), new_phone(), new_vin(), new_plate()
+    owner_id, phone, vin, plate = new_resident_id(), new_phone(), new_vin(), new_plate()
     selection_id, sel = await _feed_selection(
         client, actors, owner_id=owner_id, phone=phone, vin=vin, plate=plate
     )
@@ -173,7 +174,7 @@ async def test_pp09_registration_differing_from_the_preselection_is_refused_and_
     elif field == "owner.id_kind":
         owner["id_kind"], owner["id_number"] = "passport", "E12345678"
     else:
-        owner["id_number"] = new_owner_id()
+        owner["id_number"] = new_resident_id()
     r = await client.post("/api/v1/vehicles", json=body, headers=actors.clerk)
     assert r.status_code == 409, r.text
     problem = r.json()
@@ -187,7 +188,7 @@ async def test_pp09_registration_differing_from_the_preselection_is_refused_and_
 async def test_pp09_selection_past_its_register_by_is_refused(
     client: httpx.AsyncClient, actors: Actors, clock: FixedClock
 ) -> None:
-    owner_id, phone, vin, plate = new_owner_id(), new_phone(), new_vin(), new_plate()
+    owner_id, phone, vin, plate = new_resident_id(), new_phone(), new_vin(), new_plate()
     selection_id, sel = await _feed_selection(
         client, actors, owner_id=owner_id, phone=phone, vin=vin, plate=plate
     )
@@ -242,7 +243,7 @@ async def test_vh11_an_owned_vehicle_not_bound_keeps_its_contact(
     assert r.status_code == 409
     assert (r.json()["code"], r.json()["rule"]) == ("VEHICLE_NOT_BOUND", "VH-11")
     # Someone else's binding of it is not the owner's.
-    await bind(runtime, f"person-{new_owner_id()}", vehicle["id"])
+    await bind(runtime, f"person-{new_resident_id()}", vehicle["id"])
     assert (await client.put(url, json={"phone": new_phone()}, headers=headers)).status_code == 409
     binding_id = await bind_owner(runtime, vehicle)
     assert (await client.put(url, json={"phone": new_phone()}, headers=headers)).status_code == 200
@@ -270,7 +271,7 @@ async def test_vh16_transfer_deregistration_and_use_change_are_published(
     r = await client.put(f"/api/v1/vehicles/{vid}/use", json={"use": "non_commercial"}, headers=actors.system)
     assert r.status_code == 200
     assert r.json()["use"] == "non_commercial"
-    new_owner = {"id_kind": "resident_id", "id_number": new_owner_id(), "name": "李四"}
+    new_owner = {"id_kind": "resident_id", "id_number": new_resident_id(), "name": "李四"}
     r = await client.post(
         f"/api/v1/vehicles/{vid}/transfer",
         json={"owner": new_owner, "phone": new_phone()},
@@ -344,7 +345,7 @@ async def test_vh01_clerk_of_another_office_does_not_see_the_vehicle(
 async def test_vh01_clerk_searches_by_owner_and_pages_through_with_a_cursor(
     client: httpx.AsyncClient, actors: Actors
 ) -> None:
-    owner = {"id_kind": "resident_id", "id_number": new_owner_id(), "name": "陈十五"}
+    owner = {"id_kind": "resident_id", "id_number": new_resident_id(), "name": "陈十五"}
     made = {(await register(client, actors, owner=owner))["id"] for _ in range(5)}
     seen: list[str] = []
     cursor = None

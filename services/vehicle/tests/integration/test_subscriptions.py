@@ -10,12 +10,13 @@ import pytest
 from sqlalchemy import select
 
 from servicekit.runtime import Runtime
+from servicekit.testing import new_phone, new_resident_id
 from vehicle_service import records
 from vehicle_service import subscriptions as subs
 from vehicle_service.tables import vehicle_bindings
 
 from .conftest import START, Actors, binding_event, deliver, events_about, register, registration
-from .factories import new_owner_id, new_phone, new_plate, new_uscc, new_vin
+from .factories import new_plate, new_uscc, new_vin
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.integration
 async def test_id06_counter_registration_replaces_the_phone_on_every_vehicle_of_the_person(
     client: httpx.AsyncClient, actors: Actors, runtime: Runtime
 ) -> None:
-    owner = {"id_kind": "resident_id", "id_number": new_owner_id(), "name": "孙八"}
+    owner = {"id_kind": "resident_id", "id_number": new_resident_id(), "name": "孙八"}
     first = await register(client, actors, owner=owner)
     second = await register(client, actors, owner=owner)
     other = await register(client, actors)
@@ -51,7 +52,7 @@ async def test_id06_counter_registration_replaces_the_phone_on_every_vehicle_of_
 async def test_pp09_projection_from_plate_pool_events_allows_then_stops_registration(
     client: httpx.AsyncClient, actors: Actors, runtime: Runtime
 ) -> None:
-    owner = {"id_kind": "resident_id", "id_number": new_owner_id(), "name": "周九"}
+    owner = {"id_kind": "resident_id", "id_number": new_resident_id(), "name": "周九"}
     vin, phone, plate = new_vin(), new_phone(), new_plate()
     selection_id = str(uuid.uuid4())
     confirmed = {
@@ -111,7 +112,7 @@ async def test_pp09_a_cancellation_arriving_before_its_confirmation_still_wins(
     client: httpx.AsyncClient, actors: Actors, runtime: Runtime
 ) -> None:
     """Confirmations and cancellations come on separate queues: either may be first."""
-    owner = {"id_kind": "resident_id", "id_number": new_owner_id(), "name": "蒋十六"}
+    owner = {"id_kind": "resident_id", "id_number": new_resident_id(), "name": "蒋十六"}
     vin, phone = new_vin(), new_phone()
     selection_id = str(uuid.uuid4())
     await deliver(runtime, subs.SELECTION_CANCELLED, {"selection_id": selection_id, "reason": "abandoned"})
@@ -173,7 +174,7 @@ async def test_vh13_binding_projection_is_idempotent_and_an_early_end_is_never_r
 ) -> None:
     """ADR 0044: created twice is one live binding; ended twice stays ended; an end that overtakes its
     start (the relay does not order them) leaves no live binding when the start comes."""
-    account, vehicle_id = f"person-{new_owner_id()}", str(uuid.uuid4())
+    account, vehicle_id = f"person-{new_resident_id()}", str(uuid.uuid4())
     in_order = binding_event(account, vehicle_id)
     for _ in range(2):
         await deliver(runtime, subs.BINDINGS, in_order, CREATED)
@@ -198,6 +199,6 @@ async def test_vh13_binding_projection_is_idempotent_and_an_early_end_is_never_r
 
 
 async def test_vh13_binding_events_of_other_records_are_ignored(runtime: Runtime) -> None:
-    account, ref = f"person-{new_owner_id()}", str(uuid.uuid4())
+    account, ref = f"person-{new_resident_id()}", str(uuid.uuid4())
     await deliver(runtime, subs.BINDINGS, binding_event(account, ref) | {"record_kind": "licence"}, CREATED)
     assert not await _live(runtime, account, ref)

@@ -10,10 +10,11 @@ import pytest
 
 from servicekit.clock import SHANGHAI, FixedClock
 from servicekit.runtime import Runtime
+from servicekit.testing import new_phone, new_resident_id
 from vehicle_service.dealers import sweep_missed_reviews
 
 from .conftest import Actors, events_about, registration
-from .factories import new_owner_id, new_phone, new_uscc, new_vin
+from .factories import new_uscc, new_vin
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +61,7 @@ def plate_for(brand: str = "大众", model: str = "朗逸", **kw: Any) -> dict[s
         "vin": new_vin(),
         "brand": brand,
         "model": model,
-        "owner": {"id_kind": "resident_id", "id_number": new_owner_id(), "name": "冯十二"},
+        "owner": {"id_kind": "resident_id", "id_number": new_resident_id(), "name": "冯十二"},
         "phone": new_phone(),
     } | kw
 

@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from servicekit.runtime import Runtime
-from servicekit.testing import TokenFactory
+from servicekit.testing import TokenFactory, new_resident_id
 
 from .conftest import Actors, bind, register
-from .factories import new_owner_id, new_uscc
+from .factories import new_uscc
 from .test_inspections import station_with_slots
 
 pytestmark = pytest.mark.integration
@@ -80,7 +80,7 @@ async def test_id08_a_unit_and_a_person_with_the_same_number_own_nothing_of_each
     client: httpx.AsyncClient, actors: Actors, tokens: TokenFactory
 ) -> None:
     """ADR 0012: ownership matches the number and the owner's kind (credit code for units)."""
-    person_id = new_owner_id()
+    person_id = new_resident_id()
     persons = await register(
         client, actors, owner={"id_kind": "resident_id", "id_number": person_id, "name": "张三"}
     )
@@ -98,7 +98,7 @@ async def test_id08_the_agent_signed_in_as_a_person_does_not_own_the_units_vehic
     client: httpx.AsyncClient, actors: Actors, tokens: TokenFactory
 ) -> None:
     """The agent acts for the unit only when signed in as the unit (identity's unit account)."""
-    code, agent = new_uscc(), new_owner_id()
+    code, agent = new_uscc(), new_resident_id()
     vehicle = await unit_vehicle(client, actors, code)
     as_person = actors.citizen(agent, channel="online")
     assert (await client.get(f"/api/v1/vehicles/{vehicle['id']}", headers=as_person)).status_code == 404

@@ -22,7 +22,7 @@ from servicekit.consumer import Subscription
 from servicekit.envelope import Envelope
 from servicekit.migrate import migrate
 from servicekit.runtime import Runtime
-from servicekit.testing import TokenFactory, outbox_payloads, service_client
+from servicekit.testing import TokenFactory, new_phone, new_resident_id, outbox_payloads, service_client
 from servicekit.web import create_service_app
 from violation_service import subscriptions as subs
 from violation_service.api import router
@@ -30,7 +30,7 @@ from violation_service.context import close_context, open_context
 from violation_service.service import SPEC
 from violation_service.tables import metadata
 
-from .factories import new_id_number, new_phone, new_plate
+from .factories import new_plate
 
 START = datetime(2027, 3, 1, 9, 0, tzinfo=SHANGHAI)  # a Monday
 
@@ -141,7 +141,7 @@ class Actors:
         self.far_clerk = tokens.headers(tokens.clerk(roles=("clerk.intake",), office="440100"))
 
     def person(self, channel: str = "online") -> Person:
-        account_id, id_number, phone = str(uuid.uuid4()), new_id_number(), new_phone()
+        account_id, id_number, phone = str(uuid.uuid4()), new_resident_id(), new_phone()
         token = self.tokens.citizen(
             subject=account_id,
             id_number=id_number,
@@ -204,7 +204,11 @@ async def has_vehicle(
             "vehicle_id": vehicle_id,
             "plate_number": plate_number,
             "plate_kind": plate_kind,
-            "owner": {"id_kind": "resident_id", "id_number": owner_id_number or new_id_number(), "name": "x"},
+            "owner": {
+                "id_kind": "resident_id",
+                "id_number": owner_id_number or new_resident_id(),
+                "name": "x",
+            },
         },
         "vehicle.vehicle.registered.v1",
         "/vehicle",

@@ -13,10 +13,11 @@ from sqlalchemy import Engine, create_engine, select, text
 
 from servicekit.crypto import blind_match
 from servicekit.migrate import alembic_config, drop_test_database, ensure_database
+from servicekit.testing import new_resident_id
 from violation_service.service import SPEC
 from violation_service.tables import bindings, vehicle_plates
 
-from .factories import new_id_number, new_plate
+from .factories import new_plate
 
 BEFORE = "0003"  # the revision before the sealing one
 BINDING = (
@@ -45,7 +46,7 @@ def dump(engine: Engine, table: str) -> str:
 
 
 def test_the_sealing_revision_seals_existing_rows_and_its_downgrade_opens_them(scratch: Engine) -> None:
-    number, account, now = new_id_number(), str(uuid.uuid4()), datetime.now(UTC)
+    number, account, now = new_resident_id(), str(uuid.uuid4()), datetime.now(UTC)
     vehicle_id = str(uuid.uuid4())
     with scratch.begin() as conn:
         licence = {"id": "b1", "account": account, "kind": "licence", "ref": number, "name": "王五"}
