@@ -90,7 +90,7 @@ USER 10001:10001
 EXPOSE 8000
 
 # The api by default; Kubernetes gives each process its own command (worker, migration).
-CMD ["sh", "-c", "exec uvicorn --factory \"$(printf %s \"$TMS_SERVICE\" | tr - _)_service.main:create_app\" --host 0.0.0.0 --port 8000 --no-proxy-headers"]
+CMD ["sh", "-c", "exec uvicorn --factory \"$(printf %s \"$TMS_SERVICE\" | tr - _)_service.main:create_app\" --host 0.0.0.0 --port 8000 --no-proxy-headers --http servicekit.web.http:CoalescingHttpToolsProtocol"]
 
 # --------------------------------------------------------------------------------------------------
 # The gateway: the same Python layer (gateway app and the nginx.conf renderer) plus Debian's nginx.

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from servicekit.testing import new_phone, new_resident_id
 from servicekit.validators import vin_check_digit
+from servicekit.web.http import UVICORN_HTTP
 
 ROOT = Path(__file__).resolve().parents[1]
 JPEG = "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAMCAgICAgMCAgIDAwMDBAYEBAQEBAgGBgUGBwcH"
@@ -104,6 +105,8 @@ def start_replica(
             # may close an idle connection just as nginx sends a POST on it, which nginx cannot retry (502).
             "--timeout-keep-alive",
             "75",
+            "--http",  # as everywhere (ADR 0102)
+            UVICORN_HTTP,
         ],
         cwd=ROOT,
         stdout=log_file,

@@ -28,13 +28,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 TOPOLOGY = ROOT / "gateway" / "src" / "gateway_service" / "topology.json"
 UV_RUN = "uv run --no-sync"
+# servicekit.web.http.UVICORN_HTTP (this script runs on any python3; a test keeps the two equal)
+HTTP_PROTOCOL = "servicekit.web.http:CoalescingHttpToolsProtocol"
 
 
 def uvicorn(package: str, module: str, host: str, port: int) -> str:
     """`--no-proxy-headers`: the client's address is servicekit's to decide from the gateway's one
-    X-Forwarded-For (ADR 0083), not uvicorn's, which would walk a list a caller wrote."""
+    X-Forwarded-For (ADR 0083), not uvicorn's, which would walk a list a caller wrote. `--http`: one socket
+    write per event-loop tick (ADR 0102)."""
     app = f"{package}.{module}:create_app"
-    return f"{UV_RUN} uvicorn --factory {app} --host {host} --port {port} --no-access-log --no-proxy-headers"
+    return (
+        f"{UV_RUN} uvicorn --factory {app} --host {host} --port {port} --no-access-log --no-proxy-headers "
+        f"--http {HTTP_PROTOCOL}"
+    )
 
 
 def procfile_lines(topology: dict[str, Any], root: Path, nginx: str) -> list[str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gateway_service.routes import route_table
+from servicekit.web.http import UVICORN_HTTP
 
 REPO = Path(__file__).resolve().parents[2]
 SYSTEM_PYTHON = next((p for p in ("/usr/bin/python3",) if Path(p).exists()), sys.executable)
@@ -41,7 +42,8 @@ def test_procfile_lists_every_process_from_the_one_topology(tmp_path: Path) -> N
             expected_names.add(label)
             assert entries[label] == (
                 f"uv run --no-sync uvicorn --factory {up.package}.main:create_app "
-                f"--host {server.host} --port {server.port} --no-access-log --no-proxy-headers"
+                f"--host {server.host} --port {server.port} --no-access-log --no-proxy-headers "
+                f"--http {UVICORN_HTTP}"
             )
     assert set(entries) == expected_names
     assert {"plate-pool-8040", "plate-pool-8041"} <= set(entries)

@@ -37,6 +37,7 @@ from servicekit.runtime import Runtime
 from servicekit.service import load_spec
 from servicekit.settings import Environment, ServiceSettings
 from servicekit.testing import new_phone, new_resident_id
+from servicekit.web.http import UVICORN_HTTP
 
 from .processes import NGINX, free_port, spawn, wait_until_ok
 
@@ -47,7 +48,12 @@ PASSWORD = "Passw0rd2027"
 def _uvicorn(name: str, factory: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     args = ["-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1", "--port", str(port)]
     # The services decide the client's address from the gateway's header themselves (ADR 0083).
-    return spawn([sys.executable, *args, "--no-access-log", "--no-proxy-headers"], name, cwd=ROOT, env=env)
+    return spawn(
+        [sys.executable, *args, "--no-access-log", "--no-proxy-headers", "--http", UVICORN_HTTP],
+        name,
+        cwd=ROOT,
+        env=env,
+    )
 
 
 def _stop(processes: Sequence[subprocess.Popen[bytes]]) -> None:

@@ -417,6 +417,8 @@ def problems_services(docs: list[Doc]) -> list[str]:
             "--port",
             "8000",
             "--no-proxy-headers",  # the client's address is servicekit's to decide (ADR 0083)
+            "--http",  # one socket write per tick (ADR 0102)
+            "servicekit.web.http:CoalescingHttpToolsProtocol",
         ]:
             found.append(f"{svc}-api: command is not the api contract: {api_c.get('command')}")
         if worker_c.get("command") != ["python", "-m", f"{package(svc)}.worker"]:
