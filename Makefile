@@ -5,7 +5,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv
 PYTEST_ARGS ?=
 
-.PHONY: help tools install infra web web-openapi browser migrate audit-verify run test test-cluster test-unit lint format contracts rules bench-tools bench-gateway bench-plates bench-plates-cluster bench-plates-ab bench-opening bench-exams bench-relay fault-tools proof-faults proof-broker-cluster proof-attack clean
+.PHONY: help tools install infra web web-openapi browser migrate audit-verify run test test-cluster test-unit lint format contracts rules bench-tools bench-gateway bench-plates bench-plates-cluster bench-plates-ab bench-opening bench-exams bench-relay bench-redis-tls fault-tools proof-faults proof-broker-cluster proof-attack clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -86,6 +86,9 @@ bench-exams: install bench-tools ## DL-11: 1,000 concurrent exam requests for 10
 
 bench-relay: install bench-tools ## outbox relay with publisher confirms, 1 and 2 replicas; BASE=<commit> runs that relay side by side (JSON on the last line)
 	$(UV) run python bench/relay.py $(if $(BASE),--base $(BASE))
+
+bench-redis-tls: install ## the revocation check over TLS, redis-py against the pipelined connection, side by side (JSON on the last line)
+	$(UV) run python bench/redis_tls.py
 
 fault-tools: tools ## the servers, as `make infra`, and what the fault proofs' network cut needs (nftables, socat)
 	python3 scripts/bootstrap_infra.py --env all --faults

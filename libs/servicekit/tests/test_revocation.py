@@ -73,7 +73,7 @@ async def test_an_unreachable_redis_is_unavailable_for_readers_and_writers() -> 
 
 
 async def test_a_burst_of_checks_goes_out_on_one_pipelined_connection(redis_url: str, redis: Redis) -> None:
-    """Over plain TCP, 500 requests at once share the one auto-pipelining connection: none of redis-py's."""
+    """Over TCP, 500 requests at once share the one auto-pipelining connection: none of redis-py's."""
     narrow = Redis.from_url(redis_url, max_connections=1)
     marks = Revocations(narrow, ttl_s=60)
     await marks.revoke_session("acc-8p", "sid-gone")  # the writer's SET: redis-py, its one connection
@@ -91,12 +91,12 @@ async def test_a_burst_of_checks_goes_out_on_one_pipelined_connection(redis_url:
 
 
 async def test_a_burst_of_checks_shares_one_connection(redis_url: str, redis: Redis) -> None:
-    """Where the pipelined connection is not used (TLS, a Unix socket): 500 requests at once, two MGETs go
+    """Where the pipelined connection is not used (a Unix socket): 500 requests at once, two MGETs go
     out on their own, the others wait and go out pipelined, on one more connection (redis-py's pool
     refuses a connection past its limit, 100 by default; here 3)."""
     narrow = Redis.from_url(redis_url, max_connections=3)
     marks = Revocations(narrow, ttl_s=60, max_direct=2)
-    marks._pipe_plain_tcp = False  # as open_beside decides for TLS
+    marks._pipe_possible = False  # as open_beside decides for a Unix socket
     await marks.revoke_session("acc-8", "sid-gone")
     now = time.time()
     sessions = ["sid-gone" if i % 50 == 0 else f"sid-{i}" for i in range(500)]

@@ -6,18 +6,20 @@ On these machines a socket write costs far more CPU than the Python around it (a
 connection: commands issued in the same event-loop tick go out in one write, and replies come back in
 order (Redis answers a connection's commands in order), so the syscall is paid once per batch.
 It speaks only what the hot paths need: commands out, RESP2 replies in (simple, error, integer, bulk,
-array), over plain TCP (`open_beside` gives None for TLS or a Unix socket: redis-py then). Anything else
-(pools, scripts loading, stats) uses redis-py.
+array), over TCP, with TLS where redis-py's URL says `rediss://` (the same verified context redis-py
+builds: production refuses anything else, ADR 0094); `open_beside` gives None for a Unix socket (redis-py
+then). Anything else (pools, scripts loading, stats) uses redis-py.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections import deque
 from typing import Any, cast
 
 from redis.asyncio import Redis
-from redis.asyncio.connection import Connection
+from redis.asyncio.connection import Connection, SSLConnection
 
 
 class RespError(Exception):
@@ -105,10 +107,17 @@ class RespPipe(asyncio.Protocol):
 
     @classmethod
     async def open(
-        cls, host: str, port: int, db: int, password: str | None = None, username: str | None = None
+        cls,
+        host: str,
+        port: int,
+        db: int,
+        password: str | None = None,
+        username: str | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> RespPipe:
+        """`tls`: the server's certificate is checked against `host` when the context checks host names."""
         loop = asyncio.get_running_loop()
-        _, pipe = await loop.create_connection(cls, host, port)
+        _, pipe = await loop.create_connection(cls, host, port, ssl=tls)
         if password:
             await (pipe.call("AUTH", username, password) if username else pipe.call("AUTH", password))
         if db:
@@ -165,15 +174,22 @@ class RespPipe(asyncio.Protocol):
 
 
 async def open_beside(redis: Redis) -> RespPipe | None:
-    """A connection to the server and database `redis` talks to, or None when that is not plain TCP (TLS,
-    a Unix socket)."""
-    if redis.connection_pool.connection_class is not Connection:
+    """A connection to the server and database `redis` talks to, over TLS when it does (with the context
+    redis-py builds from the URL: its CA, client certificate, verification and host check), or None when
+    that is a Unix socket."""
+    pool = redis.connection_pool
+    tls: ssl.SSLContext | None = None
+    if pool.connection_class is SSLConnection:
+        # Not connected: made only for the context its settings give (`rediss://...?ssl_ca_certs=...`).
+        tls = SSLConnection(**pool.connection_kwargs).ssl_context.get()
+    elif pool.connection_class is not Connection:
         return None
-    kwargs = redis.connection_pool.connection_kwargs
+    kwargs = pool.connection_kwargs
     return await RespPipe.open(
         str(kwargs.get("host", "127.0.0.1")),
         int(kwargs.get("port", 6379)),
         int(kwargs.get("db", 0) or 0),
         kwargs.get("password"),
         kwargs.get("username"),
+        tls,
     )

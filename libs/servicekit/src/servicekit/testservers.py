@@ -4,6 +4,7 @@ copy on another port, never to the shared one the rest of the suite (and a devel
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -12,6 +13,8 @@ import signal
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 
@@ -260,34 +263,122 @@ class PrivatePostgres:
 _REDIS_IN_MEMORY = ("--save", "", "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning")
 
 
+@dataclass(frozen=True)
+class LocalCertificates:
+    """A certificate authority of its own and a server certificate it signed for 127.0.0.1 and localhost,
+    as files, for servers that must speak TLS in a test (production refuses plain connections, ADR 0094)."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+    @classmethod
+    def make(cls, directory: Path, name: str = "test") -> LocalCertificates:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        now = datetime.now(UTC)
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} CA")])
+        ca = (
+            x509.CertificateBuilder()
+            .subject_name(ca_name)
+            .issuer_name(ca_name)
+            .public_key(ca_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(ca_key, hashes.SHA256())
+        )
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(ca_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                ),
+                critical=False,
+            )
+            .sign(ca_key, hashes.SHA256())
+        )
+        directory.mkdir(parents=True, exist_ok=True)
+        files = cls(
+            directory / f"{name}-ca.pem", directory / f"{name}-cert.pem", directory / f"{name}-key.pem"
+        )
+        files.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+        files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        files.key.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        return files
+
+
 class PrivateRedis:
     """A redis-server of its own keeping nothing on disk, as the shared one here (architecture.md, traps):
-    a restart loses everything it held."""
+    a restart loses everything it held. With `tls`, it speaks TLS only, on `port`."""
 
-    def __init__(self, port: int = 6499, listen: str = "127.0.0.1") -> None:
+    def __init__(
+        self, port: int = 6499, listen: str = "127.0.0.1", tls: LocalCertificates | None = None
+    ) -> None:
         self.port = port
         self.listen = listen
+        self.tls = tls
         self.process: subprocess.Popen[bytes] | None = None
 
     def url(self, db: int = 0, host: str = "127.0.0.1") -> str:
+        if self.tls is not None:  # verified: redis-py's defaults, ssl_cert_reqs=required, the host checked
+            return f"rediss://{host}:{self.port}/{db}?ssl_ca_certs={self.tls.ca}"
         return f"redis://{host}:{self.port}/{db}"
+
+    def _listening(self) -> list[str]:
+        if self.tls is None:
+            return ["--port", str(self.port)]
+        return [
+            "--port",
+            "0",
+            "--tls-port",
+            str(self.port),
+            "--tls-cert-file",
+            str(self.tls.cert),
+            "--tls-key-file",
+            str(self.tls.key),
+            "--tls-ca-cert-file",
+            str(self.tls.ca),
+            "--tls-auth-clients",
+            "no",
+        ]
 
     def start(self, timeout_s: float = 30) -> None:
         self.process = subprocess.Popen(  # noqa: S603 - fixed program, our own arguments
             [  # noqa: S607
                 "redis-server",
-                "--port",
-                str(self.port),
+                *self._listening(),
                 "--bind",
                 *self.listen.split(","),
                 *_REDIS_IN_MEMORY,
             ],
             stdout=subprocess.DEVNULL,
         )
+        cli = ["redis-cli", "-p", str(self.port)]
+        if self.tls is not None:
+            cli += ["--tls", "--cacert", str(self.tls.ca)]
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             ping = subprocess.run(  # noqa: S603
-                ["redis-cli", "-p", str(self.port), "ping"],  # noqa: S607
+                [*cli, "ping"],
                 capture_output=True,
                 text=True,
                 check=False,

@@ -9,10 +9,10 @@ Two marks, both with the access token's lifetime as TTL (a token older than that
   changed, the account was suspended or cancelled; every token issued (`iat`) at or before it is dead.
 
 Both keys of one subject share the hash tag `{<sub>}`, so a request's check is one MGET, on a Redis
-Cluster too. Over plain TCP every check of the process goes on one auto-pipelining connection
-(`servicekit.resp`): the MGETs of one event-loop tick leave in one write, a burst holds one connection,
-and a check costs a fraction of redis-py's CPU (the hot path of every request). Otherwise (TLS, a Unix
-socket) a check sends its MGET at once while few are in flight; past `max_direct` concurrent ones, the
+Cluster too. Over TCP, with TLS or without, every check of the process goes on one auto-pipelining
+connection (`servicekit.resp`): the MGETs of one event-loop tick leave in one write, a burst holds one
+connection, and a check costs a fraction of redis-py's CPU (the hot path of every request). Otherwise (a
+Unix socket) a check sends its MGET at once while few are in flight; past `max_direct` concurrent ones, the
 others wait and go out together in one pipeline, one pipeline at a time: a burst of requests holds a few
 connections, not one each (redis-py's pool refuses the 101st), and a quiet check pays no batching.
 
@@ -80,7 +80,7 @@ class Revocations:
         self._waiting: list[tuple[list[str], asyncio.Future[Marks]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._pipe: RespPipe | None = None
-        self._pipe_plain_tcp = True  # until open_beside says otherwise
+        self._pipe_possible = True  # until open_beside says otherwise (a Unix socket)
         self._pipe_lock = asyncio.Lock()
 
     async def check(self, subject: str, issued_at: float, session_id: str | None) -> None:
@@ -96,7 +96,7 @@ class Revocations:
             raise TokenRevoked("session revoked")
 
     async def _read(self, keys: list[str]) -> Marks:
-        if self._pipe_plain_tcp:
+        if self._pipe_possible:
             try:
                 async with asyncio.timeout(self._timeout_s):
                     pipe = self._pipe
@@ -113,7 +113,7 @@ class Revocations:
         async with self._pipe_lock:
             if self._pipe is None or self._pipe.closed:
                 self._pipe = await open_beside(self._redis)
-                self._pipe_plain_tcp = self._pipe is not None
+                self._pipe_possible = self._pipe is not None
             return self._pipe
 
     async def aclose(self) -> None:
