@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from servicekit.testing import new_phone, new_resident_id
 from tests.e2e.stack import Person
 
-from .conftest import Screen, accounts
+from .conftest import Screen, accounts, press_sign_in
 
 
 def test_citizen_asks_for_a_copy_of_their_data_and_downloads_it(phone: Screen) -> None:
@@ -20,7 +20,7 @@ def test_citizen_asks_for_a_copy_of_their_data_and_downloads_it(phone: Screen) -
     phone.open("/login")
     phone.page.get_by_label("账号").fill(person.id_number)
     phone.page.get_by_label("密码").fill("Passw0rd2027")
-    phone.page.get_by_role("button", name="登录").click()
+    press_sign_in(phone.page)
     expect(phone.page.get_by_text("您好，周十二")).to_be_visible()
 
     phone.open("/me")

@@ -20,7 +20,7 @@ from servicekit.clock import SHANGHAI
 from servicekit.testing import new_phone, new_resident_id
 from tests.e2e.stack import Person, login, make_accounts, system_login
 
-from .conftest import Screen
+from .conftest import Screen, press_sign_in
 
 
 def _ok(r: httpx.Response, status: int = 200) -> dict[str, Any]:
@@ -100,7 +100,7 @@ def test_dl11_a_learner_books_subject_one_and_is_seated_in_the_published_order(
     phone.open("/login")
     page.get_by_label("账号").fill(her.id_number)
     page.get_by_label("密码").fill("Passw0rd2027")
-    page.get_by_role("button", name="登录").click()
+    press_sign_in(page)
     expect(page.get_by_text(f"您好，{her.name}")).to_be_visible()
     phone.check("home")
     page.get_by_text("考试预约", exact=True).click()  # a home tile (Vant grid item)

@@ -33,7 +33,7 @@ from tests.e2e.stack import PASSWORD, Person, login
 from vehicle_service.service import SPEC as VEHICLE
 from vehicle_service.tables import vehicle_bindings
 
-from .conftest import Screen, accounts
+from .conftest import Screen, accounts, press_sign_in
 
 CHINESE_WEEKDAYS = "一二三四五六日"
 
@@ -184,7 +184,7 @@ def test_vh13_citizen_binds_the_car_books_on_the_station_calendar_reads_the_mess
     phone.open("/login")
     page.get_by_label("账号").fill(person.id_number)
     page.get_by_label("密码").fill("Passw0rd2027")
-    page.get_by_role("button", name="登录").click()
+    press_sign_in(page)
     expect(page.get_by_text(f"您好，{person.name}")).to_be_visible()
     for tile in ("我的机动车", "绑定管理", "检验预约"):  # ID-07: what an online owner/driver may do
         expect(page.get_by_text(tile, exact=True)).to_be_visible()

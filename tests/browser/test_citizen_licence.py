@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from servicekit.testing import new_phone, new_resident_id
 from tests.e2e.stack import Person, make_accounts, system_login
 
-from .conftest import Screen
+from .conftest import Screen, press_sign_in
 
 NAME = "冯十五"
 
@@ -48,7 +48,7 @@ def test_dl06_a_counter_registered_holder_reads_her_licence_and_applies_to_defer
     phone.open("/login")
     page.get_by_label("账号").fill(her.id_number)
     page.get_by_label("密码").fill("Passw0rd2027")
-    page.get_by_role("button", name="登录").click()
+    press_sign_in(page)
     page.get_by_text("我的驾驶证", exact=True).click()  # a home tile (Vant grid item)
 
     # DL-01: the licence as the police system recorded it; DL-12: no points this cycle.

@@ -42,7 +42,7 @@ from servicekit.testing import new_phone, new_resident_id
 from servicekit.validators import vin_check_digit
 from tests.e2e.stack import PASSWORD, Person, login
 
-from .conftest import Screen, accounts
+from .conftest import Screen, accounts, press_sign_in
 
 T = TypeVar("T")
 SUPERIOR = "130000"
@@ -447,7 +447,7 @@ def test_pp04_pp11_a_session_runs_out_the_selection_is_abandoned_and_appealed(
     phone.open("/login")
     page.get_by_label("账号").fill(person.id_number)
     page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    press_sign_in(page)
     expect(page.get_by_text(f"您好，{person.name}")).to_be_visible()
     phone.open("/plates")
     page.get_by_role("button", name=re.compile("选号中")).click()

@@ -24,7 +24,7 @@ from tests.e2e.stack import Person, login, make_accounts, system_login
 from vehicle_service.service import SPEC as VEHICLE
 from vehicle_service.tables import vehicle_bindings
 
-from .conftest import Screen
+from .conftest import Screen, press_sign_in
 from .test_citizen_inspection_booking import _plate, _until, _vin, settled
 
 
@@ -90,7 +90,7 @@ def test_vh09_citizen_follows_a_mailed_reissue_to_the_posts_refusal_and_reads_a_
     phone.open("/login")
     page.get_by_label("账号").fill(person.id_number)
     page.get_by_label("密码").fill("Passw0rd2027")
-    page.get_by_role("button", name="登录").click()
+    press_sign_in(page)
     expect(page.get_by_text(f"您好，{person.name}")).to_be_visible()
     page.get_by_text("补换领进度", exact=True).click()  # ID-07: a counter-registered person's service
     mailed = page.get_by_role("link", name=re.compile("补领机动车号牌"))

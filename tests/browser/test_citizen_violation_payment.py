@@ -18,7 +18,7 @@ from servicekit.testing import new_phone, new_resident_id
 from tests.e2e.stack import Person, login, make_accounts, system_login
 from tests.e2e.test_violation_through_gateway import _plate, _png, _vin, eventually
 
-from .conftest import REASONS, Screen
+from .conftest import REASONS, Screen, press_sign_in
 
 NAME = "孙十二"
 
@@ -117,7 +117,7 @@ def test_vi03_vi04_a_citizen_handles_a_camera_violation_with_the_sms_code_and_pa
     phone.open("/login")
     page.get_by_label("账号").fill(her.id_number)
     page.get_by_label("密码").fill("Passw0rd2027")
-    page.get_by_role("button", name="登录").click()
+    press_sign_in(page)
     page.get_by_text("违法处理", exact=True).click()  # a home tile (Vant grid item)
 
     # VI-05: her list, the unhandled record with its penalty.

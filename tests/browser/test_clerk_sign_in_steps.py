@@ -18,7 +18,7 @@ from identity_service.tables import accounts as accounts_table
 from servicekit.runtime import Runtime
 from tests.e2e.stack import PASSWORD, login
 
-from .conftest import REASONS, Screen, accounts, console_sign_in, pass_second_factor
+from .conftest import REASONS, Screen, accounts, console_sign_in, pass_second_factor, press_sign_in
 
 
 def _age_password(username: str, days: int) -> None:
@@ -45,7 +45,7 @@ def _password_step(desk: Screen, username: str, password: str = PASSWORD) -> Non
     desk.open("/console/login")
     desk.page.get_by_label("警员编号").fill(username)
     desk.page.get_by_label("密码").fill(password)
-    desk.page.get_by_role("button", name="登录").click()
+    press_sign_in(desk.page)
 
 
 def test_mlps_console_refuses_a_wrong_code_then_signs_in_with_the_right_one(desk: Screen) -> None:

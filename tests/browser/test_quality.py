@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response
 from servicekit.testing import new_phone, new_resident_id
 from tests.e2e.stack import Person
 
-from .conftest import Screen, _screen, accounts, pass_second_factor
+from .conftest import Screen, _screen, accounts, pass_second_factor, press_sign_in
 
 FIRST_LOAD_BUDGET = 200 * 1024  # bytes of compressed JavaScript
 NARROW = {"width": 360, "height": 740}
@@ -102,7 +102,7 @@ def test_citizen_login_and_home_work_at_360px_and_200pct_text(narrow: Screen) ->
     _each_size(narrow, "citizen login", login)
     page.get_by_label("账号").fill(person.id_number)
     page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    press_sign_in(page)
     expect(page.get_by_text("您好，孙十二")).to_be_visible(timeout=SIGN_IN_S * 1000)
 
     def home() -> None:
@@ -123,7 +123,7 @@ def test_console_login_and_workbench_work_at_360px_and_200pct_text(narrow: Scree
     _each_size(narrow, "console login", login)
     page.get_by_label("警员编号").fill(names["review"])
     page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    press_sign_in(page)
     pass_second_factor(narrow, names["review"], check=True)
     expect(page.get_by_role("heading", name="工作台")).to_be_visible(timeout=SIGN_IN_S * 1000)
 

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from servicekit.testing import new_phone, new_resident_id
 from tests.e2e.stack import Person
 
-from .conftest import Screen, accounts, pass_second_factor
+from .conftest import Screen, accounts, pass_second_factor, press_sign_in
 
 
 def test_citizen_signs_in_and_sees_the_services_of_the_account(phone: Screen) -> None:
@@ -21,7 +21,7 @@ def test_citizen_signs_in_and_sees_the_services_of_the_account(phone: Screen) ->
     phone.check("login")
     phone.page.get_by_label("账号").fill(person.id_number)
     phone.page.get_by_label("密码").fill("Passw0rd2027")
-    phone.page.get_by_role("button", name="登录").click()
+    press_sign_in(phone.page)
     expect(phone.page.get_by_text("您好，钱十一")).to_be_visible()
     phone.check("home")
 
@@ -33,7 +33,7 @@ def test_clerk_signs_in_and_sees_the_posts_roles_allow(desk: Screen) -> None:
     desk.check("login")
     desk.page.get_by_label("警员编号").fill(names["intake"])
     desk.page.get_by_label("密码").fill("Passw0rd2027")
-    desk.page.get_by_role("button", name="登录").click()
+    press_sign_in(desk.page)
     pass_second_factor(desk, names["intake"], check=True)  # the enrolment page, QR code and secret
     expect(desk.page.get_by_role("heading", name="工作台")).to_be_visible()
     desk.check("workbench")
