@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -138,6 +139,52 @@ def test_prod_refuses_to_start_without_data_keys() -> None:
         common | {"crypto": {"data_keys": ring, "index_keys": KeyRing.generate("i").spec()}}
     )
     assert settings.data_keys().data.current == "c"
+
+
+DEV_SECRETS = Path(__file__).resolve().parents[3] / "deploy" / "k8s" / "overlays" / "dev" / "secrets"
+# The settings a committed dev Secret sets that prod would otherwise accept as they are.
+KEY_SETTINGS = {
+    "SECRET_KEY": ("secret_key",),
+    "AUTH__CLAIM_KEYS": ("auth", "claim_keys"),
+    "CRYPTO__DATA_KEYS": ("crypto", "data_keys"),
+    "CRYPTO__INDEX_KEYS": ("crypto", "index_keys"),
+}
+
+
+def _committed_keys() -> list[tuple[str, tuple[str, ...], str]]:
+    found = []
+    for env_file in sorted(DEV_SECRETS.glob("*.env")):
+        for line in env_file.read_text(encoding="utf-8").splitlines():
+            name, sep, value = line.partition("=")
+            setting = next((path for tail, path in KEY_SETTINGS.items() if name.endswith("__" + tail)), None)
+            if sep and setting is not None and not line.startswith("#"):
+                found.append((f"{env_file.name}:{name}", setting, value))
+    return found
+
+
+def test_prod_refuses_the_dev_only_secrets_the_repository_carries() -> None:
+    committed = _committed_keys()
+    assert len(committed) == 6 * len(KEY_SETTINGS), [where for where, _, _ in committed]  # each service's
+    ring = KeyRing.generate("c").spec()
+    good: dict[str, Any] = {
+        "TMS_ENV": "prod",
+        "secret_key": "a-real-secret",
+        "auth": {"claim_keys": ring},
+        "crypto": {"data_keys": ring, "index_keys": ring},
+    } | PROD_TRANSIT
+    assert _ProdSettings.model_validate(good).env.value == "prod"
+    for where, path, value in committed:
+        config = {k: dict(v) if isinstance(v, dict) else v for k, v in good.items()}
+        if len(path) == 1:
+            config[path[0]] = value
+        else:
+            config[path[0]][path[1]] = value
+        with pytest.raises(ValueError, match=rf"{'.'.join(path)}: a dev-only value") as refused:
+            _ProdSettings.model_validate(config)
+        assert value not in str(refused.value), f"{where}: the refusal must not print the secret"
+    # The settings' own default secret key is one of them.
+    with pytest.raises(ValueError, match="secret_key: a dev-only value"):
+        _ProdSettings.model_validate({k: v for k, v in good.items() if k != "secret_key"})
 
 
 # --- the column types against PostgreSQL --------------------------------------------------------------

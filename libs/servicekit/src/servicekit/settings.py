@@ -7,6 +7,7 @@ hold the settings of every process: `TMS_PLATE_POOL__DATABASE__URL=...`. `TMS_EN
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
@@ -127,6 +128,19 @@ class DocumentSettings(BaseModel):
 # Where the gateway reaches a service from unless settings say otherwise: this machine.
 DEFAULT_GATEWAY_PEERS: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
 
+# The mark on every secret the repository carries (the settings' default, the k8s dev overlay's Secrets).
+DEV_ONLY = "dev-only"
+
+
+def _secrets_of(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, SecretStr]]:
+    """Every `SecretStr` in these settings, by its dotted name."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr):
+            yield prefix + name, value
+        elif isinstance(value, BaseModel):
+            yield from _secrets_of(value, f"{prefix}{name}.")
+
 
 class ServiceSettings(BaseSettings):
     """Base of every service's settings. Subclasses set `service_name` and `model_config` prefix."""
@@ -175,12 +189,22 @@ class ServiceSettings(BaseSettings):
                     redis_url=self.redis.url,
                 )
             )
-        if self.env is Environment.prod and self.secret_key.get_secret_value() == "dev-only-not-a-secret":
-            raise ValueError("secret_key must be set in prod")
+        if self.env is Environment.prod and (committed := self._dev_only_secrets()):
+            raise ValueError(
+                f"{', '.join(committed)}: a dev-only value, committed to the repository; prod takes its "
+                "secrets from its own store"
+            )
         if self.env is Environment.prod and self.auth.claim_keys is None:
             raise ValueError("auth.claim_keys must be set in prod (ADR 0082)")
         if self.env is Environment.prod and (self.crypto.data_keys is None or self.crypto.index_keys is None):
             raise ValueError("crypto.data_keys and crypto.index_keys must be set in prod (ADR 0095)")
+
+    def _dev_only_secrets(self) -> list[str]:
+        """The secret settings (any `SecretStr`, a subclass's too) holding a value marked `dev-only`, as
+        every secret the repository carries is (the defaults, the k8s dev overlay's): such a value is
+        public, whatever its strength. Base64 key material has no `-`, so the mark cannot occur in a real
+        key by chance."""
+        return [name for name, value in _secrets_of(self) if DEV_ONLY in value.get_secret_value()]
 
     def data_keys(self) -> DataKeys:
         """The keys of this service's sealed columns (ADR 0095)."""
