@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import psycopg
@@ -16,12 +17,29 @@ from servicekit.clock import FixedClock
 from servicekit.migrate import drop_test_database, migrate
 from servicekit.runtime import Runtime
 from servicekit.service import load_spec
+from servicekit.settings import ServiceSettings
 from servicekit.uow import Actor
 
 pytestmark = pytest.mark.integration
 
-SERVICE = "violation"  # a skeleton no other test suite writes to
+SERVICE = "violation"
 NOW = datetime(2027, 3, 1, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def private_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A database of the service's schema for this test alone (its audit trail gets tampered with), which
+    the settings, and so the command, read from the environment."""
+    url = make_url(load_spec(SERVICE).settings().database.url)
+    database = (
+        str(url.database).removesuffix("_test") + "_audit_cli_test"
+    )  # drop_test_database drops only *_test
+    private = url.set(database=database).render_as_string(hide_password=False)
+    monkeypatch.setenv(ServiceSettings.env_prefix_for(SERVICE) + "DATABASE__URL", private)
+    drop_test_database(SERVICE, private)
+    migrate(SERVICE, private)
+    yield private
+    drop_test_database(SERVICE, private)
 
 
 async def _write(n: int) -> None:
@@ -44,17 +62,15 @@ def _last_line(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
 
 
 def test_au01_verify_command_finds_an_altered_row_in_a_service_database(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], private_database: str
 ) -> None:
-    drop_test_database(SERVICE)
-    migrate(SERVICE)
     asyncio.run(_write(4))
     capsys.readouterr()
     assert main(["verify", "--service", SERVICE, "--seal-first"]) == 0
     out = _last_line(capsys)
     assert (out["entries"], out["findings"], out["intact"]) == (4, 0, True)
 
-    url = make_url(load_spec(SERVICE).settings().database.url).set(drivername="postgresql")
+    url = make_url(private_database).set(drivername="postgresql")
     with psycopg.connect(url.render_as_string(False)) as conn:  # the owner, trigger off for the change
         conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_guard")
         conn.execute("UPDATE audit_log SET target = 'decision/x' WHERE seq = 2")
