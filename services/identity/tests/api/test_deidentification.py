@@ -5,6 +5,7 @@ tests/e2e/test_person_rights.py."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -52,7 +53,9 @@ async def _events(api: Api, account_id: uuid.UUID) -> list[dict[str, Any]]:
         return [dict(r.payload) for r in await conn.execute(query)]
 
 
-async def test_a_cancelled_account_is_kept_180_days_then_de_identified_batch_by_batch(api: Api) -> None:
+async def test_a_cancelled_account_is_kept_180_days_then_de_identified_batch_by_batch(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
     api.clock.set(LONG_AGO)
     first, id_number, phone = await _cancelled(api, "诸葛亮")
     # Its licence photo application, the account's own.
@@ -89,11 +92,16 @@ async def test_a_cancelled_account_is_kept_180_days_then_de_identified_batch_by_
     batch = settings.deidentify_batch  # type: ignore[attr-defined]
     settings.deidentify_batch = 1  # type: ignore[attr-defined]
     try:
-        assert await sweep_deidentify(api.runtime) == 1
-        assert (await _account(api, second)).deidentified_at is None  # the next batch's
-        assert await sweep_deidentify(api.runtime) == 1
+        with caplog.at_level(logging.INFO, logger="identity_service.deidentify"):
+            assert await sweep_deidentify(api.runtime) == 1
+            assert (await _account(api, second)).deidentified_at is None  # the next batch's
+            assert await sweep_deidentify(api.runtime) == 1
     finally:
         settings.deidentify_batch = batch  # type: ignore[attr-defined]
+    # Each batch says how far the sweep has got: done in it, and how many are still due.
+    said = [(r.deidentified, r.batch, r.left) for r in caplog.records if hasattr(r, "left")]
+    assert [(done, size) for done, size, _ in said] == [(1, 1), (1, 1)]
+    assert said[0][2] == said[1][2] + 1
 
     for account_id in (first, second):
         gone = await _account(api, account_id)
