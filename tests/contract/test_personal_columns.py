@@ -13,8 +13,10 @@ from sqlalchemy import MetaData
 from servicekit.crypto import SealedJSON, SealedText
 from servicekit.service import SERVICE_NAMES, load_spec
 
+# A licence number is the holder's identity number (GA 482); a permit's and a passport's name a person too.
 PERSONAL = re.compile(
     r"id_?number|idn|phone|mobile|name|address|addr|contact|driver|owner|holder|person|email|birth"
+    r"|licen[cs]e_?(?:number|no)|permit_?number|passport|doctor"
 )
 IN_CLEAR = {
     # ids, kinds and times, not the data itself

@@ -109,7 +109,7 @@ async def people(pipe: Pipe, platform: dict[str, object], others: list[Worker]) 
     # Every flow has reached every service it writes to before the dumps are taken.
     for service, wanted in marks.items():
         for _ in range(120):
-            text = dump(service)
+            text = await asyncio.to_thread(dump, service)  # the workers run on this loop
             if all(mark in text for mark in wanted):
                 break
             await asyncio.sleep(0.5)

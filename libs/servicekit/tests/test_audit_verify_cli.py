@@ -31,9 +31,8 @@ def private_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A database of the service's schema for this test alone (its audit trail gets tampered with), which
     the settings, and so the command, read from the environment."""
     url = make_url(load_spec(SERVICE).settings().database.url)
-    database = (
-        str(url.database).removesuffix("_test") + "_audit_cli_test"
-    )  # drop_test_database drops only *_test
+    # Named *_test, the only databases drop_test_database drops.
+    database = str(url.database).removesuffix("_test") + "_audit_cli_test"
     private = url.set(database=database).render_as_string(hide_password=False)
     monkeypatch.setenv(ServiceSettings.env_prefix_for(SERVICE) + "DATABASE__URL", private)
     drop_test_database(SERVICE, private)

@@ -185,6 +185,11 @@ def test_prod_refuses_the_dev_only_secrets_the_repository_carries() -> None:
     # The settings' own default secret key is one of them.
     with pytest.raises(ValueError, match="secret_key: a dev-only value"):
         _ProdSettings.model_validate({k: v for k, v in good.items() if k != "secret_key"})
+    # So are the overlay's server passwords, which ride in the URLs, even over verified TLS.
+    url = PROD_TRANSIT["database"]["url"].replace("svc@", "svc:dev-only-db-password@")
+    with pytest.raises(ValueError, match=r"database\.url: a dev-only value") as refused:
+        _ProdSettings.model_validate(good | {"database": {"url": url}})
+    assert "dev-only-db-password" not in str(refused.value)
 
 
 # --- the column types against PostgreSQL --------------------------------------------------------------

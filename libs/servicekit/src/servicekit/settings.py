@@ -132,14 +132,22 @@ DEFAULT_GATEWAY_PEERS: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
 DEV_ONLY = "dev-only"
 
 
-def _secrets_of(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, SecretStr]]:
-    """Every `SecretStr` in these settings, by its dotted name."""
+def _secrets_of(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """Every value in these settings that may hold a credential, by its dotted name: each `SecretStr`, and
+    each URL (a server's password rides in it), through nested settings and mappings of them."""
     for name in type(model).model_fields:
         value = getattr(model, name)
-        if isinstance(value, SecretStr):
-            yield prefix + name, value
-        elif isinstance(value, BaseModel):
-            yield from _secrets_of(value, f"{prefix}{name}.")
+        children: list[tuple[str | None, Any]] = (
+            list(value.items()) if isinstance(value, dict) else [(None, value)]
+        )
+        for key, child in children:
+            dotted = prefix + name + ("" if key is None else f".{key}")
+            if isinstance(child, SecretStr):
+                yield dotted, child.get_secret_value()
+            elif isinstance(child, str) and (name == "url" or name.endswith("_url")):
+                yield dotted, child
+            elif isinstance(child, BaseModel):
+                yield from _secrets_of(child, dotted + ".")
 
 
 class ServiceSettings(BaseSettings):
@@ -147,7 +155,10 @@ class ServiceSettings(BaseSettings):
 
     service_name: ClassVar[str] = "service"
 
-    model_config = SettingsConfigDict(env_nested_delimiter="__", extra="ignore", populate_by_name=True)
+    # hide_input_in_errors: a refused setting's error must not print the secrets beside it.
+    model_config = SettingsConfigDict(
+        env_nested_delimiter="__", extra="ignore", populate_by_name=True, hide_input_in_errors=True
+    )
 
     env: Environment = Field(default=Environment.dev, validation_alias="TMS_ENV")
     office_code: str = "130100"  # the office this deployment serves by default (石家庄)
@@ -200,11 +211,11 @@ class ServiceSettings(BaseSettings):
             raise ValueError("crypto.data_keys and crypto.index_keys must be set in prod (ADR 0095)")
 
     def _dev_only_secrets(self) -> list[str]:
-        """The secret settings (any `SecretStr`, a subclass's too) holding a value marked `dev-only`, as
-        every secret the repository carries is (the defaults, the k8s dev overlay's): such a value is
-        public, whatever its strength. Base64 key material has no `-`, so the mark cannot occur in a real
-        key by chance."""
-        return [name for name, value in _secrets_of(self) if DEV_ONLY in value.get_secret_value()]
+        """The secret settings (any `SecretStr` or URL, a subclass's too) holding a value marked
+        `dev-only`, as every secret the repository carries is (the defaults, the k8s dev overlay's): such a
+        value is public, whatever its strength. Base64 key material has no `-`, so the mark cannot occur
+        in a real key by chance."""
+        return [name for name, value in _secrets_of(self) if DEV_ONLY in value]
 
     def data_keys(self) -> DataKeys:
         """The keys of this service's sealed columns (ADR 0095)."""
@@ -245,4 +256,5 @@ def settings_config(service_name: str) -> SettingsConfigDict:
         env_nested_delimiter="__",
         extra="ignore",
         populate_by_name=True,  # `Settings(env="prod")` in code, `TMS_ENV=prod` in the environment
+        hide_input_in_errors=True,
     )

@@ -178,6 +178,7 @@ def test_nt01_the_aliyun_adapter_is_chosen_by_settings_and_needs_a_key() -> None
     base = {
         "TMS_ENV": Environment.prod.value,
         "secret_key": "prod-secret",
+        "receipt_token": "prod-receipt",
         "sms_provider": "aliyun",
     } | PROD_TRANSIT
     with pytest.raises(ProviderNotConfigured):

@@ -93,7 +93,7 @@ def _settings(env: Environment) -> NotifySettings:
     # By its alias and without the environment's sources: `NotifySettings(env=...)` would be overridden by
     # TMS_ENV=test from the environment (the field is read by its alias only).
     settings = NotifySettings.model_validate(
-        {"TMS_ENV": env.value, "secret_key": "prod-secret"} | PROD_TRANSIT
+        {"TMS_ENV": env.value, "secret_key": "prod-secret", "receipt_token": "prod-receipt"} | PROD_TRANSIT
     )
     assert settings.env is env
     return settings
