@@ -123,6 +123,17 @@ refresh_tokens = Table(
     Index("ix_refresh_tokens_account", "account_id"),
 )
 
+# ADR 0082: every revocation mark identity writes to Redis, kept here as well (same transaction), so a Redis
+# that lost them gets them back from identity's worker (`revocation_marks`). Real time, as Redis's TTLs.
+token_revocations = Table(
+    "token_revocations",
+    metadata,
+    Column("key", String(200), primary_key=True),  # tms:revoked:{<account id>}:acct or :sid:<family id>
+    Column("value", String(20), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_token_revocations_expires_at", "expires_at"),
+)
+
 # ADR 0091: the server-side challenge that joins the steps of a staff sign-in (password, second factor,
 # new password): single use (each step spends it and hands out the next), bound to its account, short-lived.
 # Only a hash of the challenge is kept. `totp_secret` is the secret offered at enrolment, kept here until

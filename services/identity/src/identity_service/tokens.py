@@ -18,24 +18,26 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity_service.keys import ALGORITHM, KeyRing
 from identity_service.settings import IdentitySettings
-from identity_service.tables import accounts, refresh_tokens
+from identity_service.tables import accounts, refresh_tokens, token_revocations
 from servicekit.ids import new_id
+from servicekit.runtime import Runtime
 from servicekit.sealed import ClaimKeys
 from servicekit.settings import AuthSettings
 from servicekit.uow import UnitOfWork
 from servicekit.web.auth import Channel, JwksVerifier, Principal, access_token_claims
-from servicekit.web.revocation import Revocations
+from servicekit.web.revocation import Mark, Revocations
 
 _hasher = PasswordHasher()
 # A hash to verify against when the username is unknown, so both paths cost one argon2 verification.
@@ -193,12 +195,21 @@ async def rotate_refresh_token(uow: UnitOfWork, token: str, ttl_of: Callable[[st
     return Rotated(uuid.UUID(str(row.account_id)), new, uuid.UUID(str(row.family_id)))
 
 
-def revocations(uow: UnitOfWork) -> Revocations:
+def revocations(runtime: Runtime) -> Revocations:
     """The marks every service checks, kept as long as an access token can live (ADR 0082)."""
-    settings = uow.runtime.settings
+    settings = runtime.settings
     if not isinstance(settings, IdentitySettings):
         raise RuntimeError("revocations are written by identity's own processes")
-    return Revocations(uow.runtime.redis, ttl_s=settings.access_ttl_s + settings.auth.leeway_s)
+    return Revocations(runtime.redis, ttl_s=settings.access_ttl_s + settings.auth.leeway_s)
+
+
+async def _keep(uow: UnitOfWork, marks: Revocations, mark: Mark) -> None:
+    """The mark in the database too, in the revocation's transaction: Redis may lose it (ADR 0082)."""
+    expires_at = datetime.now(UTC) + timedelta(seconds=marks.ttl_s)  # real time, as Redis's TTL
+    row = {"key": mark.key, "value": mark.value.decode(), "expires_at": expires_at}
+    await uow.session.execute(
+        pg_insert(token_revocations).values(**row).on_conflict_do_update(index_elements=["key"], set_=row)
+    )
 
 
 async def revoke_family(uow: UnitOfWork, account_id: uuid.UUID, family_id: uuid.UUID) -> None:
@@ -208,7 +219,8 @@ async def revoke_family(uow: UnitOfWork, account_id: uuid.UUID, family_id: uuid.
         .where(refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))
         .values(revoked_at=uow.now)
     )
-    await revocations(uow).revoke_session(str(account_id), str(family_id))
+    marks = revocations(uow.runtime)
+    await _keep(uow, marks, await marks.revoke_session(str(account_id), str(family_id)))
 
 
 async def revoke_by_token(uow: UnitOfWork, token: str) -> uuid.UUID | None:
@@ -234,7 +246,8 @@ async def revoke_all(uow: UnitOfWork, account_id: uuid.UUID) -> None:
         .where(refresh_tokens.c.account_id == account_id, refresh_tokens.c.revoked_at.is_(None))
         .values(revoked_at=uow.now)
     )
-    await revocations(uow).revoke_account(str(account_id), time.time())
+    marks = revocations(uow.runtime)
+    await _keep(uow, marks, await marks.revoke_account(str(account_id), time.time()))
 
 
 class OwnKeysVerifier:

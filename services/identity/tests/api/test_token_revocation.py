@@ -2,17 +2,24 @@
 reused refresh token, suspension, self-service and forced cancellation, a password change. identity
 writes the marks (real Redis), and refuses the token itself through servicekit's check."""
 
+import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import jwt
 import pytest
+from sqlalchemy import select
 
 from identity_service.main import create_app
+from identity_service.revocation_marks import restore_revocation_marks
 from identity_service.service import SPEC
+from identity_service.tables import token_revocations
+from identity_service.tokens import revocations
 from servicekit.runtime import Runtime
 from servicekit.settings import RedisSettings
 from servicekit.testing import TokenFactory, service_client
+from servicekit.web.revocation import PRESENT_KEY, account_key, session_key
 
 from .conftest import test_settings as identity_settings
 
@@ -143,3 +150,43 @@ async def test_a_sign_out_whose_mark_cannot_be_written_changes_nothing(api: "Api
     assert (r.json()["code"], r.headers["retry-after"]) == ("AUTH_UNAVAILABLE", "5")
     refreshed = await api.client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert refreshed.status_code == 200, refreshed.text  # the refresh token was not revoked
+
+
+def _claims(tokens: dict[str, Any]) -> dict[str, Any]:
+    claims: dict[str, Any] = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    return claims
+
+
+@pytest.mark.parametrize("how", ["logout", "password_change"])  # a session's mark, an account's
+async def test_marks_a_restarted_redis_lost_are_put_back_by_the_worker(api: "Api", how: str) -> None:
+    _, phone = await api.owner_driver()
+    tokens = await api.login(phone)
+    await REVOCATIONS[how](api, tokens)
+    assert await _works(api, tokens["access_token"]) == 401
+    # Redis restarts without persistence: the marks are gone, and the token works again.
+    claims = _claims(tokens)
+    redis = api.runtime.redis
+    await redis.delete(account_key(claims["sub"]), session_key(claims["sub"], claims["sid"]), PRESENT_KEY)
+    assert await _works(api, tokens["access_token"]) == 200
+    # The worker's next sweep finds the Redis without its `present` key and puts the marks back.
+    assert await restore_revocation_marks(api.runtime) >= 1
+    assert await _works(api, tokens["access_token"]) == 401
+    lives = await redis.ttl(
+        account_key(claims["sub"]) if how == "password_change" else session_key(claims["sub"], claims["sid"])
+    )
+    assert 0 < lives <= revocations(api.runtime).ttl_s  # what was left of its lifetime, not a new one
+    assert await restore_revocation_marks(api.runtime) == 0  # present: nothing to do
+
+
+async def test_the_sweep_forgets_expired_marks_and_never_puts_them_back(api: "Api") -> None:
+    key = session_key(str(uuid.uuid4()), str(uuid.uuid4()))
+    async with api.runtime.uow() as uow:
+        past = datetime.now(UTC) - timedelta(seconds=1)
+        await uow.session.execute(token_revocations.insert().values(key=key, value="1", expires_at=past))
+        await uow.commit()
+    await api.runtime.redis.delete(PRESENT_KEY)
+    await restore_revocation_marks(api.runtime)
+    assert await api.runtime.redis.exists(key) == 0
+    async with api.runtime.uow() as uow:
+        left = await uow.session.scalar(select(token_revocations.c.key).where(token_revocations.c.key == key))
+    assert left is None

@@ -17,15 +17,21 @@ others wait and go out together in one pipeline, one pipeline at a time: a burst
 connections, not one each (redis-py's pool refuses the 101st), and a quiet check pays no batching.
 
 Identity writes the marks before its transaction commits: a failed commit leaves at worst a session
-signed out for nothing, never a revoked session alive. A Redis that does not answer
-makes the check fail closed (503 AUTH_UNAVAILABLE): serving a token we cannot check would reopen the
-window this closes, for exactly the accounts someone has just tried to lock out.
+signed out for nothing, never a revoked session alive. It keeps each mark in its database too, in the same
+transaction, and its worker puts them back (`restore`) when the Redis has lost them (a restart without
+persistence): the `tms:revoked:present` key, which nothing expires, is gone exactly then.
+
+A Redis that does not answer makes the check fail closed (503 AUTH_UNAVAILABLE): serving a token we
+cannot check would reopen the window this closes, for exactly the accounts someone has just tried to lock
+out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -36,6 +42,16 @@ from servicekit.web.problems import Problem
 log = logging.getLogger("servicekit.web.revocation")
 
 KEY_PREFIX = "tms:revoked:"
+# Set when the marks are known to be all there; a Redis that restarts empty has lost it with them.
+PRESENT_KEY = KEY_PREFIX + "present"
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One revocation as Redis holds it, for the writer to keep beside (ADR 0082)."""
+
+    key: str
+    value: bytes
 
 
 class TokenRevoked(Exception):
@@ -162,21 +178,42 @@ class Revocations:
             _fail(batch + self._waiting, "revocation check cancelled")
             self._waiting = []
 
-    async def revoke_session(self, subject: str, session_id: str) -> None:
-        await self._set(session_key(subject, session_id), b"1")
+    @property
+    def ttl_s(self) -> int:
+        """How long a mark is kept: an access token's lifetime plus the verifiers' leeway."""
+        return self._ttl_s
 
-    async def revoke_account(self, subject: str, at_epoch_s: float) -> None:
+    async def revoke_session(self, subject: str, session_id: str) -> Mark:
+        return await self._set(Mark(session_key(subject, session_id), b"1"))
+
+    async def revoke_account(self, subject: str, at_epoch_s: float) -> Mark:
         """Tokens of `subject` issued at or before `at_epoch_s` (real time) are dead."""
-        await self._set(account_key(subject), str(epoch_ms(at_epoch_s)).encode())
+        return await self._set(Mark(account_key(subject), str(epoch_ms(at_epoch_s)).encode()))
 
-    async def _set(self, key: str, value: bytes) -> None:
+    async def _set(self, mark: Mark) -> Mark:
         if self._ttl_s <= 0:
             raise ValueError("a writer of revocations needs the access tokens' lifetime as ttl_s")
         try:
-            await self._redis.set(key, value, ex=self._ttl_s)
+            await self._redis.set(mark.key, mark.value, ex=self._ttl_s)
         except (RedisError, OSError) as exc:
             log.warning("revocation mark not written", extra={"error": repr(exc)})
             raise RevocationsUnavailable(repr(exc)) from exc
+        return mark
+
+    async def present(self) -> bool:
+        """False when the Redis has lost the marks (or never got them): `restore` them."""
+        return bool(await self._redis.exists(PRESENT_KEY))
+
+    async def restore(self, kept: Sequence[tuple[Mark, float]]) -> int:
+        """Puts back the marks kept elsewhere, each `(mark, seconds it has left)`, then says they are
+        present. A mark written since the loss is newer than the kept one (an account's later time): it
+        stays (NX)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for mark, left_s in kept:
+                pipe.set(mark.key, mark.value, px=max(1, round(left_s * 1000)), nx=True)
+            pipe.set(PRESENT_KEY, b"1")
+            results = await pipe.execute()
+        return sum(1 for written in results[:-1] if written)
 
 
 def _fail(batch: list[tuple[list[str], asyncio.Future[Marks]]], reason: str) -> None:
